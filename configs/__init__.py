@@ -1,0 +1,1 @@
+"""Shipped configs: `littlebaby train --config NAME` reads NAME.json from here."""

@@ -1,0 +1,30 @@
+"""littlebaby: a GPT-style character-level language model in pure NumPy.
+
+Every forward and backward pass is written by hand. The core (this package)
+holds the math, the model that stacks blocks, the optimizer, the tokenizer,
+the config, the plugin manager, runs and files, and the CLI; each block
+variant (sequence, attention, network) is a plugin distribution found through
+the `littlebaby` entry point group.
+"""
+
+import pluggy
+
+__version__ = "0.1.0"
+
+hookimpl = pluggy.HookimplMarker("littlebaby")
+"""Decorator for plugin hook implementations: `@littlebaby.hookimpl`."""
+
+from littlebaby.errors import UserError  # noqa: E402
+from littlebaby.block import Block  # noqa: E402
+
+__all__ = ["hookimpl", "UserError", "Block", "__version__", "train", "load", "generate"]
+
+
+def __getattr__(name):
+    # The run-level API imports the whole stack; load it on first use so that
+    # `import littlebaby` stays cheap for plugin authors.
+    if name in ("train", "load", "generate", "finetune"):
+        from littlebaby import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'littlebaby' has no attribute {name!r}")

@@ -1,0 +1,238 @@
+"""The run config: one attrs class, (un)structured with cattrs, JSON on disk.
+
+Keys keep the original notebook's names (`n_ctx`, `n_emb`, `head_size`, ...),
+so a config it wrote loads as is. Plugins declare their own keys (moe's
+`n_experts`) as an attrs `Options` class on the block; they sit flat beside
+the core keys in the JSON file and are validated the same way.
+
+Every mistake becomes a one-line `UserError`: unknown keys (with the closest
+name), wrong types, out-of-range values. cattrs would report an attrs
+validator's error raised in `__init__` as a bare "invalid value @ $", so
+`_format_exception` keeps the validator's own message.
+"""
+
+import difflib
+import json
+
+import attrs
+import cattrs
+from cattrs.v import format_exception as cattrs_format_exception
+
+from littlebaby.errors import UserError
+
+
+def positive(instance, attribute, value):
+    if value <= 0:
+        raise ValueError(f"{attribute.name} must be positive, got {value}")
+
+
+def non_negative(instance, attribute, value):
+    if value < 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {value}")
+
+
+def probability(instance, attribute, value):
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{attribute.name} must be in [0, 1), got {value}")
+
+
+def _divides_head_size(instance, attribute, value):
+    positive(instance, attribute, value)
+    if instance.head_size % value != 0:
+        raise ValueError(
+            f"n_heads must divide head_size (head_size % n_heads = {instance.head_size} % {value} != 0)"
+        )
+
+
+def _dtype(instance, attribute, value):
+    if value not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """Architecture and training recipe of one run. Every key has a default."""
+
+    # architecture: blocks by plugin name, sizes
+    c_sequence: str = "pre"  # where the LayerNorms sit: "pre" or "post"
+    c_attention: str = "mha"  # "mha", or "moh" (mixture of heads)
+    c_network: str = "mlp"  # "mlp", or "moe" (dense mixture of experts)
+    n_ctx: int = attrs.field(default=64, validator=positive)  # context length in characters
+    n_emb: int = attrs.field(default=128, validator=positive)  # embedding width
+    head_size: int = attrs.field(default=128, validator=positive)  # total width of q, k, v over all heads
+    n_heads: int = attrs.field(default=4, validator=_divides_head_size)
+    n_layers: int = attrs.field(default=4, validator=positive)
+    dropout: float = attrs.field(default=0.0, validator=probability)
+    # training
+    num_epochs: int = attrs.field(default=1, validator=positive)  # passes over the train text
+    batch_size: int = attrs.field(default=32, validator=positive)
+    lr: float = attrs.field(default=3e-3, validator=positive)  # peak learning rate
+    min_lr: float = attrs.field(default=3e-4, validator=non_negative)  # end of the cosine decay
+    warmup_steps: int = attrs.field(default=100, validator=non_negative)  # linear warmup from 0
+    max_steps: int = attrs.field(default=0, validator=non_negative)  # cap on steps; 0 = no cap
+    weight_decay: float = attrs.field(default=0.1, validator=non_negative)  # decoupled, matrices only
+    beta1: float = attrs.field(default=0.9, validator=probability)
+    beta2: float = attrs.field(default=0.99, validator=probability)
+    grad_clip: float = attrs.field(default=1.0, validator=non_negative)  # global norm; 0 = off
+    init_std: float = attrs.field(default=0.02, validator=positive)  # GPT-2 init
+    eval_interval: int = attrs.field(default=100, validator=positive)  # steps between val losses
+    eval_windows: int = attrs.field(default=64, validator=positive)  # fixed val windows
+    seed: int = 0
+    dtype: str = attrs.field(default="float32", validator=_dtype)
+    threads: int = attrs.field(default=0, validator=non_negative)  # batch split; 0 = one per core
+    # plugin keys (e.g. n_experts), flat in the file; validated by `resolve`
+    options: dict = attrs.field(factory=dict)
+
+    @property
+    def d_k(self) -> int:
+        """Width of one head."""
+        return self.head_size // self.n_heads
+
+
+CORE_KEYS = tuple(f.name for f in attrs.fields(Config) if f.name != "options")
+BLOCK_KEYS = {"sequence": "c_sequence", "attention": "c_attention", "network": "c_network"}
+
+
+def _strict_int(value, _type):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer, got {value!r}")
+    return value
+
+
+def _strict_float(value, _type):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _strict_str(value, _type):
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _strict_bool(value, _type):
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
+    return value
+
+
+converter = cattrs.Converter(forbid_extra_keys=True)
+converter.register_structure_hook(int, _strict_int)
+converter.register_structure_hook(float, _strict_float)
+converter.register_structure_hook(str, _strict_str)
+converter.register_structure_hook(bool, _strict_bool)
+
+
+def _format_exception(exc: BaseException, type_) -> str:
+    # Keep the message of our validators and type hooks; cattrs' default would
+    # say only "invalid value".
+    if isinstance(exc, (ValueError, TypeError)) and str(exc):
+        return str(exc)
+    return cattrs_format_exception(exc, type_)
+
+
+def structure(data: dict, cls, what: str = "config"):
+    """`cattrs` structuring with one readable line instead of an exception group."""
+    try:
+        return converter.structure(data, cls)
+    except cattrs.BaseValidationError as error:
+        messages = cattrs.transform_error(error, path="", format_exception=_format_exception)
+        lines = []
+        for message in messages:
+            text, _, path = message.rpartition(" @ ")
+            key = path.lstrip(".")
+            lines.append(f"{key}: {text}" if key else text)
+        raise UserError(f"bad {what} value: {'; '.join(lines)}", "fix the value in the config or with --set") from None
+
+
+def _unknown_key(key: str, known) -> UserError:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(known))}"
+    return UserError(f"unknown config key {key!r}", hint)
+
+
+def option_classes(registry, names: dict) -> dict:
+    """Options class (or None) of each selected block, by kind."""
+    return {kind: registry.resolve(kind, names[kind]).cls.Options for kind in BLOCK_KEYS}
+
+
+def from_dict(data: dict, registry=None) -> Config:
+    """Build and validate a Config from a flat dict (a JSON file, --set values).
+
+    Plugin keys are checked against the selected blocks' `Options`; a key that
+    no installed plugin declares is an error with the closest known name.
+    """
+    from littlebaby.plugins import default_registry
+
+    if not isinstance(data, dict):
+        raise UserError("a config must be a JSON object of key: value pairs", "see configs/baby.json")
+    registry = registry or default_registry()
+    data = dict(data)
+    data.pop("options", None)
+    core = {k: data.pop(k) for k in list(data) if k in CORE_KEYS}
+    config = structure(core, Config)
+    names = {kind: getattr(config, key) for kind, key in BLOCK_KEYS.items()}
+    selected = option_classes(registry, names)
+    declared = {}  # every plugin key of every installed block
+    for entry in registry.entries():
+        if entry.cls.Options is not None:
+            for field in attrs.fields(entry.cls.Options):
+                declared.setdefault(field.name, entry)
+    options = {}
+    for kind, cls in selected.items():
+        if cls is None:
+            continue
+        mine = {f.name for f in attrs.fields(cls)}
+        value = structure({k: data[k] for k in mine if k in data}, cls, what=f"{names[kind]} option")
+        options.update(converter.unstructure(value))
+    for key in data:
+        if key in options:
+            continue
+        if key in declared:  # an option of an installed block this config does not use: kept
+            options[key] = data[key]
+            continue
+        raise _unknown_key(key, set(CORE_KEYS) | set(declared))
+    return attrs.evolve(config, options=options)
+
+
+def to_dict(config: Config) -> dict:
+    """The flat dict written to disk: core keys, then plugin keys."""
+    data = converter.unstructure(config)
+    options = data.pop("options")
+    data.update(options)
+    return data
+
+
+def block_options(config: Config, cls):
+    """The structured `Options` of one block class (None when it declares none)."""
+    if getattr(cls, "Options", None) is None:
+        return None
+    mine = {f.name for f in attrs.fields(cls.Options)}
+    return structure({k: v for k, v in config.options.items() if k in mine}, cls.Options)
+
+
+def parse_override(text: str):
+    """`key=value` from the command line; the value is read as JSON when it can be."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise UserError(f"--set expects key=value, got {text!r}", "for example --set n_layers=2")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+def load_file(path) -> dict:
+    """A config JSON file as a dict, or a one-line error."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise UserError(f"config file {path} not found", "give a shipped config name (baby) or a JSON file path") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"config file {path} is not valid JSON ({error})", "fix the file") from None
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a JSON object", "see configs/baby.json")
+    return data

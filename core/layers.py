@@ -1,0 +1,107 @@
+"""Core layers as blocks: the pieces plugins build from.
+
+Each wraps one op from `littlebaby.ops` with its parameters and saved values,
+so a plugin writes `self.proj = self.add("proj", Linear(n_in, n_out))` and
+calls `self.proj.forward(x)` / `self.proj.backward(dy)`.
+"""
+
+from littlebaby.block import Block
+from littlebaby.ops.attention import attention_backward, attention_forward
+from littlebaby.ops.dropout import dropout_backward, dropout_forward, dropout_mask
+from littlebaby.ops.embedding import embedding_backward, embedding_forward
+from littlebaby.ops.layernorm import layernorm_backward, layernorm_forward
+from littlebaby.ops.linear import linear_backward, linear_forward
+
+
+class Linear(Block):
+    """y = x @ weight (n_in, n_out) + bias (n_out,)."""
+
+    def __init__(self, n_in, n_out, bias=True, init="normal"):
+        super().__init__()
+        self.parameter("weight", (n_in, n_out), init=init)
+        self.has_bias = bias
+        if bias:
+            self.parameter("bias", (n_out,), init="zeros")
+
+    def forward(self, x, cache=None):
+        self.saved = x
+        return linear_forward(x, self.params["weight"], self.params.get("bias"))
+
+    def backward(self, dy):
+        return linear_backward(dy, self.saved, self.params["weight"], self.grads["weight"], self.grads.get("bias"))
+
+
+class LayerNorm(Block):
+    """Normalise the last axis, then scale (weight) and shift (bias)."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.parameter("weight", (n,), init="ones")
+        self.parameter("bias", (n,), init="zeros")
+
+    def forward(self, x, cache=None):
+        y, self.saved = layernorm_forward(x, self.params["weight"], self.params["bias"])
+        return y
+
+    def backward(self, dy):
+        return layernorm_backward(dy, self.saved, self.params["weight"], self.grads["weight"], self.grads["bias"])
+
+
+class Embedding(Block):
+    """Rows of a (n, dim) table picked by integer ids."""
+
+    def __init__(self, n, dim):
+        super().__init__()
+        self.parameter("weight", (n, dim), init="normal")
+
+    def forward(self, ids, cache=None):
+        self.saved = ids
+        return embedding_forward(ids, self.params["weight"])
+
+    def backward(self, dy):
+        embedding_backward(dy, self.saved, self.grads["weight"])
+
+
+class Dropout(Block):
+    """Inverted dropout with probability p, active only in training."""
+
+    def __init__(self, p):
+        super().__init__()
+        self.p = p
+
+    def mask(self, shape, dtype):
+        """A fresh keep-mask in training with p > 0, else None."""
+        if not self.training or self.p == 0.0:
+            return None
+        return dropout_mask(shape, self.p, self.rng, dtype)
+
+    def forward(self, x, cache=None):
+        self.saved = self.mask(x.shape, x.dtype)
+        return dropout_forward(x, self.saved)
+
+    def backward(self, dy):
+        return dropout_backward(dy, self.saved)
+
+
+class CausalAttention(Block):
+    """softmax(q k^T / sqrt(d) + causal mask) v over heads, with dropout on the weights.
+
+    Takes q (B, H, T, d) and k, v (B, H, S, d); returns o (B, H, T, d). The
+    weights are published as the observation "attention" (B, H, T, S).
+    """
+
+    def __init__(self, dropout):
+        super().__init__()
+        self.dropout = self.add("dropout", Dropout(dropout))
+
+    def forward(self, q, k, v):
+        mask = self.dropout.mask(q.shape[:3] + (k.shape[2],), q.dtype)
+        o, weights, used = attention_forward(q, k, v, mask)
+        self.saved = (q, k, v, weights, used, mask)
+        self.observe("attention", weights)
+        return o
+
+    def backward(self, do):
+        q, k, v, weights, used, mask = self.saved
+        return attention_backward(do, q, k, v, weights, used, mask)
+

@@ -1,0 +1,153 @@
+"""The GPT: embeddings, a stack of sequence blocks from plugins, final norm, head.
+
+    ids (B, T) -> wte[ids] + wpe[positions] -> blocks -> ln_f -> head -> logits (B, T, V)
+
+The model knows nothing of files, the CLI or the training loop. It owns the
+flat parameter buffer (`self.parameters`, see params.py); `replica()` gives a
+second model that shares the parameters but has its own gradient buffer and
+saved activations, which is how a batch is split over threads.
+"""
+
+import numpy as np
+
+from littlebaby.block import Block
+from littlebaby.cache import KVCache
+from littlebaby.config import BLOCK_KEYS, Config, block_options
+from littlebaby.errors import UserError
+from littlebaby.layers import Embedding, LayerNorm, Linear
+from littlebaby.ops.loss import cross_entropy
+from littlebaby.ops.reduce import column_sum
+from littlebaby.params import Parameters
+from littlebaby.plugins import default_registry
+
+
+class GPT(Block):
+    def __init__(self, config: Config, vocab_size: int, registry=None, parameters: Parameters | None = None):
+        super().__init__(config)
+        self.registry = registry or default_registry()
+        self.vocab_size = vocab_size
+        self.entries = {kind: self.registry.resolve(kind, getattr(config, key)) for kind, key in BLOCK_KEYS.items()}
+        sequence, attention, network = (self.entries[k].cls for k in ("sequence", "attention", "network"))
+        self.wte = self.add("wte", Embedding(vocab_size, config.n_emb))
+        self.wpe = self.add("wpe", Embedding(config.n_ctx, config.n_emb))
+        self.layers = []
+        for i in range(config.n_layers):
+            layer = sequence(
+                config,
+                block_options(config, sequence),
+                attention=attention(config, block_options(config, attention)),
+                network=network(config, block_options(config, network)),
+            )
+            self.layers.append(self.add(f"blocks.{i}", layer))
+        self.ln_f = self.add("ln_f", LayerNorm(config.n_emb))
+        self.head = self.add("head", Linear(config.n_emb, vocab_size))
+        if parameters is None:
+            self.parameters = Parameters(self, config.dtype)
+            self.parameters.initialize(np.random.default_rng(config.seed), config.init_std, config.n_layers)
+        else:  # a replica: same parameters, its own gradients
+            self.parameters = parameters
+            parameters.bind(self, np.zeros_like(parameters.data))
+        self.set_rng(np.random.default_rng([config.seed, 1]))
+
+    # -- modes --------------------------------------------------------------
+    def train(self, mode: bool = True):
+        for block in self.walk():
+            block.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def set_rng(self, rng):
+        """The generator every dropout in the model draws from."""
+        for block in self.walk():
+            block.rng = rng
+
+    def replica(self, seed_offset: int = 1) -> "GPT":
+        """A model sharing these parameters, with its own gradients and saved activations."""
+        twin = GPT(self.config, self.vocab_size, self.registry, parameters=self.parameters)
+        twin.set_rng(np.random.default_rng([self.config.seed, 1, seed_offset]))
+        twin.train(self.training)
+        return twin
+
+    # -- computing ----------------------------------------------------------
+    def forward(self, ids, cache: KVCache | None = None):
+        """ids (B, T) int -> logits (B, T, V). With a cache, ids are the tokens after cache.pos."""
+        B, T = ids.shape
+        start = cache.pos if cache is not None else 0
+        if start + T > self.config.n_ctx:
+            raise ValueError(f"{T} tokens at position {start} exceed n_ctx {self.config.n_ctx}")
+        self.saved = B
+        x = self.wte.forward(ids) + self.wpe.forward(np.arange(start, start + T))
+        for i, layer in enumerate(self.layers):
+            x = layer.forward(x, cache.layers[i] if cache is not None else None)
+        logits = self.head.forward(self.ln_f.forward(x))
+        if cache is not None:
+            cache.pos += T
+        return logits
+
+    def backward(self, dlogits):
+        """dlogits (B, T, V) -> adds every parameter's gradient into self.grad."""
+        dx = self.ln_f.backward(self.head.backward(dlogits))
+        for layer in reversed(self.layers):
+            dx = layer.backward(dx)
+        self.wte.backward(dx)
+        B, T, C = dx.shape
+        # positions are shared by the batch: their gradient is the sum over it
+        self.wpe.backward(column_sum(dx.reshape(B, T * C)).reshape(T, C))
+
+    def loss_and_grad(self, ids, targets) -> float:
+        """Forward, mean cross-entropy, backward; gradients accumulate into self.grad."""
+        loss, dlogits = cross_entropy(self.forward(ids), targets)
+        self.backward(dlogits)
+        return loss
+
+    def loss(self, ids, targets) -> float:
+        """Mean cross-entropy without gradients (eval mode is up to the caller)."""
+        return cross_entropy(self.forward(ids), targets)[0]
+
+    def logits(self, ids, cache: KVCache | None = None):
+        """Logits in eval mode for ids (T,) or (B, T); restores the previous mode."""
+        was_training = self.training
+        self.eval()
+        ids = np.asarray(ids)
+        single = ids.ndim == 1
+        out = self.forward(ids[None] if single else ids, cache)
+        self.train(was_training)
+        return out[0] if single else out
+
+    def new_cache(self) -> KVCache:
+        return KVCache(self.config.n_layers, self.config.n_ctx)
+
+    def record(self, on: bool = True):
+        """Start (or stop) keeping observations (attention weights, gates) on every block."""
+        for block in self.walk():
+            block.observations = {} if on else None
+
+    # -- growing --------------------------------------------------------------
+    def grow_vocab(self, vocab_size: int, rng) -> "GPT":
+        """A model with room for more tokens: old ids keep their rows, new rows are initialised
+        like the originals (N(0, init_std) embeddings and head columns, zero head bias)."""
+        if vocab_size < self.vocab_size:
+            raise UserError(f"cannot shrink the vocabulary from {self.vocab_size} to {vocab_size}")
+        grown = GPT(self.config, vocab_size, self.registry)
+        old, new = self.parameters.named(), grown.parameters.named()
+        V = self.vocab_size
+        for name, value in old.items():
+            if name == "wte.weight":
+                new[name][:V] = value
+                new[name][V:] = rng.standard_normal(new[name][V:].shape) * self.config.init_std
+            elif name == "head.weight":
+                new[name][:, :V] = value
+                new[name][:, V:] = rng.standard_normal(new[name][:, V:].shape) * self.config.init_std
+            elif name == "head.bias":
+                new[name][:V] = value
+                new[name][V:] = 0.0
+            else:
+                new[name][...] = value
+        return grown
+
+
+def build_model(config: Config, vocab_size: int, registry=None) -> GPT:
+    """A freshly initialised model for `config` (blocks resolved through the plugin registry)."""
+    return GPT(config, vocab_size, registry)

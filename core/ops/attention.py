@@ -1,0 +1,62 @@
+"""Causal scaled dot-product attention over heads, and the head reshapes.
+
+Shapes: q (B, H, T, d) for the T newest positions; k, v (B, H, S, d) for all
+S positions so far (S >= T, S > T when earlier keys come from a KV cache).
+Query i sits at position S - T + i and sees keys 0 .. S - T + i.
+"""
+
+import math
+
+import numpy as np
+
+from littlebaby.ops.softmax import softmax_backward, softmax_forward
+
+_masks: dict = {}
+
+
+def causal_mask(T, S, dtype):
+    """Additive (T, S) mask: 0 where a key is visible, -inf-like where it is in the future."""
+    key = (T, S, np.dtype(dtype))
+    mask = _masks.get(key)
+    if mask is None:
+        future = np.arange(S)[None, :] > np.arange(S - T, S)[:, None]
+        mask = np.where(future, np.finfo(dtype).min / 2, 0.0).astype(dtype)
+        mask.flags.writeable = False
+        _masks[key] = mask
+    return mask
+
+
+def split_heads(x, n_heads):
+    """(B, T, H*d) -> (B, H, T, d), a view."""
+    B, T, width = x.shape
+    return x.reshape(B, T, n_heads, width // n_heads).transpose(0, 2, 1, 3)
+
+
+def merge_heads(x):
+    """(B, H, T, d) -> (B, T, H*d)."""
+    B, H, T, d = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(B, T, H * d)
+
+
+def attention_forward(q, k, v, dropout_mask=None):
+    """-> (o (B, H, T, d), weights (B, H, T, S), weights after dropout)."""
+    T, S = q.shape[2], k.shape[2]
+    scores = q @ k.swapaxes(-1, -2)
+    scores *= 1.0 / math.sqrt(q.shape[-1])
+    scores += causal_mask(T, S, scores.dtype)
+    weights = softmax_forward(scores)
+    used = weights if dropout_mask is None else weights * dropout_mask
+    return used @ v, weights, used
+
+
+def attention_backward(do, q, k, v, weights, used, dropout_mask=None):
+    """do (B, H, T, d) -> (dq, dk, dv) shaped like q, k, v."""
+    dv = used.swapaxes(-1, -2) @ do
+    dweights = do @ v.swapaxes(-1, -2)
+    if dropout_mask is not None:
+        dweights *= dropout_mask
+    dscores = softmax_backward(dweights, weights)
+    dscores *= 1.0 / math.sqrt(q.shape[-1])
+    dq = dscores @ k
+    dk = dscores.swapaxes(-1, -2) @ q
+    return dq, dk, dv

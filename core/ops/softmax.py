@@ -1,0 +1,18 @@
+"""Softmax along an axis and its backward."""
+
+import numpy as np
+
+
+def softmax_forward(x, axis=-1):
+    """Numerically stable softmax; returns a new array shaped like x."""
+    y = x - x.max(axis=axis, keepdims=True)
+    np.exp(y, out=y)
+    y /= y.sum(axis=axis, keepdims=True)
+    return y
+
+
+def softmax_backward(dy, y, axis=-1):
+    """dx = y * (dy - sum(dy * y)) along the axis."""
+    dx = dy * y
+    dx -= y * dx.sum(axis=axis, keepdims=True)
+    return dx

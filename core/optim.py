@@ -1,0 +1,58 @@
+"""AdamW with decoupled weight decay, over the model's flat parameter buffer.
+
+Decoupled (Loshchilov & Hutter): the decay shrinks the weights directly,
+p -= lr * wd * p, instead of adding wd * p to the gradient as the original
+did (that is Adam with L2). Only matrices decay; biases, norms and other
+vectors do not (they sit after `decay_size` in the flat buffer, see params.py).
+"""
+
+import numpy as np
+
+
+class AdamW:
+    def __init__(self, parameters, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.1):
+        self.parameters = parameters
+        self.beta1, self.beta2 = betas
+        self.eps = eps
+        self.weight_decay = weight_decay
+        self.m = np.zeros_like(parameters.data)  # first moment
+        self.v = np.zeros_like(parameters.data)  # second moment
+        self.t = 0
+        self._scratch = np.empty_like(parameters.data)
+
+    def step(self, grad, lr: float):
+        """One update of parameters.data from the flat gradient `grad` at learning rate lr."""
+        self.t += 1
+        data, m, v, scratch = self.parameters.data, self.m, self.v, self._scratch
+        if self.weight_decay:
+            data[: self.parameters.decay_size] *= 1.0 - lr * self.weight_decay
+        m *= self.beta1
+        m += (1.0 - self.beta1) * grad
+        v *= self.beta2
+        np.multiply(grad, grad, out=scratch)
+        scratch *= 1.0 - self.beta2
+        v += scratch
+        # p -= lr * m_hat / (sqrt(v_hat) + eps), with the bias corrections folded into scalars
+        np.sqrt(v, out=scratch)
+        scratch *= 1.0 / np.sqrt(1.0 - self.beta2**self.t)
+        scratch += self.eps
+        np.divide(m, scratch, out=scratch)
+        scratch *= lr / (1.0 - self.beta1**self.t)
+        data -= scratch
+
+    def state(self) -> dict:
+        """Arrays to save for resuming (the step count as a 1-element array)."""
+        return {"m": self.m, "v": self.v, "t": np.array([self.t], dtype=np.int64)}
+
+    def load_state(self, state: dict):
+        self.m[...] = state["m"]
+        self.v[...] = state["v"]
+        self.t = int(state["t"][0])
+
+
+def clip_grad_norm(grad, max_norm: float) -> float:
+    """Scale grad in place so its global L2 norm is at most max_norm (0 = off); return the norm before."""
+    norm = float(np.sqrt(grad @ grad))
+    if max_norm and norm > max_norm:
+        grad *= max_norm / (norm + 1e-6)
+    return norm

@@ -1,0 +1,150 @@
+"""Plugin discovery: which block classes exist, from which distribution.
+
+Blocks come from pluggy hooks (`littlebaby.hookspecs`) implemented by modules
+registered under the entry point group `littlebaby`. Plugins are loaded one
+entry point at a time rather than with `PluginManager.load_setuptools_entrypoints`
+alone, so that one plugin failing to import only costs its own blocks: it is
+reported as a warning, and becomes an error only when a config names a block
+it would have provided.
+"""
+
+import difflib
+import importlib.metadata
+import warnings
+
+import attrs
+import pluggy
+
+from littlebaby import hookspecs
+from littlebaby.errors import UserError
+
+# kind -> name of the hook that registers blocks of that kind
+KINDS = {
+    "sequence": "register_sequences",
+    "attention": "register_attentions",
+    "network": "register_networks",
+}
+
+
+class PluginWarning(UserWarning):
+    """A plugin could not be loaded; the other plugins keep working."""
+
+
+@attrs.frozen
+class Entry:
+    """One registered block: its kind, name, class and where it came from."""
+
+    kind: str
+    name: str
+    cls: type
+    distribution: str
+    version: str
+
+
+@attrs.frozen
+class BrokenPlugin:
+    entry_point: str
+    distribution: str
+    version: str
+    error: str
+
+
+class Registry:
+    """The installed blocks, by kind and name.
+
+    `Registry()` discovers installed plugins through entry points;
+    `Registry(entry_points=False, plugins=[module])` registers plugins directly
+    (tests, notebooks).
+    """
+
+    def __init__(self, entry_points: bool = True, plugins=()):
+        self.manager = pluggy.PluginManager("littlebaby")
+        self.manager.add_hookspecs(hookspecs)
+        self.blocks: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+        self.broken: list[BrokenPlugin] = []
+        if entry_points:
+            self._load_entry_points()
+        for plugin in plugins:
+            self.add(plugin)
+
+    def _load_entry_points(self):
+        for ep in importlib.metadata.entry_points(group="littlebaby"):
+            dist = ep.dist.name if ep.dist else ep.value
+            version = ep.dist.version if ep.dist else "?"
+            if self.manager.get_plugin(ep.name) is not None:
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as error:  # any failure in someone else's import
+                broken = BrokenPlugin(ep.name, dist, version, f"{type(error).__name__}: {error}")
+                self.broken.append(broken)
+                warnings.warn(
+                    f"plugin {dist} failed to import ({broken.error}); its blocks are unavailable",
+                    PluginWarning,
+                    stacklevel=2,
+                )
+                continue
+            self.add(plugin, name=ep.name, distribution=dist, version=version)
+
+    def add(self, plugin, name=None, distribution=None, version=None):
+        """Register a plugin object (module or class) and collect its blocks."""
+        name = name or getattr(plugin, "__name__", None) or repr(plugin)
+        distribution = distribution or name
+        version = version or getattr(plugin, "__version__", "?")
+        self.manager.register(plugin, name=name)
+        for kind, hook_name in KINDS.items():
+            for impl in getattr(self.manager.hook, hook_name).get_hookimpls():
+                if impl.plugin is not plugin:
+                    continue
+
+                def register(block_name, cls, kind=kind):
+                    self._register(Entry(kind, block_name, cls, distribution, version))
+
+                impl.function(register=register)
+
+    def _register(self, entry: Entry):
+        known = self.blocks[entry.kind].get(entry.name)
+        if known is not None:
+            raise UserError(
+                f"two plugins register the {entry.kind} block {entry.name!r}: "
+                f"{known.distribution} and {entry.distribution}",
+                f"uninstall one of them (pip uninstall {entry.distribution})",
+            )
+        self.blocks[entry.kind][entry.name] = entry
+
+    def resolve(self, kind: str, name: str) -> Entry:
+        """The block `name` of `kind`, or a one-line UserError saying what is installed."""
+        entry = self.blocks[kind].get(name)
+        if entry is not None:
+            return entry
+        distribution = f"littlebaby-{kind}-{name}"
+        for broken in self.broken:
+            if broken.distribution == distribution or broken.entry_point == name:
+                raise UserError(
+                    f"{kind} block {name!r} comes from plugin {broken.distribution}, which failed to import ({broken.error})",
+                    f"reinstall or fix it: pip install --force-reinstall {broken.distribution}",
+                )
+        installed = ", ".join(sorted(self.blocks[kind])) or "none"
+        close = difflib.get_close_matches(name, list(self.blocks[kind]), n=1)
+        hint = f"did you mean {close[0]!r}? Or install it: " if close else "install it: "
+        raise UserError(
+            f"unknown {kind} block {name!r} (installed: {installed})",
+            f"{hint}pip install {distribution}",
+        )
+
+    def entries(self):
+        """Every registered block, kind by kind, name by name."""
+        for kind in KINDS:
+            for name in sorted(self.blocks[kind]):
+                yield self.blocks[kind][name]
+
+
+_default: Registry | None = None
+
+
+def default_registry() -> Registry:
+    """The registry of installed plugins, discovered once per process."""
+    global _default
+    if _default is None:
+        _default = Registry()
+    return _default

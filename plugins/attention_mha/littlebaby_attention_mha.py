@@ -1,0 +1,42 @@
+"""Causal multi-head attention, as the original notebook's `mha`.
+
+q, k, v: n_emb -> head_size (no bias, one fused GEMM), split into n_heads heads
+of d_k = head_size / n_heads; concatenated head outputs -> n_emb with bias.
+The KV cache keeps k and v: 2 * head_size numbers per token per layer.
+"""
+
+import numpy as np
+
+import littlebaby
+from littlebaby.layers import CausalAttention, Dropout, Linear
+from littlebaby.ops.attention import merge_heads, split_heads
+
+__version__ = "0.1.0"
+
+
+class MultiHeadAttention(littlebaby.Block):
+    def __init__(self, config, options=None):
+        super().__init__(config, options)
+        self.n_heads = config.n_heads
+        # one fused q/k/v weight: one GEMM instead of three (+4% on a step with three)
+        self.qkv = self.add("qkv", Linear(config.n_emb, 3 * config.head_size, bias=False))
+        self.attend = self.add("attend", CausalAttention(config.dropout))
+        self.proj = self.add("proj", Linear(config.head_size, config.n_emb, init="residual"))
+        self.dropout = self.add("dropout", Dropout(config.dropout))
+
+    def forward(self, x, cache=None):  # x (B, T, n_emb)
+        q, k, v = (split_heads(part, self.n_heads) for part in np.split(self.qkv.forward(x), 3, axis=-1))
+        if cache is not None:  # (B, H, pos + T, d_k)
+            k, v = cache.extend("k", k), cache.extend("v", v)
+        o = self.attend.forward(q, k, v)  # (B, H, T, d_k)
+        return self.dropout.forward(self.proj.forward(merge_heads(o)))
+
+    def backward(self, dy):  # dy (B, T, n_emb)
+        do = split_heads(self.proj.backward(self.dropout.backward(dy)), self.n_heads)
+        dq, dk, dv = self.attend.backward(do)
+        return self.qkv.backward(np.concatenate([merge_heads(d) for d in (dq, dk, dv)], axis=-1))
+
+
+@littlebaby.hookimpl
+def register_attentions(register):
+    register("mha", MultiHeadAttention)

@@ -1,0 +1,52 @@
+"""Mixture of heads, as the original notebook's `moh`.
+
+Heads are computed as in multi-head attention, then mixed per token by a
+softmax gate (n_emb -> n_heads, no bias) instead of concatenated:
+y = sum_h gate_h * o_h (d_k wide), projected d_k -> n_emb with bias.
+"""
+
+import numpy as np
+
+import littlebaby
+from littlebaby.layers import CausalAttention, Dropout, Linear
+from littlebaby.ops.attention import merge_heads, split_heads
+from littlebaby.ops.softmax import softmax_backward, softmax_forward
+
+__version__ = "0.1.0"
+
+
+class MixtureOfHeads(littlebaby.Block):
+    def __init__(self, config, options=None):
+        super().__init__(config, options)
+        self.n_heads = config.n_heads
+        self.qkv = self.add("qkv", Linear(config.n_emb, 3 * config.head_size, bias=False))
+        self.attend = self.add("attend", CausalAttention(config.dropout))
+        self.gate = self.add("gate", Linear(config.n_emb, config.n_heads, bias=False))
+        self.proj = self.add("proj", Linear(config.d_k, config.n_emb, init="residual"))
+        self.dropout = self.add("dropout", Dropout(config.dropout))
+
+    def forward(self, x, cache=None):  # x (B, T, n_emb)
+        q, k, v = (split_heads(part, self.n_heads) for part in np.split(self.qkv.forward(x), 3, axis=-1))
+        if cache is not None:
+            k, v = cache.extend("k", k), cache.extend("v", v)
+        heads = self.attend.forward(q, k, v).transpose(0, 2, 1, 3)  # (B, T, H, d_k)
+        gate = softmax_forward(self.gate.forward(x))  # (B, T, H)
+        self.observe("gate", gate)
+        mixed = np.einsum("bth,bthd->btd", gate, heads)  # (B, T, d_k)
+        self.saved = (gate, heads)
+        return self.dropout.forward(self.proj.forward(mixed))
+
+    def backward(self, dy):  # dy (B, T, n_emb)
+        gate, heads = self.saved
+        dmixed = self.proj.backward(self.dropout.backward(dy))  # (B, T, d_k)
+        dgate = np.einsum("btd,bthd->bth", dmixed, heads)
+        dheads = gate[..., None] * dmixed[:, :, None, :]  # (B, T, H, d_k)
+        dx = self.gate.backward(softmax_backward(dgate, gate))
+        dq, dk, dv = self.attend.backward(dheads.transpose(0, 2, 1, 3))
+        dx += self.qkv.backward(np.concatenate([merge_heads(d) for d in (dq, dk, dv)], axis=-1))
+        return dx
+
+
+@littlebaby.hookimpl
+def register_attentions(register):
+    register("moh", MixtureOfHeads)

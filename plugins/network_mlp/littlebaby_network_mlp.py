@@ -1,0 +1,28 @@
+"""Feed-forward network, as the original notebook's `mlp`: n_emb -> 4 n_emb -> GELU -> n_emb."""
+
+import littlebaby
+from littlebaby.layers import Dropout, Linear
+from littlebaby.ops.gelu import gelu_backward, gelu_forward
+
+__version__ = "0.1.0"
+
+
+class MLP(littlebaby.Block):
+    def __init__(self, config, options=None):
+        super().__init__(config, options)
+        self.up = self.add("up", Linear(config.n_emb, 4 * config.n_emb))
+        self.down = self.add("down", Linear(4 * config.n_emb, config.n_emb, init="residual"))
+        self.dropout = self.add("dropout", Dropout(config.dropout))
+
+    def forward(self, x, cache=None):  # x (B, T, n_emb)
+        hidden, self.saved = gelu_forward(self.up.forward(x))  # (B, T, 4 n_emb), GELU's derivative
+        return self.dropout.forward(self.down.forward(hidden))
+
+    def backward(self, dy):  # dy (B, T, n_emb)
+        dhidden = self.down.backward(self.dropout.backward(dy))
+        return self.up.backward(gelu_backward(dhidden, self.saved))
+
+
+@littlebaby.hookimpl
+def register_networks(register):
+    register("mlp", MLP)

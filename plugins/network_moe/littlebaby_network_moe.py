@@ -1,0 +1,77 @@
+"""Dense mixture of experts, as the original notebook's `moe`.
+
+n_experts MLPs (n_emb -> 4 n_emb -> GELU -> n_emb) all run on every token and
+are mixed by a per-token softmax gate (n_emb -> n_experts, no bias):
+y = sum_e gate_e * (GELU(x U_e + a_e) D_e + b_e).
+
+The experts are stacked so the whole layer is two GEMMs: x @ U with U viewed
+as (n_emb, E*F), and (gate-weighted hidden) @ D with D viewed as (E*F, n_emb).
+"""
+
+import attrs
+
+import littlebaby
+from littlebaby.config import positive
+from littlebaby.layers import Dropout, Linear
+from littlebaby.ops.gelu import gelu_backward, gelu_forward
+from littlebaby.ops.linear import linear_backward, linear_forward
+from littlebaby.ops.softmax import softmax_backward, softmax_forward
+
+__version__ = "0.1.0"
+
+
+@attrs.frozen(kw_only=True)
+class MoEOptions:
+    n_experts: int = attrs.field(default=4, validator=positive)  # experts mixed per token
+
+
+class MixtureOfExperts(littlebaby.Block):
+    Options = MoEOptions
+
+    def __init__(self, config, options=None):
+        super().__init__(config, options or MoEOptions())
+        E, C, F = self.options.n_experts, config.n_emb, 4 * config.n_emb
+        self.shape = (E, C, F)
+        self.gate = self.add("gate", Linear(C, E, bias=False))
+        self.parameter("up.weight", (C, E, F))
+        self.parameter("up.bias", (E, F), init="zeros")
+        self.parameter("down.weight", (E, F, C), init="residual")
+        self.parameter("down.bias", (E, C), init="zeros")
+        self.dropout = self.add("dropout", Dropout(config.dropout))
+
+    def _stacked(self, store):
+        E, C, F = self.shape
+        return (store["up.weight"].reshape(C, E * F), store["up.bias"].reshape(E * F),
+                store["down.weight"].reshape(E * F, C), store["down.bias"])
+
+    def forward(self, x, cache=None):  # x (B, T, C)
+        E, C, F = self.shape
+        up_w, up_b, down_w, down_b = self._stacked(self.params)
+        gate = softmax_forward(self.gate.forward(x)).reshape(-1, E)  # (N, E)
+        self.observe("gate", gate.reshape(*x.shape[:-1], E))
+        hidden, derivative = gelu_forward(linear_forward(x.reshape(-1, C), up_w, up_b))  # (N, E*F)
+        weighted = (hidden.reshape(-1, E, F) * gate[:, :, None]).reshape(-1, E * F)
+        y = linear_forward(weighted, down_w) + gate @ down_b  # (N, C)
+        self.saved = (x, gate, hidden, derivative, weighted)
+        return self.dropout.forward(y.reshape(x.shape))
+
+    def backward(self, dy):  # dy (B, T, C)
+        E, C, F = self.shape
+        x, gate, hidden, derivative, weighted = self.saved
+        up_w, up_b, down_w, down_b = self._stacked(self.params)
+        dup_w, dup_b, ddown_w, ddown_b = self._stacked(self.grads)
+        dy = self.dropout.backward(dy).reshape(-1, C)  # (N, C)
+        dweighted = linear_backward(dy, weighted, down_w, ddown_w)  # (N, E*F)
+        ddown_b += gate.T @ dy
+        dweighted = dweighted.reshape(-1, E, F)
+        # each expert's output is hidden_e @ D_e + b_e; its gate gradient is dy . output_e
+        dgate = (dweighted * hidden.reshape(-1, E, F)).sum(axis=-1) + dy @ down_b.T  # (N, E)
+        dhidden = (dweighted * gate[:, :, None]).reshape(-1, E * F)
+        dx = linear_backward(gelu_backward(dhidden, derivative), x.reshape(-1, C), up_w, dup_w, dup_b)
+        dx += self.gate.backward(softmax_backward(dgate, gate).reshape(*x.shape[:-1], E)).reshape(-1, C)
+        return dx.reshape(x.shape)
+
+
+@littlebaby.hookimpl
+def register_networks(register):
+    register("moe", MixtureOfExperts)

@@ -1,0 +1,28 @@
+"""Pre-norm wiring (GPT-2): h = x + att(ln1(x)); y = h + net(ln2(h))."""
+
+import littlebaby
+from littlebaby.layers import LayerNorm
+
+__version__ = "0.1.0"
+
+
+class PreNorm(littlebaby.Block):
+    def __init__(self, config, options=None, *, attention, network):
+        super().__init__(config, options)
+        self.ln1 = self.add("ln1", LayerNorm(config.n_emb))
+        self.attention = self.add("attention", attention)
+        self.ln2 = self.add("ln2", LayerNorm(config.n_emb))
+        self.network = self.add("network", network)
+
+    def forward(self, x, cache=None):  # x (B, T, n_emb)
+        h = x + self.attention.forward(self.ln1.forward(x), cache)
+        return h + self.network.forward(self.ln2.forward(h))
+
+    def backward(self, dy):  # dy (B, T, n_emb)
+        dh = dy + self.ln2.backward(self.network.backward(dy))
+        return dh + self.ln1.backward(self.attention.backward(dh))
+
+
+@littlebaby.hookimpl
+def register_sequences(register):
+    register("pre", PreNorm)
