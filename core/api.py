@@ -23,6 +23,7 @@ import littlebaby
 from littlebaby import checkpoint, config as configs, files, text
 from littlebaby.errors import UserError
 from littlebaby.generation import generate as generate_ids
+from littlebaby.import_original import convert
 from littlebaby.model import build_model
 from littlebaby.optim import AdamW
 from littlebaby.plugins import default_registry
@@ -343,10 +344,9 @@ def plugins(registry=None) -> list[dict]:
 
 def import_original(config, tokenizer, model, home=".", overrides=(), registry=None) -> RunResult:
     """A new run from the JSON files of the original notebook (see import_original.py)."""
-    from littlebaby.import_original import convert
-
     registry = registry or default_registry()
-    cfg, tok, net = convert(config, tokenizer, model, overrides, registry)
+    raw = with_overrides(configs.load_file(config), overrides)
+    cfg, tok, net = convert(raw, tokenizer, model, registry)
     home = files.Home(home)
     home.check_writable()
     name = files.new_guid()
