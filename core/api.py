@@ -240,6 +240,16 @@ def _sample(home, name, tokenizer, model, seed) -> str:
     return sample
 
 
+def grown_model(model, cfg, vocab_size: int, registry=None):
+    """The base model under the finetune's config with room for vocab_size tokens.
+
+    Old ids keep their rows, so before any step the old tokens' logits are the base's.
+    """
+    model = model if cfg == model.config else _rebuilt(model, cfg, registry)
+    # new rows come from their own stream: the same whatever the base's training did
+    return model.grow_vocab(vocab_size, np.random.default_rng([cfg.seed, 2]))
+
+
 def finetune(run: str, data, overrides=(), home=".", quiet: bool = True, log=None, registry=None) -> RunResult:
     """Train run further on new text, growing the vocabulary; writes a new run <run>_finetuned."""
     home = files.Home(home)
@@ -251,9 +261,7 @@ def finetune(run: str, data, overrides=(), home=".", quiet: bool = True, log=Non
     train_ids, val_ids = text.split(tokenizer.encode(corpus), cfg.n_ctx, data_name)
     home.check_writable()
     name = home.finetune_name(base)
-    model = loaded.model if cfg == loaded.config else _rebuilt(loaded.model, cfg, registry)
-    # new rows drawn from their own stream so the old ones, and the old logits, stay exactly as trained
-    model = model.grow_vocab(tokenizer.vocab_size, np.random.default_rng([cfg.seed, 2]))
+    model = grown_model(loaded.model, cfg, tokenizer.vocab_size, registry)
     report = new_report(name, cfg, f"finetune of {base}", model, data_name, len(corpus), base=base)
     report["new_characters"] = tokenizer.vocab[loaded.tokenizer.vocab_size :]
     written = [home.config(name), home.tokenizer(name)]
