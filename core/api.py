@@ -57,10 +57,6 @@ class RunResult:
     written: list  # paths of the files written
     sample: str | None = None
 
-    @property
-    def guid(self) -> str:
-        return self.name
-
 
 # -- configs and data -----------------------------------------------------------------
 def shipped_configs() -> list[str]:
@@ -143,6 +139,8 @@ def train(
     overrides: {"key": value} or ["key=value", ...]; log: a callable for progress lines.
     """
     if resume is not None:
+        if data is not None:
+            raise UserError("--resume continues on the run's own data", "drop --data, or finetune the run on new data")
         return _resume(files.Home(home), resume, overrides, quiet, log, registry)
     registry = registry or default_registry()
     raw, config_name = config_dict(config)

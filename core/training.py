@@ -116,7 +116,7 @@ class Trainer:
         self.model.train()
         report = self.report
         report["status"] = "running"
-        last_write = time.monotonic()
+        last_write = started = time.monotonic()
         bar = tqdm(total=self.total_steps, initial=self.step, disable=quiet, unit="step", dynamic_ncols=True, leave=True)
         val_loss = None
         try:
@@ -136,6 +136,8 @@ class Trainer:
                     last_write = time.monotonic()
         finally:
             bar.close()
+            # wall time includes evals and report writes; train_seconds only the steps
+            report["wall_seconds"] = round(report.get("wall_seconds", 0.0) + time.monotonic() - started, 3)
         if self.step >= self.total_steps and (not report["val"] or report["val"][-1]["step"] != self.step):
             self.evaluate()  # resumed at the very end, or a schedule of zero steps
         status = "finished" if self.step >= self.total_steps else "interrupted"

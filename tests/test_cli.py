@@ -57,6 +57,17 @@ def test_train_generate_finetune_generate(tmp_path, greek_file):
     assert runs[1].startswith(guid) and runs[2].startswith(tuned)
 
 
+def test_config_by_path_and_data_by_path(tmp_path):
+    (tmp_path / "mine.json").write_text(json.dumps({"n_ctx": 8, "n_emb": 8, "head_size": 8, "n_heads": 2, "n_layers": 1,
+                                                    "batch_size": 2, "max_steps": 2, "c_network": "moe", "n_experts": 2}))
+    (tmp_path / "data.txt").write_text("hello there, general kenobi\n" * 10)
+    out = littlebaby("train", "--config", "mine.json", "--data", "data.txt", "--quiet", cwd=tmp_path).stdout
+    assert "pre/mha/moe" in out
+    [report] = (tmp_path / "outputs").glob("report_*.json")
+    report = json.loads(report.read_text())
+    assert report["config"]["n_experts"] == 2 and report["config_name"] == "mine" and report["wall_seconds"] > 0
+
+
 def test_plugins_lists_the_six_built_in_blocks(tmp_path):
     out = littlebaby("plugins", cwd=tmp_path).stdout
     for name in ["pre", "post", "mha", "moh", "mlp", "moe"]:
