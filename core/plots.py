@@ -38,9 +38,9 @@ def training_figure(report: dict):
     figure = _figure(11, 7)
     (loss_ax, lr_ax), (norm_ax, ratio_ax) = figure.subplots(2, 2)
     loss_ax.plot(step, [s["loss"] for s in steps], lw=0.8, alpha=0.7, label="train")
-    evals = report.get("evals", [])
+    evals = report.get("val", [])
     if evals:
-        loss_ax.plot([e["step"] for e in evals], [e["val_loss"] for e in evals], "o-", label="val")
+        loss_ax.plot([e["step"] for e in evals], [e["loss"] for e in evals], "o-", label="val")
     loss_ax.set(xlabel="step", ylabel="loss", title="loss")
     loss_ax.legend()
     tokens_axis = loss_ax.secondary_xaxis("top", functions=(lambda s: s * tokens_per_step / 1e6,
