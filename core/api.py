@@ -94,7 +94,7 @@ def read_data(data) -> tuple[str, str]:
 
 def new_report(name: str, config, config_name: str, model, data_name: str, text_length: int, base: str | None = None) -> dict:
     return {
-        "run": name,
+        "guid": name,  # the run name: a uuid4, with _finetuned... for a finetune
         "base": base,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "littlebaby_version": littlebaby.__version__,
@@ -326,7 +326,7 @@ def runs(home=".") -> list[dict]:
         config = report.get("config", {})
         rows.append(
             {
-                "run": name,
+                "guid": name,
                 "date": (report.get("created") or "")[:16].replace("T", " "),
                 "config": report.get("config_name", "?"),
                 "blocks": "/".join(config.get(k, "?") for k in ("c_sequence", "c_attention", "c_network")),

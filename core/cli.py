@@ -136,7 +136,7 @@ def run(args):
             say(f"no runs in {args.home} (littlebaby train makes one)")
         for row in rows:
             row["seconds"] = None if row["seconds"] is None else round(row["seconds"])
-        _table(rows, ["run", "date", "config", "blocks", "params", "steps", "best_val_loss", "seconds", "status"])
+        _table(rows, ["guid", "date", "config", "blocks", "params", "steps", "best_val_loss", "seconds", "status"])
     elif args.command == "plugins":
         _table(api.plugins(), ["kind", "name", "distribution", "version"])
     elif args.command == "import-original":

@@ -8,8 +8,8 @@ clipping, the learning rate of the schedule, one AdamW update. Every
 `eval_interval` steps and at the end, the loss on the fixed val windows.
 
 The report (a JSON-able dict) records the config, the parameter count, one
-record per step (`step_record`: loss, lr, gradient norm, time, tokens/s; a
-later issue adds per-group update-to-weight ratios there), every val loss, the
+record per step (`step_record`: loss, lr, gradient norm, time, tokens/s, and
+per parameter group the gradient norm and update-to-weight ratio), every val loss, the
 best one, throughput, peak memory and the environment. `on_report` is called
 after each eval and at least every REPORT_SECONDS, so an interrupted run keeps
 its report.
@@ -26,6 +26,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from littlebaby.inspect import GroupStats
 from littlebaby.optim import clip_grad_norm
 from littlebaby.schedule import learning_rate
 from littlebaby.step import compute_gradients
@@ -72,6 +73,7 @@ class Trainer:
         self.step = step  # steps done
         self.on_report = on_report or (lambda report: None)
         self.stop_requested = False
+        self.group_stats = GroupStats(model.parameters)
         steps = epochs.steps_per_epoch * config.num_epochs
         self.total_steps = min(steps, config.max_steps) if config.max_steps else steps
         self.tokens_per_step = epochs.batch_size * config.n_ctx
@@ -87,12 +89,16 @@ class Trainer:
         loss = compute_gradients(self.model, inputs, targets)
         grad_norm = clip_grad_norm(self.model.grad, config.grad_clip)
         lr = learning_rate(self.step, self.total_steps, config.lr, config.min_lr, config.warmup_steps)
+        before = self.model.parameters.data.copy()
         self.optimizer.step(self.model.grad, lr)
         self.step += 1
-        return self.step_record(loss, lr, grad_norm, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        groups = self.group_stats.step_stats(self.model.grad, before, self.model.parameters.data)
+        return self.step_record(loss, lr, grad_norm, seconds, groups)
 
-    def step_record(self, loss, lr, grad_norm, seconds) -> dict:
-        """What the report keeps of one step."""
+    def step_record(self, loss, lr, grad_norm, seconds, groups) -> dict:
+        """What the report keeps of one step; groups: per parameter group, the norm of the
+        gradient as applied (after clipping) and |update| / |weights| (inspect.GroupStats)."""
         return {
             "step": self.step,
             "loss": round(float(loss), 5),
@@ -100,6 +106,7 @@ class Trainer:
             "grad_norm": round(float(grad_norm), 5),
             "seconds": round(seconds, 5),
             "tokens_per_second": round(self.tokens_per_step / seconds, 1),
+            "groups": {name: {k: float(f"{v:.4g}") for k, v in stats.items()} for name, stats in groups.items()},
         }
 
     def evaluate(self) -> float:

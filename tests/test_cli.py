@@ -53,7 +53,7 @@ def test_train_generate_finetune_generate(tmp_path, greek_file):
     assert list((tmp_path / "outputs").glob(f"completion_{tuned}_2*.txt"))
 
     runs = littlebaby("runs", cwd=tmp_path).stdout.splitlines()
-    assert runs[0].split()[:4] == ["run", "date", "config", "blocks"] and len(runs) == 3
+    assert runs[0].split()[:4] == ["guid", "date", "config", "blocks"] and len(runs) == 3
     assert runs[1].startswith(guid) and runs[2].startswith(tuned)
 
 

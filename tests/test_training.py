@@ -29,7 +29,8 @@ def test_it_learns_and_reports():
     assert report["best_val_loss"] < 0.8 * before
     assert [v["step"] for v in report["val"]] == [10, 20, 30]
     assert [s["step"] for s in report["steps"]] == list(range(1, 31))
-    assert set(report["steps"][0]) >= {"step", "loss", "lr", "grad_norm", "seconds", "tokens_per_second"}
+    assert set(report["steps"][0]) >= {"step", "loss", "lr", "grad_norm", "seconds", "tokens_per_second", "groups"}
+    assert set(report["steps"][0]["groups"]["attention"]) == {"grad_norm", "update_ratio"}
     assert report["status"] == "finished" and report["steps_done"] == 30 and report["peak_memory_mb"] > 0
     assert len(reports) >= 3 and reports[0]["status"] == "running"  # refreshed at every eval
 
