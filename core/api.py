@@ -154,10 +154,18 @@ def train(
     name = files.new_guid()
     model = build_model(cfg, tokenizer.vocab_size, registry)
     report = new_report(name, cfg, config_name, model, data_name, len(corpus))
-    written = [home.config(name), home.tokenizer(name)]
-    files.write_json(written[0], configs.to_dict(cfg))
-    files.write_json(written[1], tokenizer.to_dict())
+    written = _write_run_files(home, name, cfg, tokenizer)
     return _train(home, name, cfg, tokenizer, model, AdamW(model.parameters, **_adam(cfg)), train_ids, val_ids, report, 0, written, quiet, log)
+
+
+def _write_run_files(home, name, cfg, tokenizer=None) -> list:
+    """Write the config (and tokenizer) of a run; returns the paths written."""
+    written = [home.config(name)]
+    files.write_json(written[0], configs.to_dict(cfg))
+    if tokenizer is not None:
+        written.append(home.tokenizer(name))
+        files.write_json(written[1], tokenizer.to_dict())
+    return written
 
 
 def _adam(cfg) -> dict:
@@ -172,15 +180,16 @@ def _resume(home, run, overrides, quiet, log, registry) -> RunResult:
     source = report.get("data", {}).get("source", "")
     corpus, _ = read_data(None if source.endswith("(shipped)") else source)
     train_ids, val_ids = text.split(loaded.tokenizer.encode(corpus), cfg.n_ctx, source)
-    home.check_writable()
-    model = loaded.model if cfg == loaded.config else _rebuilt(loaded.model, cfg, registry)
-    optimizer = AdamW(model.parameters, **_adam(cfg))
     if not home.optimizer(name).exists():
         raise UserError(f"run {name} has no optimizer state ({home.optimizer(name)})", "it cannot be resumed; finetune it instead")
+    model = loaded.model if cfg == loaded.config else _rebuilt(loaded.model, cfg, registry)
+    optimizer = AdamW(model.parameters, **_adam(cfg))
     state = checkpoint.load_optimizer(home.optimizer(name), optimizer)
+    home.check_writable()
     report["config"] = configs.to_dict(cfg)
     report.setdefault("resumed", []).append(state["step"])
-    return _train(home, name, cfg, loaded.tokenizer, model, optimizer, train_ids, val_ids, report, state, [], quiet, log)
+    written = _write_run_files(home, name, cfg) if cfg != loaded.config else []  # a changed recipe, e.g. max_steps
+    return _train(home, name, cfg, loaded.tokenizer, model, optimizer, train_ids, val_ids, report, state, written, quiet, log)
 
 
 def _recipe_config(config, overrides, registry):
@@ -260,11 +269,9 @@ def finetune(run: str, data, overrides=(), home=".", quiet: bool = True, log=Non
     home.check_writable()
     name = home.finetune_name(base)
     model = grown_model(loaded.model, cfg, tokenizer.vocab_size, registry)
-    report = new_report(name, cfg, f"finetune of {base}", model, data_name, len(corpus), base=base)
+    report = new_report(name, cfg, "finetune", model, data_name, len(corpus), base=base)
     report["new_characters"] = tokenizer.vocab[loaded.tokenizer.vocab_size :]
-    written = [home.config(name), home.tokenizer(name)]
-    files.write_json(written[0], configs.to_dict(cfg))
-    files.write_json(written[1], tokenizer.to_dict())
+    written = _write_run_files(home, name, cfg, tokenizer)
     log and log(f"finetuning {base}: {len(report['new_characters'])} new characters, vocabulary {loaded.tokenizer.vocab_size} -> {tokenizer.vocab_size}")
     return _train(home, name, cfg, tokenizer, model, AdamW(model.parameters, **_adam(cfg)), train_ids, val_ids, report, 0, written, quiet, log)
 
@@ -356,11 +363,9 @@ def import_original(config, tokenizer, model, home=".", overrides=(), registry=N
     home = files.Home(home)
     home.check_writable()
     name = files.new_guid()
-    report = new_report(name, cfg, f"import of {Path(config).name}", net, str(Path(model).resolve()), 0)
+    report = new_report(name, cfg, "imported", net, str(Path(model).resolve()), 0)
     report.update(status="imported", steps_done=0)
-    written = [home.config(name), home.tokenizer(name), home.model(name), home.report(name)]
-    files.write_json(written[0], configs.to_dict(cfg))
-    files.write_json(written[1], tok.to_dict())
+    written = _write_run_files(home, name, cfg, tok) + [home.model(name), home.report(name)]
     checkpoint.save_model(written[2], net)
     files.write_json(written[3], report)
     return RunResult(name, home.path, "imported", report, written)
