@@ -85,6 +85,7 @@ class Epochs:
         self.batch_size = min(batch_size, self.windows_per_epoch)
         # an incomplete last batch is dropped so every step sees batch_size windows
         self.steps_per_epoch = self.windows_per_epoch // self.batch_size
+        self._epoch, self._order = None, None  # the epoch whose order is at hand
 
     def order(self, epoch: int) -> np.ndarray:
         """Window starts of one epoch, in the order they are visited."""
@@ -97,7 +98,7 @@ class Epochs:
     def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Inputs and targets (batch_size, n_ctx) of training step `step` (0-based)."""
         epoch, index = divmod(step, self.steps_per_epoch)
-        if getattr(self, "_epoch", None) != epoch:
+        if self._epoch != epoch:
             self._epoch, self._order = epoch, self.order(epoch)
         starts = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         return windows(self.ids, starts, self.n_ctx)
