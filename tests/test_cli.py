@@ -16,7 +16,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "original"
 COMMANDS = ["train", "finetune", "generate", "runs", "plugins", "import-original"]
 
 
-def littlebaby(*args, cwd, check=True, **popen):
+def littlebaby(*args, cwd, check=True):
     """Run `littlebaby args...` in cwd; returns the CompletedProcess."""
     done = subprocess.run([sys.executable, "-m", "littlebaby.cli", *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, encoding="utf-8", timeout=120)
@@ -164,3 +164,18 @@ def test_ctrl_c_saves_and_says_how_to_resume(tmp_path):
     assert f"resuming at step {steps}" in resumed.stdout and "sample:" in resumed.stdout
     report = json.loads((tmp_path / "outputs" / f"report_{guid}.json").read_text())
     assert report["status"] == "finished" and report["steps_done"] == steps + 2
+
+
+def test_a_broken_plugin_is_one_warning_line_and_the_rest_works(tmp_path):
+    # a distribution on PYTHONPATH whose entry point fails to import
+    (tmp_path / "broken_plugin.py").write_text("raise ImportError('no module named lapack_of_doom')\n")
+    info = tmp_path / "littlebaby_attention_broken-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: littlebaby-attention-broken\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[littlebaby]\nbroken = broken_plugin\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "plugins"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0
+    assert done.stderr.startswith("littlebaby: warning: plugin littlebaby-attention-broken failed to import")
+    assert done.stderr.count("\n") == 1 and "lapack_of_doom" in done.stderr
+    assert "littlebaby-attention-mha" in done.stdout
