@@ -23,8 +23,16 @@ EXAMPLES = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its usage errors as one line, like every other mistake."""
+
+    def error(self, message):
+        print(f"littlebaby: error: {message}; see {self.prog} --help", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="littlebaby",
         description="A GPT-style character-level language model in pure NumPy.",
         epilog="example:\n  littlebaby train            # train the default baby on tiny Shakespeare\n"

@@ -117,6 +117,8 @@ BAD_INPUTS = {
     "truncated model": (lambda tmp, home, run: ["generate", run, "--home", home], "corrupt or truncated"),
     "vocab mismatch": (lambda tmp, home, run: ["generate", run, "--home", home], "tokenizer has 66 characters"),
     "unknown prompt character": (lambda tmp, home, run: ["generate", run, "--home", home, "--prompt", "ROMEO€"], "'€'"),
+    "max tokens not a number": (lambda tmp, home, run: ["generate", run, "--home", home, "--max-tokens", "many"], "invalid int"),
+    "unknown option": (lambda tmp, home, run: ["train", "--epochs", "3"], "unrecognized arguments"),
     "negative max tokens": (lambda tmp, home, run: ["generate", run, "--home", home, "--max-tokens", "-1"], "max-tokens"),
     "home is a file": (lambda tmp, home, run: ["train", "--config", "tiny", "--home", _data(tmp, b"x")], "not a directory"),
     "no runs": (lambda tmp, home, run: ["finetune", "last", "--data", _data(tmp, b"x" * 500), "--home", tmp / "empty"], "no runs"),
