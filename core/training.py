@@ -77,6 +77,7 @@ class Trainer:
         steps = epochs.steps_per_epoch * config.num_epochs
         self.total_steps = min(steps, config.max_steps) if config.max_steps else steps
         self.tokens_per_step = epochs.batch_size * config.n_ctx
+        self.train_seconds = report.get("train_seconds", 0.0)  # summed unrounded; the report rounds
         report.setdefault("steps", [])
         report.setdefault("val", [])
         report.update(total_steps=self.total_steps, steps_per_epoch=epochs.steps_per_epoch, batch_size=epochs.batch_size)
@@ -130,8 +131,10 @@ class Trainer:
             while self.step < self.total_steps and not self.stop_requested:
                 record = self.train_step()
                 report["steps"].append(record)
-                report["train_seconds"] = round(report.get("train_seconds", 0.0) + record["seconds"], 3)
-                postfix = {"loss": f"{record['loss']:.3f}", "tok/s": f"{record['tokens_per_second']:.0f}"}
+                self.train_seconds += record["seconds"]
+                report["train_seconds"] = round(self.train_seconds, 3)
+                rate = len(report["steps"]) * self.tokens_per_step / self.train_seconds  # steadier than one step's
+                postfix = {"loss": f"{record['loss']:.3f}", "tok/s": f"{rate:.0f}"}
                 if self.step % self.config.eval_interval == 0 or self.step == self.total_steps:
                     val_loss = self.evaluate()
                 if val_loss is not None:
@@ -155,7 +158,7 @@ class Trainer:
         report = self.report
         report["status"] = status
         report["steps_done"] = self.step
-        seconds = report.get("train_seconds", 0.0)
+        seconds = self.train_seconds
         report["tokens_per_second"] = round(len(report["steps"]) * self.tokens_per_step / seconds, 1) if seconds else None
         report["peak_memory_mb"] = peak_memory_mb()
         self.on_report(report)
