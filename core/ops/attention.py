@@ -32,6 +32,23 @@ def split_heads(x, n_heads):
     return x.reshape(B, T, n_heads, width // n_heads).transpose(0, 2, 1, 3)
 
 
+def split_qkv(qkv, n_heads):
+    """(B, T, 3 H*d) fused q/k/v projection -> q, k, v (B, H, T, d), views."""
+    # Slicing, not np.split: its generic machinery cost ~11 us per call, 13% of a cached generation token.
+    width = qkv.shape[-1] // 3
+    return tuple(split_heads(qkv[..., i * width : (i + 1) * width], n_heads) for i in range(3))
+
+
+def merge_qkv(dq, dk, dv):
+    """dq, dk, dv (B, H, T, d) -> (B, T, 3 H*d), the gradient of split_qkv's input."""
+    B, H, T, d = dq.shape
+    dqkv = np.empty((B, T, 3 * H * d), dtype=dq.dtype)
+    # written through split_qkv's views: one copy, where merge_heads then np.concatenate made two
+    for view, grad in zip(split_qkv(dqkv, H), (dq, dk, dv)):
+        view[...] = grad
+    return dqkv
+
+
 def merge_heads(x):
     """(B, H, T, d) -> (B, T, H*d)."""
     B, H, T, d = x.shape
