@@ -6,7 +6,9 @@ import numpy as np
 
 C = math.sqrt(2.0 / math.pi)
 A = 0.044715
-CHUNK_ROWS = 256  # rows per chunk: keeps the intermediates in cache (+10% on a step without it)
+# Elements per chunk: keeps the intermediates in cache (+10% on a step without it). Counted in
+# elements, not rows, so moe's 4x wider hidden layer gets short chunks too (its GELU: 9.9 -> 5.8 ms).
+CHUNK_ELEMENTS = 32768
 
 
 def gelu_forward(x):
@@ -14,8 +16,9 @@ def gelu_forward(x):
     x2 = x.reshape(-1, x.shape[-1])
     y = np.empty_like(x2)
     derivative = np.empty_like(x2)
-    for start in range(0, x2.shape[0], CHUNK_ROWS):
-        rows = slice(start, start + CHUNK_ROWS)
+    chunk_rows = max(1, CHUNK_ELEMENTS // x2.shape[1])
+    for start in range(0, x2.shape[0], chunk_rows):
+        rows = slice(start, start + chunk_rows)
         h = x2[rows]
         h2 = h * h
         t = np.tanh(C * h * (1.0 + A * h2))
