@@ -45,8 +45,8 @@ BASE = dict(n_ctx=64, n_emb=128, head_size=128, n_layers=4)
 QUICK = dict(n_ctx=16, n_emb=32, head_size=32, n_layers=2)
 
 
-def models(quick: bool) -> list:
-    """(label, block names and sizes, batch) of every benchmarked model."""
+def models(quick: bool, only=None) -> list:
+    """(label, block names and sizes, batch) of every benchmarked model (or of the labels in `only`)."""
     sizes = QUICK if quick else BASE
     heads_a, heads = (4, 2) if quick else (16, 4)
     batch_a, batch = (4, 8) if quick else (16, 32)
@@ -61,7 +61,7 @@ def models(quick: bool) -> list:
                 label = f"{sequence}/{attention}/{network}"
                 blocks = dict(c_sequence=sequence, c_attention=attention, c_network=network)
                 rows.append((label, dict(blocks, n_heads=heads, **sizes), batch))
-    return rows
+    return [row for row in rows if only is None or row[0] in only]
 
 
 def step_flops(spec: dict, batch: int, matrix_params: int) -> float:
@@ -340,7 +340,7 @@ def report(args, peak, train, generation, torch, original, loads) -> str:
     if original:
         header += ["original ms", "speed-up vs original"]
     rows = []
-    for label, spec, batch in models(args.quick):
+    for label, spec, batch in models(args.quick, args.only):
         result = train[label]
         rate = result["flops"] / (result["median"] * 1e-3) / 1e9
         row = [label, str(batch), f"{result['median']:.1f}", f"{result['min']:.1f}",
@@ -385,6 +385,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, help="timed steps per model (default 15, quick 3)")
     parser.add_argument("--warmup", type=int, help="untimed steps first (default 3, quick 1)")
     parser.add_argument("--original-steps", type=int, default=3, help="timed steps of the original (default 3)")
+    parser.add_argument("--models", metavar="LABELS", help="comma-separated subset, e.g. A,B,C or pre/moh/moe")
     parser.add_argument("--markdown", metavar="PATH", help="also write the results as Markdown to PATH")
     parser.add_argument("--torch-worker", metavar="JOB", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -394,25 +395,28 @@ def main(argv=None):
     args.steps = args.steps or (3 if args.quick else 15)
     args.warmup = args.warmup or (1 if args.quick else 3)
     args.lengths = (20, 50) if args.quick else (200, 1000)
+    args.only = args.models.split(",") if args.models else None
 
     loads = [os.getloadavg()[0]]
     peak = gemm_peak(args.quick)
     train = {}
-    for label, spec, batch in models(args.quick):
+    for label, spec, batch in models(args.quick, args.only):
         train[label] = ours_train(spec, batch, args.warmup, args.steps)
         print(f"littlebaby {label}: {train[label]['median']:.1f} ms", file=sys.stderr)
     b_spec = models(args.quick)[1][1]
     generation = ours_generation(b_spec, args.lengths)
     torch = None
     if args.torch:
-        job = dict(reference=str(REFERENCE), models=models(args.quick), warmup=args.warmup, steps=args.steps,
+        job = dict(reference=str(REFERENCE), models=models(args.quick, args.only), warmup=args.warmup, steps=args.steps,
                    lengths=args.lengths, generation_model=b_spec)
         torch = run_torch(args.torch, job)
     original = None
     if args.original:
         if (REFERENCE / "original_model.py").exists():
             original = {"train": {}, "generation": {}}
-            for label, spec, batch in models(args.quick)[:3]:
+            for label, spec, batch in models(args.quick, args.only)[:3]:
+                if label not in ("A", "B", "C"):
+                    continue
                 original["train"][label] = original_train(spec, batch, args.original_steps)
                 print(f"original {label}: {original['train'][label]['median']:.0f} ms", file=sys.stderr)
             original["generation"][args.lengths[0]] = original_generation(b_spec, args.lengths[0])
