@@ -55,3 +55,14 @@ def test_blas_limit_is_a_context():
     with blas.limit(1):
         assert blas.threads() in (None, 1)
     assert blas.threads() == before
+
+
+def test_threaded_step_with_dropout_runs_and_replicas_follow_the_mode():
+    config = Config(**dict(SMALL, dropout=0.2), threads=2)
+    model = build_model(config, 11).train()
+    ids, targets = batch(config, 4)
+    assert np.isfinite(compute_gradients(model, ids, targets))
+    model.eval()
+    first = compute_gradients(model, ids, targets)
+    assert all(not replica.training for replica in model._step_replicas[1:])
+    assert compute_gradients(model, ids, targets) == first  # eval: no dropout, deterministic
