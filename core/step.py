@@ -22,6 +22,7 @@ from littlebaby import blas
 from littlebaby.ops.loss import cross_entropy
 
 _pool: ThreadPoolExecutor | None = None
+_pool_size = 0
 
 
 def cores() -> int:
@@ -32,25 +33,28 @@ def cores() -> int:
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None or _pool._max_workers < workers:
+    """The shared worker threads, grown when a step needs more."""
+    global _pool, _pool_size
+    if _pool is None or _pool_size < workers:
         if _pool is not None:
             _pool.shutdown(wait=True)
         _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="littlebaby-step")
+        _pool_size = workers
     return _pool
 
 
 def _replicas(model, n: int) -> list:
-    """The model and n - 1 replicas of it, made once and kept on the model."""
-    replicas = getattr(model, "_step_replicas", None)
-    if replicas is None or replicas[0] is not model.parameters:
-        replicas = model._step_replicas = [model.parameters]
-    while len(replicas) - 1 < n - 1:
-        replicas.append(model.replica(seed_offset=len(replicas)))
-    for replica in replicas[1:n]:
+    """n replicas of the model, made once and kept on it (remade if its parameters are replaced)."""
+    replicas = getattr(model, "_step_replicas", [])
+    if replicas and replicas[0].parameters is not model.parameters:
+        replicas = []
+    while len(replicas) < n:
+        replicas.append(model.replica(seed_offset=len(replicas) + 1))
+    model._step_replicas = replicas
+    for replica in replicas[:n]:
         if replica.training != model.training:
             replica.train(model.training)
-    return [model] + replicas[1:n]
+    return replicas[:n]
 
 
 def _chunk(model, ids, targets, share: float) -> float:
@@ -73,7 +77,7 @@ def compute_gradients(model, ids, targets) -> float:
     n = workers(model, ids.shape[0])
     if n == 1:
         return _chunk(model, ids, targets, 1.0)
-    replicas = _replicas(model, n)
+    models = [model] + _replicas(model, n - 1)
     B = ids.shape[0]
     bounds = [B * i // n for i in range(n + 1)]
     rows = [slice(bounds[i], bounds[i + 1]) for i in range(n)]
@@ -81,13 +85,13 @@ def compute_gradients(model, ids, targets) -> float:
     with blas.limit(1):
         pool = _executor(n - 1)
         futures = [
-            pool.submit(_chunk, replicas[i], ids[rows[i]], targets[rows[i]], shares[i]) for i in range(1, n)
+            pool.submit(_chunk, models[i], ids[rows[i]], targets[rows[i]], shares[i]) for i in range(1, n)
         ]
         try:
             loss = _chunk(model, ids[rows[0]], targets[rows[0]], shares[0])
         finally:
             wait(futures)  # never leave workers running on restored BLAS threads
         loss += sum(future.result() for future in futures)
-    for replica in replicas[1:]:
+    for replica in models[1:]:
         model.grad += replica.grad
     return loss
