@@ -18,6 +18,8 @@ dropout, each replica draws its own masks.
 import os
 from concurrent.futures import ThreadPoolExecutor, wait
 
+import numpy as np
+
 from littlebaby import blas
 from littlebaby.ops.loss import cross_entropy
 
@@ -78,6 +80,11 @@ def compute_gradients(model, ids, targets) -> float:
     if n == 1:
         return _chunk(model, ids, targets, 1.0)
     models = [model] + _replicas(model, n - 1)
+    if model.config.dropout > 0:
+        # replicas draw from generators seeded by the model's own, so the model's
+        # generator state alone fixes every mask (what --resume saves and restores)
+        for replica in models[1:]:
+            replica.set_rng(np.random.default_rng(model.rng.integers(2**63)))
     B = ids.shape[0]
     bounds = [B * i // n for i in range(n + 1)]
     rows = [slice(bounds[i], bounds[i + 1]) for i in range(n)]
