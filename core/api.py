@@ -369,3 +369,64 @@ def import_original(config, tokenizer, model, home=".", overrides=(), registry=N
     checkpoint.save_model(written[2], net)
     files.write_json(written[3], report)
     return RunResult(name, home.path, "imported", report, written)
+
+
+# -- looking inside ---------------------------------------------------------------------------
+def inspect(run="last", home=".", registry=None) -> str:
+    """The parameter table of a run: every tensor, totals per block and kind, the closed-form check."""
+    from littlebaby.inspect import render_table
+
+    home = files.Home(home)
+    name = home.resolve(run)
+    model = _load(home, name, registry).model
+    return f"run {name}\n" + render_table(model)
+
+
+def _save_figure(figure, path: Path) -> Path:
+    """A figure as a PNG, written atomically."""
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    files.write_bytes(path, buffer.getvalue())
+    return path
+
+
+def plot(run="last", home=".", out=None):
+    """Loss curves, learning rate, gradient norm and update ratios of a run; returns (figure, PNG path or None).
+
+    out: a PNG path, True for outputs/plot_<run>.png, None to only return the figure (notebooks).
+    """
+    from littlebaby.plots import training_figure
+
+    home = files.Home(home)
+    name = home.resolve(run)
+    report = files.read_json(home.report(name), "report")
+    report.setdefault("guid", name)
+    figure = training_figure(report)
+    if out is None:
+        return figure, None
+    path = home.path / "outputs" / f"plot_{name}.png" if out is True else Path(out)
+    return figure, _save_figure(figure, path)
+
+
+def attention(run="last", prompt="ROMEO:", layer=None, head=None, home=".", out=None, registry=None):
+    """Attention maps (and moh/moe gates) of a run on a prompt; returns (figure, PNG path or None).
+
+    out: a PNG path, True for outputs/attention_<run>.png, None to only return the figure.
+    """
+    from littlebaby.plots import attention_figure
+
+    home = files.Home(home)
+    name = home.resolve(run)
+    config, tokenizer, model = _load(home, name, registry)
+    if not prompt:
+        raise UserError("--prompt is empty", "give the text to look at, e.g. --prompt 'ROMEO:'")
+    if len(prompt) > config.n_ctx:
+        raise UserError(f"the prompt has {len(prompt)} characters, more than n_ctx = {config.n_ctx}",
+                        f"use at most {config.n_ctx} characters")
+    figure = attention_figure(model, tokenizer.encode(prompt), prompt, layer, head)
+    if out is None:
+        return figure, None
+    path = home.path / "outputs" / f"attention_{name}.png" if out is True else Path(out)
+    return figure, _save_figure(figure, path)

@@ -1,4 +1,5 @@
-"""The `littlebaby` command: train, finetune, generate, runs, plugins, import-original.
+"""The `littlebaby` command: train, finetune, generate, runs, plugins, import-original,
+inspect, plot, attention.
 
 A thin shell over `littlebaby.api`: it parses arguments, prints, and turns a
 `UserError` (or a broken plugin's warning) into one line on stderr; a user
@@ -19,6 +20,10 @@ EXAMPLES = {
     "  littlebaby generate 5f0c... --top-k 10 --no-cache",
     "runs": "example:\n  littlebaby runs --home runs/",
     "plugins": "example:\n  littlebaby plugins",
+    "inspect": "example:\n  littlebaby inspect last",
+    "plot": "examples:\n  littlebaby plot last\n  littlebaby plot 5f0c... --out curves.png",
+    "attention": "examples:\n  littlebaby attention last --prompt 'ROMEO: my love'\n"
+    "  littlebaby attention last --prompt 'ROMEO:' --layer 0 --head 2 --out map.png",
     "import-original": "example:\n  littlebaby import-original --config config.json --tokenizer tokenizer.json --model model.json",
 }
 
@@ -87,6 +92,23 @@ def _parser() -> argparse.ArgumentParser:
     original.add_argument("--model", required=True, metavar="F", help="the notebook's model JSON (GPT.save)")
     original.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. dtype=float64")
     home(original)
+
+    inspect = command("inspect", "Every parameter tensor of a run, totals, and the closed-form parameter count.")
+    inspect.add_argument("run", metavar="GUID|last")
+    home(inspect)
+
+    plot = command("plot", "Train/val loss, learning rate, gradient norm and update ratios of a run, as a PNG (needs littlebaby[plot]).")
+    plot.add_argument("run", metavar="GUID|last")
+    plot.add_argument("--out", metavar="FILE.png", help="where to write (default: outputs/plot_<run>.png)")
+    home(plot)
+
+    attention = command("attention", "Attention maps of a run on a prompt (and the moh/moe gates), as a PNG (needs littlebaby[plot]).")
+    attention.add_argument("run", metavar="GUID|last")
+    attention.add_argument("--prompt", required=True, help="the text to look at (at most n_ctx characters)")
+    attention.add_argument("--layer", type=int, default=None, metavar="L", help="only this layer (default: all)")
+    attention.add_argument("--head", type=int, default=None, metavar="H", help="only this head (default: all)")
+    attention.add_argument("--out", metavar="FILE.png", help="where to write (default: outputs/attention_<run>.png)")
+    home(attention)
     return parser
 
 
@@ -147,6 +169,14 @@ def run(args):
         _table(rows, ["guid", "date", "config", "blocks", "params", "steps", "best_val_loss", "seconds", "status"])
     elif args.command == "plugins":
         _table(api.plugins(), ["kind", "name", "distribution", "version"])
+    elif args.command == "inspect":
+        say(api.inspect(args.run, args.home))
+    elif args.command == "plot":
+        _, path = api.plot(args.run, args.home, out=args.out or True)
+        say(f"wrote {path}")
+    elif args.command == "attention":
+        _, path = api.attention(args.run, args.prompt, args.layer, args.head, args.home, out=args.out or True)
+        say(f"wrote {path}")
     elif args.command == "import-original":
         result = api.import_original(args.config, args.tokenizer, args.model, args.home, args.overrides)
         say(f"imported as run {result.name}: {result.report['parameters']:,} parameters")
