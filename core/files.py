@@ -43,6 +43,9 @@ def write_bytes(path, data: bytes):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; a run's files are ordinary files
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
