@@ -161,3 +161,12 @@ def check_gradients(target, x=None, *, targets=None, tol=1e-5, eps=1e-6, samples
     if raise_on_failure and not report.ok:
         raise AssertionError(str(report))
     return report
+
+
+def check_model_gradients(registry=None, *, dropout=0.0, seed=0, tol=1e-5, **overrides):
+    """Gradient-check a tiny float64 GPT built from block names and options, e.g.
+    `check_model_gradients(c_attention="gqa", n_kv_heads=2)`; with dropout > 0 in training mode."""
+    from littlebaby.testing.build import tiny_model
+
+    model = tiny_model(registry, seed=seed, dropout=dropout, **overrides)
+    return check_gradients(model.train(dropout > 0), seed=seed, tol=tol)
