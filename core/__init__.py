@@ -17,7 +17,7 @@ hookimpl = pluggy.HookimplMarker("littlebaby")
 from littlebaby.errors import UserError  # noqa: E402
 from littlebaby.block import Block  # noqa: E402
 
-__all__ = ["hookimpl", "UserError", "Block", "__version__", "train", "load", "generate"]
+__all__ = ["hookimpl", "UserError", "Block", "__version__", "train", "load", "generate", "build_model"]
 
 
 def __getattr__(name):
@@ -27,4 +27,8 @@ def __getattr__(name):
         from littlebaby import api
 
         return getattr(api, name)
+    if name == "build_model":
+        from littlebaby.model import build_model
+
+        return build_model
     raise AttributeError(f"module 'littlebaby' has no attribute {name!r}")

@@ -12,7 +12,7 @@ import numpy as np
 
 from littlebaby.block import Block
 from littlebaby.cache import KVCache
-from littlebaby.config import BLOCK_KEYS, Config, block_options
+from littlebaby.config import BLOCK_KEYS, Config, block_options, from_dict
 from littlebaby.errors import UserError
 from littlebaby.layers import Embedding, LayerNorm, Linear
 from littlebaby.ops.loss import cross_entropy
@@ -148,6 +148,8 @@ class GPT(Block):
         return grown
 
 
-def build_model(config: Config, vocab_size: int, registry=None) -> GPT:
-    """A freshly initialised model for `config` (blocks resolved through the plugin registry)."""
+def build_model(config: Config | dict, vocab_size: int, registry=None) -> GPT:
+    """A freshly initialised model for `config` (a Config or a plain dict of config keys)."""
+    if isinstance(config, dict):
+        config = from_dict(config, registry)
     return GPT(config, vocab_size, registry)

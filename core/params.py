@@ -18,13 +18,12 @@ class Parameters:
 
     def __init__(self, root, dtype):
         entries = list(root.named_specs())
-        # decayed tensors first, then the rest, each group in declaration order
-        entries.sort(key=lambda e: not e[3].decay)
         self.dtype = np.dtype(dtype)
-        self.specs = {name: spec for name, _, _, spec in entries}
+        self.specs = {name: spec for name, _, _, spec in entries}  # declaration order
         self.offsets = {}
         offset = 0
-        for name, _, _, spec in entries:
+        # in the buffer: decayed tensors first, then the rest, each group in declaration order
+        for name, _, _, spec in sorted(entries, key=lambda e: not e[3].decay):
             self.offsets[name] = offset
             offset += math.prod(spec.shape)
         self.size = offset

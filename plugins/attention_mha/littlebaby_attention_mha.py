@@ -15,6 +15,11 @@ __version__ = "0.1.0"
 
 
 class MultiHeadAttention(littlebaby.Block):
+    @classmethod
+    def parameter_formula(cls, config, options):
+        H, A = config.n_emb, config.head_size
+        return "4HA + H (q, k, v, projection and its bias)", 4 * H * A + H
+
     def __init__(self, config, options=None):
         super().__init__(config, options)
         self.n_heads = config.n_heads

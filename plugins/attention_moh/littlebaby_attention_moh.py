@@ -16,6 +16,11 @@ __version__ = "0.1.0"
 
 
 class MixtureOfHeads(littlebaby.Block):
+    @classmethod
+    def parameter_formula(cls, config, options):
+        H, A, n, d = config.n_emb, config.head_size, config.n_heads, config.d_k
+        return "3HA + H*n_heads + d_k*H + H (q, k, v, gate, projection and its bias)", 3 * H * A + H * n + d * H + H
+
     def __init__(self, config, options=None):
         super().__init__(config, options)
         self.n_heads = config.n_heads

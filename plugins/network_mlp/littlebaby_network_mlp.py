@@ -8,6 +8,11 @@ __version__ = "0.1.0"
 
 
 class MLP(littlebaby.Block):
+    @classmethod
+    def parameter_formula(cls, config, options):
+        H = config.n_emb
+        return "8H^2 + 5H (H -> 4H -> H with biases)", 8 * H * H + 5 * H
+
     def __init__(self, config, options=None):
         super().__init__(config, options)
         self.up = self.add("up", Linear(config.n_emb, 4 * config.n_emb))

@@ -28,15 +28,20 @@ class MoEOptions:
 class MixtureOfExperts(littlebaby.Block):
     Options = MoEOptions
 
+    @classmethod
+    def parameter_formula(cls, config, options):
+        H, E = config.n_emb, options.n_experts
+        return "H*E + E*(8H^2 + 5H) (gate, E experts of H -> 4H -> H)", H * E + E * (8 * H * H + 5 * H)
+
     def __init__(self, config, options=None):
         super().__init__(config, options or MoEOptions())
         E, C, F = self.options.n_experts, config.n_emb, 4 * config.n_emb
         self.shape = (E, C, F)
         self.gate = self.add("gate", Linear(C, E, bias=False))
         self.parameter("up.weight", (C, E, F))
-        self.parameter("up.bias", (E, F), init="zeros")
+        self.parameter("up.bias", (E, F), init="zeros", decay=False)  # biases never decay, even stacked
         self.parameter("down.weight", (E, F, C), init="residual")
-        self.parameter("down.bias", (E, C), init="zeros")
+        self.parameter("down.bias", (E, C), init="zeros", decay=False)
         self.dropout = self.add("dropout", Dropout(config.dropout))
 
     def _stacked(self, store):

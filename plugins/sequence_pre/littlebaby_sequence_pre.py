@@ -7,6 +7,10 @@ __version__ = "0.1.0"
 
 
 class PreNorm(littlebaby.Block):
+    @classmethod
+    def parameter_formula(cls, config, options):
+        return "4H (two LayerNorms)", 4 * config.n_emb
+
     def __init__(self, config, options=None, *, attention, network):
         super().__init__(config, options)
         self.ln1 = self.add("ln1", LayerNorm(config.n_emb))

@@ -1,0 +1,116 @@
+"""Look inside a model: every parameter tensor, totals, the closed-form count, and
+per-group gradient and update statistics for the training report.
+
+Each block may state its own parameter count in closed form with a
+`parameter_formula(config, options)` classmethod returning (formula, count);
+`closed_form(model)` adds them up with the embeddings, final norm and head and
+`parameter_table` checks the total against the tensors actually allocated.
+"""
+
+import numpy as np
+
+from littlebaby.config import BLOCK_KEYS, block_options
+
+# how a parameter name maps to a group of the table and the report
+GROUPS = ("embedding", "attention", "network", "norm", "head")
+
+
+def group_of(name: str) -> str:
+    if name.startswith(("wte.", "wpe.")):
+        return "embedding"
+    if name.startswith("head."):
+        return "head"
+    if ".attention." in name:
+        return "attention"
+    if ".network." in name:
+        return "network"
+    return "norm"  # the sequence blocks' LayerNorms and ln_f
+
+
+def block_of(name: str) -> str:
+    """'blocks.3.attention.qkv.weight' -> 'blocks.3'; 'wte.weight' -> 'wte'."""
+    parts = name.split(".")
+    return ".".join(parts[:2]) if parts[0] == "blocks" else parts[0]
+
+
+def parameter_rows(model) -> list[dict]:
+    """One row per tensor: name, shape, count, dtype, mean, std."""
+    rows = []
+    for name, value in model.parameters.named().items():
+        rows.append(dict(name=name, shape=tuple(value.shape), count=int(value.size), dtype=str(value.dtype),
+                         mean=float(value.mean()), std=float(value.std())))
+    return rows
+
+
+def closed_form(model):
+    """(formula text, count) of the whole model from the blocks' own formulas, or None if a block states none."""
+    config = model.config
+    H, V, L, n_ctx = config.n_emb, model.vocab_size, config.n_layers, config.n_ctx
+    terms, per_layer = [], 0
+    for kind in ("sequence", "attention", "network"):
+        cls = model.entries[kind].cls
+        formula = getattr(cls, "parameter_formula", None)
+        if formula is None:
+            return None
+        text, count = formula(config, block_options(config, cls))
+        terms.append(f"{getattr(config, BLOCK_KEYS[kind])}: {text}")
+        per_layer += count
+    total = V * H + n_ctx * H + L * per_layer + 2 * H + H * V + V
+    text = (f"P = V*H + n_ctx*H + L*(per layer) + 2H + H*V + V, per layer = {' + '.join(terms)}; "
+            f"H=n_emb={H}, A=head_size={config.head_size}, V={V}, L={L}, n_ctx={n_ctx}")
+    return text, total
+
+
+def render_table(model) -> str:
+    """The text `littlebaby inspect` prints."""
+    rows = parameter_rows(model)
+    width = max(len(r["name"]) for r in rows)
+    lines = [f"{'name':<{width}}  {'shape':<16} {'count':>9}  {'dtype':<8} {'mean':>10} {'std':>10}"]
+    for r in rows:
+        shape = "x".join(map(str, r["shape"]))
+        lines.append(f"{r['name']:<{width}}  {shape:<16} {r['count']:>9,}  {r['dtype']:<8} {r['mean']:>10.4f} {r['std']:>10.4f}")
+    total = sum(r["count"] for r in rows)
+    by_block, by_group = {}, {}
+    for r in rows:
+        by_block[block_of(r["name"])] = by_block.get(block_of(r["name"]), 0) + r["count"]
+        by_group[group_of(r["name"])] = by_group.get(group_of(r["name"]), 0) + r["count"]
+    lines.append("")
+    lines.append("per block: " + ", ".join(f"{k} {v:,}" for k, v in by_block.items()))
+    lines.append("per kind:  " + ", ".join(f"{k} {by_group[k]:,}" for k in GROUPS if k in by_group))
+    lines.append(f"total:     {total:,} parameters")
+    form = closed_form(model)
+    if form is None:
+        lines.append("closed form: a block states no parameter_formula; total not checked")
+    else:
+        text, expected = form
+        verdict = "matches" if expected == total else f"DOES NOT MATCH ({expected:,})"
+        lines.append(f"closed form: {text} = {expected:,}: {verdict}")
+    return "\n".join(lines)
+
+
+class GroupStats:
+    """Per-group gradient norms and update-to-weight ratios from the flat buffers, cheaply.
+
+    Squared norms of every tensor come from one `np.add.reduceat` over the
+    flat buffer; a small 0/1 matrix sums them into groups.
+    """
+
+    def __init__(self, parameters):
+        names = sorted(parameters.offsets, key=parameters.offsets.get)
+        self.starts = np.array([parameters.offsets[n] for n in names])
+        self.groups = [g for g in GROUPS if any(group_of(n) == g for n in names)]
+        self.membership = np.array([[group_of(n) == g for n in names] for g in self.groups], dtype=np.float64)
+
+    def squared_norms(self, flat) -> np.ndarray:
+        """Per-group sum of squares of a flat buffer."""
+        per_tensor = np.add.reduceat((flat * flat).astype(np.float64, copy=False), self.starts)
+        return self.membership @ per_tensor
+
+    def step_stats(self, grad, before, after) -> dict:
+        """{group: {"grad_norm", "update_ratio"}} for one optimizer step (before/after: flat parameters)."""
+        grad_sq = self.squared_norms(grad)
+        weight_sq = self.squared_norms(before)
+        update_sq = self.squared_norms(after - before)
+        return {g: {"grad_norm": float(np.sqrt(grad_sq[i])),
+                    "update_ratio": float(np.sqrt(update_sq[i] / max(weight_sq[i], 1e-30)))}
+                for i, g in enumerate(self.groups)}

@@ -1,0 +1,100 @@
+"""Config validation: every mistake is one readable line."""
+
+import json
+
+import pytest
+
+from littlebaby.config import Config, from_dict, parse_override, to_dict
+from littlebaby.errors import UserError
+
+ORIGINAL = {  # a config as the original notebook wrote it
+    "c_sequence": "post", "c_attention": "moh", "c_network": "moe", "n_ctx": 64, "n_emb": 128,
+    "dropout": 0.1, "head_size": 128, "n_heads": 4, "n_layers": 4, "num_epochs": 1,
+    "batch_size": 32, "lr": 0.001,
+}
+
+
+def message(data):
+    with pytest.raises(UserError) as error:
+        from_dict(data)
+    text = str(error.value)
+    assert "\n" not in text
+    return text
+
+
+def test_original_config_loads_as_is_and_round_trips():
+    config = from_dict(ORIGINAL)
+    assert (config.c_sequence, config.n_heads, config.lr, config.dropout) == ("post", 4, 0.001, 0.1)
+    assert config.options == {"n_experts": 4}  # moe's option, filled with its default
+    assert config.dtype == "float32"
+    data = to_dict(config)
+    assert json.loads(json.dumps(data)) == data
+    assert from_dict(data) == config
+
+
+def test_head_size_must_be_divisible_by_n_heads():
+    text = message({"head_size": 128, "n_heads": 3})
+    assert "n_heads must divide head_size" in text and "128 % 3" in text
+
+
+@pytest.mark.parametrize("key", ["n_ctx", "n_emb", "n_layers", "batch_size", "head_size"])
+def test_non_positive_sizes(key):
+    assert f"{key} must be positive" in message({key: 0})
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0, 1.5])
+def test_dropout_range(value):
+    assert "dropout must be in [0, 1)" in message({"dropout": value})
+
+
+def test_unknown_key_suggests_closest_name():
+    text = message({"n_head": 4})
+    assert "unknown config key 'n_head'" in text and "did you mean 'n_heads'" in text
+
+
+def test_unknown_key_close_to_a_plugin_option():
+    assert "did you mean 'n_experts'" in message({"c_network": "moe", "n_expert": 2})
+
+
+@pytest.mark.parametrize("data,expected", [
+    ({"n_layers": "4"}, "n_layers: expected an integer, got '4'"),
+    ({"n_layers": 2.5}, "n_layers: expected an integer"),
+    ({"n_layers": True}, "n_layers: expected an integer"),
+    ({"lr": "fast"}, "lr: expected a number"),
+    ({"c_attention": 3}, "c_attention: expected a string"),
+])
+def test_wrong_types(data, expected):
+    assert expected in message(data)
+
+
+def test_plugin_option_is_validated_like_a_core_key():
+    assert "n_experts must be positive" in message({"c_network": "moe", "n_experts": 0})
+    assert "n_experts: expected an integer" in message({"c_network": "moe", "n_experts": "two"})
+
+
+def test_option_of_an_unselected_installed_block_is_kept():
+    config = from_dict({"c_network": "mlp", "n_experts": 8})
+    assert config.options == {"n_experts": 8}
+
+
+def test_unknown_block_names_installed_ones_and_the_package():
+    text = message({"c_attention": "gqa"})
+    assert "unknown attention block 'gqa'" in text
+    assert "mha" in text and "moh" in text
+    assert "pip install littlebaby-attention-gqa" in text
+
+
+def test_int_is_accepted_for_float():
+    assert from_dict({"lr": 1}).lr == 1.0
+
+
+def test_parse_override():
+    assert parse_override("n_layers=2") == ("n_layers", 2)
+    assert parse_override("lr=3e-4") == ("lr", 3e-4)
+    assert parse_override("c_network=moe") == ("c_network", "moe")
+    with pytest.raises(UserError, match="key=value"):
+        parse_override("n_layers")
+
+
+def test_defaults_are_valid():
+    assert from_dict({}) == Config(options={})

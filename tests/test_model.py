@@ -1,0 +1,123 @@
+"""The whole model: gradients for every block combination, cache, replicas, growing the vocabulary."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from littlebaby.config import from_dict
+from littlebaby.model import build_model
+from littlebaby.testing import check_gradients, randomize
+
+COMBINATIONS = list(itertools.product(["pre", "post"], ["mha", "moh"], ["mlp", "moe"]))
+
+
+def tiny(**overrides):
+    keys = dict(n_ctx=8, n_emb=8, head_size=8, n_heads=2, n_layers=2, dtype="float64")
+    keys.update(overrides)
+    return from_dict(keys)
+
+
+@pytest.mark.parametrize("sequence,attention,network", COMBINATIONS)
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_gradients_of_every_combination(sequence, attention, network, dropout):
+    config = tiny(c_sequence=sequence, c_attention=attention, c_network=network, dropout=dropout)
+    model = build_model(config, vocab_size=7).train()
+    randomize(model.parameters)
+    report = check_gradients(model, tol=1e-6)
+    assert len(report.errors) == len(model.parameters.specs)
+
+
+def test_gradient_check_catches_a_wrong_sign():
+    model = build_model(tiny(), vocab_size=7).train()
+    randomize(model.parameters)
+    layer_norm = model.layers[0].ln2
+    original = layer_norm.backward
+    layer_norm.backward = lambda dy: -original(dy)
+    with pytest.raises(AssertionError, match="blocks.0"):
+        check_gradients(model)
+
+
+@pytest.mark.parametrize("sequence,attention,network", COMBINATIONS)
+def test_default_dtype_is_float32_and_trains(sequence, attention, network):
+    config = from_dict(dict(c_sequence=sequence, c_attention=attention, c_network=network,
+                            n_ctx=8, n_emb=16, head_size=16, n_heads=4, n_layers=1))
+    model = build_model(config, vocab_size=5).train()
+    ids = np.random.default_rng(0).integers(0, 5, (4, 8))
+    loss = model.loss_and_grad(ids, ids)
+    assert model.parameters.data.dtype == np.float32 and model.grad.dtype == np.float32
+    assert model.forward(ids).dtype == np.float32
+    assert np.isfinite(loss) and np.abs(model.grad).sum() > 0
+
+
+@pytest.mark.parametrize("sequence,attention,network", COMBINATIONS)
+def test_cached_forward_equals_full_forward(sequence, attention, network):
+    config = tiny(c_sequence=sequence, c_attention=attention, c_network=network, n_ctx=6)
+    model = build_model(config, vocab_size=9)
+    randomize(model.parameters)
+    ids = np.random.default_rng(1).integers(0, 9, (2, 6))
+    full = model.logits(ids)
+    cache = model.new_cache()
+    steps = [model.logits(ids[:, :3], cache)] + [model.logits(ids[:, t : t + 1], cache) for t in range(3, 6)]
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="n_ctx"):
+        model.logits(ids[:, :1], cache)
+
+
+def test_replica_shares_parameters_not_gradients():
+    model = build_model(tiny(), vocab_size=7).train()
+    twin = model.replica()
+    ids = np.random.default_rng(0).integers(0, 7, (2, 8))
+    model.grad[...] = 0
+    twin.grad[...] = 0
+    twin.loss_and_grad(ids, ids)
+    assert np.abs(model.grad).sum() == 0 and np.abs(twin.grad).sum() > 0
+    model.parameters.data[:5] += 1.0
+    np.testing.assert_array_equal(twin.parameters.named()["wte.weight"], model.parameters.named()["wte.weight"])
+    np.testing.assert_array_equal(twin.logits(ids), model.logits(ids))
+
+
+def test_grown_vocabulary_keeps_old_logits():
+    model = build_model(tiny(), vocab_size=7)
+    randomize(model.parameters)
+    ids = np.random.default_rng(0).integers(0, 7, (2, 8))
+    grown = model.grow_vocab(10, np.random.default_rng(5))
+    old, new = model.logits(ids), grown.logits(ids)
+    assert new.shape == (2, 8, 10)
+    np.testing.assert_array_equal(new[..., :7], old)
+    assert np.abs(grown.parameters.named()["wte.weight"][7:]).sum() > 0
+
+
+def test_parameter_names_are_readable_and_decay_only_matrices():
+    model = build_model(tiny(c_network="moe"), vocab_size=7)
+    names = list(model.parameters.specs)
+    assert "blocks.0.attention.qkv.weight" in names and "blocks.1.network.up.weight" in names
+    assert {"wte.weight", "wpe.weight", "ln_f.weight", "head.weight", "head.bias"} <= set(names)
+    for name, spec in model.parameters.specs.items():
+        assert spec.decay == (len(spec.shape) >= 2 and not name.endswith("bias")), name
+    decayed = sum(np.prod(s.shape) for s in model.parameters.specs.values() if s.decay)
+    assert model.parameters.decay_size == decayed
+
+
+def test_residual_projections_get_scaled_init():
+    config = from_dict(dict(n_layers=8, n_emb=64, head_size=64, n_heads=4))
+    named = build_model(config, vocab_size=20).parameters.named()
+    proj = named["blocks.0.attention.proj.weight"].std()
+    qkv = named["blocks.0.attention.qkv.weight"].std()
+    assert qkv == pytest.approx(0.02, rel=0.05)
+    assert proj == pytest.approx(0.02 / np.sqrt(16), rel=0.1)
+    assert np.all(named["blocks.0.ln1.weight"] == 1) and np.all(named["head.bias"] == 0)
+
+
+def test_observations_expose_attention_and_gates():
+    model = build_model(tiny(c_attention="moh", c_network="moe"), vocab_size=7)
+    model.record()
+    model.logits(np.arange(5))
+    attention = model.layers[0].attention
+    weights = attention.attend.observations["attention"]
+    assert weights.shape == (1, 2, 5, 5)
+    np.testing.assert_allclose(weights.sum(-1), 1.0)
+    np.testing.assert_allclose(attention.observations["gate"].sum(-1), 1.0)
+    assert model.layers[1].network.observations["gate"].shape == (1, 5, 4)
+    model.record(False)
+    assert attention.observations is None

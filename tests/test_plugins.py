@@ -1,0 +1,100 @@
+"""Plugin discovery: blocks registered through the hooks, selected by name, errors in one line."""
+
+import sys
+import textwrap
+import types
+import warnings
+
+import numpy as np
+import pytest
+
+import littlebaby
+from littlebaby.config import from_dict
+from littlebaby.errors import UserError
+from littlebaby.layers import Linear
+from littlebaby.model import build_model
+from littlebaby.plugins import PluginWarning, Registry
+
+
+class Mixer(littlebaby.Block):
+    """A tiny 'attention' that only mixes features: enough to be selected and trained."""
+
+    def __init__(self, config, options=None):
+        super().__init__(config, options)
+        self.proj = self.add("proj", Linear(config.n_emb, config.n_emb))
+
+    def forward(self, x, cache=None):
+        return self.proj.forward(x)
+
+    def backward(self, dy):
+        return self.proj.backward(dy)
+
+
+def plugin_module(name, **hooks):
+    module = types.ModuleType(name)
+    for hook_name, hook in hooks.items():
+        setattr(module, hook_name, littlebaby.hookimpl(hook))
+    return module
+
+
+def test_builtins_are_discovered_through_entry_points():
+    registry = Registry()
+    names = {(e.kind, e.name): e.distribution for e in registry.entries()}
+    assert names[("attention", "mha")] == "littlebaby-attention-mha"
+    assert {("sequence", "pre"), ("sequence", "post"), ("attention", "moh"),
+            ("network", "mlp"), ("network", "moe")} <= set(names)
+
+
+def test_a_block_registered_through_the_hook_is_selected_by_name():
+    mixer = plugin_module("mixer_plugin", register_attentions=lambda register: register("mixer", Mixer))
+    registry = Registry(plugins=[mixer])
+    config = from_dict({"c_attention": "mixer", "n_ctx": 8, "n_emb": 8, "head_size": 8, "n_heads": 2, "n_layers": 1},
+                       registry=registry)
+    model = build_model(config, vocab_size=5, registry=registry)
+    assert isinstance(model.layers[0].attention, Mixer)
+    assert "blocks.0.attention.proj.weight" in model.parameters.specs
+    ids = np.arange(8)[None] % 5
+    assert np.isfinite(model.train().loss_and_grad(ids, ids))
+
+
+def test_unknown_name_is_one_line_with_installed_and_hint():
+    with pytest.raises(UserError) as error:
+        Registry().resolve("attention", "gqa")
+    text = str(error.value)
+    assert text == ("unknown attention block 'gqa' (installed: mha, moh); "
+                    "install it: pip install littlebaby-attention-gqa")
+
+
+def test_close_name_is_suggested():
+    with pytest.raises(UserError, match="did you mean 'mha'"):
+        Registry().resolve("attention", "mhaa")
+
+
+def test_two_plugins_with_one_name_are_an_error_naming_both():
+    first = plugin_module("first", register_attentions=lambda register: register("mha2", Mixer))
+    second = plugin_module("second", register_attentions=lambda register: register("mha2", Mixer))
+    registry = Registry(entry_points=False, plugins=[first])
+    with pytest.raises(UserError, match="first and second"):
+        registry.add(second)
+
+
+def test_a_broken_plugin_warns_and_the_others_keep_working(tmp_path, monkeypatch):
+    # a real installed distribution whose module fails to import
+    dist = tmp_path / "littlebaby_attention_broken-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: littlebaby-attention-broken\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[littlebaby]\nbroken = littlebaby_attention_broken\n")
+    (tmp_path / "littlebaby_attention_broken.py").write_text(textwrap.dedent("""
+        raise ImportError("needs a library that is not installed")
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        registry = Registry()
+    messages = [str(w.message) for w in caught if issubclass(w.category, PluginWarning)]
+    assert messages == ["plugin littlebaby-attention-broken failed to import "
+                        "(ImportError: needs a library that is not installed); its blocks are unavailable"]
+    assert registry.resolve("attention", "mha").name == "mha"
+    with pytest.raises(UserError, match="comes from plugin littlebaby-attention-broken, which failed to import"):
+        registry.resolve("attention", "broken")
+    sys.modules.pop("littlebaby_attention_broken", None)
