@@ -25,6 +25,11 @@ class GQAOptions:
 class GroupedQueryAttention(littlebaby.Block):
     Options = GQAOptions
 
+    @classmethod
+    def parameter_formula(cls, config, options):
+        H, A, K = config.n_emb, config.head_size, options.n_kv_heads * config.d_k
+        return "H(A + 2K) + AH + H (q, shared k and v of width K, projection and its bias)", H * (A + 2 * K) + A * H + H
+
     def __init__(self, config, options=None):
         super().__init__(config, options or GQAOptions())
         self.n_heads, self.n_kv_heads = config.n_heads, self.options.n_kv_heads

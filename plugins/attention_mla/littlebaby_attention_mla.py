@@ -28,6 +28,13 @@ class MLAOptions:
 class MultiHeadLatentAttention(littlebaby.Block):
     Options = MLAOptions
 
+    @classmethod
+    def parameter_formula(cls, config, options):
+        H, A, L = config.n_emb, config.head_size, options.kv_latent
+        return "HA + HL + 2L + 2LA + AH + H (q, latent down, its norm, k and v up, projection and bias)", (
+            H * A + H * L + 2 * L + 2 * L * A + A * H + H
+        )
+
     def __init__(self, config, options=None):
         super().__init__(config, options or MLAOptions())
         self.n_heads = config.n_heads

@@ -46,3 +46,10 @@ def test_n_kv_heads_must_divide_n_heads():
     with pytest.raises(UserError, match=r"n_kv_heads: must divide n_heads \(4 % 3") as error:
         tiny_model(c_attention="gqa", n_kv_heads=3)
     assert "\n" not in str(error.value)
+
+
+def test_stated_parameter_count_is_what_is_allocated():
+    from littlebaby.inspect import closed_form
+
+    model = tiny_model(**GROUPS)
+    assert closed_form(model)[1] == model.parameters.size

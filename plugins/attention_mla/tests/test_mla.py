@@ -24,3 +24,10 @@ def test_cache_memory_against_mha():
     # mha caches k and v: 2 head_size = 24 numbers per token per layer; mla 6
     mha = check_cache(tiny_model(c_attention="mha")).nbytes
     assert check_cache(tiny_model(c_attention="mla", kv_latent=6)).nbytes * 4 == mha
+
+
+def test_stated_parameter_count_is_what_is_allocated():
+    from littlebaby.inspect import closed_form
+
+    model = tiny_model(c_attention="mla", kv_latent=5)
+    assert closed_form(model)[1] == model.parameters.size
