@@ -39,7 +39,7 @@ CONFIG = {  # tiny, so two steps and 20 tokens take a moment
 }
 TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 20
 
-pytestmark = pytest.mark.skipif(
+needs_cli = pytest.mark.skipif(
     not (REPO / "core" / "cli.py").exists(),
     reason="the littlebaby CLI (issue 4, branch runs) has not landed on this branch: core/cli.py is missing",
 )
@@ -118,6 +118,7 @@ def assert_one_line_install_hint(done):
     assert "pip install littlebaby-attention-gqa" in lines[0]
 
 
+@needs_cli
 def test_gqa_is_an_error_before_install_trains_after_and_is_an_error_again_after_uninstall(venv):
     assert_one_line_install_hint(train(venv))
     assert not (venv.root / "home").exists() or not any((venv.root / "home").iterdir())
@@ -141,6 +142,7 @@ def test_gqa_is_an_error_before_install_trains_after_and_is_an_error_again_after
     assert_one_line_install_hint(venv.littlebaby("generate", "last", "--home", "home", "--max-tokens", "5"))
 
 
+@needs_cli
 def test_docs_example_plugin_installs_passes_its_tests_and_trains(venv):
     venv.install(venv.root / "author")
     listed = venv.littlebaby("plugins")
@@ -153,3 +155,16 @@ def test_docs_example_plugin_installs_passes_its_tests_and_trains(venv):
 
     trained = train(venv, config="sharedkv.json", home="home_sharedkv")
     assert trained.returncode == 0, trained.stderr
+
+
+def test_docs_show_the_example_as_it_is():
+    docs = (REPO / "docs" / "plugins.md").read_text()
+    blocks = docs.split("```")[1::2]  # the fenced code blocks
+    example = REPO / "docs" / "example_plugin"
+    module = example / "littlebaby_attention_sharedkv.py"
+    code = module.read_text().split('"""', 2)[2].strip()  # without the module docstring
+    assert any(block.removeprefix("python").strip() == code for block in blocks), f"docs/plugins.md does not show {module} as it is"
+    toml = "\n".join(line for line in (example / "pyproject.toml").read_text().splitlines() if not line.startswith("#"))
+    assert any(block.removeprefix("toml").strip() == toml.strip() for block in blocks), "docs/plugins.md does not show the example's pyproject.toml"
+    test_file = (example / "test_sharedkv.py").read_text().split('"""', 2)[2].strip()
+    assert any(block.removeprefix("python").strip() == test_file for block in blocks)
