@@ -181,3 +181,9 @@ def block_of(cls):
     from littlebaby.testing import build_block
 
     return build_block("attention", cls, tiny_config())
+
+
+def test_check_roundtrip_of_a_whole_model():
+    from littlebaby.testing import tiny_model
+
+    assert check_roundtrip(tiny_model(c_attention="moh", c_network="moe")) > 0
