@@ -40,6 +40,14 @@ class FlippedInput(MultiHeadAttention):
         return -super().backward(dy)
 
 
+class Assigns(MultiHeadAttention):
+    """Overwrites the output bias gradient instead of adding to it."""
+
+    def backward(self, dy):
+        self.proj.grads["bias"][...] = 0.0  # what `=` instead of `+=` in the op would do
+        return super().backward(dy)
+
+
 class Forgetful(MultiHeadAttention):
     """Ignores the cache: each generated token sees only itself."""
 
@@ -96,6 +104,11 @@ def test_check_gradients_names_a_wrong_parameter_sign():
 def test_check_gradients_names_a_wrong_input_sign():
     with pytest.raises(AssertionError, match=r"FAILED.*in input"):
         check_gradients(block_of(FlippedInput))
+
+
+def test_check_gradients_names_a_gradient_assigned_instead_of_added():
+    with pytest.raises(AssertionError, match=r"FAILED.*in proj\.bias"):
+        check_gradients(block_of(Assigns))
 
 
 def test_check_gradients_passes_the_real_block():
