@@ -12,7 +12,7 @@ The pytest plugin (`littlebaby.testing.pytest_plugin`, loaded by pytest
 through the `pytest11` entry point) adds fixtures; see docs/plugins.md.
 """
 
-from littlebaby.testing.build import build_block, set_training, registry_with, tiny_config, tiny_model
+from littlebaby.testing.build import build_block, registry_with, set_training, tiny_config, tiny_model
 from littlebaby.testing.cache import CacheReport, check_cache, generation_chunks
 from littlebaby.testing.gradients import (
     GradientReport,
@@ -40,8 +40,8 @@ __all__ = [
     "generation_chunks",
     "numerical_gradient",
     "randomize",
-    "set_training",
     "registry_with",
+    "set_training",
     "tiny_config",
     "tiny_model",
 ]

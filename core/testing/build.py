@@ -22,8 +22,6 @@ TINY = {
     "dtype": "float64",
 }
 VOCAB_SIZE = 11
-# the other two blocks of a layer when the one under test is of the third kind
-PARTNERS = {"sequence": "pre", "attention": "mha", "network": "mlp"}
 
 
 def registry_with(plugin=None) -> Registry:

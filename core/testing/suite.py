@@ -20,7 +20,7 @@ import attrs
 from littlebaby.block import Block
 from littlebaby.config import BLOCK_KEYS
 from littlebaby.errors import UserError
-from littlebaby.testing.build import build_block, set_training, registry_with, tiny_config, tiny_model
+from littlebaby.testing.build import build_block, registry_with, set_training, tiny_config, tiny_model
 from littlebaby.testing.cache import check_cache
 from littlebaby.testing.gradients import check_gradients, check_model_gradients
 from littlebaby.testing.roundtrip import check_roundtrip
