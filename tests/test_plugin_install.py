@@ -9,7 +9,8 @@ Through the `littlebaby` CLI: `c_attention: gqa` fails with the one-line
 install hint, then after `pip install ./plugins/attention_gqa` it is listed,
 trains and generates, and after uninstalling it the error is back. The docs'
 example is installed the same way and its three-line test file is run with
-the venv's pytest, so docs/plugins.md cannot rot.
+the venv's pytest, so docs/plugins.md cannot rot. The MLA plugin is installed
+and trained the same way.
 """
 
 import json
@@ -100,6 +101,7 @@ def venv(tmp_path_factory):
     (root / "config.json").write_text(json.dumps(CONFIG))
     example = {key: value for key, value in CONFIG.items() if key != "n_kv_heads"}
     (root / "sharedkv.json").write_text(json.dumps({**example, "c_attention": "sharedkv", "temperature": 2.0}))
+    (root / "mla.json").write_text(json.dumps({**example, "c_attention": "mla", "kv_latent": 8}))
     (root / "data.txt").write_text(TEXT)
     venv.source = source
     return venv
@@ -155,6 +157,15 @@ def test_docs_example_plugin_installs_passes_its_tests_and_trains(venv):
 
     trained = train(venv, config="sharedkv.json", home="home_sharedkv")
     assert trained.returncode == 0, trained.stderr
+
+
+@needs_cli
+def test_mla_installs_trains_and_generates(venv):
+    venv.install(venv.source / "plugins" / "attention_mla")
+    trained = train(venv, config="mla.json", home="home_mla")
+    assert trained.returncode == 0, trained.stderr
+    generated = venv.littlebaby("generate", "last", "--home", "home_mla", "--max-tokens", "20", "--seed", "1")
+    assert generated.returncode == 0 and generated.stdout.strip(), generated.stderr
 
 
 def test_docs_show_the_example_as_it_is():
