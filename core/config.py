@@ -76,7 +76,7 @@ class Config:
     grad_clip: float = attrs.field(default=1.0, validator=non_negative)  # global norm; 0 = off
     init_std: float = attrs.field(default=0.02, validator=positive)  # GPT-2 init
     eval_interval: int = attrs.field(default=100, validator=positive)  # steps between val losses
-    eval_windows: int = attrs.field(default=64, validator=positive)  # fixed val windows
+    eval_windows: int = attrs.field(default=256, validator=positive)  # fixed, seeded val windows
     seed: int = 0
     dtype: str = attrs.field(default="float32", validator=_dtype)
     threads: int = attrs.field(default=0, validator=non_negative)  # batch split; 0 = one per core

@@ -14,5 +14,7 @@ def softmax_forward(x, axis=-1):
 def softmax_backward(dy, y, axis=-1):
     """dx = y * (dy - sum(dy * y)) along the axis."""
     dx = dy * y
-    dx -= y * dx.sum(axis=axis, keepdims=True)
+    total = dx.sum(axis=axis, keepdims=True)
+    np.subtract(dy, total, out=dx)  # reuses dx: one temporary fewer than dx -= y * total
+    dx *= y
     return dx

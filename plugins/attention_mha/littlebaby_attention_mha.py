@@ -5,11 +5,9 @@ of d_k = head_size / n_heads; concatenated head outputs -> n_emb with bias.
 The KV cache keeps k and v: 2 * head_size numbers per token per layer.
 """
 
-import numpy as np
-
 import littlebaby
 from littlebaby.layers import CausalAttention, Dropout, Linear
-from littlebaby.ops.attention import merge_heads, split_heads
+from littlebaby.ops.attention import merge_heads, merge_qkv, split_heads, split_qkv
 
 __version__ = "0.1.0"
 
@@ -30,7 +28,7 @@ class MultiHeadAttention(littlebaby.Block):
         self.dropout = self.add("dropout", Dropout(config.dropout))
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)
-        q, k, v = (split_heads(part, self.n_heads) for part in np.split(self.qkv.forward(x), 3, axis=-1))
+        q, k, v = split_qkv(self.qkv.forward(x), self.n_heads)
         if cache is not None:  # (B, H, pos + T, d_k)
             k, v = cache.extend("k", k), cache.extend("v", v)
         o = self.attend.forward(q, k, v)  # (B, H, T, d_k)
@@ -39,7 +37,7 @@ class MultiHeadAttention(littlebaby.Block):
     def backward(self, dy):  # dy (B, T, n_emb)
         do = split_heads(self.proj.backward(self.dropout.backward(dy)), self.n_heads)
         dq, dk, dv = self.attend.backward(do)
-        return self.qkv.backward(np.concatenate([merge_heads(d) for d in (dq, dk, dv)], axis=-1))
+        return self.qkv.backward(merge_qkv(dq, dk, dv))
 
 
 @littlebaby.hookimpl

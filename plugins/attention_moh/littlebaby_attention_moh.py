@@ -9,7 +9,7 @@ import numpy as np
 
 import littlebaby
 from littlebaby.layers import CausalAttention, Dropout, Linear
-from littlebaby.ops.attention import merge_heads, split_heads
+from littlebaby.ops.attention import merge_qkv, split_qkv
 from littlebaby.ops.softmax import softmax_backward, softmax_forward
 
 __version__ = "0.1.0"
@@ -31,7 +31,7 @@ class MixtureOfHeads(littlebaby.Block):
         self.dropout = self.add("dropout", Dropout(config.dropout))
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)
-        q, k, v = (split_heads(part, self.n_heads) for part in np.split(self.qkv.forward(x), 3, axis=-1))
+        q, k, v = split_qkv(self.qkv.forward(x), self.n_heads)
         if cache is not None:
             k, v = cache.extend("k", k), cache.extend("v", v)
         heads = self.attend.forward(q, k, v).transpose(0, 2, 1, 3)  # (B, T, H, d_k)
@@ -48,7 +48,7 @@ class MixtureOfHeads(littlebaby.Block):
         dheads = gate[..., None] * dmixed[:, :, None, :]  # (B, T, H, d_k)
         dx = self.gate.backward(softmax_backward(dgate, gate))
         dq, dk, dv = self.attend.backward(dheads.transpose(0, 2, 1, 3))
-        dx += self.qkv.backward(np.concatenate([merge_heads(d) for d in (dq, dk, dv)], axis=-1))
+        dx += self.qkv.backward(merge_qkv(dq, dk, dv))
         return dx
 
 

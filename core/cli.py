@@ -1,0 +1,211 @@
+"""The `littlebaby` command: train, finetune, generate, runs, plugins, import-original,
+inspect, plot, attention.
+
+A thin shell over `littlebaby.api`: it parses arguments, prints, and turns a
+`UserError` (or a broken plugin's warning) into one line on stderr; a user
+mistake exits with code 2 and no traceback.
+"""
+
+import argparse
+import sys
+import warnings
+
+from littlebaby.errors import UserError
+
+EXAMPLES = {
+    "train": "examples:\n  littlebaby train\n  littlebaby train --config baby --set max_steps=200 --set lr=0.002\n"
+    "  littlebaby train --data my_text.txt --home runs/\n  littlebaby train --resume last",
+    "finetune": "example:\n  littlebaby finetune last --data sophocles.txt --set max_steps=300",
+    "generate": "examples:\n  littlebaby generate last --prompt 'ROMEO:' --max-tokens 300 --temperature 0.8 --seed 1\n"
+    "  littlebaby generate 5f0c... --top-k 10 --no-cache",
+    "runs": "example:\n  littlebaby runs --home runs/",
+    "plugins": "example:\n  littlebaby plugins",
+    "inspect": "example:\n  littlebaby inspect last",
+    "plot": "examples:\n  littlebaby plot last\n  littlebaby plot 5f0c... --out curves.png",
+    "attention": "examples:\n  littlebaby attention last --prompt 'ROMEO: my love'\n"
+    "  littlebaby attention last --prompt 'ROMEO:' --layer 0 --head 2 --out map.png",
+    "import-original": "example:\n  littlebaby import-original --config config.json --tokenizer tokenizer.json --model model.json",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its usage errors as one line, like every other mistake."""
+
+    def error(self, message):
+        print(f"littlebaby: error: {message}; see {self.prog} --help", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="littlebaby",
+        description="A GPT-style character-level language model in pure NumPy.",
+        epilog="example:\n  littlebaby train            # train the default baby on tiny Shakespeare\n"
+        "  littlebaby generate last --prompt 'ROMEO:'\nrun `littlebaby COMMAND --help` for a command's options",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name, help_text):
+        sub = commands.add_parser(
+            name, help=help_text, description=help_text, epilog=EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        return sub
+
+    def home(sub):
+        sub.add_argument("--home", default=".", metavar="DIR", help="folder of the run files (default: current directory)")
+
+    def training(sub):
+        sub.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
+        sub.add_argument("--quiet", action="store_true", help="no progress bar")
+        home(sub)
+
+    train = command("train", "Train a model from scratch (default: config baby on tiny Shakespeare).")
+    train.add_argument("--config", default="baby", metavar="NAME|PATH", help="shipped config name or JSON file (default: baby)")
+    train.add_argument("--data", metavar="PATH", help="UTF-8 training text (default: tiny Shakespeare, shipped)")
+    train.add_argument("--resume", metavar="GUID", help="continue an interrupted run (a run name or 'last')")
+    training(train)
+
+    finetune = command("finetune", "Train an existing run further on new text; writes a new _finetuned run.")
+    finetune.add_argument("run", metavar="GUID|last")
+    finetune.add_argument("--data", required=True, metavar="PATH", help="UTF-8 text to finetune on")
+    training(finetune)
+
+    generate = command("generate", "Sample text from a run, streamed to stdout and saved as a completion file.")
+    generate.add_argument("run", metavar="GUID|last")
+    generate.add_argument("--prompt", default=None, help="text to continue (default: start from a newline)")
+    generate.add_argument("--max-tokens", type=int, default=500, metavar="N", help="characters to sample (default 500)")
+    generate.add_argument("--temperature", type=float, default=1.0, metavar="T", help="0 = greedy (default 1.0)")
+    generate.add_argument("--top-k", type=int, default=0, metavar="K", help="sample from the K likeliest only (default 0 = all)")
+    generate.add_argument("--seed", type=int, default=None, metavar="S", help="same seed, same text")
+    generate.add_argument("--no-cache", action="store_true", help="recompute the whole window each token (same text, slower)")
+    home(generate)
+
+    runs = command("runs", "List the runs in the home.")
+    home(runs)
+
+    command("plugins", "List installed blocks by kind, with their distribution and version.")
+
+    original = command("import-original", "Import the JSON files of the original notebook as a new run.")
+    original.add_argument("--config", required=True, metavar="F", help="the notebook's config JSON")
+    original.add_argument("--tokenizer", required=True, metavar="F", help="the notebook's tokenizer JSON")
+    original.add_argument("--model", required=True, metavar="F", help="the notebook's model JSON (GPT.save)")
+    original.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. dtype=float64")
+    home(original)
+
+    inspect = command("inspect", "Every parameter tensor of a run, totals, and the closed-form parameter count.")
+    inspect.add_argument("run", metavar="GUID|last")
+    home(inspect)
+
+    plot = command("plot", "Train/val loss, learning rate, gradient norm and update ratios of a run, as a PNG (needs littlebaby[plot]).")
+    plot.add_argument("run", metavar="GUID|last")
+    plot.add_argument("--out", metavar="FILE.png", help="where to write (default: outputs/plot_<run>.png)")
+    home(plot)
+
+    attention = command("attention", "Attention maps of a run on a prompt (and the moh/moe gates), as a PNG (needs littlebaby[plot]).")
+    attention.add_argument("run", metavar="GUID|last")
+    attention.add_argument("--prompt", required=True, help="the text to look at (at most n_ctx characters)")
+    attention.add_argument("--layer", type=int, default=None, metavar="L", help="only this layer (default: all)")
+    attention.add_argument("--head", type=int, default=None, metavar="H", help="only this head (default: all)")
+    attention.add_argument("--out", metavar="FILE.png", help="where to write (default: outputs/attention_<run>.png)")
+    home(attention)
+    return parser
+
+
+def say(line: str = ""):
+    print(line, flush=True)
+
+
+def _continue_hint(args, name: str) -> str:
+    home = f" --home {args.home}" if args.home != "." else ""
+    return f"littlebaby train --resume {name}{home}"
+
+
+def _report_run(args, result):
+    report = result.report
+    best, step = report.get("best_val_loss"), report.get("best_val_step")
+    if result.status == "interrupted":
+        say(f"interrupted at step {report['steps_done']} of {report['total_steps']}; saved the model, optimizer state and report")
+        say(f"continue with: {_continue_hint(args, result.name)}")
+    else:
+        seconds, rate = report.get("train_seconds", 0.0), report.get("tokens_per_second") or 0
+        val = f"best val loss {best:.4f} at step {step}" if best is not None else "no val loss"
+        say(f"{val}; {report['steps_done']} steps in {seconds:.1f} s ({rate:,.0f} tokens/s)")
+    if result.sample is not None:
+        say("sample:")
+        say(result.sample)
+    say("wrote " + ", ".join(str(p) for p in result.written))
+
+
+def _table(rows, columns):
+    cells = [[("-" if row.get(c) is None else f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c])) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    for line in [columns, *cells]:
+        say("  ".join(value.ljust(width) for value, width in zip(line, widths)).rstrip())
+
+
+def run(args):
+    from littlebaby import api
+
+    if args.command in ("train", "finetune"):
+        if args.command == "train":
+            result = api.train(args.config, args.data, args.overrides, args.home, args.resume, quiet=args.quiet, log=say)
+        else:
+            result = api.finetune(args.run, args.data, args.overrides, args.home, quiet=args.quiet, log=say)
+        _report_run(args, result)
+    elif args.command == "generate":
+        def stream(text):
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+        api.generate(args.run, args.prompt, args.max_tokens, args.temperature, args.top_k, args.seed, not args.no_cache, args.home, on_text=stream)
+        stream("\n")
+    elif args.command == "runs":
+        rows = api.runs(args.home)
+        if not rows:
+            say(f"no runs in {args.home} (littlebaby train makes one)")
+        for row in rows:
+            row["seconds"] = None if row["seconds"] is None else round(row["seconds"])
+        _table(rows, ["guid", "date", "config", "blocks", "params", "steps", "best_val_loss", "seconds", "status"])
+    elif args.command == "plugins":
+        _table(api.plugins(), ["kind", "name", "distribution", "version"])
+    elif args.command == "inspect":
+        say(api.inspect(args.run, args.home))
+    elif args.command == "plot":
+        _, path = api.plot(args.run, args.home, out=args.out or True)
+        say(f"wrote {path}")
+    elif args.command == "attention":
+        _, path = api.attention(args.run, args.prompt, args.layer, args.head, args.home, out=args.out or True)
+        say(f"wrote {path}")
+    elif args.command == "import-original":
+        result = api.import_original(args.config, args.tokenizer, args.model, args.home, args.overrides)
+        say(f"imported as run {result.name}: {result.report['parameters']:,} parameters")
+        say("wrote " + ", ".join(str(p) for p in result.written))
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    print(f"littlebaby: warning: {message}", file=sys.stderr, flush=True)
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    warnings.showwarning = _warning_line  # a broken plugin: one line, the other plugins keep working
+    try:
+        run(args)
+    except UserError as error:
+        print(f"littlebaby: error: {error}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        print("littlebaby: interrupted", file=sys.stderr, flush=True)
+        return 130
+    except BrokenPipeError:  # `littlebaby generate ... | head`
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Training text: reading it, the 90/10 split, epochs of windows, fixed val windows.
+
+An epoch is one pass over the train split in non-overlapping windows of
+n_ctx + 1 tokens (inputs and their next-token targets), starting at a random
+offset below n_ctx and visited in random order, so `num_epochs` means the
+same thing on 1 MB as on 1 GB. The order of epoch e depends only on
+(seed, e), so a resumed run replays exactly the batches it would have seen.
+
+Validation uses a fixed set of windows drawn with a constant seed from the
+last 10% of the text: the same windows in every run, whatever the run's seed.
+"""
+
+import importlib.resources
+import math
+from pathlib import Path
+
+import numpy as np
+
+from littlebaby.errors import UserError
+
+TRAIN_FRACTION = 0.9  # as the original: the first 90% trains, the last 10% validates
+VAL_SEED = 20251125  # constant, so every run is judged on the same windows
+
+
+def read_text(path) -> str:
+    """A UTF-8 text file, or a one-line UserError (missing, empty, binary, not UTF-8)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"data file {path} not found", "give a path to a UTF-8 text file with --data") from None
+    except IsADirectoryError:
+        raise UserError(f"data path {path} is a directory", "give a path to a UTF-8 text file with --data") from None
+    except OSError as error:
+        raise UserError(f"cannot read data file {path} ({error.strerror})", "check the path and its permissions") from None
+    return decode_text(raw, str(path))
+
+
+def decode_text(raw: bytes, name: str) -> str:
+    if not raw.strip():
+        raise UserError(f"data file {name} is empty", "give a text file with some training text")
+    if b"\x00" in raw:
+        raise UserError(f"data file {name} looks binary (it contains NUL bytes)", "give a UTF-8 text file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UserError(
+            f"data file {name} is not UTF-8 (byte {raw[error.start]:#04x} at offset {error.start})",
+            "convert it, e.g. iconv -t UTF-8 FILE > FILE.utf8",
+        ) from None
+
+
+def shipped_text() -> str:
+    """Tiny Shakespeare, shipped inside the package."""
+    return importlib.resources.files("littlebaby.data").joinpath("shakespeare.txt").read_text(encoding="utf-8")
+
+
+def split(ids: np.ndarray, n_ctx: int, name: str = "data") -> tuple[np.ndarray, np.ndarray]:
+    """(train, val) token arrays; each must hold at least one window of n_ctx + 1 tokens."""
+    cut = int(TRAIN_FRACTION * len(ids))
+    train, val = ids[:cut], ids[cut:]
+    if min(len(train), len(val)) < n_ctx + 1:
+        needed = math.ceil(round((n_ctx + 1) / (1 - TRAIN_FRACTION), 6))  # round: 9 / 0.1 is 90.00000000000001
+        raise UserError(
+            f"{name} has {len(ids)} characters; its 10% validation split needs n_ctx + 1 = {n_ctx + 1}, "
+            f"so at least {needed} in all",
+            "give more text or lower n_ctx (--set n_ctx=...)",
+        )
+    return train, val
+
+
+def windows(ids: np.ndarray, starts: np.ndarray, n_ctx: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and targets (len(starts), n_ctx) for windows beginning at `starts`."""
+    rows = ids[starts[:, None] + np.arange(n_ctx + 1)]
+    return rows[:, :-1], rows[:, 1:]
+
+
+class Epochs:
+    """The batches of every epoch over a train split, reproducible from (seed, epoch)."""
+
+    def __init__(self, ids: np.ndarray, n_ctx: int, batch_size: int, seed: int):
+        self.ids, self.n_ctx, self.seed = ids, n_ctx, seed
+        # windows per epoch with the largest offset (n_ctx - 1): the same count every epoch
+        self.windows_per_epoch = max(1, (len(ids) - n_ctx) // n_ctx)
+        self.batch_size = min(batch_size, self.windows_per_epoch)
+        # an incomplete last batch is dropped so every step sees batch_size windows
+        self.steps_per_epoch = self.windows_per_epoch // self.batch_size
+        self._epoch, self._order = None, None  # the epoch whose order is at hand
+
+    def order(self, epoch: int) -> np.ndarray:
+        """Window starts of one epoch, in the order they are visited."""
+        rng = np.random.default_rng([self.seed, epoch])
+        limit = len(self.ids) - self.n_ctx - 1  # last valid start
+        offset = int(rng.integers(0, min(self.n_ctx, limit + 1)))
+        starts = np.arange(offset, limit + 1, self.n_ctx)[: self.windows_per_epoch]
+        return rng.permutation(starts)
+
+    def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs and targets (batch_size, n_ctx) of training step `step` (0-based)."""
+        epoch, index = divmod(step, self.steps_per_epoch)
+        if self._epoch != epoch:
+            self._epoch, self._order = epoch, self.order(epoch)
+        starts = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        return windows(self.ids, starts, self.n_ctx)
+
+
+def val_windows(ids: np.ndarray, n_ctx: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed validation windows: `count` starts drawn with VAL_SEED (fewer if the split is short)."""
+    limit = len(ids) - n_ctx - 1
+    rng = np.random.default_rng(VAL_SEED)
+    starts = rng.choice(limit + 1, size=min(count, limit + 1), replace=False)
+    return windows(ids, np.sort(starts), n_ctx)

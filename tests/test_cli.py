@@ -1,0 +1,183 @@
+"""The `littlebaby` command as a user runs it: subprocesses, files on disk, one-line errors."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+FIXTURE = Path(__file__).parent / "fixtures" / "original"
+COMMANDS = ["train", "finetune", "generate", "runs", "plugins", "import-original", "inspect", "plot", "attention"]
+
+
+def littlebaby(*args, cwd, check=True):
+    """Run `littlebaby args...` in cwd; returns the CompletedProcess."""
+    done = subprocess.run([sys.executable, "-m", "littlebaby.cli", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, encoding="utf-8", timeout=120)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def tree(path: Path) -> dict:
+    return {p: p.stat().st_mtime_ns for p in path.rglob("*")} if path.exists() else {}
+
+
+def test_train_generate_finetune_generate(tmp_path, greek_file):
+    train = littlebaby("train", "--config", "tiny", "--set", "max_steps=3", "--quiet", cwd=tmp_path)
+    guid = re.search(r"run ([0-9a-f-]{36}):", train.stdout).group(1)
+    assert "best val loss" in train.stdout and "sample:\nROMEO:" in train.stdout and "wrote" in train.stdout
+    assert train.stderr == ""  # --quiet: no progress bar
+    for path in [f"configs/config_{guid}.json", f"tokenizers/tokenizer_{guid}.json", f"models/model_{guid}.safetensors",
+                 f"outputs/report_{guid}.json", f"outputs/completion_{guid}.txt"]:
+        assert (tmp_path / path).is_file(), path
+    first = littlebaby("generate", "last", "--prompt", "ROMEO:", "--max-tokens", "30", "--seed", "7", cwd=tmp_path)
+    assert first.stdout.startswith("ROMEO:") and len(first.stdout) == 6 + 30 + 1
+    again = littlebaby("generate", guid, "--prompt", "ROMEO:", "--max-tokens", "30", "--seed", "7", "--no-cache", cwd=tmp_path)
+    assert again.stdout == first.stdout
+    assert len(list((tmp_path / "outputs").glob(f"completion_{guid}_2*.txt"))) == 2
+
+    littlebaby("finetune", "last", "--data", greek_file, "--set", "max_steps=2", "--quiet", cwd=tmp_path)
+    tuned = f"{guid}_finetuned"
+    for path in [f"configs/config_{tuned}.json", f"tokenizers/tokenizer_{tuned}.json", f"models/model_{tuned}.safetensors",
+                 f"outputs/report_{tuned}.json", f"outputs/completion_{tuned}.txt"]:
+        assert (tmp_path / path).is_file(), path
+    greek = littlebaby("generate", "last", "--prompt", "Ισμήνη", "--max-tokens", "20", "--temperature", "0", cwd=tmp_path)
+    assert greek.stdout.startswith("Ισμήνη")
+    assert list((tmp_path / "outputs").glob(f"completion_{tuned}_2*.txt"))
+
+    runs = littlebaby("runs", cwd=tmp_path).stdout.splitlines()
+    assert runs[0].split()[:4] == ["guid", "date", "config", "blocks"] and len(runs) == 3
+    assert runs[1].startswith(guid) and runs[2].startswith(tuned)
+
+
+def test_config_by_path_and_data_by_path(tmp_path):
+    (tmp_path / "mine.json").write_text(json.dumps({"n_ctx": 8, "n_emb": 8, "head_size": 8, "n_heads": 2, "n_layers": 1,
+                                                    "batch_size": 2, "max_steps": 2, "c_network": "moe", "n_experts": 2}))
+    (tmp_path / "data.txt").write_text("hello there, general kenobi\n" * 10)
+    out = littlebaby("train", "--config", "mine.json", "--data", "data.txt", "--quiet", cwd=tmp_path).stdout
+    assert "pre/mha/moe" in out
+    [report] = (tmp_path / "outputs").glob("report_*.json")
+    report = json.loads(report.read_text())
+    assert report["config"]["n_experts"] == 2 and report["config_name"] == "mine" and report["wall_seconds"] > 0
+
+
+def test_plugins_lists_the_six_built_in_blocks(tmp_path):
+    out = littlebaby("plugins", cwd=tmp_path).stdout
+    for name in ["pre", "post", "mha", "moh", "mlp", "moe"]:
+        assert re.search(rf"\b{name}\s+littlebaby-\w+-{name}\s+\d", out)
+
+
+def test_import_original(tmp_path):
+    out = littlebaby("import-original", "--config", FIXTURE / "config_pre_moh_moe.json", "--tokenizer", FIXTURE / "tokenizer.json",
+                     "--model", FIXTURE / "model_pre_moh_moe.json", "--home", tmp_path / "h", cwd=tmp_path).stdout
+    guid = re.search(r"imported as run ([0-9a-f-]{36})", out).group(1)
+    assert (tmp_path / "h" / "models" / f"model_{guid}.safetensors").is_file()
+    littlebaby("generate", "last", "--home", tmp_path / "h", "--max-tokens", "5", cwd=tmp_path)
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_every_help_has_an_example(tmp_path, command):
+    out = littlebaby(*([command] if command else []), "--help", cwd=tmp_path).stdout
+    assert "example" in out and "littlebaby" in out
+
+
+@pytest.fixture
+def damaged_home(tiny_run, tmp_path):
+    """A copy of the tiny run's home that a test may break."""
+    home, name = tiny_run
+    shutil.copytree(home, tmp_path / "home")
+    return tmp_path / "home", name
+
+
+def _data(tmp_path, content: bytes) -> Path:
+    path = tmp_path / "data.txt"
+    path.write_bytes(content)
+    return path
+
+
+BAD_INPUTS = {
+    "missing data": (lambda tmp, home, run: ["train", "--config", "tiny", "--data", tmp / "nope.txt"], "not found"),
+    "empty data": (lambda tmp, home, run: ["train", "--config", "tiny", "--data", _data(tmp, b"")], "is empty"),
+    "binary data": (lambda tmp, home, run: ["train", "--config", "tiny", "--data", _data(tmp, b"\x00\x01" * 500)], "binary"),
+    "non-UTF-8 data": (lambda tmp, home, run: ["train", "--config", "tiny", "--data", _data(tmp, b"caf\xe9 " * 500)], "not UTF-8"),
+    "short data": (lambda tmp, home, run: ["train", "--config", "tiny", "--data", _data(tmp, b"to be or not to be" * 5)], "at least"),
+    "unknown guid": (lambda tmp, home, run: ["generate", "0" * 8, "--home", home], "no run '00000000'"),
+    "bad config key": (lambda tmp, home, run: ["train", "--config", "tiny", "--set", "n_embd=8"], "did you mean 'n_emb'"),
+    "bad config value": (lambda tmp, home, run: ["train", "--config", "tiny", "--set", "n_heads=3"], "n_heads must divide"),
+    "wrong type": (lambda tmp, home, run: ["train", "--config", "tiny", "--set", "n_layers=two"], "n_layers"),
+    "unknown block": (lambda tmp, home, run: ["train", "--config", "tiny", "--set", "c_attention=mla"], "pip install littlebaby-attention-mla"),
+    "unknown config": (lambda tmp, home, run: ["train", "--config", "babyy"], "no shipped config"),
+    "truncated model": (lambda tmp, home, run: ["generate", run, "--home", home], "corrupt or truncated"),
+    "vocab mismatch": (lambda tmp, home, run: ["generate", run, "--home", home], "tokenizer has 66 characters"),
+    "unknown prompt character": (lambda tmp, home, run: ["generate", run, "--home", home, "--prompt", "ROMEO€"], "'€'"),
+    "max tokens not a number": (lambda tmp, home, run: ["generate", run, "--home", home, "--max-tokens", "many"], "invalid int"),
+    "unknown option": (lambda tmp, home, run: ["train", "--epochs", "3"], "unrecognized arguments"),
+    "negative max tokens": (lambda tmp, home, run: ["generate", run, "--home", home, "--max-tokens", "-1"], "max-tokens"),
+    "home is a file": (lambda tmp, home, run: ["train", "--config", "tiny", "--home", _data(tmp, b"x")], "not a directory"),
+    "no runs": (lambda tmp, home, run: ["finetune", "last", "--data", _data(tmp, b"x" * 500), "--home", tmp / "empty"], "no runs"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, damaged_home, case):
+    home, run = damaged_home
+    if case == "truncated model":
+        model = home / "models" / f"model_{run}.safetensors"
+        model.write_bytes(model.read_bytes()[:-64])
+    if case == "vocab mismatch":
+        tokenizer = home / "tokenizers" / f"tokenizer_{run}.json"
+        vocab = json.loads(tokenizer.read_text())["vocab"] + ["\u00e9"]
+        tokenizer.write_text(json.dumps({"vocab": vocab, "vocab_size": len(vocab)}))
+    work = tmp_path / "work"
+    work.mkdir()
+    arguments, message = BAD_INPUTS[case]
+    args = arguments(tmp_path, home, run)
+    before = tree(tmp_path)
+    done = littlebaby(*args, cwd=work, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("littlebaby: error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert message in done.stderr
+    assert done.stdout == ""
+    assert tree(tmp_path) == before  # nothing created, nothing rewritten
+
+
+def test_ctrl_c_saves_and_says_how_to_resume(tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--set", "max_steps=100000"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = process.stdout.readline()
+    assert first.startswith("run ")
+    time.sleep(1.0)  # let it take some steps
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    guid = first.split()[1].rstrip(":")
+    steps = int(re.search(r"interrupted at step (\d+) of \d+", out).group(1))
+    assert f"littlebaby train --resume {guid}" in out
+    report = json.loads((tmp_path / "outputs" / f"report_{guid}.json").read_text())
+    assert report["status"] == "interrupted" and report["steps_done"] == steps == len(report["steps"])
+    resumed = littlebaby("train", "--resume", guid, "--set", f"max_steps={steps + 2}", "--quiet", cwd=tmp_path)
+    assert f"resuming at step {steps}" in resumed.stdout and "sample:" in resumed.stdout
+    report = json.loads((tmp_path / "outputs" / f"report_{guid}.json").read_text())
+    assert report["status"] == "finished" and report["steps_done"] == steps + 2
+
+
+def test_a_broken_plugin_is_one_warning_line_and_the_rest_works(tmp_path):
+    # a distribution on PYTHONPATH whose entry point fails to import
+    (tmp_path / "broken_plugin.py").write_text("raise ImportError('no module named lapack_of_doom')\n")
+    info = tmp_path / "littlebaby_attention_broken-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: littlebaby-attention-broken\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[littlebaby]\nbroken = broken_plugin\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "plugins"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0
+    assert done.stderr.startswith("littlebaby: warning: plugin littlebaby-attention-broken failed to import")
+    assert done.stderr.count("\n") == 1 and "lapack_of_doom" in done.stderr
+    assert "littlebaby-attention-mha" in done.stdout

@@ -1,0 +1,72 @@
+"""Run files: atomic writes, run names, `last`, writable homes."""
+
+import os
+
+import pytest
+
+from littlebaby import files
+from littlebaby.errors import UserError
+
+
+def test_atomic_write_replaces_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "sub" / "a.json"
+    files.write_json(path, {"a": 1})
+    files.write_json(path, {"a": 2})
+    assert files.read_json(path, "test") == {"a": 2}
+    assert os.listdir(path.parent) == ["a.json"]
+
+
+def test_a_failed_write_keeps_the_old_file(tmp_path):
+    path = tmp_path / "a.json"
+    files.write_json(path, {"a": 1})
+    with pytest.raises(TypeError):
+        files.write_json(path, {"a": object()})
+    assert files.read_json(path, "test") == {"a": 1}
+    assert os.listdir(tmp_path) == ["a.json"]
+
+
+def make_run(home, name):
+    files.write_bytes(home.model(name), b"x")
+
+
+def test_last_unknown_and_prefixes(tmp_path):
+    home = files.Home(tmp_path)
+    with pytest.raises(UserError, match="no runs"):
+        home.resolve("last")
+    first, second = files.new_guid(), files.new_guid()
+    make_run(home, first)
+    make_run(home, second)
+    os.utime(home.model(first), ns=(1, 1))
+    assert home.resolve("last") == second
+    assert home.resolve(first) == first
+    assert home.resolve(first[:8]) == first
+    with pytest.raises(UserError, match="no run 'nope'"):
+        home.resolve("nope")
+    make_run(home, f"{first}_finetuned")
+    assert home.resolve("last") == f"{first}_finetuned"
+    assert home.resolve(first[:8]) == first
+
+
+def test_a_finetune_never_takes_an_existing_name(tmp_path):
+    home = files.Home(tmp_path)
+    base = files.new_guid()
+    assert home.finetune_name(base) == f"{base}_finetuned"
+    make_run(home, f"{base}_finetuned")
+    assert home.finetune_name(base) == f"{base}_finetuned2"
+
+
+def test_completion_names(tmp_path):
+    home = files.Home(tmp_path)
+    assert home.completion("r").name == "completion_r.txt"
+    files.write_text(home.completion("r", "20260101000000"), "x")
+    assert home.completion("r", "20260101000000").name == "completion_r_20260101000000-2.txt"
+
+
+def test_home_must_be_a_writable_directory(tmp_path):
+    files.Home(tmp_path / "new" / "deeper").check_writable()  # may be created later
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="not a directory"):
+        files.Home(tmp_path / "file").check_writable()
+    with pytest.raises(UserError, match="is a file"):
+        files.Home(tmp_path / "file" / "below").check_writable()

@@ -1,0 +1,52 @@
+"""Importing the original notebook's JSON files: logits equal to the original forward's."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from littlebaby import api
+from littlebaby.errors import UserError
+
+FIXTURE = Path(__file__).parent / "fixtures" / "original"
+NAMES = ["pre_mha_mlp", "post_mha_moe", "pre_moh_moe", "post_moh_mlp"]
+
+
+def files_of(name):
+    return FIXTURE / f"config_{name}.json", FIXTURE / "tokenizer.json", FIXTURE / f"model_{name}.json"
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype,tolerance", [("float64", 1e-10), ("float32", 1e-4)])
+def test_logits_match_the_original(tmp_path, name, dtype, tolerance):
+    result = api.import_original(*files_of(name), home=tmp_path, overrides=[f"dtype={dtype}"])
+    config, tokenizer, model = api.load(result.name, home=tmp_path)
+    expected = json.loads((FIXTURE / f"expected_{name}.json").read_text())
+    np.testing.assert_allclose(model.logits(np.array(expected["ids"])), expected["logits"], atol=tolerance, rtol=0)
+    assert tokenizer.vocab_size == 9 and config.c_sequence == name.split("_")[0]
+
+
+def test_missing_weight_names_the_key(tmp_path):
+    config, tokenizer, model = files_of("pre_mha_mlp")
+    weights = json.loads(model.read_text())
+    del weights["block_1_mha_k_weight"]
+    broken = tmp_path / "model.json"
+    broken.write_text(json.dumps(weights))
+    with pytest.raises(UserError, match="block_1_mha_k_weight"):
+        api.import_original(config, tokenizer, broken, home=tmp_path / "home")
+    assert not (tmp_path / "home").exists()
+
+
+def test_config_and_model_that_do_not_match(tmp_path):
+    config, tokenizer, _ = files_of("pre_mha_mlp")
+    with pytest.raises(UserError, match="block_0_mha_q_weight"):
+        api.import_original(config, tokenizer, files_of("pre_moh_moe")[2], home=tmp_path)
+
+
+def test_tokenizer_of_another_size(tmp_path):
+    config, _, model = files_of("pre_mha_mlp")
+    tokenizer = tmp_path / "tokenizer.json"
+    tokenizer.write_text(json.dumps({"vocab": ["a", "b"], "vocab_size": 2}))
+    with pytest.raises(UserError, match="tokenizer has 2 characters"):
+        api.import_original(config, tokenizer, model, home=tmp_path)

@@ -1,0 +1,73 @@
+"""The training loop: it learns, keeps its report, stops on request and resumes exactly."""
+
+import numpy as np
+
+from littlebaby.config import from_dict
+from littlebaby.model import build_model
+from littlebaby.optim import AdamW
+from littlebaby.text import Epochs, val_windows
+from littlebaby.training import Trainer, environment, evaluate
+
+TEXT = np.array([ord(c) - 97 for c in "abcdefgh" * 60])  # a pattern a model learns in a few steps
+
+
+def trainer(dropout=0.0, **keys):
+    config = from_dict(dict(n_ctx=8, n_emb=16, head_size=16, n_heads=2, n_layers=1, batch_size=4, lr=0.01,
+                            warmup_steps=2, max_steps=30, num_epochs=3, eval_interval=10, dtype="float64", dropout=dropout) | keys)
+    model = build_model(config, vocab_size=8)
+    reports = []
+    train = Trainer(model, AdamW(model.parameters), Epochs(TEXT, 8, 4, config.seed), val_windows(TEXT, 8, 8), config, {},
+                    on_report=lambda r: reports.append(dict(r)))
+    return train, reports
+
+
+def test_it_learns_and_reports():
+    train, reports = trainer()
+    before = evaluate(train.model, train.val_inputs, train.val_targets, 4)
+    assert train.run(quiet=True) == "finished"
+    report = train.report
+    assert report["best_val_loss"] < 0.8 * before
+    assert [v["step"] for v in report["val"]] == [10, 20, 30]
+    assert [s["step"] for s in report["steps"]] == list(range(1, 31))
+    assert set(report["steps"][0]) >= {"step", "loss", "lr", "grad_norm", "seconds", "tokens_per_second", "groups"}
+    assert set(report["steps"][0]["groups"]["attention"]) == {"grad_norm", "update_ratio"}
+    assert report["status"] == "finished" and report["steps_done"] == 30 and report["peak_memory_mb"] > 0
+    assert len(reports) >= 3 and reports[0]["status"] == "running"  # refreshed at every eval
+
+
+def stop_at(train, at: int):
+    """Ask train to stop once step `at` is done, as Ctrl-C during that step would."""
+    original = train.train_step
+
+    def step():
+        record = original()
+        train.stop_requested = train.step == at
+        return record
+
+    train.train_step = step
+
+
+def test_stop_request_ends_after_the_current_step():
+    train, _ = trainer()
+    stop_at(train, 4)
+    assert train.run(quiet=True) == "interrupted"
+    assert train.step == 4 and train.report["status"] == "interrupted"
+
+
+def test_resume_replays_the_same_run():
+    straight, _ = trainer(dropout=0.1)
+    straight.run(quiet=True)
+    first, _ = trainer(dropout=0.1)
+    stop_at(first, 13)
+    assert first.run(quiet=True) == "interrupted"
+    second, _ = trainer(dropout=0.1)
+    second.model.parameters.data[...] = first.model.parameters.data
+    second.optimizer.load_state(first.optimizer.state())
+    second.load_state(first.state())
+    second.run(quiet=True)
+    np.testing.assert_array_equal(second.model.parameters.data, straight.model.parameters.data)
+
+
+def test_environment_names_numpy_and_blas():
+    info = environment()
+    assert info["numpy"] == np.__version__ and "python" in info and "blas" in info
