@@ -78,10 +78,10 @@ def test_option_of_an_unselected_installed_block_is_kept():
 
 
 def test_unknown_block_names_installed_ones_and_the_package():
-    text = message({"c_attention": "gqa"})
-    assert "unknown attention block 'gqa'" in text
+    text = message({"c_attention": "rwkv"})
+    assert "unknown attention block 'rwkv'" in text
     assert "mha" in text and "moh" in text
-    assert "pip install littlebaby-attention-gqa" in text
+    assert "pip install littlebaby-attention-rwkv" in text
 
 
 def test_int_is_accepted_for_float():

@@ -5,7 +5,8 @@ The analytic gradient from `backward` is compared with central differences
 tensor and of the input. The error of a tensor is max |analytic - numeric|
 over its sampled entries divided by max |numeric| (so tiny entries do not
 blow it up); a wrong sign gives about 2, a missing term usually > 1e-2,
-and correct float64 code about 1e-9.
+and correct float64 code about 1e-9. Gradients start from random values
+rather than zeros, so a backward that assigns instead of adding fails too.
 """
 
 import math
@@ -93,6 +94,14 @@ def _reseed(block, seed):
         b.rng = rng
 
 
+def _prefill(grad, seed):
+    # backward must ADD into the gradient: start from random values, not zeros,
+    # so that a gradient assigned (=) instead of accumulated (+=) shows
+    offset = np.random.default_rng(seed + 2).standard_normal(grad.shape)
+    grad[...] = offset
+    return offset
+
+
 def check_gradients(target, x=None, *, targets=None, tol=1e-5, eps=1e-6, samples=12, seed=0, raise_on_failure=True):
     """Check `target.backward` against finite differences; returns a GradientReport.
 
@@ -115,9 +124,10 @@ def check_gradients(target, x=None, *, targets=None, tol=1e-5, eps=1e-6, samples
             _reseed(target, seed)
             return target.loss(ids, targets)
 
-        target.grad[...] = 0.0
+        offset = _prefill(target.grad, seed)
         _reseed(target, seed)
         target.loss_and_grad(ids, targets)
+        target.grad -= offset
         parameters, grad, inputs = target.parameters, target.grad, {}
     else:
         parameters = getattr(target, "parameters", None)
@@ -139,10 +149,12 @@ def check_gradients(target, x=None, *, targets=None, tol=1e-5, eps=1e-6, samples
 
         loss()
         if parameters is not None:
-            target.grad[...] = 0.0
+            offset = _prefill(target.grad, seed)
         _reseed(target, seed)
         target.forward(x)
         dx = target.backward(probe)
+        if parameters is not None:
+            target.grad -= offset
         grad = target.grad if parameters is not None else None
         inputs = {"input": (x, dx)}
 
@@ -161,3 +173,12 @@ def check_gradients(target, x=None, *, targets=None, tol=1e-5, eps=1e-6, samples
     if raise_on_failure and not report.ok:
         raise AssertionError(str(report))
     return report
+
+
+def check_model_gradients(registry=None, *, dropout=0.0, seed=0, tol=1e-5, **overrides):
+    """Gradient-check a tiny float64 GPT built from block names and options, e.g.
+    `check_model_gradients(c_attention="gqa", n_kv_heads=2)`; with dropout > 0 in training mode."""
+    from littlebaby.testing.build import tiny_model
+
+    model = tiny_model(registry, seed=seed, dropout=dropout, **overrides)
+    return check_gradients(model.train(dropout > 0), seed=seed, tol=tol)

@@ -1,0 +1,80 @@
+"""Tiny configs, blocks and models to check: what every other check in the kit is built from.
+
+A check runs on a float64 model small enough that finite differences take
+milliseconds: n_ctx 8, n_emb 12, four heads of width 3, two layers. Blocks are
+looked up by name in a registry (the installed plugins, plus the plugin module
+under test when it is not installed) and given random parameters, so that no
+term can hide behind a weight of exactly 1 or a bias of 0.
+"""
+
+from littlebaby.config import BLOCK_KEYS, block_options, from_dict
+from littlebaby.model import GPT
+from littlebaby.plugins import Registry, default_registry
+from littlebaby.testing.gradients import bind_parameters, randomize
+
+TINY = {
+    "n_ctx": 8,
+    "n_emb": 12,
+    "head_size": 12,
+    "n_heads": 4,
+    "n_layers": 2,
+    "dropout": 0.0,
+    "dtype": "float64",
+}
+VOCAB_SIZE = 11
+
+
+def registry_with(plugin=None) -> Registry:
+    """The installed plugins, plus `plugin` (a module) when it is not installed itself."""
+    if plugin is None:
+        return default_registry()
+    registry = Registry()
+    if not registry.manager.is_registered(plugin):
+        registry.add(plugin)
+    return registry
+
+
+def tiny_config(registry=None, **overrides):
+    """A validated float64 Config of TINY sizes; overrides may name blocks and plugin options."""
+    return from_dict({**TINY, **overrides}, registry or default_registry())
+
+
+def block_class(kind: str, block, registry=None) -> type:
+    """A block class from a class or a registered name."""
+    if isinstance(block, type):
+        return block
+    return (registry or default_registry()).resolve(kind, block).cls
+
+
+def build_block(kind: str, block, config, registry=None, seed=0):
+    """A standalone block with random float64 (or config.dtype) parameters bound.
+
+    A sequence block gets the config's attention and network blocks inside it.
+    """
+    registry = registry or default_registry()
+    cls = block_class(kind, block, registry)
+    if kind == "sequence":
+        inner = {}
+        for part in ("attention", "network"):
+            inner_cls = registry.resolve(part, getattr(config, BLOCK_KEYS[part])).cls
+            inner[part] = inner_cls(config, block_options(config, inner_cls))
+        instance = cls(config, block_options(config, cls), **inner)
+    else:
+        instance = cls(config, block_options(config, cls))
+    bind_parameters(instance, dtype=config.dtype, seed=seed)
+    return instance
+
+
+def tiny_model(registry=None, seed=0, vocab_size=VOCAB_SIZE, **overrides) -> GPT:
+    """A GPT of TINY sizes (overrides as in tiny_config) with random parameters, in eval mode."""
+    registry = registry or default_registry()
+    model = GPT(tiny_config(registry, **overrides), vocab_size, registry)
+    randomize(model.parameters, seed)
+    return model.eval()
+
+
+def set_training(block, mode=True):
+    """Training mode (dropout active) for a standalone block and its sub-blocks."""
+    for part in block.walk():
+        part.training = mode
+    return block

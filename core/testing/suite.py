@@ -1,0 +1,96 @@
+"""block_suite: the whole kit as one pytest test class, so a plugin's test file is three lines.
+
+    from littlebaby.testing import block_suite
+
+    TestMine = block_suite("attention", "mine")
+
+The class checks, on tiny float64 configs: the block's gradients (with and
+without dropout), a whole model's gradients with the block in it, cached
+generation against full forwards past n_ctx (the block alone for attention,
+the model for every kind), odd shapes, a save/load round trip, and that the
+block is registered under its name with each of its options rejecting a bad
+value with the one-line error of the core. Add tests of the block's own behaviour
+beside it in the same file.
+"""
+
+import functools
+
+import attrs
+
+from littlebaby.block import Block
+from littlebaby.config import BLOCK_KEYS
+from littlebaby.errors import UserError
+from littlebaby.testing.build import build_block, registry_with, set_training, tiny_config, tiny_model
+from littlebaby.testing.cache import check_cache
+from littlebaby.testing.gradients import check_gradients, check_model_gradients
+from littlebaby.testing.roundtrip import check_roundtrip
+from littlebaby.testing.shapes import check_shapes
+
+# the other blocks a model is built with, per kind under test: pre and post wiring, both mixtures
+MODEL_PARTNERS = {
+    "sequence": ({"c_attention": "mha", "c_network": "mlp"}, {"c_attention": "moh", "c_network": "moe"}),
+    "attention": ({"c_sequence": "pre", "c_network": "mlp"}, {"c_sequence": "post", "c_network": "moe"}),
+    "network": ({"c_sequence": "pre", "c_attention": "mha"}, {"c_sequence": "post", "c_attention": "moh"}),
+}
+
+
+def block_suite(kind: str, name: str, *, plugin=None, options=None):
+    """A pytest test class for the `kind` block registered as `name`.
+
+    plugin:  the plugin module, when the tests may run without it installed
+             (it is then registered directly, beside the installed plugins).
+    options: config keys used in every check, e.g. {"n_kv_heads": 2}; the
+             odd-size cases change n_heads and n_emb on top of them.
+    """
+    import pytest  # only test code needs pytest, not `import littlebaby.testing`
+
+    if kind not in BLOCK_KEYS:
+        raise ValueError(f"kind must be one of {', '.join(BLOCK_KEYS)}, got {kind!r}")
+    selected = {BLOCK_KEYS[kind]: name, **(options or {})}
+    partners = MODEL_PARTNERS[kind]
+
+    def ids(partner):
+        return "-".join(partner.values())
+
+    @functools.cache
+    def registry():  # entry points are read once per suite, when its first test runs
+        return registry_with(plugin)
+
+    class Suite:
+        def test_registered_and_options_validated(self):
+            cls = registry().resolve(kind, name).cls
+            assert issubclass(cls, Block)
+            for field in attrs.fields(cls.Options) if cls.Options is not None else ():
+                # a JSON object is the wrong type for any option
+                with pytest.raises(UserError, match=field.name) as error:
+                    tiny_config(registry(), **{**selected, field.name: {"bad": 1}})
+                assert "\n" not in str(error.value)
+
+        @pytest.mark.parametrize("dropout", [0.0, 0.2])
+        def test_gradients(self, dropout):
+            config = tiny_config(registry(), dropout=dropout, **selected)
+            check_gradients(set_training(build_block(kind, name, config, registry()), dropout > 0))
+
+        @pytest.mark.parametrize("partner", partners, ids=ids)
+        def test_model_gradients(self, partner):
+            check_model_gradients(registry(), **{**partner, **selected})
+
+        @pytest.mark.parametrize("partner", partners, ids=ids)
+        def test_model_cache(self, partner):
+            check_cache(tiny_model(registry(), **{**partner, **selected}))
+
+        def test_shapes(self):
+            check_shapes(name, kind=kind, registry=registry(), options=selected)
+
+        def test_roundtrip(self):
+            check_roundtrip(name, tiny_config(registry(), **selected), kind=kind, registry=registry())
+
+    if kind == "attention":  # the block alone; every kind is checked inside a model above
+
+        def test_cache(self):
+            check_cache(name, tiny_config(registry(), **selected), registry=registry())
+
+        Suite.test_cache = test_cache
+
+    Suite.__name__ = Suite.__qualname__ = f"Test{kind.capitalize()}{name.capitalize()}"
+    return Suite
