@@ -150,30 +150,11 @@ def ours_train(spec: dict, batch: int, warmup: int, steps: int) -> dict:
     return dict(median=median, min=minimum, flops=step_flops(spec, batch, matrices), peak_mb=peak / 2**20)
 
 
-def sample(logits, rng) -> int:
-    p = np.exp(logits - logits.max())
-    return int(rng.choice(p.shape[0], p=p / p.sum()))
-
-
 def ours_generate(model, n_tokens: int, use_cache: bool, seed: int = 0) -> list:
-    """Sample n_tokens after token 0 (batch 1); the cache follows cache.py's context policy."""
-    rng = np.random.default_rng(seed)
-    n_ctx = model.config.n_ctx
-    ids = [0]
-    cache = model.new_cache() if use_cache else None
-    logits = model.logits(np.array(ids), cache)[-1]
-    for i in range(n_tokens):
-        ids.append(sample(logits, rng))
-        if i == n_tokens - 1:
-            break
-        if not use_cache:
-            logits = model.logits(np.array(ids[-n_ctx:]))[-1]
-        elif cache.pos < n_ctx:
-            logits = model.logits(np.array(ids[-1:]), cache)[-1]
-        else:  # window full: refill the cache from the last n_ctx // 2 tokens
-            cache.reset()
-            logits = model.logits(np.array(ids[-(n_ctx // 2) :]), cache)[-1]
-    return ids
+    """Sample n_tokens after token 0 (batch 1) with littlebaby's own generation loop."""
+    from littlebaby.generation import generate  # not at the top: this file also runs in the torch interpreter
+
+    return generate(model, [0], n_tokens, rng=np.random.default_rng(seed), use_cache=use_cache)
 
 
 def ours_generation(spec: dict, lengths) -> dict:
