@@ -103,14 +103,16 @@ class GroupStats:
 
     def squared_norms(self, flat) -> np.ndarray:
         """Per-group sum of squares of a flat buffer."""
-        per_tensor = np.add.reduceat((flat * flat).astype(np.float64, copy=False), self.starts)
+        per_tensor = np.add.reduceat(np.square(flat, dtype=np.float64), self.starts)
         return self.membership @ per_tensor
 
-    def step_stats(self, grad, before, after) -> dict:
-        """{group: {"grad_norm", "update_ratio"}} for one optimizer step (before/after: flat parameters)."""
+    def step_stats(self, grad, weight_sq, update) -> dict:
+        """{group: {"grad_norm", "update_ratio"}} for one optimizer step.
+
+        weight_sq: `squared_norms` of the parameters before the step; update: their change (flat).
+        """
         grad_sq = self.squared_norms(grad)
-        weight_sq = self.squared_norms(before)
-        update_sq = self.squared_norms(after - before)
+        update_sq = self.squared_norms(update)
         return {g: {"grad_norm": float(np.sqrt(grad_sq[i])),
                     "update_ratio": float(np.sqrt(update_sq[i] / max(weight_sq[i], 1e-30)))}
                 for i, g in enumerate(self.groups)}

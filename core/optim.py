@@ -18,14 +18,12 @@ class AdamW:
         self.m = np.zeros_like(parameters.data)  # first moment
         self.v = np.zeros_like(parameters.data)  # second moment
         self.t = 0
-        self._scratch = np.empty_like(parameters.data)
+        self.update = np.empty_like(parameters.data)  # the last step's change, p_before - p_after
 
     def step(self, grad, lr: float):
         """One update of parameters.data from the flat gradient `grad` at learning rate lr."""
         self.t += 1
-        data, m, v, scratch = self.parameters.data, self.m, self.v, self._scratch
-        if self.weight_decay:
-            data[: self.parameters.decay_size] *= 1.0 - lr * self.weight_decay
+        data, m, v, scratch = self.parameters.data, self.m, self.v, self.update
         m *= self.beta1
         m += (1.0 - self.beta1) * grad
         v *= self.beta2
@@ -38,6 +36,10 @@ class AdamW:
         scratch += self.eps
         np.divide(m, scratch, out=scratch)
         scratch *= lr / (1.0 - self.beta1**self.t)
+        if self.weight_decay:  # decoupled: shrink the weights themselves, p -= lr * wd * p
+            decayed = slice(0, self.parameters.decay_size)
+            scratch[decayed] += (lr * self.weight_decay) * data[decayed]
+        # the whole update stays in self.update, so the report's update ratios need no copy of the weights
         data -= scratch
 
     def state(self) -> dict:

@@ -12,7 +12,8 @@ one thread meanwhile (`blas.limit`), as each chunk already has a core.
 Measured on 2 cores: -25 to -30% per step against one thread with a 2-thread
 BLAS. Each chunk's loss gradient is scaled by its share of the tokens, so the
 summed gradient equals the single-thread one up to float rounding. With
-dropout, each replica draws its own masks.
+dropout, each replica draws its own masks from a generator seeded by the
+model's own every step, so the model's generator state fixes them all.
 """
 
 import os

@@ -90,11 +90,11 @@ class Trainer:
         loss = compute_gradients(self.model, inputs, targets)
         grad_norm = clip_grad_norm(self.model.grad, config.grad_clip)
         lr = learning_rate(self.step, self.total_steps, config.lr, config.min_lr, config.warmup_steps)
-        before = self.model.parameters.data.copy()
+        weight_sq = self.group_stats.squared_norms(self.model.parameters.data)
         self.optimizer.step(self.model.grad, lr)
         self.step += 1
         seconds = time.perf_counter() - started
-        groups = self.group_stats.step_stats(self.model.grad, before, self.model.parameters.data)
+        groups = self.group_stats.step_stats(self.model.grad, weight_sq, self.optimizer.update)
         return self.step_record(loss, lr, grad_norm, seconds, groups)
 
     def step_record(self, loss, lr, grad_norm, seconds, groups) -> dict:

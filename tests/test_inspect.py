@@ -46,7 +46,7 @@ def test_group_stats_match_direct_norms():
     grad = rng.standard_normal(model.parameters.size).astype(np.float32)
     before = model.parameters.data.copy()
     after = before + 0.01 * grad
-    result = stats.step_stats(grad, before, after)
+    result = stats.step_stats(grad, stats.squared_norms(before), before - after)
     named_grad = model.parameters.named(grad)
     attention = [v for k, v in named_grad.items() if group_of(k) == "attention"]
     expected = np.sqrt(sum(float((a.astype(np.float64) ** 2).sum()) for a in attention))
