@@ -14,8 +14,6 @@ from littlebaby.config import positive
 from littlebaby.layers import CausalAttention, Dropout, Linear
 from littlebaby.ops.attention import merge_heads, split_heads
 
-__version__ = "0.1.0"
-
 
 @attrs.frozen(kw_only=True)
 class GQAOptions:

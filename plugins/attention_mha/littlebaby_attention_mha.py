@@ -9,8 +9,6 @@ import littlebaby
 from littlebaby.layers import CausalAttention, Dropout, Linear
 from littlebaby.ops.attention import merge_heads, merge_qkv, split_heads, split_qkv
 
-__version__ = "0.1.0"
-
 
 class MultiHeadAttention(littlebaby.Block):
     @classmethod

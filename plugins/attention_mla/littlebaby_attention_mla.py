@@ -17,8 +17,6 @@ from littlebaby.config import positive
 from littlebaby.layers import CausalAttention, Dropout, LayerNorm, Linear
 from littlebaby.ops.attention import merge_heads, split_heads
 
-__version__ = "0.1.0"
-
 
 @attrs.frozen(kw_only=True)
 class MLAOptions:

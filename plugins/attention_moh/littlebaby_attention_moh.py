@@ -12,8 +12,6 @@ from littlebaby.layers import CausalAttention, Dropout, Linear
 from littlebaby.ops.attention import merge_qkv, split_qkv
 from littlebaby.ops.softmax import softmax_backward, softmax_forward
 
-__version__ = "0.1.0"
-
 
 class MixtureOfHeads(littlebaby.Block):
     @classmethod

@@ -4,8 +4,6 @@ import littlebaby
 from littlebaby.layers import Dropout, Linear
 from littlebaby.ops.gelu import gelu_backward, gelu_forward
 
-__version__ = "0.1.0"
-
 
 class MLP(littlebaby.Block):
     @classmethod

@@ -18,8 +18,6 @@ from littlebaby.ops.gelu import gelu_backward, gelu_forward
 from littlebaby.ops.linear import linear_backward, linear_forward
 from littlebaby.ops.softmax import softmax_backward, softmax_forward
 
-__version__ = "0.1.0"
-
 
 @attrs.frozen(kw_only=True)
 class MoEOptions:

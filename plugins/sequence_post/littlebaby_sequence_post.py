@@ -3,8 +3,6 @@
 import littlebaby
 from littlebaby.layers import LayerNorm
 
-__version__ = "0.1.0"
-
 
 class PostNorm(littlebaby.Block):
     @classmethod

@@ -166,7 +166,7 @@ def from_dict(data: dict, registry=None) -> Config:
     from littlebaby.plugins import default_registry
 
     if not isinstance(data, dict):
-        raise UserError("a config must be a JSON object of key: value pairs", "see configs/baby.json")
+        raise UserError("a config must be a JSON object of key: value pairs", "see the shipped baby config (littlebaby/configs/baby.json)")
     registry = registry or default_registry()
     data = dict(data)
     data.pop("options", None)
@@ -234,5 +234,5 @@ def load_file(path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UserError(f"config file {path} is not valid JSON ({error})", "fix the file") from None
     if not isinstance(data, dict):
-        raise UserError(f"config file {path} must hold a JSON object", "see configs/baby.json")
+        raise UserError(f"config file {path} must hold a JSON object", "see the shipped baby config (littlebaby/configs/baby.json)")
     return data

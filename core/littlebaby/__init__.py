@@ -7,9 +7,14 @@ variant (sequence, attention, network) is a plugin distribution found through
 the `littlebaby` entry point group.
 """
 
+import importlib.metadata
+
 import pluggy
 
-__version__ = "0.1.0"
+try:  # the one version source is pyproject.toml, read from the installed distribution
+    __version__ = importlib.metadata.version("littlebaby")
+except importlib.metadata.PackageNotFoundError:  # imported from a source tree that is not installed
+    __version__ = "0+unknown"
 
 hookimpl = pluggy.HookimplMarker("littlebaby")
 """Decorator for plugin hook implementations: `@littlebaby.hookimpl`."""
