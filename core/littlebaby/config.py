@@ -13,21 +13,32 @@ validator's error raised in `__init__` as a bare "invalid value @ $", so
 
 import difflib
 import json
+import math
 
 import attrs
 import cattrs
 from cattrs.v import format_exception as cattrs_format_exception
 
+from littlebaby import reading
 from littlebaby.errors import UserError
 
 
+def finite(instance, attribute, value):
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{attribute.name} must be a finite number, got {value}")
+
+
+# The range checks are written `not (inside)` so that NaN, which compares false
+# with everything, fails them too (the structure hooks refuse it first from files).
 def positive(instance, attribute, value):
-    if value <= 0:
+    finite(instance, attribute, value)
+    if not value > 0:
         raise ValueError(f"{attribute.name} must be positive, got {value}")
 
 
 def non_negative(instance, attribute, value):
-    if value < 0:
+    finite(instance, attribute, value)
+    if not value >= 0:
         raise ValueError(f"{attribute.name} must be >= 0, got {value}")
 
 
@@ -77,7 +88,7 @@ class Config:
     init_std: float = attrs.field(default=0.02, validator=positive)  # GPT-2 init
     eval_interval: int = attrs.field(default=100, validator=positive)  # steps between val losses
     eval_windows: int = attrs.field(default=256, validator=positive)  # fixed, seeded val windows
-    seed: int = 0
+    seed: int = attrs.field(default=0, validator=non_negative)  # any size; numpy seeds take no negatives
     dtype: str = attrs.field(default="float32", validator=_dtype)
     threads: int = attrs.field(default=0, validator=non_negative)  # batch split; 0 = one per core
     # plugin keys (e.g. n_experts), flat in the file; validated by `resolve`
@@ -93,27 +104,40 @@ CORE_KEYS = tuple(f.name for f in attrs.fields(Config) if f.name != "options")
 BLOCK_KEYS = {"sequence": "c_sequence", "attention": "c_attention", "network": "c_network"}
 
 
+def _shown(value) -> str:
+    """A value as it appears in an error line: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _strict_int(value, _type):
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer, got {value!r}")
+        raise TypeError(f"expected an integer, got {_shown(value)}")
     return value
 
 
 def _strict_float(value, _type):
+    """Every float key, core and plugin alike: a finite number (NaN and infinity train nothing)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"expected a number, got {value!r}")
-    return float(value)
+        raise TypeError(f"expected a number, got {_shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond a float's range
+        raise ValueError(f"expected a finite number, got {_shown(value)}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"expected a finite number, got {value}")
+    return number
 
 
 def _strict_str(value, _type):
     if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {value!r}")
+        raise TypeError(f"expected a string, got {_shown(value)}")
     return value
 
 
 def _strict_bool(value, _type):
     if not isinstance(value, bool):
-        raise TypeError(f"expected true or false, got {value!r}")
+        raise TypeError(f"expected true or false, got {_shown(value)}")
     return value
 
 
@@ -189,8 +213,10 @@ def from_dict(data: dict, registry=None) -> Config:
     for key in data:
         if key in options:
             continue
-        if key in declared:  # an option of an installed block this config does not use: kept
-            options[key] = data[key]
+        if key in declared:  # an option of an installed block this config does not use: kept, once valid
+            owner = declared[key]
+            value = structure({key: data[key]}, owner.cls.Options, what=f"{owner.name} option")
+            options[key] = converter.unstructure(value)[key]
             continue
         raise _unknown_key(key, set(CORE_KEYS) | set(declared))
     return attrs.evolve(config, options=options)
@@ -218,21 +244,15 @@ def parse_override(text: str):
     if not sep or not key:
         raise UserError(f"--set expects key=value, got {text!r}", "for example --set n_layers=2")
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
+        value = json.loads(raw)  # NaN and 1e999 parse here, so the key's check can name them
+    except (ValueError, RecursionError):
         value = raw
     return key.strip(), value
 
 
 def load_file(path) -> dict:
     """A config JSON file as a dict, or a one-line error."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise UserError(f"config file {path} not found", "give a shipped config name (baby) or a JSON file path") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"config file {path} is not valid JSON ({error})", "fix the file") from None
+    data = reading.read_json(path, "config file")
     if not isinstance(data, dict):
         raise UserError(f"config file {path} must hold a JSON object", "see the shipped baby config (littlebaby/configs/baby.json)")
     return data

@@ -19,7 +19,7 @@ Both store weights as (n_in, n_out) used as x @ W, so nothing is transposed.
 
 import numpy as np
 
-from littlebaby import config as configs
+from littlebaby import config as configs, memory, reading
 from littlebaby.checkpoint import copy_tensors
 from littlebaby.errors import UserError
 from littlebaby.files import read_json
@@ -28,89 +28,92 @@ from littlebaby.tokenizer import Tokenizer
 
 
 class _Weights:
-    """The notebook's weight dict, read as arrays; a missing key is a UserError."""
+    """The notebook's weight dict, read as arrays of the shapes the config needs; a missing key,
+    a value that is not numeric or has another shape (a scalar for a matrix) is a UserError."""
 
     def __init__(self, data: dict, path, dtype):
         self.data, self.path, self.dtype = data, path, dtype
 
-    def __call__(self, key: str):
+    def __call__(self, key: str, shape: tuple):
         value = self.data.get(key)
         if value is None:
             raise UserError(f"original model file {self.path} has no {key!r}", "do the config and model files belong together?")
         try:
-            return np.asarray(value, dtype=self.dtype)
-        except (TypeError, ValueError):
+            array = np.asarray(value, dtype=self.dtype)
+        except (TypeError, ValueError, OverflowError):
             raise UserError(f"original model file {self.path}: {key!r} is not a numeric array", "is it a file written by GPT.save?") from None
+        if array.shape != tuple(shape):
+            raise UserError(f"original model file {self.path}: {key!r} has shape {array.shape}, the config needs {tuple(shape)}",
+                            "do the config and model files belong together?")
+        return array
 
-    def bias(self, key: str, size: int):
+    def bias(self, key: str, shape: tuple):
         """A bias the notebook may have saved as null (no bias): zeros then."""
-        return self(key) if self.data.get(key) is not None else np.zeros(size, dtype=self.dtype)
+        return self(key, shape) if self.data.get(key) is not None else np.zeros(shape, dtype=self.dtype)
 
 
-def tensors(weights: _Weights, config) -> dict:
-    """Our parameter name -> array, from the notebook's keys (see the module docstring)."""
+def tensors(weights: _Weights, config, shapes: dict) -> dict:
+    """Our parameter name -> array, from the notebook's keys (see the module docstring);
+    shapes: our parameter name -> shape, from the model the config builds."""
     if config.c_attention not in ("mha", "moh") or config.c_network not in ("mlp", "moe"):
         raise UserError(
             f"the original notebook has no {config.c_attention}/{config.c_network} blocks",
             "its configs use c_attention mha or moh and c_network mlp or moe",
         )
-    C = config.n_emb
-    out = {
-        "wte.weight": weights("wte_weight"),
-        "wpe.weight": weights("wpe_weight"),
-        "ln_f.weight": weights("ln_f_gamma"),
-        "ln_f.bias": weights("ln_f_beta"),
-        "head.weight": weights("lm_head_weight"),
-    }
-    out["head.bias"] = weights.bias("lm_head_bias", out["head.weight"].shape[-1])
+    out = {}
+    for ours, theirs in (("wte.weight", "wte_weight"), ("wpe.weight", "wpe_weight"), ("ln_f.weight", "ln_f_gamma"),
+                         ("ln_f.bias", "ln_f_beta"), ("head.weight", "lm_head_weight")):
+        out[ours] = weights(theirs, shapes[ours])
+    out["head.bias"] = weights.bias("lm_head_bias", shapes["head.bias"])
     for i in range(config.n_layers):
         old, new = f"block_{i}_", f"blocks.{i}."
         for n in (1, 2):
-            out[f"{new}ln{n}.weight"] = weights(f"{old}ln{n}_gamma")
-            out[f"{new}ln{n}.bias"] = weights(f"{old}ln{n}_beta")
+            out[f"{new}ln{n}.weight"] = weights(f"{old}ln{n}_gamma", shapes[f"{new}ln{n}.weight"])
+            out[f"{new}ln{n}.bias"] = weights(f"{old}ln{n}_beta", shapes[f"{new}ln{n}.bias"])
         att = f"{old}{config.c_attention}_"
-        out[new + "attention.qkv.weight"] = np.concatenate([weights(f"{att}{p}_weight") for p in "qkv"], axis=1)
+        C, three_A = shapes[new + "attention.qkv.weight"]
+        out[new + "attention.qkv.weight"] = np.concatenate([weights(f"{att}{p}_weight", (C, three_A // 3)) for p in "qkv"], axis=1)
         proj = "c" if config.c_attention == "mha" else "m"
-        out[new + "attention.proj.weight"] = weights(f"{att}{proj}_weight")
-        out[new + "attention.proj.bias"] = weights.bias(f"{att}{proj}_bias", C)
+        out[new + "attention.proj.weight"] = weights(f"{att}{proj}_weight", shapes[new + "attention.proj.weight"])
+        out[new + "attention.proj.bias"] = weights.bias(f"{att}{proj}_bias", shapes[new + "attention.proj.bias"])
         if config.c_attention == "moh":
-            out[new + "attention.gate.weight"] = weights(f"{att}g_weight")
+            out[new + "attention.gate.weight"] = weights(f"{att}g_weight", shapes[new + "attention.gate.weight"])
         if config.c_network == "mlp":
             for ours, theirs in (("up", "proj_up"), ("down", "proj_dn")):
-                out[f"{new}network.{ours}.weight"] = weights(f"{old}mlp_{theirs}_weight")
-                out[f"{new}network.{ours}.bias"] = weights.bias(f"{old}mlp_{theirs}_bias", out[f"{new}network.{ours}.weight"].shape[1])
+                out[f"{new}network.{ours}.weight"] = weights(f"{old}mlp_{theirs}_weight", shapes[f"{new}network.{ours}.weight"])
+                out[f"{new}network.{ours}.bias"] = weights.bias(f"{old}mlp_{theirs}_bias", shapes[f"{new}network.{ours}.bias"])
         else:
-            experts = range(config.options["n_experts"])
-            expert = f"{old}moe_expert_"
-            out[new + "network.gate.weight"] = weights(f"{old}moe_g_weight")
+            E, F = shapes[new + "network.up.bias"]
+            experts, expert = range(E), f"{old}moe_expert_"
+            out[new + "network.gate.weight"] = weights(f"{old}moe_g_weight", shapes[new + "network.gate.weight"])
             # ours stacks the experts: up (C, E, F), down (E, F, C), biases (E, F) and (E, C)
-            out[new + "network.up.weight"] = np.stack([weights(f"{expert}{e}_up_weight") for e in experts], axis=1)
-            out[new + "network.up.bias"] = np.stack([weights.bias(f"{expert}{e}_up_bias", 4 * C) for e in experts])
-            out[new + "network.down.weight"] = np.stack([weights(f"{expert}{e}_dn_weight") for e in experts])
-            out[new + "network.down.bias"] = np.stack([weights.bias(f"{expert}{e}_dn_bias", C) for e in experts])
+            out[new + "network.up.weight"] = np.stack([weights(f"{expert}{e}_up_weight", (C, F)) for e in experts], axis=1)
+            out[new + "network.up.bias"] = np.stack([weights.bias(f"{expert}{e}_up_bias", (F,)) for e in experts])
+            out[new + "network.down.weight"] = np.stack([weights(f"{expert}{e}_dn_weight", (F, C)) for e in experts])
+            out[new + "network.down.bias"] = np.stack([weights.bias(f"{expert}{e}_dn_bias", (C,)) for e in experts])
     return out
 
 
 def convert(raw_config: dict, tokenizer_path, model_path, registry=None):
     """(config, tokenizer, model) from the notebook's config dict and two files; validates all first."""
     raw = dict(raw_config)
-    data = read_json(model_path, "original model")
+    data = reading.read_json(model_path, "original model file", memory.data_limit())
     if not isinstance(data, dict) or "wte_weight" not in data:
         raise UserError(f"{model_path} is not a model file of the original notebook (no 'wte_weight')", "pass the JSON written by GPT.save")
     if raw.get("c_network") == "moe":
         expansion = data.get("block_0_moe_expansion", 4)
         if expansion != 4:
-            raise UserError(f"the original model uses moe expansion {expansion}", "littlebaby's moe expands 4x; only those import")
+            raise UserError(f"the original model uses moe expansion {expansion!r}", "littlebaby's moe expands 4x; only those import")
         raw.setdefault("n_experts", data.get("block_0_moe_n_experts", 4))
     config = configs.from_dict(raw, registry)
     tokenizer = Tokenizer.from_dict(read_json(tokenizer_path, "tokenizer"), f"tokenizer file {tokenizer_path}")
-    weights = tensors(_Weights(data, model_path, config.dtype), config)
-    vocab_size = weights["wte.weight"].shape[0]
-    if vocab_size != tokenizer.vocab_size:
+    rows = data["wte_weight"]
+    if isinstance(rows, list) and len(rows) != tokenizer.vocab_size:
         raise UserError(
-            f"the tokenizer has {tokenizer.vocab_size} characters but the original model has {vocab_size} embedding rows",
+            f"the tokenizer has {tokenizer.vocab_size} characters but the original model has {len(rows)} embedding rows",
             "pass the tokenizer file saved with this model",
         )
-    model = build_model(config, vocab_size, registry)
-    copy_tensors(model, weights, f"original model file {model_path}")
+    model = build_model(config, tokenizer.vocab_size, registry)  # refuses a config too large for memory
+    shapes = {name: spec.shape for name, spec in model.parameters.specs.items()}
+    copy_tensors(model, tensors(_Weights(data, model_path, config.dtype), config, shapes), f"original model file {model_path}")
     return config, tokenizer, model

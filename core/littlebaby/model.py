@@ -12,7 +12,7 @@ import contextlib
 
 import numpy as np
 
-from littlebaby import blas
+from littlebaby import blas, memory
 from littlebaby.block import Block
 from littlebaby.cache import KVCache
 from littlebaby.config import BLOCK_KEYS, Config, block_options, from_dict
@@ -33,17 +33,26 @@ class GPT(Block):
         sequence, attention, network = (self.entries[k].cls for k in ("sequence", "attention", "network"))
         self.wte = self.add("wte", Embedding(vocab_size, config.n_emb))
         self.wpe = self.add("wpe", Embedding(config.n_ctx, config.n_emb))
-        self.layers = []
-        for i in range(config.n_layers):
-            layer = sequence(
+        ln_f, head = LayerNorm(config.n_emb), Linear(config.n_emb, vocab_size)
+
+        def new_layer():
+            return sequence(
                 config,
                 block_options(config, sequence),
                 attention=attention(config, block_options(config, attention)),
                 network=network(config, block_options(config, network)),
             )
-            self.layers.append(self.add(f"blocks.{i}", layer))
-        self.ln_f = self.add("ln_f", LayerNorm(config.n_emb))
-        self.head = self.add("head", Linear(config.n_emb, vocab_size))
+
+        # blocks only declare shapes: one layer tells the size of all, before n_layers are built or allocated
+        first = new_layer()
+        if parameters is None:
+            total = sum(memory.count(block) for block in (self.wte, self.wpe, ln_f, head)) + config.n_layers * memory.count(first)
+            memory.require(memory.model_needs(config, total, vocab_size, self.entries), "this model")
+        self.layers = [self.add("blocks.0", first)]
+        for i in range(1, config.n_layers):
+            self.layers.append(self.add(f"blocks.{i}", new_layer()))
+        self.ln_f = self.add("ln_f", ln_f)
+        self.head = self.add("head", head)
         if parameters is None:
             self.parameters = Parameters(self, config.dtype)
             self.parameters.initialize(np.random.default_rng(config.seed), config.init_std, config.n_layers)

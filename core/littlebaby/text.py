@@ -12,10 +12,9 @@ last 10% of the text: the same windows in every run, whatever the run's seed.
 
 import importlib.resources
 import math
-from pathlib import Path
-
 import numpy as np
 
+from littlebaby import memory, reading
 from littlebaby.errors import UserError
 
 TRAIN_FRACTION = 0.9  # as the original: the first 90% trains, the last 10% validates
@@ -23,17 +22,9 @@ VAL_SEED = 20251125  # constant, so every run is judged on the same windows
 
 
 def read_text(path) -> str:
-    """A UTF-8 text file, or a one-line UserError (missing, empty, binary, not UTF-8)."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"data file {path} not found", "give a path to a UTF-8 text file with --data") from None
-    except IsADirectoryError:
-        raise UserError(f"data path {path} is a directory", "give a path to a UTF-8 text file with --data") from None
-    except OSError as error:
-        raise UserError(f"cannot read data file {path} ({error.strerror})", "check the path and its permissions") from None
-    return decode_text(raw, str(path))
+    """A UTF-8 text file, or a one-line UserError (missing, not a regular file, too large
+    for this machine, empty, binary, not UTF-8)."""
+    return decode_text(reading.read_bytes(path, "data file", memory.data_limit()), str(path))
 
 
 def decode_text(raw: bytes, name: str) -> str:

@@ -32,6 +32,12 @@ class MixtureOfExperts(littlebaby.Block):
         H, E = config.n_emb, options.n_experts
         return "H*E + E*(8H^2 + 5H) (gate, E experts of H -> 4H -> H)", H * E + E * (8 * H * H + 5 * H)
 
+    @classmethod
+    def activation_floats(cls, config, options):
+        """Per token: every expert's hidden layer three times (before, after GELU, gate-weighted)."""
+        E, C = options.n_experts, config.n_emb
+        return 3 * E * 4 * C + 2 * E + 3 * C
+
     def __init__(self, config, options=None):
         super().__init__(config, options or MoEOptions())
         E, C, F = self.options.n_experts, config.n_emb, 4 * config.n_emb
