@@ -117,8 +117,8 @@ class GPT(Block):
             self.eval()
         ids = np.asarray(ids)
         single = ids.ndim == 1
-        # Generation's GEMMs are tiny: a 2-thread OpenBLAS made a 32-token cache refill take 17 ms instead of 0.9,
-        # and uncached batch-1 generation 30x slower on a busy machine (its threads spin-wait); one thread is at most 15% slower.
+        # Generation's GEMMs are tiny: a second OpenBLAS thread costs more to wake than it saves (a cache
+        # refill, uncached batch-1 generation on a busy machine, where its threads spin-wait).
         one_thread = cache is not None or ids.size <= 256
         try:
             with blas.limit(1) if one_thread else contextlib.nullcontext():
