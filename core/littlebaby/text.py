@@ -41,9 +41,12 @@ def decode_text(raw: bytes, name: str) -> str:
         ) from None
 
 
-def shipped_text() -> str:
-    """Tiny Shakespeare, shipped inside the package."""
-    return importlib.resources.files("littlebaby.data").joinpath("shakespeare.txt").read_text(encoding="utf-8")
+def shipped_text(name: str = "shakespeare") -> str:
+    """A text shipped inside the package (littlebaby/data/<name>.txt): tiny Shakespeare."""
+    resource = importlib.resources.files("littlebaby.data").joinpath(f"{name}.txt")
+    if not name.isidentifier() or not resource.is_file():  # a name, never a path
+        raise UserError(f"no shipped text {name!r} in this littlebaby", "install the version that trained the run")
+    return resource.read_text(encoding="utf-8")
 
 
 def split(ids: np.ndarray, n_ctx: int, name: str = "data") -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +58,7 @@ def split(ids: np.ndarray, n_ctx: int, name: str = "data") -> tuple[np.ndarray, 
         raise UserError(
             f"{name} has {len(ids)} characters; its 10% validation split needs n_ctx + 1 = {n_ctx + 1}, "
             f"so at least {needed} in all",
-            "give more text or lower n_ctx (--set n_ctx=...)",
+            "give more text or lower n_ctx (n_ctx=...)",
         )
     return train, val
 
