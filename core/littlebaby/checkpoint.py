@@ -144,30 +144,14 @@ def save_optimizer(path, optimizer, state: dict):
 
 
 def load_optimizer(path, optimizer) -> dict:
-    """Restore AdamW from path (its header checked first); returns the saved training state dict."""
+    """Restore AdamW from path (its header checked first); returns the saved training state
+    as parsed (training.TrainState.from_dict checks it)."""
     with _opened(path, "optimizer") as handle:
         metadata = handle.metadata() or {}
         check_tensors(_header(handle), _described(optimizer.state()), f"optimizer file {path}")
-        state = training_state(_metadata_json(metadata, "state", path, "optimizer"), f"optimizer file {path}")
+        state = _metadata_json(metadata, "state", path, "optimizer")
         arrays = {name: handle.get_tensor(name) for name in optimizer.state()}
     if int(arrays["t"][0]) < 0:
         raise UserError(f"optimizer file {path} counts {int(arrays['t'][0])} AdamW steps", "restore the file")
     optimizer.load_state(arrays)
-    return state
-
-
-def training_state(state, source: str) -> dict:
-    """The training position saved for --resume, checked: a JSON object with a whole `step`
-    >= 0 and a `dropout_rng` that is null or a numpy generator state."""
-    if not isinstance(state, dict):
-        raise UserError(f"{source} holds a training state that is not a JSON object", "restore the file")
-    step = state.get("step")
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise UserError(f"{source} gives step {step!r}, not a whole number >= 0", "restore the file")
-    rng = state.get("dropout_rng")
-    if rng is not None:
-        try:
-            np.random.default_rng().bit_generator.state = rng
-        except (TypeError, ValueError, KeyError, OverflowError):
-            raise UserError(f"{source} holds a dropout generator state numpy cannot use", "restore the file") from None
     return state

@@ -137,6 +137,13 @@ def require(parts: list, what: str):
                     f"but this machine has {describe_bytes(room)} available", f"lower {keys}")
 
 
+def check_training(model, batch: int):
+    """Refuse (one line) to train `model` on batches of `batch` windows if it cannot fit."""
+    from littlebaby.step import workers
+
+    require(training_needs(model, batch, workers(model, batch)), "training this model")
+
+
 def count(block) -> int:
     """Parameters a (not yet allocated) block declares, sub-blocks included."""
     return sum(math.prod(spec.shape) for _, _, _, spec in block.named_specs())

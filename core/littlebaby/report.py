@@ -33,6 +33,8 @@ from littlebaby import config as configs, files
 from littlebaby.checkpoint import plugin_metadata
 from littlebaby.errors import UserError
 
+LIMIT = 256 << 20  # bytes of a report file read back: about 350,000 steps' records
+
 
 @attrs.frozen
 class Data:
@@ -140,7 +142,7 @@ def imported(report: dict):
 # -- reading ---------------------------------------------------------------------------
 def read(path) -> dict:
     """The whole report of a run, or a one-line UserError."""
-    report = files.read_json(path, "report")
+    report = files.read_json(path, "report", LIMIT)
     if not isinstance(report, dict) or not isinstance(report.get("steps", []), list) or not isinstance(report.get("val", []), list):
         raise UserError(f"report file {path} is not a littlebaby report", "restore or regenerate it")
     return report
@@ -212,7 +214,7 @@ def runs(home=".") -> list[dict]:
     rows = []
     for name in home.runs():
         try:
-            report = files.read_json(home.report(name), "report")
+            report = files.read_json(home.report(name), "report", LIMIT)
         except UserError:
             report = {}
         rows.append(row(name, report))

@@ -15,7 +15,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from littlebaby import checkpoint, config as configs, files, report as reports, text
+from littlebaby import checkpoint, config as configs, files, memory, report as reports, text
 from littlebaby.errors import UserError
 from littlebaby.generation import generate as generate_ids
 from littlebaby.import_original import convert
@@ -108,6 +108,12 @@ def grown_model(model, cfg, vocab_size: int, registry=None):
     return model.grow_vocab(vocab_size, np.random.default_rng([cfg.seed, 2]))
 
 
+def check_memory(model, train_ids):
+    """Refuse, before any file is written, a batch that cannot fit in memory (the model itself was checked when built)."""
+    cfg = model.config
+    memory.check_training(model, text.Epochs(train_ids, cfg.n_ctx, cfg.batch_size, cfg.seed).batch_size)
+
+
 def write_run_files(home, name, cfg, tokenizer=None) -> list:
     """Write the config (and tokenizer) of a run; returns the paths written."""
     written = [home.config(name)]
@@ -141,6 +147,7 @@ def train(config: str = "baby", data=None, overrides=(), home=".", resume: str |
     # everything is valid: from here on, files are created
     name = files.new_guid()
     model = build_model(cfg, tokenizer.vocab_size, registry)
+    check_memory(model, train_ids)
     report = reports.new(name, cfg, config_name, model, data_info)
     written = write_run_files(home, name, cfg, tokenizer)
     return _train_session(Run(home, name, cfg, tokenizer, model, train_ids, val_ids, report, written), quiet, log)
@@ -153,10 +160,16 @@ def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
     report = reports.read(home.report(name))
     cfg = recipe_config(loaded.config, overrides, registry)
     data_info = reports.data_of(report, home.report(name))
-    train_ids, val_ids = text.split(loaded.tokenizer.encode(reread_data(data_info)), cfg.n_ctx, data_info.source)
+    try:
+        ids = loaded.tokenizer.encode(reread_data(data_info))
+    except UserError as error:  # the prompt's hint would mislead: this is the run's own data
+        raise UserError(f"the run's data {data_info.source} changed since it was trained: its {error.problem}",
+                        "restore the text it was trained on, or finetune the run on this one") from None
+    train_ids, val_ids = text.split(ids, cfg.n_ctx, data_info.source)
     if not home.optimizer(name).exists():
         raise UserError(f"run {name} has no optimizer state ({home.optimizer(name)})", "it cannot be resumed; finetune it instead")
     model = loaded.model if cfg == loaded.config else rebuilt(loaded.model, cfg, registry)
+    check_memory(model, train_ids)
     session = Run(home, name, cfg, loaded.tokenizer, model, train_ids, val_ids, report, [])
     saved = checkpoint.load_optimizer(home.optimizer(name), session.optimizer)
     session.state = TrainState.from_dict(saved, f"optimizer file {home.optimizer(name)}")
@@ -179,6 +192,7 @@ def finetune(run: str, data, overrides=(), home=".", quiet: bool = True, log=Non
     home.check_writable()
     name = home.finetune_name(base)
     model = grown_model(loaded.model, cfg, tokenizer.vocab_size, registry)
+    check_memory(model, train_ids)
     report = reports.new(name, cfg, "finetune", model, data_info, base=base)
     report["new_characters"] = tokenizer.vocab[loaded.tokenizer.vocab_size :]
     written = write_run_files(home, name, cfg, tokenizer)
