@@ -148,7 +148,10 @@ class Home:
         for path in folder.glob("model_*.safetensors"):
             name = path.name[len("model_") : -len(".safetensors")]
             if RUN_NAME.fullmatch(name):
-                found.append((path.stat().st_mtime_ns, name))
+                try:
+                    found.append((path.stat().st_mtime_ns, name))
+                except OSError:  # a dangling link or a file removed meanwhile: listed, and loading it says why
+                    found.append((path.lstat().st_mtime_ns if path.is_symlink() else 0, name))
         return [name for _, name in sorted(found)]
 
     def resolve(self, run: str) -> str:

@@ -62,19 +62,21 @@ def data_limit() -> int:
 
 
 # -- activations, per token and layer ---------------------------------------------------
-# What forward keeps for backward in the built-in blocks, in floats per token of one layer.
+# What forward keeps for backward in the built-in blocks, in floats per token of one layer;
+# tests/test_memory.py holds these to within a factor of two of a traced training step.
 def _sequence_floats(config) -> int:
-    return 6 * config.n_emb  # two LayerNorms (input, normalised, output) and two residual sums
+    return 4 * config.n_emb  # two LayerNorms' normalised inputs and the two residual sums
 
 
 def _attention_floats(config) -> int:
-    # q, k, v before and after the head split, the output before and after merging, and per
-    # head one weight, one dropout mask and one softmax input per key in the window
-    return 8 * config.head_size + 3 * config.n_heads * config.n_ctx + 2 * config.n_emb
+    # q, k, v and the merged heads; per head one softmax weight per key in the window,
+    # kept twice (weights and what backward reuses), three times with a dropout mask
+    per_key = 3 if config.dropout else 2
+    return 6 * config.head_size + per_key * config.n_heads * config.n_ctx + config.n_emb
 
 
 def _network_floats(config) -> int:
-    return 14 * config.n_emb  # input, 4x hidden before and after GELU, GELU's derivative, output
+    return 10 * config.n_emb  # input, the 4x hidden layer after GELU and GELU's derivative, output
 
 
 DEFAULT_FLOATS = {"sequence": _sequence_floats, "attention": _attention_floats, "network": _network_floats}
