@@ -141,11 +141,45 @@ def imported(report: dict):
 
 # -- reading ---------------------------------------------------------------------------
 def read(path) -> dict:
-    """The whole report of a run, or a one-line UserError."""
+    """The whole report of a run, or a one-line UserError: every part resume and plot use is
+    checked here, so a damaged report fails in one line rather than deep inside a figure."""
     report = files.read_json(path, "report", LIMIT)
-    if not isinstance(report, dict) or not isinstance(report.get("steps", []), list) or not isinstance(report.get("val", []), list):
-        raise UserError(f"report file {path} is not a littlebaby report", "restore or regenerate it")
+    problem = _problem(report)
+    if problem:
+        raise UserError(f"report file {path} is not a littlebaby report ({problem})", "restore or regenerate it")
     return report
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _records(records, keys) -> bool:
+    """A list of JSON objects each with a number under every key."""
+    return isinstance(records, list) and all(isinstance(r, dict) and all(_number(r.get(k)) for k in keys) for r in records)
+
+
+def _problem(report) -> str | None:
+    """What makes `report` unusable for resume and plot, or None."""
+    if not isinstance(report, dict):
+        return "not a JSON object"
+    config = report.get("config")
+    if not isinstance(config, dict) or not all(_whole(config.get(k)) and config[k] > 0 for k in ("batch_size", "n_ctx")):
+        return "no config with batch_size and n_ctx"
+    steps = report.get("steps", [])
+    if not _records(steps, ("step", "loss", "lr", "grad_norm")):
+        return "a step record lacks step, loss, lr or grad_norm"
+    for record in steps:
+        groups = record.get("groups", {})
+        if not isinstance(groups, dict) or not all(isinstance(g, dict) and all(map(_number, g.values())) for g in groups.values()):
+            return f"step {record['step']} has unreadable group statistics"
+    if not _records(report.get("val", []), ("step", "loss")):
+        return "a val record lacks step or loss"
+    return None
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def train_seconds(report: dict) -> float:
