@@ -47,6 +47,7 @@ def home(tmp_path, tiny_run):
     ("weight_decay=Infinity", "weight_decay: expected a finite number, got inf"),
     ("init_std=1e999", "init_std: expected a finite number, got inf"),
     ("seed=-1", "seed must be >= 0"),
+    ("warmup_steps=" + "9" * 400, "warmup_steps: expected an integer below 2**63"),  # overflowed the schedule's floats
     ("n_emb=1000000000", "of memory"),
     ("n_layers=1000000", "of memory"),  # used to hang, then MemoryError
 ])
@@ -64,16 +65,17 @@ def test_a_batch_that_cannot_fit_leaves_nothing_behind(tmp_path):
 @pytest.mark.parametrize("flags,expected", [
     (["--temperature", "nan"], "temperature must be a finite number >= 0"),
     (["--temperature", "inf"], "temperature must be a finite number >= 0"),
-    (["--seed", "-1"], "seed must be a whole number >= 0"),
+    (["--seed", "-1"], "seed must be a whole number in [0, 2**63)"),
+    (["--seed", str(2**63)], "seed must be a whole number in [0, 2**63)"),
 ])
 def test_generate_values(home, flags, expected):
     cwd, _ = home
     assert expected in refused("generate", "last", "--home", "home", "--max-tokens", "3", *flags, cwd=cwd)
 
 
-def test_a_huge_seed_is_a_seed(home):
+def test_the_largest_seed_is_a_seed(home):
     cwd, _ = home
-    done = littlebaby("generate", "last", "--home", "home", "--max-tokens", "3", "--seed", str(10**30), cwd=cwd)
+    done = littlebaby("generate", "last", "--home", "home", "--max-tokens", "3", "--seed", str(2**63 - 1), cwd=cwd)
     assert done.returncode == 0 and done.stderr == "", done.stderr
 
 

@@ -173,9 +173,15 @@ def test_plugin_float_options_refuse_non_finite_values():
             from_dict({"temperature": value}, registry)
 
 
-def test_seeds_are_whole_numbers_of_any_size_but_not_negative():
-    assert from_dict({"seed": 10**40}).seed == 10**40
+def test_seeds_are_whole_numbers_in_numpys_range():
+    assert from_dict({"seed": 2**63 - 1}).seed == 2**63 - 1
     assert "seed must be >= 0, got -1" in message({"seed": -1})
+    assert "seed: expected an integer below 2**63" in message({"seed": 2**63})
+
+
+@pytest.mark.parametrize("key", [f.name for f in attrs.fields(Config) if f.type is int])
+def test_integers_beyond_int64_are_refused(key):
+    assert f"{key}: expected an integer below 2**63, got 1000000" in message({key: 10**400})
 
 
 def _values():

@@ -94,7 +94,7 @@ class Config:
     init_std: float = attrs.field(default=0.02, validator=positive)  # GPT-2 init
     eval_interval: int = attrs.field(default=100, validator=positive)  # steps between val losses
     eval_windows: int = attrs.field(default=256, validator=positive)  # fixed, seeded val windows
-    seed: int = attrs.field(default=0, validator=non_negative)  # any size; numpy seeds take no negatives
+    seed: int = attrs.field(default=0, validator=non_negative)  # 0 <= seed < 2**63 (numpy takes no negative seeds)
     dtype: str = attrs.field(default="float32", validator=_dtype, metadata=ARCHITECTURE)
     threads: int = attrs.field(default=0, validator=non_negative)  # batch split; 0 = one per core
     # plugin keys (e.g. n_experts), flat in the file; validated by `resolve`
@@ -121,9 +121,14 @@ def _shown(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+INT_LIMIT = 2**63  # every int key, seed included, fits numpy's int64 and converts to a float
+
+
 def _strict_int(value, _type):
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected an integer, got {_shown(value)}")
+    if not -INT_LIMIT <= value < INT_LIMIT:  # 10**400 steps would overflow the schedule's float math
+        raise ValueError(f"expected an integer below 2**63, got {_shown(value)}")
     return value
 
 

@@ -52,8 +52,8 @@ def check_sampling(max_tokens, temperature, top_k, seed=None):
         raise UserError(f"temperature must be a finite number >= 0, got {temperature}", "0 is greedy, 1 samples the model as is")
     if not _whole(top_k) or top_k < 0:
         raise UserError(f"top_k must be a whole number >= 0, got {top_k}", "0 keeps every token")
-    if seed is not None and (not _whole(seed) or seed < 0):  # numpy seeds are whole numbers >= 0, of any size
-        raise UserError(f"seed must be a whole number >= 0, got {seed}", "for example seed=1")
+    if seed is not None and (not _whole(seed) or not 0 <= seed < configs.INT_LIMIT):  # as the config's seed
+        raise UserError(f"seed must be a whole number in [0, 2**63), got {seed}", "for example seed=1")
 
 
 def generate(
