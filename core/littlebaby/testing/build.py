@@ -1,7 +1,8 @@
 """Tiny configs, blocks and models to check: what every other check in the kit is built from.
 
 A check runs on a float64 model small enough that finite differences take
-milliseconds: n_ctx 8, n_emb 12, four heads of width 3, two layers. Blocks are
+milliseconds: n_ctx 8, n_emb 12, four heads of width 3, two layers, 11 tokens
+(TINY; a block that needs other sizes passes its own, see SIZES). Blocks are
 looked up by name in a registry (the installed plugins, plus the plugin module
 under test when it is not installed) and given random parameters, so that no
 term can hide behind a weight of exactly 1 or a bias of 0.
@@ -23,6 +24,15 @@ TINY = {
     "dtype": "float64",
 }
 VOCAB_SIZE = 11
+SIZES = ("n_ctx", "n_emb", "head_size", "n_heads", "n_layers")  # the TINY keys a block's tests may change
+
+
+def check_sizes(sizes: dict | None) -> dict:
+    """sizes as given (empty if None), or a ValueError naming a key that is not one of SIZES."""
+    unknown = sorted(set(sizes or {}) - set(SIZES))
+    if unknown:
+        raise ValueError(f"sizes may set {', '.join(SIZES)}; not {', '.join(unknown)}")
+    return dict(sizes or {})
 
 
 def registry_with(plugin=None) -> Registry:
