@@ -231,3 +231,18 @@ def test_a_block_states_the_sizes_it_needs():
 def test_sizes_are_only_the_tiny_sizes():
     with pytest.raises(ValueError, match="not dtype"):
         block_suite("attention", "mha", sizes={"dtype": "float32"})
+
+
+class WrongFormula(MultiHeadAttention):
+    """Forgets the projection's bias in its closed form."""
+
+    @classmethod
+    def parameter_formula(cls, config, options):
+        text, count = super().parameter_formula(config, options)
+        return text, count - config.n_emb
+
+
+def test_the_suite_checks_a_stated_parameter_formula():
+    with pytest.raises(AssertionError, match="allocated"):
+        block_suite("attention", "wrong", plugin=plugin_of("wrong", WrongFormula))().test_parameter_formula()
+    block_suite("attention", "even", plugin=plugin_of("even", EvenHeads), sizes={"head_size": 16})().test_parameter_formula()

@@ -20,7 +20,8 @@ class MultiHeadAttention(littlebaby.Block):
     def from_original(cls, weights, prefix, config, options):
         old = prefix + "mha_"  # separate q, k, v weights: our fused weight's column blocks; c_* projects
         qkv = weights.columns(f"{old}{part}_weight" for part in "qkv")
-        return {"qkv.weight": qkv, "proj.weight": weights(old + "c_weight"), "proj.bias": weights.bias(old + "c_bias", config.n_emb)}
+        proj = {"proj.weight": weights(old + "c_weight"), "proj.bias": weights.bias(old + "c_bias", config.n_emb)}
+        return {"qkv.weight": qkv, **proj}
 
     def __init__(self, config, options=None):
         super().__init__(config, options)

@@ -8,7 +8,8 @@ The class checks, on tiny float64 configs (build.py's TINY sizes, or the
 block's own `sizes`): the block's gradients (with and
 without dropout), a whole model's gradients with the block in it, cached
 generation against full forwards past n_ctx (the block alone for attention,
-the model for every kind), odd shapes, a save/load round trip, and that the
+the model for every kind), odd shapes, a save/load round trip, the block's
+`parameter_formula` against the tensors allocated (when it states one), and that the
 block is registered under its name with each of its options rejecting a bad
 value with the one-line error of the core. Add tests of the block's own behaviour
 beside it in the same file.
@@ -19,8 +20,9 @@ import functools
 import attrs
 
 from littlebaby.block import Block
-from littlebaby.config import BLOCK_KEYS
+from littlebaby.config import BLOCK_KEYS, block_options
 from littlebaby.errors import UserError
+from littlebaby.inspect import closed_form
 from littlebaby.testing.build import build_block, check_sizes, registry_with, set_training, tiny_config, tiny_model
 from littlebaby.testing.cache import check_cache
 from littlebaby.testing.gradients import check_gradients, check_model_gradients
@@ -85,6 +87,14 @@ def block_suite(kind: str, name: str, *, plugin=None, options=None, sizes=None, 
 
         def test_shapes(self):
             check_shapes(name, kind=kind, registry=registry(), options=selected, cases=cases)
+
+        def test_parameter_formula(self):
+            cls = registry().resolve(kind, name).cls
+            model = tiny_model(registry(), **{**partners[0], **selected})
+            if cls.parameter_formula(model.config, block_options(model.config, cls)) is None:
+                pytest.skip(f"{name} states no parameter_formula (inspect leaves the total unchecked)")
+            text, count = closed_form(model)
+            assert count == model.parameters.size, f"closed form {text} = {count:,}, allocated {model.parameters.size:,}"
 
         def test_roundtrip(self):
             check_roundtrip(name, tiny_config(registry(), **selected), kind=kind, registry=registry())
