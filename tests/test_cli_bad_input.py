@@ -108,7 +108,7 @@ def test_import_original_refuses_devices_and_scalars(tmp_path):
     weights["block_0_mha_q_weight"] = 0.5  # a scalar where the original has a matrix
     (tmp_path / "scalar.json").write_text(json.dumps(weights))
     line = refused("import-original", "--config", config, "--tokenizer", tokenizer, "--model", "scalar.json", "--home", "h", cwd=tmp_path)
-    assert "'block_0_mha_q_weight' has shape ()" in line
+    assert "'block_0_mha_q_weight' is a single number, not an array" in line
     assert "seed must be >= 0" in refused("import-original", "--config", config, "--tokenizer", tokenizer, "--model", model,
                                           "--set", "seed=-1", "--home", "h", cwd=tmp_path)
 

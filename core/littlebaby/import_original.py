@@ -1,25 +1,23 @@
 """Reading the original notebook's JSON files (config, tokenizer, `GPT.save` weights).
 
 The notebook saved each weight as a nested list under a flat key
-(`block_0_mha_q_weight`, `block_0_moe_expert_2_up_bias`, ...). Its layout maps
-onto the built-in blocks' parameters as:
+(`block_0_mha_q_weight`, `block_0_moe_expert_2_up_bias`, ...). The model's
+own keys map here:
 
     wte_weight, wpe_weight               -> wte.weight, wpe.weight
     ln_f_gamma/beta, lm_head_weight/bias -> ln_f.weight/bias, head.weight/bias
-    block_i_ln{1,2}_gamma/beta           -> blocks.i.ln{1,2}.weight/bias
-    block_i_{mha,moh}_{q,k,v}_weight     -> blocks.i.attention.qkv.weight (q | k | v columns)
-    block_i_mha_c_*, block_i_moh_m_*     -> blocks.i.attention.proj.*
-    block_i_moh_g_weight                 -> blocks.i.attention.gate.weight
-    block_i_mlp_proj_{up,dn}_*           -> blocks.i.network.{up,down}.*
-    block_i_moe_g_weight                 -> blocks.i.network.gate.weight
-    block_i_moe_expert_e_{up,dn}_*       -> blocks.i.network.{up,down}.* [expert e]
 
+and each block maps layer i's keys (`block_i_...`) onto its own parameters in
+its `from_original` classmethod (block.py): pre and post their LayerNorms,
+mha and moh their q/k/v, projection and gate, mlp and moe their experts. A
+block without one is not in the notebook (a one-line error).
 Both store weights as (n_in, n_out) used as x @ W, so nothing is transposed.
 """
 
 import numpy as np
 
 from littlebaby import config as configs, memory, reading
+from littlebaby.block import Block
 from littlebaby.checkpoint import copy_tensors
 from littlebaby.errors import UserError
 from littlebaby.files import read_json
@@ -27,14 +25,18 @@ from littlebaby.model import build_model
 from littlebaby.tokenizer import Tokenizer
 
 
-class _Weights:
-    """The notebook's weight dict, read as arrays of the shapes the config needs; a missing key,
-    a value that is not numeric or has another shape (a scalar for a matrix) is a UserError."""
+class OriginalWeights:
+    """The notebook's weight dict, read as arrays; a missing key is a UserError.
+
+    Blocks read it in their `from_original` (block.py): `weights(key)` is one
+    array, `weights.bias(key, size)` one the notebook may have saved as null,
+    `weights.columns(keys)` several side by side (for a fused weight).
+    """
 
     def __init__(self, data: dict, path, dtype):
         self.data, self.path, self.dtype = data, path, dtype
 
-    def __call__(self, key: str, shape: tuple):
+    def __call__(self, key: str):
         value = self.data.get(key)
         if value is None:
             raise UserError(f"original model file {self.path} has no {key!r}", "do the config and model files belong together?")
@@ -42,55 +44,49 @@ class _Weights:
             array = np.asarray(value, dtype=self.dtype)
         except (TypeError, ValueError, OverflowError):
             raise UserError(f"original model file {self.path}: {key!r} is not a numeric array", "is it a file written by GPT.save?") from None
-        if array.shape != tuple(shape):
-            raise UserError(f"original model file {self.path}: {key!r} has shape {array.shape}, the config needs {tuple(shape)}",
-                            "do the config and model files belong together?")
+        if array.ndim == 0:  # every weight the notebook saves is a vector or a matrix
+            raise UserError(f"original model file {self.path}: {key!r} is a single number, not an array", "is it a file written by GPT.save?")
         return array
 
-    def bias(self, key: str, shape: tuple):
+    def bias(self, key: str, size: int):
         """A bias the notebook may have saved as null (no bias): zeros then."""
-        return self(key, shape) if self.data.get(key) is not None else np.zeros(shape, dtype=self.dtype)
+        return self(key) if self.data.get(key) is not None else np.zeros(size, dtype=self.dtype)
+
+    def columns(self, keys):
+        """Several arrays side by side, (n_in, sum of n_out): the column blocks of one fused weight."""
+        return np.concatenate([self(key) for key in keys], axis=1)
+
+    def value(self, key: str, default):
+        """A plain value the notebook saved beside its weights (moe's expansion), or default."""
+        return self.data.get(key, default)
 
 
-def tensors(weights: _Weights, config, shapes: dict) -> dict:
-    """Our parameter name -> array, from the notebook's keys (see the module docstring);
-    shapes: our parameter name -> shape, from the model the config builds."""
-    if config.c_attention not in ("mha", "moh") or config.c_network not in ("mlp", "moe"):
-        raise UserError(
-            f"the original notebook has no {config.c_attention}/{config.c_network} blocks",
-            "its configs use c_attention mha or moh and c_network mlp or moe",
-        )
-    out = {}
-    for ours, theirs in (("wte.weight", "wte_weight"), ("wpe.weight", "wpe_weight"), ("ln_f.weight", "ln_f_gamma"),
-                         ("ln_f.bias", "ln_f_beta"), ("head.weight", "lm_head_weight")):
-        out[ours] = weights(theirs, shapes[ours])
-    out["head.bias"] = weights.bias("lm_head_bias", shapes["head.bias"])
-    for i in range(config.n_layers):
-        old, new = f"block_{i}_", f"blocks.{i}."
-        for n in (1, 2):
-            out[f"{new}ln{n}.weight"] = weights(f"{old}ln{n}_gamma", shapes[f"{new}ln{n}.weight"])
-            out[f"{new}ln{n}.bias"] = weights(f"{old}ln{n}_beta", shapes[f"{new}ln{n}.bias"])
-        att = f"{old}{config.c_attention}_"
-        C, three_A = shapes[new + "attention.qkv.weight"]
-        out[new + "attention.qkv.weight"] = np.concatenate([weights(f"{att}{p}_weight", (C, three_A // 3)) for p in "qkv"], axis=1)
-        proj = "c" if config.c_attention == "mha" else "m"
-        out[new + "attention.proj.weight"] = weights(f"{att}{proj}_weight", shapes[new + "attention.proj.weight"])
-        out[new + "attention.proj.bias"] = weights.bias(f"{att}{proj}_bias", shapes[new + "attention.proj.bias"])
-        if config.c_attention == "moh":
-            out[new + "attention.gate.weight"] = weights(f"{att}g_weight", shapes[new + "attention.gate.weight"])
-        if config.c_network == "mlp":
-            for ours, theirs in (("up", "proj_up"), ("down", "proj_dn")):
-                out[f"{new}network.{ours}.weight"] = weights(f"{old}mlp_{theirs}_weight", shapes[f"{new}network.{ours}.weight"])
-                out[f"{new}network.{ours}.bias"] = weights.bias(f"{old}mlp_{theirs}_bias", shapes[f"{new}network.{ours}.bias"])
-        else:
-            E, F = shapes[new + "network.up.bias"]
-            experts, expert = range(E), f"{old}moe_expert_"
-            out[new + "network.gate.weight"] = weights(f"{old}moe_g_weight", shapes[new + "network.gate.weight"])
-            # ours stacks the experts: up (C, E, F), down (E, F, C), biases (E, F) and (E, C)
-            out[new + "network.up.weight"] = np.stack([weights(f"{expert}{e}_up_weight", (C, F)) for e in experts], axis=1)
-            out[new + "network.up.bias"] = np.stack([weights.bias(f"{expert}{e}_up_bias", (F,)) for e in experts])
-            out[new + "network.down.weight"] = np.stack([weights(f"{expert}{e}_dn_weight", (F, C)) for e in experts])
-            out[new + "network.down.bias"] = np.stack([weights.bias(f"{expert}{e}_dn_bias", (C,)) for e in experts])
+def tensors(weights: OriginalWeights, model) -> dict:
+    """Our parameter name -> array: the model's own keys here, each block's from its `from_original`."""
+    out = {
+        "wte.weight": weights("wte_weight"),
+        "wpe.weight": weights("wpe_weight"),
+        "ln_f.weight": weights("ln_f_gamma"),
+        "ln_f.bias": weights("ln_f_beta"),
+        "head.weight": weights("lm_head_weight"),
+    }
+    out["head.bias"] = weights.bias("lm_head_bias", out["head.weight"].shape[-1])
+    names = {entry.cls: entry.name for entry in model.entries.values()}
+    for i, layer in enumerate(model.layers):
+        for path, block in layer.named_layers(f"blocks.{i}."):
+            if not isinstance(block, Block):  # a core layer: its owning block maps it
+                continue
+            try:
+                mapped = type(block).from_original(weights, f"block_{i}_", model.config, block.options)
+            except ValueError as error:  # numpy joining arrays of shapes that do not fit together
+                raise UserError(f"original model file {weights.path}: the {path.rstrip('.') or 'layer'} weights of layer {i} "
+                                f"do not fit together ({error})", "do the config and model files belong together?") from None
+            if mapped is None:
+                raise UserError(
+                    f"the original notebook has no {names.get(type(block), type(block).__name__)} block",
+                    "import a config of its blocks: c_sequence pre or post, c_attention mha or moh, c_network mlp or moe",
+                )
+            out.update((path + local, value) for local, value in mapped.items())
     return out
 
 
@@ -100,20 +96,17 @@ def convert(raw_config: dict, tokenizer_path, model_path, registry=None):
     data = reading.read_json(model_path, "original model file", memory.data_limit())
     if not isinstance(data, dict) or "wte_weight" not in data:
         raise UserError(f"{model_path} is not a model file of the original notebook (no 'wte_weight')", "pass the JSON written by GPT.save")
-    if raw.get("c_network") == "moe":
-        expansion = data.get("block_0_moe_expansion", 4)
-        if expansion != 4:
-            raise UserError(f"the original model uses moe expansion {expansion!r}", "littlebaby's moe expands 4x; only those import")
+    if raw.get("c_network") == "moe":  # the notebook's moe config omits its expert count: its weights have it
         raw.setdefault("n_experts", data.get("block_0_moe_n_experts", 4))
     config = configs.from_dict(raw, registry)
     tokenizer = Tokenizer.from_dict(read_json(tokenizer_path, "tokenizer"), f"tokenizer file {tokenizer_path}")
-    rows = data["wte_weight"]
-    if isinstance(rows, list) and len(rows) != tokenizer.vocab_size:
+    weights = OriginalWeights(data, model_path, config.dtype)
+    vocab_size = weights("wte_weight").shape[0]
+    if vocab_size != tokenizer.vocab_size:
         raise UserError(
-            f"the tokenizer has {tokenizer.vocab_size} characters but the original model has {len(rows)} embedding rows",
+            f"the tokenizer has {tokenizer.vocab_size} characters but the original model has {vocab_size} embedding rows",
             "pass the tokenizer file saved with this model",
         )
-    model = build_model(config, tokenizer.vocab_size, registry)  # refuses a config too large for memory
-    shapes = {name: spec.shape for name, spec in model.parameters.specs.items()}
-    copy_tensors(model, tensors(_Weights(data, model_path, config.dtype), config, shapes), f"original model file {model_path}")
+    model = build_model(config, vocab_size, registry)
+    copy_tensors(model, tensors(weights, model), f"original model file {model_path}")
     return config, tokenizer, model

@@ -12,7 +12,8 @@ of MemoryError or the OOM killer, with files already written. So:
 
 Parameters are counted exactly; activations roughly, per token and layer, from
 the config's sizes. A block whose activations grow with its own options (moe's
-experts) may refine its part with a classmethod `activation_floats(config, options)`.
+experts) states its part with the classmethod `activation_floats(config, options)`
+of the block contract (block.py).
 The machine's side is MemAvailable from /proc/meminfo, capped by a cgroup v2
 memory limit; where neither can be read nothing is refused.
 """
@@ -86,8 +87,8 @@ def floats_per_token(config, entries) -> int:
     """Activation floats one layer keeps per token; entries: kind -> registry Entry (model.entries)."""
     total = 0
     for kind, entry in entries.items():
-        refine = getattr(entry.cls, "activation_floats", None)
-        total += refine(config, block_options(config, entry.cls)) if refine else DEFAULT_FLOATS[kind](config)
+        stated = entry.cls.activation_floats(config, block_options(config, entry.cls))
+        total += DEFAULT_FLOATS[kind](config) if stated is None else stated
     return total
 
 
