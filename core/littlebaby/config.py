@@ -25,22 +25,15 @@ from littlebaby import reading
 from littlebaby.errors import UserError
 
 
-def finite(instance, attribute, value):
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{attribute.name} must be a finite number, got {value}")
-
-
-# The range checks are written `not (inside)` so that NaN, which compares false
-# with everything, fails them too (the structure hooks refuse it first from files).
+# Written `not (inside)` with an upper bound of infinity so that NaN (false in every
+# comparison) and infinity fail too; from files, the structure hooks refuse them first.
 def positive(instance, attribute, value):
-    finite(instance, attribute, value)
-    if not value > 0:
+    if not 0 < value < math.inf:
         raise ValueError(f"{attribute.name} must be positive, got {value}")
 
 
 def non_negative(instance, attribute, value):
-    finite(instance, attribute, value)
-    if not value >= 0:
+    if not 0 <= value < math.inf:
         raise ValueError(f"{attribute.name} must be >= 0, got {value}")
 
 
