@@ -16,7 +16,8 @@ from littlebaby.training import Trainer
 def test_train_writes_every_file_and_a_sample(tiny_run):
     home, name = tiny_run
     for folder, pattern in [("configs", "config_{}.json"), ("tokenizers", "tokenizer_{}.json"), ("models", "model_{}.safetensors"),
-                            ("models", "optimizer_{}.safetensors"), ("outputs", "report_{}.json"), ("outputs", "completion_{}.txt")]:
+                            ("checkpoints", "{}/step_000000004/optimizer.safetensors"), ("outputs", "report_{}.json"),
+                            ("outputs", "completion_{}.txt")]:
         assert (home / folder / pattern.format(name)).is_file()
     assert (home / "outputs" / f"completion_{name}.txt").read_text().startswith("ROMEO:")
     [row] = api.runs(home)
@@ -74,7 +75,7 @@ def test_finetune_keeps_the_old_logits_before_any_step(tiny_run, greek_file):
 
 def test_finetune_writes_a_new_run_and_leaves_the_base_alone(tiny_run, greek_file):
     home, name = tiny_run
-    before = {p: p.read_bytes() for p in home.rglob(f"*{name}*")}
+    before = {p: p.read_bytes() for p in home.rglob(f"*{name}*") if p.is_file()}
     result = littlebaby.finetune(name, greek_file, overrides=["max_steps=2"], home=home)
     assert result.name == f"{name}_finetuned" and result.report["base"] == name
     assert {p: p.read_bytes() for p in before} == before
@@ -107,6 +108,7 @@ def test_ctrl_c_saves_and_resume_continues_exactly(tmp_path, monkeypatch):
     home = tmp_path / "b"
     stopped = api.train("tiny", home=home, **options)
     assert stopped.status == "interrupted" and stopped.report["steps_done"] == 3 and stopped.sample is None
+    assert stopped.stop_signal == "SIGINT" and stopped.report["stop_signal"] == "SIGINT"
     assert not (home / "outputs" / f"completion_{stopped.name}.txt").exists()
     monkeypatch.setattr(Trainer, "train_step", original)
     # resume finds the shipped text by its recorded key, whatever the display string says

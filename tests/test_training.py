@@ -41,7 +41,8 @@ def stop_at(train, at: int):
 
     def step():
         record = original()
-        train.stop_requested = train.step == at
+        if train.step == at:
+            train.stop.request()
         return record
 
     train.train_step = step
