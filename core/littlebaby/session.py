@@ -15,6 +15,7 @@ status "interrupted" with the signal in `stop_signal`. A loss that is not a
 number stops it with a one-line error and the last good checkpoint kept.
 """
 
+import warnings
 from pathlib import Path
 
 import attrs
@@ -107,7 +108,9 @@ def train_session(run: Run, quiet: bool, log) -> RunResult:
         f"({epochs.steps_per_epoch} per epoch, batch {epochs.batch_size} x {cfg.n_ctx}) on {len(run.train_ids):,} characters"
         + (f", resuming at step {trainer.step}" if trainer.step else "")
     )
-    with handle_signals(stop, notice=_notice(say)):
+    with handle_signals(stop, notice=_notice(say)), warnings.catch_warnings():
+        # numpy's overflow warnings come before the loss turns NaN: the divergence error says it in one line
+        warnings.filterwarnings("ignore", "(overflow|invalid value|divide by zero) encountered", RuntimeWarning)
         try:
             status = trainer.run(quiet=quiet)
         except Diverged as error:
