@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 
 import numpy as np
 import pytest
@@ -133,3 +134,22 @@ def test_bad_config_and_data_create_nothing(tmp_path):
     with pytest.raises(UserError, match="not found"):
         api.train("tiny", data=tmp_path / "none.txt", home=tmp_path / "h")
     assert not (tmp_path / "h").exists()
+
+
+def _edit_report(home, name, edit):
+    path = home / "outputs" / f"report_{name}.json"
+    report = json.loads(path.read_text())
+    edit(report)
+    path.write_text(json.dumps(report))
+
+
+def test_resume_refuses_a_run_trained_from_a_pipe_and_one_still_training(tmp_path):
+    home = tmp_path / "h"
+    name = api.train("tiny", overrides={"max_steps": 2}, home=home).name
+    _edit_report(home, name, lambda r: r["data"].update(source="/dev/fd/63", shipped=None, rereadable=False))
+    with pytest.raises(UserError, match="cannot be read again") as error:
+        api.train(resume=name, home=home, overrides={"max_steps": 4})
+    assert "finetune" in str(error.value) and "data=" not in str(error.value)
+    _edit_report(home, name, lambda r: r.update(status="running", writer={"pid": os.getppid(), "host": socket.gethostname()}))
+    with pytest.raises(UserError, match=f"being trained by process {os.getppid()}"):
+        api.train(resume=name, home=home, overrides={"max_steps": 4})

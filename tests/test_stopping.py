@@ -35,3 +35,14 @@ def test_a_second_signal_waits_for_a_deferred_save_then_quits():
 def test_exit_codes_follow_the_shell_convention():
     assert (exit_code("SIGINT"), exit_code("SIGTERM"), exit_code("SIGHUP")) == (130, 143, 129)
     assert exit_code("request") == 130
+
+
+def test_an_ignored_signal_stays_ignored():
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    try:
+        stop = StopRequest()
+        with handle_signals(stop):
+            os.kill(os.getpid(), signal.SIGHUP)
+        assert not stop.should_stop() and signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)

@@ -62,15 +62,16 @@ class StopRequest:
 
 @contextlib.contextmanager
 def handle_signals(stop: StopRequest, notice=None):
-    """While active, SIGINT, SIGTERM and SIGHUP go to `stop`. Outside the main thread signals
-    cannot be caught: then nothing is installed."""
+    """While active, SIGINT, SIGTERM and SIGHUP go to `stop`. A signal the process ignores stays
+    ignored (`nohup` ignores SIGHUP, a shell's background job SIGINT: their owner meant it).
+    Outside the main thread signals cannot be caught: then nothing is installed."""
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
     previous = {}
     for name in SIGNALS:
         number = getattr(signal, name, None)
-        if number is not None:
+        if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
             previous[number] = signal.signal(number, lambda signum, frame: stop.on_signal(signum, notice))
     try:
         yield stop

@@ -30,11 +30,11 @@ from tqdm import tqdm
 
 from littlebaby import report as reports
 from littlebaby.errors import UserError
-from littlebaby.stats import GroupStats
-from littlebaby.stopping import StopRequest
 from littlebaby.optim import clip_grad_norm
 from littlebaby.schedule import learning_rate
+from littlebaby.stats import GroupStats
 from littlebaby.step import compute_gradients, compute_loss
+from littlebaby.stopping import StopRequest
 
 REPORT_SECONDS = 30.0
 
