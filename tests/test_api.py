@@ -153,3 +153,22 @@ def test_resume_refuses_a_run_trained_from_a_pipe_and_one_still_training(tmp_pat
     _edit_report(home, name, lambda r: r.update(status="running", writer={"pid": os.getppid(), "host": socket.gethostname()}))
     with pytest.raises(UserError, match=f"being trained by process {os.getppid()}"):
         api.train(resume=name, home=home, overrides={"max_steps": 4})
+
+
+def test_a_full_disk_mid_run_is_one_error_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    from littlebaby import checkpoint, checkpoints
+
+    home = tmp_path / "h"
+    original, calls = checkpoint.save_optimizer, []
+
+    def full_disk_at_the_second(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return original(*args)
+
+    monkeypatch.setattr(checkpoint, "save_optimizer", full_disk_at_the_second)
+    with pytest.raises(UserError, match="No space left on device.*step 2 is intact"):
+        api.train("tiny", overrides={"max_steps": 6, "checkpoint_interval": 2}, home=home)
+    [folder] = (home / "checkpoints").iterdir()
+    assert [p.name for p in folder.iterdir()] == ["step_000000002"] and checkpoints.newest(folder).step == 2

@@ -65,8 +65,8 @@ def environment() -> dict:
     return info
 
 
-def new(name: str, config, config_name: str, model, data: Data, base: str | None = None) -> dict:
-    return {
+def new(name: str, config, config_name: str, model, data: Data, base: str | None = None, new_characters=None) -> dict:
+    report = {
         "guid": name,  # the run name: a uuid4, with _finetuned... for a finetune
         "base": base,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -79,6 +79,9 @@ def new(name: str, config, config_name: str, model, data: Data, base: str | None
         "data": attrs.asdict(data),
         "environment": environment(),
     }
+    if new_characters is not None:  # a finetune: the characters its text added to the vocabulary
+        report["new_characters"] = new_characters
+    return report
 
 
 def write(path, report: dict):
@@ -168,6 +171,14 @@ def stopped_by(report: dict, signal_name: str | None):
 def diverged(report: dict, step: int):
     """The loss stopped being a number at `step`: what the last good steps were stays."""
     report.update(status="diverged", diverged_at=step, steps_done=step - 1)
+
+
+def trained_elsewhere(report: dict) -> int | None:
+    """The pid of another live process training this run now, or None."""
+    writer = report.get("writer")
+    if report.get("status") == "running" and writer_alive(report) and writer["pid"] != os.getpid():
+        return writer["pid"]
+    return None
 
 
 def writer_alive(report: dict) -> bool:

@@ -139,9 +139,9 @@ def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
     """Continue run `run` from its newest complete checkpoint, on the data its report records."""
     name = home.resolve(run)
     report = reports.read(home.report(name))
-    writer = report.get("writer") or {}
-    if report.get("status") == "running" and reports.writer_alive(report) and writer.get("pid") != os.getpid():
-        raise UserError(f"run {name} is being trained by process {writer.get('pid')}", "wait for it to end, or stop it first")
+    other = reports.trained_elsewhere(report)
+    if other is not None:
+        raise UserError(f"run {name} is being trained by process {other}", "wait for it to end, or stop it first")
     tokenizer = load_tokenizer(home, name)
     saved = checkpoints.newest(home.checkpoints(name))
     if saved is None:
@@ -176,10 +176,10 @@ def finetune(run: str, data, overrides=(), home=".", quiet: bool = True, log=Non
     home.check_writable()
     name = home.finetune_name(base)
     model = grown_model(loaded.model, cfg, tokenizer.vocab_size, registry)
-    report = reports.new(name, cfg, "finetune", model, data_info, base=base)
-    report["new_characters"] = tokenizer.vocab[loaded.tokenizer.vocab_size :]
+    new_characters = tokenizer.vocab[loaded.tokenizer.vocab_size :]
+    report = reports.new(name, cfg, "finetune", model, data_info, base=base, new_characters=new_characters)
     written = write_run_files(home, name, cfg, tokenizer)
-    log and log(f"finetuning {base}: {len(report['new_characters'])} new characters, vocabulary {loaded.tokenizer.vocab_size} -> {tokenizer.vocab_size}")
+    log and log(f"finetuning {base}: {len(new_characters)} new characters, vocabulary {loaded.tokenizer.vocab_size} -> {tokenizer.vocab_size}")
     return train_session(Run(home, name, cfg, tokenizer, model, train_ids, val_ids, report, written), quiet, log)
 
 

@@ -15,6 +15,7 @@ status "interrupted" with the signal in `stop_signal`. A loss that is not a
 number stops it with a one-line error and the last good checkpoint kept.
 """
 
+import contextlib
 import warnings
 from pathlib import Path
 
@@ -86,15 +87,17 @@ def train_session(run: Run, quiet: bool, log) -> RunResult:
     saved = [run.state.step if run.state is not None else None, None]  # the newest checkpoint: step, folder
 
     def write_report(report):
-        reports.write(report_path, report)
+        with _saving(report_path, name, saved[0]):
+            reports.write(report_path, report)
 
     def save(trainer, final: bool):
         write_report(run.report)  # first: the report then holds at least the checkpoint's steps
         state = attrs.asdict(trainer.state())
-        done = checkpoints.write(home.checkpoints(name), trainer.step, run.model, run.optimizer, state, reports.position(run.report))
-        saved[:] = [trainer.step, done.path]
-        if final:
-            checkpoint.save_model(home.model(name), run.model)
+        with _saving(home.checkpoints(name), name, saved[0]):
+            done = checkpoints.write(home.checkpoints(name), trainer.step, run.model, run.optimizer, state, reports.position(run.report))
+            saved[:] = [trainer.step, done.path]
+            if final:
+                checkpoint.save_model(home.model(name), run.model)
 
     stop = StopRequest()
     trainer = Trainer(run.model, run.optimizer, epochs, val, cfg, run.report, on_report=write_report, on_checkpoint=save, stop=stop)
@@ -123,6 +126,16 @@ def train_session(run: Run, quiet: bool, log) -> RunResult:
         result.sample = _sample(home, name, run.tokenizer, run.model, cfg.seed)
         written.append(home.completion(name))
     return result
+
+
+@contextlib.contextmanager
+def _saving(path, name: str, saved_step: int | None):
+    """A failed write (a full disk, a home gone read-only) as one line; what was saved before stays whole."""
+    try:
+        yield
+    except OSError as error:
+        kept = f"the checkpoint of step {saved_step} is intact: resume={name} continues from it" if saved_step else "train again"
+        raise UserError(f"cannot write {path} ({error.strerror or error})", f"free space or fix the folder; {kept}") from None
 
 
 def _diverged(error: Diverged, name: str, cfg, saved_step: int | None) -> UserError:
