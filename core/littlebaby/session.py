@@ -78,33 +78,57 @@ def _notice(say):
     return notice
 
 
+@attrs.define
+class Saver:
+    """Writes a session's files in the order that keeps them consistent; knows the newest checkpoint."""
+
+    run: Run
+    step: int | None = None  # of the newest checkpoint (a resumed run starts from one)
+    folder: Path | None = None  # of the checkpoint this session wrote last
+
+    def report(self, report: dict):
+        with self._failing_write(self.run.home.report(self.run.name)):
+            reports.write(self.run.home.report(self.run.name), report)
+
+    def checkpoint(self, trainer, final: bool):
+        """A checkpoint of the trainer's step (and at the end the model file), after the report."""
+        run = self.run
+        self.report(run.report)  # first: the report then holds at least the checkpoint's steps
+        state = attrs.asdict(trainer.state())
+        with self._failing_write(run.home.checkpoints(run.name)):
+            done = checkpoints.write(run.home.checkpoints(run.name), trainer.step, run.model, run.optimizer, state,
+                                     reports.position(run.report))
+            self.step, self.folder = trainer.step, done.path
+            if final:
+                checkpoint.save_model(run.home.model(run.name), run.model)
+
+    @contextlib.contextmanager
+    def _failing_write(self, path):
+        """A failed write (a full disk, a home gone read-only) as one line; what was saved before stays whole."""
+        try:
+            yield
+        except OSError as error:
+            raise UserError(f"cannot write {path} ({error.strerror or error})", f"free space or fix the folder; {self.resume_hint()}") from None
+
+    def resume_hint(self) -> str:
+        if self.step:
+            return f"the checkpoint of step {self.step} is intact: resume={self.run.name} continues from it"
+        return "no checkpoint was saved yet: train again"
+
+
 def train_session(run: Run, quiet: bool, log) -> RunResult:
     say = log or (lambda line: None)
     cfg, home, name = run.config, run.home, run.name
     epochs = text.Epochs(run.train_ids, cfg.n_ctx, cfg.batch_size, cfg.seed)
     val = text.val_windows(run.val_ids, cfg.n_ctx, cfg.eval_windows)
-    report_path = home.report(name)
-    saved = [run.state.step if run.state is not None else None, None]  # the newest checkpoint: step, folder
-
-    def write_report(report):
-        with _saving(report_path, name, saved[0]):
-            reports.write(report_path, report)
-
-    def save(trainer, final: bool):
-        write_report(run.report)  # first: the report then holds at least the checkpoint's steps
-        state = attrs.asdict(trainer.state())
-        with _saving(home.checkpoints(name), name, saved[0]):
-            done = checkpoints.write(home.checkpoints(name), trainer.step, run.model, run.optimizer, state, reports.position(run.report))
-            saved[:] = [trainer.step, done.path]
-            if final:
-                checkpoint.save_model(home.model(name), run.model)
-
+    saver = Saver(run, run.state.step if run.state is not None else None)
     stop = StopRequest()
-    trainer = Trainer(run.model, run.optimizer, epochs, val, cfg, run.report, on_report=write_report, on_checkpoint=save, stop=stop)
+    trainer = Trainer(run.model, run.optimizer, epochs, val, cfg, run.report, on_report=saver.report,
+                      on_checkpoint=saver.checkpoint, stop=stop)
     if run.state is not None:
         trainer.load_state(run.state)
-    write_report(run.report)  # a run killed before its first eval is still listed (as killed)
-    written = run.written + ([] if report_path in run.written else [report_path])
+    saver.report(run.report)  # a run killed before its first eval is still listed (as killed)
+    written = run.written + [p for p in [home.report(name)] if p not in run.written]
     blocks = "/".join(e.name for e in run.model.entries.values())
     say(
         f"run {name}: {blocks}, {run.model.parameters.size:,} parameters, {trainer.total_steps} steps "
@@ -118,33 +142,15 @@ def train_session(run: Run, quiet: bool, log) -> RunResult:
             status = trainer.run(quiet=quiet)
         except Diverged as error:
             reports.diverged(run.report, error.step)
-            write_report(run.report)
-            raise _diverged(error, name, cfg, saved[0]) from None
-    written += [saved[1] / part for part in (*checkpoints.PARTS, checkpoints.MANIFEST)] + [home.model(name)]
+            saver.report(run.report)
+            lower = f"lower lr (for example lr={cfg.lr / 4:g})"
+            raise UserError(error.problem, f"the learning rate is likely too high: {lower}; {saver.resume_hint()}") from None
+    written += [saver.folder / part for part in (*checkpoints.PARTS, checkpoints.MANIFEST)] + [home.model(name)]
     result = RunResult(name, home.path, status, run.report, written, stop_signal=stop.signal if status == "interrupted" else None)
     if status == "finished":
         result.sample = _sample(home, name, run.tokenizer, run.model, cfg.seed)
         written.append(home.completion(name))
     return result
-
-
-@contextlib.contextmanager
-def _saving(path, name: str, saved_step: int | None):
-    """A failed write (a full disk, a home gone read-only) as one line; what was saved before stays whole."""
-    try:
-        yield
-    except OSError as error:
-        kept = f"the checkpoint of step {saved_step} is intact: resume={name} continues from it" if saved_step else "train again"
-        raise UserError(f"cannot write {path} ({error.strerror or error})", f"free space or fix the folder; {kept}") from None
-
-
-def _diverged(error: Diverged, name: str, cfg, saved_step: int | None) -> UserError:
-    lower = f"lower lr (for example lr={cfg.lr / 4:g})"
-    if saved_step:
-        fix = f"the learning rate is likely too high: {lower} and resume={name} continues from the last good checkpoint (step {saved_step})"
-    else:
-        fix = f"the learning rate is likely too high: {lower} and train again"
-    return UserError(error.problem, fix)
 
 
 def _sample(home, name, tokenizer, model, seed) -> str:
