@@ -1,6 +1,7 @@
 """A run's checkpoints: whole sets renamed into place, verified against their manifest, the newest two kept."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -86,3 +87,11 @@ def test_an_interrupted_write_leaves_the_previous_set_and_no_folder(tmp_path, mo
         save(tmp_path, 2, model, optimizer)
     assert [p.name for p in tmp_path.iterdir()] == ["step_000000001"]
     assert checkpoints.newest(tmp_path).step == 1
+
+
+def test_a_checkpoint_folder_has_ordinary_permissions(tmp_path):
+    model, optimizer = small()
+    saved = save(tmp_path, 1, model, optimizer)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert saved.path.stat().st_mode & 0o777 == 0o777 & ~umask

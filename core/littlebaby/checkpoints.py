@@ -98,6 +98,7 @@ def write(folder, step: int, model, optimizer, state: dict, report_position: dic
         _retire(final)
     temporary = Path(tempfile.mkdtemp(dir=folder, prefix=files.temporary_prefix(final.name), suffix=".tmp"))
     try:
+        os.chmod(temporary, 0o777 & ~files.current_umask())  # mkdtemp makes 0700; a checkpoint is an ordinary folder
         checkpoint.save_model(temporary / PARTS[0], model)
         pause = float(os.environ.get(PAUSE_VARIABLE) or 0)
         if pause:

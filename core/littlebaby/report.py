@@ -17,6 +17,7 @@ every few seconds, read back by resume, `plot` and `runs`. Its keys:
     status                                      running, finished, interrupted, diverged or imported
                                                   (listed as killed: running, but its writer is gone)
     stop_signal                                 the signal that interrupted it (SIGINT, SIGTERM, SIGHUP)
+    diverged_at                                 the step whose loss was not a number
     steps_done, train_seconds, wall_seconds,    progress and throughput
       tokens_per_second, peak_memory_mb
     resumed: [step, ...]                        where each resume started
