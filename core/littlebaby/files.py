@@ -87,12 +87,15 @@ def reserve(path) -> bool:
 
 
 def process_alive(pid: int) -> bool:
+    """Whether process pid runs on this machine (0 and negative numbers name groups, not a process)."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid < 2**31:
+        return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
     except PermissionError:  # someone else's process
         return True
+    except OSError:
+        return False
     return True
 
 
