@@ -172,3 +172,26 @@ def test_a_full_disk_mid_run_is_one_error_and_keeps_the_previous_checkpoint(tmp_
         api.train("tiny", overrides={"max_steps": 6, "checkpoint_interval": 2}, home=home)
     [folder] = (home / "checkpoints").iterdir()
     assert [p.name for p in folder.iterdir()] == ["step_000000002"] and checkpoints.newest(folder).step == 2
+
+
+def test_a_run_saved_before_checkpoint_folders_still_resumes(tmp_path, monkeypatch):
+    import shutil
+
+    original = Trainer.train_step
+
+    def interrupted_step(self):
+        record = original(self)
+        if self.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return record
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted_step)
+    home = tmp_path / "h"
+    stopped = api.train("tiny", home=home)
+    monkeypatch.setattr(Trainer, "train_step", original)
+    # the layout of older versions: model and optimizer state in models/, no checkpoints/
+    folder = home / "checkpoints" / stopped.name
+    shutil.copy(folder / "step_000000003" / "optimizer.safetensors", home / "models" / f"optimizer_{stopped.name}.safetensors")
+    shutil.rmtree(folder)
+    resumed = api.train(resume="last", home=home)
+    assert resumed.status == "finished" and resumed.report["resumed"] == [3] and resumed.report["steps_done"] == 6

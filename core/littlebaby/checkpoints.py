@@ -49,17 +49,24 @@ class Checkpoint:
     """A complete, verified checkpoint."""
 
     path: Path
-    step: int
-    state: dict  # the training state saved with it (training.TrainState as a dict)
-    report: dict  # the report's position at this step (report.position)
+    step: int | None  # None: an older littlebaby's files, whose step is in the optimizer file
+    state: dict | None  # the training state saved with it (training.TrainState as a dict)
+    report: dict | None  # the report's position at this step (report.position); None: the report as it is
+    model: Path = attrs.field()
+    optimizer: Path = attrs.field()
 
-    @property
-    def model(self) -> Path:
+    @model.default
+    def _model(self):
         return self.path / PARTS[0]
 
-    @property
-    def optimizer(self) -> Path:
+    @optimizer.default
+    def _optimizer(self):
         return self.path / PARTS[1]
+
+
+def before_checkpoints(model: Path, optimizer: Path) -> Checkpoint:
+    """The model and optimizer files an older littlebaby (without checkpoint folders) saved at a stop."""
+    return Checkpoint(model.parent, None, None, None, model, optimizer)
 
 
 def sha256(path) -> str:

@@ -148,6 +148,7 @@ class Home:
         return self.path / "models" / f"model_{run}.safetensors"
 
     def optimizer(self, run: str) -> Path:
+        """Where littlebaby before checkpoint folders kept AdamW's state (still read by resume)."""
         return self.path / "models" / f"optimizer_{run}.safetensors"
 
     def report(self, run: str) -> Path:

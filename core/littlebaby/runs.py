@@ -144,6 +144,8 @@ def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
         raise UserError(f"run {name} is being trained by process {other}", "wait for it to end, or stop it first")
     tokenizer = load_tokenizer(home, name)
     saved = checkpoints.newest(home.checkpoints(name))
+    if saved is None and home.optimizer(name).exists():
+        saved = checkpoints.before_checkpoints(home.model(name), home.optimizer(name))
     if saved is None:
         raise UserError(f"run {name} has no checkpoint to resume from (in {home.checkpoints(name)})",
                         "it stopped before its first one; train it again")
@@ -154,11 +156,12 @@ def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
     recipe_changed = cfg != model.config  # e.g. max_steps: the run's config file is rewritten
     model = rebuilt(model, cfg, registry) if recipe_changed else model
     session = Run(home, name, cfg, tokenizer, model, train_ids, val_ids, report, [])
-    checkpoint.load_optimizer(saved.optimizer, session.optimizer)
-    session.state = TrainState.from_dict(saved.state, f"checkpoint {saved.path}")
+    state = checkpoint.load_optimizer(saved.optimizer, session.optimizer)
+    session.state = TrainState.from_dict(saved.state or state, f"checkpoint {saved.path}")
     home.check_writable()
-    reports.rewind(report, saved.report, saved.step)
-    reports.resumed(report, cfg, saved.step)
+    if saved.report is not None:
+        reports.rewind(report, saved.report, session.state.step)
+    reports.resumed(report, cfg, session.state.step)
     if recipe_changed:
         session.written = write_run_files(home, name, cfg)
     return train_session(session, quiet, log)
