@@ -1,5 +1,6 @@
 """The Python API: train, load, generate, finetune, resume after Ctrl-C."""
 
+import contextlib
 import json
 import os
 import signal
@@ -94,24 +95,31 @@ def test_changing_the_architecture_of_a_run_is_refused(tiny_run, greek_file):
         littlebaby.finetune(tiny_run[1], greek_file, overrides=["n_emb=32"], home=tiny_run[0])
 
 
-def test_ctrl_c_saves_and_resume_continues_exactly(tmp_path, monkeypatch):
-    options = dict(overrides={"max_steps": 8, "dropout": 0.1, "dtype": "float64"})
-    straight = api.train("tiny", home=tmp_path / "a", **options)
+@contextlib.contextmanager
+def ctrl_c_after_step(step: int, monkeypatch):
+    """Within: a Ctrl-C arrives during training step `step`, as a user's would."""
     original = Trainer.train_step
 
     def interrupted_step(self):
         record = original(self)
-        if self.step == 3:
+        if self.step == step:
             os.kill(os.getpid(), signal.SIGINT)  # the handler asks for a stop after this step
         return record
 
     monkeypatch.setattr(Trainer, "train_step", interrupted_step)
+    yield
+    monkeypatch.setattr(Trainer, "train_step", original)
+
+
+def test_ctrl_c_saves_and_resume_continues_exactly(tmp_path, monkeypatch):
+    options = dict(overrides={"max_steps": 8, "dropout": 0.1, "dtype": "float64"})
+    straight = api.train("tiny", home=tmp_path / "a", **options)
     home = tmp_path / "b"
-    stopped = api.train("tiny", home=home, **options)
+    with ctrl_c_after_step(3, monkeypatch):
+        stopped = api.train("tiny", home=home, **options)
     assert stopped.status == "interrupted" and stopped.report["steps_done"] == 3 and stopped.sample is None
     assert stopped.stop_signal == "SIGINT" and stopped.report["stop_signal"] == "SIGINT"
     assert not (home / "outputs" / f"completion_{stopped.name}.txt").exists()
-    monkeypatch.setattr(Trainer, "train_step", original)
     # resume finds the shipped text by its recorded key, whatever the display string says
     report_path = home / "outputs" / f"report_{stopped.name}.json"
     report = json.loads(report_path.read_text())
@@ -177,18 +185,9 @@ def test_a_full_disk_mid_run_is_one_error_and_keeps_the_previous_checkpoint(tmp_
 def test_a_run_saved_before_checkpoint_folders_still_resumes(tmp_path, monkeypatch):
     import shutil
 
-    original = Trainer.train_step
-
-    def interrupted_step(self):
-        record = original(self)
-        if self.step == 3:
-            os.kill(os.getpid(), signal.SIGINT)
-        return record
-
-    monkeypatch.setattr(Trainer, "train_step", interrupted_step)
     home = tmp_path / "h"
-    stopped = api.train("tiny", home=home)
-    monkeypatch.setattr(Trainer, "train_step", original)
+    with ctrl_c_after_step(3, monkeypatch):
+        stopped = api.train("tiny", home=home)
     # the layout of older versions: model and optimizer state in models/, no checkpoints/
     folder = home / "checkpoints" / stopped.name
     shutil.copy(folder / "step_000000003" / "optimizer.safetensors", home / "models" / f"optimizer_{stopped.name}.safetensors")
