@@ -194,3 +194,16 @@ def test_a_run_saved_before_checkpoint_folders_still_resumes(tmp_path, monkeypat
     shutil.rmtree(folder)
     resumed = api.train(resume="last", home=home)
     assert resumed.status == "finished" and resumed.report["resumed"] == [3] and resumed.report["steps_done"] == 6
+
+
+def test_a_run_without_a_model_or_checkpoint_yet_says_so(tiny_run, tmp_path):
+    import shutil
+
+    home, name = tiny_run
+    young = "0" * 8 + name[8:]  # a run killed before its first checkpoint: config and tokenizer only
+    for folder, pattern in [("configs", "config_{}.json"), ("tokenizers", "tokenizer_{}.json")]:
+        (tmp_path / folder).mkdir()
+        shutil.copy(home / folder / pattern.format(name), tmp_path / folder / pattern.format(young))
+    assert [row["guid"] for row in api.runs(tmp_path)] == [young]
+    with pytest.raises(UserError, match="has no model yet"):
+        littlebaby.generate("last", home=tmp_path)

@@ -42,6 +42,9 @@ def model_file(home: files.Home, name: str):
     if path.exists() or path.is_symlink():
         return path
     saved = checkpoints.newest(home.checkpoints(name))
+    if saved is None and home.config(name).exists():
+        raise UserError(f"run {name} has no model yet: it has not reached its first checkpoint",
+                        "wait for it (checkpoint_interval steps), or give another run's name")
     return saved.model if saved is not None else path
 
 
