@@ -130,12 +130,13 @@ def train_session(run: Run, quiet: bool, log) -> RunResult:
     saver.report(run.report)  # a run killed before its first eval is still listed (as killed)
     written = run.written + [p for p in [home.report(name)] if p not in run.written]
     blocks = "/".join(e.name for e in run.model.entries.values())
-    say(
-        f"run {name}: {blocks}, {run.model.parameters.size:,} parameters, {trainer.total_steps} steps "
-        f"({epochs.steps_per_epoch} per epoch, batch {epochs.batch_size} x {cfg.n_ctx}) on {len(run.train_ids):,} characters"
-        + (f", resuming at step {trainer.step}" if trainer.step else "")
-    )
     with handle_signals(stop, notice=_notice(say)), warnings.catch_warnings():
+        # said once the signals are handled: a script that waits for this line can stop the run cleanly
+        say(
+            f"run {name}: {blocks}, {run.model.parameters.size:,} parameters, {trainer.total_steps} steps "
+            f"({epochs.steps_per_epoch} per epoch, batch {epochs.batch_size} x {cfg.n_ctx}) on {len(run.train_ids):,} characters"
+            + (f", resuming at step {trainer.step}" if trainer.step else "")
+        )
         # numpy's overflow warnings come before the loss turns NaN: the divergence error says it in one line
         warnings.filterwarnings("ignore", "(overflow|invalid value|divide by zero) encountered", RuntimeWarning)
         try:
