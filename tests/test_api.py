@@ -179,7 +179,8 @@ def test_a_full_disk_mid_run_is_one_error_and_keeps_the_previous_checkpoint(tmp_
     with pytest.raises(UserError, match="No space left on device.*step 2 is intact"):
         api.train("tiny", overrides={"max_steps": 6, "checkpoint_interval": 2}, home=home)
     [folder] = (home / "checkpoints").iterdir()
-    assert [p.name for p in folder.iterdir()] == ["step_000000002"] and checkpoints.newest(folder).step == 2
+    assert [p.name for p in checkpoints.steps(folder)] == ["step_000000002"] and checkpoints.newest(folder).step == 2
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_a_run_saved_before_checkpoint_folders_still_resumes(tmp_path, monkeypatch):
@@ -206,4 +207,18 @@ def test_a_run_without_a_model_or_checkpoint_yet_says_so(tiny_run, tmp_path):
         shutil.copy(home / folder / pattern.format(name), tmp_path / folder / pattern.format(young))
     assert [row["guid"] for row in api.runs(tmp_path)] == [young]
     with pytest.raises(UserError, match="has no model yet"):
+        littlebaby.generate(young, home=tmp_path)
+    with pytest.raises(UserError, match="no runs with a model"):  # `last` is a run with a model
         littlebaby.generate("last", home=tmp_path)
+
+
+def test_a_run_another_process_trains_is_not_resumed(tmp_path):
+    import fcntl
+
+    home = tmp_path / "h"
+    name = api.train("tiny", overrides={"max_steps": 2}, home=home).name
+    with open(home / "checkpoints" / name / "lock", "a") as held:  # as a concurrent resume holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(UserError, match="being trained by another process"):
+            api.train(resume=name, home=home, overrides={"max_steps": 4})
+    assert api.train(resume=name, home=home, overrides={"max_steps": 4}).report["steps_done"] == 4

@@ -105,3 +105,17 @@ def test_names_are_reserved_once(tmp_path):
     names = [home.finetune_name(base) for _ in range(3)]  # as three finetunes started together would
     assert names == [f"{base}_finetuned", f"{base}_finetuned2", f"{base}_finetuned3"]
     assert len({home.completion("r", "20260101000000") for _ in range(3)}) == 3
+
+
+def test_last_is_the_newest_model_not_a_run_that_just_started(tmp_path):
+    home = files.Home(tmp_path)
+    trained, starting, killed = files.new_guid(), files.new_guid(), files.new_guid()
+    make_run(home, trained)
+    assert home.reserve_run(killed)
+    (home.checkpoints(killed) / "step_000000250").mkdir(parents=True)  # killed mid-way: a checkpoint, no model file
+    os.utime(home.config(killed), ns=(2, 2))
+    os.utime(home.model(trained), ns=(1, 1))
+    os.utime(home.checkpoints(killed) / "step_000000250", ns=(2, 2))
+    assert home.resolve("last") == killed
+    assert home.reserve_run(starting)  # a finetune that just reserved its name: no model yet
+    assert home.resolve("last") == killed and home.runs()[-1] == starting

@@ -5,7 +5,7 @@ A run is named by a uuid4 (`guid`); a finetune of run R is named
 Its files, relative to the home (default: the current directory):
 
     configs/config_<run>.json        models/model_<run>.safetensors (at the end, or a stop)
-    tokenizers/tokenizer_<run>.json  checkpoints/<run>/step_<N>/ (for --resume, checkpoints.py)
+    tokenizers/tokenizer_<run>.json  checkpoints/<run>/step_<N>/ (for resume, checkpoints.py)
     outputs/report_<run>.json        outputs/completion_<run>[_<yyyymmddhhmmss>].txt
 
 Every file is written atomically: to a temporary file `.<name>.<pid>.<random>.tmp`
@@ -168,6 +168,24 @@ class Home:
             number += 1
         return path
 
+    @contextlib.contextmanager
+    def training_lock(self, run: str):
+        """Held while this process trains `run`; another process is refused. The system drops the
+        lock when its holder dies, however it dies, so a killed run never stays locked."""
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): the report's writer pid is the only guard
+            yield
+            return
+        path = self.checkpoints(run) / "lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError(f"run {run} is being trained by another process", "wait for it to end, or stop it first") from None
+            yield
+
     def clean_leftovers(self):
         """Remove the temporary files and folders of writers that died (SIGKILL, power loss)."""
         folders = [self.path / f for f in FOLDERS]
@@ -198,10 +216,10 @@ class Home:
         self.clean_leftovers()
 
     def runs(self) -> list[str]:
-        """Names of the runs in the home, least recently active first.
+        """Names of the runs in the home, least recently changed first.
 
-        A run is there once its config or model file is (a run killed before its first
-        checkpoint is listed too); its activity is the newest of its config, report and model.
+        A run is there once its config or model file is: a run killed before its first
+        checkpoint is listed too.
         """
         names = set()
         for folder, prefix, suffix in (("configs", "config_", ".json"), ("models", "model_", ".safetensors")):
@@ -210,22 +228,29 @@ class Home:
                     name = path.name[len(prefix) : -len(suffix)]
                     if RUN_NAME.fullmatch(name):
                         names.add(name)
-        return sorted(names, key=lambda name: (self._last_change(name), name))
+        return sorted(names, key=lambda name: (self._changed(name, self.config(name), self.report(name)), name))
 
-    def _last_change(self, run: str) -> int:
+    def _changed(self, run: str, *paths) -> int:
+        """Newest mtime of paths and of the run's model (file, or checkpoint folders); 0 if none exists."""
         times = [0]
-        for path in (self.config(run), self.report(run), self.model(run)):
+        for path in (*paths, self.model(run), *self.checkpoints(run).glob("step_*")):
             with contextlib.suppress(OSError):
-                times.append(path.stat().st_mtime_ns)
+                times.append(path.lstat().st_mtime_ns)
         return max(times)
 
     def resolve(self, run: str) -> str:
-        """A run name from a user: `last` (the newest model in the home), a name, or a unique prefix."""
+        """A run name from a user: `last`, a name, or a unique prefix.
+
+        `last` is the run with the newest model: a model file or a checkpoint (a run killed
+        mid-way has one); a run that has neither yet, such as a finetune that just started,
+        is never `last`.
+        """
         runs = self.runs()
         if run == "last":
-            if not runs:
-                raise UserError(f"no runs in {self.path.resolve()}", "train one first, or pass home=DIR")
-            return runs[-1]
+            with_model = [name for name in runs if self._changed(name)]
+            if not with_model:
+                raise UserError(f"no runs with a model in {self.path.resolve()}", "train one first, or pass home=DIR")
+            return max(with_model, key=lambda name: (self._changed(name), name))
         if run in runs:
             return run
         matches = [name for name in runs if name.startswith(run) and "_finetuned" not in name[len(run) :]]

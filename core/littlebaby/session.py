@@ -117,6 +117,11 @@ class Saver:
 
 
 def train_session(run: Run, quiet: bool, log) -> RunResult:
+    with run.home.training_lock(run.name):  # two resumes of one run started together: one trains
+        return _train_session(run, quiet, log)
+
+
+def _train_session(run: Run, quiet: bool, log) -> RunResult:
     say = log or (lambda line: None)
     cfg, home, name = run.config, run.home, run.name
     epochs = text.Epochs(run.train_ids, cfg.n_ctx, cfg.batch_size, cfg.seed)
