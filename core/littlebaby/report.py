@@ -95,7 +95,8 @@ def start(report: dict, total_steps: int, steps_per_epoch: int, batch_size: int)
     report.setdefault("val", [])
     report.update(total_steps=total_steps, steps_per_epoch=steps_per_epoch, batch_size=batch_size, status="running",
                   writer={"pid": os.getpid(), "host": socket.gethostname()})
-    report.pop("stop_signal", None)
+    report.pop("stop_signal", None)  # of an earlier session: this one has not stopped
+    report.pop("diverged_at", None)
 
 
 def step_record(step: int, loss, lr, grad_norm, seconds: float, tokens: int, groups: dict) -> dict:
