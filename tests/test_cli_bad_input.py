@@ -69,13 +69,13 @@ def test_a_batch_that_cannot_fit_leaves_nothing_behind(tmp_path):
     (["--seed", str(2**63)], "seed must be a whole number in [0, 2**63)"),
 ])
 def test_generate_values(home, flags, expected):
-    cwd, _ = home
-    assert expected in refused("generate", "last", "--home", "home", "--max-tokens", "3", *flags, cwd=cwd)
+    cwd, name = home
+    assert expected in refused("generate", name, "--home", "home", "--max-tokens", "3", *flags, cwd=cwd)
 
 
 def test_the_largest_seed_is_a_seed(home):
-    cwd, _ = home
-    done = littlebaby("generate", "last", "--home", "home", "--max-tokens", "3", "--seed", str(2**63 - 1), cwd=cwd)
+    cwd, name = home
+    done = littlebaby("generate", name, "--home", "home", "--max-tokens", "3", "--seed", str(2**63 - 1), cwd=cwd)
     assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
@@ -115,13 +115,14 @@ def test_import_original_refuses_devices_and_scalars(tmp_path):
 
 # -- run files -----------------------------------------------------------------------------
 @pytest.mark.parametrize("command", [["generate", "last"], ["inspect", "last"], ["finetune", "last", "--data", "text.txt"],
-                                     ["train", "--resume", "last"], ["attention", "last", "--prompt", "RO"]])
+                                     ["attention", "last", "--prompt", "RO"]])  # resume reads checkpoints/, not this file
 def test_a_dangling_model_link(home, command):
     cwd, name = home
     (cwd / "text.txt").write_text("some text to finetune on " * 20)
     model = cwd / "home" / "models" / f"model_{name}.safetensors"
     model.unlink()
     model.symlink_to(cwd / "elsewhere.safetensors")
+    command = [name if part == "last" else part for part in command]
     assert "is a symbolic link to a missing file" in refused(*command, "--home", "home", cwd=cwd)
     listing = littlebaby("runs", "--home", "home", cwd=cwd)
     assert listing.returncode == 0 and name in listing.stdout
@@ -134,7 +135,18 @@ def test_a_model_file_whose_config_cannot_fit(home):
         metadata, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
     metadata["config"] = json.dumps(json.loads(metadata["config"]) | {"n_layers": 10**7})
     path.write_bytes(safetensors.numpy.save(tensors, metadata=metadata))
-    assert "of memory" in refused("generate", "last", "--home", "home", cwd=cwd)
+    assert "of memory" in refused("generate", name, "--home", "home", cwd=cwd)
+
+
+def older_layout(cwd, name):
+    """The run's newest checkpoint as an older littlebaby kept it: models/optimizer_<run>.safetensors."""
+    folder = cwd / "home" / "checkpoints" / name
+    [step] = [p for p in folder.iterdir() if p.name.startswith("step_")]
+    path = cwd / "home" / "models" / f"optimizer_{name}.safetensors"
+    shutil.copy(step / "optimizer.safetensors", path)
+    shutil.rmtree(folder)
+    with safetensors.safe_open(str(path), framework="np") as f:
+        return path, f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
 
 
 @pytest.mark.parametrize("state,expected", [
@@ -145,21 +157,26 @@ def test_a_model_file_whose_config_cannot_fit(home):
 ])
 def test_a_damaged_optimizer_file_cannot_be_resumed(home, state, expected):
     cwd, name = home
-    path = cwd / "home" / "models" / f"optimizer_{name}.safetensors"
-    with safetensors.safe_open(str(path), framework="np") as f:
-        metadata, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    path, metadata, tensors = older_layout(cwd, name)
     path.write_bytes(safetensors.numpy.save(tensors, metadata=metadata | {"state": json.dumps(state)}))
-    assert expected in refused("train", "--resume", "last", "--set", "max_steps=8", "--home", "home", cwd=cwd)
+    assert expected in refused("train", "--resume", name, "--set", "max_steps=8", "--home", "home", cwd=cwd)
 
 
 def test_an_optimizer_tensor_of_another_dtype_is_refused(home):
     cwd, name = home
-    path = cwd / "home" / "models" / f"optimizer_{name}.safetensors"
-    with safetensors.safe_open(str(path), framework="np") as f:
-        metadata, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    path, metadata, tensors = older_layout(cwd, name)
     tensors["m"] = tensors["m"].astype(np.float16)
     path.write_bytes(safetensors.numpy.save(tensors, metadata=metadata))
-    assert "tensor m is F16" in refused("train", "--resume", "last", "--set", "max_steps=8", "--home", "home", cwd=cwd)
+    assert "tensor m is F16" in refused("train", "--resume", name, "--set", "max_steps=8", "--home", "home", cwd=cwd)
+
+
+def test_a_bad_generator_state_in_a_checkpoint_manifest_is_one_line(home):
+    cwd, name = home
+    [manifest] = (cwd / "home" / "checkpoints" / name).glob("step_*/manifest.json")
+    data = json.loads(manifest.read_text())
+    data["state"]["dropout_rng"] = {"bit_generator": "MT19937", "state": {"key": [1, 2], "pos": -5}}
+    manifest.write_text(json.dumps(data))
+    assert "dropout generator state" in refused("train", "--resume", name, "--set", "max_steps=8", "--home", "home", cwd=cwd)
 
 
 @pytest.mark.parametrize("report", [[1, 2, 3], {"data": "a string", "steps": [], "val": []}, "just a string"])
@@ -168,7 +185,7 @@ def test_damaged_reports_list_and_refuse_in_one_line(home, report):
     (cwd / "home" / "outputs" / f"report_{name}.json").write_text(json.dumps(report))
     listing = littlebaby("runs", "--home", "home", cwd=cwd)
     assert listing.returncode == 0 and name in listing.stdout and listing.stderr == ""
-    refused("train", "--resume", "last", "--set", "max_steps=8", "--home", "home", cwd=cwd)
+    refused("train", "--resume", name, "--set", "max_steps=8", "--home", "home", cwd=cwd)
 
 
 # -- homes and outputs ------------------------------------------------------------------------
@@ -187,11 +204,11 @@ def test_runs_in_a_home_without_runs_is_one_line(tmp_path, folder):
                                           ("/proc/x.png", "cannot write /proc/x.png")])
 def test_a_figure_that_cannot_be_written(home, out, expected):
     pytest.importorskip("matplotlib")
-    cwd, _ = home
+    cwd, name = home
     (cwd / "outdir").mkdir()
     (cwd / "afile").write_text("x")
-    assert expected in refused("plot", "last", "--out", out, "--home", "home", cwd=cwd)
-    assert expected in refused("attention", "last", "--prompt", "RO", "--out", out, "--home", "home", cwd=cwd)
+    assert expected in refused("plot", name, "--out", out, "--home", "home", cwd=cwd)
+    assert expected in refused("attention", name, "--prompt", "RO", "--out", out, "--home", "home", cwd=cwd)
 
 
 # -- plugins ----------------------------------------------------------------------------------

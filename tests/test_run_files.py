@@ -71,3 +71,27 @@ def test_a_damaged_report(run_files, tmp_path_factory, data):
         import matplotlib.pyplot as plt
 
         plt.close(figure)
+
+
+def test_a_full_disk_inside_a_checkpoint_part_names_the_checkpoint_left(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from littlebaby import checkpoints, files
+
+    original, parts = files._write_atomically, []
+
+    def full_disk_at_the_second_optimizer(path, data):
+        if path.name == "optimizer.safetensors":
+            parts.append(path)
+            if len(parts) == 2:  # the system's own error, raised where a real full disk shows it
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return original(path, data)
+
+    monkeypatch.setattr(files, "_write_atomically", full_disk_at_the_second_optimizer)
+    with pytest.raises(UserError) as error:
+        api.train("tiny", overrides={"max_steps": 6, "checkpoint_interval": 2}, home=tmp_path)
+    text = str(error.value)
+    assert "\n" not in text and "optimizer.safetensors (No space left on device)" in text and "step 2 is intact" in text
+    [folder] = (tmp_path / "checkpoints").iterdir()
+    assert checkpoints.newest(folder).step == 2

@@ -8,7 +8,7 @@ config (whose size is checked against memory) and checks the header against it
 (missing, extra, misshapen or wrongly typed tensors are a UserError) before any
 tensor data is read; it never executes code from the file.
 
-The optimizer file (for --resume) holds AdamW's moments and step count, and
+The optimizer file (for resume) holds AdamW's moments and step count, and
 in its metadata the training position and the dropout generator's state.
 """
 
