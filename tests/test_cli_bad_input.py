@@ -91,6 +91,13 @@ def test_data_from_a_fifo_with_no_writer_does_not_hang(tmp_path):
     assert "FIFO" in refused("train", "--data", "pipe", "--home", "h", cwd=tmp_path)
 
 
+def test_data_from_a_pipe_with_a_writer_trains(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--data", "/dev/stdin",
+                           "--set", "max_steps=1", "--quiet", "--home", "h"], cwd=tmp_path, input="some streamed text " * 100,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
 def test_configs_that_are_not_config_files(tmp_path):
     (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
     (tmp_path / "nan.json").write_text('{"lr": NaN}')

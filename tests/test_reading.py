@@ -57,6 +57,26 @@ def test_a_fifo_without_a_writer_is_refused_without_blocking(tmp_path):
     assert "a FIFO (named pipe), not a regular file" in outcome[0]
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+def test_a_pipe_with_a_writer_is_read_when_asked_for(tmp_path):
+    read_end, write_end = os.pipe()
+    path = f"/proc/self/fd/{read_end}"  # what `--data <(zcat text.gz)` hands over
+    writer = threading.Thread(target=lambda: (os.write(write_end, b"streamed text"), os.close(write_end)))
+    try:
+        assert "a FIFO (named pipe), not a regular file" in refusal(reading.read_bytes, path, "config file", 1024)
+        writer.start()
+        assert reading.read_bytes(path, "data file", 1024, pipes=True) == b"streamed text"
+    finally:
+        writer.join()
+        os.close(read_end)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_without_a_writer_is_refused_even_where_pipes_are_read(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    assert "a FIFO with no writer" in refusal(reading.read_bytes, tmp_path / "pipe", "data file", 1024, "fix", True)
+
+
 def test_missing_and_dangling_links_say_which(tmp_path):
     assert "not found" in refusal(reading.read_bytes, tmp_path / "nope.txt", "data file", 10)
     link = tmp_path / "link.txt"

@@ -5,6 +5,7 @@ files) goes through `read_bytes`, which refuses what is not a regular file
 BEFORE opening it: opening a FIFO with no writer blocks forever, and /dev/zero
 or /dev/urandom never end. The type is checked again on the open descriptor
 (opened non-blocking), so a path swapped in between cannot hang us either.
+Training text may also come from a pipe that has a writer (`<(zcat text.gz)`).
 Reading stops one byte past the limit, so a file larger than it costs no more
 than the limit in memory.
 
@@ -13,9 +14,11 @@ JSON is strict: NaN, Infinity and numbers that overflow a float are refused
 as is nesting deep enough to exhaust Python's recursion limit.
 """
 
+import contextlib
 import json
 import math
 import os
+import select
 import stat
 
 from littlebaby.errors import UserError
@@ -54,10 +57,21 @@ def _too_large(what: str, path, size: int, limit: int, fix: str) -> UserError:
     return UserError(f"{what} {path} is {describe_bytes(size)}, more than the {describe_bytes(limit)} it may be", fix)
 
 
-def read_bytes(path, what: str, limit: int, fix: str = "is it the right file?") -> bytes:
+def _is_pipe(path) -> bool:
+    with contextlib.suppress(OSError):
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    return False
+
+
+def read_bytes(path, what: str, limit: int, fix: str = "is it the right file?", pipes: bool = False) -> bytes:
     """The whole content of a regular file of at most `limit` bytes, or a one-line UserError
-    (`fix` says what to do about a file over the limit)."""
-    size = size_of(path, what)
+    (`fix` says what to do about a file over the limit).
+
+    pipes: also read a pipe whose writer is there (`--data <(zcat text.gz)`); a FIFO with
+    no writer reads as end-of-file at once in non-blocking mode, so it is refused, never waited on.
+    """
+    pipe = pipes and hasattr(os, "O_NONBLOCK") and _is_pipe(path)
+    size = 0 if pipe else size_of(path, what)
     if size > limit:
         raise _too_large(what, path, size, limit, fix)
     try:
@@ -66,11 +80,15 @@ def read_bytes(path, what: str, limit: int, fix: str = "is it the right file?") 
         raise UserError(f"cannot read {what} {path} ({error.strerror})", "check the path and its permissions") from None
     try:
         mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):  # replaced since the stat above
+        if not (stat.S_ISREG(mode) or pipe and stat.S_ISFIFO(mode)):  # replaced since the stat above
             raise UserError(f"{what} {path} is {_kind(mode)}, not a regular file", "give the path of a file")
         chunks, total = [], 0
         while total <= limit:  # a file may grow after the stat: read at most one byte past the limit
-            chunk = os.read(fd, min(1 << 24, limit + 1 - total))
+            try:
+                chunk = os.read(fd, min(1 << 24, limit + 1 - total))
+            except BlockingIOError:  # a pipe's writer has not written yet: wait for it
+                select.select([fd], [], [])
+                continue
             if not chunk:
                 break
             chunks.append(chunk)
@@ -81,6 +99,8 @@ def read_bytes(path, what: str, limit: int, fix: str = "is it the right file?") 
         os.close(fd)
     if total > limit:
         raise _too_large(what, path, total, limit, fix)
+    if pipe and not total:
+        raise UserError(f"{what} {path} is a FIFO with no writer (or one that wrote nothing)", "start its writer first, or give a file")
     return b"".join(chunks)
 
 

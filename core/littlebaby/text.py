@@ -22,9 +22,10 @@ VAL_SEED = 20251125  # constant, so every run is judged on the same windows
 
 
 def read_text(path) -> str:
-    """A UTF-8 text file, or a one-line UserError (missing, not a regular file, too large
-    for this machine, empty, binary, not UTF-8)."""
-    return decode_text(reading.read_bytes(path, "data file", memory.data_limit()), str(path))
+    """A UTF-8 text file or a pipe with a writer, or a one-line UserError (missing, another
+    kind of file, too large for this machine, empty, binary, not UTF-8)."""
+    fix = f"train on less text: it takes about {memory.BYTES_PER_CHARACTER} bytes of memory per character"
+    return decode_text(reading.read_bytes(path, "data file", memory.data_limit(), fix, pipes=True), str(path))
 
 
 def decode_text(raw: bytes, name: str) -> str:
