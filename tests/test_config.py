@@ -190,11 +190,29 @@ def _values():
     return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3), max_leaves=5)
 
 
-KEYS = [f.name for f in attrs.fields(Config) if f.name != "options"] + ["n_experts", "options", "n_head"]
+def _installed():
+    """(block key -> installed names, every plugin option key) of this environment."""
+    from littlebaby.plugins import default_registry
+
+    entries = list(default_registry().entries())
+    names = {f"c_{e.kind}": sorted(x.name for x in entries if x.kind == e.kind) for e in entries}
+    options = sorted({f.name for e in entries if e.cls.Options is not None for f in attrs.fields(e.cls.Options)})
+    return names, options
+
+
+BLOCK_NAMES, OPTION_KEYS = _installed()
+KEYS = [f.name for f in attrs.fields(Config) if f.name != "options"] + OPTION_KEYS + ["options", "n_head"]
+
+
+def _configs():
+    """Real block selections (so the options are reached) plus any values under any keys."""
+    blocks = st.fixed_dictionaries({}, optional={key: st.sampled_from(names) for key, names in BLOCK_NAMES.items()})
+    others = st.dictionaries(st.sampled_from(KEYS), _values(), max_size=4)
+    return st.builds(lambda a, b: {**a, **b}, blocks, others)
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.dictionaries(st.sampled_from(KEYS), _values(), max_size=4))
+@given(_configs())
 def test_any_values_give_a_valid_config_or_one_user_error(data):
     try:
         config = from_dict(data)
