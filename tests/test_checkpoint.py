@@ -143,6 +143,15 @@ def test_a_declared_2_gib_tensor_is_refused_before_any_data_is_read(saved):
     assert peak < 64 << 20  # reading the tensors first allocated the 2 GiB
 
 
+@pytest.mark.parametrize("length", [64 << 20, 2**63])
+def test_a_header_longer_than_any_we_write_is_refused_before_reading_it(saved, length):
+    _, path = saved
+    raw = path.read_bytes()
+    path.write_bytes(length.to_bytes(8, "little") + raw[8:])
+    with pytest.raises(UserError, match="declares a header of .* more than any littlebaby writes"):
+        checkpoint.load_model(path)
+
+
 def test_a_bf16_tensor_is_refused(saved):
     _, path = saved
     header, data = read_raw(path)

@@ -56,9 +56,14 @@ def _opened(path, what: str):
     refused before opening); safetensors maps it, so opening reads no tensor data."""
     reading.size_of(path, f"{what} file")
     try:
+        with open(path, "rb") as f:  # the header's length, capped before safetensors reads the header
+            length = int.from_bytes(f.read(8), "little")
+        if length > reading.JSON_LIMIT:
+            raise UserError(f"{what} file {path} declares a header of {reading.describe_bytes(length)}, more than any littlebaby writes",
+                            "retrain, or restore the file")
         with safetensors.safe_open(str(path), framework="np") as handle:
             yield handle
-    except (safetensors.SafetensorError, OSError, ValueError, TypeError) as error:
+    except (safetensors.SafetensorError, OSError) as error:
         raise UserError(f"{what} file {path} is corrupt or truncated ({error})", "retrain, or restore the file") from None
 
 
