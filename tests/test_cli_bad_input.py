@@ -107,8 +107,7 @@ def test_configs_that_are_not_config_files(tmp_path):
 
 
 def test_import_original_refuses_devices_and_scalars(tmp_path):
-    config, tokenizer, model = (FIXTURE / f"{kind}_pre_mha_mlp.json" for kind in ("config", "tokenizer", "model"))
-    tokenizer = FIXTURE / "tokenizer.json"
+    config, tokenizer, model = FIXTURE / "config_pre_mha_mlp.json", FIXTURE / "tokenizer.json", FIXTURE / "model_pre_mha_mlp.json"
     assert "character device" in refused("import-original", "--config", config, "--tokenizer", tokenizer, "--model", "/dev/zero",
                                          "--home", "h", cwd=tmp_path)
     weights = json.loads(model.read_text())
