@@ -54,6 +54,20 @@ def test_available_memory_is_read_on_linux():
     assert room is not None and 0 < room
 
 
+def test_a_containers_limit_caps_the_machines_memory(tmp_path, monkeypatch):
+    (tmp_path / "meminfo").write_text("MemTotal:  8000 kB\nMemAvailable:  4000 kB\n")
+    cgroup = tmp_path / "cgroup"
+    cgroup.mkdir()
+    (cgroup / "memory.max").write_text("1000000\n")
+    (cgroup / "memory.current").write_text("250000\n")
+    assert memory.available(tmp_path / "meminfo", cgroup) == 750_000
+    (cgroup / "memory.max").write_text("max\n")  # no limit: what the machine has
+    assert memory.available(tmp_path / "meminfo", cgroup) == 4000 * 1024
+    (tmp_path / "meminfo").write_text("MemAvailable: lots\n")  # unreadable, no cgroup: the system's free pages
+    monkeypatch.setattr(memory.os, "sysconf", lambda name: {"SC_AVPHYS_PAGES": 3, "SC_PAGE_SIZE": 4096}[name])
+    assert memory.available(tmp_path / "meminfo", tmp_path / "none") == 3 * 4096
+
+
 def _traced_peak(call) -> int:
     """Peak bytes numpy allocates during call (numpy reports its buffers to tracemalloc)."""
     tracemalloc.start()

@@ -32,17 +32,17 @@ DATA_LIMIT = 4 << 30  # bytes of training text read into memory, at most
 BYTES_PER_CHARACTER = 10  # text in memory: the file's bytes, the str, and an int64 id per character
 
 
-def available() -> int | None:
+def available(meminfo="/proc/meminfo", cgroup="/sys/fs/cgroup") -> int | None:
     """Bytes this process can still allocate, or None when the system does not say."""
     found = []
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
+        for line in Path(meminfo).read_text().splitlines():
             if line.startswith("MemAvailable:"):
                 found.append(int(line.split()[1]) * 1024)
     except (OSError, ValueError, IndexError):
         pass
     try:  # a container's own limit (cgroup v2), which MemAvailable does not see
-        cgroup = Path("/sys/fs/cgroup")
+        cgroup = Path(cgroup)
         limit = (cgroup / "memory.max").read_text().strip()
         if limit != "max":
             found.append(int(limit) - int((cgroup / "memory.current").read_text()))
