@@ -161,13 +161,13 @@ def test_the_suite_fails_on_a_wrong_sign():
         suite.test_gradients(0.0)
     with pytest.raises(AssertionError, match="proj.bias"):
         suite.test_model_gradients({"c_sequence": "pre", "c_network": "mlp"})
-    suite.test_cache()  # the forward is right: only the gradient checks may fail
+    suite.test_cache("slide")  # the forward is right: only the gradient checks may fail
 
 
 def test_the_suite_fails_on_a_forgotten_cache():
     suite = block_suite("attention", "forgetful", plugin=plugin_of("forgetful", Forgetful))()
     with pytest.raises(AssertionError, match="cache check FAILED"):
-        suite.test_cache()
+        suite.test_cache("refill")
 
 
 def test_generation_follows_the_context_policy():

@@ -51,6 +51,17 @@ class Block:
         self.saved = None  # what backward needs, written by forward
         self.observations = None  # dict while the model records, else None
 
+    @classmethod
+    def final_norm(cls, n_emb: int) -> "Block":
+        """Sequence blocks: the norm the model applies after its last layer (named ln_f).
+
+        A LayerNorm unless the sequence block overrides this, as `rms` does, so that a
+        model normalises the same way inside its layers and before its head.
+        """
+        from littlebaby.layers import LayerNorm  # layers build on this module
+
+        return LayerNorm(n_emb)
+
     # -- declaring --------------------------------------------------------
     def parameter(self, name: str, shape, init: str = "normal", decay: bool | None = None):
         """Declare a parameter; its array appears in self.params[name] once the model is built."""

@@ -75,9 +75,11 @@ def block_suite(kind: str, name: str, *, plugin=None, options=None):
         def test_model_gradients(self, partner):
             check_model_gradients(registry(), **{**partner, **selected})
 
+        @pytest.mark.parametrize("pos_emb", [True, False], ids=["refill", "slide"])
         @pytest.mark.parametrize("partner", partners, ids=ids)
-        def test_model_cache(self, partner):
-            check_cache(tiny_model(registry(), **{**partner, **selected}))
+        def test_model_cache(self, partner, pos_emb):
+            # without learned positions the model slides its cache past n_ctx: a position kept wrong shows there
+            check_cache(tiny_model(registry(), **{**partner, "pos_emb": pos_emb, **selected}))
 
         def test_shapes(self):
             check_shapes(name, kind=kind, registry=registry(), options=selected)
@@ -87,8 +89,9 @@ def block_suite(kind: str, name: str, *, plugin=None, options=None):
 
     if kind == "attention":  # the block alone; every kind is checked inside a model above
 
-        def test_cache(self):
-            check_cache(name, tiny_config(registry(), **selected), registry=registry())
+        @pytest.mark.parametrize("policy", ["refill", "slide"])
+        def test_cache(self, policy):
+            check_cache(name, tiny_config(registry(), **selected), registry=registry(), policy=policy)
 
         Suite.test_cache = test_cache
 
