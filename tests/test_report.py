@@ -45,3 +45,17 @@ def test_the_data_of_a_run_is_recorded_by_key(tiny_run):
     assert data.shipped == "shakespeare" and data.characters > 1_000_000
     with pytest.raises(UserError, match="does not record the run's data"):
         reports.data_of({"data": "tiny Shakespeare (shipped)"}, "report")
+
+
+def test_val_curve_counts_step_seconds_up_to_each_eval():
+    report = {"steps": [{"step": s, "seconds": 0.5} for s in range(1, 7)], "val": [{"step": 0, "loss": 4.0},
+              {"step": 3, "loss": 3.0}, {"step": 6, "loss": 2.5}]}
+    assert reports.val_curve(report) == ([0, 3, 6], [0.0, 1.5, 3.0], [4.0, 3.0, 2.5])
+
+
+def test_comparison_row_tolerates_a_damaged_report_and_shows_bits_per_byte():
+    row = reports.comparison_row("abcdef0123", {"config": "oops", "steps": [{"seconds": "x"}]})
+    assert row["run"] == "abcdef01" and row["n_ctx"] is None and row["step ms"] is None
+    assert "val bits per byte" not in row
+    assert reports.comparison_row("r", {"best_val_bpb": 2.1})["val bits per byte"] == 2.1
+    assert "| ? |" in reports.markdown([row])
