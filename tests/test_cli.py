@@ -71,9 +71,9 @@ def test_config_by_path_and_data_by_path(tmp_path):
     assert report["config"]["n_experts"] == 2 and report["config_name"] == "mine" and report["wall_seconds"] > 0
 
 
-def test_plugins_lists_the_six_built_in_blocks(tmp_path):
+def test_plugins_lists_the_built_in_blocks(tmp_path):
     out = littlebaby("plugins", cwd=tmp_path).stdout
-    for name in ["pre", "post", "mha", "moh", "mlp", "moe"]:
+    for name in ["pre", "post", "rms", "mha", "moh", "rope", "mlp", "moe", "swiglu"]:
         assert re.search(rf"\b{name}\s+littlebaby-\w+-{name}\s+\d", out)
 
 
