@@ -89,13 +89,3 @@ def test_a_slid_cache_is_window_attention_not_a_fresh_window():
         fresh = model.logits(stream[:, -8:])[:, -1]
         assert np.allclose(window_logits(model, stream), fresh, atol=1e-9) == same
         assert window_reach(model.config) == n_layers * 7 + 1
-
-
-def test_sliding_keeps_constant_work_per_token():
-    model = model_without_positions()
-    cache_sizes = []
-    generate(model, [1, 2, 3], 20, rng=np.random.default_rng(0), on_token=lambda _: cache_sizes.append(0))
-    cache = model.new_cache()
-    model.logits(np.arange(8) % 11, cache)
-    cache.slide(1)
-    assert cache.pos == 7 and cache.layers[0].position == 8  # slots move left, positions keep counting
