@@ -256,5 +256,5 @@ def test_compare_from_python_returns_both_views(two_runs):
     assert path is None
     by_step, by_time = figure.axes[:2]
     assert len(by_step.lines) == len(by_time.lines) == 2
-    steps, minutes = by_step.lines[1].get_xdata(), by_time.lines[1].get_xdata()
-    assert list(steps) == [3, 6] and 0 < minutes[0] < minutes[1]
+    steps, elapsed = by_step.lines[1].get_xdata(), by_time.lines[1].get_xdata()
+    assert list(steps) == [3, 6] and 0 < elapsed[0] < elapsed[1]
