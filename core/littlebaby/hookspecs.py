@@ -29,15 +29,16 @@ hookspec = pluggy.HookspecMarker("littlebaby")
 @hookspec
 def register_sequences(register):
     """Register sequence blocks: how one transformer layer wires its norms,
-    attention, network and residuals (`pre`, `post`)."""
+    attention, network and residuals (`pre`, `post`, `rms`). The classmethod
+    `final_norm(n_emb)` names the model's norm after the last layer (LayerNorm by default)."""
 
 
 @hookspec
 def register_attentions(register):
     """Register attention blocks: token mixing with an optional KV cache
-    (`mha`, `moh`)."""
+    (`mha`, `moh`, `rope`)."""
 
 
 @hookspec
 def register_networks(register):
-    """Register network blocks: the per-token feed-forward part (`mlp`, `moe`)."""
+    """Register network blocks: the per-token feed-forward part (`mlp`, `moe`, `swiglu`)."""
