@@ -10,7 +10,7 @@ from littlebaby.model import build_model
 from littlebaby.testing import block_suite, build_block, check_cache, randomize, tiny_config, tiny_model
 
 TestRotaryAttention = block_suite("attention", "rope", options={"rope_base": 100.0})
-TestRotaryAttentionEvenHeads = block_suite("attention", "rope", options={"head_size": 16})  # d_k 4: all rotated
+TestRotaryAttentionEvenHeads = block_suite("attention", "rope", sizes={"head_size": 16})  # d_k 4: every feature rotated
 
 
 def attention(**keys):
