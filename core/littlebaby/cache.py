@@ -14,14 +14,15 @@ Two context policies, chosen by the model (`GPT.slides`):
   same window, so both see the same tokens at the same positions.
 - slide (no absolute positions, `pos_emb: false`): when the window is full,
   the oldest position is dropped (`KVCache.slide`) and the new token is
-  appended: one token of work per token, the window always n_ctx long. The
-  uncached path feeds the last n_ctx tokens at positions 0 .. n_ctx - 1. A
+  appended: one token of work per token, the window always n_ctx long. This
+  is sliding-window attention (generation.py says why it differs from a fresh
+  window from the second layer on, and how the uncached path computes it). A
   block that encodes positions itself must then see only their differences:
   rope caches keys rotated at their absolute position (`LayerCache.position`,
   which keeps counting past n_ctx) and rotates new queries at theirs too, so
-  q . k depends on the same distances as in the uncached window. Using the
-  slot (`pos`) instead would rotate queries as if the slid-out tokens had
-  never been there, and the check of the testing kit would fail.
+  q . k depends on the same distances as without a cache. Using the slot
+  (`pos`) instead would rotate queries as if the slid-out tokens had never
+  been there, and the check of the testing kit would fail.
 """
 
 import numpy as np

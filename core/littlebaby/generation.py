@@ -119,6 +119,8 @@ def generate(
                     cache.slide(1)
                 if cache is not None:
                     logits = last_logits([token])
+                elif len(history) <= n_ctx:  # nothing slid out yet: a plain forward is the same function
+                    logits = last_logits(history)
                 else:
                     with blas.limit(1):
                         logits = window_logits(model, np.asarray([history], dtype=np.int64))[0]
