@@ -231,7 +231,7 @@ def test_runs_markdown_has_the_original_columns(two_runs):
     assert header[:13] == list(reports.COMPARISON) and set(lines[1]) == {"|", "-"}
     assert len(lines) == 4
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
-    assert rows[0][:2] == [names[0][:8], "pre/mha/mlp"] and rows[1][1] == "rms/rope/swiglu"
+    assert rows[0][:2] == [names[0][:8], "pre/mha/mlp"] and rows[1][1] == "rms/rope/swiglu (no wpe)"
     assert rows[1][header.index("n_layers")] == "2" and rows[0][header.index("n_layers")] == "1"
     for row in rows:
         assert float(row[header.index("best val loss")]) > 0 and float(row[header.index("step ms")]) > 0

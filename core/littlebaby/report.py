@@ -216,7 +216,8 @@ def comparison_row(name: str, report) -> dict:
     config = _field(report, "config", dict, {})
     seconds = [r.get("seconds") for r in _field(report, "steps", list, []) if isinstance(r, dict)]
     seconds = [s for s in seconds if isinstance(s, (int, float))]
-    values = [name[:8], row(name, report)["blocks"]] + [_field(config, k, int, None) for k in COMPARISON[2:7]]
+    blocks = row(name, report)["blocks"] + (" (no wpe)" if config.get("pos_emb") is False else "")
+    values = [name[:8], blocks] + [_field(config, k, int, None) for k in COMPARISON[2:7]]
     values += [_field(config, "batch_size", int, None), _field(config, "lr", (int, float), None),
                round(1000 * float(np.median(seconds)), 1) if seconds else None,  # median: robust to the first, slow step
                _round(_field(report, "train_seconds", (int, float), None)), _field(report, "parameters", int, None),
