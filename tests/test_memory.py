@@ -80,7 +80,8 @@ def _traced_peak(call) -> int:
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("blocks", [dict(), dict(c_attention="moh", c_network="moe"), dict(c_sequence="post")], ids=str)
+@pytest.mark.parametrize("blocks", [dict(), dict(c_attention="moh", c_network="moe"), dict(c_sequence="post"),
+                                    dict(c_sequence="rms", c_attention="rope", c_network="swiglu", pos_emb=False)], ids=str)
 def test_the_activation_estimate_is_within_a_factor_of_two_of_a_real_step(blocks):
     config = from_dict({**SMALL, "n_ctx": 32, "n_emb": 32, "head_size": 32, "threads": 1, **blocks})
     model = build_model(config, vocab_size=40).train()

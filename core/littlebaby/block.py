@@ -22,7 +22,7 @@ is built from the config, `cls(config, options)` (sequence blocks also get
     cache: None in training; in generation a `LayerCache` (see cache.py) that
            attention blocks fill with what they need from earlier positions.
 
-and three optional class methods the core asks about it:
+and four optional class methods the core asks about it:
 
     parameter_formula(config, options) -> (formula text, count) or None
         The block's parameter count in closed form; `littlebaby inspect` adds
@@ -42,6 +42,10 @@ and three optional class methods the core asks about it:
         estimate made before a model or a batch is allocated (memory.py).
         Worth stating when they grow with the block's own options (moe's
         experts); None (the default): a generic count from the config's sizes.
+    final_norm(n_emb) -> Layer      (sequence blocks)
+        The norm the model applies after its last layer (`ln_f`): a LayerNorm
+        unless overridden, as `rms` does with an RMSNorm, so that a model
+        normalises one way inside its layers and before its head.
 
 Attention and network blocks publish what a person may want to look at (the
 attention weights, a gate) with `self.observe(name, array)`; it costs nothing
@@ -140,6 +144,13 @@ class Block(Layer):
     def activation_floats(cls, config, options):
         """Floats kept for backward per token by one instance, or None: estimated from the sizes (memory.py)."""
         return None
+
+    @classmethod
+    def final_norm(cls, n_emb: int) -> Layer:
+        """Sequence blocks: the norm after the last layer (ln_f); see the contract above."""
+        from littlebaby.layers import LayerNorm  # layers build on this module
+
+        return LayerNorm(n_emb)
 
     def forward(self, x, cache=None):
         raise NotImplementedError

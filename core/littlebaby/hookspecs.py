@@ -24,6 +24,8 @@ whole contract:
 - `activation_floats(config, options)` (optional classmethod): floats kept
   for backward per token, for the memory check made before allocating;
   without it, a generic estimate from the config's sizes.
+- `final_norm(n_emb)` (optional classmethod, sequence blocks): the norm the
+  model applies after its last layer; LayerNorm without it (`rms`: RMSNorm).
 
 Example, a whole plugin module::
 
@@ -45,15 +47,15 @@ hookspec = pluggy.HookspecMarker("littlebaby")
 @hookspec
 def register_sequences(register):
     """Register sequence blocks: how one transformer layer wires its norms,
-    attention, network and residuals (`pre`, `post`)."""
+    attention, network and residuals (`pre`, `post`, `rms`)."""
 
 
 @hookspec
 def register_attentions(register):
     """Register attention blocks: token mixing with an optional KV cache
-    (`mha`, `moh`)."""
+    (`mha`, `moh`, `rope`)."""
 
 
 @hookspec
 def register_networks(register):
-    """Register network blocks: the per-token feed-forward part (`mlp`, `moe`)."""
+    """Register network blocks: the per-token feed-forward part (`mlp`, `moe`, `swiglu`)."""
