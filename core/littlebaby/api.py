@@ -20,7 +20,7 @@ import attrs
 import numpy as np
 
 import littlebaby
-from littlebaby import checkpoint, config as configs, files, text
+from littlebaby import checkpoint, config as configs, distributed, files, text
 from littlebaby.errors import UserError
 from littlebaby.generation import generate as generate_ids
 from littlebaby.import_original import convert
@@ -159,7 +159,9 @@ def train(
 
 
 def _write_run_files(home, name, cfg, tokenizer=None) -> list:
-    """Write the config (and tokenizer) of a run; returns the paths written."""
+    """Write the config (and tokenizer) of a run; returns the paths written (none on MPI ranks but 0)."""
+    if not distributed.world().is_root:
+        return []
     written = [home.config(name)]
     files.write_json(written[0], configs.to_dict(cfg))
     if tokenizer is not None:
@@ -210,10 +212,16 @@ def _rebuilt(model, cfg, registry):
 
 
 def _train(home, name, cfg, tokenizer, model, optimizer, train_ids, val_ids, report, state, written, quiet, log) -> RunResult:
-    say = log or (lambda line: None)
+    world = distributed.world()
+    say = log if log and world.is_root else (lambda line: None)
     epochs = text.Epochs(train_ids, cfg.n_ctx, cfg.batch_size, cfg.seed)
     val = text.val_windows(val_ids, cfg.n_ctx, cfg.eval_windows)
-    trainer = Trainer(model, optimizer, epochs, val, cfg, report, on_report=lambda r: files.write_json(home.report(name), r))
+    # every process has checked its inputs; from here on they meet in collectives (distributed.py)
+    world.agree()
+    for array in (model.parameters.data, optimizer.m, optimizer.v):
+        world.broadcast(array)  # rank 0's parameters and AdamW state, whatever the others read
+    write_report = (lambda r: files.write_json(home.report(name), r)) if world.is_root else None
+    trainer = Trainer(model, optimizer, epochs, val, cfg, report, on_report=write_report, world=world)
     if state:
         trainer.load_state(state)
     report_path = home.report(name)
@@ -222,11 +230,14 @@ def _train(home, name, cfg, tokenizer, model, optimizer, train_ids, val_ids, rep
     blocks = "/".join(e.name for e in model.entries.values())
     say(
         f"run {name}: {blocks}, {model.parameters.size:,} parameters, {trainer.total_steps} steps "
-        f"({epochs.steps_per_epoch} per epoch, batch {epochs.batch_size} x {cfg.n_ctx}) on {len(train_ids):,} characters"
+        f"({epochs.steps_per_epoch} per epoch, batch {epochs.batch_size} x {cfg.n_ctx}) on {len(train_ids):,} characters, "
+        + distributed.describe(world, report["world"]["threads_per_process"])
         + (f", resuming at step {trainer.step}" if trainer.step else "")
     )
     with stop_on_sigint(trainer, notice=lambda: say("stopping after this step (Ctrl-C again to quit at once)")):
         status = trainer.run(quiet=quiet)
+    if not world.is_root:  # rank 0 alone writes the run's files
+        return RunResult(name, home.path, status, report, [])
     checkpoint.save_model(home.model(name), model)
     checkpoint.save_optimizer(home.optimizer(name), optimizer, trainer.state())
     written += [home.model(name), home.optimizer(name)]

@@ -7,8 +7,12 @@ mistake exits with code 2 and no traceback.
 """
 
 import argparse
+import os
 import sys
+import traceback
 import warnings
+
+from littlebaby import distributed
 
 from littlebaby.errors import UserError
 
@@ -187,6 +191,30 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
     print(f"littlebaby: warning: {message}", file=sys.stderr, flush=True)
 
 
+def _one_process(command) -> bool:
+    """Commands other than train and finetune run on one process: under an MPI launcher, rank 0
+    does the work (saying so once) and the others leave at once without starting MPI."""
+    size, rank = distributed.launched()
+    if size > 1 and rank == 0:
+        print(f"littlebaby: {command} runs on one process; the other {size - 1} have nothing to do", file=sys.stderr, flush=True)
+    return rank == 0
+
+
+def _user_error(world, error) -> int:
+    """One line (once per job) and exit code 2; under MPI every rank leaves together."""
+    if world.size > 1 and not world.agreed:
+        try:
+            world.agree(error)  # the setup's collective: every rank learns of the first failure
+        except UserError as first:
+            error = first
+    elif world.size > 1:  # after the setup only this rank may know: end the job
+        print(f"littlebaby: error on rank {world.rank}: {error}", file=sys.stderr, flush=True)
+        world.abort(2)
+    if world.is_root and distributed.launched()[1] == 0:  # launched: also when MPI could not start
+        print(f"littlebaby: error: {error}", file=sys.stderr, flush=True)
+    return 2
+
+
 def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -194,14 +222,27 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     warnings.showwarning = _warning_line  # a broken plugin: one line, the other plugins keep working
+    world = distributed.Solo()
     try:
+        if args.command in ("train", "finetune"):
+            world = distributed.world()  # MPI when a launcher started several processes
+            if not world.is_root:
+                sys.stdout = open(os.devnull, "w")  # rank 0 alone prints
+        elif not _one_process(args.command):
+            return 0
         run(args)
     except UserError as error:
-        print(f"littlebaby: error: {error}", file=sys.stderr, flush=True)
-        return 2
+        return _user_error(world, error)
     except KeyboardInterrupt:
         print("littlebaby: interrupted", file=sys.stderr, flush=True)
+        world.abort(130)
         return 130
+    except BaseException:
+        if world.size > 1:  # a bug on one rank must end the job, not leave the others in a collective
+            print(f"littlebaby: rank {world.rank} of {world.size} failed; ending the job", file=sys.stderr, flush=True)
+            traceback.print_exc()
+            world.abort(1)
+        raise
     except BrokenPipeError:  # `littlebaby generate ... | head`
         return 0
     return 0

@@ -12,8 +12,15 @@ one thread meanwhile (`blas.limit`), as each chunk already has a core.
 Measured on 2 cores: -25 to -30% per step against one thread with a 2-thread
 BLAS. Each chunk's loss gradient is scaled by its share of the tokens, so the
 summed gradient equals the single-thread one up to float rounding. With
-dropout, each replica draws its own masks from a generator seeded by the
-model's own every step, so the model's generator state fixes them all.
+dropout, each chunk draws its rows' masks from their own streams
+(ops.dropout.RowStreams), so the split cannot change them.
+
+`step_gradients` is the whole training step's gradient over the world of
+processes (distributed.py): this process takes its rows of the global batch,
+cuts them into `grad_accum_steps` micro-batches (each split over threads as
+above, gradients summed), and one in-place all-reduce of the flat gradient
+buffer sums the processes' parts. Every row weighs 1 / (global batch rows),
+so the sum is the single-process gradient of the whole batch, up to rounding.
 """
 
 import os
@@ -22,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor, wait
 import numpy as np
 
 from littlebaby import blas
+from littlebaby.distributed import threads_per_process
+from littlebaby.ops.dropout import RowStreams
 from littlebaby.ops.loss import cross_entropy
 
 _pool: ThreadPoolExecutor | None = None
@@ -72,24 +81,43 @@ def _chunk(model, ids, targets, share: float) -> float:
 
 def workers(model, batch: int) -> int:
     """How many chunks a batch of `batch` rows is cut into."""
-    return max(1, min(model.config.threads or cores(), batch))
+    return max(1, min(threads_per_process(model.config.threads, cores()), batch))
 
 
-def compute_gradients(model, ids, targets) -> float:
-    """ids, targets (B, T) -> mean loss; model.grad holds d loss / d parameters."""
-    n = workers(model, ids.shape[0])
-    if n == 1:
-        return _chunk(model, ids, targets, 1.0)
-    models = [model] + _replicas(model, n - 1)
-    if model.config.dropout > 0:
-        # replicas draw from generators seeded by the model's own, so the model's
-        # generator state alone fixes every mask (what --resume saves and restores)
-        for replica in models[1:]:
-            replica.set_rng(np.random.default_rng(model.rng.integers(2**63)))
+def compute_gradients(model, ids, targets, total_rows: int | None = None, streams: RowStreams | None = None) -> float:
+    """ids, targets (B, T) -> mean loss; model.grad holds d loss / d parameters.
+
+    These rows may be part of a larger batch of total_rows rows: then each row weighs
+    1 / total_rows, and the loss and gradient are this part's share of the batch's mean.
+    streams: the rows' dropout streams (None: the model's own generator draws the masks).
+    """
     B = ids.shape[0]
+    total_rows = total_rows or B
+    n = workers(model, B)
     bounds = [B * i // n for i in range(n + 1)]
     rows = [slice(bounds[i], bounds[i + 1]) for i in range(n)]
-    shares = [(r.stop - r.start) / B for r in rows]
+    shares = [(r.stop - r.start) / total_rows for r in rows]
+    models = [model] + (_replicas(model, n - 1) if n > 1 else [])
+    if streams is not None:
+        own = model.rng
+        for chunk_model, chunk_rows in zip(models, rows):
+            chunk_model.set_rng(streams.part(chunk_rows))
+        try:
+            return _split(models, ids, targets, rows, shares)
+        finally:
+            model.set_rng(own)  # later forward passes outside a step draw from the model's generator again
+    if model.config.dropout > 0:
+        # replicas draw from generators seeded by the model's own, so its state fixes every mask
+        for replica in models[1:]:
+            replica.set_rng(np.random.default_rng(model.rng.integers(2**63)))
+    return _split(models, ids, targets, rows, shares)
+
+
+def _split(models, ids, targets, rows, shares) -> float:
+    """The chunks' gradients, models[0] on this thread and the others in the pool, summed into models[0]."""
+    model, n = models[0], len(models)
+    if n == 1:
+        return _chunk(model, ids, targets, shares[0])
     with blas.limit(1):
         pool = _executor(n - 1)
         futures = [
@@ -103,3 +131,29 @@ def compute_gradients(model, ids, targets) -> float:
     for replica in models[1:]:
         model.grad += replica.grad
     return loss
+
+
+def step_gradients(model, ids, targets, step: int, world, accumulation: int = 1) -> float:
+    """The global batch ids, targets (B, T) of training step `step` -> its mean loss, on every
+    process; model.grad holds the batch's gradient (this process's rows, then an all-reduce)."""
+    B = ids.shape[0]
+    mine = world.rows(B)
+    parts = max(1, min(accumulation, mine.stop - mine.start))
+    bounds = [mine.start + (mine.stop - mine.start) * i // parts for i in range(parts + 1)]
+    dropout = model.config.dropout > 0
+    summed = None  # the micro-batches' gradient sum, when there is more than one
+    loss = 0.0
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        streams = RowStreams(model.config.seed, step, range(start, stop)) if dropout else None
+        if stop > start:
+            loss += compute_gradients(model, ids[start:stop], targets[start:stop], B, streams)
+        else:  # a process with no rows (fewer rows than processes) adds nothing
+            model.grad[...] = 0.0
+        if parts > 1 and summed is None:
+            summed = model.grad.copy()
+        elif parts > 1:
+            summed += model.grad
+    if summed is not None:
+        model.grad[...] = summed
+    world.sum(model.grad)
+    return float(world.sum(np.array([loss]))[0])

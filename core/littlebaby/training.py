@@ -26,10 +26,11 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from littlebaby import distributed
 from littlebaby.inspect import GroupStats
 from littlebaby.optim import clip_grad_norm
 from littlebaby.schedule import learning_rate
-from littlebaby.step import compute_gradients
+from littlebaby.step import cores, step_gradients
 
 REPORT_SECONDS = 30.0
 
@@ -53,21 +54,26 @@ def peak_memory_mb() -> float:
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
-def evaluate(model, inputs, targets, batch_size: int) -> float:
-    """Mean loss over the given windows, in eval mode, in chunks of batch_size."""
+def evaluate(model, inputs, targets, batch_size: int, world=None) -> float:
+    """Mean loss over the given windows, in eval mode, in chunks of batch_size; with a world of
+    several processes each takes its share of the windows and the sums are all-reduced."""
+    world = world or distributed.Solo()
     was_training = model.training
     model.eval()
-    total = 0.0
-    for start in range(0, len(inputs), batch_size):
-        chunk = slice(start, start + batch_size)
-        total += model.loss(inputs[chunk], targets[chunk]) * len(inputs[chunk])
+    count = len(inputs)
+    mine = world.rows(count)
+    total = np.zeros(1)
+    for start in range(mine.start, mine.stop, batch_size):
+        chunk = slice(start, min(start + batch_size, mine.stop))
+        total += model.loss(inputs[chunk], targets[chunk]) * (chunk.stop - chunk.start)
     model.train(was_training)
-    return total / len(inputs)
+    return float(world.sum(total)[0]) / count
 
 
 class Trainer:
-    def __init__(self, model, optimizer, epochs, val, config, report: dict, step: int = 0, on_report=None):
+    def __init__(self, model, optimizer, epochs, val, config, report: dict, step: int = 0, on_report=None, world=None):
         self.model, self.optimizer, self.epochs, self.config = model, optimizer, epochs, config
+        self.world = world or distributed.Solo()  # the processes this run trains on (distributed.py)
         self.val_inputs, self.val_targets = val
         self.report = report
         self.step = step  # steps done
@@ -81,13 +87,20 @@ class Trainer:
         report.setdefault("steps", [])
         report.setdefault("val", [])
         report.update(total_steps=self.total_steps, steps_per_epoch=epochs.steps_per_epoch, batch_size=epochs.batch_size)
+        report["world"] = {  # a collective (host names): every rank makes its Trainer
+            "processes": self.world.size,
+            "hosts": self.world.hosts(),
+            "threads_per_process": distributed.threads_per_process(config.threads, cores()),
+        }
 
     # -- one step -------------------------------------------------------------------
     def train_step(self) -> dict:
         config = self.config
         started = time.perf_counter()
         inputs, targets = self.epochs.batch(self.step)
-        loss = compute_gradients(self.model, inputs, targets)
+        reduced_before = self.world.reduce_seconds
+        loss = step_gradients(self.model, inputs, targets, self.step, self.world, config.grad_accum_steps)
+        reduce_seconds = self.world.reduce_seconds - reduced_before
         grad_norm = clip_grad_norm(self.model.grad, config.grad_clip)
         lr = learning_rate(self.step, self.total_steps, config.lr, config.min_lr, config.warmup_steps)
         weight_sq = self.group_stats.squared_norms(self.model.parameters.data)
@@ -95,7 +108,10 @@ class Trainer:
         self.step += 1
         seconds = time.perf_counter() - started
         groups = self.group_stats.step_stats(self.model.grad, weight_sq, self.optimizer.update)
-        return self.step_record(loss, lr, grad_norm, seconds, groups)
+        record = self.step_record(loss, lr, grad_norm, seconds, groups)
+        if self.world.size > 1:
+            record["allreduce_seconds"] = round(reduce_seconds, 5)
+        return record
 
     def step_record(self, loss, lr, grad_norm, seconds, groups) -> dict:
         """What the report keeps of one step; groups: per parameter group, the norm of the
@@ -111,7 +127,7 @@ class Trainer:
         }
 
     def evaluate(self) -> float:
-        loss = evaluate(self.model, self.val_inputs, self.val_targets, self.config.batch_size)
+        loss = evaluate(self.model, self.val_inputs, self.val_targets, self.config.batch_size, self.world)
         self.report["val"].append({"step": self.step, "loss": round(loss, 5)})
         best = self.report.get("best_val_loss")
         if best is None or loss < best:
@@ -125,10 +141,11 @@ class Trainer:
         report = self.report
         report["status"] = "running"
         last_write = started = time.monotonic()
-        bar = tqdm(total=self.total_steps, initial=self.step, disable=quiet, unit="step", dynamic_ncols=True, leave=True)
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=quiet or not self.world.is_root, unit="step", dynamic_ncols=True, leave=True)
         val_loss = None
         try:
-            while self.step < self.total_steps and not self.stop_requested:
+            # every process stops at the same step: a stop asked of any one of them (world.any)
+            while self.step < self.total_steps and not self.world.any(self.stop_requested):
                 record = self.train_step()
                 report["steps"].append(record)
                 self.train_seconds += record["seconds"]
