@@ -1,17 +1,18 @@
 """One training step's gradient: forward, loss, backward over a batch, split over threads.
 
 `compute_gradients(model, ids, targets)` returns the mean loss over the batch
-and leaves d loss / d parameters in `model.grad`.
+and leaves d loss / d parameters in `model.grad`. `compute_loss(model, ids,
+targets)` is the same split without the backward (evaluation).
 
 With `config.threads` workers (0 = one per core) the batch is cut into that
 many row chunks. The model runs the first chunk on the calling thread; each
 other chunk runs on a replica (`GPT.replica()`: same parameters, its own
 gradient buffer and saved activations) in a thread pool. NumPy releases the
 GIL inside its ops, so the chunks really run in parallel; OpenBLAS is held to
-one thread meanwhile (`blas.limit`), as each chunk already has a core.
-Measured on 2 cores: -25 to -30% per step against one thread with a 2-thread
-BLAS. Each chunk's loss gradient is scaled by its share of the tokens, so the
-summed gradient equals the single-thread one up to float rounding. With
+one thread meanwhile (`blas.limit`), as each chunk already has a core: on 2
+cores this beats one model with a 2-thread BLAS (benchmarks/RESULTS.md). Each
+chunk's loss and loss gradient are scaled by its share of the tokens, so the
+sums equal the single-thread ones up to float rounding. With
 dropout, each chunk draws its rows' masks from their own streams
 (ops.dropout.RowStreams), so the split cannot change them.
 
@@ -84,53 +85,62 @@ def workers(model, batch: int) -> int:
     return max(1, min(threads_per_process(model.config.threads, cores()), batch))
 
 
+def _split(model, ids, targets, work, total_rows=None, streams=None) -> float:
+    """Sum of work(model_i, rows_i of ids, rows_i of targets, share_i) over the row chunks, in parallel.
+
+    share_i = rows in chunk i / total_rows (default: all these rows); streams: the rows'
+    dropout streams, each chunk's model gets its part."""
+    B = ids.shape[0]
+    n = workers(model, B)
+    models = [model] + _replicas(model, n - 1)
+    bounds = [B * i // n for i in range(n + 1)]
+    rows = [slice(bounds[i], bounds[i + 1]) for i in range(n)]
+    shares = [(r.stop - r.start) / (total_rows or B) for r in rows]
+    if streams is not None:
+        for chunk_model, chunk_rows in zip(models, rows):
+            chunk_model.set_rng(streams.part(chunk_rows))
+    if n == 1:
+        return work(model, ids, targets, shares[0])
+    with blas.limit(1):
+        pool = _executor(n - 1)
+        futures = [pool.submit(work, models[i], ids[rows[i]], targets[rows[i]], shares[i]) for i in range(1, n)]
+        try:
+            total = work(model, ids[rows[0]], targets[rows[0]], shares[0])
+        finally:
+            wait(futures)  # never leave workers running on restored BLAS threads
+        return total + sum(future.result() for future in futures)
+
+
 def compute_gradients(model, ids, targets, total_rows: int | None = None, streams: RowStreams | None = None) -> float:
     """ids, targets (B, T) -> mean loss; model.grad holds d loss / d parameters.
 
-    These rows may be part of a larger batch of total_rows rows: then each row weighs
-    1 / total_rows, and the loss and gradient are this part's share of the batch's mean.
-    streams: the rows' dropout streams (None: the model's own generator draws the masks).
+    These rows may be part of a batch of total_rows rows: then each row weighs 1 / total_rows and
+    the loss and gradient are this part's share of the batch's. streams: the rows' dropout
+    streams (step_gradients); without them the model's own generator fixes every mask.
     """
-    B = ids.shape[0]
-    total_rows = total_rows or B
-    n = workers(model, B)
-    bounds = [B * i // n for i in range(n + 1)]
-    rows = [slice(bounds[i], bounds[i + 1]) for i in range(n)]
-    shares = [(r.stop - r.start) / total_rows for r in rows]
-    models = [model] + (_replicas(model, n - 1) if n > 1 else [])
-    if streams is not None:
-        own = model.rng
-        for chunk_model, chunk_rows in zip(models, rows):
-            chunk_model.set_rng(streams.part(chunk_rows))
-        try:
-            return _split(models, ids, targets, rows, shares)
-        finally:
-            model.set_rng(own)  # later forward passes outside a step draw from the model's generator again
-    if model.config.dropout > 0:
+    replicas = _replicas(model, workers(model, ids.shape[0]) - 1)  # the ones _split will use
+    own = model.rng
+    if streams is None and model.config.dropout > 0:
         # replicas draw from generators seeded by the model's own, so its state fixes every mask
-        for replica in models[1:]:
+        for replica in replicas:
             replica.set_rng(np.random.default_rng(model.rng.integers(2**63)))
-    return _split(models, ids, targets, rows, shares)
-
-
-def _split(models, ids, targets, rows, shares) -> float:
-    """The chunks' gradients, models[0] on this thread and the others in the pool, summed into models[0]."""
-    model, n = models[0], len(models)
-    if n == 1:
-        return _chunk(model, ids, targets, shares[0])
-    with blas.limit(1):
-        pool = _executor(n - 1)
-        futures = [
-            pool.submit(_chunk, models[i], ids[rows[i]], targets[rows[i]], shares[i]) for i in range(1, n)
-        ]
-        try:
-            loss = _chunk(model, ids[rows[0]], targets[rows[0]], shares[0])
-        finally:
-            wait(futures)  # never leave workers running on restored BLAS threads
-        loss += sum(future.result() for future in futures)
-    for replica in models[1:]:
+    try:
+        loss = _split(model, ids, targets, _chunk, total_rows, streams)
+    finally:
+        if streams is not None:
+            model.set_rng(own)  # forward passes outside a step draw from the model's generator again
+    for replica in replicas:
         model.grad += replica.grad
     return loss
+
+
+def _chunk_loss(model, ids, targets, share: float) -> float:
+    return share * model.loss(ids, targets)
+
+
+def compute_loss(model, ids, targets) -> float:
+    """ids, targets (B, T) -> mean loss, no gradients; eval mode (no dropout) is up to the caller."""
+    return _split(model, ids, targets, _chunk_loss)
 
 
 def step_gradients(model, ids, targets, step: int, world, accumulation: int = 1) -> float:
