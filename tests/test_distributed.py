@@ -340,3 +340,18 @@ def test_one_process_commands_run_once_under_mpiexec(tmp_path, tiny_run):
     assert done.returncode == 0, done.stderr
     assert done.stdout.count(f"run {name}") == 1
     assert done.stderr.count("inspect runs on one process") == 1
+
+
+@needs_mpi
+def test_finetune_on_two_processes_is_the_same_as_on_one(tmp_path, tiny_run, greek_file):
+    home, name = tiny_run
+    runs = {}
+    for processes in (1, 2):
+        copy = shutil.copytree(home, tmp_path / f"home{processes}")
+        done = littlebaby(copy, "finetune", name, "--data", str(greek_file), "--quiet", "--set", "max_steps=8",
+                          "--set", "dropout=0.1", processes=processes)
+        assert done.returncode == 0, done.stderr
+        report = json.loads((copy / "outputs" / f"report_{name}_finetuned.json").read_text())
+        runs[processes] = ([s["loss"] for s in report["steps"]], load_file(str(copy / "models" / f"model_{name}_finetuned.safetensors")))
+        assert not (copy / "outputs" / f"report_{name}_finetuned2.json").exists()  # one run, not one per rank
+    assert_same_run(runs[1], runs[2])
