@@ -355,3 +355,23 @@ def test_finetune_on_two_processes_is_the_same_as_on_one(tmp_path, tiny_run, gre
         runs[processes] = ([s["loss"] for s in report["steps"]], load_file(str(copy / "models" / f"model_{name}_finetuned.safetensors")))
         assert not (copy / "outputs" / f"report_{name}_finetuned2.json").exists()  # one run, not one per rank
     assert_same_run(runs[1], runs[2])
+
+
+@needs_mpi
+def test_an_exception_in_a_python_script_under_mpiexec_ends_the_job(tmp_path):
+    job = tmp_path / "job.py"
+    job.write_text(textwrap.dedent("""
+        import sys
+        from littlebaby import api, distributed, training
+        rank = distributed.launched()[1]
+        original = training.Trainer.train_step
+        def train_step(self):
+            if rank == 1 and self.step == 2:
+                raise RuntimeError("a bug on rank 1")
+            return original(self)
+        training.Trainer.train_step = train_step
+        api.train("tiny", overrides={"max_steps": 100000}, home=sys.argv[1])
+    """))
+    done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, str(job), str(tmp_path / "home")],
+                          capture_output=True, text=True, timeout=60, env=clean_env())
+    assert done.returncode != 0 and "rank 1 of 2 failed; ending the job" in done.stderr

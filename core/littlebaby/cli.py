@@ -12,7 +12,6 @@ import argparse
 import os
 import re
 import sys
-import traceback
 import warnings
 
 from littlebaby import distributed
@@ -150,6 +149,11 @@ def _report_run(args, result):
     else:
         best = f"best val loss {done.best_val_loss:.4f} at step {done.best_val_step}" if done.best_val_loss is not None else "no val loss"
         say(f"{best}; {done.steps_done} steps in {done.train_seconds:.1f} s ({done.tokens_per_second:,.0f} tokens/s)")
+    world = result.report.get("world", {})
+    if world.get("allreduce_seconds_per_step") is not None:
+        per_step = result.report["train_seconds"] / max(1, done.steps_done)
+        say(f"all-reduce {1000 * world['allreduce_seconds_per_step']:.2f} ms per step, {world['allreduce_seconds_per_step'] / per_step:.1%} "
+            f"of a step on {world['processes']} processes (waits for the slowest included)")
     if result.sample is not None:
         say("sample:")
         say(result.sample)
@@ -241,7 +245,9 @@ def main(argv=None) -> int:
     world = distributed.Solo()
     try:
         if args.command in ("train", "finetune"):
-            world = distributed.world()  # MPI when a launcher started several processes
+            # MPI when a launcher started several processes; then an uncaught exception on any
+            # rank ends the job (distributed.py's excepthook), never a hang
+            world = distributed.world()
             if not world.is_root:
                 sys.stdout = open(os.devnull, "w")  # rank 0 alone prints
         elif not _one_process(args.command):
@@ -255,12 +261,6 @@ def main(argv=None) -> int:
         return 130
     except BrokenPipeError:  # `littlebaby generate ... | head`
         return 0
-    except BaseException:
-        if world.size > 1:  # a bug on one rank must end the job, not leave the others in a collective
-            print(f"littlebaby: rank {world.rank} of {world.size} failed; ending the job", file=sys.stderr, flush=True)
-            traceback.print_exc()
-            world.abort(1)
-        raise
     return 0
 
 

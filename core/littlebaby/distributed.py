@@ -17,6 +17,7 @@ process of the job (MPI_Abort); a killed rank is ended by the launcher itself.
 
 import os
 import socket
+import sys
 import time
 
 import numpy as np
@@ -160,8 +161,25 @@ def _mpi_world():
     mpi4py.rc.thread_level = "funneled"  # only the main thread calls MPI; step threads only run NumPy
     from mpi4py import MPI
 
-    one = MPI.COMM_WORLD.Get_size() == 1  # e.g. a Slurm batch script outside srun
-    return Solo() if one else MPIWorld(MPI)
+    if MPI.COMM_WORLD.Get_size() == 1:  # e.g. a Slurm batch script outside srun
+        return Solo()
+    world = MPIWorld(MPI)
+    _abort_on_uncaught(world)
+    return world
+
+
+def _abort_on_uncaught(world):
+    """An exception nobody caught (a script calling littlebaby.train, say) ends the whole job:
+    the other ranks would otherwise wait in their next collective forever."""
+    previous = sys.excepthook
+
+    def hook(kind, value, trace):
+        previous(kind, value, trace)
+        sys.stderr.write(f"littlebaby: rank {world.rank} of {world.size} failed; ending the job\n")
+        sys.stderr.flush()
+        world.abort(130 if issubclass(kind, KeyboardInterrupt) else 1)
+
+    sys.excepthook = hook
 
 
 def describe(world, threads: int) -> str:

@@ -78,6 +78,7 @@ class Trainer:
     def __init__(self, model, optimizer, epochs, val, config, report: dict, step: int = 0, on_report=None, world=None):
         self.model, self.optimizer, self.epochs, self.config = model, optimizer, epochs, config
         self.world = world or distributed.Solo()  # the processes this run trains on (distributed.py)
+        self.session_reduce = [0, 0.0]  # this session's steps and their all-reduce seconds
         self.val_inputs, self.val_targets = val
         self.report = report
         self.step = step  # steps done
@@ -103,6 +104,8 @@ class Trainer:
         reduced_before = self.world.reduce_seconds
         loss = step_gradients(self.model, inputs, targets, self.step, self.world, config.grad_accum_steps)
         reduce_seconds = self.world.reduce_seconds - reduced_before
+        self.session_reduce[0] += 1
+        self.session_reduce[1] += reduce_seconds
         grad_norm = clip_grad_norm(self.model.grad, config.grad_clip)
         lr = learning_rate(self.step, self.total_steps, config.lr, config.min_lr, config.warmup_steps)
         weight_sq = self.group_stats.squared_norms(self.model.parameters.data)
@@ -160,6 +163,9 @@ class Trainer:
 
     def finish_report(self, status: str):
         reports.progress(self.report, status, self.step, self.tokens_per_second(), peak_memory_mb())
+        steps, seconds = self.session_reduce
+        if self.world.size > 1 and steps:
+            self.report["world"]["allreduce_seconds_per_step"] = round(seconds / steps, 6)
         self.on_report(self.report)
 
     def state(self) -> TrainState:
