@@ -317,20 +317,23 @@ def test_bad_input_is_one_line_once_and_exit_2_on_every_rank(tmp_path):
     done = littlebaby(tmp_path / "home", "train", "--data", str(tmp_path / "missing.txt"), processes=2)
     assert done.returncode == 2
     assert done.stderr.count("littlebaby: error:") == 1 and "missing.txt" in done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
     assert not (tmp_path / "home").exists() or not any((tmp_path / "home").rglob("*.json"))
 
 
 @needs_mpi
-def test_bad_input_on_one_rank_only_is_agreed_before_any_collective(tmp_path):
-    job = script(tmp_path, """
-        if rank == 1:  # as when a data file is missing on one node only
-            sys.argv[sys.argv.index("--data") + 1] = "/nowhere/on/rank1.txt"
+@pytest.mark.parametrize("failing", [0, 1])
+def test_bad_input_on_one_rank_only_is_agreed_before_any_collective(tmp_path, failing):
+    job = script(tmp_path, f"""
+        if rank == {failing}:  # as when a data file is missing on one node only
+            sys.argv[sys.argv.index("--data") + 1] = "/nowhere/on/rank{failing}.txt"
     """)
     data = tmp_path / "data.txt"
     data.write_text("some text to train on, long enough for a window or two. " * 20)
     done = littlebaby(tmp_path / "home", "train", "--config", "tiny", "--data", str(data), processes=2, script=job)
     assert done.returncode == 2, done.stderr
-    assert done.stderr.count("littlebaby: error:") == 1 and "rank1.txt" in done.stderr
+    assert done.stderr.count("littlebaby: error:") == 1 and f"rank{failing}.txt" in done.stderr
+    assert "Abort" not in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
 
 
 @needs_mpi

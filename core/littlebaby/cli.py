@@ -227,7 +227,7 @@ def _user_error(world, error) -> int:
             world.agree(error)  # the setup's collective: every rank learns of the first failure
         except UserError as first:
             error = first
-    elif world.size > 1:  # after the setup only this rank may know: end the job
+    elif world.size > 1 and not isinstance(error, distributed.SharedError):  # only this rank may know: end the job
         print(f"littlebaby: error on rank {world.rank}: {in_flags(str(error))}", file=sys.stderr, flush=True)
         world.abort(2)
     if world.is_root and distributed.launched()[1] == 0:  # launched: also when MPI could not start

@@ -35,6 +35,10 @@ LAUNCHER_VARIABLES = (
 HOST_BYTES = 256  # a host name's room in the all-gather of host names
 
 
+class SharedError(UserError):
+    """A UserError that every rank raised together, from `agree`: each can simply exit 2."""
+
+
 def launched(environ=None) -> tuple[int, int]:
     """(size, rank) that the launcher's environment announces; (1, 0) without a launcher."""
     environ = os.environ if environ is None else environ
@@ -124,7 +128,7 @@ class MPIWorld(Solo):
         self.comm.Bcast(length, root=first)
         text = np.frombuffer(message, dtype=np.uint8).copy() if self.rank == first else np.empty(int(length[0]), np.uint8)
         self.comm.Bcast(text, root=first)
-        raise UserError(text.tobytes().decode(errors="replace"))
+        raise SharedError(text.tobytes().decode(errors="replace"))
 
     def hosts(self):
         name = np.zeros(HOST_BYTES, dtype=np.uint8)
