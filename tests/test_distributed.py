@@ -378,3 +378,12 @@ def test_an_exception_in_a_python_script_under_mpiexec_ends_the_job(tmp_path):
     done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, str(job), str(tmp_path / "home")],
                           capture_output=True, text=True, timeout=60, env=clean_env())
     assert done.returncode != 0 and "rank 1 of 2 failed; ending the job" in done.stderr
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 8])
+@pytest.mark.parametrize("n", [0, 1, 4, 7, 32])
+def test_ranks_rows_cover_the_batch_once_in_near_equal_shares(size, n):
+    shares = [Rank(rank, size).rows(n) for rank in range(size)]
+    assert [i for share in shares for i in range(n)[share]] == list(range(n))
+    counts = [share.stop - share.start for share in shares]
+    assert max(counts) - min(counts) <= 1

@@ -143,6 +143,15 @@ def compute_loss(model, ids, targets) -> float:
     return _split(model, ids, targets, _chunk_loss)
 
 
+def _accumulator(model):
+    """A zeroed buffer like model.grad, made once and kept on the model."""
+    buffer = getattr(model, "_step_accumulator", None)
+    if buffer is None or buffer.shape != model.grad.shape:
+        buffer = model._step_accumulator = np.zeros_like(model.grad)
+    buffer[...] = 0.0
+    return buffer
+
+
 def step_gradients(model, ids, targets, step: int, world, accumulation: int = 1) -> float:
     """The global batch ids, targets (B, T) of training step `step` -> its mean loss, on every
     process; model.grad holds the batch's gradient (this process's rows, then an all-reduce)."""
@@ -151,7 +160,7 @@ def step_gradients(model, ids, targets, step: int, world, accumulation: int = 1)
     parts = max(1, min(accumulation, mine.stop - mine.start))
     bounds = [mine.start + (mine.stop - mine.start) * i // parts for i in range(parts + 1)]
     dropout = model.config.dropout > 0
-    summed = None  # the micro-batches' gradient sum, when there is more than one
+    summed = _accumulator(model) if parts > 1 else None  # the micro-batches' gradient sum
     loss = 0.0
     for start, stop in zip(bounds[:-1], bounds[1:]):
         streams = RowStreams(model.config.seed, step, range(start, stop)) if dropout else None
@@ -159,9 +168,7 @@ def step_gradients(model, ids, targets, step: int, world, accumulation: int = 1)
             loss += compute_gradients(model, ids[start:stop], targets[start:stop], B, streams)
         else:  # a process with no rows (fewer rows than processes) adds nothing
             model.grad[...] = 0.0
-        if parts > 1 and summed is None:
-            summed = model.grad.copy()
-        elif parts > 1:
+        if summed is not None:
             summed += model.grad
     if summed is not None:
         model.grad[...] = summed
