@@ -32,6 +32,7 @@ LAUNCHER_VARIABLES = (
     ("MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK"),  # MVAPICH
     ("SLURM_STEP_NUM_TASKS", "SLURM_PROCID"),  # srun with PMIx (set inside a job step only)
 )
+ABORT_GRACE_SECONDS = 0.5
 HOST_BYTES = 256  # a host name's room in the all-gather of host names
 
 
@@ -139,6 +140,11 @@ class MPIWorld(Solo):
         return [bytes(row).rstrip(b"\0").decode(errors="replace") for row in names]
 
     def abort(self, code):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # the launcher forwards each rank's output through pipes; the abort tears them down,
+        # so give it a moment to pass on the message that says why
+        time.sleep(ABORT_GRACE_SECONDS)
         self.comm.Abort(code)
 
 
