@@ -7,14 +7,15 @@ targets)` is the same split without the backward (evaluation).
 With `config.threads` workers (0 = one per core) the batch is cut into that
 many row chunks. The model runs the first chunk on the calling thread; each
 other chunk runs on a replica (`GPT.replica()`: same parameters, its own
-gradient buffer and saved activations) in a thread pool. NumPy releases the
-GIL inside its ops, so the chunks really run in parallel; OpenBLAS is held to
-one thread meanwhile (`blas.limit`), as each chunk already has a core: on 2
-cores this beats one model with a 2-thread BLAS (benchmarks/RESULTS.md). Each
-chunk's loss and loss gradient are scaled by its share of the tokens, so the
-sums equal the single-thread ones up to float rounding. With
-dropout, each chunk draws its rows' masks from their own streams
-(ops.dropout.RowStreams), so the split cannot change them.
+gradient buffer and saved activations) in a thread pool; this module keeps
+each model's replicas (`replicas(model, n)`) for as long as the model lives.
+NumPy releases the GIL inside its ops, so the chunks really run in parallel;
+OpenBLAS is held to one thread meanwhile (`blas.limit`), as each chunk already
+has a core: on 2 cores this beats one model with a 2-thread BLAS
+(benchmarks/RESULTS.md). Each chunk's loss and loss gradient are scaled by its
+share of the tokens, so the sums equal the single-thread ones up to float
+rounding. With dropout, each chunk draws its rows' masks from their own
+streams (ops.dropout.RowStreams), so the split cannot change them.
 
 `step_gradients` is the whole training step's gradient over the world of
 processes (distributed.py): this process takes its rows of the global batch,
@@ -25,6 +26,7 @@ so the sum is the single-process gradient of the whole batch, up to rounding.
 """
 
 import os
+import weakref
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
@@ -36,6 +38,8 @@ from littlebaby.ops.loss import cross_entropy
 
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
+_replicas_of: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> its replicas, dropped with it
+_accumulators_of: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> its micro-batch gradient sum
 
 
 def cores() -> int:
@@ -56,18 +60,15 @@ def _executor(workers: int) -> ThreadPoolExecutor:
     return _pool
 
 
-def _replicas(model, n: int) -> list:
-    """n replicas of the model, made once and kept on it (remade if its parameters are replaced)."""
-    replicas = getattr(model, "_step_replicas", [])
-    if replicas and replicas[0].parameters is not model.parameters:
-        replicas = []
-    while len(replicas) < n:
-        replicas.append(model.replica(seed_offset=len(replicas) + 1))
-    model._step_replicas = replicas
-    for replica in replicas[:n]:
-        if replica.training != model.training:
-            replica.train(model.training)
-    return replicas[:n]
+def replicas(model, n: int) -> list:
+    """The model's first n replicas, made once per model (remade if its parameters are replaced)."""
+    kept = _replicas_of.get(model, [])
+    if kept and kept[0].parameters is not model.parameters:
+        kept = []
+    while len(kept) < n:
+        kept.append(model.replica(seed_offset=len(kept) + 1))
+    _replicas_of[model] = kept
+    return kept[:n]
 
 
 def _chunk(model, ids, targets, share: float) -> float:
@@ -92,7 +93,10 @@ def _split(model, ids, targets, work, total_rows=None, streams=None) -> float:
     dropout streams, each chunk's model gets its part."""
     B = ids.shape[0]
     n = workers(model, B)
-    models = [model] + _replicas(model, n - 1)
+    models = [model] + replicas(model, n - 1)
+    for replica in models[1:]:
+        if replica.training != model.training:  # switching modes walks every block: only when needed
+            replica.train(model.training)
     bounds = [B * i // n for i in range(n + 1)]
     rows = [slice(bounds[i], bounds[i + 1]) for i in range(n)]
     shares = [(r.stop - r.start) / (total_rows or B) for r in rows]
@@ -118,18 +122,18 @@ def compute_gradients(model, ids, targets, total_rows: int | None = None, stream
     the loss and gradient are this part's share of the batch's. streams: the rows' dropout
     streams (step_gradients); without them the model's own generator fixes every mask.
     """
-    replicas = _replicas(model, workers(model, ids.shape[0]) - 1)  # the ones _split will use
+    helpers = replicas(model, workers(model, ids.shape[0]) - 1)  # the ones _split will use
     own = model.rng
     if streams is None and model.config.dropout > 0:
         # replicas draw from generators seeded by the model's own, so its state fixes every mask
-        for replica in replicas:
+        for replica in helpers:
             replica.set_rng(np.random.default_rng(model.rng.integers(2**63)))
     try:
         loss = _split(model, ids, targets, _chunk, total_rows, streams)
     finally:
         if streams is not None:
             model.set_rng(own)  # forward passes outside a step draw from the model's generator again
-    for replica in replicas:
+    for replica in helpers:
         model.grad += replica.grad
     return loss
 
@@ -144,10 +148,10 @@ def compute_loss(model, ids, targets) -> float:
 
 
 def _accumulator(model):
-    """A zeroed buffer like model.grad, made once and kept on the model."""
-    buffer = getattr(model, "_step_accumulator", None)
+    """A zeroed buffer like model.grad, made once per model."""
+    buffer = _accumulators_of.get(model)
     if buffer is None or buffer.shape != model.grad.shape:
-        buffer = model._step_accumulator = np.zeros_like(model.grad)
+        buffer = _accumulators_of[model] = np.zeros_like(model.grad)
     buffer[...] = 0.0
     return buffer
 
