@@ -387,3 +387,16 @@ def test_ranks_rows_cover_the_batch_once_in_near_equal_shares(size, n):
     assert [i for share in shares for i in range(n)[share]] == list(range(n))
     counts = [share.stop - share.start for share in shares]
     assert max(counts) - min(counts) <= 1
+
+
+@needs_mpi
+def test_parameters_that_drift_apart_end_the_job(tmp_path):
+    job = script(tmp_path, """
+        def train_step(self):
+            if rank == 1 and self.step == 2:
+                self.model.parameters.data[0] += 1e-3  # as a bug that updated one replica differently would
+            return original(self)
+        training.Trainer.train_step = train_step
+    """)
+    done = littlebaby(tmp_path / "home", *train_args("max_steps=100000"), processes=2, script=job, timeout=60)
+    assert done.returncode != 0 and "parameters differ at step 5" in done.stderr

@@ -3,7 +3,7 @@
 `world()` returns one object with the same interface either way, so the
 training code has no MPI branches: `rank`, `size`, `is_root`, `rows(n)`
 (this process's share of n items), `sum(array)` (in-place all-reduce),
-`any(flag)`, `broadcast(array)`, `agree(error)` and `abort(code)`. With one
+`any(flag)`, `broadcast(array)`, `same(array)`, `agree(error)` and `abort(code)`. With one
 process they cost nothing and mpi4py is never imported: whether a launcher
 started several processes is read from the environment it sets (below), and
 only then is mpi4py imported (and MPI initialised).
@@ -76,6 +76,9 @@ class Solo:
         if error is not None:
             raise error
 
+    def same(self, array: np.ndarray) -> bool:
+        return True
+
     def hosts(self) -> list[str]:
         return [socket.gethostname()]
 
@@ -116,6 +119,13 @@ class MPIWorld(Solo):
     def broadcast(self, array):
         self.comm.Bcast(array, root=0)
         return array
+
+    def same(self, array):
+        """Whether every rank holds the same array, by its sum and sum of squares (MAX of x and -x)."""
+        total, squares = float(np.sum(array, dtype=np.float64)), float(np.vdot(array, array))
+        checks = np.array([total, squares, -total, -squares])
+        self.comm.Allreduce(self.MPI.IN_PLACE, checks, op=self.MPI.MAX)
+        return bool(checks[0] == -checks[2] and checks[1] == -checks[3])
 
     def agree(self, error=None):
         """Every rank calls this once, with its setup's UserError or None; raises the first failing rank's."""

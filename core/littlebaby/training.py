@@ -119,6 +119,8 @@ class Trainer:
         return record
 
     def evaluate(self) -> float:
+        if not self.world.same(self.model.parameters.data):  # the replicas must never drift apart silently
+            raise RuntimeError(f"the processes' parameters differ at step {self.step}: a bug, please report it")
         loss = evaluate(self.model, self.val_inputs, self.val_targets, self.config.batch_size, self.world)
         reports.add_val(self.report, self.step, loss)
         return loss
