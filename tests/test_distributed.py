@@ -197,6 +197,7 @@ def run_of(home):
     models = list((Path(home) / "models").glob("model_*.safetensors"))
     configs_ = list((Path(home) / "configs").glob("config_*.json"))
     assert len(reports) == len(models) == len(configs_) == 1, (reports, models, configs_)
+    assert len(list((Path(home) / "checkpoints").iterdir())) == 1  # one run's checkpoints, not one per rank
     return json.loads(reports[0].read_text()), load_file(str(models[0]))
 
 
@@ -272,8 +273,11 @@ def test_a_killed_rank_ends_the_job(tmp_path):
             return original(self)
         training.Trainer.train_step = train_step
     """)
-    done = littlebaby(tmp_path / "home", *train_args("max_steps=100000"), processes=2, script=job, timeout=60)
+    done = littlebaby(tmp_path / "home", *train_args("max_steps=30", "checkpoint_interval=2"), processes=2, script=job, timeout=60)
     assert done.returncode != 0 and "signal 9" in done.stdout + done.stderr
+    # rank 0's checkpoint of step 2 is intact: the run goes on from it, on one process
+    again = littlebaby(tmp_path / "home", "train", "--resume", "last", "--quiet")
+    assert again.returncode == 0 and "resuming at step 2" in again.stdout, again.stderr
 
 
 @needs_mpi
@@ -282,18 +286,20 @@ def test_a_stop_asked_of_one_rank_stops_every_rank_at_the_same_step(tmp_path):
         def train_step(self):
             record = original(self)
             if rank == 1 and self.step == 5:
-                self.stop_requested = True  # as SIGINT or SIGTERM delivered to rank 1 alone would
+                self.stop.request("SIGTERM")  # as SIGTERM delivered to rank 1 alone would
             return record
         training.Trainer.train_step = train_step
     """)
     done = littlebaby(tmp_path / "home", *train_args("max_steps=100000"), processes=2, script=job)
     report, _ = run_of(tmp_path / "home")
     assert report["status"] == "interrupted" and report["steps_done"] == 5, done.stderr
-    assert done.stdout.count("interrupted at step 5") == 1
+    assert done.stdout.count("interrupted at step 5") == 1 and "(SIGTERM)" in done.stdout
+    assert done.returncode == 143  # every rank exits with the signal's code, rank 0 included
 
 
 @needs_mpi
-def test_sigint_to_the_job_stops_every_rank(tmp_path):
+@pytest.mark.parametrize("signal_name, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_to_the_job_stops_every_rank(tmp_path, signal_name, code):
     home = tmp_path / "home"
     command = [MPIEXEC, "-n", "2", sys.executable, "-m", "littlebaby.cli"] + train_args("max_steps=100000") + ["--home", str(home)]
     job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
@@ -303,13 +309,13 @@ def test_sigint_to_the_job_stops_every_rank(tmp_path):
         # the report appears at the first eval: training is under way
         while job.poll() is None and time.monotonic() < deadline and not any(reports.glob("report_*.json")):
             time.sleep(0.1)
-        job.send_signal(signal.SIGINT)  # mpiexec forwards it to every rank
+        job.send_signal(getattr(signal, signal_name))  # mpiexec forwards it to every rank
         out, err = job.communicate(timeout=60)
     finally:
         job.kill()
     report, _ = run_of(home)
     assert report["status"] == "interrupted", err
-    assert out.count("interrupted at step") == 1
+    assert out.count("interrupted at step") == 1 and f"({signal_name})" in out and job.returncode == code
 
 
 @needs_mpi

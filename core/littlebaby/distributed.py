@@ -3,7 +3,7 @@
 `world()` returns one object with the same interface either way, so the
 training code has no MPI branches: `rank`, `size`, `is_root`, `rows(n)`
 (this process's share of n items), `sum(array)` (in-place all-reduce),
-`any(flag)`, `broadcast(array)`, `same(array)`, `agree(error)` and `abort(code)`. With one
+`max(int)`, `broadcast(array)`, `same(array)`, `agree(error)` and `abort(code)`. With one
 process they cost nothing and mpi4py is never imported: whether a launcher
 started several processes is read from the environment it sets (below), and
 only then is mpi4py imported (and MPI initialised).
@@ -66,8 +66,8 @@ class Solo:
     def sum(self, array: np.ndarray) -> np.ndarray:
         return array
 
-    def any(self, flag: bool) -> bool:
-        return bool(flag)
+    def max(self, value: int) -> int:
+        return value
 
     def broadcast(self, array: np.ndarray) -> np.ndarray:
         return array
@@ -111,10 +111,10 @@ class MPIWorld(Solo):
         self.reduce_seconds += time.perf_counter() - started
         return array
 
-    def any(self, flag):
-        buffer = np.array([1 if flag else 0], dtype=np.int32)
+    def max(self, value):
+        buffer = np.array([value], dtype=np.int64)
         self.comm.Allreduce(self.MPI.IN_PLACE, buffer, op=self.MPI.MAX)
-        return bool(buffer[0])
+        return int(buffer[0])
 
     def broadcast(self, array):
         self.comm.Bcast(array, root=0)
