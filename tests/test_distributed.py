@@ -259,8 +259,9 @@ def test_a_rank_that_raises_ends_the_job(tmp_path):
             return original(self)
         training.Trainer.train_step = train_step
     """)
+    started = time.monotonic()
     done = littlebaby(tmp_path / "home", *train_args("max_steps=100000"), processes=2, script=job, timeout=60)
-    assert done.returncode != 0
+    assert done.returncode != 0 and time.monotonic() - started < 30  # seconds, not the test's timeout
     assert "rank 1 of 2 failed; ending the job" in done.stderr and "a bug on rank 1" in done.stderr
 
 
@@ -273,8 +274,10 @@ def test_a_killed_rank_ends_the_job(tmp_path):
             return original(self)
         training.Trainer.train_step = train_step
     """)
+    started = time.monotonic()
     done = littlebaby(tmp_path / "home", *train_args("max_steps=30", "checkpoint_interval=2"), processes=2, script=job, timeout=60)
     assert done.returncode != 0 and "signal 9" in done.stdout + done.stderr
+    assert time.monotonic() - started < 30  # seconds, not the test's timeout
     # rank 0's checkpoint of step 2 is intact: the run goes on from it, on one process
     again = littlebaby(tmp_path / "home", "train", "--resume", "last", "--quiet")
     assert again.returncode == 0 and "resuming at step 2" in again.stdout, again.stderr
