@@ -409,3 +409,14 @@ def test_parameters_that_drift_apart_end_the_job(tmp_path):
     """)
     done = littlebaby(tmp_path / "home", *train_args("max_steps=100000"), processes=2, script=job, timeout=60)
     assert done.returncode != 0 and "parameters differ at step 5" in done.stderr
+
+
+@needs_mpi
+def test_a_launcher_of_another_mpi_is_refused_instead_of_training_n_runs(tmp_path):
+    """Open MPI's mpirun starting processes whose mpi4py uses MPICH: each would see a world of one."""
+    for rank, says in ((0, 1), (1, 0)):
+        env = clean_env() | {"OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": str(rank)}
+        done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--home", str(tmp_path)],
+                              capture_output=True, text=True, timeout=TIMEOUT, env=env)
+        assert done.returncode == 2 and done.stderr.count("MPI sees only this one") == says, done.stderr
+    assert not any(tmp_path.rglob("*.json"))

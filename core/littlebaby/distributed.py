@@ -19,6 +19,7 @@ import os
 import socket
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -42,13 +43,19 @@ class SharedError(UserError):
 
 def launched(environ=None) -> tuple[int, int]:
     """(size, rank) that the launcher's environment announces; (1, 0) without a launcher."""
+    size, rank, _ = _launcher(environ)
+    return size, rank
+
+
+def _launcher(environ=None) -> tuple[int, int, str | None]:
+    """(size, rank, the size variable that said so)."""
     environ = os.environ if environ is None else environ
     for size_name, rank_name in LAUNCHER_VARIABLES:
         size = environ.get(size_name, "")
         if size.isdigit() and int(size) > 0:
             rank = environ.get(rank_name, "0")
-            return int(size), int(rank) if rank.isdigit() else 0
-    return 1, 0
+            return int(size), int(rank) if rank.isdigit() else 0, size_name
+    return 1, 0, None
 
 
 class Solo:
@@ -179,10 +186,20 @@ def _mpi_world():
             "pip install 'littlebaby[mpi]' (or mpi4py built against your system MPI)",
         ) from None
     mpi4py.rc.thread_level = "funneled"  # only the main thread calls MPI; step threads only run NumPy
-    from mpi4py import MPI
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # mpi4py's own word on a mismatch: ours follows
+        from mpi4py import MPI
 
-    if MPI.COMM_WORLD.Get_size() == 1:  # e.g. a Slurm batch script outside srun
-        return Solo()
+    if MPI.COMM_WORLD.Get_size() == 1:
+        size, _, variable = _launcher()
+        if variable == "SLURM_STEP_NUM_TASKS":  # a Slurm job's variables, not necessarily a launch of N
+            return Solo()
+        # every process would train a run of its own: refuse, on every one (rank 0 says it)
+        raise UserError(
+            f"{variable}={size} says an MPI launcher started {size} processes, but MPI sees only this one: "
+            f"mpi4py uses another MPI than the launcher ({MPI.Get_library_version().splitlines()[0].strip()})",
+            "launch with the mpiexec of the MPI that mpi4py uses (the mpich wheel's is in the environment's bin/)",
+        )
     world = MPIWorld(MPI)
     _abort_on_uncaught(world)
     return world
