@@ -420,3 +420,13 @@ def test_a_launcher_of_another_mpi_is_refused_instead_of_training_n_runs(tmp_pat
                               capture_output=True, text=True, timeout=TIMEOUT, env=env)
         assert done.returncode == 2 and done.stderr.count("MPI sees only this one") == says, done.stderr
     assert not any(tmp_path.rglob("*.json"))
+
+
+@needs_mpi
+def test_the_scaling_benchmark_runs(tmp_path):
+    """Smoke test of benchmarks/scaling.py on the tiny config: it prints both tables."""
+    script_path = Path(__file__).resolve().parent.parent / "benchmarks" / "scaling.py"
+    done = subprocess.run([sys.executable, str(script_path), "--configs", "tiny", "--steps", "4"],
+                          capture_output=True, text=True, timeout=TIMEOUT, env=clean_env())
+    assert done.returncode == 0, done.stderr
+    assert "| tiny | 5,665 | 2 x 1 |" in done.stdout and "2 nodes 10 Gbit/s" in done.stdout
