@@ -430,3 +430,11 @@ def test_the_scaling_benchmark_runs(tmp_path):
                           capture_output=True, text=True, timeout=TIMEOUT, env=clean_env())
     assert done.returncode == 0, done.stderr
     assert "| tiny | 5,665 | 2 x 1 |" in done.stdout and "2 nodes 10 Gbit/s" in done.stdout
+
+
+@needs_mpi
+def test_one_progress_bar(tmp_path):
+    args = [a for a in train_args("max_steps=6") if a != "--quiet"]
+    done = littlebaby(tmp_path / "home", *args, processes=2)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count(" 0/6 [") == 1, done.stderr  # each bar starts at 0/6 once: one bar
