@@ -352,6 +352,11 @@ def test_one_process_commands_run_once_under_mpiexec(tmp_path, tiny_run):
     assert done.returncode == 0, done.stderr
     assert done.stdout.count(f"run {name}") == 1
     assert done.stderr.count("inspect runs on one process") == 1
+    copy = shutil.copytree(home, tmp_path / "home")
+    before = set((copy / "outputs").iterdir())
+    done = littlebaby(copy, "generate", name, "--max-tokens", "5", "--seed", "1", processes=2)
+    assert done.returncode == 0 and done.stderr.count("generate runs on one process") == 1, done.stderr
+    assert len(set((copy / "outputs").iterdir()) - before) == 1  # one completion, not one per rank
 
 
 @needs_mpi
