@@ -25,8 +25,7 @@ from littlebaby import reading
 from littlebaby.errors import UserError
 
 
-# Written `not (inside)` with an upper bound of infinity so that NaN (false in every
-# comparison) and infinity fail too; from files, the structure hooks refuse them first.
+# `not 0 < value < inf`: NaN (false in every comparison) and infinity fail too
 def positive(instance, attribute, value):
     if not 0 < value < math.inf:
         raise ValueError(f"{attribute.name} must be positive, got {value}")
@@ -115,13 +114,13 @@ def architecture_keys() -> tuple[str, ...]:
 BLOCK_KEYS = {"sequence": "c_sequence", "attention": "c_attention", "network": "c_network"}
 
 
+INT_LIMIT = 2**63  # every int key, seed included, fits numpy's int64 and converts to a float
+
+
 def _shown(value) -> str:
     """A value as it appears in an error line: its repr, cut short."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-INT_LIMIT = 2**63  # every int key, seed included, fits numpy's int64 and converts to a float
 
 
 def _strict_int(value, _type):
@@ -145,23 +144,20 @@ def _strict_float(value, _type):
     return number
 
 
-def _strict_str(value, _type):
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {_shown(value)}")
-    return value
-
-
-def _strict_bool(value, _type):
-    if not isinstance(value, bool):
-        raise TypeError(f"expected true or false, got {_shown(value)}")
-    return value
+def _exactly(kind: type, words: str):
+    """A structure hook taking only values of `kind` (cattrs would turn 1 into "1" or True)."""
+    def hook(value, _type):
+        if not isinstance(value, kind):
+            raise TypeError(f"expected {words}, got {_shown(value)}")
+        return value
+    return hook
 
 
 converter = cattrs.Converter(forbid_extra_keys=True)
 converter.register_structure_hook(int, _strict_int)
 converter.register_structure_hook(float, _strict_float)
-converter.register_structure_hook(str, _strict_str)
-converter.register_structure_hook(bool, _strict_bool)
+converter.register_structure_hook(str, _exactly(str, "a string"))
+converter.register_structure_hook(bool, _exactly(bool, "true or false"))
 
 
 def _format_exception(exc: BaseException, type_) -> str:
