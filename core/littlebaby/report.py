@@ -208,36 +208,26 @@ def read(path) -> dict:
     return report
 
 
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _records(records, keys) -> bool:
-    """A list of JSON objects each with a number under every key."""
-    return isinstance(records, list) and all(isinstance(r, dict) and all(_number(r.get(k)) for k in keys) for r in records)
+def _numbers(record, keys) -> bool:
+    """A JSON object with a number under each key (`keys`: all of its own when None)."""
+    return isinstance(record, dict) and all(_field(record, k, (int, float), None) is not None for k in keys or record)
 
 
 def _problem(report) -> str | None:
     """What makes `report` unusable for resume and plot, or None."""
     if not isinstance(report, dict):
         return "not a JSON object"
-    config = report.get("config")
-    if not isinstance(config, dict) or not all(_whole(config.get(k)) and config[k] > 0 for k in ("batch_size", "n_ctx")):
+    if not all(_field(report.get("config"), k, int, 0) > 0 for k in ("batch_size", "n_ctx")):
         return "no config with batch_size and n_ctx"
-    steps = report.get("steps", [])
-    if not _records(steps, ("step", "loss", "lr", "grad_norm")):
+    steps, val = report.get("steps", []), report.get("val", [])
+    if not isinstance(steps, list) or not all(_numbers(r, ("step", "loss", "lr", "grad_norm")) for r in steps):
         return "a step record lacks step, loss, lr or grad_norm"
-    for record in steps:
-        groups = record.get("groups", {})
-        if not isinstance(groups, dict) or not all(isinstance(g, dict) and all(map(_number, g.values())) for g in groups.values()):
-            return f"step {record['step']} has unreadable group statistics"
-    if not _records(report.get("val", []), ("step", "loss")):
+    groups = [r.get("groups", {}) for r in steps]
+    if not all(isinstance(g, dict) and all(_numbers(v, None) for v in g.values()) for g in groups):
+        return "a step record has unreadable group statistics"
+    if not isinstance(val, list) or not all(_numbers(r, ("step", "loss")) for r in val):
         return "a val record lacks step or loss"
     return None
-
-
-def _whole(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def train_seconds(report: dict) -> float:
