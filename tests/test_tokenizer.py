@@ -3,7 +3,7 @@
 import pytest
 
 from littlebaby.errors import UserError
-from littlebaby.tokenizer import Tokenizer
+from littlebaby.tokenizer_char import CharTokenizer as Tokenizer
 
 
 def test_vocab_is_sorted_and_round_trips():
@@ -17,10 +17,10 @@ def test_vocab_is_sorted_and_round_trips():
 
 def test_growing_appends_new_characters_so_old_ids_stay():
     old = Tokenizer.from_text("cab")
-    grown = old.grow("zyxa")
+    grown = old.extend("zyxa")
     assert grown.vocab == ["a", "b", "c", "x", "y", "z"]
     assert all(grown.ids[c] == i for c, i in old.ids.items())
-    assert old.grow("abc").vocab == old.vocab
+    assert old.extend("abc").vocab == old.vocab
 
 
 def test_unknown_character_names_it():

@@ -20,7 +20,7 @@ import attrs
 import numpy as np
 
 import littlebaby
-from littlebaby import checkpoint, config as configs, files, text
+from littlebaby import checkpoint, config as configs, corpus as corpora, files, text, tokenizer as tokenizers
 from littlebaby.errors import UserError
 from littlebaby.generation import generate as generate_ids
 from littlebaby.import_original import convert
@@ -35,7 +35,7 @@ SAMPLE_TOKENS = 300
 SAMPLE_TEMPERATURE = 0.8
 
 # keys that change the parameters' shapes or meaning: fixed once a run exists
-ARCHITECTURE_KEYS = ("c_sequence", "c_attention", "c_network", "n_ctx", "n_emb", "head_size", "n_heads", "n_layers", "dtype")
+ARCHITECTURE_KEYS = ("c_sequence", "c_attention", "c_network", "c_tokenizer", "n_ctx", "n_emb", "head_size", "n_heads", "n_layers", "dtype")
 
 
 class Loaded(NamedTuple):
@@ -92,7 +92,7 @@ def read_data(data) -> tuple[str, str]:
     return text.read_text(data), str(Path(data).resolve())
 
 
-def new_report(name: str, config, config_name: str, model, data_name: str, text_length: int, base: str | None = None) -> dict:
+def new_report(name: str, config, config_name: str, model, data: dict, base: str | None = None) -> dict:
     return {
         "guid": name,  # the run name: a uuid4, with _finetuned... for a finetune
         "base": base,
@@ -103,7 +103,7 @@ def new_report(name: str, config, config_name: str, model, data_name: str, text_
         "blocks": checkpoint.plugin_metadata(model),
         "parameters": int(model.parameters.size),
         "vocab_size": model.vocab_size,
-        "data": {"source": data_name, "characters": text_length},
+        "data": data,  # source, tokens and bytes (corpus.Corpus.describe)
         "environment": environment(),
     }
 
@@ -117,7 +117,7 @@ def load(run: str = "last", home=".", registry=None) -> Loaded:
 
 def _load(home: files.Home, name: str, registry=None) -> Loaded:
     tokenizer_path = home.tokenizer(name)
-    tokenizer = Tokenizer.from_dict(files.read_json(tokenizer_path, "tokenizer"), f"tokenizer file {tokenizer_path}")
+    tokenizer = tokenizers.from_file(files.read_json(tokenizer_path, "tokenizer"), f"tokenizer file {tokenizer_path}", registry)
     model = checkpoint.load_model(home.model(name), registry, vocab_size=tokenizer.vocab_size)
     return Loaded(model.config, tokenizer, model)
 
@@ -135,7 +135,8 @@ def train(
 ) -> RunResult:
     """Train a new run (or continue one with resume=name) and return its result.
 
-    config: a shipped name or a JSON path; data: a text file (None: tiny Shakespeare);
+    config: a shipped name or a JSON path; data: a text file (None: tiny Shakespeare) or a
+    directory made by `prepare` (its tokenizer and memory-mapped ids);
     overrides: {"key": value} or ["key=value", ...]; log: a callable for progress lines.
     """
     if resume is not None:
@@ -145,17 +146,15 @@ def train(
     registry = registry or default_registry()
     raw, config_name = config_dict(config)
     cfg = configs.from_dict(with_overrides(raw, overrides), registry)
-    corpus, data_name = read_data(data)
-    tokenizer = Tokenizer.from_text(corpus)
-    train_ids, val_ids = text.split(tokenizer.encode(corpus), cfg.n_ctx, data_name)
+    cfg, tokenizer, data = corpora.load_new(data, cfg, read_data, quiet, registry)
     home = files.Home(home)
     home.check_writable()
     # everything is valid: from here on, files are created
     name = files.new_guid()
     model = build_model(cfg, tokenizer.vocab_size, registry)
-    report = new_report(name, cfg, config_name, model, data_name, len(corpus))
+    report = new_report(name, cfg, config_name, model, data.describe())
     written = _write_run_files(home, name, cfg, tokenizer)
-    return _train(home, name, cfg, tokenizer, model, AdamW(model.parameters, **_adam(cfg)), train_ids, val_ids, report, 0, written, quiet, log)
+    return _train(home, name, cfg, tokenizer, model, AdamW(model.parameters, **_adam(cfg)), data.train, data.val, report, 0, written, quiet, log)
 
 
 def _write_run_files(home, name, cfg, tokenizer=None) -> list:
@@ -164,7 +163,7 @@ def _write_run_files(home, name, cfg, tokenizer=None) -> list:
     files.write_json(written[0], configs.to_dict(cfg))
     if tokenizer is not None:
         written.append(home.tokenizer(name))
-        files.write_json(written[1], tokenizer.to_dict())
+        files.write_json(written[1], tokenizers.to_file(tokenizer))
     return written
 
 
@@ -178,8 +177,7 @@ def _resume(home, run, overrides, quiet, log, registry) -> RunResult:
     report = files.read_json(home.report(name), "report")
     cfg = _recipe_config(loaded.config, overrides, registry)
     source = report.get("data", {}).get("source", "")
-    corpus, _ = read_data(None if source.endswith("(shipped)") else source)
-    train_ids, val_ids = text.split(loaded.tokenizer.encode(corpus), cfg.n_ctx, source)
+    _, data = corpora.load_existing(None if source.endswith("(shipped)") else source, loaded.tokenizer, cfg.n_ctx, read_data, registry)
     if not home.optimizer(name).exists():
         raise UserError(f"run {name} has no optimizer state ({home.optimizer(name)})", "it cannot be resumed; finetune it instead")
     model = loaded.model if cfg == loaded.config else _rebuilt(loaded.model, cfg, registry)
@@ -189,7 +187,7 @@ def _resume(home, run, overrides, quiet, log, registry) -> RunResult:
     report["config"] = configs.to_dict(cfg)
     report.setdefault("resumed", []).append(state["step"])
     written = _write_run_files(home, name, cfg) if cfg != loaded.config else []  # a changed recipe, e.g. max_steps
-    return _train(home, name, cfg, loaded.tokenizer, model, optimizer, train_ids, val_ids, report, state, written, quiet, log)
+    return _train(home, name, cfg, loaded.tokenizer, model, optimizer, data.train, data.val, report, state, written, quiet, log)
 
 
 def _recipe_config(config, overrides, registry):
@@ -222,7 +220,7 @@ def _train(home, name, cfg, tokenizer, model, optimizer, train_ids, val_ids, rep
     blocks = "/".join(e.name for e in model.entries.values())
     say(
         f"run {name}: {blocks}, {model.parameters.size:,} parameters, {trainer.total_steps} steps "
-        f"({epochs.steps_per_epoch} per epoch, batch {epochs.batch_size} x {cfg.n_ctx}) on {len(train_ids):,} characters"
+        f"({epochs.steps_per_epoch} per epoch, batch {epochs.batch_size} x {cfg.n_ctx}) on {len(train_ids):,} {tokenizer.name} tokens"
         + (f", resuming at step {trainer.step}" if trainer.step else "")
     )
     with stop_on_sigint(trainer, notice=lambda: say("stopping after this step (Ctrl-C again to quit at once)")):
@@ -239,7 +237,7 @@ def _train(home, name, cfg, tokenizer, model, optimizer, train_ids, val_ids, rep
 
 def _sample(home, name, tokenizer, model, seed) -> str:
     """The end-of-training sample, also written as completion_<run>.txt."""
-    prompt = SAMPLE_PROMPT if all(c in tokenizer.ids for c in SAMPLE_PROMPT) else ""
+    prompt = SAMPLE_PROMPT if tokenizer.knows(SAMPLE_PROMPT) else ""
     ids = tokenizer.encode(prompt) if prompt else [tokenizer.start_id()]
     out = generate_ids(model, ids, SAMPLE_TOKENS, SAMPLE_TEMPERATURE, rng=np.random.default_rng(seed))
     sample = prompt + tokenizer.decode(out)
@@ -258,22 +256,21 @@ def grown_model(model, cfg, vocab_size: int, registry=None):
 
 
 def finetune(run: str, data, overrides=(), home=".", quiet: bool = True, log=None, registry=None) -> RunResult:
-    """Train run further on new text, growing the vocabulary; writes a new run <run>_finetuned."""
+    """Train run further on new text, growing a char vocabulary (bpe's is fixed); writes a new run <run>_finetuned."""
     home = files.Home(home)
     base = home.resolve(run)
     loaded = _load(home, base, registry)
     cfg = _recipe_config(loaded.config, overrides, registry)
-    corpus, data_name = read_data(data)
-    tokenizer = loaded.tokenizer.grow(corpus)
-    train_ids, val_ids = text.split(tokenizer.encode(corpus), cfg.n_ctx, data_name)
+    tokenizer, data = corpora.load_existing(data, loaded.tokenizer, cfg.n_ctx, read_data, registry)
     home.check_writable()
     name = home.finetune_name(base)
     model = grown_model(loaded.model, cfg, tokenizer.vocab_size, registry)
-    report = new_report(name, cfg, "finetune", model, data_name, len(corpus), base=base)
-    report["new_characters"] = tokenizer.vocab[loaded.tokenizer.vocab_size :]
+    report = new_report(name, cfg, "finetune", model, data.describe(), base=base)
+    new = range(loaded.tokenizer.vocab_size, tokenizer.vocab_size)
+    report["new_characters"] = [tokenizer.token_text(i) for i in new]
     written = _write_run_files(home, name, cfg, tokenizer)
-    log and log(f"finetuning {base}: {len(report['new_characters'])} new characters, vocabulary {loaded.tokenizer.vocab_size} -> {tokenizer.vocab_size}")
-    return _train(home, name, cfg, tokenizer, model, AdamW(model.parameters, **_adam(cfg)), train_ids, val_ids, report, 0, written, quiet, log)
+    log and log(f"finetuning {base}: {len(new)} new tokens, vocabulary {loaded.tokenizer.vocab_size} -> {tokenizer.vocab_size}")
+    return _train(home, name, cfg, tokenizer, model, AdamW(model.parameters, **_adam(cfg)), data.train, data.val, report, 0, written, quiet, log)
 
 
 # -- generation --------------------------------------------------------------------------
@@ -292,7 +289,7 @@ def generate(
 ) -> str:
     """Sample from a run ("last", a run name, or a `load` result); returns prompt + completion.
 
-    on_text(str) receives the prompt, then each character as it is sampled; with write, the text is
+    on_text(str) receives the prompt, then the text of each token as it is sampled; with write, the text is
     also saved as outputs/completion_<run>_<yyyymmddhhmmss>.txt.
     """
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
@@ -310,7 +307,8 @@ def generate(
     ids = tokenizer.encode(prompt) if prompt else np.array([tokenizer.start_id()])
     if write and name is not None:
         home.check_writable()
-    decode = (lambda token: on_text(tokenizer.vocab[token])) if on_text else None
+    stream = tokenizer.stream_decoder()  # a character split over two bpe tokens is written once whole
+    decode = (lambda token: on_text(stream(token))) if on_text else None
     if on_text and prompt:
         on_text(prompt)
     out = generate_ids(model, ids, max_tokens, temperature, top_k, np.random.default_rng(seed), cache, on_token=decode)
@@ -340,6 +338,7 @@ def runs(home=".") -> list[dict]:
                 "params": report.get("parameters"),
                 "steps": report.get("steps_done"),
                 "best_val_loss": report.get("best_val_loss"),
+                "best_val_bpb": report.get("best_val_bpb"),
                 "seconds": report.get("train_seconds"),
                 "status": report.get("status", "?"),
             }
@@ -363,7 +362,7 @@ def import_original(config, tokenizer, model, home=".", overrides=(), registry=N
     home = files.Home(home)
     home.check_writable()
     name = files.new_guid()
-    report = new_report(name, cfg, "imported", net, str(Path(model).resolve()), 0)
+    report = new_report(name, cfg, "imported", net, {"source": str(Path(model).resolve())})
     report.update(status="imported", steps_done=0)
     written = _write_run_files(home, name, cfg, tok) + [home.model(name), home.report(name)]
     checkpoint.save_model(written[2], net)
@@ -422,10 +421,11 @@ def attention(run="last", prompt="ROMEO:", layer=None, head=None, home=".", out=
     config, tokenizer, model = _load(home, name, registry)
     if not prompt:
         raise UserError("--prompt is empty", "give the text to look at, e.g. --prompt 'ROMEO:'")
-    if len(prompt) > config.n_ctx:
-        raise UserError(f"the prompt has {len(prompt)} characters, more than n_ctx = {config.n_ctx}",
-                        f"use at most {config.n_ctx} characters")
-    figure = attention_figure(model, tokenizer.encode(prompt), prompt, layer, head)
+    ids = tokenizer.encode(prompt)
+    if len(ids) > config.n_ctx:
+        raise UserError(f"the prompt has {len(ids)} tokens, more than n_ctx = {config.n_ctx}",
+                        f"use a prompt of at most {config.n_ctx} tokens")
+    figure = attention_figure(model, ids, [tokenizer.token_text(i) for i in ids], layer, head)
     if out is None:
         return figure, None
     path = home.path / "outputs" / f"attention_{name}.png" if out is True else Path(out)

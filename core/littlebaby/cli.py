@@ -1,5 +1,5 @@
 """The `littlebaby` command: train, finetune, generate, runs, plugins, import-original,
-inspect, plot, attention.
+inspect, plot, attention, prepare.
 
 A thin shell over `littlebaby.api`: it parses arguments, prints, and turns a
 `UserError` (or a broken plugin's warning) into one line on stderr; a user
@@ -14,7 +14,10 @@ from littlebaby.errors import UserError
 
 EXAMPLES = {
     "train": "examples:\n  littlebaby train\n  littlebaby train --config baby --set max_steps=200 --set lr=0.002\n"
-    "  littlebaby train --data my_text.txt --home runs/\n  littlebaby train --resume last",
+    "  littlebaby train --data my_text.txt --home runs/\n  littlebaby train --resume last\n"
+    "  littlebaby train --data prepared/ --set max_steps=1000",
+    "prepare": "examples:\n  littlebaby prepare --data books/ --out prepared/\n"
+    "  littlebaby prepare --data a.txt --data more/ --set c_tokenizer=bpe --set vocab_size=4096 --out prepared/",
     "finetune": "example:\n  littlebaby finetune last --data sophocles.txt --set max_steps=300",
     "generate": "examples:\n  littlebaby generate last --prompt 'ROMEO:' --max-tokens 300 --temperature 0.8 --seed 1\n"
     "  littlebaby generate 5f0c... --top-k 10 --no-cache",
@@ -62,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
     train = command("train", "Train a model from scratch (default: config baby on tiny Shakespeare).")
     train.add_argument("--config", default="baby", metavar="NAME|PATH", help="shipped config name or JSON file (default: baby)")
-    train.add_argument("--data", metavar="PATH", help="UTF-8 training text (default: tiny Shakespeare, shipped)")
+    train.add_argument("--data", metavar="PATH", help="UTF-8 training text, or a directory made by prepare (default: tiny Shakespeare, shipped)")
     train.add_argument("--resume", metavar="GUID", help="continue an interrupted run (a run name or 'last')")
     training(train)
 
@@ -80,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=None, metavar="S", help="same seed, same text")
     generate.add_argument("--no-cache", action="store_true", help="recompute the whole window each token (same text, slower)")
     home(generate)
+
+    prepare = command("prepare", "Tokenize text files and directories into train.bin, val.bin and meta.json, for train --data DIR.")
+    prepare.add_argument("--data", action="append", required=True, metavar="PATH", help="a UTF-8 text file or a directory of them (repeatable)")
+    prepare.add_argument("--out", required=True, metavar="DIR", help="the directory to create")
+    prepare.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="tokenizer keys, e.g. c_tokenizer=bpe, vocab_size=4096")
+    prepare.add_argument("--quiet", action="store_true", help="no progress bar")
 
     runs = command("runs", "List the runs in the home.")
     home(runs)
@@ -129,7 +138,9 @@ def _report_run(args, result):
         say(f"continue with: {_continue_hint(args, result.name)}")
     else:
         seconds, rate = report.get("train_seconds", 0.0), report.get("tokens_per_second") or 0
+        bpb = report.get("best_val_bpb")
         val = f"best val loss {best:.4f} at step {step}" if best is not None else "no val loss"
+        val += f" ({bpb:.4f} bits per byte)" if bpb is not None else ""
         say(f"{val}; {report['steps_done']} steps in {seconds:.1f} s ({rate:,.0f} tokens/s)")
     if result.sample is not None:
         say("sample:")
@@ -166,7 +177,14 @@ def run(args):
             say(f"no runs in {args.home} (littlebaby train makes one)")
         for row in rows:
             row["seconds"] = None if row["seconds"] is None else round(row["seconds"])
-        _table(rows, ["guid", "date", "config", "blocks", "params", "steps", "best_val_loss", "seconds", "status"])
+        _table(rows, ["guid", "date", "config", "blocks", "params", "steps", "best_val_loss", "best_val_bpb", "seconds", "status"])
+    elif args.command == "prepare":
+        from littlebaby.prepare import prepare
+
+        meta = prepare(args.data, args.out, args.overrides, quiet=args.quiet, log=say)
+        splits = meta["splits"]
+        say(f"wrote {args.out}: {splits['train']['tokens']:,} train and {splits['val']['tokens']:,} val tokens ({meta['dtype']}), "
+            f"{meta['tokenizer']['tokenizer']} vocabulary of {meta['tokenizer']['vocab_size']}")
     elif args.command == "plugins":
         _table(api.plugins(), ["kind", "name", "distribution", "version"])
     elif args.command == "inspect":

@@ -57,6 +57,7 @@ class Config:
     c_sequence: str = "pre"  # where the LayerNorms sit: "pre" or "post"
     c_attention: str = "mha"  # "mha", or "moh" (mixture of heads)
     c_network: str = "mlp"  # "mlp", or "moe" (dense mixture of experts)
+    c_tokenizer: str = "char"  # "char", or "bpe" (byte-level BPE); fixes the vocabulary
     n_ctx: int = attrs.field(default=64, validator=positive)  # context length in characters
     n_emb: int = attrs.field(default=128, validator=positive)  # embedding width
     head_size: int = attrs.field(default=128, validator=positive)  # total width of q, k, v over all heads
@@ -91,6 +92,7 @@ class Config:
 
 CORE_KEYS = tuple(f.name for f in attrs.fields(Config) if f.name != "options")
 BLOCK_KEYS = {"sequence": "c_sequence", "attention": "c_attention", "network": "c_network"}
+PLUGIN_KEYS = {**BLOCK_KEYS, "tokenizer": "c_tokenizer"}  # every plugin kind a config selects
 
 
 def _strict_int(value, _type):
@@ -153,8 +155,8 @@ def _unknown_key(key: str, known) -> UserError:
 
 
 def option_classes(registry, names: dict) -> dict:
-    """Options class (or None) of each selected block, by kind."""
-    return {kind: registry.resolve(kind, names[kind]).cls.Options for kind in BLOCK_KEYS}
+    """Options class (or None) of each selected block and tokenizer, by kind."""
+    return {kind: registry.resolve(kind, names[kind]).cls.Options for kind in PLUGIN_KEYS}
 
 
 def from_dict(data: dict, registry=None) -> Config:
@@ -172,7 +174,7 @@ def from_dict(data: dict, registry=None) -> Config:
     data.pop("options", None)
     core = {k: data.pop(k) for k in list(data) if k in CORE_KEYS}
     config = structure(core, Config)
-    names = {kind: getattr(config, key) for kind, key in BLOCK_KEYS.items()}
+    names = {kind: getattr(config, key) for kind, key in PLUGIN_KEYS.items()}
     selected = option_classes(registry, names)
     declared = {}  # every plugin key of every installed block
     for entry in registry.entries():

@@ -24,7 +24,7 @@ from littlebaby.checkpoint import copy_tensors
 from littlebaby.errors import UserError
 from littlebaby.files import read_json
 from littlebaby.model import build_model
-from littlebaby.tokenizer import Tokenizer
+from littlebaby.tokenizer_char import CharTokenizer
 
 
 class _Weights:
@@ -103,7 +103,7 @@ def convert(raw_config: dict, tokenizer_path, model_path, registry=None):
             raise UserError(f"the original model uses moe expansion {expansion}", "littlebaby's moe expands 4x; only those import")
         raw.setdefault("n_experts", data.get("block_0_moe_n_experts", 4))
     config = configs.from_dict(raw, registry)
-    tokenizer = Tokenizer.from_dict(read_json(tokenizer_path, "tokenizer"), f"tokenizer file {tokenizer_path}")
+    tokenizer = CharTokenizer.from_dict(read_json(tokenizer_path, "tokenizer"), f"tokenizer file {tokenizer_path}")
     weights = tensors(_Weights(data, model_path, config.dtype), config)
     vocab_size = weights["wte.weight"].shape[0]
     if vocab_size != tokenizer.vocab_size:

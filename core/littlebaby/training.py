@@ -9,8 +9,8 @@ clipping, the learning rate of the schedule, one AdamW update. Every
 
 The report (a JSON-able dict) records the config, the parameter count, one
 record per step (`step_record`: loss, lr, gradient norm, time, tokens/s, and
-per parameter group the gradient norm and update-to-weight ratio), every val loss, the
-best one, throughput, peak memory and the environment. `on_report` is called
+per parameter group the gradient norm and update-to-weight ratio), every val loss (and
+its bits per byte when the data says how many bytes a val token holds), the best one, throughput, peak memory and the environment. `on_report` is called
 after each eval and at least every REPORT_SECONDS, so an interrupted run keeps
 its report.
 """
@@ -26,6 +26,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from littlebaby.corpus import bits_per_byte
 from littlebaby.inspect import GroupStats
 from littlebaby.optim import clip_grad_norm
 from littlebaby.schedule import learning_rate
@@ -112,10 +113,15 @@ class Trainer:
 
     def evaluate(self) -> float:
         loss = evaluate(self.model, self.val_inputs, self.val_targets, self.config.batch_size)
-        self.report["val"].append({"step": self.step, "loss": round(loss, 5)})
+        record = {"step": self.step, "loss": round(loss, 5)}
+        bytes_per_token = self.report.get("data", {}).get("val_bytes_per_token")
+        if bytes_per_token:  # comparable across tokenizers (corpus.bits_per_byte)
+            record["bpb"] = round(bits_per_byte(loss, bytes_per_token), 5)
+        self.report["val"].append(record)
         best = self.report.get("best_val_loss")
         if best is None or loss < best:
             self.report["best_val_loss"], self.report["best_val_step"] = round(loss, 5), self.step
+            self.report["best_val_bpb"] = record.get("bpb")
         return loss
 
     # -- the loop -------------------------------------------------------------------
