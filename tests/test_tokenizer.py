@@ -1,9 +1,17 @@
 """Character tokenizer: sorted vocabulary, growing by appending, the original's JSON format."""
 
+import json
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from littlebaby.errors import UserError
+from littlebaby.testing import tokenizer_suite
+from littlebaby.tokenizer import from_file, to_file
 from littlebaby.tokenizer_char import CharTokenizer as Tokenizer
+
+FIXTURE = Path(__file__).parent / "fixtures" / "original"
 
 
 def test_vocab_is_sorted_and_round_trips():
@@ -38,3 +46,32 @@ def test_start_is_a_newline_when_there_is_one():
 def test_bad_tokenizer_files(data):
     with pytest.raises(UserError):
         Tokenizer.from_dict(data)
+
+
+# -- the contract, and the run's tokenizer file -------------------------------------------
+TestChar = tokenizer_suite("char")
+
+
+def test_a_file_without_a_name_is_char_as_the_original_notebook_wrote():
+    original = json.loads((FIXTURE / "tokenizer.json").read_text())
+    assert "tokenizer" not in original
+    tokenizer = from_file(original)
+    assert isinstance(tokenizer, Tokenizer) and tokenizer.vocab == original["vocab"]
+    assert to_file(tokenizer) == {"tokenizer": "char", **original}
+
+
+def test_a_file_naming_an_unknown_tokenizer_says_how_to_install_it():
+    with pytest.raises(UserError, match="unknown tokenizer 'wordpiece'.*pip install littlebaby-tokenizer-wordpiece"):
+        from_file({"tokenizer": "wordpiece", "vocab": ["a"]})
+
+
+def test_streamed_output_waits_for_the_whole_character():
+    tokenizer = Tokenizer.from_text("é€")
+    stream = tokenizer.stream_decoder()
+    assert [stream(i) for i in tokenizer.encode("€é")] == ["€", "é"]
+
+
+def test_encode_is_the_dictionary_lookup():
+    text = "The quick brown fox, ΑΝΤΙΓΟΝΗ, 日本語 😀\n"
+    tokenizer = Tokenizer(sorted(set(text), reverse=True))  # an unsorted vocabulary, as after extend
+    np.testing.assert_array_equal(tokenizer.encode(text), [tokenizer.ids[c] for c in text])

@@ -16,6 +16,7 @@ the end, so a failure leaves nothing half-written.
 import codecs
 import contextlib
 import hashlib
+import os
 import shutil
 import tempfile
 import warnings
@@ -160,6 +161,9 @@ def prepare(data, out, overrides=(), quiet: bool = True, log=None, registry=None
         tokenizer, meta = _encode(sources, total, tokenizer, temporary, sampled, quiet)
         meta.update(tokenizer_trained_on=trained_on, tokenizer_options=_tokenizer_options(config, registry))
         files.write_json(temporary / corpus.META, meta)
+        umask = os.umask(0)
+        os.umask(umask)
+        temporary.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the corpus is an ordinary directory
         temporary.rename(out)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)

@@ -71,7 +71,7 @@ def split(ids: np.ndarray, n_ctx: int, name: str = "data") -> tuple[np.ndarray, 
 
 def windows(ids: np.ndarray, starts: np.ndarray, n_ctx: int) -> tuple[np.ndarray, np.ndarray]:
     """Inputs and targets (len(starts), n_ctx) for windows beginning at `starts`."""
-    rows = ids[starts[:, None] + np.arange(n_ctx + 1)]
+    rows = np.asarray(ids[starts[:, None] + np.arange(n_ctx + 1)], dtype=np.int64)  # ids may be a uint16 memmap
     return rows[:, :-1], rows[:, 1:]
 
 

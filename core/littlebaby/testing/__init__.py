@@ -6,6 +6,8 @@
     check_roundtrip(block_or_model, ...)    safetensors save and load give identical outputs
     check_shapes(block, ...)                batch 1, one token, one head, odd widths, float32
     block_suite(kind, name)                 all of the above as a pytest test class
+    tokenizer_suite(name)                   a tokenizer's contract (round trip with hypothesis,
+                                            save/load, vocabulary, determinism, extend, streaming)
     tiny_config / tiny_model / build_block  the float64 test-sized pieces they run on
 
 The pytest plugin (`littlebaby.testing.pytest_plugin`, loaded by pytest
@@ -25,6 +27,7 @@ from littlebaby.testing.gradients import (
 from littlebaby.testing.roundtrip import check_roundtrip
 from littlebaby.testing.shapes import check_shapes
 from littlebaby.testing.suite import block_suite
+from littlebaby.testing.tokenizers import tokenizer_suite
 
 __all__ = [
     "CacheReport",
@@ -44,4 +47,5 @@ __all__ = [
     "set_training",
     "tiny_config",
     "tiny_model",
+    "tokenizer_suite",
 ]
