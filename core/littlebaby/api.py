@@ -312,6 +312,8 @@ def generate(
     if on_text and prompt:
         on_text(prompt)
     out = generate_ids(model, ids, max_tokens, temperature, top_k, np.random.default_rng(seed), cache, on_token=decode)
+    if on_text:
+        on_text(stream(None))
     completion = (prompt or "") + tokenizer.decode(out)
     if write and name is not None:
         files.write_text(home.completion(name, files.timestamp()), completion)

@@ -89,9 +89,16 @@ class Tokenizer:
 
     def stream_decoder(self):
         """A function id -> the text that id completes, for output streamed token by token
-        (a multi-byte character split over two tokens is written once both have come)."""
+        (a multi-byte character split over two tokens is written once both have come);
+        called with None at the end, it returns what is left (U+FFFD for a cut character)."""
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        return lambda token: decoder.decode(self.token_bytes(int(token)))
+
+        def feed(token):
+            if token is None:
+                return decoder.decode(b"", final=True)
+            return decoder.decode(self.token_bytes(int(token)))
+
+        return feed
 
     def byte_lengths(self) -> np.ndarray:
         """Bytes of text each id stands for, (vocab_size,): bits per byte count with it."""
