@@ -34,9 +34,9 @@ class Corpus:
     source: str
     val_bytes: int  # bytes of the text the val ids stand for
 
-    def describe(self) -> dict:
-        """What the report keeps about the data."""
-        return {"source": self.source, "train_tokens": len(self.train), "val_tokens": len(self.val),
+    def counts(self) -> dict:
+        """What the report keeps about the ids (report.Data)."""
+        return {"train_tokens": len(self.train), "val_tokens": len(self.val),
                 "val_bytes": self.val_bytes, "val_bytes_per_token": round(self.val_bytes / len(self.val), 6)}
 
 
@@ -61,7 +61,7 @@ def from_text(corpus: str, tokenizer, n_ctx: int, name: str) -> Corpus:
 
 
 # -- prepared directories ----------------------------------------------------------------
-def _bad(directory, problem: str, fix: str = "prepare it again (littlebaby prepare --data ... --out DIR)"):
+def _bad(directory, problem: str, fix: str = "prepare it again: prepare data=TEXT out=DIR"):
     return UserError(f"prepared data {directory}: {problem}", fix)
 
 
@@ -71,7 +71,7 @@ def read_meta(directory) -> dict:
     if not path.is_file():
         files = [p for p in directory.iterdir()] if directory.is_dir() else []
         problem = "is an empty directory" if not files else f"has no {META}, so it is not a prepared corpus"
-        raise UserError(f"data directory {directory} {problem}", f"prepare it first: littlebaby prepare --data {directory} --out PREPARED")
+        raise UserError(f"data directory {directory} {problem}", f"prepare it first: prepare data={directory} out=PREPARED")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -111,7 +111,7 @@ def open_prepared(directory, n_ctx: int, registry=None):
         raise UserError(
             f"prepared data {directory} has {len(train)} train and {len(val)} val tokens; each split needs one window "
             f"of n_ctx + 1 = {n_ctx + 1}",
-            "prepare more text or lower n_ctx (--set n_ctx=...)",
+            "prepare more text or lower n_ctx=...",
         )
     val_bytes = int(meta["splits"]["val"].get("bytes", 0)) or count_bytes(tokenizer, val)
     return tokenizer, Corpus(train, val, str(Path(directory).resolve()), val_bytes), meta
@@ -124,26 +124,30 @@ def with_tokenizer(config, tokenizer, meta: dict, registry=None):
 
 
 # -- what train, resume and finetune read ------------------------------------------------------
+def is_prepared(data) -> bool:
+    return data is not None and Path(data).is_dir()
+
+
 def load_new(data, config, read_data, quiet=True, registry=None):
-    """(config, tokenizer, Corpus) of a new run: a prepared directory brings its tokenizer,
-    a text file (read_data(data) -> (text, name)) trains the config's."""
-    if data is not None and Path(data).is_dir():
+    """(config, tokenizer, Corpus, info) of a new run: a prepared directory brings its tokenizer
+    (info None); a text file, read_data(data) -> (text, info with .source), trains the config's."""
+    if is_prepared(data):
         tokenizer, corpus, meta = open_prepared(data, config.n_ctx, registry)
-        return with_tokenizer(config, tokenizer, meta, registry), tokenizer, corpus
-    content, name = read_data(data)
+        return with_tokenizer(config, tokenizer, meta, registry), tokenizer, corpus, None
+    content, info = read_data(data)
     tokenizer = tokenizers.train(config, [content], len(content), quiet, registry)
-    return config, tokenizer, from_text(content, tokenizer, config.n_ctx, name)
+    return config, tokenizer, from_text(content, tokenizer, config.n_ctx, info.source), info
 
 
 def load_existing(data, tokenizer, n_ctx: int, read_data, registry=None):
-    """(tokenizer, Corpus) for a run that has a tokenizer (resume, finetune): a text file extends it
-    (char: new characters appended; bpe: unchanged); a prepared directory must have used the same."""
-    if data is not None and Path(data).is_dir():
+    """(tokenizer, Corpus, info) for a run that has a tokenizer (resume, finetune): a text file
+    extends it (char: new characters appended; bpe: unchanged); a prepared directory must have used the same."""
+    if is_prepared(data):
         theirs, corpus, _ = open_prepared(data, n_ctx, registry)
         if tokenizers.to_file(theirs) != tokenizers.to_file(tokenizer):
             raise UserError(f"prepared data {data} was tokenized with another vocabulary than this run's",
-                            "finetune on the text files themselves (--data FILE)")
-        return tokenizer, corpus
-    content, name = read_data(data)
+                            "finetune on the text files themselves (data=FILE)")
+        return tokenizer, corpus, None
+    content, info = read_data(data)
     tokenizer = tokenizer.extend(content)
-    return tokenizer, from_text(content, tokenizer, n_ctx, name)
+    return tokenizer, from_text(content, tokenizer, n_ctx, info.source), info

@@ -64,14 +64,14 @@ def list_sources(paths) -> list[Source]:
         elif given.is_file():
             candidates = [given]
         else:
-            raise UserError(f"data path {given} not found", "give text files or directories with --data")
+            raise UserError(f"data path {given} not found", "give text files or directories: data=PATH")
         for path in candidates:
             if is_text(path):
                 found.append(Source(path, path.stat().st_size))
             else:
                 warnings.warn(f"skipping {path}: not a UTF-8 text file", stacklevel=2)
     if not found:
-        raise UserError(f"no UTF-8 text files in {', '.join(map(str, paths))}", "give text files or directories with --data")
+        raise UserError(f"no UTF-8 text files in {', '.join(map(str, paths))}", "give text files or directories: data=PATH")
     if not any(s.size for s in found):
         raise UserError("every text file given is empty", "give some training text")
     return found
@@ -145,10 +145,10 @@ class _Writer:
 def prepare(data, out, overrides=(), quiet: bool = True, log=None, registry=None) -> dict:
     """Prepare the text files and directories `data` into the directory `out`; returns meta.json."""
     say = log or (lambda line: None)
-    config = configs.from_dict(dict(configs.parse_override(o) for o in overrides) if not isinstance(overrides, dict) else overrides, registry)
+    config = configs.from_dict(configs.with_overrides({}, overrides), registry)
     out = Path(out)
     if out.exists():
-        raise UserError(f"--out {out} exists", "give a new directory (prepare never overwrites)")
+        raise UserError(f"out={out} exists", "give a new directory (prepare never overwrites)")
     sources = list_sources(data)
     total = sum(s.size for s in sources)
     sampled = total > SAMPLE_BYTES
