@@ -72,3 +72,17 @@ def test_bad_prepared_directories_are_one_line(prepared, case):
     with pytest.raises(UserError, match=message) as error:
         corpus.open_prepared(prepared, n_ctx=1000 if case == "smaller than a window" else 8)
     assert "\n" not in str(error.value)
+
+
+def test_a_long_epoch_is_shuffled_in_blocks_and_still_visits_every_window_once(monkeypatch):
+    from littlebaby import text
+
+    monkeypatch.setattr(text, "SHUFFLE_BLOCK", 16)
+    ids = np.arange(10 * 100 + 10 + 7)  # 100 windows of 10: six full blocks and a partial one
+    epochs = Epochs(ids, n_ctx=10, batch_size=3, seed=1)
+    order = np.concatenate([epochs.starts(0, np.arange(p, p + 1)) for p in range(epochs.windows_per_epoch)])
+    assert len(set(order)) == epochs.windows_per_epoch == 100 and len(set(order % 10)) == 1  # one offset
+    assert order.max() + 11 <= len(ids) and not np.array_equal(order, np.sort(order))
+    again = Epochs(ids, n_ctx=10, batch_size=3, seed=1)
+    np.testing.assert_array_equal(again.batch(7)[0], epochs.batch(7)[0])  # reproducible from (seed, epoch)
+    assert not np.array_equal(order, np.concatenate([epochs.starts(1, np.arange(p, p + 1)) for p in range(100)]))
