@@ -17,7 +17,7 @@ TEXT = "It is the east, and Juliet is the sun. Ἀντιγόνη.\n" * 40
 def test_memmap_batches_equal_in_memory_batches(tmp_path):
     ids = np.random.default_rng(0).integers(0, 3000, size=5000)
     ids.astype(np.uint16).tofile(tmp_path / "train.bin")
-    mapped = np.memmap(tmp_path / "train.bin", dtype=np.uint16, mode="r")
+    mapped = corpus.Mapped(tmp_path / "train.bin", np.uint16, len(ids))
     in_memory, on_disk = Epochs(ids, 16, 8, seed=5), Epochs(mapped, 16, 8, seed=5)
     for step in (0, 1, 17, in_memory.steps_per_epoch + 3):  # the next epoch too
         for a, b in zip(in_memory.batch(step), on_disk.batch(step)):
@@ -43,7 +43,7 @@ def prepared(tmp_path):
 
 def test_open_prepared_gives_the_ids_of_the_text(prepared):
     tokenizer, data, meta = corpus.open_prepared(prepared, n_ctx=8)
-    assert isinstance(data.train, np.memmap) and data.train.dtype == np.uint16
+    assert isinstance(data.train, corpus.Mapped) and data.train.dtype == np.uint16
     assert tokenizer.decode(data.train) + tokenizer.decode(data.val) == TEXT
     assert data.val_bytes == meta["splits"]["val"]["bytes"] == len(tokenizer.decode(data.val).encode("utf-8"))
 

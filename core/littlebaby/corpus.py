@@ -5,9 +5,9 @@ A prepared directory (written by `littlebaby prepare`, prepare.py) holds
     train.bin, val.bin   token ids, uint16 when the vocabulary fits, else uint32
     meta.json            format, tokenizer file, dtype, tokens and bytes per split, sources
 
-and is opened with `np.memmap`: a training step reads its windows from the map,
-so a corpus larger than memory trains in bounded memory. Either way the run
-sees two id arrays and text.Epochs draws the same batches from both.
+and is opened with `np.memmap` (`Mapped`): a training step reads its windows
+from the map, so a corpus larger than memory trains in bounded memory. Either
+way text.Epochs draws the same batches from the ids.
 
 Bits per byte make runs with different tokenizers comparable: the val loss
 (nats per token) times tokens per byte of the val text, over ln 2.
@@ -15,6 +15,7 @@ Bits per byte make runs with different tokenizers comparable: the val loss
 
 import json
 import math
+import mmap
 from pathlib import Path
 
 import attrs
@@ -27,9 +28,37 @@ FORMAT = 1  # of meta.json; a directory of another format is prepared again
 META, TRAIN, VAL = "meta.json", "train.bin", "val.bin"
 
 
+class Mapped:
+    """Token ids in a file, read through np.memmap as an array is indexed.
+
+    Each read copies what it asked for and lets go of the mapped pages: the
+    kernel maps 64 KB around every page touched, so without this a long run
+    would count most of a large corpus in its resident memory."""
+
+    def __init__(self, path, dtype, tokens: int):
+        self.map = np.memmap(path, dtype=dtype, mode="r", shape=(tokens,))
+        self.dtype = self.map.dtype
+
+    def __len__(self) -> int:
+        return len(self.map)
+
+    def __getitem__(self, index) -> np.ndarray:
+        values = np.array(self.map[index])
+        mapping = getattr(self.map, "_mmap", None)
+        if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+            mapping.madvise(mmap.MADV_DONTNEED)  # a read-only file map: the pages stay in the page cache
+        return values
+
+    def __iter__(self):
+        return iter(self[:])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self[:] if dtype is None else self[:].astype(dtype)
+
+
 @attrs.frozen
 class Corpus:
-    train: np.ndarray  # token ids (n_train,): an array, or a read-only memmap
+    train: np.ndarray  # token ids (n_train,): an array, or `Mapped` from a file
     val: np.ndarray
     source: str
     val_bytes: int  # bytes of the text the val ids stand for
@@ -83,7 +112,7 @@ def read_meta(directory) -> dict:
 
 
 def open_split(directory, meta: dict, split: str) -> np.ndarray:
-    """The ids of one split as a read-only memmap, after checking the file's size against meta."""
+    """The ids of one split, memory-mapped, after checking the file's size against meta."""
     path = Path(directory) / (TRAIN if split == "train" else VAL)
     try:
         dtype, tokens = np.dtype(meta["dtype"]), int(meta["splits"][split]["tokens"])
@@ -96,8 +125,8 @@ def open_split(directory, meta: dict, split: str) -> np.ndarray:
         found = "is missing" if size is None else f"has {size} bytes"
         raise _bad(directory, f"{path.name} {found}, but {META} says {tokens} {dtype.name} tokens ({tokens * dtype.itemsize} bytes)")
     if tokens == 0:
-        return np.zeros(0, dtype)
-    return np.memmap(path, dtype=dtype, mode="r", shape=(tokens,))
+        return np.zeros(0, dtype)  # an empty file cannot be mapped
+    return Mapped(path, dtype, tokens)
 
 
 def open_prepared(directory, n_ctx: int, registry=None):
@@ -105,7 +134,7 @@ def open_prepared(directory, n_ctx: int, registry=None):
     meta = read_meta(directory)
     tokenizer = tokenizers.from_file(meta.get("tokenizer"), f"{directory}/{META} tokenizer", registry)
     train, val = open_split(directory, meta, "train"), open_split(directory, meta, "val")
-    if tokenizer.vocab_size > np.iinfo(train.dtype).max + 1:
+    if tokenizer.vocab_size > np.iinfo(np.dtype(meta["dtype"])).max + 1:
         raise _bad(directory, f"its tokenizer has {tokenizer.vocab_size} tokens, more than {train.dtype.name} holds")
     if min(len(train), len(val)) < n_ctx + 1:
         raise UserError(
