@@ -1,5 +1,6 @@
 """Character tokenizer: sorted vocabulary, growing by appending, the original's JSON format."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -75,3 +76,21 @@ def test_encode_is_the_dictionary_lookup():
     text = "The quick brown fox, ΑΝΤΙΓΟΝΗ, 日本語 😀\n"
     tokenizer = Tokenizer(sorted(set(text), reverse=True))  # an unsorted vocabulary, as after extend
     np.testing.assert_array_equal(tokenizer.encode(text), [tokenizer.ids[c] for c in text])
+
+
+def _docs_example():
+    """The bytes tokenizer of docs/plugins.md, from its file: the page's code is the tested code."""
+    path = Path(__file__).parent.parent / "docs" / "example_tokenizer" / "littlebaby_tokenizer_bytes.py"
+    spec = importlib.util.spec_from_file_location("littlebaby_tokenizer_bytes", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+TestDocsExample = tokenizer_suite("bytes", plugin=_docs_example())
+
+
+def test_the_docs_show_the_example_as_it_is():
+    root = Path(__file__).parent.parent
+    code = (root / "docs" / "example_tokenizer" / "littlebaby_tokenizer_bytes.py").read_text().split('"""\n', 2)[-1].lstrip()
+    assert code in (root / "docs" / "plugins.md").read_text()

@@ -58,7 +58,8 @@ def list_sources(paths) -> list[Source]:
     found = []
     for given in map(Path, paths):
         if given.is_dir():
-            candidates = sorted(p for p in given.rglob("*") if p.is_file() and not p.name.startswith("."))
+            candidates = sorted(p for p in given.rglob("*")
+                                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(given).parts))
             if not candidates:
                 raise UserError(f"data directory {given} is empty", "give a directory holding UTF-8 text files")
         elif given.is_file():
