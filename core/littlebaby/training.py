@@ -29,7 +29,7 @@ from littlebaby.errors import UserError
 from littlebaby.stats import GroupStats
 from littlebaby.optim import clip_grad_norm
 from littlebaby.schedule import learning_rate
-from littlebaby.step import compute_gradients
+from littlebaby.step import compute_gradients, compute_loss
 
 REPORT_SECONDS = 30.0
 
@@ -47,7 +47,7 @@ def evaluate(model, inputs, targets, batch_size: int) -> float:
     total = 0.0
     for start in range(0, len(inputs), batch_size):
         chunk = slice(start, start + batch_size)
-        total += model.loss(inputs[chunk], targets[chunk]) * len(inputs[chunk])
+        total += compute_loss(model, inputs[chunk], targets[chunk]) * len(inputs[chunk])
     model.train(was_training)
     return total / len(inputs)
 
