@@ -6,12 +6,14 @@
 The char run trains the config as it is (max_steps = --char-steps); its
 training time is the budget. Each bpe run (vocab 512, 2048) first times a few
 steps, then trains a full schedule of as many steps as fit in that budget, so
-every run ends its cosine decay rather than being cut off. Loss per token is
+every run ends its cosine decay rather than being cut off. Step times are
+compared by their medians, which a shared machine disturbs least. Loss per token is
 not comparable across tokenizers; bits per byte of the same val text are.
 """
 
 import argparse
 import os
+import statistics
 import tempfile
 
 from littlebaby import api
@@ -21,6 +23,10 @@ CALIBRATION_STEPS = 20
 
 def train(config: str, home: str, overrides: dict):
     return api.train(config, overrides=overrides, home=home).report
+
+
+def median_step_seconds(report: dict) -> float:
+    return statistics.median(step["seconds"] for step in report["steps"])
 
 
 def main(argv=None):
@@ -37,7 +43,7 @@ def main(argv=None):
         for vocab_size in args.vocab_sizes:
             bpe = {"c_tokenizer": "bpe", "vocab_size": vocab_size}
             timing = train(args.config, home, {**bpe, "max_steps": CALIBRATION_STEPS, "eval_interval": 10**6})
-            steps = max(1, int(budget / (timing["train_seconds"] / CALIBRATION_STEPS)))
+            steps = max(1, int(args.char_steps * median_step_seconds(char) / median_step_seconds(timing)))
             rows.append((f"bpe {vocab_size}", train(args.config, home, {**bpe, "max_steps": steps})))
     print(f"tiny Shakespeare, config {args.config}, budget {budget:.1f} s of training (the char run's); CPU count {os.cpu_count()}")
     print("| tokenizer | vocab | steps | train s | bytes/token | best val loss | best val bits/byte |")
