@@ -192,7 +192,7 @@ def run(args):
             say(f"no runs in {args.home} (littlebaby train makes one)")
         for row in rows:
             row["seconds"] = None if row["seconds"] is None else round(row["seconds"])
-        _table(rows, ["guid", "date", "config", "blocks", "params", "steps", "best_val_loss", "best_val_bpb", "seconds", "status"])
+        _table(rows, ["guid", "date", "config", "blocks", "tokenizer", "params", "steps", "best_val_loss", "best_val_bpb", "seconds", "status"])
     elif args.command == "prepare":
         from littlebaby.prepare import prepare
 

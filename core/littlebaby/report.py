@@ -214,6 +214,7 @@ def row(name: str, report) -> dict:
         "date": created[:16].replace("T", " "),
         "config": _field(report, "config_name", str),
         "blocks": "/".join(str(_field(config, k, str)) for k in ("c_sequence", "c_attention", "c_network")),
+        "tokenizer": _field(config, "c_tokenizer", str, "char"),  # older runs have no key: char
         "params": _field(report, "parameters", int, None),
         "steps": _field(report, "steps_done", int, None),
         "best_val_loss": _field(report, "best_val_loss", (int, float), None),

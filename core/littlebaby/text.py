@@ -66,7 +66,7 @@ def split(ids: np.ndarray, n_ctx: int, name: str = "data") -> tuple[np.ndarray, 
     if min(len(train), len(val)) < n_ctx + 1:
         needed = math.ceil(round((n_ctx + 1) / (1 - TRAIN_FRACTION), 6))  # round: 9 / 0.1 is 90.00000000000001
         raise UserError(
-            f"{name} has {len(ids)} characters; its 10% validation split needs n_ctx + 1 = {n_ctx + 1}, "
+            f"{name} has {len(ids)} tokens; its 10% validation split needs n_ctx + 1 = {n_ctx + 1}, "
             f"so at least {needed} in all",
             "give more text or lower n_ctx (n_ctx=...)",
         )
