@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     generate = command("generate", "Sample text from a run, streamed to stdout and saved as a completion file.")
     generate.add_argument("run", metavar="GUID|last")
     generate.add_argument("--prompt", default=None, help="text to continue (default: start from a newline)")
-    generate.add_argument("--max-tokens", type=int, default=500, metavar="N", help="characters to sample (default 500)")
+    generate.add_argument("--max-tokens", type=int, default=500, metavar="N", help="tokens to sample (default 500)")
     generate.add_argument("--temperature", type=float, default=1.0, metavar="T", help="0 = greedy (default 1.0)")
     generate.add_argument("--top-k", type=int, default=0, metavar="K", help="sample from the K likeliest only (default 0 = all)")
     generate.add_argument("--seed", type=int, default=None, metavar="S", help="same seed, same text")
@@ -108,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     runs = command("runs", "List the runs in the home.")
     home(runs)
 
-    command("plugins", "List installed blocks by kind, with their distribution and version.")
+    command("plugins", "List installed blocks and tokenizers by kind, with their distribution and version.")
 
     original = command("import-original", "Import the JSON files of the original notebook as a new run.")
     original.add_argument("--config", required=True, metavar="F", help="the notebook's config JSON")
@@ -128,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
 
     attention = command("attention", "Attention maps of a run on a prompt (and the moh/moe gates), as a PNG (needs littlebaby[plot]).")
     attention.add_argument("run", metavar="GUID|last")
-    attention.add_argument("--prompt", required=True, help="the text to look at (at most n_ctx characters)")
+    attention.add_argument("--prompt", required=True, help="the text to look at (at most n_ctx tokens)")
     attention.add_argument("--layer", type=int, default=None, metavar="L", help="only this layer (default: all)")
     attention.add_argument("--head", type=int, default=None, metavar="H", help="only this head (default: all)")
     attention.add_argument("--out", metavar="FILE.png", help="where to write (default: outputs/attention_<run>.png)")
