@@ -146,8 +146,7 @@ class Trainer:
         self.on_report(self.report)
 
     def state(self) -> TrainState:
-        rng = self.model.layers[0].rng if self.model.layers else None
-        return TrainState(self.step, rng.bit_generator.state if rng is not None else None)
+        return TrainState(self.step, self.model.rng.bit_generator.state)
 
     def load_state(self, state: TrainState):
         self.step = state.step
