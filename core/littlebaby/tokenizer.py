@@ -26,8 +26,11 @@ start_id, and declare `Options` (an attrs class of its own config keys) and
 import codecs
 
 import numpy as np
+from tqdm import tqdm
 
+from littlebaby.config import block_options
 from littlebaby.errors import UserError
+from littlebaby.plugins import default_registry
 
 PROGRESS_BYTES = 16 << 20  # a tokenizer trained on more than this shows a progress bar
 DEFAULT = "char"  # files without a "tokenizer" name are char: today's files and the original notebook's
@@ -113,8 +116,6 @@ def to_file(tokenizer: Tokenizer) -> dict:
 
 def from_file(data, source: str = "tokenizer", registry=None) -> Tokenizer:
     """A tokenizer from a file's JSON, by the name recorded in it (none: char)."""
-    from littlebaby.plugins import default_registry
-
     name = data.get("tokenizer", DEFAULT) if isinstance(data, dict) else DEFAULT
     if not isinstance(name, str):
         raise UserError(f"{source} names its tokenizer with {name!r}, not a string", "fix or regenerate the file")
@@ -123,23 +124,19 @@ def from_file(data, source: str = "tokenizer", registry=None) -> Tokenizer:
 
 
 def tokenizer_class(config, registry=None) -> type:
-    from littlebaby.plugins import default_registry
-
     return (registry or default_registry()).resolve("tokenizer", config.c_tokenizer).cls
 
 
 def train(config, chunks, total_bytes: int | None = None, quiet: bool = True, registry=None) -> Tokenizer:
     """The config's tokenizer trained on chunks of text, with a progress bar in bytes on large inputs."""
-    from tqdm import tqdm
-
-    from littlebaby.config import block_options
-
     cls = tokenizer_class(config, registry)
-    bar = tqdm(total=total_bytes, disable=quiet or (total_bytes or 0) < PROGRESS_BYTES, unit="B", unit_scale=True, desc="tokenizer", leave=False)
+    small = (total_bytes or 0) < PROGRESS_BYTES
+    bar = tqdm(total=total_bytes, disable=quiet or small, unit="B", unit_scale=True, desc="tokenizer", leave=False)
 
     def counted():
         for chunk in chunks:
-            bar.update(len(chunk.encode("utf-8")) if total_bytes else 0)
+            if not bar.disable:
+                bar.update(len(chunk.encode("utf-8")))
             yield chunk
 
     with bar:
