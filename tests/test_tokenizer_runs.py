@@ -86,3 +86,12 @@ def test_train_from_a_directory_sees_the_same_ids_as_from_the_file(tmp_path):
     assert [s["loss"] for s in from_file.report["steps"]] == [s["loss"] for s in from_dir.report["steps"]]
     np.testing.assert_array_equal(api.load("last", home=tmp_path / "a").model.parameters.data,
                                   api.load("last", home=tmp_path / "b").model.parameters.data)
+
+
+def test_resume_refuses_a_text_that_gained_characters(tmp_path):
+    data = tmp_path / "text.txt"
+    data.write_text("to be or not to be\n" * 100, encoding="utf-8")
+    first = api.train("tiny", data=data, overrides={"max_steps": 1}, home=tmp_path)
+    data.write_text("to be or not to bé\n" * 100, encoding="utf-8")
+    with pytest.raises(UserError, match="characters the run's vocabulary lacks"):
+        api.train(resume=first.name, overrides={"max_steps": 2}, home=tmp_path)

@@ -157,7 +157,9 @@ def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
     report = reports.read(home.report(name))
     cfg = recipe_config(loaded.config, overrides, registry)
     data_info = reports.data_of(report, home.report(name))
-    _, corpus, _ = corpora.load_existing(data_info.source, loaded.tokenizer, cfg.n_ctx, lambda _: (reread_data(data_info), data_info), registry)
+    tokenizer, corpus, _ = corpora.load_existing(data_info.source, loaded.tokenizer, cfg.n_ctx, lambda _: (reread_data(data_info), data_info), registry)
+    if tokenizer is not loaded.tokenizer:  # extended: the text changed since the run began
+        raise UserError(f"{data_info.source} now holds characters the run's vocabulary lacks", "restore it, or finetune the run on it")
     if not home.optimizer(name).exists():
         raise UserError(f"run {name} has no optimizer state ({home.optimizer(name)})", "it cannot be resumed; finetune it instead")
     model = loaded.model if cfg == loaded.config else rebuilt(loaded.model, cfg, registry)
