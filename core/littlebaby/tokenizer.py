@@ -37,7 +37,7 @@ DEFAULT = "char"  # files without a "tokenizer" name are char: today's files and
 
 
 class Tokenizer:
-    name = "?"  # set on registration: the name a config selects
+    name = "?"  # the name a config selects; registration sets it (the tokenizer file records it)
     Options = None
     encodes_any_text = False
 

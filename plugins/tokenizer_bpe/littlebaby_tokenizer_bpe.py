@@ -43,6 +43,7 @@ class Options:
 
 
 class ByteBPE(Tokenizer):
+    name = "bpe"
     Options = Options
     encodes_any_text = True
 
