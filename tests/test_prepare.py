@@ -119,3 +119,11 @@ def test_bad_input_is_one_line_exit_2(tmp_path, sources, case):
     error = [line for line in done.stderr.splitlines() if not line.startswith("littlebaby: warning:")]
     assert len(error) == 1 and error[0].startswith("littlebaby: error: ") and message in error[0], done.stderr
     assert sorted(tmp_path.rglob("*")) == before  # nothing written
+
+
+def test_a_prepared_corpus_inside_the_data_is_skipped(tmp_path, sources):
+    preparing.prepare([sources / "a.txt"], sources / "prepared")
+    with pytest.warns(UserWarning, match="skipping .*prepared: a prepared corpus"):
+        preparing.prepare([sources], tmp_path / "again")
+    train, val, meta = decoded(tmp_path / "again")
+    assert train + val == ENGLISH + GREEK and len(meta["sources"]) == 2

@@ -66,7 +66,12 @@ def list_sources(paths) -> list[Source]:
             candidates = [given]
         else:
             raise UserError(f"data path {given} not found", "give text files or directories: data=PATH")
+        prepared = sorted({p.parent for p in candidates if p.name == corpus.META and (p.parent / corpus.TRAIN).exists()})
+        for folder in prepared:  # an earlier prepare's output inside the data: its meta.json is not text to learn
+            warnings.warn(f"skipping {folder}: a prepared corpus", stacklevel=2)
         for path in candidates:
+            if path.parent in prepared:
+                continue
             if is_text(path):
                 found.append(Source(path, path.stat().st_size))
             else:
