@@ -157,7 +157,7 @@ def test_ctrl_c_saves_and_says_how_to_resume(tmp_path):
     time.sleep(1.0)  # let it take some steps
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
-    assert process.returncode == 0, err
+    assert process.returncode == 130, err
     guid = first.split()[1].rstrip(":")
     steps = int(re.search(r"interrupted at step (\d+) of \d+", out).group(1))
     assert f"littlebaby train --resume {guid}" in out

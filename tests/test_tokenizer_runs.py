@@ -93,5 +93,11 @@ def test_resume_refuses_a_text_that_gained_characters(tmp_path):
     data.write_text("to be or not to be\n" * 100, encoding="utf-8")
     first = api.train("tiny", data=data, overrides={"max_steps": 1}, home=tmp_path)
     data.write_text("to be or not to bé\n" * 100, encoding="utf-8")
+    with pytest.raises(UserError, match="sha256 differs"):
+        api.train(resume=first.name, overrides={"max_steps": 2}, home=tmp_path)
+    report_path = tmp_path / "outputs" / f"report_{first.name}.json"
+    report = json.loads(report_path.read_text())
+    del report["data"]["sha256"]  # a report written before texts were hashed
+    report_path.write_text(json.dumps(report))
     with pytest.raises(UserError, match="characters the run's vocabulary lacks"):
         api.train(resume=first.name, overrides={"max_steps": 2}, home=tmp_path)

@@ -84,6 +84,9 @@ class Config:
     init_std: float = attrs.field(default=0.02, validator=positive)  # GPT-2 init
     eval_interval: int = attrs.field(default=100, validator=positive)  # steps between val losses
     eval_windows: int = attrs.field(default=256, validator=positive)  # fixed, seeded val windows
+    # steps between checkpoints (0 = only at the end and at a stop): 250 loses at most a few minutes of
+    # baby-large, while a checkpoint (3 x the parameters' bytes, written once) costs far less than 250 steps
+    checkpoint_interval: int = attrs.field(default=250, validator=non_negative)
     seed: int = 0
     dtype: str = attrs.field(default="float32", validator=_dtype, metadata=ARCHITECTURE)
     threads: int = attrs.field(default=0, validator=non_negative)  # batch split; 0 = one per core

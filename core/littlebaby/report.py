@@ -8,13 +8,17 @@ every few seconds, read back by resume, `plot` and `runs`. Its keys:
     config_name, config, blocks, parameters,    what was trained
       vocab_size, new_characters (finetunes)
     data: {source, shipped, characters,         what it was trained on (see `Data`)
-      train_tokens, val_tokens, val_bytes, val_bytes_per_token}
+           sha256, rereadable, train_tokens, val_tokens, val_bytes, val_bytes_per_token}
+    writer: {pid, host}                         the process training it now (or last)
     environment                                 Python, numpy, BLAS
     total_steps, steps_per_epoch, batch_size    the schedule, set when training starts
     steps: [step_record, ...]                   one record per step
     val: [{step, loss, bpb}, ...], best_val_loss, best_val_step, best_val_bpb
                                                 bpb: bits per byte (corpus.bits_per_byte)
-    status                                      running, finished, interrupted or imported
+    status                                      running, finished, interrupted, diverged or imported
+                                                  (listed as killed: running, but its writer is gone)
+    stop_signal                                 the signal that interrupted it (SIGINT, SIGTERM, SIGHUP)
+    diverged_at                                 the step whose loss was not a number
     steps_done, train_seconds, wall_seconds,    progress and throughput
       tokens_per_second, peak_memory_mb
     resumed: [step, ...]                        where each resume started
@@ -25,7 +29,9 @@ cannot read rather than failing on one damaged report).
 """
 
 import datetime
+import os
 import platform
+import socket
 
 import attrs
 import numpy as np
@@ -44,6 +50,8 @@ class Data:
     source: str  # for people: the file's or directory's absolute path, or e.g. "tiny Shakespeare (shipped)"
     shipped: str | None  # the shipped text's name (littlebaby/data/<name>.txt), None for a file
     characters: int  # of a text file; 0 for a prepared directory
+    sha256: str | None = None  # of the text's UTF-8 bytes: resume refuses a changed text
+    rereadable: bool = True  # False for a pipe or other non-regular file: it cannot be read again
     # the token ids trained on (corpus.Corpus.counts); val bytes per token turn val loss into bits per byte
     train_tokens: int | None = None
     val_tokens: int | None = None
@@ -65,8 +73,8 @@ def environment() -> dict:
     return info
 
 
-def new(name: str, config, config_name: str, model, data: Data, base: str | None = None) -> dict:
-    return {
+def new(name: str, config, config_name: str, model, data: Data, base: str | None = None, new_characters=None) -> dict:
+    report = {
         "guid": name,  # the run name: a uuid4, with _finetuned... for a finetune
         "base": base,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -79,6 +87,9 @@ def new(name: str, config, config_name: str, model, data: Data, base: str | None
         "data": attrs.asdict(data),
         "environment": environment(),
     }
+    if new_characters is not None:  # a finetune: the characters its text added to the vocabulary
+        report["new_characters"] = new_characters
+    return report
 
 
 def write(path, report: dict):
@@ -86,10 +97,13 @@ def write(path, report: dict):
 
 
 def start(report: dict, total_steps: int, steps_per_epoch: int, batch_size: int):
-    """The schedule of the training about to start (again, when resumed)."""
+    """The schedule of the training about to start (again, when resumed), by this process."""
     report.setdefault("steps", [])
     report.setdefault("val", [])
-    report.update(total_steps=total_steps, steps_per_epoch=steps_per_epoch, batch_size=batch_size, status="running")
+    report.update(total_steps=total_steps, steps_per_epoch=steps_per_epoch, batch_size=batch_size, status="running",
+                  writer={"pid": os.getpid(), "host": socket.gethostname()})
+    report.pop("stop_signal", None)  # of an earlier session: this one has not stopped
+    report.pop("diverged_at", None)
 
 
 def step_record(step: int, loss, lr, grad_norm, seconds: float, tokens: int, groups: dict) -> dict:
@@ -146,6 +160,50 @@ def resumed(report: dict, config, step: int):
     report.setdefault("resumed", []).append(step)
 
 
+def position(report: dict) -> dict:
+    """Where the report stands, saved with each checkpoint: resuming from it forgets what came later."""
+    return {"steps": len(report["steps"]), "val": len(report["val"]), "train_seconds": report.get("train_seconds", 0.0),
+            "wall_seconds": report.get("wall_seconds", 0.0)}
+
+
+def rewind(report: dict, saved: dict, step: int):
+    """The report as it was at a checkpoint of `step`: later step and val records were not kept by it."""
+    report["steps"] = [s for s in report.get("steps", [])[: saved.get("steps")] if s.get("step", 0) <= step]
+    report["val"] = [v for v in report.get("val", [])[: saved.get("val")] if v.get("step", 0) <= step]
+    for key in ("best_val_loss", "best_val_step", "best_val_bpb"):
+        report.pop(key, None)
+    for record in report["val"]:
+        if report.get("best_val_loss") is None or record["loss"] < report["best_val_loss"]:
+            report["best_val_loss"], report["best_val_step"] = record["loss"], record["step"]
+            report["best_val_bpb"] = record.get("bpb")
+    report.update(train_seconds=saved.get("train_seconds", 0.0), wall_seconds=saved.get("wall_seconds", 0.0), steps_done=step)
+
+
+def stopped_by(report: dict, signal_name: str | None):
+    report["stop_signal"] = signal_name
+
+
+def diverged(report: dict, step: int):
+    """The loss stopped being a number at `step`: what the last good steps were stays."""
+    report.update(status="diverged", diverged_at=step, steps_done=step - 1)
+
+
+def trained_elsewhere(report: dict) -> int | None:
+    """The pid of another live process training this run now, or None."""
+    writer = report.get("writer")
+    if report.get("status") == "running" and writer_alive(report) and writer["pid"] != os.getpid():
+        return writer["pid"]
+    return None
+
+
+def writer_alive(report: dict) -> bool:
+    """Whether the process that last trained the run is still running (on this machine: elsewhere, assume so)."""
+    writer = report.get("writer")
+    if not isinstance(writer, dict) or not isinstance(writer.get("pid"), int):
+        return False
+    return writer.get("host") != socket.gethostname() or files.process_alive(writer["pid"])
+
+
 def imported(report: dict):
     report.update(status="imported", steps_done=0)
 
@@ -168,7 +226,8 @@ def data_of(report: dict, path) -> Data:
     data = report.get("data")
     try:
         counts = {key: data.get(key) for key in ("train_tokens", "val_tokens", "val_bytes", "val_bytes_per_token")}
-        return Data(str(data["source"]), data.get("shipped"), int(data["characters"]), **counts)
+        return Data(str(data["source"]), data.get("shipped"), int(data["characters"]), data.get("sha256"),
+                    data.get("rereadable", True) is not False, **counts)
     except (TypeError, KeyError, ValueError, AttributeError):
         raise UserError(f"report file {path} does not record the run's data", "finetune the run on its data instead") from None
 
@@ -209,6 +268,9 @@ def row(name: str, report) -> dict:
     """One line of `runs`: whatever of the report is readable, '?' (or None) for the rest."""
     config = _field(report, "config", dict, {})
     created = _field(report, "created", str, "")
+    status = _field(report, "status", str)
+    if status == "running" and not writer_alive(report):
+        status = "killed"
     return {
         "guid": name,
         "date": created[:16].replace("T", " "),
@@ -220,13 +282,14 @@ def row(name: str, report) -> dict:
         "best_val_loss": _field(report, "best_val_loss", (int, float), None),
         "best_val_bpb": _field(report, "best_val_bpb", (int, float), None),
         "seconds": _field(report, "train_seconds", (int, float), None),
-        "status": _field(report, "status", str),
+        "status": status,
     }
 
 
 def runs(home=".") -> list[dict]:
     """One row per run in the home, oldest first (from each run's report, where it has one)."""
     home = files.Home(home)
+    home.clean_leftovers()
     rows = []
     for name in home.runs():
         try:
