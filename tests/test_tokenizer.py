@@ -94,3 +94,11 @@ def test_the_docs_show_the_example_as_it_is():
     root = Path(__file__).parent.parent
     code = (root / "docs" / "example_tokenizer" / "littlebaby_tokenizer_bytes.py").read_text().split('"""\n', 2)[-1].lstrip()
     assert code in (root / "docs" / "plugins.md").read_text()
+
+
+def test_unknown_characters_below_and_above_the_largest_known_one():
+    tokenizer = Tokenizer.from_text("ac\U0010fffd")
+    np.testing.assert_array_equal(tokenizer.encode("c\U0010fffda"), [1, 2, 0])
+    for text, position in (("ab", 1), ("a\U0010ffff", 1), ("\U0001f600", 0)):
+        with pytest.raises(UserError, match=rf"at position {position}\)"):
+            tokenizer.encode(text)

@@ -25,10 +25,11 @@ class CharTokenizer(Tokenizer):
         self.ids = {char: i for i, char in enumerate(self.vocab)}
         if len(self.ids) != len(self.vocab):
             raise UserError("the tokenizer's vocabulary lists a character twice", "fix or regenerate the tokenizer file")
-        # encode looks code points up in sorted order: searchsorted instead of a dict per character
-        codes = np.array([ord(c) for c in self.vocab], dtype=np.uint32)
-        self._order = np.argsort(codes)
-        self._sorted_codes = codes[self._order]
+        # encode looks ids up by code point in one table (-1: not in the vocabulary) rather than a
+        # dict per character; the table is as long as the largest code point, at most 1.1 M entries
+        codes = np.array([ord(c) for c in self.vocab], dtype=np.int64)
+        self._ids_by_code = np.full(int(codes.max()) + 1 if len(codes) else 0, -1, dtype=np.int32)
+        self._ids_by_code[codes] = np.arange(len(codes))
 
     @classmethod
     def train(cls, chunks, options=None) -> "CharTokenizer":
@@ -53,15 +54,16 @@ class CharTokenizer(Tokenizer):
     def encode(self, text: str) -> np.ndarray:
         """text -> ids (len(text),) int64; an unknown character is a UserError naming it."""
         codes = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
-        where = np.minimum(np.searchsorted(self._sorted_codes, codes), max(len(self.vocab) - 1, 0))
-        known = self._sorted_codes[where] == codes if len(self.vocab) else np.zeros(len(codes), bool)
-        if not known.all():
-            position = int(np.argmin(known))
+        ids = np.full(len(codes), -1, dtype=np.int64)
+        inside = codes < len(self._ids_by_code)
+        ids[inside] = self._ids_by_code[codes[inside]]
+        if len(ids) and ids.min() < 0:
+            position = int(np.argmax(ids < 0))
             raise UserError(
                 f"character {text[position]!r} (at position {position}) is not in the model's vocabulary",
                 "remove it from the prompt, or finetune on text that contains it",
             )
-        return self._order[where].astype(np.int64)
+        return ids
 
     def decode(self, ids) -> str:
         return "".join(self.vocab[int(i)] for i in ids)
