@@ -11,7 +11,7 @@ into a directory that train(data=DIR) maps.
 """
 
 from littlebaby.loading import Loaded, generate, load  # noqa: F401
-from littlebaby.looking import attention, inspect, plot  # noqa: F401
+from littlebaby.looking import attention, compare, inspect, plot  # noqa: F401
 from littlebaby.plugins import rows as plugins  # noqa: F401
 from littlebaby.prepare import prepare  # noqa: F401
 from littlebaby.report import runs  # noqa: F401
