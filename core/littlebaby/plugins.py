@@ -109,8 +109,6 @@ class Registry:
                     continue
 
                 def register(block_name, cls, kind=kind):
-                    if kind == "tokenizer":
-                        cls.name = block_name  # recorded in the run's tokenizer file
                     self._register(Entry(kind, block_name, cls, distribution, version))
 
                 impl.function(register=register)
@@ -124,6 +122,8 @@ class Registry:
                 f"uninstall one of them (pip uninstall {entry.distribution})",
             )
         self.blocks[entry.kind][entry.name] = entry
+        if entry.kind == "tokenizer":
+            entry.cls.name = entry.name  # recorded in the run's tokenizer file
 
     def resolve(self, kind: str, name: str) -> Entry:
         """The block `name` of `kind`, or a one-line UserError saying what is installed."""
