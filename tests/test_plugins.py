@@ -129,3 +129,14 @@ def test_a_plugin_whose_register_hook_raises_is_broken_not_fatal(tmp_path, monke
     assert registry.manager.get_plugin("raises") is None
     with pytest.raises(UserError, match="comes from plugin littlebaby-attention-raises, which failed to register its blocks"):
         registry.resolve("attention", "raises")
+
+
+def test_char_is_built_in_through_the_same_hook_and_bpe_comes_from_its_distribution():
+    from littlebaby.plugins import Registry
+    from littlebaby.tokenizer_char import CharTokenizer
+
+    bare = Registry(entry_points=False)
+    assert bare.resolve("tokenizer", "char").cls is CharTokenizer and bare.resolve("tokenizer", "char").distribution == "littlebaby"
+    with pytest.raises(UserError, match="unknown tokenizer 'bpe' .*pip install littlebaby-tokenizer-bpe"):
+        bare.resolve("tokenizer", "bpe")
+    assert Registry().resolve("tokenizer", "bpe").distribution == "littlebaby-tokenizer-bpe"
