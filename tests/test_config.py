@@ -178,6 +178,10 @@ def test_plugin_float_options_refuse_non_finite_values():
             from_dict({"c_attention": "tempered", "temperature": value}, registry)
 
 
+def test_an_option_of_an_unselected_tokenizer_names_it():  # found by the property test below
+    assert "option of the tokenizer block 'bpe', which this config does not select (c_tokenizer is 'char')" in message({"vocab_size": 0})
+
+
 def test_seeds_are_whole_numbers_in_numpys_range():
     assert from_dict({"seed": 2**63 - 1}).seed == 2**63 - 1
     assert "seed must be >= 0, got -1" in message({"seed": -1})

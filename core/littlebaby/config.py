@@ -22,6 +22,7 @@ import cattrs
 from cattrs.v import format_exception as cattrs_format_exception
 
 from littlebaby import reading
+from littlebaby.reading import shown
 from littlebaby.errors import UserError
 
 
@@ -119,28 +120,22 @@ PLUGIN_KEYS = {**BLOCK_KEYS, "tokenizer": "c_tokenizer"}  # every plugin kind a 
 INT_LIMIT = 2**63  # every int key, seed included, fits numpy's int64 and converts to a float
 
 
-def _shown(value) -> str:
-    """A value as it appears in an error line: its repr, cut short."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _strict_int(value, _type):
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer, got {_shown(value)}")
+        raise TypeError(f"expected an integer, got {shown(value)}")
     if not -INT_LIMIT <= value < INT_LIMIT:  # 10**400 steps would overflow the schedule's float math
-        raise ValueError(f"expected an integer below 2**63, got {_shown(value)}")
+        raise ValueError(f"expected an integer below 2**63, got {shown(value)}")
     return value
 
 
 def _strict_float(value, _type):
     """Every float key, core and plugin alike: a finite number (NaN and infinity train nothing)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"expected a number, got {_shown(value)}")
+        raise TypeError(f"expected a number, got {shown(value)}")
     try:
         number = float(value)
     except OverflowError:  # an int beyond a float's range
-        raise ValueError(f"expected a finite number, got {_shown(value)}") from None
+        raise ValueError(f"expected a finite number, got {shown(value)}") from None
     if not math.isfinite(number):
         raise ValueError(f"expected a finite number, got {value}")
     return number
@@ -150,7 +145,7 @@ def _exactly(kind: type, words: str):
     """A structure hook taking only values of `kind` (cattrs would turn 1 into "1" or True)."""
     def hook(value, _type):
         if not isinstance(value, kind):
-            raise TypeError(f"expected {words}, got {_shown(value)}")
+            raise TypeError(f"expected {words}, got {shown(value)}")
         return value
     return hook
 
@@ -232,8 +227,8 @@ def from_dict(data: dict, registry=None) -> Config:
             owner = declared[key]
             raise UserError(
                 f"config key {key!r} is an option of the {owner.kind} block {owner.name!r}, which this config does not select "
-                f"({BLOCK_KEYS[owner.kind]} is {names[owner.kind]!r})",
-                f"select it ({BLOCK_KEYS[owner.kind]}: {owner.name!r}) or remove {key!r}",
+                f"({PLUGIN_KEYS[owner.kind]} is {names[owner.kind]!r})",
+                f"select it ({PLUGIN_KEYS[owner.kind]}: {owner.name!r}) or remove {key!r}",
             )
         raise _unknown_key(key, set(CORE_KEYS) | set(declared))
     return attrs.evolve(config, options=options)

@@ -133,6 +133,12 @@ def read_json(path, what: str, limit: int = JSON_LIMIT):
     return loads(read_bytes(path, what, limit), f"{what} {path}")
 
 
+def shown(value) -> str:
+    """A value as it appears in an error line: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def describe_bytes(count: int) -> str:
     """1536 -> '1.5 KiB': sizes in messages (a config may ask for more bytes than a float holds)."""
     if count < 1024:
