@@ -10,7 +10,7 @@ generates; looking.py inspects and draws; report.py lists the runs.
 """
 
 from littlebaby.loading import Loaded, generate, load  # noqa: F401
-from littlebaby.looking import attention, inspect, plot  # noqa: F401
+from littlebaby.looking import attention, compare, inspect, plot  # noqa: F401
 from littlebaby.plugins import rows as plugins  # noqa: F401
 from littlebaby.report import runs  # noqa: F401
 from littlebaby.runs import finetune, grown_model, import_original, train  # noqa: F401

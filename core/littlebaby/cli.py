@@ -1,4 +1,4 @@
-"""The `littlebaby` command: train, finetune, generate, runs, plugins, import-original,
+"""The `littlebaby` command: train, finetune, generate, runs, compare, plugins, import-original,
 inspect, plot, attention.
 
 A thin shell over `littlebaby.api`: it parses arguments, prints, and turns a
@@ -9,9 +9,12 @@ same in this command's flags (`--max-tokens 200`, `--set n_ctx=32`).
 """
 
 import argparse
+import os
 import re
 import sys
 import warnings
+
+from littlebaby import distributed
 
 from littlebaby.errors import UserError
 
@@ -21,7 +24,8 @@ EXAMPLES = {
     "finetune": "example:\n  littlebaby finetune last --data sophocles.txt --set max_steps=300",
     "generate": "examples:\n  littlebaby generate last --prompt 'ROMEO:' --max-tokens 300 --temperature 0.8 --seed 1\n"
     "  littlebaby generate 5f0c... --top-k 10 --no-cache",
-    "runs": "example:\n  littlebaby runs --home runs/",
+    "runs": "examples:\n  littlebaby runs --home runs/\n  littlebaby runs --markdown > RUNS.md",
+    "compare": "examples:\n  littlebaby compare 5f0c... 9a1b...\n  littlebaby compare 5f0c... 9a1b... last --out curves.png",
     "plugins": "example:\n  littlebaby plugins",
     "inspect": "example:\n  littlebaby inspect last",
     "plot": "examples:\n  littlebaby plot last\n  littlebaby plot 5f0c... --out curves.png",
@@ -97,7 +101,14 @@ def _parser() -> argparse.ArgumentParser:
     home(generate)
 
     runs = command("runs", "List the runs in the home.")
+    runs.add_argument("--markdown", action="store_true",
+                      help="a Markdown table of architecture, recipe, step time, parameters and best val loss")
     home(runs)
+
+    compare = command("compare", "Val loss of several runs overlaid, by step and by training time, as a PNG (needs littlebaby[plot]).")
+    compare.add_argument("runs", nargs="+", metavar="GUID|last")
+    compare.add_argument("--out", metavar="FILE.png", help="where to write (default: outputs/compare_<first run>.png)")
+    home(compare)
 
     command("plugins", "List installed blocks by kind, with their distribution and version.")
 
@@ -137,7 +148,7 @@ def _continue_hint(args, name: str) -> str:
 
 
 def _report_run(args, result):
-    from littlebaby.report import summary
+    from littlebaby.report import markdown, summary
 
     done = summary(result.report)
     if result.status == "interrupted":
@@ -146,6 +157,11 @@ def _report_run(args, result):
     else:
         best = f"best val loss {done.best_val_loss:.4f} at step {done.best_val_step}" if done.best_val_loss is not None else "no val loss"
         say(f"{best}; {done.steps_done} steps in {done.train_seconds:.1f} s ({done.tokens_per_second:,.0f} tokens/s)")
+    world = result.report.get("world", {})
+    if world.get("allreduce_seconds_per_step") is not None:
+        per_step = result.report["train_seconds"] / max(1, done.steps_done)
+        say(f"all-reduce {1000 * world['allreduce_seconds_per_step']:.2f} ms per step, {world['allreduce_seconds_per_step'] / per_step:.1%} "
+            f"of a step on {world['processes']} processes (waits for the slowest included)")
     if result.sample is not None:
         say("sample:")
         say(result.sample)
@@ -161,7 +177,7 @@ def _table(rows, columns):
 
 def run(args):
     from littlebaby import api
-    from littlebaby.report import summary
+    from littlebaby.report import markdown, summary
 
     if args.command in ("train", "finetune"):
         if args.command == "train":
@@ -183,6 +199,11 @@ def run(args):
 
         api.generate(args.run, args.prompt, args.max_tokens, args.temperature, args.top_k, args.seed, not args.no_cache, args.home, on_text=stream)
         stream("\n")
+    elif args.command == "runs" and args.markdown:
+        rows = api.runs(args.home, comparison=True)
+        if not rows:
+            raise UserError(f"no runs in {args.home}", "littlebaby train makes one")
+        say(markdown(rows))
     elif args.command == "runs":
         rows = api.runs(args.home)
         if not rows:
@@ -194,6 +215,9 @@ def run(args):
         _table(api.plugins(), ["kind", "name", "distribution", "version"])
     elif args.command == "inspect":
         say(api.inspect(args.run, args.home))
+    elif args.command == "compare":
+        _, path = api.compare(args.runs, args.home, out=args.out or True)
+        say(f"wrote {path}")
     elif args.command == "plot":
         _, path = api.plot(args.run, args.home, out=args.out or True)
         say(f"wrote {path}")
@@ -210,6 +234,30 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
     print(f"littlebaby: warning: {message}", file=sys.stderr, flush=True)
 
 
+def _one_process(command) -> bool:
+    """Commands other than train and finetune run on one process: under an MPI launcher, rank 0
+    does the work (saying so once) and the others leave at once without starting MPI."""
+    size, rank = distributed.launched()
+    if size > 1 and rank == 0:
+        print(f"littlebaby: {command} runs on one process; the other {size - 1} have nothing to do", file=sys.stderr, flush=True)
+    return rank == 0
+
+
+def _user_error(world, error) -> int:
+    """One line (once per job) and exit code 2; under MPI every rank leaves together."""
+    if world.size > 1 and not world.agreed:
+        try:
+            world.agree(error)  # the setup's collective: every rank learns of the first failure
+        except UserError as first:
+            error = first
+    elif world.size > 1 and not isinstance(error, distributed.SharedError):  # only this rank may know: end the job
+        print(f"littlebaby: error on rank {world.rank}: {in_flags(str(error))}", file=sys.stderr, flush=True)
+        world.abort(2)
+    if world.is_root and distributed.launched()[1] == 0:  # launched: also when MPI could not start
+        print(f"littlebaby: error: {in_flags(str(error))}", file=sys.stderr, flush=True)
+    return 2
+
+
 def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -217,13 +265,22 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     warnings.showwarning = _warning_line  # a broken plugin: one line, the other plugins keep working
+    world = distributed.Solo()
     try:
+        if args.command in ("train", "finetune"):
+            # MPI when a launcher started several processes; then an uncaught exception on any
+            # rank ends the job (distributed.py's excepthook), never a hang
+            world = distributed.world()
+            if not world.is_root:
+                sys.stdout = open(os.devnull, "w")  # rank 0 alone prints
+        elif not _one_process(args.command):
+            return 0
         code = run(args)
     except UserError as error:
-        print(f"littlebaby: error: {in_flags(str(error))}", file=sys.stderr, flush=True)
-        return 2
+        return _user_error(world, error)
     except KeyboardInterrupt:
         print("littlebaby: interrupted", file=sys.stderr, flush=True)
+        world.abort(130)
         return 130
     except BrokenPipeError:  # `littlebaby generate ... | head`
         return 0
