@@ -24,7 +24,7 @@ import tempfile
 import littlebaby
 from littlebaby.config import BLOCK_KEYS
 from littlebaby.plugins import default_registry
-from littlebaby.report import comparison_row
+from littlebaby.listing import comparison_row
 
 
 def installed(kind: str, wanted: str | None) -> list[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from littlebaby import report as reports
+from littlebaby import listing
 from littlebaby.looking import compare
 
 FIXTURE = Path(__file__).parent / "fixtures" / "original"
@@ -228,7 +228,7 @@ def test_runs_markdown_has_the_original_columns(two_runs):
     home, names = two_runs
     lines = littlebaby("runs", "--markdown", cwd=home).stdout.splitlines()
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
-    assert header[:13] == list(reports.COMPARISON) and set(lines[1]) == {"|", "-"}
+    assert header[:13] == list(listing.COMPARISON) and set(lines[1]) == {"|", "-"}
     assert len(lines) == 4
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
     assert rows[0][:2] == [names[0][:8], "pre/mha/mlp"] and rows[1][1] == "rms/rope/swiglu (no wpe)"

@@ -6,7 +6,7 @@ import socket
 import numpy as np
 import pytest
 
-from littlebaby import report as reports
+from littlebaby import listing, report as reports
 from littlebaby.errors import UserError
 
 
@@ -17,7 +17,7 @@ def test_environment_names_numpy_and_blas():
 
 def test_a_trained_run_lists_with_every_column(tiny_run):
     home, name = tiny_run
-    [row] = reports.runs(home)
+    [row] = listing.runs(home)
     assert row["guid"] == name and row["status"] == "finished" and row["steps"] == 4
     assert row["config"] == "tiny" and row["blocks"] == "pre/mha/mlp" and row["params"] > 0
     assert isinstance(row["best_val_loss"], float) and row["date"][:2] == "20"
@@ -27,7 +27,7 @@ def test_a_trained_run_lists_with_every_column(tiny_run):
                                      {"status": "running", "writer": {"pid": -1, "host": socket.gethostname()}}, {"config": "pre", "data": "x", "steps_done": "many", "status": 3},
                                      {"config": {"c_sequence": 1}, "created": 5, "best_val_loss": True}])
 def test_a_damaged_report_lists_as_unknowns_not_a_crash(damaged):
-    row = reports.row("r", damaged)
+    row = listing.row("r", damaged)
     assert row["guid"] == "r" and row["status"] in ("?", "killed") and row["config"] == "?"
     assert row["steps"] is None and row["best_val_loss"] is None and row["params"] is None
     assert set(row["blocks"].split("/")) <= {"?"}
@@ -75,23 +75,23 @@ def test_any_damage_to_a_report_lists_without_a_crash(tiny_run):
         for key in rng.choice(sorted(damaged), size=int(rng.integers(1, 6))):
             damaged[str(key)] = random_json(rng)
         report = damaged if rng.random() < 0.9 else random_json(rng)
-        row = reports.row(name, report)
+        row = listing.row(name, report)
         assert all(value is None or isinstance(value, (str, int, float)) for value in row.values())
         assert isinstance(row["status"], str) and isinstance(row["blocks"], str) and isinstance(row["date"], str)
-        wide = reports.comparison_row(name, report)  # runs --markdown reads more of the report
+        wide = listing.comparison_row(name, report)  # runs --markdown reads more of the report
         assert all(value is None or isinstance(value, (str, int, float)) for value in wide.values())
-        assert reports.markdown([wide]).count("\n") == 2
+        assert listing.markdown([wide]).count("\n") == 2
 
 
 def test_val_curve_counts_step_seconds_up_to_each_eval():
     report = {"steps": [{"step": s, "seconds": 0.5} for s in range(1, 7)], "val": [{"step": 0, "loss": 4.0},
               {"step": 3, "loss": 3.0}, {"step": 6, "loss": 2.5}]}
-    assert reports.val_curve(report) == ([0, 3, 6], [0.0, 1.5, 3.0], [4.0, 3.0, 2.5])
+    assert listing.val_curve(report) == ([0, 3, 6], [0.0, 1.5, 3.0], [4.0, 3.0, 2.5])
 
 
 def test_comparison_row_tolerates_a_damaged_report_and_shows_bits_per_byte():
-    row = reports.comparison_row("abcdef0123", {"config": "oops", "steps": [{"seconds": "x"}]})
+    row = listing.comparison_row("abcdef0123", {"config": "oops", "steps": [{"seconds": "x"}]})
     assert row["run"] == "abcdef01" and row["n_ctx"] is None and row["step ms"] is None
     assert "val bits per byte" not in row
-    assert reports.comparison_row("r", {"best_val_bpb": 2.1})["val bits per byte"] == 2.1
-    assert "| ? |" in reports.markdown([row])
+    assert listing.comparison_row("r", {"best_val_bpb": 2.1})["val bits per byte"] == 2.1
+    assert "| ? |" in listing.markdown([row])

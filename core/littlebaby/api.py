@@ -14,6 +14,6 @@ from littlebaby.loading import Loaded, generate, load  # noqa: F401
 from littlebaby.looking import attention, compare, inspect, plot  # noqa: F401
 from littlebaby.plugins import rows as plugins  # noqa: F401
 from littlebaby.prepare import prepare  # noqa: F401
-from littlebaby.report import runs  # noqa: F401
+from littlebaby.listing import runs  # noqa: F401
 from littlebaby.runs import finetune, grown_model, import_original, train  # noqa: F401
 from littlebaby.session import RunResult  # noqa: F401

@@ -157,7 +157,8 @@ def _continue_hint(args, name: str) -> str:
 
 
 def _report_run(args, result):
-    from littlebaby.report import markdown, summary
+    from littlebaby.listing import markdown
+    from littlebaby.report import summary
 
     done = summary(result.report)
     if result.status == "interrupted":
@@ -187,7 +188,8 @@ def _table(rows, columns):
 
 def run(args):
     from littlebaby import api
-    from littlebaby.report import markdown, summary
+    from littlebaby.listing import markdown
+    from littlebaby.report import summary
 
     if args.command in ("train", "finetune"):
         if args.command == "train":

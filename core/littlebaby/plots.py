@@ -7,7 +7,7 @@ functions serve the CLI (saved to PNG) and notebooks (displayed as returned).
 
 import numpy as np
 
-from littlebaby import report as reports
+from littlebaby import listing, report as reports
 from littlebaby.errors import UserError
 
 CELL_INCHES = 2.4
@@ -65,7 +65,7 @@ def training_figure(report: dict, name: str = ""):
 
 def comparison_figure(named_reports: dict):
     """Val loss of several runs overlaid, against step and against training seconds (steps only)."""
-    curves = {name: reports.val_curve(report) for name, report in named_reports.items()}
+    curves = {name: listing.val_curve(report) for name, report in named_reports.items()}
     for name, (steps, _, _) in curves.items():
         if not steps:
             raise UserError(f"run {name} has no val loss yet", "train it past its first eval, or leave it out")
@@ -74,7 +74,7 @@ def comparison_figure(named_reports: dict):
     figure = _figure(11, 4.2)
     by_step, by_time = figure.subplots(1, 2, sharey=True)
     for name, (steps, seconds, losses) in curves.items():
-        label = f"{name[:8]} {reports.row(name, named_reports[name])['blocks']}"
+        label = f"{name[:8]} {listing.row(name, named_reports[name])['blocks']}"
         by_step.plot(steps, losses, "o-", ms=3, label=label)
         by_time.plot(np.array(seconds) / per, losses, "o-", ms=3, label=label)
     by_step.set(xlabel="step", ylabel="val loss", title="val loss by step")
