@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "original"
-COMMANDS = ["train", "finetune", "generate", "runs", "plugins", "import-original", "inspect", "plot", "attention"]
+COMMANDS = ["train", "finetune", "generate", "runs", "plugins", "import-original", "inspect", "plot", "attention", "surprise"]
 
 
 def littlebaby(*args, cwd, check=True):

@@ -71,3 +71,23 @@ def test_resume_replays_the_same_run():
 def test_environment_names_numpy_and_blas():
     info = environment()
     assert info["numpy"] == np.__version__ and "python" in info and "blas" in info
+
+
+def test_progress_bar_is_the_text_bar_outside_a_kernel_and_without_ipywidgets(monkeypatch):
+    import sys
+    import types
+
+    import tqdm.std
+
+    from littlebaby.training import progress_bar
+
+    def bar_type():
+        bar = progress_bar(total=1, disable=True)
+        bar.close()
+        return type(bar)
+
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    assert bar_type() is tqdm.std.tqdm  # a terminal
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # a kernel without ipywidgets: import fails
+    assert bar_type() is tqdm.std.tqdm

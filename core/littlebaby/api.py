@@ -28,6 +28,7 @@ from littlebaby.model import build_model
 from littlebaby.optim import AdamW
 from littlebaby.plugins import default_registry
 from littlebaby.tokenizer import Tokenizer
+from littlebaby.token_losses import token_losses  # noqa: F401  (re-exported: littlebaby.api.token_losses)
 from littlebaby.training import Trainer, environment, stop_on_sigint
 
 SAMPLE_PROMPT = "ROMEO:"  # the end-of-training sample starts here when the vocabulary allows
