@@ -94,18 +94,23 @@ def to_ansi(pairs) -> str:
     return "".join(out)
 
 
-def to_html(pairs, title: str = "per-character loss") -> str:
-    """A standalone HTML page: the text in a <pre>, each character a span coloured by its loss,
-    its loss in a tooltip. Everything from the text is escaped."""
+def to_html_fragment(pairs) -> str:
+    """The colour scale and the text in a <pre>, each character a span coloured by its loss with its
+    loss as a tooltip: for a page, or a notebook's HTML output. Everything from the text is escaped."""
     spans = []
     for char, loss in pairs:
         shown = "⏎\n" if char == "\n" else char
         tip = html.escape(f"{char!r}: {loss:.3f} nats", quote=True)
         spans.append(f'<span style="background:{HTML_BACKGROUNDS[level(loss)]}" title="{tip}">{html.escape(shown)}</span>')
-    scale = " ".join(f'<span style="background:{c}">&nbsp;{html.escape(label)}&nbsp;</span>'
+    scale = " ".join(f'<span style="background:{c};color:black">&nbsp;{html.escape(label)}&nbsp;</span>'
                      for c, label in zip(HTML_BACKGROUNDS, legend_labels()))
+    return (f"<div><p>loss in nats: {scale}</p>\n"
+            f"<pre style=\"font-size:15px;line-height:1.5;color:black\">{''.join(spans)}</pre></div>")
+
+
+def to_html(pairs, title: str = "per-character loss") -> str:
+    """A standalone HTML page: title, summary, and the coloured text of `to_html_fragment`."""
     return (
         f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title></head>\n<body>\n"
-        f"<h1>{html.escape(title)}</h1>\n<p>{html.escape(summary(pairs))}</p>\n<p>loss in nats: {scale}</p>\n"
-        f"<pre style=\"font-size:15px;line-height:1.5\">{''.join(spans)}</pre>\n</body></html>\n"
+        f"<h1>{html.escape(title)}</h1>\n<p>{html.escape(summary(pairs))}</p>\n{to_html_fragment(pairs)}\n</body></html>\n"
     )
