@@ -358,6 +358,15 @@ def report(args, peak, train, generation, torch, original, loads) -> str:
     return "\n".join(lines) + "\n"
 
 
+KEPT_SECTION = "\n## Why the fast paths"  # hand-written notes in RESULTS.md that a new run keeps
+
+
+def write_markdown(path: Path, text: str) -> None:
+    old = path.read_text() if path.exists() else ""
+    kept = old[old.index(KEPT_SECTION) :] if KEPT_SECTION in old else ""
+    path.write_text("# littlebaby benchmark\n\n" + text.replace("\n## ", "\n### ") + kept)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a few steps: a smoke run for CI")
@@ -407,7 +416,7 @@ def main(argv=None):
     text = report(args, peak, train, generation, torch, original, loads)
     print(text)
     if args.markdown:
-        Path(args.markdown).write_text("# littlebaby benchmark\n\n" + text.replace("\n## ", "\n### "))
+        write_markdown(Path(args.markdown), text)
     return 0
 
 

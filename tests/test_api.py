@@ -1,5 +1,6 @@
 """The Python API: train, load, generate, finetune, resume after Ctrl-C."""
 
+import json
 import os
 import signal
 
@@ -50,7 +51,7 @@ def test_generate_writes_a_timestamped_completion(tiny_run):
     path.unlink()
 
 
-@pytest.mark.parametrize("options,message", [({"max_tokens": -1}, "max-tokens"), ({"prompt": "ROMEO€"}, "'€'"), ({"temperature": -1.0}, "temperature")])
+@pytest.mark.parametrize("options,message", [({"max_tokens": -1}, "max_tokens"), ({"prompt": "ROMEO€"}, "'€'"), ({"temperature": -1.0}, "temperature")])
 def test_bad_generation_options(tiny_run, options, message):
     with pytest.raises(UserError, match=message):
         littlebaby.generate("last", home=tiny_run[0], **options)
@@ -108,6 +109,11 @@ def test_ctrl_c_saves_and_resume_continues_exactly(tmp_path, monkeypatch):
     assert stopped.status == "interrupted" and stopped.report["steps_done"] == 3 and stopped.sample is None
     assert not (home / "outputs" / f"completion_{stopped.name}.txt").exists()
     monkeypatch.setattr(Trainer, "train_step", original)
+    # resume finds the shipped text by its recorded key, whatever the display string says
+    report_path = home / "outputs" / f"report_{stopped.name}.json"
+    report = json.loads(report_path.read_text())
+    report["data"]["source"] = "a display string that names no file"
+    report_path.write_text(json.dumps(report))
     resumed = api.train(resume="last", home=home)
     assert resumed.status == "finished" and resumed.report["resumed"] == [3]
     assert [s["step"] for s in resumed.report["steps"]] == list(range(1, 9))

@@ -181,3 +181,18 @@ def test_a_broken_plugin_is_one_warning_line_and_the_rest_works(tmp_path):
     assert done.stderr.startswith("littlebaby: warning: plugin littlebaby-attention-broken failed to import")
     assert done.stderr.count("\n") == 1 and "lapack_of_doom" in done.stderr
     assert "littlebaby-attention-mha" in done.stdout
+
+
+def test_messages_of_the_layers_below_are_said_in_flags():
+    from littlebaby.cli import in_flags
+
+    assert in_flags("max_tokens must be >= 0; for example max_tokens=200") == "--max-tokens must be >= 0; for example --max-tokens 200"
+    assert in_flags("lower n_ctx (n_ctx=...)") == "lower n_ctx (--set n_ctx=...)"
+    assert in_flags("pass home=DIR; file /tmp/a=b/c.txt") == "pass --home DIR; file /tmp/a=b/c.txt"
+
+
+def test_runs_lists_a_run_whose_report_is_damaged(damaged_home):
+    home, run = damaged_home
+    (home / "outputs" / f"report_{run}.json").write_text(json.dumps({"config": "pre", "data": "x", "steps_done": "many"}))
+    done = littlebaby("runs", "--home", home, cwd=home)
+    assert done.stderr == "" and run in done.stdout and "?/?/?" in done.stdout

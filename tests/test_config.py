@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from littlebaby.config import Config, from_dict, parse_override, to_dict
+from littlebaby.config import Config, architecture_keys, config_dict, from_dict, parse_override, shipped_configs, to_dict, with_overrides
 from littlebaby.errors import UserError
 
 ORIGINAL = {  # a config as the original notebook wrote it
@@ -98,3 +98,28 @@ def test_parse_override():
 
 def test_defaults_are_valid():
     assert from_dict({}) == Config(options={})
+
+
+def test_architecture_keys_are_the_keys_that_shape_the_parameters():
+    from littlebaby.model import build_model
+
+    assert set(architecture_keys()) == {"c_sequence", "c_attention", "c_network", "n_ctx", "n_emb", "head_size", "n_heads",
+                                        "n_layers", "dtype"}
+    small = dict(n_ctx=8, n_emb=8, head_size=8, n_heads=2, n_layers=1)
+    base = build_model(small, vocab_size=5).parameters.named()
+    # every other core key leaves every tensor's shape and dtype alone
+    for key, value in [("dropout", 0.1), ("batch_size", 3), ("lr", 0.1), ("seed", 5), ("threads", 1), ("max_steps", 9)]:
+        other = build_model(small | {key: value}, vocab_size=5).parameters.named()
+        assert {k: (v.shape, v.dtype) for k, v in other.items()} == {k: (v.shape, v.dtype) for k, v in base.items()}
+
+
+def test_shipped_configs_and_overrides(tmp_path):
+    assert {"tiny", "baby", "baby-large"} <= set(shipped_configs())
+    data, name = config_dict("tiny")
+    assert name == "tiny" and from_dict(data).n_ctx == data["n_ctx"]
+    (tmp_path / "mine.json").write_text(json.dumps({"n_layers": 3}))
+    assert config_dict(str(tmp_path / "mine.json")) == ({"n_layers": 3}, "mine")
+    with pytest.raises(UserError, match="no shipped config 'tinyy'"):
+        config_dict("tinyy")
+    assert with_overrides({"n_layers": 1, "lr": 0.1}, ["n_layers=2"]) == {"n_layers": 2, "lr": 0.1}
+    assert with_overrides({"n_layers": 1}, {"lr": 0.5}) == {"n_layers": 1, "lr": 0.5}

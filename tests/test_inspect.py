@@ -1,11 +1,10 @@
-"""Looking inside: the parameter table, closed-form counts, per-group step statistics."""
+"""Looking inside: the parameter table and closed-form counts."""
 
 import itertools
 
-import numpy as np
 import pytest
 
-from littlebaby.inspect import GroupStats, closed_form, group_of, parameter_rows, render_table
+from littlebaby.inspect import closed_form, parameter_rows, render_table
 from littlebaby.model import build_model
 
 
@@ -30,27 +29,3 @@ def test_table_rows_describe_every_tensor():
     assert wpe["std"] == pytest.approx(0.02, rel=0.5)
     table = render_table(model)
     assert "per kind:" in table and "blocks.0" in table
-
-
-def test_group_names():
-    assert group_of("blocks.2.attention.qkv.weight") == "attention"
-    assert group_of("blocks.0.network.up.bias") == "network"
-    assert group_of("blocks.0.ln1.weight") == "norm" and group_of("ln_f.bias") == "norm"
-    assert group_of("wte.weight") == "embedding" and group_of("head.weight") == "head"
-
-
-def test_group_stats_match_direct_norms():
-    model = build_model(dict(n_ctx=8, n_emb=8, head_size=8, n_heads=2, n_layers=2), vocab_size=5)
-    stats = GroupStats(model.parameters)
-    rng = np.random.default_rng(0)
-    grad = rng.standard_normal(model.parameters.size).astype(np.float32)
-    before = model.parameters.data.copy()
-    after = before + 0.01 * grad
-    result = stats.step_stats(grad, stats.squared_norms(before), before - after)
-    named_grad = model.parameters.named(grad)
-    attention = [v for k, v in named_grad.items() if group_of(k) == "attention"]
-    expected = np.sqrt(sum(float((a.astype(np.float64) ** 2).sum()) for a in attention))
-    assert result["attention"]["grad_norm"] == pytest.approx(expected, rel=1e-5)
-    weights = [v for k, v in model.parameters.named(before).items() if group_of(k) == "head"]
-    ratio = 0.01 * result["head"]["grad_norm"] / np.sqrt(sum(float((w.astype(np.float64) ** 2).sum()) for w in weights))
-    assert result["head"]["update_ratio"] == pytest.approx(ratio, rel=1e-4)

@@ -5,11 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from littlebaby.ops.attention import attention_backward, attention_forward, causal_mask, merge_heads, split_heads
+from littlebaby.ops import attention, gelu, layernorm
+from littlebaby.ops.attention import causal_mask, merge_heads, split_heads
 from littlebaby.ops.dropout import dropout_backward, dropout_forward, dropout_mask
-from littlebaby.ops.embedding import embedding_backward, embedding_forward
-from littlebaby.ops.gelu import gelu_backward, gelu_forward
-from littlebaby.ops.layernorm import layernorm_backward, layernorm_forward
+from littlebaby.ops.embedding import embedding_backward, embedding_backward_reference, embedding_forward
 from littlebaby.ops.linear import linear_backward, linear_forward
 from littlebaby.ops.loss import cross_entropy
 from littlebaby.ops.softmax import softmax_backward, softmax_forward
@@ -17,6 +16,15 @@ from littlebaby.testing import numerical_gradient
 
 rng = np.random.default_rng(0)
 TOL = 1e-7
+
+
+def pair(module, name, twin):
+    """(X_forward, X_backward) of an op, or their readable `_reference` twins."""
+    suffix = "_reference" if twin == "reference" else ""
+    return getattr(module, f"{name}_forward{suffix}"), getattr(module, f"{name}_backward{suffix}")
+
+
+BOTH = pytest.mark.parametrize("twin", ["fast", "reference"])
 
 
 def assert_grad(f, array, analytic):
@@ -46,7 +54,9 @@ def test_linear_backward_accumulates():
     np.testing.assert_allclose(dw, 1.0 + x.T @ dy)
 
 
-def test_layernorm():
+@BOTH
+def test_layernorm(twin):
+    layernorm_forward, layernorm_backward = pair(layernorm, "layernorm", twin)
     x = rng.standard_normal((2, 3, 6)) * 3 + 1
     w, b = rng.standard_normal(6) + 1, rng.standard_normal(6)
     probe = rng.standard_normal(x.shape)
@@ -61,7 +71,9 @@ def test_layernorm():
     np.testing.assert_allclose(y, normalised * w + b, rtol=1e-12, atol=1e-12)
 
 
-def test_gelu_matches_tanh_formula_and_gradient():
+@BOTH
+def test_gelu_matches_tanh_formula_and_gradient(twin):
+    gelu_forward, gelu_backward = pair(gelu, "gelu", twin)
     x = rng.standard_normal((300, 7)) * 3  # more rows than one chunk
     y, derivative = gelu_forward(x)
     expected = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
@@ -69,7 +81,9 @@ def test_gelu_matches_tanh_formula_and_gradient():
     small = x[:3]
     probe = rng.standard_normal(small.shape)
     f = lambda: float(np.sum(gelu_forward(small)[0] * probe))
-    assert_grad(f, small, gelu_backward(probe, gelu_forward(small)[1]))
+    # the reference backward takes the input x, the fast one the derivative saved by forward
+    assert_grad(f, small, gelu_backward(probe, small if twin == "reference" else gelu_forward(small)[1]))
+    assert_grad(f, small, probe * gelu_forward(small)[1])  # the saved derivative is dy/dx
 
 
 @pytest.mark.parametrize("axis", [-1, -2])
@@ -102,12 +116,13 @@ def test_cross_entropy_stable_for_huge_logits():
     assert np.isfinite(dlogits).all()
 
 
-def test_embedding_accumulates_repeated_ids():
+@pytest.mark.parametrize("backward", [embedding_backward, embedding_backward_reference])
+def test_embedding_accumulates_repeated_ids(backward):
     w = rng.standard_normal((5, 3))
     ids = np.array([[1, 1, 4], [0, 1, 2]])
     probe = rng.standard_normal((2, 3, 3))
     dw = np.zeros_like(w)
-    embedding_backward(probe, ids, dw)
+    backward(probe, ids, dw)
     assert_grad(lambda: float(np.sum(embedding_forward(ids, w) * probe)), w, dw)
 
 
@@ -129,7 +144,9 @@ def test_causal_mask_with_cached_keys():
 
 @pytest.mark.parametrize("T,S", [(4, 4), (2, 5)])
 @pytest.mark.parametrize("with_dropout", [False, True])
-def test_attention(T, S, with_dropout):
+@BOTH
+def test_attention(T, S, with_dropout, twin):
+    attention_forward, attention_backward = pair(attention, "attention", twin)
     q = rng.standard_normal((2, 3, T, 4))
     k, v = rng.standard_normal((2, 3, S, 4)), rng.standard_normal((2, 3, S, 4))
     mask = dropout_mask((2, 3, T, S), 0.3, np.random.default_rng(1), np.float64) if with_dropout else None

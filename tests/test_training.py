@@ -6,7 +6,7 @@ from littlebaby.config import from_dict
 from littlebaby.model import build_model
 from littlebaby.optim import AdamW
 from littlebaby.text import Epochs, val_windows
-from littlebaby.training import Trainer, environment, evaluate
+from littlebaby.training import Trainer, evaluate
 
 TEXT = np.array([ord(c) - 97 for c in "abcdefgh" * 60])  # a pattern a model learns in a few steps
 
@@ -66,11 +66,6 @@ def test_resume_replays_the_same_run():
     second.load_state(first.state())
     second.run(quiet=True)
     np.testing.assert_array_equal(second.model.parameters.data, straight.model.parameters.data)
-
-
-def test_environment_names_numpy_and_blas():
-    info = environment()
-    assert info["numpy"] == np.__version__ and "python" in info and "blas" in info
 
 
 def test_progress_bar_is_the_text_bar_outside_a_kernel_and_without_ipywidgets(monkeypatch):

@@ -50,7 +50,7 @@ def _read(path, what: str) -> tuple[dict, dict]:
             metadata = f.metadata() or {}
             tensors = {name: f.get_tensor(name) for name in f.keys()}
     except FileNotFoundError:
-        raise UserError(f"{what} file {path} not found", "check the run name and --home") from None
+        raise UserError(f"{what} file {path} not found", "check the run name and home=DIR") from None
     except (safetensors.SafetensorError, OSError, ValueError) as error:
         raise UserError(f"{what} file {path} is corrupt or truncated ({error})", "retrain, or restore the file") from None
     return tensors, metadata

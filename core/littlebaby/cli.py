@@ -3,11 +3,14 @@ inspect, plot, attention, surprise.
 
 A thin shell over `littlebaby.api`: it parses arguments, prints, and turns a
 `UserError` (or a broken plugin's warning) into one line on stderr; a user
-mistake exits with code 2 and no traceback.
+mistake exits with code 2 and no traceback. The layers below name Python
+parameters and config keys (`max_tokens=200`, `n_ctx=32`); `in_flags` says the
+same in this command's flags (`--max-tokens 200`, `--set n_ctx=32`).
 """
 
 import argparse
 import os
+import re
 import sys
 import warnings
 
@@ -29,6 +32,18 @@ EXAMPLES = {
     "  littlebaby surprise last --file scene.txt --out scene.html",
     "import-original": "example:\n  littlebaby import-original --config config.json --tokenizer tokenizer.json --model model.json",
 }
+
+
+# Python parameters of the API -> the flag that sets them; any other `key=` is a config key
+FLAGS = {"max_tokens": "--max-tokens", "top_k": "--top-k", "temperature": "--temperature", "seed": "--seed", "home": "--home",
+         "data": "--data", "prompt": "--prompt", "layer": "--layer", "head": "--head", "resume": "--resume", "out": "--out"}
+BARE_FLAGS = ("max_tokens", "top_k")  # names no sentence uses otherwise: translated even without `=`
+
+
+def in_flags(message: str) -> str:
+    """A message of the layers below in CLI terms: `max_tokens=200` -> `--max-tokens 200`, `n_ctx=8` -> `--set n_ctx=8`."""
+    message = re.sub(r"(?<![\w/.-])([a-z][a-z0-9_]*)=", lambda m: f"{FLAGS[m[1]]} " if m[1] in FLAGS else f"--set {m[1]}=", message)
+    return re.sub(rf"(?<![\w-])({'|'.join(BARE_FLAGS)})\b", lambda m: FLAGS[m[1]], message)
 
 
 class Parser(argparse.ArgumentParser):
@@ -133,15 +148,15 @@ def _continue_hint(args, name: str) -> str:
 
 
 def _report_run(args, result):
-    report = result.report
-    best, step = report.get("best_val_loss"), report.get("best_val_step")
+    from littlebaby.report import summary
+
+    done = summary(result.report)
     if result.status == "interrupted":
-        say(f"interrupted at step {report['steps_done']} of {report['total_steps']}; saved the model, optimizer state and report")
+        say(f"interrupted at step {done.steps_done} of {done.total_steps}; saved the model, optimizer state and report")
         say(f"continue with: {_continue_hint(args, result.name)}")
     else:
-        seconds, rate = report.get("train_seconds", 0.0), report.get("tokens_per_second") or 0
-        val = f"best val loss {best:.4f} at step {step}" if best is not None else "no val loss"
-        say(f"{val}; {report['steps_done']} steps in {seconds:.1f} s ({rate:,.0f} tokens/s)")
+        best = f"best val loss {done.best_val_loss:.4f} at step {done.best_val_step}" if done.best_val_loss is not None else "no val loss"
+        say(f"{best}; {done.steps_done} steps in {done.train_seconds:.1f} s ({done.tokens_per_second:,.0f} tokens/s)")
     if result.sample is not None:
         say("sample:")
         say(result.sample)
@@ -174,6 +189,7 @@ def _surprise(args):
 
 def run(args):
     from littlebaby import api
+    from littlebaby.report import summary
 
     if args.command in ("train", "finetune"):
         if args.command == "train":
@@ -209,7 +225,7 @@ def run(args):
         _surprise(args)
     elif args.command == "import-original":
         result = api.import_original(args.config, args.tokenizer, args.model, args.home, args.overrides)
-        say(f"imported as run {result.name}: {result.report['parameters']:,} parameters")
+        say(f"imported as run {result.name}: {summary(result.report).parameters:,} parameters")
         say("wrote " + ", ".join(str(p) for p in result.written))
 
 
@@ -227,7 +243,7 @@ def main(argv=None) -> int:
     try:
         run(args)
     except UserError as error:
-        print(f"littlebaby: error: {error}", file=sys.stderr, flush=True)
+        print(f"littlebaby: error: {in_flags(str(error))}", file=sys.stderr, flush=True)
         return 2
     except KeyboardInterrupt:
         print("littlebaby: interrupted", file=sys.stderr, flush=True)

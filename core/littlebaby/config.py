@@ -12,7 +12,9 @@ validator's error raised in `__init__` as a bare "invalid value @ $", so
 """
 
 import difflib
+import importlib.resources
 import json
+from pathlib import Path
 
 import attrs
 import cattrs
@@ -49,19 +51,23 @@ def _dtype(instance, attribute, value):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {value!r}")
 
 
+# fields that fix the parameters' shapes or meaning: they cannot change once a run exists
+ARCHITECTURE = {"architecture": True}
+
+
 @attrs.frozen(kw_only=True)
 class Config:
     """Architecture and training recipe of one run. Every key has a default."""
 
     # architecture: blocks by plugin name, sizes
-    c_sequence: str = "pre"  # where the LayerNorms sit: "pre" or "post"
-    c_attention: str = "mha"  # "mha", or "moh" (mixture of heads)
-    c_network: str = "mlp"  # "mlp", or "moe" (dense mixture of experts)
-    n_ctx: int = attrs.field(default=64, validator=positive)  # context length in characters
-    n_emb: int = attrs.field(default=128, validator=positive)  # embedding width
-    head_size: int = attrs.field(default=128, validator=positive)  # total width of q, k, v over all heads
-    n_heads: int = attrs.field(default=4, validator=_divides_head_size)
-    n_layers: int = attrs.field(default=4, validator=positive)
+    c_sequence: str = attrs.field(default="pre", metadata=ARCHITECTURE)  # where the LayerNorms sit: "pre" or "post"
+    c_attention: str = attrs.field(default="mha", metadata=ARCHITECTURE)  # "mha", or "moh" (mixture of heads)
+    c_network: str = attrs.field(default="mlp", metadata=ARCHITECTURE)  # "mlp", or "moe" (dense mixture of experts)
+    n_ctx: int = attrs.field(default=64, validator=positive, metadata=ARCHITECTURE)  # context length in characters
+    n_emb: int = attrs.field(default=128, validator=positive, metadata=ARCHITECTURE)  # embedding width
+    head_size: int = attrs.field(default=128, validator=positive, metadata=ARCHITECTURE)  # total width of q, k, v over all heads
+    n_heads: int = attrs.field(default=4, validator=_divides_head_size, metadata=ARCHITECTURE)
+    n_layers: int = attrs.field(default=4, validator=positive, metadata=ARCHITECTURE)
     dropout: float = attrs.field(default=0.0, validator=probability)
     # training
     num_epochs: int = attrs.field(default=1, validator=positive)  # passes over the train text
@@ -78,7 +84,7 @@ class Config:
     eval_interval: int = attrs.field(default=100, validator=positive)  # steps between val losses
     eval_windows: int = attrs.field(default=256, validator=positive)  # fixed, seeded val windows
     seed: int = 0
-    dtype: str = attrs.field(default="float32", validator=_dtype)
+    dtype: str = attrs.field(default="float32", validator=_dtype, metadata=ARCHITECTURE)
     threads: int = attrs.field(default=0, validator=non_negative)  # batch split; 0 = one per core
     # plugin keys (e.g. n_experts), flat in the file; validated by `resolve`
     options: dict = attrs.field(factory=dict)
@@ -90,6 +96,11 @@ class Config:
 
 
 CORE_KEYS = tuple(f.name for f in attrs.fields(Config) if f.name != "options")
+
+
+def architecture_keys() -> tuple[str, ...]:
+    """The keys marked architecture: fixed once a run exists (its recipe may change)."""
+    return tuple(f.name for f in attrs.fields(Config) if f.metadata.get("architecture"))
 BLOCK_KEYS = {"sequence": "c_sequence", "attention": "c_attention", "network": "c_network"}
 
 
@@ -143,7 +154,7 @@ def structure(data: dict, cls, what: str = "config"):
             text, _, path = message.rpartition(" @ ")
             key = path.lstrip(".")
             lines.append(f"{key}: {text}" if key else text)
-        raise UserError(f"bad {what} value: {'; '.join(lines)}", "fix the value in the config or with --set") from None
+        raise UserError(f"bad {what} value: {'; '.join(lines)}", "fix the value in the config or override it (key=value)") from None
 
 
 def _unknown_key(key: str, known) -> UserError:
@@ -216,7 +227,7 @@ def parse_override(text: str):
     """`key=value` from the command line; the value is read as JSON when it can be."""
     key, sep, raw = text.partition("=")
     if not sep or not key:
-        raise UserError(f"--set expects key=value, got {text!r}", "for example --set n_layers=2")
+        raise UserError(f"an override must look like key=value, got {text!r}", "for example n_layers=2")
     try:
         value = json.loads(raw)
     except json.JSONDecodeError:
@@ -235,4 +246,31 @@ def load_file(path) -> dict:
         raise UserError(f"config file {path} is not valid JSON ({error})", "fix the file") from None
     if not isinstance(data, dict):
         raise UserError(f"config file {path} must hold a JSON object", "see the shipped baby config (littlebaby/configs/baby.json)")
+    return data
+
+
+# -- finding a config: a shipped name or a JSON file, plus overrides ------------------
+def shipped_configs() -> list[str]:
+    folder = importlib.resources.files("littlebaby.configs")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
+
+
+def config_dict(name_or_path: str) -> tuple[dict, str]:
+    """(flat dict, display name) of a shipped config name or a JSON file path."""
+    path = Path(name_or_path)
+    if path.suffix == ".json" or path.exists() or len(path.parts) > 1:
+        return load_file(path), path.stem
+    resource = importlib.resources.files("littlebaby.configs").joinpath(f"{name_or_path}.json")
+    if not resource.is_file():
+        raise UserError(f"no shipped config {name_or_path!r} (shipped: {', '.join(shipped_configs())})", "or pass a JSON file path")
+    return json.loads(resource.read_text(encoding="utf-8")), name_or_path
+
+
+def with_overrides(data: dict, overrides) -> dict:
+    """data updated by overrides: a dict, or "key=value" strings (the CLI's --set)."""
+    data = dict(data)
+    if isinstance(overrides, dict):
+        data.update(overrides)
+    else:
+        data.update(parse_override(item) for item in overrides or ())
     return data

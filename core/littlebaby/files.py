@@ -71,7 +71,7 @@ def read_json(path, what: str):
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except FileNotFoundError:
-        raise UserError(f"{what} file {path} not found", "was the run's home moved? pass --home") from None
+        raise UserError(f"{what} file {path} not found", "was the run's home moved? pass home=DIR") from None
     except (OSError, ValueError) as error:
         raise UserError(f"{what} file {path} is unreadable or not JSON ({error})", "restore or regenerate it") from None
 
@@ -111,17 +111,17 @@ class Home:
         """A UserError unless run files can be created here; creates nothing that stays."""
         path = self.path
         if path.exists() and not path.is_dir():
-            raise UserError(f"home {path} is not a directory", "pass a directory with --home")
+            raise UserError(f"home {path} is not a directory", "pass a directory as home=DIR")
         existing = path
         while not existing.exists():  # the home may not exist yet: its nearest ancestor decides
             existing = existing.parent
         if not existing.is_dir():
-            raise UserError(f"home {path} cannot be created ({existing} is a file)", "pass a directory with --home")
+            raise UserError(f"home {path} cannot be created ({existing} is a file)", "pass a directory as home=DIR")
         try:
             with tempfile.TemporaryFile(dir=existing):
                 pass
         except OSError as error:
-            raise UserError(f"home {path} is not writable ({error.strerror})", "pass a writable directory with --home") from None
+            raise UserError(f"home {path} is not writable ({error.strerror})", "pass a writable directory as home=DIR") from None
 
     def runs(self) -> list[str]:
         """Names of the runs that have a model file, oldest first."""
@@ -140,7 +140,7 @@ class Home:
         runs = self.runs()
         if run == "last":
             if not runs:
-                raise UserError(f"no runs in {self.path.resolve()}", "train one first (littlebaby train) or pass --home")
+                raise UserError(f"no runs in {self.path.resolve()}", "train one first, or pass home=DIR")
             return runs[-1]
         if run in runs:
             return run
@@ -148,7 +148,7 @@ class Home:
         if len(matches) == 1 and len(run) >= 4:
             return matches[0]
         hint = f"known runs: {', '.join(runs[-3:])}{' ...' if len(runs) > 3 else ''}" if runs else "train one first"
-        raise UserError(f"no run {run!r} in {self.path.resolve()}", f"{hint} (littlebaby runs lists them)")
+        raise UserError(f"no run {run!r} in {self.path.resolve()}", f"{hint} (listing the runs shows them all)")
 
     def finetune_name(self, base: str) -> str:
         """`<base>_finetuned`, or the next free `<base>_finetunedN`: a finetune never overwrites."""

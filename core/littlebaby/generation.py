@@ -12,9 +12,18 @@ Sampling: logits / temperature (0 = greedy), optionally only the top k, then
 a draw from a numpy Generator seeded by the caller.
 """
 
+import contextlib
+
 import numpy as np
 
+from littlebaby import blas
 from littlebaby.ops.softmax import softmax_forward
+
+# Generation's GEMMs are tiny (one token, or one window): BLAS threads cost more than they
+# give there (they spin-wait for work, worst on a busy machine, and a cache refill pays
+# their wake-up), so up to this many ids run on one BLAS thread; model.logits itself uses
+# whatever BLAS is set to, like any other forward.
+ONE_THREAD_IDS = 256
 
 
 def sample(logits, temperature: float, top_k: int, rng) -> int:
@@ -55,8 +64,10 @@ def generate(
     was_training = model.training
     model.eval()
 
-    def last_logits(ids):  # model.logits: eval mode and the one-thread BLAS that suits tiny GEMMs
-        return model.logits(np.asarray(ids, dtype=np.int64), cache)[-1]
+    def last_logits(ids):
+        one_thread = cache is not None or len(ids) <= ONE_THREAD_IDS
+        with blas.limit(1) if one_thread else contextlib.nullcontext():
+            return model.logits(np.asarray(ids, dtype=np.int64), cache)[-1]
 
     try:
         logits = last_logits(window)

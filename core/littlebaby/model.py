@@ -8,11 +8,8 @@ second model that shares the parameters but has its own gradient buffer and
 saved activations, which is how a batch is split over threads.
 """
 
-import contextlib
-
 import numpy as np
 
-from littlebaby import blas
 from littlebaby.block import Block
 from littlebaby.cache import KVCache
 from littlebaby.config import BLOCK_KEYS, Config, block_options, from_dict
@@ -117,12 +114,8 @@ class GPT(Block):
             self.eval()
         ids = np.asarray(ids)
         single = ids.ndim == 1
-        # Generation's GEMMs are tiny: a 2-thread OpenBLAS made a 32-token cache refill take 17 ms instead of 0.9,
-        # and uncached batch-1 generation 30x slower on a busy machine (its threads spin-wait); one thread is at most 15% slower.
-        one_thread = cache is not None or ids.size <= 256
         try:
-            with blas.limit(1) if one_thread else contextlib.nullcontext():
-                out = self.forward(ids[None] if single else ids, cache)
+            out = self.forward(ids[None] if single else ids, cache)
         finally:
             if was_training:
                 self.train(True)

@@ -7,6 +7,7 @@ functions serve the CLI (saved to PNG) and notebooks (displayed as returned).
 
 import numpy as np
 
+from littlebaby import report as reports
 from littlebaby.errors import UserError
 
 CELL_INCHES = 2.4
@@ -28,17 +29,15 @@ def visible(char: str) -> str:
     return {"\n": "⏎", " ": "␣", "\t": "⇥"}.get(char, char)
 
 
-def training_figure(report: dict):
+def training_figure(report: dict, name: str = ""):
     """Train and val loss against step (and tokens), learning rate and gradient norm."""
-    steps = report.get("steps", [])
+    steps, evals, tokens_per_step = reports.curves(report)
     if not steps:
         raise UserError("this run's report has no training steps yet", "train it first, or pick another run")
     step = np.array([s["step"] for s in steps])
-    tokens_per_step = report["config"]["batch_size"] * report["config"]["n_ctx"]
     figure = _figure(11, 7)
     (loss_ax, lr_ax), (norm_ax, ratio_ax) = figure.subplots(2, 2)
     loss_ax.plot(step, [s["loss"] for s in steps], lw=0.8, alpha=0.7, label="train")
-    evals = report.get("val", [])
     if evals:
         loss_ax.plot([e["step"] for e in evals], [e["loss"] for e in evals], "o-", label="val")
     loss_ax.set(xlabel="step", ylabel="loss", title="loss")
@@ -57,7 +56,7 @@ def training_figure(report: dict):
     ratio_ax.set(xlabel="step", ylabel="|update| / |weights|", title="update-to-weight ratio", yscale="log")
     if groups:
         ratio_ax.legend()
-    figure.suptitle(f"run {report.get('guid', '')}")
+    figure.suptitle(f"run {name}")
     return figure
 
 
@@ -88,14 +87,14 @@ def attention_figure(model, ids, text: str, layer=None, head=None):
     for index in layers:
         if not 0 <= index < len(per_layer):
             raise UserError(f"layer {index} does not exist (the model has {len(per_layer)})",
-                            f"use --layer 0..{len(per_layer) - 1}")
+                            f"use layer=0..{len(per_layer) - 1}")
     first = per_layer[0]
     if "attention" not in first:
         raise UserError("this model's attention block publishes no attention weights", "nothing to draw")
     n_heads = first["attention"].shape[0]
     heads = range(n_heads) if head is None else [head]
     if head is not None and not 0 <= head < n_heads:
-        raise UserError(f"head {head} does not exist (the model has {n_heads})", f"use --head 0..{n_heads - 1}")
+        raise UserError(f"head {head} does not exist (the model has {n_heads})", f"use head=0..{n_heads - 1}")
     gates = [g for g in ("heads gate", "experts gate") if g in first]
     labels = [visible(c) for c in text]
     cols = len(heads) + len(gates)

@@ -148,3 +148,12 @@ def default_registry() -> Registry:
     if _default is None:
         _default = Registry()
     return _default
+
+
+def rows(registry=None) -> list[dict]:
+    """Installed blocks by kind, and plugins that failed to import (`littlebaby plugins`)."""
+    registry = registry or default_registry()
+    found = [{"kind": e.kind, "name": e.name, "distribution": e.distribution, "version": e.version} for e in registry.entries()]
+    found += [{"kind": "broken", "name": b.entry_point, "distribution": b.distribution, "version": b.version, "error": b.error}
+              for b in registry.broken]
+    return found

@@ -1,17 +1,18 @@
 """One training step's gradient: forward, loss, backward over a batch, split over threads.
 
 `compute_gradients(model, ids, targets)` returns the mean loss over the batch
-and leaves d loss / d parameters in `model.grad`.
+and leaves d loss / d parameters in `model.grad`. `compute_loss(model, ids,
+targets)` is the same split without the backward (evaluation).
 
 With `config.threads` workers (0 = one per core) the batch is cut into that
 many row chunks. The model runs the first chunk on the calling thread; each
 other chunk runs on a replica (`GPT.replica()`: same parameters, its own
 gradient buffer and saved activations) in a thread pool. NumPy releases the
 GIL inside its ops, so the chunks really run in parallel; OpenBLAS is held to
-one thread meanwhile (`blas.limit`), as each chunk already has a core.
-Measured on 2 cores: -25 to -30% per step against one thread with a 2-thread
-BLAS. Each chunk's loss gradient is scaled by its share of the tokens, so the
-summed gradient equals the single-thread one up to float rounding. With
+one thread meanwhile (`blas.limit`), as each chunk already has a core: on 2
+cores this beats one model with a 2-thread BLAS (benchmarks/RESULTS.md). Each
+chunk's loss and loss gradient are scaled by its share of the tokens, so the
+sums equal the single-thread ones up to float rounding. With
 dropout, each replica draws its own masks from a generator seeded by the
 model's own every step, so the model's generator state fixes them all.
 """
@@ -75,31 +76,44 @@ def workers(model, batch: int) -> int:
     return max(1, min(model.config.threads or cores(), batch))
 
 
-def compute_gradients(model, ids, targets) -> float:
-    """ids, targets (B, T) -> mean loss; model.grad holds d loss / d parameters."""
+def _split(model, ids, targets, work) -> float:
+    """Sum of work(model_i, rows_i of ids, rows_i of targets, share_i) over the row chunks, in parallel."""
     n = workers(model, ids.shape[0])
     if n == 1:
-        return _chunk(model, ids, targets, 1.0)
+        return work(model, ids, targets, 1.0)
     models = [model] + _replicas(model, n - 1)
-    if model.config.dropout > 0:
-        # replicas draw from generators seeded by the model's own, so the model's
-        # generator state alone fixes every mask (what --resume saves and restores)
-        for replica in models[1:]:
-            replica.set_rng(np.random.default_rng(model.rng.integers(2**63)))
     B = ids.shape[0]
     bounds = [B * i // n for i in range(n + 1)]
     rows = [slice(bounds[i], bounds[i + 1]) for i in range(n)]
     shares = [(r.stop - r.start) / B for r in rows]
     with blas.limit(1):
         pool = _executor(n - 1)
-        futures = [
-            pool.submit(_chunk, models[i], ids[rows[i]], targets[rows[i]], shares[i]) for i in range(1, n)
-        ]
+        futures = [pool.submit(work, models[i], ids[rows[i]], targets[rows[i]], shares[i]) for i in range(1, n)]
         try:
-            loss = _chunk(model, ids[rows[0]], targets[rows[0]], shares[0])
+            total = work(model, ids[rows[0]], targets[rows[0]], shares[0])
         finally:
             wait(futures)  # never leave workers running on restored BLAS threads
-        loss += sum(future.result() for future in futures)
-    for replica in models[1:]:
+        return total + sum(future.result() for future in futures)
+
+
+def compute_gradients(model, ids, targets) -> float:
+    """ids, targets (B, T) -> mean loss; model.grad holds d loss / d parameters."""
+    replicas = _replicas(model, workers(model, ids.shape[0]) - 1)  # the ones _split will use
+    if model.config.dropout > 0:
+        # replicas draw from generators seeded by the model's own, so the model's
+        # generator state alone fixes every mask (what --resume saves and restores)
+        for replica in replicas:
+            replica.set_rng(np.random.default_rng(model.rng.integers(2**63)))
+    loss = _split(model, ids, targets, _chunk)
+    for replica in replicas:
         model.grad += replica.grad
     return loss
+
+
+def _chunk_loss(model, ids, targets, share: float) -> float:
+    return share * model.loss(ids, targets)
+
+
+def compute_loss(model, ids, targets) -> float:
+    """ids, targets (B, T) -> mean loss, no gradients; eval mode (no dropout) is up to the caller."""
+    return _split(model, ids, targets, _chunk_loss)

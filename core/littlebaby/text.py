@@ -28,9 +28,9 @@ def read_text(path) -> str:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise UserError(f"data file {path} not found", "give a path to a UTF-8 text file with --data") from None
+        raise UserError(f"data file {path} not found", "give data=PATH, a UTF-8 text file") from None
     except IsADirectoryError:
-        raise UserError(f"data path {path} is a directory", "give a path to a UTF-8 text file with --data") from None
+        raise UserError(f"data path {path} is a directory", "give data=PATH, a UTF-8 text file") from None
     except OSError as error:
         raise UserError(f"cannot read data file {path} ({error.strerror})", "check the path and its permissions") from None
     return decode_text(raw, str(path))
@@ -50,9 +50,12 @@ def decode_text(raw: bytes, name: str) -> str:
         ) from None
 
 
-def shipped_text() -> str:
-    """Tiny Shakespeare, shipped inside the package."""
-    return importlib.resources.files("littlebaby.data").joinpath("shakespeare.txt").read_text(encoding="utf-8")
+def shipped_text(name: str = "shakespeare") -> str:
+    """A text shipped inside the package (littlebaby/data/<name>.txt): tiny Shakespeare."""
+    resource = importlib.resources.files("littlebaby.data").joinpath(f"{name}.txt")
+    if not name.isidentifier() or not resource.is_file():  # a name, never a path
+        raise UserError(f"no shipped text {name!r} in this littlebaby", "install the version that trained the run")
+    return resource.read_text(encoding="utf-8")
 
 
 def split(ids: np.ndarray, n_ctx: int, name: str = "data") -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +67,7 @@ def split(ids: np.ndarray, n_ctx: int, name: str = "data") -> tuple[np.ndarray, 
         raise UserError(
             f"{name} has {len(ids)} characters; its 10% validation split needs n_ctx + 1 = {n_ctx + 1}, "
             f"so at least {needed} in all",
-            "give more text or lower n_ctx (--set n_ctx=...)",
+            "give more text or lower n_ctx (n_ctx=...)",
         )
     return train, val
 

@@ -7,44 +7,31 @@
 clipping, the learning rate of the schedule, one AdamW update. Every
 `eval_interval` steps and at the end, the loss on the fixed val windows.
 
-The report (a JSON-able dict) records the config, the parameter count, one
-record per step (`step_record`: loss, lr, gradient norm, time, tokens/s, and
-per parameter group the gradient norm and update-to-weight ratio), every val loss, the
-best one, throughput, peak memory and the environment. `on_report` is called
-after each eval and at least every REPORT_SECONDS, so an interrupted run keeps
-its report.
+The trainer keeps the run's report (a JSON-able dict, its keys in report.py)
+up to date: one record per step, every val loss, throughput, peak memory.
+`on_report` is called after each eval and at least every REPORT_SECONDS, so
+an interrupted run keeps its report.
 """
 
 import contextlib
-import platform
 import resource
 import signal
 import sys
 import threading
 import time
 
+import attrs
 import numpy as np
 from tqdm import tqdm
 
-from littlebaby.inspect import GroupStats
+from littlebaby import report as reports
+from littlebaby.errors import UserError
+from littlebaby.stats import GroupStats
 from littlebaby.optim import clip_grad_norm
 from littlebaby.schedule import learning_rate
-from littlebaby.step import compute_gradients
+from littlebaby.step import compute_gradients, compute_loss
 
 REPORT_SECONDS = 30.0
-
-
-def environment() -> dict:
-    """Python, numpy and BLAS as reported by numpy, for the report."""
-    info = {"python": platform.python_version(), "platform": platform.platform(), "numpy": np.__version__}
-    try:
-        config = np.show_config(mode="dicts")
-        blas = config.get("Build Dependencies", {}).get("blas", {})
-        info["blas"] = {k: blas.get(k) for k in ("name", "version", "openblas configuration") if k in blas}
-        info["simd"] = config.get("SIMD Extensions", {}).get("found")
-    except (TypeError, AttributeError):  # numpy older than 1.26 has no mode="dicts"
-        info["blas"] = None
-    return info
 
 
 def progress_bar(**options):
@@ -77,9 +64,26 @@ def evaluate(model, inputs, targets, batch_size: int) -> float:
     total = 0.0
     for start in range(0, len(inputs), batch_size):
         chunk = slice(start, start + batch_size)
-        total += model.loss(inputs[chunk], targets[chunk]) * len(inputs[chunk])
+        total += compute_loss(model, inputs[chunk], targets[chunk]) * len(inputs[chunk])
     model.train(was_training)
     return total / len(inputs)
+
+
+@attrs.frozen
+class TrainState:
+    """What --resume needs besides the model and AdamW: the steps done and the dropout generator."""
+
+    step: int
+    dropout_rng: dict | None = None  # numpy bit generator state (JSON-able)
+
+    @classmethod
+    def from_dict(cls, data, source: str) -> "TrainState":
+        """A state as saved (attrs.asdict), or a UserError for one that cannot be resumed from."""
+        step = data.get("step") if isinstance(data, dict) else None
+        rng = data.get("dropout_rng") if isinstance(data, dict) else None
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0 or not isinstance(rng, (dict, type(None))):
+            raise UserError(f"{source} holds no valid training state", "restore it, or finetune the run instead")
+        return cls(step, rng)
 
 
 class Trainer:
@@ -94,10 +98,8 @@ class Trainer:
         steps = epochs.steps_per_epoch * config.num_epochs
         self.total_steps = min(steps, config.max_steps) if config.max_steps else steps
         self.tokens_per_step = epochs.batch_size * config.n_ctx
-        self.train_seconds = report.get("train_seconds", 0.0)  # summed unrounded; the report rounds
-        report.setdefault("steps", [])
-        report.setdefault("val", [])
-        report.update(total_steps=self.total_steps, steps_per_epoch=epochs.steps_per_epoch, batch_size=epochs.batch_size)
+        self.train_seconds = reports.train_seconds(report)  # summed unrounded; the report rounds
+        reports.start(report, self.total_steps, epochs.steps_per_epoch, epochs.batch_size)
 
     # -- one step -------------------------------------------------------------------
     def train_step(self) -> dict:
@@ -112,27 +114,11 @@ class Trainer:
         self.step += 1
         seconds = time.perf_counter() - started
         groups = self.group_stats.step_stats(self.model.grad, weight_sq, self.optimizer.update)
-        return self.step_record(loss, lr, grad_norm, seconds, groups)
-
-    def step_record(self, loss, lr, grad_norm, seconds, groups) -> dict:
-        """What the report keeps of one step; groups: per parameter group, the norm of the
-        gradient as applied (after clipping) and |update| / |weights| (inspect.GroupStats)."""
-        return {
-            "step": self.step,
-            "loss": round(float(loss), 5),
-            "lr": float(lr),
-            "grad_norm": round(float(grad_norm), 5),
-            "seconds": round(seconds, 5),
-            "tokens_per_second": round(self.tokens_per_step / seconds, 1),
-            "groups": {name: {k: float(f"{v:.4g}") for k, v in stats.items()} for name, stats in groups.items()},
-        }
+        return reports.step_record(self.step, loss, lr, grad_norm, seconds, self.tokens_per_step, groups)
 
     def evaluate(self) -> float:
         loss = evaluate(self.model, self.val_inputs, self.val_targets, self.config.batch_size)
-        self.report["val"].append({"step": self.step, "loss": round(loss, 5)})
-        best = self.report.get("best_val_loss")
-        if best is None or loss < best:
-            self.report["best_val_loss"], self.report["best_val_step"] = round(loss, 5), self.step
+        reports.add_val(self.report, self.step, loss)
         return loss
 
     # -- the loop -------------------------------------------------------------------
@@ -140,18 +126,15 @@ class Trainer:
         """Train to the end of the schedule or a stop request; returns "finished" or "interrupted"."""
         self.model.train()
         report = self.report
-        report["status"] = "running"
         last_write = started = time.monotonic()
         bar = progress_bar(total=self.total_steps, initial=self.step, disable=quiet, unit="step", dynamic_ncols=True, leave=True)
         val_loss = None
         try:
             while self.step < self.total_steps and not self.stop_requested:
                 record = self.train_step()
-                report["steps"].append(record)
                 self.train_seconds += record["seconds"]
-                report["train_seconds"] = round(self.train_seconds, 3)
-                rate = len(report["steps"]) * self.tokens_per_step / self.train_seconds  # steadier than one step's
-                postfix = {"loss": f"{record['loss']:.3f}", "tok/s": f"{rate:.0f}"}
+                reports.add_step(report, record, self.train_seconds)
+                postfix = {"loss": f"{record['loss']:.3f}", "tok/s": f"{self.tokens_per_second():.0f}"}
                 if self.step % self.config.eval_interval == 0 or self.step == self.total_steps:
                     val_loss = self.evaluate()
                 if val_loss is not None:
@@ -163,33 +146,31 @@ class Trainer:
                     last_write = time.monotonic()
         finally:
             bar.close()
-            # wall time includes evals and report writes; train_seconds only the steps
-            report["wall_seconds"] = round(report.get("wall_seconds", 0.0) + time.monotonic() - started, 3)
-        if self.step >= self.total_steps and (not report["val"] or report["val"][-1]["step"] != self.step):
+            reports.add_wall_seconds(report, time.monotonic() - started)
+        if self.step >= self.total_steps and reports.last_val_step(report) != self.step:
             self.evaluate()  # resumed at the very end, or a schedule of zero steps
         status = "finished" if self.step >= self.total_steps else "interrupted"
         self.finish_report(status)
         return status
 
+    def tokens_per_second(self) -> float | None:
+        """Over every step so far (of this session and before a resume): steadier than one step's."""
+        steps = reports.step_count(self.report)
+        return round(steps * self.tokens_per_step / self.train_seconds, 1) if self.train_seconds else None
+
     def finish_report(self, status: str):
-        report = self.report
-        report["status"] = status
-        report["steps_done"] = self.step
-        seconds = self.train_seconds
-        report["tokens_per_second"] = round(len(report["steps"]) * self.tokens_per_step / seconds, 1) if seconds else None
-        report["peak_memory_mb"] = peak_memory_mb()
-        self.on_report(report)
+        reports.progress(self.report, status, self.step, self.tokens_per_second(), peak_memory_mb())
+        self.on_report(self.report)
 
-    def state(self) -> dict:
-        """What --resume needs besides the model and AdamW: the step and the dropout generator."""
+    def state(self) -> TrainState:
         rng = self.model.layers[0].rng if self.model.layers else None
-        return {"step": self.step, "dropout_rng": rng.bit_generator.state if rng is not None else None}
+        return TrainState(self.step, rng.bit_generator.state if rng is not None else None)
 
-    def load_state(self, state: dict):
-        self.step = int(state["step"])
-        if state.get("dropout_rng"):
+    def load_state(self, state: TrainState):
+        self.step = state.step
+        if state.dropout_rng:
             rng = np.random.default_rng()
-            rng.bit_generator.state = state["dropout_rng"]
+            rng.bit_generator.state = state.dropout_rng
             self.model.set_rng(rng)
 
 

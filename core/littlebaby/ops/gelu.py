@@ -4,41 +4,59 @@ import math
 
 import numpy as np
 
-C = math.sqrt(2.0 / math.pi)
-A = 0.044715
-# Elements per chunk: keeps the intermediates in cache (+10% on a step without it). Counted in
-# elements, not rows, so moe's 4x wider hidden layer gets short chunks too (its GELU: 9.9 -> 5.8 ms).
+TANH_SCALE = math.sqrt(2.0 / math.pi)
+CUBIC = 0.044715
+
+
+def gelu_forward_reference(x):
+    """x (..., F) -> (y, derivative) as gelu_forward returns them, straight from the formula."""
+    u = TANH_SCALE * (x + CUBIC * x**3)
+    y = 0.5 * x * (1.0 + np.tanh(u))
+    return y, gelu_backward_reference(np.ones_like(x), x)
+
+
+def gelu_backward_reference(dy, x):
+    """dy, x (..., F) -> dx. Takes the INPUT x, not the saved derivative, so the chain rule shows."""
+    # d/dx [0.5 x (1 + tanh u)] = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) du/dx,
+    # du/dx = TANH_SCALE (1 + 3 CUBIC x^2)
+    t = np.tanh(TANH_SCALE * (x + CUBIC * x**3))
+    return dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * TANH_SCALE * (1.0 + 3.0 * CUBIC * x * x))
+
+
+# Elements per chunk, so the two scratch chunks stay in cache. Counted in elements, not rows,
+# so moe's 4x wider hidden layer gets short chunks too.
 CHUNK_ELEMENTS = 32768
 
 
 def gelu_forward(x):
     """x (..., F) -> (y, derivative), both shaped like x; backward needs only the derivative."""
-    # With p = (1 + tanh u) / 2, u = C h (1 + A h^2): y = h p and, as 1 - tanh^2 u = 4 p (1 - p),
-    # dy/dh = p + 2 y (1 - p) C (1 + 3 A h^2). In place in two scratch chunks: 14 passes, no temporaries (-33%).
+    # With gate = (1 + tanh u) / 2, u = TANH_SCALE x (1 + CUBIC x^2): y = x gate and, as
+    # 1 - tanh^2 u = 4 gate (1 - gate), dy/dx = gate + 2 y (1 - gate) TANH_SCALE (1 + 3 CUBIC x^2).
+    # Computed in place in two scratch chunks: 14 passes over memory, no temporaries.
     x2 = x.reshape(-1, x.shape[-1])
     y = np.empty_like(x2)
     derivative = np.empty_like(x2)
     chunk_rows = max(1, CHUNK_ELEMENTS // x2.shape[1])
-    square = np.empty((min(chunk_rows, x2.shape[0]), x2.shape[1]), dtype=x2.dtype)
-    p = np.empty_like(square)
+    square_scratch = np.empty((min(chunk_rows, x2.shape[0]), x2.shape[1]), dtype=x2.dtype)
+    gate_scratch = np.empty_like(square_scratch)
     for start in range(0, x2.shape[0], chunk_rows):
         rows = slice(start, start + chunk_rows)
-        h, y_rows, d = x2[rows], y[rows], derivative[rows]
-        h2, pr = square[: h.shape[0]], p[: h.shape[0]]
-        np.multiply(h, h, out=h2)
-        np.multiply(h2, C * A, out=pr)
-        pr += C
-        pr *= h
-        np.tanh(pr, out=pr)
-        pr *= 0.5
-        pr += 0.5
-        np.multiply(h, pr, out=y_rows)
-        np.subtract(1.0, pr, out=d)
-        d *= y_rows
-        h2 *= 6.0 * C * A
-        h2 += 2.0 * C
-        d *= h2
-        d += pr
+        x_rows, y_rows, derivative_rows = x2[rows], y[rows], derivative[rows]
+        squares, gate = square_scratch[: x_rows.shape[0]], gate_scratch[: x_rows.shape[0]]
+        np.multiply(x_rows, x_rows, out=squares)
+        np.multiply(squares, TANH_SCALE * CUBIC, out=gate)  # gate holds u, then tanh u, then the gate
+        gate += TANH_SCALE
+        gate *= x_rows
+        np.tanh(gate, out=gate)
+        gate *= 0.5
+        gate += 0.5
+        np.multiply(x_rows, gate, out=y_rows)
+        np.subtract(1.0, gate, out=derivative_rows)
+        derivative_rows *= y_rows
+        squares *= 6.0 * TANH_SCALE * CUBIC  # squares becomes 2 du/dx
+        squares += 2.0 * TANH_SCALE
+        derivative_rows *= squares
+        derivative_rows += gate
     return y.reshape(x.shape), derivative.reshape(x.shape)
 
 

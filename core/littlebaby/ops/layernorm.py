@@ -7,6 +7,29 @@ from littlebaby.ops.reduce import column_sum, row_mean
 EPS = 1e-5
 
 
+def layernorm_forward_reference(x, weight, bias, eps=EPS):
+    """x (..., C) -> y (..., C), saved = (x_hat (N, C), rstd (N,)) as layernorm_forward returns them."""
+    mean = x.mean(axis=-1, keepdims=True)
+    variance = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    rstd = 1.0 / np.sqrt(variance + eps)  # reciprocal standard deviation, (..., 1)
+    x_hat = (x - mean) * rstd  # each row: mean 0, variance 1
+    return x_hat * weight + bias, (x_hat.reshape(-1, x.shape[-1]), rstd.reshape(-1))
+
+
+def layernorm_backward_reference(dy, saved, weight, dweight, dbias):
+    """dy (..., C) -> dx (..., C); accumulates into dweight, dbias (C,)."""
+    x_hat, rstd = saved  # (N, C), (N,)
+    dy2 = dy.reshape(-1, dy.shape[-1])
+    dweight += (dy2 * x_hat).sum(axis=0)
+    dbias += dy2.sum(axis=0)
+    # x_hat depends on every x in its row through the mean and rstd, hence the two subtracted means
+    dx_hat = dy2 * weight
+    mean_dx_hat = dx_hat.mean(axis=-1, keepdims=True)
+    mean_dx_hat_x_hat = (dx_hat * x_hat).mean(axis=-1, keepdims=True)
+    dx = rstd[:, None] * (dx_hat - mean_dx_hat - x_hat * mean_dx_hat_x_hat)
+    return dx.reshape(dy.shape)
+
+
 def layernorm_forward(x, weight, bias, eps=EPS):
     """x (..., C) -> y (..., C); saved = (x_hat (N, C), rstd (N,))."""
     x2 = x.reshape(-1, x.shape[-1])
@@ -23,14 +46,15 @@ def layernorm_backward(dy, saved, weight, dweight, dbias):
     """dy (..., C) -> dx (..., C); accumulates into dweight, dbias (C,)."""
     x_hat, rstd = saved
     dy2 = dy.reshape(-1, dy.shape[-1])
-    C = dy2.shape[1]
+    width = dy2.shape[1]
     dy_x_hat = dy2 * x_hat
     dweight += column_sum(dy_x_hat)
     dbias += column_sum(dy2)
-    # dx = rstd * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat)), dx_hat = dy * weight;
-    # both means are GEMVs with weight (mean(dx_hat * x_hat) = (dy * x_hat) @ weight / C): two passes fewer
-    mean_dx_hat = (dy2 @ weight) * (1.0 / C)
-    mean_dx_hat_x_hat = (dy_x_hat @ weight) * (1.0 / C)
+    # layernorm_backward_reference's formula with both means as GEMVs with weight, since
+    # mean(dx_hat) = dy @ weight / C and mean(dx_hat * x_hat) = (dy * x_hat) @ weight / C:
+    # two passes over (N, C) fewer, and dy * x_hat is shared with dweight.
+    mean_dx_hat = (dy2 @ weight) * (1.0 / width)
+    mean_dx_hat_x_hat = (dy_x_hat @ weight) * (1.0 / width)
     dx = dy2 * weight
     dx -= mean_dx_hat[:, None]
     np.multiply(x_hat, mean_dx_hat_x_hat[:, None], out=dy_x_hat)

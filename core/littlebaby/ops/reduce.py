@@ -1,10 +1,28 @@
 """Row means and column sums as matrix-vector products.
 
-BLAS's GEMV is faster here than `np.sum(axis=...)` / `np.mean` on the
-(tokens, features) arrays of a training step (about 5% of a step, measured).
+The plain formulas are `a.sum(axis=0)`, `a.sum(axis=1)` and `a.mean(axis=1)`
+(the `_reference` functions below). On the (tokens, features) arrays of a
+training step, BLAS's GEMV with a vector of ones computes the same sums faster
+than NumPy's reductions; benchmarks/RESULTS.md has the measurement.
 """
 
 import numpy as np
+
+
+def column_sum_reference(a: np.ndarray) -> np.ndarray:
+    """(N, C) -> (C,)."""
+    return a.sum(axis=0)
+
+
+def row_sum_reference(a: np.ndarray) -> np.ndarray:
+    """(N, C) -> (N,)."""
+    return a.sum(axis=1)
+
+
+def row_mean_reference(a: np.ndarray) -> np.ndarray:
+    """(N, C) -> (N,)."""
+    return a.mean(axis=1)
+
 
 _ones: dict = {}
 

@@ -1,0 +1,87 @@
+"""Using a trained run: load its config, tokenizer and model; generate text from it.
+
+    config, tokenizer, model = littlebaby.load("last")
+    print(littlebaby.generate("last", prompt="ROMEO:", max_tokens=200, seed=1))
+
+Errors name the Python parameters (`max_tokens`, `temperature`); the CLI
+turns them into its flags.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from littlebaby import checkpoint, config as configs, files
+from littlebaby.errors import UserError
+from littlebaby.generation import generate as generate_ids
+from littlebaby.tokenizer import Tokenizer
+
+
+class Loaded(NamedTuple):
+    """What `load` returns: unpack as `config, tokenizer, model = littlebaby.load("last")`."""
+
+    config: configs.Config
+    tokenizer: Tokenizer
+    model: object
+
+
+def load(run: str = "last", home=".", registry=None) -> Loaded:
+    """(config, tokenizer, model) of a run in the home; run is a run name or "last"."""
+    home = files.Home(home)
+    return load_named(home, home.resolve(run), registry)
+
+
+def load_named(home: files.Home, name: str, registry=None) -> Loaded:
+    """The run called exactly `name` (already resolved) in home."""
+    tokenizer_path = home.tokenizer(name)
+    tokenizer = Tokenizer.from_dict(files.read_json(tokenizer_path, "tokenizer"), f"tokenizer file {tokenizer_path}")
+    model = checkpoint.load_model(home.model(name), registry, vocab_size=tokenizer.vocab_size)
+    return Loaded(model.config, tokenizer, model)
+
+
+def check_sampling(max_tokens, temperature, top_k):
+    """A UserError naming the parameter for a value sampling cannot use."""
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
+        raise UserError(f"max_tokens must be a whole number >= 0, got {max_tokens}", "for example max_tokens=200")
+    if temperature < 0:
+        raise UserError(f"temperature must be >= 0, got {temperature}", "0 is greedy, 1 samples the model as is")
+    if top_k < 0:
+        raise UserError(f"top_k must be >= 0, got {top_k}", "0 keeps every token")
+
+
+def generate(
+    run="last",
+    prompt: str | None = None,
+    max_tokens: int = 500,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    seed: int | None = None,
+    cache: bool = True,
+    home=".",
+    on_text=None,
+    write: bool = True,
+    registry=None,
+) -> str:
+    """Sample from a run ("last", a run name, or a `load` result); returns prompt + completion.
+
+    on_text(str) receives the prompt, then each character as it is sampled; with write, the text is
+    also saved as outputs/completion_<run>_<yyyymmddhhmmss>.txt.
+    """
+    check_sampling(max_tokens, temperature, top_k)
+    home = files.Home(home)
+    if isinstance(run, Loaded):
+        name, (config, tokenizer, model) = None, run
+    else:
+        name = home.resolve(run)
+        config, tokenizer, model = load_named(home, name, registry)
+    ids = tokenizer.encode(prompt) if prompt else np.array([tokenizer.start_id()])
+    if write and name is not None:
+        home.check_writable()
+    decode = (lambda token: on_text(tokenizer.vocab[token])) if on_text else None
+    if on_text and prompt:
+        on_text(prompt)
+    out = generate_ids(model, ids, max_tokens, temperature, top_k, np.random.default_rng(seed), cache, on_token=decode)
+    completion = (prompt or "") + tokenizer.decode(out)
+    if write and name is not None:
+        files.write_text(home.completion(name, files.timestamp()), completion)
+    return completion

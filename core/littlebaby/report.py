@@ -1,0 +1,219 @@
+"""The run report, outputs/report_<run>.json: its keys are written and read here only.
+
+A report is a JSON object, kept as a plain dict while a run trains (so a
+notebook can look at `result.report`), written after each eval and at least
+every few seconds, read back by resume, `plot` and `runs`. Its keys:
+
+    guid, base, created, littlebaby_version     who: the run, the run it was finetuned from
+    config_name, config, blocks, parameters,    what was trained
+      vocab_size, new_characters (finetunes)
+    data: {source, shipped, characters}         what it was trained on (see `Data`)
+    environment                                 Python, numpy, BLAS
+    total_steps, steps_per_epoch, batch_size    the schedule, set when training starts
+    steps: [step_record, ...]                   one record per step
+    val: [{step, loss}, ...], best_val_loss, best_val_step
+    status                                      running, finished, interrupted or imported
+    steps_done, train_seconds, wall_seconds,    progress and throughput
+      tokens_per_second, peak_memory_mb
+    resumed: [step, ...]                        where each resume started
+
+Writing goes through the functions below; `read` is strict (resume and plot
+need a whole report), `row` is tolerant (listing runs shows '?' for what it
+cannot read rather than failing on one damaged report).
+"""
+
+import datetime
+import platform
+
+import attrs
+import numpy as np
+
+import littlebaby
+from littlebaby import config as configs, files
+from littlebaby.checkpoint import plugin_metadata
+from littlebaby.errors import UserError
+
+
+@attrs.frozen
+class Data:
+    """What a run was trained on: a file, or a text shipped inside the package."""
+
+    source: str  # for people: the file's absolute path, or e.g. "tiny Shakespeare (shipped)"
+    shipped: str | None  # the shipped text's name (littlebaby/data/<name>.txt), None for a file
+    characters: int
+
+
+# -- creating and writing ------------------------------------------------------------
+def environment() -> dict:
+    """Python, numpy and BLAS as reported by numpy, for the report."""
+    info = {"python": platform.python_version(), "platform": platform.platform(), "numpy": np.__version__}
+    try:
+        config = np.show_config(mode="dicts")
+        blas = config.get("Build Dependencies", {}).get("blas", {})
+        info["blas"] = {k: blas.get(k) for k in ("name", "version", "openblas configuration") if k in blas}
+        info["simd"] = config.get("SIMD Extensions", {}).get("found")
+    except (TypeError, AttributeError):  # numpy older than 1.26 has no mode="dicts"
+        info["blas"] = None
+    return info
+
+
+def new(name: str, config, config_name: str, model, data: Data, base: str | None = None) -> dict:
+    return {
+        "guid": name,  # the run name: a uuid4, with _finetuned... for a finetune
+        "base": base,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "littlebaby_version": littlebaby.__version__,
+        "config_name": config_name,
+        "config": configs.to_dict(config),
+        "blocks": plugin_metadata(model),
+        "parameters": int(model.parameters.size),
+        "vocab_size": model.vocab_size,
+        "data": attrs.asdict(data),
+        "environment": environment(),
+    }
+
+
+def write(path, report: dict):
+    files.write_json(path, report)
+
+
+def start(report: dict, total_steps: int, steps_per_epoch: int, batch_size: int):
+    """The schedule of the training about to start (again, when resumed)."""
+    report.setdefault("steps", [])
+    report.setdefault("val", [])
+    report.update(total_steps=total_steps, steps_per_epoch=steps_per_epoch, batch_size=batch_size, status="running")
+
+
+def step_record(step: int, loss, lr, grad_norm, seconds: float, tokens: int, groups: dict) -> dict:
+    """What the report keeps of one step; groups: per parameter group, the norm of the
+    gradient as applied (after clipping) and |update| / |weights| (stats.GroupStats)."""
+    return {
+        "step": step,
+        "loss": round(float(loss), 5),
+        "lr": float(lr),
+        "grad_norm": round(float(grad_norm), 5),
+        "seconds": round(seconds, 5),
+        "tokens_per_second": round(tokens / seconds, 1),
+        "groups": {name: {k: float(f"{v:.4g}") for k, v in stats.items()} for name, stats in groups.items()},
+    }
+
+
+def add_step(report: dict, record: dict, train_seconds: float):
+    report["steps"].append(record)
+    report["train_seconds"] = round(train_seconds, 3)
+
+
+def add_val(report: dict, step: int, loss: float):
+    report["val"].append({"step": step, "loss": round(loss, 5)})
+    best = report.get("best_val_loss")
+    if best is None or loss < best:
+        report["best_val_loss"], report["best_val_step"] = round(loss, 5), step
+
+
+def step_count(report: dict) -> int:
+    return len(report["steps"])
+
+
+def last_val_step(report: dict) -> int | None:
+    return report["val"][-1]["step"] if report.get("val") else None
+
+
+def add_wall_seconds(report: dict, seconds: float):
+    """Wall time includes evals and report writes; train_seconds only the steps."""
+    report["wall_seconds"] = round(report.get("wall_seconds", 0.0) + seconds, 3)
+
+
+def progress(report: dict, status: str, steps_done: int, tokens_per_second, peak_memory_mb: float):
+    report.update(status=status, steps_done=steps_done, tokens_per_second=tokens_per_second, peak_memory_mb=peak_memory_mb)
+
+
+def resumed(report: dict, config, step: int):
+    """A resume from `step`, possibly with a changed recipe (e.g. max_steps)."""
+    report["config"] = configs.to_dict(config)
+    report.setdefault("resumed", []).append(step)
+
+
+def imported(report: dict):
+    report.update(status="imported", steps_done=0)
+
+
+# -- reading ---------------------------------------------------------------------------
+def read(path) -> dict:
+    """The whole report of a run, or a one-line UserError."""
+    report = files.read_json(path, "report")
+    if not isinstance(report, dict) or not isinstance(report.get("steps", []), list) or not isinstance(report.get("val", []), list):
+        raise UserError(f"report file {path} is not a littlebaby report", "restore or regenerate it")
+    return report
+
+
+def train_seconds(report: dict) -> float:
+    return report.get("train_seconds", 0.0)
+
+
+def data_of(report: dict, path) -> Data:
+    """The recorded data of a run (for resume), or a UserError for a report without it."""
+    data = report.get("data")
+    try:
+        return Data(str(data["source"]), data.get("shipped"), int(data["characters"]))
+    except (TypeError, KeyError, ValueError, AttributeError):
+        raise UserError(f"report file {path} does not record the run's data", "finetune the run on its data instead") from None
+
+
+@attrs.frozen
+class Summary:
+    """What the CLI says when a run ends."""
+
+    status: str
+    parameters: int
+    steps_done: int
+    total_steps: int
+    best_val_loss: float | None
+    best_val_step: int | None
+    train_seconds: float
+    tokens_per_second: float
+
+
+def summary(report: dict) -> Summary:
+    return Summary(report["status"], report["parameters"], report.get("steps_done", 0), report.get("total_steps", 0), report.get("best_val_loss"),
+                   report.get("best_val_step"), report.get("train_seconds", 0.0), report.get("tokens_per_second") or 0.0)
+
+
+def curves(report: dict) -> tuple[list, list, int]:
+    """(step records, val records, tokens per step) for the training figure."""
+    config = report.get("config", {})
+    return report.get("steps", []), report.get("val", []), config["batch_size"] * config["n_ctx"]
+
+
+def _field(data, key, kind, default="?"):
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, kind) and not isinstance(value, bool) else default
+
+
+def row(name: str, report) -> dict:
+    """One line of `runs`: whatever of the report is readable, '?' (or None) for the rest."""
+    config = _field(report, "config", dict, {})
+    created = _field(report, "created", str, "")
+    return {
+        "guid": name,
+        "date": created[:16].replace("T", " "),
+        "config": _field(report, "config_name", str),
+        "blocks": "/".join(str(_field(config, k, str)) for k in ("c_sequence", "c_attention", "c_network")),
+        "params": _field(report, "parameters", int, None),
+        "steps": _field(report, "steps_done", int, None),
+        "best_val_loss": _field(report, "best_val_loss", (int, float), None),
+        "seconds": _field(report, "train_seconds", (int, float), None),
+        "status": _field(report, "status", str),
+    }
+
+
+def runs(home=".") -> list[dict]:
+    """One row per run in the home, oldest first (from each run's report, where it has one)."""
+    home = files.Home(home)
+    rows = []
+    for name in home.runs():
+        try:
+            report = files.read_json(home.report(name), "report")
+        except UserError:
+            report = {}
+        rows.append(row(name, report))
+    return rows

@@ -1,0 +1,47 @@
+"""The run report: one schema, written by training, read strictly by resume and plot, tolerantly by `runs`."""
+
+import json
+
+import numpy as np
+import pytest
+
+from littlebaby import report as reports
+from littlebaby.errors import UserError
+
+
+def test_environment_names_numpy_and_blas():
+    info = reports.environment()
+    assert info["numpy"] == np.__version__ and "python" in info and "blas" in info
+
+
+def test_a_trained_run_lists_with_every_column(tiny_run):
+    home, name = tiny_run
+    [row] = reports.runs(home)
+    assert row["guid"] == name and row["status"] == "finished" and row["steps"] == 4
+    assert row["config"] == "tiny" and row["blocks"] == "pre/mha/mlp" and row["params"] > 0
+    assert isinstance(row["best_val_loss"], float) and row["date"][:2] == "20"
+
+
+@pytest.mark.parametrize("damaged", [[1, 2], "text", None, {"config": "pre", "data": "x", "steps_done": "many", "status": 3},
+                                     {"config": {"c_sequence": 1}, "created": 5, "best_val_loss": True}])
+def test_a_damaged_report_lists_as_unknowns_not_a_crash(damaged):
+    row = reports.row("r", damaged)
+    assert row["guid"] == "r" and row["status"] == "?" and row["config"] == "?"
+    assert row["steps"] is None and row["best_val_loss"] is None and row["params"] is None
+    assert set(row["blocks"].split("/")) <= {"?"}
+
+
+def test_reading_a_report_that_is_not_an_object_is_one_user_error(tmp_path):
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps([1, 2]))
+    with pytest.raises(UserError, match="not a littlebaby report"):
+        reports.read(path)
+
+
+def test_the_data_of_a_run_is_recorded_by_key(tiny_run):
+    home, name = tiny_run
+    report = reports.read(home / "outputs" / f"report_{name}.json")
+    data = reports.data_of(report, "report")
+    assert data.shipped == "shakespeare" and data.characters > 1_000_000
+    with pytest.raises(UserError, match="does not record the run's data"):
+        reports.data_of({"data": "tiny Shakespeare (shipped)"}, "report")
