@@ -15,6 +15,7 @@ import html
 import numpy as np
 
 from littlebaby.errors import UserError
+from littlebaby.loading import load
 from littlebaby.ops.loss import token_cross_entropy
 
 WINDOWS_PER_FORWARD = 32  # windows stacked into one batch: bounded memory for a book-length text
@@ -42,9 +43,7 @@ def token_losses(run="last", text: str = "", home=".", registry=None) -> list[tu
     run: "last", a run name, or what `littlebaby.load` returns.
     """
     if isinstance(run, str):
-        from littlebaby import api  # the facade imports this module: import it when called
-
-        run = api.load(run, home, registry)
+        run = load(run, home, registry)
     config, tokenizer, model = run
     if not text:
         raise UserError("the text to score is empty", "give some text, e.g. --text 'ROMEO: my love'")
