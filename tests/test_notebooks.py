@@ -82,6 +82,16 @@ def test_train_plan_shows_sample_curve_attention_and_losses(trained):
     assert len(list((home / "models").glob("model_*.safetensors"))) == 1
 
 
+def test_inference_plan_trains_nothing(trained):
+    home, _ = trained
+    (base,) = [p.name[len("model_"):-len(".safetensors")] for p in (home / "models").glob("model_*.safetensors")]
+    before = sorted(p.name for p in home.rglob("*.safetensors"))
+    notebook = execute("littlebaby.ipynb", home, f'plan = "inference"\nrun = "{base}"\nprompt = "JULIET:"')
+    stdout = "".join(outputs(notebook, "stdout"))
+    assert f"run {base}:" in stdout and "JULIET:" in stdout and "best validation loss" not in stdout
+    assert sorted(p.name for p in home.rglob("*.safetensors")) == before and len(outputs(notebook, "image/png")) == 2
+
+
 def test_finetune_plan_and_import_of_original_files(trained, tmp_path):
     home, _ = trained
     (home / "inputs").mkdir(exist_ok=True)
