@@ -122,20 +122,28 @@ def test_levels_and_ansi():
     assert coloured == "\x1b[30;48;5;157ma\x1b[0m\x1b[30;48;5;203m \x1b[0m\n"
 
 
+def test_digits_sit_under_their_characters():
+    pairs = [("a", 0.4), ("\t", 9.7), ("\n", 2.6), ("b", 12.0), (" ", 1.2)]
+    assert token_losses.to_digits(pairs) == "a⇥⏎\n093\nb \n91"
+
+
 def surprise(*args, cwd, env=None):
     return subprocess.run([sys.executable, "-m", "littlebaby.cli", "surprise", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, encoding="utf-8", timeout=120, env=env)
 
 
-def test_cli_table_when_not_a_terminal_and_html_page(tiny_run, tmp_path, loaded):
+def test_cli_digits_when_not_a_terminal_and_html_page(tiny_run, tmp_path, loaded):
     home, name = tiny_run
-    done = surprise(name, "--text", "ROMEO: 'love' & fear", "--home", home, cwd=tmp_path)
+    text = "ROMEO: 'love'\n& fear"
+    done = surprise(name, "--text", text, "--home", home, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
     assert "\x1b[" not in done.stdout  # stdout is a pipe: no colour
-    expected = api.token_losses(loaded, "ROMEO: 'love' & fear")
-    assert [line.split("\t") for line in lines[:-1]] == [[repr(c), f"{loss:.3f}"] for c, loss in expected]
-    assert lines[-1].startswith("mean loss ")
+    lines = done.stdout.splitlines()
+    expected = api.token_losses(loaded, text)
+    # each line of the text, then under each character its loss in whole nats
+    assert lines[0] == "ROMEO: 'love'⏎" and lines[2] == "& fear"
+    assert list(lines[1] + lines[3]) == [str(min(9, round(loss))) for _, loss in expected]
+    assert lines[4].startswith("mean loss ")
 
     scene = tmp_path / "scene.txt"
     scene.write_text("ROMEO:\nIs she fair & true?\n", encoding="utf-8")  # '&' is the one HTML character Shakespeare has

@@ -128,7 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     attention.add_argument("--out", metavar="FILE.png", help="where to write (default: outputs/attention_<run>.png)")
     home(attention)
 
-    surprise = command("surprise", "Show a text with each character coloured by the run's loss on it: where the model is surprised.")
+    surprise = command("surprise", "Each character of a text with the run's loss on it (where the model is surprised): coloured in a "
+                       "terminal; as digits under the text when piped or NO_COLOR is set; an HTML page with --out.")
     surprise.add_argument("run", metavar="GUID|last")
     source = surprise.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="the text to score")
@@ -181,9 +182,8 @@ def _surprise(args):
     elif sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
         say(token_losses.to_ansi(pairs))
         say(token_losses.ansi_legend())
-    else:  # no colour (a pipe, a file, or NO_COLOR): the losses as a table
-        for char, loss in pairs:
-            say(f"{char!r}\t{loss:.3f}")
+    else:  # a pipe, a file, or NO_COLOR: the losses as digits under the text
+        say(token_losses.to_digits(pairs))
     say(token_losses.summary(pairs))
 
 

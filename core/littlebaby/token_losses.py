@@ -83,6 +83,21 @@ def ansi_legend() -> str:
     return "nats: " + " ".join(f"\x1b[30;48;5;{c}m {label} \x1b[0m" for c, label in zip(ANSI_BACKGROUNDS, legend_labels()))
 
 
+def to_digits(pairs) -> str:
+    """The view without colour: each line of the text, and under each character its loss rounded to
+    whole nats (9 for 9 or more). A newline shows as ⏎ at the end of its line, a tab as ⇥."""
+    lines, text, digits = [], [], []
+    for char, loss in pairs:
+        text.append({"\n": "⏎", "\t": "⇥"}.get(char, char))
+        digits.append(str(min(9, round(loss))))
+        if char == "\n":
+            lines += ["".join(text), "".join(digits)]
+            text, digits = [], []
+    if text:
+        lines += ["".join(text), "".join(digits)]
+    return "\n".join(lines)
+
+
 def to_ansi(pairs) -> str:
     """The text with each character on the background of its loss (black text, xterm 256 colours)."""
     out = []
