@@ -4,6 +4,7 @@
     uv run python benchmarks/bench.py --torch /work/torchvenv/bin/python --original
     uv run python benchmarks/bench.py --quick              # CI smoke run: tiny sizes, seconds
     uv run python benchmarks/bench.py ... --markdown benchmarks/RESULTS.md
+    uv run python benchmarks/bench.py --cli --models B     # also `littlebaby train` end to end
 
 Models (vocab 65, n_ctx 64, n_emb 128, head_size 128, 4 layers):
 A pre/mha/mlp 16 heads batch 16; B pre/mha/mlp 4 heads batch 32; C pre/moh/moe
@@ -16,6 +17,13 @@ subtracted) and is compared with the float32 GEMM peak measured in the same
 run. Peak memory is what one step allocates (tracemalloc: NumPy reports its
 arrays to it). Generation samples batch 1 from one start token, with and
 without the KV cache.
+
+--cli times `littlebaby train` (a subprocess, as a user runs it, progress bar
+on) for model B's config on the shipped Shakespeare, once with max_steps 5 and
+once with 45: the difference over 40 steps is the CLI's time per step, since
+start-up, loading, the final val loss and saving cancel. Its excess over the
+bare step (forward, backward, AdamW) is what the loop costs around the step:
+batch sampling, clipping, statistics, report, progress bar.
 
 PyTorch runs `torch_ref.py` (../shared/reference) in the interpreter given by
 --torch (float32, 2 threads), in a subprocess: this script is its own worker
@@ -33,6 +41,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -172,6 +181,33 @@ def ours_generation(spec: dict, lengths) -> dict:
     return result
 
 
+# -- through the CLI ----------------------------------------------------------------
+
+
+def cli_seconds(spec: dict, batch: int, max_steps: int, home: str) -> float:
+    """Wall seconds of one `littlebaby train` run in a subprocess."""
+    settings = dict(spec, batch_size=batch, max_steps=max_steps)
+    command = [sys.executable, "-m", "littlebaby.cli", "train", "--home", home]
+    for key, value in settings.items():
+        command += ["--set", f"{key}={value}"]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {done.stderr.strip()[-500:]}")
+    return seconds
+
+
+def cli_step(spec: dict, batch: int, short: int, long: int, repeats: int) -> dict:
+    """Milliseconds per step of `littlebaby train`: (run of `long` steps - run of `short`) / (long - short)."""
+    with tempfile.TemporaryDirectory() as home:
+        cli_seconds(spec, batch, short, home)  # warm-up: file caches, compiled bytecode
+        shortest = min(cli_seconds(spec, batch, short, home) for _ in range(repeats))
+        longest = min(cli_seconds(spec, batch, long, home) for _ in range(repeats))
+    return dict(short=short, long=long, short_s=shortest, long_s=longest,
+                per_step=(longest - shortest) / (long - short) * 1e3)
+
+
 # -- PyTorch (run in the torch interpreter) ------------------------------------
 
 
@@ -301,7 +337,7 @@ def table(header, rows) -> list:
     return lines
 
 
-def report(args, peak, train, generation, torch, original, loads) -> str:
+def report(args, peak, train, generation, torch, original, loads, cli=None) -> str:
     def ratio(a, b):
         return f"{a / b:.2f}x"
 
@@ -355,6 +391,13 @@ def report(args, peak, train, generation, torch, original, loads) -> str:
             row += [f"{original['generation'][n]:,.0f}" if n in original["generation"] else ""]
         rows.append(row)
     lines += table(header, rows)
+    if cli:
+        lines += ["", f"## Through the CLI (littlebaby train, model {cli['label']}, per step)", ""]
+        header = ["model", "runs", f"{cli['short']} steps s", f"{cli['long']} steps s", "CLI ms per step",
+                  "bare step ms", "overhead around the step"]
+        overhead = cli["per_step"] / cli["bare"] - 1.0
+        lines += table(header, [[cli["label"], f"min of {cli['repeats']}", f"{cli['short_s']:.3f}", f"{cli['long_s']:.3f}",
+                                 f"{cli['per_step']:.1f}", f"{cli['bare']:.1f}", f"{100 * overhead:+.1f}%"]])
     return "\n".join(lines) + "\n"
 
 
@@ -376,6 +419,7 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, help="untimed steps first (default 3, quick 1)")
     parser.add_argument("--original-steps", type=int, default=3, help="timed steps of the original (default 3)")
     parser.add_argument("--models", metavar="LABELS", help="comma-separated subset, e.g. A,B,C or pre/moh/moe")
+    parser.add_argument("--cli", action="store_true", help="also time `littlebaby train` end to end per step (model B)")
     parser.add_argument("--markdown", metavar="PATH", help="also write the results as Markdown to PATH")
     parser.add_argument("--torch-worker", metavar="JOB", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -412,8 +456,16 @@ def main(argv=None):
             original["generation"][args.lengths[0]] = original_generation(b_spec, args.lengths[0])
         else:
             print(f"original skipped: no {REFERENCE / 'original_model.py'}", file=sys.stderr)
+    cli = None
+    if args.cli:
+        label, spec, batch = models(args.quick)[1]  # B: the default `littlebaby train` model
+        short, long = (2, 6) if args.quick else (5, 45)
+        repeats = 1 if args.quick else 2
+        cli = dict(cli_step(spec, batch, short, long, repeats), label=label, repeats=repeats)
+        cli["bare"] = train[label]["median"] if label in train else ours_train(spec, batch, args.warmup, args.steps)["median"]
+        print(f"littlebaby train {label}: {cli['per_step']:.1f} ms per step, bare {cli['bare']:.1f}", file=sys.stderr)
     loads.append(os.getloadavg()[0])
-    text = report(args, peak, train, generation, torch, original, loads)
+    text = report(args, peak, train, generation, torch, original, loads, cli)
     print(text)
     if args.markdown:
         write_markdown(Path(args.markdown), text)
