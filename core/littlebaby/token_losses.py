@@ -1,4 +1,4 @@
-"""Where a model is surprised: the loss of every character of a text, and two ways to show it.
+"""Where a model is surprised: the loss of every character of a text, and views of it (terminal colours, digits, HTML).
 
 The loss of character j is -log p(text[j] | what came before), in nats: 0 when
 the model was sure of it, log(vocab_size) (4.2 for 65 characters) for a blind
