@@ -1,8 +1,10 @@
 """The Python API: train, load, generate, finetune, resume after Ctrl-C."""
 
+import contextlib
 import json
 import os
 import signal
+import socket
 
 import numpy as np
 import pytest
@@ -16,7 +18,8 @@ from littlebaby.training import Trainer
 def test_train_writes_every_file_and_a_sample(tiny_run):
     home, name = tiny_run
     for folder, pattern in [("configs", "config_{}.json"), ("tokenizers", "tokenizer_{}.json"), ("models", "model_{}.safetensors"),
-                            ("models", "optimizer_{}.safetensors"), ("outputs", "report_{}.json"), ("outputs", "completion_{}.txt")]:
+                            ("checkpoints", "{}/step_000000004/optimizer.safetensors"), ("outputs", "report_{}.json"),
+                            ("outputs", "completion_{}.txt")]:
         assert (home / folder / pattern.format(name)).is_file()
     assert (home / "outputs" / f"completion_{name}.txt").read_text().startswith("ROMEO:")
     [row] = api.runs(home)
@@ -74,7 +77,7 @@ def test_finetune_keeps_the_old_logits_before_any_step(tiny_run, greek_file):
 
 def test_finetune_writes_a_new_run_and_leaves_the_base_alone(tiny_run, greek_file):
     home, name = tiny_run
-    before = {p: p.read_bytes() for p in home.rglob(f"*{name}*")}
+    before = {p: p.read_bytes() for p in home.rglob(f"*{name}*") if p.is_file()}
     result = littlebaby.finetune(name, greek_file, overrides=["max_steps=2"], home=home)
     assert result.name == f"{name}_finetuned" and result.report["base"] == name
     assert {p: p.read_bytes() for p in before} == before
@@ -92,23 +95,31 @@ def test_changing_the_architecture_of_a_run_is_refused(tiny_run, greek_file):
         littlebaby.finetune(tiny_run[1], greek_file, overrides=["n_emb=32"], home=tiny_run[0])
 
 
-def test_ctrl_c_saves_and_resume_continues_exactly(tmp_path, monkeypatch):
-    options = dict(overrides={"max_steps": 8, "dropout": 0.1, "dtype": "float64"})
-    straight = api.train("tiny", home=tmp_path / "a", **options)
+@contextlib.contextmanager
+def ctrl_c_after_step(step: int, monkeypatch):
+    """Within: a Ctrl-C arrives during training step `step`, as a user's would."""
     original = Trainer.train_step
 
     def interrupted_step(self):
         record = original(self)
-        if self.step == 3:
+        if self.step == step:
             os.kill(os.getpid(), signal.SIGINT)  # the handler asks for a stop after this step
         return record
 
     monkeypatch.setattr(Trainer, "train_step", interrupted_step)
-    home = tmp_path / "b"
-    stopped = api.train("tiny", home=home, **options)
-    assert stopped.status == "interrupted" and stopped.report["steps_done"] == 3 and stopped.sample is None
-    assert not (home / "outputs" / f"completion_{stopped.name}.txt").exists()
+    yield
     monkeypatch.setattr(Trainer, "train_step", original)
+
+
+def test_ctrl_c_saves_and_resume_continues_exactly(tmp_path, monkeypatch):
+    options = dict(overrides={"max_steps": 8, "dropout": 0.1, "dtype": "float64"})
+    straight = api.train("tiny", home=tmp_path / "a", **options)
+    home = tmp_path / "b"
+    with ctrl_c_after_step(3, monkeypatch):
+        stopped = api.train("tiny", home=home, **options)
+    assert stopped.status == "interrupted" and stopped.report["steps_done"] == 3 and stopped.sample is None
+    assert stopped.stop_signal == "SIGINT" and stopped.report["stop_signal"] == "SIGINT"
+    assert not (home / "outputs" / f"completion_{stopped.name}.txt").exists()
     # resume finds the shipped text by its recorded key, whatever the display string says
     report_path = home / "outputs" / f"report_{stopped.name}.json"
     report = json.loads(report_path.read_text())
@@ -131,3 +142,83 @@ def test_bad_config_and_data_create_nothing(tmp_path):
     with pytest.raises(UserError, match="not found"):
         api.train("tiny", data=tmp_path / "none.txt", home=tmp_path / "h")
     assert not (tmp_path / "h").exists()
+
+
+def _edit_report(home, name, edit):
+    path = home / "outputs" / f"report_{name}.json"
+    report = json.loads(path.read_text())
+    edit(report)
+    path.write_text(json.dumps(report))
+
+
+def test_resume_refuses_a_run_trained_from_a_pipe_and_one_still_training(tmp_path):
+    home = tmp_path / "h"
+    name = api.train("tiny", overrides={"max_steps": 2}, home=home).name
+    _edit_report(home, name, lambda r: r["data"].update(source="/dev/fd/63", shipped=None, rereadable=False))
+    with pytest.raises(UserError, match="cannot be read again") as error:
+        api.train(resume=name, home=home, overrides={"max_steps": 4})
+    assert "finetune" in str(error.value) and "data=" not in str(error.value)
+    _edit_report(home, name, lambda r: r.update(status="running", writer={"pid": os.getppid(), "host": socket.gethostname()}))
+    with pytest.raises(UserError, match=f"being trained by process {os.getppid()}"):
+        api.train(resume=name, home=home, overrides={"max_steps": 4})
+
+
+def test_a_full_disk_mid_run_is_one_error_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    from littlebaby import checkpoint, checkpoints
+
+    home = tmp_path / "h"
+    original, calls = checkpoint.save_optimizer, []
+
+    def full_disk_at_the_second(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return original(*args)
+
+    monkeypatch.setattr(checkpoint, "save_optimizer", full_disk_at_the_second)
+    with pytest.raises(UserError, match="No space left on device.*step 2 is intact"):
+        api.train("tiny", overrides={"max_steps": 6, "checkpoint_interval": 2}, home=home)
+    [folder] = (home / "checkpoints").iterdir()
+    assert [p.name for p in checkpoints.steps(folder)] == ["step_000000002"] and checkpoints.newest(folder).step == 2
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_run_saved_before_checkpoint_folders_still_resumes(tmp_path, monkeypatch):
+    import shutil
+
+    home = tmp_path / "h"
+    with ctrl_c_after_step(3, monkeypatch):
+        stopped = api.train("tiny", home=home)
+    # the layout of older versions: model and optimizer state in models/, no checkpoints/
+    folder = home / "checkpoints" / stopped.name
+    shutil.copy(folder / "step_000000003" / "optimizer.safetensors", home / "models" / f"optimizer_{stopped.name}.safetensors")
+    shutil.rmtree(folder)
+    resumed = api.train(resume="last", home=home)
+    assert resumed.status == "finished" and resumed.report["resumed"] == [3] and resumed.report["steps_done"] == 6
+
+
+def test_a_run_without_a_model_or_checkpoint_yet_says_so(tiny_run, tmp_path):
+    import shutil
+
+    home, name = tiny_run
+    young = "0" * 8 + name[8:]  # a run killed before its first checkpoint: config and tokenizer only
+    for folder, pattern in [("configs", "config_{}.json"), ("tokenizers", "tokenizer_{}.json")]:
+        (tmp_path / folder).mkdir()
+        shutil.copy(home / folder / pattern.format(name), tmp_path / folder / pattern.format(young))
+    assert [row["guid"] for row in api.runs(tmp_path)] == [young]
+    with pytest.raises(UserError, match="has no model yet"):
+        littlebaby.generate(young, home=tmp_path)
+    with pytest.raises(UserError, match="no runs with a model"):  # `last` is a run with a model
+        littlebaby.generate("last", home=tmp_path)
+
+
+def test_a_run_another_process_trains_is_not_resumed(tmp_path):
+    import fcntl
+
+    home = tmp_path / "h"
+    name = api.train("tiny", overrides={"max_steps": 2}, home=home).name
+    with open(home / "checkpoints" / name / "lock", "a") as held:  # as a concurrent resume holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(UserError, match="being trained by another process"):
+            api.train(resume=name, home=home, overrides={"max_steps": 4})
+    assert api.train(resume=name, home=home, overrides={"max_steps": 4}).report["steps_done"] == 4

@@ -112,6 +112,7 @@ BAD_INPUTS = {
     "bad config key": (lambda tmp, home, run: ["train", "--config", "tiny", "--set", "n_embd=8"], "did you mean 'n_emb'"),
     "bad config value": (lambda tmp, home, run: ["train", "--config", "tiny", "--set", "n_heads=3"], "n_heads must divide"),
     "wrong type": (lambda tmp, home, run: ["train", "--config", "tiny", "--set", "n_layers=two"], "n_layers"),
+    "option of an unselected block": (lambda tmp, home, run: ["train", "--config", "tiny", "--set", "n_experts=2"], "network block 'moe'"),
     "unknown block": (lambda tmp, home, run: ["train", "--config", "tiny", "--set", "c_attention=rwkv"], "pip install littlebaby-attention-rwkv"),
     "unknown config": (lambda tmp, home, run: ["train", "--config", "babyy"], "no shipped config"),
     "truncated model": (lambda tmp, home, run: ["generate", run, "--home", home], "corrupt or truncated"),
@@ -156,7 +157,7 @@ def test_ctrl_c_saves_and_says_how_to_resume(tmp_path):
     time.sleep(1.0)  # let it take some steps
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
-    assert process.returncode == 0, err
+    assert process.returncode == 130, err
     guid = first.split()[1].rstrip(":")
     steps = int(re.search(r"interrupted at step (\d+) of \d+", out).group(1))
     assert f"littlebaby train --resume {guid}" in out

@@ -72,9 +72,12 @@ def test_plugin_option_is_validated_like_a_core_key():
     assert "n_experts: expected an integer" in message({"c_network": "moe", "n_experts": "two"})
 
 
-def test_option_of_an_unselected_installed_block_is_kept():
-    config = from_dict({"c_network": "mlp", "n_experts": 8})
-    assert config.options == {"n_experts": 8}
+def test_option_of_an_unselected_installed_block_names_its_block():
+    text = message({"c_network": "mlp", "n_experts": 8})
+    assert "'n_experts' is an option of the network block 'moe'" in text
+    assert "c_network is 'mlp'" in text and "c_network: 'moe'" in text
+    assert "\n" not in text
+    assert from_dict({"c_network": "moe", "n_experts": 8}).options == {"n_experts": 8}
 
 
 def test_unknown_block_names_installed_ones_and_the_package():

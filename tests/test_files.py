@@ -70,3 +70,52 @@ def test_home_must_be_a_writable_directory(tmp_path):
         files.Home(tmp_path / "file").check_writable()
     with pytest.raises(UserError, match="is a file"):
         files.Home(tmp_path / "file" / "below").check_writable()
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(done.stdout)
+
+
+def test_the_next_command_removes_only_a_dead_writers_temporaries(tmp_path):
+    home = files.Home(tmp_path)
+    outputs, run_checkpoints = tmp_path / "outputs", tmp_path / "checkpoints" / "r"
+    outputs.mkdir()
+    run_checkpoints.mkdir(parents=True)
+    dead, alive = dead_pid(), os.getpid()
+    leftovers = [outputs / f".report_r.json.{dead}.ab12cd_x.tmp", run_checkpoints / f".step_000000005.{dead}.k2j3h4.tmp",
+                 outputs / ".report_r.json.abcdefgh.tmp"]  # the last: an older version's name, without a pid
+    kept = [outputs / f".report_r.json.{alive}.zz99yy.tmp", outputs / ".report_q.json.abcdefgh.tmp", outputs / "report_r.json"]
+    for path in leftovers + kept:
+        path.mkdir() if "step_" in path.name else path.write_text("x")
+    os.utime(leftovers[2], (1, 1))  # old enough to be a leftover; the other pid-less one is fresh
+    home.check_writable()
+    assert [p for p in leftovers if p.exists()] == [] and all(p.exists() for p in kept)
+
+
+def test_names_are_reserved_once(tmp_path):
+    path = tmp_path / "sub" / "name"
+    assert files.reserve(path) and not files.reserve(path) and path.read_bytes() == b""
+    home = files.Home(tmp_path)
+    base = files.new_guid()
+    names = [home.finetune_name(base) for _ in range(3)]  # as three finetunes started together would
+    assert names == [f"{base}_finetuned", f"{base}_finetuned2", f"{base}_finetuned3"]
+    assert len({home.completion("r", "20260101000000") for _ in range(3)}) == 3
+
+
+def test_last_is_the_newest_model_not_a_run_that_just_started(tmp_path):
+    home = files.Home(tmp_path)
+    trained, starting, killed = files.new_guid(), files.new_guid(), files.new_guid()
+    make_run(home, trained)
+    assert home.reserve_run(killed)
+    (home.checkpoints(killed) / "step_000000250").mkdir(parents=True)  # killed mid-way: a checkpoint, no model file
+    os.utime(home.config(killed), ns=(2, 2))
+    os.utime(home.model(trained), ns=(1, 1))
+    os.utime(home.checkpoints(killed) / "step_000000250", ns=(2, 2))
+    assert home.resolve("last") == killed
+    assert home.reserve_run(starting)  # a finetune that just reserved its name: no model yet
+    assert home.resolve("last") == killed and home.runs()[-1] == starting

@@ -50,3 +50,22 @@ def test_tokenizer_of_another_size(tmp_path):
     tokenizer.write_text(json.dumps({"vocab": ["a", "b"], "vocab_size": 2}))
     with pytest.raises(UserError, match="tokenizer has 2 characters"):
         api.import_original(config, tokenizer, model, home=tmp_path)
+
+
+@pytest.mark.parametrize("override, name", [("c_attention=gqa", "gqa"), ("c_attention=mla", "mla")])
+def test_a_block_without_a_mapping_is_one_line_naming_it(tmp_path, override, name):
+    pytest.importorskip(f"littlebaby_attention_{name}")  # installed by uv sync --all-packages
+    with pytest.raises(UserError, match=f"^the original notebook has no {name} block") as error:
+        api.import_original(*files_of("pre_mha_mlp"), home=tmp_path, overrides=[override])
+    assert "\n" not in str(error.value)
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_moe_with_another_expansion_is_refused_by_the_moe_block(tmp_path):
+    config, tokenizer, model = files_of("pre_moh_moe")
+    weights = json.loads(model.read_text())
+    weights["block_0_moe_expansion"] = 2
+    broken = tmp_path / "model.json"
+    broken.write_text(json.dumps(weights))
+    with pytest.raises(UserError, match="moe expansion 2"):
+        api.import_original(config, tokenizer, broken, home=tmp_path / "home")

@@ -4,15 +4,18 @@ import itertools
 
 import pytest
 
+import littlebaby
 from littlebaby.inspect import closed_form, parameter_rows, render_table
+from littlebaby.layers import Linear
 from littlebaby.model import build_model
+from littlebaby.plugins import Registry
 
 
 @pytest.mark.parametrize("sequence,attention,network",
                          list(itertools.product(["pre", "post"], ["mha", "moh"], ["mlp", "moe"])))
 def test_closed_form_equals_allocated_count(sequence, attention, network):
     config = dict(c_sequence=sequence, c_attention=attention, c_network=network,
-                  n_ctx=16, n_emb=24, head_size=36, n_heads=3, n_layers=3, n_experts=5)
+                  n_ctx=16, n_emb=24, head_size=36, n_heads=3, n_layers=3) | ({"n_experts": 5} if network == "moe" else {})
     model = build_model(config, vocab_size=11)
     text, count = closed_form(model)
     assert count == model.parameters.size
@@ -29,3 +32,26 @@ def test_table_rows_describe_every_tensor():
     assert wpe["std"] == pytest.approx(0.02, rel=0.5)
     table = render_table(model)
     assert "per kind:" in table and "blocks.0" in table
+
+
+class Unstated(littlebaby.Block):
+    """A network block that states no parameter_formula: the contract's default says None."""
+
+    def __init__(self, config, options=None):
+        super().__init__(config, options)
+        self.proj = self.add("proj", Linear(config.n_emb, config.n_emb))
+
+
+class Plugin:
+    @staticmethod
+    @littlebaby.hookimpl
+    def register_networks(register):
+        register("unstated", Unstated)
+
+
+def test_a_block_without_a_formula_leaves_the_total_unchecked():
+    registry = Registry(plugins=[Plugin])
+    model = build_model(dict(c_network="unstated", n_ctx=8, n_emb=8, head_size=8, n_heads=2, n_layers=1), 5, registry)
+    assert Unstated.parameter_formula(model.config, None) is None
+    assert closed_form(model) is None
+    assert "closed form: a block states no parameter_formula; total not checked" in render_table(model)

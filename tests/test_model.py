@@ -121,3 +121,25 @@ def test_observations_expose_attention_and_gates():
     assert model.layers[1].network.observations["gate"].shape == (1, 5, 4)
     model.record(False)
     assert attention.observations is None
+
+
+def test_core_layers_are_walked_by_the_model_but_are_not_blocks():
+    from littlebaby.block import Block
+    from littlebaby.layers import CausalAttention, Dropout
+
+    model = build_model(tiny(dropout=0.5), vocab_size=7)
+    attends = [layer for layer in model.walk() if isinstance(layer, CausalAttention)]
+    selected = [block for layer in model.layers for block in (layer, layer.attention, layer.network)]
+    assert len(attends) == 2 and [layer for layer in model.walk() if isinstance(layer, Block)] == selected
+    ids = np.arange(6)[None] % 7
+    model.eval()
+    quiet = model.forward(ids)
+    model.train()  # the mode and the model's generator reach the dropout inside CausalAttention
+    assert all(layer.training and layer.rng is model.rng for layer in model.walk() if isinstance(layer, Dropout))
+    model.layers[0].attention.dropout.p = model.layers[0].network.dropout.p = 0.0  # only attention's own dropout left
+    model.layers[1].attention.dropout.p = model.layers[1].network.dropout.p = 0.0
+    assert not np.allclose(model.forward(ids), quiet)
+    model.set_rng(np.random.default_rng(3))
+    first = model.forward(ids)
+    model.set_rng(np.random.default_rng(3))
+    np.testing.assert_array_equal(model.forward(ids), first)  # its masks come from model.rng alone

@@ -1,6 +1,7 @@
 """The run report: one schema, written by training, read strictly by resume and plot, tolerantly by `runs`."""
 
 import json
+import socket
 
 import numpy as np
 import pytest
@@ -22,11 +23,12 @@ def test_a_trained_run_lists_with_every_column(tiny_run):
     assert isinstance(row["best_val_loss"], float) and row["date"][:2] == "20"
 
 
-@pytest.mark.parametrize("damaged", [[1, 2], "text", None, {"config": "pre", "data": "x", "steps_done": "many", "status": 3},
+@pytest.mark.parametrize("damaged", [[1, 2], "text", None, {"status": "running", "writer": {"pid": 10**20, "host": socket.gethostname()}},
+                                     {"status": "running", "writer": {"pid": -1, "host": socket.gethostname()}}, {"config": "pre", "data": "x", "steps_done": "many", "status": 3},
                                      {"config": {"c_sequence": 1}, "created": 5, "best_val_loss": True}])
 def test_a_damaged_report_lists_as_unknowns_not_a_crash(damaged):
     row = reports.row("r", damaged)
-    assert row["guid"] == "r" and row["status"] == "?" and row["config"] == "?"
+    assert row["guid"] == "r" and row["status"] in ("?", "killed") and row["config"] == "?"
     assert row["steps"] is None and row["best_val_loss"] is None and row["params"] is None
     assert set(row["blocks"].split("/")) <= {"?"}
 
@@ -45,3 +47,33 @@ def test_the_data_of_a_run_is_recorded_by_key(tiny_run):
     assert data.shipped == "shakespeare" and data.characters > 1_000_000
     with pytest.raises(UserError, match="does not record the run's data"):
         reports.data_of({"data": "tiny Shakespeare (shipped)"}, "report")
+
+
+def random_json(rng, depth=0):
+    kind = rng.integers(0, 7 if depth < 3 else 5)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return bool(rng.integers(0, 2))
+    if kind == 2:
+        return int(rng.integers(-10**6, 10**6))
+    if kind == 3:
+        return float(rng.normal()) * 10.0 ** int(rng.integers(-5, 30))
+    if kind == 4:
+        return "".join(rng.choice(list("abcT:-0 é"), size=int(rng.integers(0, 20))))
+    if kind == 5:
+        return [random_json(rng, depth + 1) for _ in range(int(rng.integers(0, 4)))]
+    return {str(k): random_json(rng, depth + 1) for k in rng.choice(["config", "status", "c_network", "created", "x"], size=3)}
+
+
+def test_any_damage_to_a_report_lists_without_a_crash(tiny_run):
+    home, name = tiny_run
+    good = reports.read(home / "outputs" / f"report_{name}.json")
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        damaged = json.loads(json.dumps(good))
+        for key in rng.choice(sorted(damaged), size=int(rng.integers(1, 6))):
+            damaged[str(key)] = random_json(rng)
+        row = reports.row(name, damaged if rng.random() < 0.9 else random_json(rng))
+        assert all(value is None or isinstance(value, (str, int, float)) for value in row.values())
+        assert isinstance(row["status"], str) and isinstance(row["blocks"], str) and isinstance(row["date"], str)

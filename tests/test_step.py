@@ -4,7 +4,7 @@ import attrs
 import numpy as np
 import pytest
 
-from littlebaby import blas
+from littlebaby import blas, step
 from littlebaby.config import Config
 from littlebaby.model import build_model
 from littlebaby.step import compute_gradients, compute_loss
@@ -65,7 +65,7 @@ def test_threaded_step_with_dropout_runs_and_replicas_follow_the_mode():
     assert np.isfinite(compute_gradients(model, ids, targets))
     model.eval()
     first = compute_gradients(model, ids, targets)
-    assert all(not replica.training for replica in model._step_replicas)
+    assert all(not replica.training for replica in step.replicas(model, 1))
     assert compute_gradients(model, ids, targets) == first  # eval: no dropout, deterministic
 
 
@@ -94,4 +94,20 @@ def test_evaluate_over_threads_equals_one_thread_with_dropout_configured():
     assert loss == evaluate(split, ids, targets, batch_size=4)  # eval mode: no dropout masks
     assert split.training
     compute_gradients(split, ids[:4], targets[:4])  # the next step trains its replicas again
-    assert all(replica.training for replica in split._step_replicas)
+    assert all(replica.training for replica in step.replicas(split, 1))
+
+
+def test_replicas_are_kept_by_the_step_and_dropped_with_their_model():
+    import gc
+    import weakref
+
+    model = build_model(Config(**SMALL, threads=2), 11)
+    ids, targets = batch(model.config, 4)
+    compute_gradients(model, ids, targets)
+    kept = step.replicas(model, 1)
+    assert kept == step.replicas(model, 1) and kept[0].parameters is model.parameters  # made once, reused
+    assert "_step_replicas" not in vars(model)
+    alive = weakref.ref(model)
+    del model, kept
+    gc.collect()
+    assert alive() is None

@@ -21,6 +21,7 @@ from littlebaby.testing import (
     generation_chunks,
     registry_with,
     tiny_config,
+    with_even_head_width,
 )
 
 
@@ -82,6 +83,15 @@ class SqueezesTime(MultiHeadAttention):
 
     def forward(self, x, cache=None):
         return super().forward(x, cache).squeeze()
+
+
+class EvenHeads(MultiHeadAttention):
+    """Correct, but (like rotary positions, which turn feature pairs) only for even head widths."""
+
+    def __init__(self, config, options=None):
+        if config.d_k % 2:
+            raise ValueError(f"head width {config.d_k} is odd")
+        super().__init__(config, options)
 
 
 def plugin_of(name, cls):
@@ -200,3 +210,39 @@ def test_check_roundtrip_of_a_whole_model():
     from littlebaby.testing import tiny_model
 
     assert check_roundtrip(tiny_model(c_attention="moh", c_network="moe")) > 0
+
+
+def test_a_block_states_the_sizes_it_needs():
+    plugin = plugin_of("even", EvenHeads)
+    every_check = ["test_registered_and_options_validated", "test_roundtrip", "test_shapes", "test_cache"]
+    default = block_suite("attention", "even", plugin=plugin)()
+    with pytest.raises(ValueError, match="head width 3 is odd"):  # the kit's heads are 3 wide
+        default.test_gradients(0.0)
+    with pytest.raises(ValueError, match="head width 3 is odd"):  # and so is "odd widths" (9 over 3 heads)
+        block_suite("attention", "even", plugin=plugin, sizes={"head_size": 16})().test_shapes()
+    sized = block_suite("attention", "even", plugin=plugin, sizes={"head_size": 16}, cases=with_even_head_width())()
+    for name in every_check:
+        getattr(sized, name)()
+    sized.test_gradients(0.2)
+    sized.test_model_gradients({"c_sequence": "post", "c_network": "moe"})
+    assert [case[1].get("head_size") for case in with_even_head_width()] == [None, None, 4, 12, 2, None]
+
+
+def test_sizes_are_only_the_tiny_sizes():
+    with pytest.raises(ValueError, match="not dtype"):
+        block_suite("attention", "mha", sizes={"dtype": "float32"})
+
+
+class WrongFormula(MultiHeadAttention):
+    """Forgets the projection's bias in its closed form."""
+
+    @classmethod
+    def parameter_formula(cls, config, options):
+        text, count = super().parameter_formula(config, options)
+        return text, count - config.n_emb
+
+
+def test_the_suite_checks_a_stated_parameter_formula():
+    with pytest.raises(AssertionError, match="allocated"):
+        block_suite("attention", "wrong", plugin=plugin_of("wrong", WrongFormula))().test_parameter_formula()
+    block_suite("attention", "even", plugin=plugin_of("even", EvenHeads), sizes={"head_size": 16})().test_parameter_formula()

@@ -41,7 +41,8 @@ def stop_at(train, at: int):
 
     def step():
         record = original()
-        train.stop_requested = train.step == at
+        if train.step == at:
+            train.stop.request()
         return record
 
     train.train_step = step
@@ -66,6 +67,37 @@ def test_resume_replays_the_same_run():
     second.load_state(first.state())
     second.run(quiet=True)
     np.testing.assert_array_equal(second.model.parameters.data, straight.model.parameters.data)
+
+
+def test_state_round_trips_the_models_generator():
+    first, _ = trainer(dropout=0.1)
+    first.model.rng.random(5)  # moved away from its seeded start
+    second, _ = trainer(dropout=0.1)
+    second.load_state(first.state())
+    assert second.model.rng is not first.model.rng
+    assert all(layer.rng is second.model.rng for layer in second.model.walk())  # every dropout draws from it
+    np.testing.assert_array_equal(second.model.rng.random(4), first.model.rng.random(4))
+
+
+def test_a_loss_that_is_not_a_number_stops_before_the_update():
+    import pytest
+
+    from littlebaby.training import Diverged
+
+    train, _ = trainer()
+    original = train.train_step
+
+    def poisoned():  # a NaN in the weights shows up as a NaN loss in the next step
+        if train.step == 5:
+            train.model.parameters.data[0] = np.nan
+            train.good = train.model.parameters.data.copy()
+        return original()
+
+    train.train_step = poisoned
+    with pytest.raises(Diverged, match="diverged at step 6: the loss is nan") as error:
+        train.run(quiet=True)
+    assert error.value.step == 6 and train.step == 5 and "lower lr" in str(error.value)
+    np.testing.assert_array_equal(train.model.parameters.data, train.good)  # AdamW did not touch them
 
 
 def test_progress_bar_is_the_text_bar_outside_a_kernel_and_without_ipywidgets(monkeypatch):

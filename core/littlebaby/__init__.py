@@ -20,9 +20,9 @@ hookimpl = pluggy.HookimplMarker("littlebaby")
 """Decorator for plugin hook implementations: `@littlebaby.hookimpl`."""
 
 from littlebaby.errors import UserError  # noqa: E402
-from littlebaby.block import Block  # noqa: E402
+from littlebaby.block import Block, Layer  # noqa: E402
 
-__all__ = ["hookimpl", "UserError", "Block", "__version__", "train", "load", "generate", "build_model"]
+__all__ = ["hookimpl", "UserError", "Block", "Layer", "__version__", "train", "load", "generate", "build_model"]
 
 
 def __getattr__(name):

@@ -5,7 +5,7 @@
     config, tokenizer, model = littlebaby.load("last")
     print(littlebaby.generate("last", prompt="ROMEO:", max_tokens=200, seed=1))
 
-runs.py trains, resumes, finetunes and imports; loading.py loads and
+runs.py trains, resumes, finetunes and imports (session.py runs the training); loading.py loads and
 generates; looking.py inspects and draws; report.py lists the runs;
 token_losses.py scores a text character by character.
 """
@@ -14,5 +14,6 @@ from littlebaby.loading import Loaded, generate, load  # noqa: F401
 from littlebaby.looking import attention, inspect, plot  # noqa: F401
 from littlebaby.plugins import rows as plugins  # noqa: F401
 from littlebaby.report import runs  # noqa: F401
-from littlebaby.runs import RunResult, finetune, grown_model, import_original, train  # noqa: F401
+from littlebaby.runs import finetune, grown_model, import_original, train  # noqa: F401
+from littlebaby.session import RunResult  # noqa: F401
 from littlebaby.token_losses import token_losses  # noqa: F401

@@ -7,7 +7,7 @@ the vocabulary size. Loading builds the model from that config and checks the
 file against it (missing, extra or misshapen tensors are a UserError); it never
 executes code from the file.
 
-The optimizer file (for --resume) holds AdamW's moments and step count, and
+The optimizer file (for resume) holds AdamW's moments and step count, and
 in its metadata the training position and the dropout generator's state.
 """
 

@@ -153,7 +153,7 @@ def _report_run(args, result):
 
     done = summary(result.report)
     if result.status == "interrupted":
-        say(f"interrupted at step {done.steps_done} of {done.total_steps}; saved the model, optimizer state and report")
+        say(f"interrupted at step {done.steps_done} of {done.total_steps} ({result.stop_signal}); saved a checkpoint, the model and the report")
         say(f"continue with: {_continue_hint(args, result.name)}")
     else:
         best = f"best val loss {done.best_val_loss:.4f} at step {done.best_val_step}" if done.best_val_loss is not None else "no val loss"
@@ -196,7 +196,14 @@ def run(args):
             result = api.train(args.config, args.data, args.overrides, args.home, args.resume, quiet=args.quiet, log=say)
         else:
             result = api.finetune(args.run, args.data, args.overrides, args.home, quiet=args.quiet, log=say)
-        _report_run(args, result)
+        try:
+            _report_run(args, result)
+        except OSError:  # SIGHUP: the terminal is gone; the run is saved, the exit code tells
+            pass
+        if result.status == "interrupted":
+            from littlebaby.stopping import exit_code
+
+            return exit_code(result.stop_signal)
     elif args.command == "generate":
         def stream(text):
             sys.stdout.write(text)
@@ -241,7 +248,7 @@ def main(argv=None) -> int:
         return 2
     warnings.showwarning = _warning_line  # a broken plugin: one line, the other plugins keep working
     try:
-        run(args)
+        code = run(args)
     except UserError as error:
         print(f"littlebaby: error: {in_flags(str(error))}", file=sys.stderr, flush=True)
         return 2
@@ -250,7 +257,7 @@ def main(argv=None) -> int:
         return 130
     except BrokenPipeError:  # `littlebaby generate ... | head`
         return 0
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

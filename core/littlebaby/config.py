@@ -83,6 +83,9 @@ class Config:
     init_std: float = attrs.field(default=0.02, validator=positive)  # GPT-2 init
     eval_interval: int = attrs.field(default=100, validator=positive)  # steps between val losses
     eval_windows: int = attrs.field(default=256, validator=positive)  # fixed, seeded val windows
+    # steps between checkpoints (0 = only at the end and at a stop): 250 loses at most a few minutes of
+    # baby-large, while a checkpoint (3 x the parameters' bytes, written once) costs far less than 250 steps
+    checkpoint_interval: int = attrs.field(default=250, validator=non_negative)
     seed: int = 0
     dtype: str = attrs.field(default="float32", validator=_dtype, metadata=ARCHITECTURE)
     threads: int = attrs.field(default=0, validator=non_negative)  # batch split; 0 = one per core
@@ -171,8 +174,9 @@ def option_classes(registry, names: dict) -> dict:
 def from_dict(data: dict, registry=None) -> Config:
     """Build and validate a Config from a flat dict (a JSON file, --set values).
 
-    Plugin keys are checked against the selected blocks' `Options`; a key that
-    no installed plugin declares is an error with the closest known name.
+    Plugin keys are checked against the selected blocks' `Options`; a key of a
+    block the config does not select is an error naming that block, and a key
+    that no installed plugin declares is an error with the closest known name.
     """
     from littlebaby.plugins import default_registry
 
@@ -200,9 +204,13 @@ def from_dict(data: dict, registry=None) -> Config:
     for key in data:
         if key in options:
             continue
-        if key in declared:  # an option of an installed block this config does not use: kept
-            options[key] = data[key]
-            continue
+        if key in declared:  # an option of an installed block this config does not select
+            owner = declared[key]
+            raise UserError(
+                f"config key {key!r} is an option of the {owner.kind} block {owner.name!r}, which this config does not select "
+                f"({BLOCK_KEYS[owner.kind]} is {names[owner.kind]!r})",
+                f"select it ({BLOCK_KEYS[owner.kind]}: {owner.name!r}) or remove {key!r}",
+            )
         raise _unknown_key(key, set(CORE_KEYS) | set(declared))
     return attrs.evolve(config, options=options)
 

@@ -4,12 +4,16 @@ A run is named by a uuid4 (`guid`); a finetune of run R is named
 `R_finetuned` (then `R_finetuned2`, ... so a base is never overwritten).
 Its files, relative to the home (default: the current directory):
 
-    configs/config_<run>.json        models/model_<run>.safetensors
-    tokenizers/tokenizer_<run>.json  models/optimizer_<run>.safetensors (for --resume)
+    configs/config_<run>.json        models/model_<run>.safetensors (at the end, or a stop)
+    tokenizers/tokenizer_<run>.json  checkpoints/<run>/step_<N>/ (for resume, checkpoints.py)
     outputs/report_<run>.json        outputs/completion_<run>[_<yyyymmddhhmmss>].txt
 
-Every file is written atomically: to a temporary file in the same folder,
-then renamed over the target, so a crash never leaves a partial file.
+Every file is written atomically: to a temporary file `.<name>.<pid>.<random>.tmp`
+in the same folder, then renamed over the target, so a crash never leaves a
+partial file; the temporaries of a writer that died are removed by the next
+command in the home (`Home.clean_leftovers`). A run exists from the moment its
+config file does: names are reserved by creating it exclusively (`reserve`),
+so concurrent commands never pick the same name.
 """
 
 import contextlib
@@ -17,7 +21,9 @@ import datetime
 import json
 import os
 import re
+import shutil
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -25,6 +31,9 @@ from littlebaby.errors import UserError
 
 GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 RUN_NAME = re.compile(rf"{GUID}(?:_finetuned\d*)*")
+WRITER_PID = re.compile(r"\.(\d+)\.[a-z0-9_]+\.tmp$")  # .<name>.<pid>.<random>.tmp, a file or a folder
+LEFTOVER_SECONDS = 60.0  # a temporary that names no writer (older versions) is a leftover once this old
+FOLDERS = ("configs", "tokenizers", "models", "outputs")
 
 
 def new_guid() -> str:
@@ -41,11 +50,9 @@ def write_bytes(path, data: bytes):
     """Write data to path atomically (temporary file in the same folder, fsync, rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=".tmp")
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; a run's files are ordinary files
+        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes 0600; a run's files are ordinary files
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -55,6 +62,54 @@ def write_bytes(path, data: bytes):
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def current_umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def temporary_prefix(name: str) -> str:
+    """Names of temporaries carry the writer's pid, so a later command can tell a dead writer's."""
+    return f".{name}.{os.getpid()}."
+
+
+def reserve(path) -> bool:
+    """Create path empty if nobody has (O_CREAT | O_EXCL: one winner among concurrent callers)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    except FileExistsError:
+        return False
+    return True
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process pid runs on this machine (0 and negative numbers name groups, not a process)."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid < 2**31:
+        return False
+    try:
+        os.kill(pid, 0)
+    except PermissionError:  # someone else's process
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def is_leftover(path: Path) -> bool:
+    """A temporary of a writer that is gone: its pid is dead, or it names none and is old."""
+    if not (path.name.startswith(".") and path.name.endswith(".tmp")):
+        return False
+    match = WRITER_PID.search(path.name)
+    if match is not None:
+        return int(match.group(1)) != os.getpid() and not process_alive(int(match.group(1)))
+    try:
+        return time.time() - path.lstat().st_mtime > LEFTOVER_SECONDS
+    except OSError:
+        return False
 
 
 def write_text(path, text: str):
@@ -93,19 +148,55 @@ class Home:
         return self.path / "models" / f"model_{run}.safetensors"
 
     def optimizer(self, run: str) -> Path:
+        """Where littlebaby before checkpoint folders kept AdamW's state (still read by resume)."""
         return self.path / "models" / f"optimizer_{run}.safetensors"
 
     def report(self, run: str) -> Path:
         return self.path / "outputs" / f"report_{run}.json"
 
+    def checkpoints(self, run: str) -> Path:
+        return self.path / "checkpoints" / run
+
     def completion(self, run: str, stamp: str | None = None) -> Path:
-        """completion_<run>.txt, or for a later generate completion_<run>_<stamp>.txt (never reused)."""
-        path = self.path / "outputs" / (f"completion_{run}.txt" if stamp is None else f"completion_{run}_{stamp}.txt")
-        number = 2
-        while stamp is not None and path.exists():  # two generates in the same second
+        """completion_<run>.txt, or for a later generate completion_<run>_<stamp>.txt, reserved
+        (created empty) so that concurrent generates in the same second never share one."""
+        if stamp is None:
+            return self.path / "outputs" / f"completion_{run}.txt"
+        path, number = self.path / "outputs" / f"completion_{run}_{stamp}.txt", 2
+        while not reserve(path):
             path = self.path / "outputs" / f"completion_{run}_{stamp}-{number}.txt"
             number += 1
         return path
+
+    @contextlib.contextmanager
+    def training_lock(self, run: str):
+        """Held while this process trains `run`; another process is refused. The system drops the
+        lock when its holder dies, however it dies, so a killed run never stays locked."""
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): the report's writer pid is the only guard
+            yield
+            return
+        path = self.checkpoints(run) / "lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError(f"run {run} is being trained by another process", "wait for it to end, or stop it first") from None
+            yield
+
+    def clean_leftovers(self):
+        """Remove the temporary files and folders of writers that died (SIGKILL, power loss)."""
+        folders = [self.path / f for f in FOLDERS]
+        with contextlib.suppress(OSError):
+            folders += [p for p in (self.path / "checkpoints").iterdir() if p.is_dir()]
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                for path in folder.iterdir():
+                    if is_leftover(path):
+                        with contextlib.suppress(OSError):
+                            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
     def check_writable(self):
         """A UserError unless run files can be created here; creates nothing that stays."""
@@ -122,26 +213,44 @@ class Home:
                 pass
         except OSError as error:
             raise UserError(f"home {path} is not writable ({error.strerror})", "pass a writable directory as home=DIR") from None
+        self.clean_leftovers()
 
     def runs(self) -> list[str]:
-        """Names of the runs that have a model file, oldest first."""
-        folder = self.path / "models"
-        if not folder.is_dir():
-            return []
-        found = []
-        for path in folder.glob("model_*.safetensors"):
-            name = path.name[len("model_") : -len(".safetensors")]
-            if RUN_NAME.fullmatch(name):
-                found.append((path.stat().st_mtime_ns, name))
-        return [name for _, name in sorted(found)]
+        """Names of the runs in the home, least recently changed first.
+
+        A run is there once its config or model file is: a run killed before its first
+        checkpoint is listed too.
+        """
+        names = set()
+        for folder, prefix, suffix in (("configs", "config_", ".json"), ("models", "model_", ".safetensors")):
+            with contextlib.suppress(OSError):
+                for path in (self.path / folder).glob(f"{prefix}*{suffix}"):
+                    name = path.name[len(prefix) : -len(suffix)]
+                    if RUN_NAME.fullmatch(name):
+                        names.add(name)
+        return sorted(names, key=lambda name: (self._changed(name, self.config(name), self.report(name)), name))
+
+    def _changed(self, run: str, *paths) -> int:
+        """Newest mtime of paths and of the run's model (file, or checkpoint folders); 0 if none exists."""
+        times = [0]
+        for path in (*paths, self.model(run), *self.checkpoints(run).glob("step_*")):
+            with contextlib.suppress(OSError):
+                times.append(path.lstat().st_mtime_ns)
+        return max(times)
 
     def resolve(self, run: str) -> str:
-        """A run name from a user: `last` (the newest model in the home), a name, or a unique prefix."""
+        """A run name from a user: `last`, a name, or a unique prefix.
+
+        `last` is the run with the newest model: a model file or a checkpoint (a run killed
+        mid-way has one); a run that has neither yet, such as a finetune that just started,
+        is never `last`.
+        """
         runs = self.runs()
         if run == "last":
-            if not runs:
-                raise UserError(f"no runs in {self.path.resolve()}", "train one first, or pass home=DIR")
-            return runs[-1]
+            with_model = [name for name in runs if self._changed(name)]
+            if not with_model:
+                raise UserError(f"no runs with a model in {self.path.resolve()}", "train one first, or pass home=DIR")
+            return max(with_model, key=lambda name: (self._changed(name), name))
         if run in runs:
             return run
         matches = [name for name in runs if name.startswith(run) and "_finetuned" not in name[len(run) :]]
@@ -150,9 +259,14 @@ class Home:
         hint = f"known runs: {', '.join(runs[-3:])}{' ...' if len(runs) > 3 else ''}" if runs else "train one first"
         raise UserError(f"no run {run!r} in {self.path.resolve()}", f"{hint} (listing the runs shows them all)")
 
+    def reserve_run(self, name: str) -> bool:
+        """Claim a run name by creating its config file exclusively; False if it is taken."""
+        return not self.model(name).exists() and reserve(self.config(name))
+
     def finetune_name(self, base: str) -> str:
-        """`<base>_finetuned`, or the next free `<base>_finetunedN`: a finetune never overwrites."""
+        """`<base>_finetuned`, or the next free `<base>_finetunedN`, reserved: a finetune never overwrites
+        another run, nor shares a name with a finetune started at the same moment."""
         name, number = f"{base}_finetuned", 2
-        while self.model(name).exists() or self.config(name).exists():
+        while not self.reserve_run(name):
             name, number = f"{base}_finetuned{number}", number + 1
         return name

@@ -5,9 +5,22 @@ that implements one or more of these hooks with `@littlebaby.hookimpl`. Each
 hook receives a `register(name, block_class)` callback: call it once per block
 the plugin provides. The name is what a config selects (`c_attention: "mha"`).
 
-A block class subclasses `littlebaby.Block` (see `littlebaby/block.py` for the
-contract). It may declare `Options`, an attrs class of its own config keys
-with defaults; the core validates those keys like its own.
+A block class subclasses `littlebaby.Block`; `core/littlebaby/block.py` is the
+whole contract:
+
+- `__init__(config, options=None)` declares parameters (`self.parameter`) and
+  sub-layers (`self.add`); a sequence block also gets `attention=`, `network=`.
+- `forward(x, cache=None)` and `backward(dy)` on (B, T, n_emb); backward adds
+  into `self.grads` and returns dx.
+- `Options` (optional): an attrs class of its own config keys with defaults;
+  the core validates them like its own, and refuses them when the config does
+  not select the block.
+- `parameter_formula(config, options)` (optional classmethod): (formula text,
+  count) that `littlebaby inspect` checks; without it, inspect says the total
+  is not checked.
+- `from_original(weights, prefix, config, options)` (optional classmethod):
+  the original notebook's weights for this block, by local parameter name;
+  without it, `import-original` says the notebook has no such block.
 
 Example, a whole plugin module::
 

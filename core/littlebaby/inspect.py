@@ -1,9 +1,11 @@
 """Look inside a model: every parameter tensor, totals per block and group, the closed-form count.
 
-Each block may state its own parameter count in closed form with a
-`parameter_formula(config, options)` classmethod returning (formula, count);
+Each block may state its own parameter count in closed form with the
+`parameter_formula(config, options)` classmethod of the block contract
+(block.py), returning (formula, count), or None when it states none;
 `closed_form(model)` adds them up with the embeddings, final norm and head and
-`parameter_table` checks the total against the tensors actually allocated.
+`render_table` checks the total against the tensors actually allocated (or
+says the total is not checked).
 """
 
 from littlebaby.config import BLOCK_KEYS, block_options
@@ -32,10 +34,10 @@ def closed_form(model):
     terms, per_layer = [], 0
     for kind in ("sequence", "attention", "network"):
         cls = model.entries[kind].cls
-        formula = getattr(cls, "parameter_formula", None)
-        if formula is None:
+        stated = cls.parameter_formula(config, block_options(config, cls))
+        if stated is None:
             return None
-        text, count = formula(config, block_options(config, cls))
+        text, count = stated
         terms.append(f"{getattr(config, BLOCK_KEYS[kind])}: {text}")
         per_layer += count
     total = V * H + n_ctx * H + L * per_layer + 2 * H + H * V + V

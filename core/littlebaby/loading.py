@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from littlebaby import checkpoint, config as configs, files
+from littlebaby import checkpoint, checkpoints, config as configs, files
 from littlebaby.errors import UserError
 from littlebaby.generation import generate as generate_ids
 from littlebaby.tokenizer import Tokenizer
@@ -31,11 +31,27 @@ def load(run: str = "last", home=".", registry=None) -> Loaded:
     return load_named(home, home.resolve(run), registry)
 
 
+def load_tokenizer(home: files.Home, name: str) -> Tokenizer:
+    path = home.tokenizer(name)
+    return Tokenizer.from_dict(files.read_json(path, "tokenizer"), f"tokenizer file {path}")
+
+
+def model_file(home: files.Home, name: str):
+    """The run's model file; for a run stopped before writing one (killed), its newest checkpoint's model."""
+    path = home.model(name)
+    if path.exists() or path.is_symlink():
+        return path
+    saved = checkpoints.newest(home.checkpoints(name))
+    if saved is None and home.config(name).exists():
+        raise UserError(f"run {name} has no model yet: it has not reached its first checkpoint",
+                        "wait for it (checkpoint_interval steps), or give another run's name")
+    return saved.model if saved is not None else path
+
+
 def load_named(home: files.Home, name: str, registry=None) -> Loaded:
     """The run called exactly `name` (already resolved) in home."""
-    tokenizer_path = home.tokenizer(name)
-    tokenizer = Tokenizer.from_dict(files.read_json(tokenizer_path, "tokenizer"), f"tokenizer file {tokenizer_path}")
-    model = checkpoint.load_model(home.model(name), registry, vocab_size=tokenizer.vocab_size)
+    tokenizer = load_tokenizer(home, name)
+    model = checkpoint.load_model(model_file(home, name), registry, vocab_size=tokenizer.vocab_size)
     return Loaded(model.config, tokenizer, model)
 
 

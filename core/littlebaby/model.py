@@ -3,14 +3,16 @@
     ids (B, T) -> wte[ids] + wpe[positions] -> blocks -> ln_f -> head -> logits (B, T, V)
 
 The model knows nothing of files, the CLI or the training loop. It owns the
-flat parameter buffer (`self.parameters`, see params.py); `replica()` gives a
-second model that shares the parameters but has its own gradient buffer and
-saved activations, which is how a batch is split over threads.
+flat parameter buffer (`self.parameters`, see params.py) and the generator
+every dropout draws from (`self.rng`); `replica()` gives a second model that
+shares the parameters but has its own gradient buffer, saved activations and
+generator, which is how a batch is split over threads (step.py keeps them).
+Blocks are built by `build_block`, the one builder the testing kit uses too.
 """
 
 import numpy as np
 
-from littlebaby.block import Block
+from littlebaby.block import Block, Layer
 from littlebaby.cache import KVCache
 from littlebaby.config import BLOCK_KEYS, Config, block_options, from_dict
 from littlebaby.errors import UserError
@@ -21,24 +23,32 @@ from littlebaby.params import Parameters
 from littlebaby.plugins import default_registry
 
 
-class GPT(Block):
+def build_block(kind: str, config: Config, registry=None, cls: type | None = None) -> Block:
+    """One block of `kind` ("sequence", "attention", "network") with its options from `config`.
+
+    cls: the block class; by default the one the config selects by name. A
+    sequence block gets the config's attention and network blocks inside it.
+    """
+    registry = registry or default_registry()
+    cls = cls or registry.resolve(kind, getattr(config, BLOCK_KEYS[kind])).cls
+    if kind == "sequence":
+        inner = {part: build_block(part, config, registry) for part in ("attention", "network")}
+        return cls(config, block_options(config, cls), **inner)
+    return cls(config, block_options(config, cls))
+
+
+class GPT(Layer):
+    """forward(ids (B, T), cache=None) -> logits (B, T, V); backward(dlogits) fills self.grad."""
+
     def __init__(self, config: Config, vocab_size: int, registry=None, parameters: Parameters | None = None):
-        super().__init__(config)
+        super().__init__()
+        self.config = config
         self.registry = registry or default_registry()
         self.vocab_size = vocab_size
         self.entries = {kind: self.registry.resolve(kind, getattr(config, key)) for kind, key in BLOCK_KEYS.items()}
-        sequence, attention, network = (self.entries[k].cls for k in ("sequence", "attention", "network"))
         self.wte = self.add("wte", Embedding(vocab_size, config.n_emb))
         self.wpe = self.add("wpe", Embedding(config.n_ctx, config.n_emb))
-        self.layers = []
-        for i in range(config.n_layers):
-            layer = sequence(
-                config,
-                block_options(config, sequence),
-                attention=attention(config, block_options(config, attention)),
-                network=network(config, block_options(config, network)),
-            )
-            self.layers.append(self.add(f"blocks.{i}", layer))
+        self.layers = [self.add(f"blocks.{i}", build_block("sequence", config, self.registry)) for i in range(config.n_layers)]
         self.ln_f = self.add("ln_f", LayerNorm(config.n_emb))
         self.head = self.add("head", Linear(config.n_emb, vocab_size))
         if parameters is None:
@@ -60,8 +70,8 @@ class GPT(Block):
         return self.train(False)
 
     def set_rng(self, rng):
-        """The generator every dropout in the model draws from."""
-        for block in self.every_block:
+        """Make `rng` the model's generator (`self.rng`): every dropout in the model draws from it."""
+        for block in self.every_block:  # the model itself included
             block.rng = rng
 
     def replica(self, seed_offset: int = 1) -> "GPT":

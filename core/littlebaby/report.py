@@ -7,12 +7,17 @@ every few seconds, read back by resume, `plot` and `runs`. Its keys:
     guid, base, created, littlebaby_version     who: the run, the run it was finetuned from
     config_name, config, blocks, parameters,    what was trained
       vocab_size, new_characters (finetunes)
-    data: {source, shipped, characters}         what it was trained on (see `Data`)
+    data: {source, shipped, characters,         what it was trained on (see `Data`)
+           sha256, rereadable}
+    writer: {pid, host}                         the process training it now (or last)
     environment                                 Python, numpy, BLAS
     total_steps, steps_per_epoch, batch_size    the schedule, set when training starts
     steps: [step_record, ...]                   one record per step
     val: [{step, loss}, ...], best_val_loss, best_val_step
-    status                                      running, finished, interrupted or imported
+    status                                      running, finished, interrupted, diverged or imported
+                                                  (listed as killed: running, but its writer is gone)
+    stop_signal                                 the signal that interrupted it (SIGINT, SIGTERM, SIGHUP)
+    diverged_at                                 the step whose loss was not a number
     steps_done, train_seconds, wall_seconds,    progress and throughput
       tokens_per_second, peak_memory_mb
     resumed: [step, ...]                        where each resume started
@@ -23,7 +28,9 @@ cannot read rather than failing on one damaged report).
 """
 
 import datetime
+import os
 import platform
+import socket
 
 import attrs
 import numpy as np
@@ -41,6 +48,8 @@ class Data:
     source: str  # for people: the file's absolute path, or e.g. "tiny Shakespeare (shipped)"
     shipped: str | None  # the shipped text's name (littlebaby/data/<name>.txt), None for a file
     characters: int
+    sha256: str | None = None  # of the text's UTF-8 bytes: resume refuses a changed text
+    rereadable: bool = True  # False for a pipe or other non-regular file: it cannot be read again
 
 
 # -- creating and writing ------------------------------------------------------------
@@ -57,8 +66,8 @@ def environment() -> dict:
     return info
 
 
-def new(name: str, config, config_name: str, model, data: Data, base: str | None = None) -> dict:
-    return {
+def new(name: str, config, config_name: str, model, data: Data, base: str | None = None, new_characters=None) -> dict:
+    report = {
         "guid": name,  # the run name: a uuid4, with _finetuned... for a finetune
         "base": base,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -71,6 +80,9 @@ def new(name: str, config, config_name: str, model, data: Data, base: str | None
         "data": attrs.asdict(data),
         "environment": environment(),
     }
+    if new_characters is not None:  # a finetune: the characters its text added to the vocabulary
+        report["new_characters"] = new_characters
+    return report
 
 
 def write(path, report: dict):
@@ -78,10 +90,13 @@ def write(path, report: dict):
 
 
 def start(report: dict, total_steps: int, steps_per_epoch: int, batch_size: int):
-    """The schedule of the training about to start (again, when resumed)."""
+    """The schedule of the training about to start (again, when resumed), by this process."""
     report.setdefault("steps", [])
     report.setdefault("val", [])
-    report.update(total_steps=total_steps, steps_per_epoch=steps_per_epoch, batch_size=batch_size, status="running")
+    report.update(total_steps=total_steps, steps_per_epoch=steps_per_epoch, batch_size=batch_size, status="running",
+                  writer={"pid": os.getpid(), "host": socket.gethostname()})
+    report.pop("stop_signal", None)  # of an earlier session: this one has not stopped
+    report.pop("diverged_at", None)
 
 
 def step_record(step: int, loss, lr, grad_norm, seconds: float, tokens: int, groups: dict) -> dict:
@@ -133,6 +148,49 @@ def resumed(report: dict, config, step: int):
     report.setdefault("resumed", []).append(step)
 
 
+def position(report: dict) -> dict:
+    """Where the report stands, saved with each checkpoint: resuming from it forgets what came later."""
+    return {"steps": len(report["steps"]), "val": len(report["val"]), "train_seconds": report.get("train_seconds", 0.0),
+            "wall_seconds": report.get("wall_seconds", 0.0)}
+
+
+def rewind(report: dict, saved: dict, step: int):
+    """The report as it was at a checkpoint of `step`: later step and val records were not kept by it."""
+    report["steps"] = [s for s in report.get("steps", [])[: saved.get("steps")] if s.get("step", 0) <= step]
+    report["val"] = [v for v in report.get("val", [])[: saved.get("val")] if v.get("step", 0) <= step]
+    report.pop("best_val_loss", None)
+    report.pop("best_val_step", None)
+    for record in report["val"]:
+        if report.get("best_val_loss") is None or record["loss"] < report["best_val_loss"]:
+            report["best_val_loss"], report["best_val_step"] = record["loss"], record["step"]
+    report.update(train_seconds=saved.get("train_seconds", 0.0), wall_seconds=saved.get("wall_seconds", 0.0), steps_done=step)
+
+
+def stopped_by(report: dict, signal_name: str | None):
+    report["stop_signal"] = signal_name
+
+
+def diverged(report: dict, step: int):
+    """The loss stopped being a number at `step`: what the last good steps were stays."""
+    report.update(status="diverged", diverged_at=step, steps_done=step - 1)
+
+
+def trained_elsewhere(report: dict) -> int | None:
+    """The pid of another live process training this run now, or None."""
+    writer = report.get("writer")
+    if report.get("status") == "running" and writer_alive(report) and writer["pid"] != os.getpid():
+        return writer["pid"]
+    return None
+
+
+def writer_alive(report: dict) -> bool:
+    """Whether the process that last trained the run is still running (on this machine: elsewhere, assume so)."""
+    writer = report.get("writer")
+    if not isinstance(writer, dict) or not isinstance(writer.get("pid"), int):
+        return False
+    return writer.get("host") != socket.gethostname() or files.process_alive(writer["pid"])
+
+
 def imported(report: dict):
     report.update(status="imported", steps_done=0)
 
@@ -154,7 +212,7 @@ def data_of(report: dict, path) -> Data:
     """The recorded data of a run (for resume), or a UserError for a report without it."""
     data = report.get("data")
     try:
-        return Data(str(data["source"]), data.get("shipped"), int(data["characters"]))
+        return Data(str(data["source"]), data.get("shipped"), int(data["characters"]), data.get("sha256"), data.get("rereadable", True) is not False)
     except (TypeError, KeyError, ValueError, AttributeError):
         raise UserError(f"report file {path} does not record the run's data", "finetune the run on its data instead") from None
 
@@ -193,6 +251,9 @@ def row(name: str, report) -> dict:
     """One line of `runs`: whatever of the report is readable, '?' (or None) for the rest."""
     config = _field(report, "config", dict, {})
     created = _field(report, "created", str, "")
+    status = _field(report, "status", str)
+    if status == "running" and not writer_alive(report):
+        status = "killed"
     return {
         "guid": name,
         "date": created[:16].replace("T", " "),
@@ -202,13 +263,14 @@ def row(name: str, report) -> dict:
         "steps": _field(report, "steps_done", int, None),
         "best_val_loss": _field(report, "best_val_loss", (int, float), None),
         "seconds": _field(report, "train_seconds", (int, float), None),
-        "status": _field(report, "status", str),
+        "status": status,
     }
 
 
 def runs(home=".") -> list[dict]:
     """One row per run in the home, oldest first (from each run's report, where it has one)."""
     home = files.Home(home)
+    home.clean_leftovers()
     rows = []
     for name in home.runs():
         try:

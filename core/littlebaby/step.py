@@ -7,17 +7,20 @@ targets)` is the same split without the backward (evaluation).
 With `config.threads` workers (0 = one per core) the batch is cut into that
 many row chunks. The model runs the first chunk on the calling thread; each
 other chunk runs on a replica (`GPT.replica()`: same parameters, its own
-gradient buffer and saved activations) in a thread pool. NumPy releases the
-GIL inside its ops, so the chunks really run in parallel; OpenBLAS is held to
-one thread meanwhile (`blas.limit`), as each chunk already has a core: on 2
-cores this beats one model with a 2-thread BLAS (benchmarks/RESULTS.md). Each
-chunk's loss and loss gradient are scaled by its share of the tokens, so the
-sums equal the single-thread ones up to float rounding. With
-dropout, each replica draws its own masks from a generator seeded by the
-model's own every step, so the model's generator state fixes them all.
+gradient buffer and saved activations) in a thread pool; this module keeps
+each model's replicas (`replicas(model, n)`) for as long as the model lives.
+NumPy releases the GIL inside its ops, so the chunks really run in parallel;
+OpenBLAS is held to one thread meanwhile (`blas.limit`), as each chunk already
+has a core: on 2 cores this beats one model with a 2-thread BLAS
+(benchmarks/RESULTS.md). Each chunk's loss and loss gradient are scaled by its
+share of the tokens, so the sums equal the single-thread ones up to float
+rounding. With dropout, each replica draws its own masks from a generator
+seeded by the model's own every step, so the model's generator state fixes
+them all.
 """
 
 import os
+import weakref
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
@@ -27,6 +30,7 @@ from littlebaby.ops.loss import cross_entropy
 
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
+_replicas_of: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> its replicas, dropped with it
 
 
 def cores() -> int:
@@ -47,18 +51,15 @@ def _executor(workers: int) -> ThreadPoolExecutor:
     return _pool
 
 
-def _replicas(model, n: int) -> list:
-    """n replicas of the model, made once and kept on it (remade if its parameters are replaced)."""
-    replicas = getattr(model, "_step_replicas", [])
-    if replicas and replicas[0].parameters is not model.parameters:
-        replicas = []
-    while len(replicas) < n:
-        replicas.append(model.replica(seed_offset=len(replicas) + 1))
-    model._step_replicas = replicas
-    for replica in replicas[:n]:
-        if replica.training != model.training:
-            replica.train(model.training)
-    return replicas[:n]
+def replicas(model, n: int) -> list:
+    """The model's first n replicas, made once per model (remade if its parameters are replaced)."""
+    kept = _replicas_of.get(model, [])
+    if kept and kept[0].parameters is not model.parameters:
+        kept = []
+    while len(kept) < n:
+        kept.append(model.replica(seed_offset=len(kept) + 1))
+    _replicas_of[model] = kept
+    return kept[:n]
 
 
 def _chunk(model, ids, targets, share: float) -> float:
@@ -81,7 +82,10 @@ def _split(model, ids, targets, work) -> float:
     n = workers(model, ids.shape[0])
     if n == 1:
         return work(model, ids, targets, 1.0)
-    models = [model] + _replicas(model, n - 1)
+    models = [model] + replicas(model, n - 1)
+    for replica in models[1:]:
+        if replica.training != model.training:  # switching modes walks every block: only when needed
+            replica.train(model.training)
     B = ids.shape[0]
     bounds = [B * i // n for i in range(n + 1)]
     rows = [slice(bounds[i], bounds[i + 1]) for i in range(n)]
@@ -98,14 +102,14 @@ def _split(model, ids, targets, work) -> float:
 
 def compute_gradients(model, ids, targets) -> float:
     """ids, targets (B, T) -> mean loss; model.grad holds d loss / d parameters."""
-    replicas = _replicas(model, workers(model, ids.shape[0]) - 1)  # the ones _split will use
+    helpers = replicas(model, workers(model, ids.shape[0]) - 1)  # the ones _split will use
     if model.config.dropout > 0:
         # replicas draw from generators seeded by the model's own, so the model's
         # generator state alone fixes every mask (what --resume saves and restores)
-        for replica in replicas:
+        for replica in helpers:
             replica.set_rng(np.random.default_rng(model.rng.integers(2**63)))
     loss = _split(model, ids, targets, _chunk)
-    for replica in replicas:
+    for replica in helpers:
         model.grad += replica.grad
     return loss
 

@@ -1,7 +1,7 @@
-"""The training loop and the report it keeps.
+"""The training loop.
 
 `Trainer.run()` takes steps until the schedule ends or a stop is requested
-(Ctrl-C: the current step finishes first). A step is: the batch of that step
+(stopping.py: a signal; the current step finishes first). A step is: the batch of that step
 (text.Epochs, reproducible from the seed), gradients through
 `step.compute_gradients` (the one place they are computed), global-norm
 clipping, the learning rate of the schedule, one AdamW update. Every
@@ -10,14 +10,18 @@ clipping, the learning rate of the schedule, one AdamW update. Every
 The trainer keeps the run's report (a JSON-able dict, its keys in report.py)
 up to date: one record per step, every val loss, throughput, peak memory.
 `on_report` is called after each eval and at least every REPORT_SECONDS, so
-an interrupted run keeps its report.
+an interrupted run keeps its report. Every `checkpoint_interval` steps, and
+once at the end (or stop), `on_checkpoint` saves what resume needs
+(checkpoints.py); the end's save is shielded from a second signal.
+
+A loss or gradient that is not a finite number stops the run at that step
+(`Diverged`) before the update, so the parameters of the last good step are
+never overwritten with NaN.
 """
 
-import contextlib
+import math
 import resource
-import signal
 import sys
-import threading
 import time
 
 import attrs
@@ -26,10 +30,11 @@ from tqdm import tqdm
 
 from littlebaby import report as reports
 from littlebaby.errors import UserError
-from littlebaby.stats import GroupStats
 from littlebaby.optim import clip_grad_norm
 from littlebaby.schedule import learning_rate
+from littlebaby.stats import GroupStats
 from littlebaby.step import compute_gradients, compute_loss
+from littlebaby.stopping import StopRequest
 
 REPORT_SECONDS = 30.0
 
@@ -86,14 +91,25 @@ class TrainState:
         return cls(step, rng)
 
 
+class Diverged(UserError):
+    """The loss or the gradient stopped being a finite number at `step`."""
+
+    def __init__(self, step: int, loss: float, grad_norm: float):
+        self.step = step
+        what = f"the loss is {loss}" if not math.isfinite(loss) else f"the gradient norm is {grad_norm}"
+        super().__init__(f"training diverged at step {step}: {what}", "the learning rate is likely too high: lower lr")
+
+
 class Trainer:
-    def __init__(self, model, optimizer, epochs, val, config, report: dict, step: int = 0, on_report=None):
+    def __init__(self, model, optimizer, epochs, val, config, report: dict, step: int = 0, on_report=None, on_checkpoint=None,
+                 stop: StopRequest | None = None):
         self.model, self.optimizer, self.epochs, self.config = model, optimizer, epochs, config
         self.val_inputs, self.val_targets = val
         self.report = report
         self.step = step  # steps done
         self.on_report = on_report or (lambda report: None)
-        self.stop_requested = False
+        self.on_checkpoint = on_checkpoint or (lambda trainer, final: None)  # final: the end's (or a stop's) save
+        self.stop = stop or StopRequest()
         self.group_stats = GroupStats(model.parameters)
         steps = epochs.steps_per_epoch * config.num_epochs
         self.total_steps = min(steps, config.max_steps) if config.max_steps else steps
@@ -108,6 +124,8 @@ class Trainer:
         inputs, targets = self.epochs.batch(self.step)
         loss = compute_gradients(self.model, inputs, targets)
         grad_norm = clip_grad_norm(self.model.grad, config.grad_clip)
+        if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+            raise Diverged(self.step + 1, float(loss), float(grad_norm))
         lr = learning_rate(self.step, self.total_steps, config.lr, config.min_lr, config.warmup_steps)
         weight_sq = self.group_stats.squared_norms(self.model.parameters.data)
         self.optimizer.step(self.model.grad, lr)
@@ -130,7 +148,7 @@ class Trainer:
         bar = progress_bar(total=self.total_steps, initial=self.step, disable=quiet, unit="step", dynamic_ncols=True, leave=True)
         val_loss = None
         try:
-            while self.step < self.total_steps and not self.stop_requested:
+            while self.step < self.total_steps and not self.stop.should_stop():
                 record = self.train_step()
                 self.train_seconds += record["seconds"]
                 reports.add_step(report, record, self.train_seconds)
@@ -144,13 +162,19 @@ class Trainer:
                 if self.step % self.config.eval_interval == 0 or time.monotonic() - last_write > REPORT_SECONDS:
                     self.finish_report("running")
                     last_write = time.monotonic()
+                interval = self.config.checkpoint_interval
+                if interval and self.step % interval == 0 and self.step < self.total_steps:
+                    self.on_checkpoint(self, False)
         finally:
             bar.close()
             reports.add_wall_seconds(report, time.monotonic() - started)
         if self.step >= self.total_steps and reports.last_val_step(report) != self.step:
             self.evaluate()  # resumed at the very end, or a schedule of zero steps
         status = "finished" if self.step >= self.total_steps else "interrupted"
-        self.finish_report(status)
+        with self.stop.deferred():  # a second signal now would cut the last save short: it waits
+            reports.stopped_by(report, self.stop.signal if status == "interrupted" else None)
+            self.on_checkpoint(self, True)
+            self.finish_report(status)
         return status
 
     def tokens_per_second(self) -> float | None:
@@ -163,8 +187,7 @@ class Trainer:
         self.on_report(self.report)
 
     def state(self) -> TrainState:
-        rng = self.model.layers[0].rng if self.model.layers else None
-        return TrainState(self.step, rng.bit_generator.state if rng is not None else None)
+        return TrainState(self.step, self.model.rng.bit_generator.state)
 
     def load_state(self, state: TrainState):
         self.step = state.step
@@ -172,25 +195,3 @@ class Trainer:
             rng = np.random.default_rng()
             rng.bit_generator.state = state.dropout_rng
             self.model.set_rng(rng)
-
-
-@contextlib.contextmanager
-def stop_on_sigint(trainer: Trainer, notice=None):
-    """While active, the first Ctrl-C asks the trainer to stop after the current step;
-    a second one interrupts at once. Outside the main thread signals cannot be caught: no-op."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        if trainer.stop_requested:
-            raise KeyboardInterrupt
-        trainer.stop_requested = True
-        if notice is not None:
-            notice()
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -23,6 +23,11 @@ class SharedKVOptions:
 class SharedKVAttention(littlebaby.Block):
     Options = SharedKVOptions
 
+    @classmethod
+    def parameter_formula(cls, config, options):  # what `littlebaby inspect` checks the tensors against
+        H, A = config.n_emb, config.head_size
+        return "3HA + H (q and k, projection and its bias)", 3 * H * A + H
+
     def __init__(self, config, options=None):
         super().__init__(config, options or SharedKVOptions())
         self.n_heads = config.n_heads

@@ -34,7 +34,7 @@ class GroupedQueryAttention(littlebaby.Block):
         if self.n_heads % self.n_kv_heads != 0:
             raise littlebaby.UserError(
                 f"bad gqa option value: n_kv_heads: must divide n_heads ({self.n_heads} % {self.n_kv_heads} != 0)",
-                "fix the value in the config or with --set",
+                "fix the value in the config or override it (key=value)",
             )
         self.group = self.n_heads // self.n_kv_heads  # query heads per key/value head
         kv_width = self.n_kv_heads * config.d_k

@@ -16,6 +16,13 @@ class MultiHeadAttention(littlebaby.Block):
         H, A = config.n_emb, config.head_size
         return "4HA + H (q, k, v, projection and its bias)", 4 * H * A + H
 
+    @classmethod
+    def from_original(cls, weights, prefix, config, options):
+        old = prefix + "mha_"  # separate q, k, v weights: our fused weight's column blocks; c_* projects
+        qkv = weights.columns(f"{old}{part}_weight" for part in "qkv")
+        proj = {"proj.weight": weights(old + "c_weight"), "proj.bias": weights.bias(old + "c_bias", config.n_emb)}
+        return {"qkv.weight": qkv, **proj}
+
     def __init__(self, config, options=None):
         super().__init__(config, options)
         self.n_heads = config.n_heads

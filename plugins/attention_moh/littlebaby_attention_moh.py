@@ -19,6 +19,17 @@ class MixtureOfHeads(littlebaby.Block):
         H, A, n, d = config.n_emb, config.head_size, config.n_heads, config.d_k
         return "3HA + H*n_heads + d_k*H + H (q, k, v, gate, projection and its bias)", 3 * H * A + H * n + d * H + H
 
+    @classmethod
+    def from_original(cls, weights, prefix, config, options):
+        # q, k, v as mha's (column blocks of our fused weight); m_* projects, g_* gates
+        old = prefix + "moh_"
+        return {
+            "qkv.weight": weights.columns(f"{old}{part}_weight" for part in "qkv"),
+            "gate.weight": weights(old + "g_weight"),
+            "proj.weight": weights(old + "m_weight"),
+            "proj.bias": weights.bias(old + "m_bias", config.n_emb),
+        }
+
     def __init__(self, config, options=None):
         super().__init__(config, options)
         self.n_heads = config.n_heads

@@ -11,6 +11,15 @@ class MLP(littlebaby.Block):
         H = config.n_emb
         return "8H^2 + 5H (H -> 4H -> H with biases)", 8 * H * H + 5 * H
 
+    @classmethod
+    def from_original(cls, weights, prefix, config, options):
+        sizes = {"up": 4 * config.n_emb, "down": config.n_emb}  # output widths, for biases saved as null
+        mapped = {}
+        for ours, theirs in (("up", "proj_up"), ("down", "proj_dn")):
+            mapped[f"{ours}.weight"] = weights(f"{prefix}mlp_{theirs}_weight")
+            mapped[f"{ours}.bias"] = weights.bias(f"{prefix}mlp_{theirs}_bias", sizes[ours])
+        return mapped
+
     def __init__(self, config, options=None):
         super().__init__(config, options)
         self.up = self.add("up", Linear(config.n_emb, 4 * config.n_emb))

@@ -32,6 +32,22 @@ class MixtureOfExperts(littlebaby.Block):
         H, E = config.n_emb, options.n_experts
         return "H*E + E*(8H^2 + 5H) (gate, E experts of H -> 4H -> H)", H * E + E * (8 * H * H + 5 * H)
 
+    @classmethod
+    def from_original(cls, weights, prefix, config, options):
+        expansion = weights.value(prefix + "moe_expansion", 4)
+        if expansion != 4:
+            raise littlebaby.UserError(f"the original model uses moe expansion {expansion}",
+                                       "littlebaby's moe expands 4x; only those import")
+        C, experts = config.n_emb, range(options.n_experts)
+        expert = f"{prefix}moe_expert_"  # the notebook keeps one MLP per expert; ours are stacked, see _stacked
+        return {
+            "gate.weight": weights(f"{prefix}moe_g_weight"),
+            "up.weight": np.stack([weights(f"{expert}{e}_up_weight") for e in experts], axis=1),  # (C, E, F)
+            "up.bias": np.stack([weights.bias(f"{expert}{e}_up_bias", 4 * C) for e in experts]),  # (E, F)
+            "down.weight": np.stack([weights(f"{expert}{e}_dn_weight") for e in experts]),  # (E, F, C)
+            "down.bias": np.stack([weights.bias(f"{expert}{e}_dn_bias", C) for e in experts]),  # (E, C)
+        }
+
     def __init__(self, config, options=None):
         super().__init__(config, options or MoEOptions())
         E, C, F = self.options.n_experts, config.n_emb, 4 * config.n_emb

@@ -9,6 +9,11 @@ class PreNorm(littlebaby.Block):
     def parameter_formula(cls, config, options):
         return "4H (two LayerNorms)", 4 * config.n_emb
 
+    @classmethod
+    def from_original(cls, weights, prefix, config, options):  # its children map their own keys
+        names = (("weight", "gamma"), ("bias", "beta"))  # ours, the notebook's
+        return {f"ln{n}.{ours}": weights(f"{prefix}ln{n}_{theirs}") for n in (1, 2) for ours, theirs in names}
+
     def __init__(self, config, options=None, *, attention, network):
         super().__init__(config, options)
         self.ln1 = self.add("ln1", LayerNorm(config.n_emb))

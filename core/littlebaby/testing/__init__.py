@@ -5,14 +5,15 @@
     check_cache(block_or_model, ...)        cached generation equals full forwards, past n_ctx
     check_roundtrip(block_or_model, ...)    safetensors save and load give identical outputs
     check_shapes(block, ...)                batch 1, one token, one head, odd widths, float32
-    block_suite(kind, name)                 all of the above as a pytest test class
+    block_suite(kind, name, sizes=...)      all of the above as a pytest test class
     tiny_config / tiny_model / build_block  the float64 test-sized pieces they run on
+    TINY, SIZES, CASES, with_even_head_width  the sizes and odd-shape cases, and how to change them
 
 The pytest plugin (`littlebaby.testing.pytest_plugin`, loaded by pytest
 through the `pytest11` entry point) adds fixtures; see docs/plugins.md.
 """
 
-from littlebaby.testing.build import build_block, registry_with, set_training, tiny_config, tiny_model
+from littlebaby.testing.build import SIZES, TINY, build_block, registry_with, set_training, tiny_config, tiny_model
 from littlebaby.testing.cache import CacheReport, check_cache, generation_chunks
 from littlebaby.testing.gradients import (
     GradientReport,
@@ -23,10 +24,13 @@ from littlebaby.testing.gradients import (
     randomize,
 )
 from littlebaby.testing.roundtrip import check_roundtrip
-from littlebaby.testing.shapes import check_shapes
+from littlebaby.testing.shapes import CASES, check_shapes, with_even_head_width
 from littlebaby.testing.suite import block_suite
 
 __all__ = [
+    "CASES",
+    "SIZES",
+    "TINY",
     "CacheReport",
     "GradientReport",
     "bind_parameters",
@@ -44,4 +48,5 @@ __all__ = [
     "set_training",
     "tiny_config",
     "tiny_model",
+    "with_even_head_width",
 ]

@@ -1,13 +1,15 @@
 """Tiny configs, blocks and models to check: what every other check in the kit is built from.
 
 A check runs on a float64 model small enough that finite differences take
-milliseconds: n_ctx 8, n_emb 12, four heads of width 3, two layers. Blocks are
+milliseconds: n_ctx 8, n_emb 12, four heads of width 3, two layers, 11 tokens
+(TINY; a block that needs other sizes passes its own, see SIZES). Blocks are
 looked up by name in a registry (the installed plugins, plus the plugin module
 under test when it is not installed) and given random parameters, so that no
 term can hide behind a weight of exactly 1 or a bias of 0.
 """
 
-from littlebaby.config import BLOCK_KEYS, block_options, from_dict
+from littlebaby import model
+from littlebaby.config import from_dict
 from littlebaby.model import GPT
 from littlebaby.plugins import Registry, default_registry
 from littlebaby.testing.gradients import bind_parameters, randomize
@@ -22,6 +24,15 @@ TINY = {
     "dtype": "float64",
 }
 VOCAB_SIZE = 11
+SIZES = ("n_ctx", "n_emb", "head_size", "n_heads", "n_layers")  # the TINY keys a block's tests may change
+
+
+def check_sizes(sizes: dict | None) -> dict:
+    """sizes as given (empty if None), or a ValueError naming a key that is not one of SIZES."""
+    unknown = sorted(set(sizes or {}) - set(SIZES))
+    if unknown:
+        raise ValueError(f"sizes may set {', '.join(SIZES)}; not {', '.join(unknown)}")
+    return dict(sizes or {})
 
 
 def registry_with(plugin=None) -> Registry:
@@ -49,18 +60,12 @@ def block_class(kind: str, block, registry=None) -> type:
 def build_block(kind: str, block, config, registry=None, seed=0):
     """A standalone block with random float64 (or config.dtype) parameters bound.
 
-    A sequence block gets the config's attention and network blocks inside it.
+    Built by the model's own builder (`littlebaby.model.build_block`), so a
+    block is made here exactly as in a GPT: a sequence block gets the config's
+    attention and network blocks inside it.
     """
     registry = registry or default_registry()
-    cls = block_class(kind, block, registry)
-    if kind == "sequence":
-        inner = {}
-        for part in ("attention", "network"):
-            inner_cls = registry.resolve(part, getattr(config, BLOCK_KEYS[part])).cls
-            inner[part] = inner_cls(config, block_options(config, inner_cls))
-        instance = cls(config, block_options(config, cls), **inner)
-    else:
-        instance = cls(config, block_options(config, cls))
+    instance = model.build_block(kind, config, registry, block_class(kind, block, registry))
     bind_parameters(instance, dtype=config.dtype, seed=seed)
     return instance
 
@@ -68,9 +73,9 @@ def build_block(kind: str, block, config, registry=None, seed=0):
 def tiny_model(registry=None, seed=0, vocab_size=VOCAB_SIZE, **overrides) -> GPT:
     """A GPT of TINY sizes (overrides as in tiny_config) with random parameters, in eval mode."""
     registry = registry or default_registry()
-    model = GPT(tiny_config(registry, **overrides), vocab_size, registry)
-    randomize(model.parameters, seed)
-    return model.eval()
+    gpt = GPT(tiny_config(registry, **overrides), vocab_size, registry)
+    randomize(gpt.parameters, seed)
+    return gpt.eval()
 
 
 def set_training(block, mode=True):

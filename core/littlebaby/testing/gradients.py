@@ -134,7 +134,8 @@ def check_gradients(target, x=None, *, targets=None, tol=1e-5, eps=1e-6, samples
         if parameters is None and any(True for _ in target.named_specs()):
             parameters = bind_parameters(target, seed=seed)
         if x is None:
-            n_emb = target.config.n_emb if target.config is not None else 8
+            config = getattr(target, "config", None)  # core layers have none
+            n_emb = config.n_emb if config is not None else 8
             x = rng.standard_normal((2, 5, n_emb))
         x = np.array(x, dtype=np.float64)
         probe = None

@@ -22,6 +22,17 @@ CASES = (
 )
 
 
+def with_even_head_width(cases=CASES):
+    """The cases with every odd head width made even (head_size grows by n_heads), for a block
+    that pairs a head's features (rotary positions); give it even base sizes too."""
+    even = []
+    for name, changes, batch, tokens in cases:
+        if "head_size" in changes and (changes["head_size"] // changes["n_heads"]) % 2:
+            changes = {**changes, "head_size": changes["head_size"] + changes["n_heads"]}
+        even.append((name, changes, batch, tokens))
+    return tuple(even)
+
+
 def check_shapes(block, *, kind="attention", registry=None, options=None, cases=CASES, seed=0):
     """Forward and backward of `block` (a class or registered name) at every case; returns the case names.
 

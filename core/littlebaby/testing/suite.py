@@ -4,10 +4,12 @@
 
     TestMine = block_suite("attention", "mine")
 
-The class checks, on tiny float64 configs: the block's gradients (with and
+The class checks, on tiny float64 configs (build.py's TINY sizes, or the
+block's own `sizes`): the block's gradients (with and
 without dropout), a whole model's gradients with the block in it, cached
 generation against full forwards past n_ctx (the block alone for attention,
-the model for every kind), odd shapes, a save/load round trip, and that the
+the model for every kind), odd shapes, a save/load round trip, the block's
+`parameter_formula` against the tensors allocated (when it states one), and that the
 block is registered under its name with each of its options rejecting a bad
 value with the one-line error of the core. Add tests of the block's own behaviour
 beside it in the same file.
@@ -18,13 +20,14 @@ import functools
 import attrs
 
 from littlebaby.block import Block
-from littlebaby.config import BLOCK_KEYS
+from littlebaby.config import BLOCK_KEYS, block_options
 from littlebaby.errors import UserError
-from littlebaby.testing.build import build_block, registry_with, set_training, tiny_config, tiny_model
+from littlebaby.inspect import closed_form
+from littlebaby.testing.build import build_block, check_sizes, registry_with, set_training, tiny_config, tiny_model
 from littlebaby.testing.cache import check_cache
 from littlebaby.testing.gradients import check_gradients, check_model_gradients
 from littlebaby.testing.roundtrip import check_roundtrip
-from littlebaby.testing.shapes import check_shapes
+from littlebaby.testing.shapes import CASES, check_shapes
 
 # the other blocks a model is built with, per kind under test: pre and post wiring, both mixtures
 MODEL_PARTNERS = {
@@ -34,19 +37,22 @@ MODEL_PARTNERS = {
 }
 
 
-def block_suite(kind: str, name: str, *, plugin=None, options=None):
+def block_suite(kind: str, name: str, *, plugin=None, options=None, sizes=None, cases=CASES):
     """A pytest test class for the `kind` block registered as `name`.
 
     plugin:  the plugin module, when the tests may run without it installed
              (it is then registered directly, beside the installed plugins).
-    options: config keys used in every check, e.g. {"n_kv_heads": 2}; the
-             odd-size cases change n_heads and n_emb on top of them.
+    options: the block's own config keys used in every check, e.g. {"n_kv_heads": 2}.
+    sizes:   TINY sizes the block needs instead (n_ctx, n_emb, head_size,
+             n_heads, n_layers), e.g. {"head_size": 16} for heads of width 4.
+    cases:   check_shapes' odd-size cases, applied on top of the above
+             (`with_even_head_width()` for a block that needs even head widths).
     """
     import pytest  # only test code needs pytest, not `import littlebaby.testing`
 
     if kind not in BLOCK_KEYS:
         raise ValueError(f"kind must be one of {', '.join(BLOCK_KEYS)}, got {kind!r}")
-    selected = {BLOCK_KEYS[kind]: name, **(options or {})}
+    selected = {BLOCK_KEYS[kind]: name, **check_sizes(sizes), **(options or {})}
     partners = MODEL_PARTNERS[kind]
 
     def ids(partner):
@@ -80,7 +86,15 @@ def block_suite(kind: str, name: str, *, plugin=None, options=None):
             check_cache(tiny_model(registry(), **{**partner, **selected}))
 
         def test_shapes(self):
-            check_shapes(name, kind=kind, registry=registry(), options=selected)
+            check_shapes(name, kind=kind, registry=registry(), options=selected, cases=cases)
+
+        def test_parameter_formula(self):
+            cls = registry().resolve(kind, name).cls
+            model = tiny_model(registry(), **{**partners[0], **selected})
+            if cls.parameter_formula(model.config, block_options(model.config, cls)) is None:
+                pytest.skip(f"{name} states no parameter_formula (inspect leaves the total unchecked)")
+            text, count = closed_form(model)
+            assert count == model.parameters.size, f"closed form {text} = {count:,}, allocated {model.parameters.size:,}"
 
         def test_roundtrip(self):
             check_roundtrip(name, tiny_config(registry(), **selected), kind=kind, registry=registry())

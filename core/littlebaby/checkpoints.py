@@ -1,0 +1,170 @@
+"""A run's checkpoints: one folder per saved step, complete or absent, the newest two kept.
+
+    checkpoints/<run>/step_000000250/
+        model.safetensors       the parameters (checkpoint.py's model file)
+        optimizer.safetensors   AdamW's moments and step
+        manifest.json           step, training state (dropout generator), report position,
+                                and the sha256 of each part
+
+A checkpoint is written into a temporary folder `.step_<N>.<pid>.<random>.tmp`
+beside the others, flushed to disk, and renamed into place last: a reader sees
+the whole set or nothing, whatever kills the writer (and a killed writer's
+temporary folder is removed by the next command, files.Home.clean_leftovers).
+Resume takes the newest checkpoint whose manifest agrees with its parts (its
+name's step, each part's hash); a broken one is passed over with a warning.
+
+checkpoint.py is the file format of one model or optimizer file; this module
+is the set of them that makes a run resumable.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import attrs
+
+from littlebaby import checkpoint, files
+
+FORMAT = "littlebaby-checkpoint-1"
+MANIFEST = "manifest.json"
+PARTS = ("model.safetensors", "optimizer.safetensors")
+KEEP = 2  # the newest and the one before it: if the newest turns out broken, resume falls back one
+STEP_FOLDER = re.compile(r"step_(\d+)")
+PAUSE_VARIABLE = "LITTLEBABY_CHECKPOINT_PAUSE"  # tests only: seconds to wait between the parts, to widen the window
+
+
+class BrokenCheckpoint(Exception):
+    """A checkpoint folder whose parts do not agree with its manifest."""
+
+
+@attrs.frozen
+class Checkpoint:
+    """A complete, verified checkpoint."""
+
+    path: Path
+    step: int | None  # None: an older littlebaby's files, whose step is in the optimizer file
+    state: dict | None  # the training state saved with it (training.TrainState as a dict)
+    report: dict | None  # the report's position at this step (report.position); None: the report as it is
+    model: Path = attrs.field()
+    optimizer: Path = attrs.field()
+
+    @model.default
+    def _model(self):
+        return self.path / PARTS[0]
+
+    @optimizer.default
+    def _optimizer(self):
+        return self.path / PARTS[1]
+
+
+def before_checkpoints(model: Path, optimizer: Path) -> Checkpoint:
+    """The model and optimizer files an older littlebaby (without checkpoint folders) saved at a stop."""
+    return Checkpoint(model.parent, None, None, None, model, optimizer)
+
+
+def sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sync_folder(path: Path):
+    """Make a folder's entries (new files, a rename) durable."""
+    with contextlib.suppress(OSError):  # some file systems cannot open a folder; the rename is still atomic
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _retire(path: Path):
+    """Delete a checkpoint folder so that no moment shows it half deleted: rename it away first."""
+    hidden = path.with_name(f"{files.temporary_prefix(path.name)}retired.tmp")
+    os.rename(path, hidden)
+    shutil.rmtree(hidden, ignore_errors=True)
+
+
+def write(folder, step: int, model, optimizer, state: dict, report_position: dict) -> Checkpoint:
+    """Save a checkpoint of `step` in folder (checkpoints/<run>), then keep only the newest KEEP."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"step_{step:09d}"
+    if final.exists():
+        with contextlib.suppress(BrokenCheckpoint):
+            return verify(final)  # this step is saved already (the end fell on an interval)
+        _retire(final)
+    temporary = Path(tempfile.mkdtemp(dir=folder, prefix=files.temporary_prefix(final.name), suffix=".tmp"))
+    try:
+        os.chmod(temporary, 0o777 & ~files.current_umask())  # mkdtemp makes 0700; a checkpoint is an ordinary folder
+        checkpoint.save_model(temporary / PARTS[0], model)
+        pause = float(os.environ.get(PAUSE_VARIABLE) or 0)
+        if pause:
+            time.sleep(pause)
+        checkpoint.save_optimizer(temporary / PARTS[1], optimizer, state)
+        manifest = {"format": FORMAT, "step": step, "state": state, "report": report_position,
+                    "parts": {part: sha256(temporary / part) for part in PARTS}}
+        files.write_json(temporary / MANIFEST, manifest)
+        _sync_folder(temporary)
+        os.rename(temporary, final)
+        _sync_folder(folder)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    for old in steps(folder)[KEEP:]:
+        with contextlib.suppress(OSError):
+            _retire(old)
+    return Checkpoint(final, step, state, report_position)
+
+
+def steps(folder) -> list[Path]:
+    """The checkpoint folders of a run, newest first (not yet verified)."""
+    found = []
+    with contextlib.suppress(OSError):
+        for path in Path(folder).iterdir():
+            match = STEP_FOLDER.fullmatch(path.name)
+            if match and path.is_dir():
+                found.append((int(match.group(1)), path))
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def verify(path: Path) -> Checkpoint:
+    """The checkpoint in path if its manifest agrees with its name and its parts; else BrokenCheckpoint."""
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise BrokenCheckpoint(f"its manifest is missing or unreadable ({error.__class__.__name__})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BrokenCheckpoint("its manifest is not a littlebaby checkpoint manifest")
+    step, state, parts = manifest.get("step"), manifest.get("state"), manifest.get("parts")
+    if step != int(STEP_FOLDER.fullmatch(path.name).group(1)) or not isinstance(state, dict) or state.get("step") != step:
+        raise BrokenCheckpoint(f"its manifest says step {step!r}, its folder {path.name}")
+    if not isinstance(parts, dict) or set(parts) != set(PARTS):
+        raise BrokenCheckpoint("its manifest does not list its parts")
+    for part in PARTS:
+        try:
+            if sha256(path / part) != parts[part]:
+                raise BrokenCheckpoint(f"{part} is not the file its manifest describes")
+        except OSError:
+            raise BrokenCheckpoint(f"{part} is missing or unreadable") from None
+    report = manifest.get("report")
+    return Checkpoint(path, step, state, report if isinstance(report, dict) else {})
+
+
+def newest(folder) -> Checkpoint | None:
+    """The newest complete checkpoint of a run; a broken newer one is passed over with a warning."""
+    for path in steps(folder):
+        try:
+            return verify(path)
+        except BrokenCheckpoint as error:
+            warnings.warn(f"checkpoint {path} is broken ({error}); trying the one before it", stacklevel=2)
+    return None

@@ -1,0 +1,97 @@
+"""A run's checkpoints: whole sets renamed into place, verified against their manifest, the newest two kept."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from littlebaby import checkpoint, checkpoints
+from littlebaby.model import build_model
+from littlebaby.optim import AdamW
+
+
+def small():
+    model = build_model(dict(n_ctx=8, n_emb=8, head_size=8, n_heads=2, n_layers=1), vocab_size=5)
+    return model, AdamW(model.parameters)
+
+
+def save(folder, step, model, optimizer):
+    state = {"step": step, "dropout_rng": None}
+    return checkpoints.write(folder, step, model, optimizer, state, {"steps": step, "val": 0})
+
+
+def test_a_checkpoint_holds_model_optimizer_and_manifest(tmp_path):
+    model, optimizer = small()
+    optimizer.step(np.ones_like(model.parameters.data), 0.1)
+    saved = save(tmp_path, 7, model, optimizer)
+    assert saved.path.name == "step_000000007" and sorted(p.name for p in saved.path.iterdir()) == [
+        "manifest.json", "model.safetensors", "optimizer.safetensors"]
+    again = checkpoints.newest(tmp_path)
+    assert again == saved and again.report == {"steps": 7, "val": 0}
+    loaded = checkpoint.load_model(again.model)
+    np.testing.assert_array_equal(loaded.parameters.data, model.parameters.data)
+    fresh = AdamW(loaded.parameters)
+    assert checkpoint.load_optimizer(again.optimizer, fresh)["step"] == 7
+    for key, value in optimizer.state().items():
+        np.testing.assert_array_equal(fresh.state()[key], value)
+    assert [p.name for p in tmp_path.iterdir()] == ["step_000000007"]  # no temporary left
+
+
+def test_only_the_newest_two_are_kept(tmp_path):
+    model, optimizer = small()
+    for step in (1, 2, 3, 4):
+        save(tmp_path, step, model, optimizer)
+    assert [p.name for p in checkpoints.steps(tmp_path)] == ["step_000000004", "step_000000003"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step_000000003", "step_000000004"]
+
+
+@pytest.mark.parametrize("damage", ["flip a byte of the model", "truncate the optimizer", "drop the manifest",
+                                    "manifest of another step", "remove a part"])
+def test_a_broken_newest_checkpoint_falls_back_to_the_one_before(tmp_path, damage):
+    model, optimizer = small()
+    save(tmp_path, 1, model, optimizer)
+    newest = save(tmp_path, 2, model, optimizer).path
+    if damage == "flip a byte of the model":
+        data = bytearray((newest / "model.safetensors").read_bytes())
+        data[-3] ^= 0xFF
+        (newest / "model.safetensors").write_bytes(bytes(data))
+    elif damage == "truncate the optimizer":
+        (newest / "optimizer.safetensors").write_bytes((newest / "optimizer.safetensors").read_bytes()[:-10])
+    elif damage == "drop the manifest":
+        (newest / "manifest.json").unlink()
+    elif damage == "manifest of another step":
+        manifest = json.loads((newest / "manifest.json").read_text())
+        manifest["step"] = manifest["state"]["step"] = 1
+        (newest / "manifest.json").write_text(json.dumps(manifest))
+    else:
+        (newest / "optimizer.safetensors").unlink()
+    with pytest.warns(UserWarning, match="step_000000002 is broken"):
+        found = checkpoints.newest(tmp_path)
+    assert found.step == 1
+
+
+def test_no_checkpoint_is_none(tmp_path):
+    assert checkpoints.newest(tmp_path / "missing") is None
+
+
+def test_an_interrupted_write_leaves_the_previous_set_and_no_folder(tmp_path, monkeypatch):
+    model, optimizer = small()
+    save(tmp_path, 1, model, optimizer)
+
+    def fail(*args):
+        raise KeyboardInterrupt  # a second Ctrl-C in the middle of the write
+
+    monkeypatch.setattr(checkpoint, "save_optimizer", fail)
+    with pytest.raises(KeyboardInterrupt):
+        save(tmp_path, 2, model, optimizer)
+    assert [p.name for p in tmp_path.iterdir()] == ["step_000000001"]
+    assert checkpoints.newest(tmp_path).step == 1
+
+
+def test_a_checkpoint_folder_has_ordinary_permissions(tmp_path):
+    model, optimizer = small()
+    saved = save(tmp_path, 1, model, optimizer)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert saved.path.stat().st_mode & 0o777 == 0o777 & ~umask

@@ -1,0 +1,48 @@
+"""Stopping a run: signals ask for a stop, a second one quits, except while a save is deferred."""
+
+import os
+import signal
+
+import pytest
+
+from littlebaby.stopping import StopRequest, exit_code, handle_signals
+
+
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_signal_asks_for_a_stop_and_a_second_one_quits(name):
+    stop, notices = StopRequest(), []
+    with handle_signals(stop, notice=notices.append):
+        assert not stop.should_stop()
+        os.kill(os.getpid(), getattr(signal, name))
+        assert stop.should_stop() and stop.signal == name and notices == [name]
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_a_second_signal_waits_for_a_deferred_save_then_quits():
+    stop, done = StopRequest(), []
+    with handle_signals(stop):
+        os.kill(os.getpid(), signal.SIGTERM)
+        with pytest.raises(KeyboardInterrupt):
+            with stop.deferred():
+                os.kill(os.getpid(), signal.SIGINT)  # arrives mid-save: must not cut it
+                done.append("saved")
+    assert done == ["saved"] and stop.signal == "SIGTERM"
+
+
+def test_exit_codes_follow_the_shell_convention():
+    assert (exit_code("SIGINT"), exit_code("SIGTERM"), exit_code("SIGHUP")) == (130, 143, 129)
+    assert exit_code("request") == 130
+
+
+def test_an_ignored_signal_stays_ignored():
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    try:
+        stop = StopRequest()
+        with handle_signals(stop):
+            os.kill(os.getpid(), signal.SIGHUP)
+        assert not stop.should_stop() and signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
