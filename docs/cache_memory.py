@@ -1,4 +1,5 @@
-"""Measure the KV cache memory of attention blocks for the same model (the figure in docs/plugins.md).
+"""Measure the KV cache memory of attention blocks for the same model (the figure in docs/plugins.md),
+and the parameter count of the model with each installed block swapped in (the README's plugin table).
 
     uv run python docs/cache_memory.py [config.json]     (default: the shipped baby config)
 
@@ -13,9 +14,10 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
-from littlebaby.config import from_dict
+from littlebaby.config import BLOCK_KEYS, from_dict
 from littlebaby.errors import UserError
 from littlebaby.model import GPT
+from littlebaby.plugins import default_registry
 from littlebaby.testing import check_cache
 
 VARIANTS = (
@@ -23,6 +25,8 @@ VARIANTS = (
     ("gqa", {"n_kv_heads": 2}),
     ("gqa", {"n_kv_heads": 1}),
     ("mla", {"kv_latent": 32}),
+    ("rope", {}),
+    ("rope", {"pos_emb": False}),
 )
 
 
@@ -47,6 +51,16 @@ def main(argv):
             continue
         base = base or nbytes
         print(f"| {attention} | {', '.join(f'{k} {v}' for k, v in options.items()) or '-'} | {nbytes:,} | {nbytes / base:.3g} |")
+
+    print("\n| kind | block | parameters | vs the config's |")
+    print("|---|---|---|---|")
+    own = GPT(from_dict(config), 65).parameters.data.size
+    for entry in default_registry().entries():
+        key = BLOCK_KEYS[entry.kind]
+        count = GPT(from_dict({**config, key: entry.name}), 65).parameters.data.size
+        print(f"| {entry.kind} | {entry.name} | {count:,} | {count / own:.3f} |")
+    count = GPT(from_dict({**config, "pos_emb": False}), 65).parameters.data.size
+    print(f"| (no wpe) | pos_emb false | {count:,} | {count / own:.3f} |")
 
 
 if __name__ == "__main__":

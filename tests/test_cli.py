@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from littlebaby import report as reports
+from littlebaby.looking import compare
+
 FIXTURE = Path(__file__).parent / "fixtures" / "original"
-COMMANDS = ["train", "finetune", "generate", "runs", "plugins", "import-original", "inspect", "plot", "attention", "surprise"]
+COMMANDS = ["train", "finetune", "generate", "runs", "compare", "plugins", "import-original", "inspect", "plot", "attention", "surprise"]
 
 
 def littlebaby(*args, cwd, check=True):
@@ -68,9 +71,9 @@ def test_config_by_path_and_data_by_path(tmp_path):
     assert report["config"]["n_experts"] == 2 and report["config_name"] == "mine" and report["wall_seconds"] > 0
 
 
-def test_plugins_lists_the_six_built_in_blocks(tmp_path):
+def test_plugins_lists_the_built_in_blocks(tmp_path):
     out = littlebaby("plugins", cwd=tmp_path).stdout
-    for name in ["pre", "post", "mha", "moh", "mlp", "moe"]:
+    for name in ["pre", "post", "rms", "mha", "moh", "rope", "mlp", "moe", "swiglu"]:
         assert re.search(rf"\b{name}\s+littlebaby-\w+-{name}\s+\d", out)
 
 
@@ -197,3 +200,62 @@ def test_runs_lists_a_run_whose_report_is_damaged(damaged_home):
     (home / "outputs" / f"report_{run}.json").write_text(json.dumps({"config": "pre", "data": "x", "steps_done": "many"}))
     done = littlebaby("runs", "--home", home, cwd=home)
     assert done.stderr == "" and run in done.stdout and "?/?/?" in done.stdout
+
+
+# -- comparing runs (issue 15): the modern blocks through the CLI, runs --markdown, compare --
+MODERN = ["--set", "c_sequence=rms", "--set", "c_attention=rope", "--set", "c_network=swiglu", "--set", "pos_emb=false",
+          "--set", "n_layers=2"]
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    home = tmp_path_factory.mktemp("compare")
+    names = []
+    for extra in ([], MODERN):
+        out = littlebaby("train", "--config", "tiny", "--set", "max_steps=6", "--quiet", *extra, cwd=home).stdout
+        names.append(re.search(r"run ([0-9a-f-]{36}):", out).group(1))
+    return home, names
+
+
+def test_modern_blocks_generate_past_n_ctx_the_same_text_with_and_without_the_cache(two_runs):
+    home, (_, modern) = two_runs
+    texts = [littlebaby("generate", modern, "--prompt", "ROMEO:", "--max-tokens", "40", "--seed", "3", *flag, cwd=home).stdout
+             for flag in ([], ["--no-cache"])]  # n_ctx 16: the cache slides 30 times
+    assert texts[0] == texts[1] and len(texts[0]) == len("ROMEO:") + 40 + 1
+
+
+def test_runs_markdown_has_the_original_columns(two_runs):
+    home, names = two_runs
+    lines = littlebaby("runs", "--markdown", cwd=home).stdout.splitlines()
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    assert header[:13] == list(reports.COMPARISON) and set(lines[1]) == {"|", "-"}
+    assert len(lines) == 4
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+    assert rows[0][:2] == [names[0][:8], "pre/mha/mlp"] and rows[1][1] == "rms/rope/swiglu (no wpe)"
+    assert rows[1][header.index("n_layers")] == "2" and rows[0][header.index("n_layers")] == "1"
+    for row in rows:
+        assert float(row[header.index("best val loss")]) > 0 and float(row[header.index("step ms")]) > 0
+
+
+def test_runs_markdown_in_an_empty_home_is_one_line_exit_2(tmp_path):
+    done = littlebaby("runs", "--markdown", cwd=tmp_path, check=False)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stdout == ""
+
+
+def test_compare_writes_a_png_and_refuses_an_unknown_run(two_runs, tmp_path):
+    home, names = two_runs
+    out = tmp_path / "curves.png"
+    said = littlebaby("compare", *names, "--out", out, cwd=home).stdout
+    assert str(out) in said and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    done = littlebaby("compare", names[0], "nosuchrun", "--out", tmp_path / "no.png", cwd=home, check=False)
+    assert done.returncode == 2 and not (tmp_path / "no.png").exists()
+
+
+def test_compare_from_python_returns_both_views(two_runs):
+    home, names = two_runs
+    figure, path = compare(names, home)
+    assert path is None
+    by_step, by_time = figure.axes[:2]
+    assert len(by_step.lines) == len(by_time.lines) == 2
+    steps, elapsed = by_step.lines[1].get_xdata(), by_time.lines[1].get_xdata()
+    assert list(steps) == [3, 6] and 0 < elapsed[0] < elapsed[1]

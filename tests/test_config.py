@@ -107,7 +107,8 @@ def test_architecture_keys_are_the_keys_that_shape_the_parameters():
     from littlebaby.model import build_model
 
     assert set(architecture_keys()) == {"c_sequence", "c_attention", "c_network", "n_ctx", "n_emb", "head_size", "n_heads",
-                                        "n_layers", "dtype"}
+                                        "n_layers", "pos_emb", "dtype"}
+    assert "wpe.weight" not in build_model({"pos_emb": False}, vocab_size=5).parameters.named()
     small = dict(n_ctx=8, n_emb=8, head_size=8, n_heads=2, n_layers=1)
     base = build_model(small, vocab_size=5).parameters.named()
     # every other core key leaves every tensor's shape and dtype alone
@@ -117,7 +118,9 @@ def test_architecture_keys_are_the_keys_that_shape_the_parameters():
 
 
 def test_shipped_configs_and_overrides(tmp_path):
-    assert {"tiny", "baby", "baby-large"} <= set(shipped_configs())
+    assert {"tiny", "baby", "baby-large", "baby-rope"} <= set(shipped_configs())
+    for shipped in shipped_configs():  # each one names installed blocks and valid keys
+        from_dict(config_dict(shipped)[0])
     data, name = config_dict("tiny")
     assert name == "tiny" and from_dict(data).n_ctx == data["n_ctx"]
     (tmp_path / "mine.json").write_text(json.dumps({"n_layers": 3}))

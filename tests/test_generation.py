@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from littlebaby.config import from_dict
-from littlebaby.generation import generate, sample
+from littlebaby.generation import generate, sample, window_logits, window_reach
 from littlebaby.model import build_model
 from littlebaby.testing import randomize
 
@@ -60,3 +60,32 @@ def test_greedy_and_top_k():
     draws = {sample(logits, 5.0, 2, rng) for _ in range(200)}
     assert draws == {1, 2}
     assert len({sample(logits, 5.0, 0, rng) for _ in range(400)}) == 4
+
+
+def model_without_positions(attention="rope", n_layers=2):
+    config = from_dict(dict(c_attention=attention, pos_emb=False, n_ctx=8, n_emb=16, head_size=16, n_heads=2,
+                            n_layers=n_layers, dtype="float64"))
+    model = build_model(config, vocab_size=11)
+    randomize(model.parameters, scale=0.5)
+    return model
+
+
+@pytest.mark.parametrize("attention", ["mha", "rope"])
+def test_a_model_without_positions_slides_and_both_paths_agree(attention):
+    model = model_without_positions(attention)
+    assert model.slides and not model_for("mha").slides
+    cached_ids, cached = run(model, True, 3 * 8 + 5)
+    plain_ids, plain = run(model, False, 3 * 8 + 5)
+    assert cached_ids == plain_ids
+    np.testing.assert_allclose(cached, plain, atol=1e-9, rtol=0)
+
+
+def test_a_slid_cache_is_window_attention_not_a_fresh_window():
+    """With two layers, the cached keys of layer 2 saw tokens that have slid out: the last token's
+    logits differ from a forward over the last n_ctx tokens; with one layer they are the same."""
+    stream = np.random.default_rng(0).integers(0, 11, (1, 20))
+    for n_layers, same in ((1, True), (2, False)):
+        model = model_without_positions(n_layers=n_layers).eval()
+        fresh = model.logits(stream[:, -8:])[:, -1]
+        assert np.allclose(window_logits(model, stream), fresh, atol=1e-9) == same
+        assert window_reach(model.config) == n_layers * 7 + 1

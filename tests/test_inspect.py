@@ -11,10 +11,11 @@ from littlebaby.model import build_model
 from littlebaby.plugins import Registry
 
 
+@pytest.mark.parametrize("pos_emb", [True, False])
 @pytest.mark.parametrize("sequence,attention,network",
-                         list(itertools.product(["pre", "post"], ["mha", "moh"], ["mlp", "moe"])))
-def test_closed_form_equals_allocated_count(sequence, attention, network):
-    config = dict(c_sequence=sequence, c_attention=attention, c_network=network,
+                         list(itertools.product(["pre", "post", "rms"], ["mha", "moh", "rope"], ["mlp", "moe", "swiglu"])))
+def test_closed_form_equals_allocated_count(sequence, attention, network, pos_emb):
+    config = dict(c_sequence=sequence, c_attention=attention, c_network=network, pos_emb=pos_emb,
                   n_ctx=16, n_emb=24, head_size=36, n_heads=3, n_layers=3) | ({"n_experts": 5} if network == "moe" else {})
     model = build_model(config, vocab_size=11)
     text, count = closed_form(model)

@@ -74,6 +74,24 @@ def test_any_damage_to_a_report_lists_without_a_crash(tiny_run):
         damaged = json.loads(json.dumps(good))
         for key in rng.choice(sorted(damaged), size=int(rng.integers(1, 6))):
             damaged[str(key)] = random_json(rng)
-        row = reports.row(name, damaged if rng.random() < 0.9 else random_json(rng))
+        report = damaged if rng.random() < 0.9 else random_json(rng)
+        row = reports.row(name, report)
         assert all(value is None or isinstance(value, (str, int, float)) for value in row.values())
         assert isinstance(row["status"], str) and isinstance(row["blocks"], str) and isinstance(row["date"], str)
+        wide = reports.comparison_row(name, report)  # runs --markdown reads more of the report
+        assert all(value is None or isinstance(value, (str, int, float)) for value in wide.values())
+        assert reports.markdown([wide]).count("\n") == 2
+
+
+def test_val_curve_counts_step_seconds_up_to_each_eval():
+    report = {"steps": [{"step": s, "seconds": 0.5} for s in range(1, 7)], "val": [{"step": 0, "loss": 4.0},
+              {"step": 3, "loss": 3.0}, {"step": 6, "loss": 2.5}]}
+    assert reports.val_curve(report) == ([0, 3, 6], [0.0, 1.5, 3.0], [4.0, 3.0, 2.5])
+
+
+def test_comparison_row_tolerates_a_damaged_report_and_shows_bits_per_byte():
+    row = reports.comparison_row("abcdef0123", {"config": "oops", "steps": [{"seconds": "x"}]})
+    assert row["run"] == "abcdef01" and row["n_ctx"] is None and row["step ms"] is None
+    assert "val bits per byte" not in row
+    assert reports.comparison_row("r", {"best_val_bpb": 2.1})["val bits per byte"] == 2.1
+    assert "| ? |" in reports.markdown([row])

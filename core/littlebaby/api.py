@@ -11,7 +11,7 @@ token_losses.py scores a text character by character.
 """
 
 from littlebaby.loading import Loaded, generate, load  # noqa: F401
-from littlebaby.looking import attention, inspect, plot  # noqa: F401
+from littlebaby.looking import attention, compare, inspect, plot  # noqa: F401
 from littlebaby.plugins import rows as plugins  # noqa: F401
 from littlebaby.report import runs  # noqa: F401
 from littlebaby.runs import finetune, grown_model, import_original, train  # noqa: F401

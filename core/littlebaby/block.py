@@ -22,7 +22,7 @@ is built from the config, `cls(config, options)` (sequence blocks also get
     cache: None in training; in generation a `LayerCache` (see cache.py) that
            attention blocks fill with what they need from earlier positions.
 
-and two optional class methods the core asks about it:
+and three optional class methods the core asks about it:
 
     parameter_formula(config, options) -> (formula text, count) or None
         The block's parameter count in closed form; `littlebaby inspect` adds
@@ -37,6 +37,10 @@ and two optional class methods the core asks about it:
         Return this block's own parameters by local name (`qkv.weight`); a
         sequence block returns only its own (`ln1.weight`), not its children's.
         None (the default): the notebook has no such block, a one-line error.
+    final_norm(n_emb) -> Layer      (sequence blocks)
+        The norm the model applies after its last layer (`ln_f`): a LayerNorm
+        unless overridden, as `rms` does with an RMSNorm, so that a model
+        normalises one way inside its layers and before its head.
 
 Attention and network blocks publish what a person may want to look at (the
 attention weights, a gate) with `self.observe(name, array)`; it costs nothing
@@ -130,6 +134,13 @@ class Block(Layer):
     def from_original(cls, weights, prefix: str, config, options):
         """{local name: array} from the original notebook's weights, or None: it has no such block."""
         return None
+
+    @classmethod
+    def final_norm(cls, n_emb: int) -> Layer:
+        """Sequence blocks: the norm after the last layer (ln_f); see the contract above."""
+        from littlebaby.layers import LayerNorm  # layers build on this module
+
+        return LayerNorm(n_emb)
 
     def forward(self, x, cache=None):
         raise NotImplementedError

@@ -1,4 +1,4 @@
-"""The `littlebaby` command: train, finetune, generate, runs, plugins, import-original,
+"""The `littlebaby` command: train, finetune, generate, runs, compare, plugins, import-original,
 inspect, plot, attention, surprise.
 
 A thin shell over `littlebaby.api`: it parses arguments, prints, and turns a
@@ -22,7 +22,8 @@ EXAMPLES = {
     "finetune": "example:\n  littlebaby finetune last --data sophocles.txt --set max_steps=300",
     "generate": "examples:\n  littlebaby generate last --prompt 'ROMEO:' --max-tokens 300 --temperature 0.8 --seed 1\n"
     "  littlebaby generate 5f0c... --top-k 10 --no-cache",
-    "runs": "example:\n  littlebaby runs --home runs/",
+    "runs": "examples:\n  littlebaby runs --home runs/\n  littlebaby runs --markdown > RUNS.md",
+    "compare": "examples:\n  littlebaby compare 5f0c... 9a1b...\n  littlebaby compare 5f0c... 9a1b... last --out curves.png",
     "plugins": "example:\n  littlebaby plugins",
     "inspect": "example:\n  littlebaby inspect last",
     "plot": "examples:\n  littlebaby plot last\n  littlebaby plot 5f0c... --out curves.png",
@@ -100,7 +101,14 @@ def _parser() -> argparse.ArgumentParser:
     home(generate)
 
     runs = command("runs", "List the runs in the home.")
+    runs.add_argument("--markdown", action="store_true",
+                      help="a Markdown table of architecture, recipe, step time, parameters and best val loss")
     home(runs)
+
+    compare = command("compare", "Val loss of several runs overlaid, by step and by training time, as a PNG (needs littlebaby[plot]).")
+    compare.add_argument("runs", nargs="+", metavar="GUID|last")
+    compare.add_argument("--out", metavar="FILE.png", help="where to write (default: outputs/compare_<first run>.png)")
+    home(compare)
 
     command("plugins", "List installed blocks by kind, with their distribution and version.")
 
@@ -149,7 +157,7 @@ def _continue_hint(args, name: str) -> str:
 
 
 def _report_run(args, result):
-    from littlebaby.report import summary
+    from littlebaby.report import markdown, summary
 
     done = summary(result.report)
     if result.status == "interrupted":
@@ -189,7 +197,7 @@ def _surprise(args):
 
 def run(args):
     from littlebaby import api
-    from littlebaby.report import summary
+    from littlebaby.report import markdown, summary
 
     if args.command in ("train", "finetune"):
         if args.command == "train":
@@ -211,6 +219,11 @@ def run(args):
 
         api.generate(args.run, args.prompt, args.max_tokens, args.temperature, args.top_k, args.seed, not args.no_cache, args.home, on_text=stream)
         stream("\n")
+    elif args.command == "runs" and args.markdown:
+        rows = api.runs(args.home, comparison=True)
+        if not rows:
+            raise UserError(f"no runs in {args.home}", "littlebaby train makes one")
+        say(markdown(rows))
     elif args.command == "runs":
         rows = api.runs(args.home)
         if not rows:
@@ -222,6 +235,9 @@ def run(args):
         _table(api.plugins(), ["kind", "name", "distribution", "version"])
     elif args.command == "inspect":
         say(api.inspect(args.run, args.home))
+    elif args.command == "compare":
+        _, path = api.compare(args.runs, args.home, out=args.out or True)
+        say(f"wrote {path}")
     elif args.command == "plot":
         _, path = api.plot(args.run, args.home, out=args.out or True)
         say(f"wrote {path}")

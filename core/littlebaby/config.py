@@ -68,6 +68,9 @@ class Config:
     head_size: int = attrs.field(default=128, validator=positive, metadata=ARCHITECTURE)  # total width of q, k, v over all heads
     n_heads: int = attrs.field(default=4, validator=_divides_head_size, metadata=ARCHITECTURE)
     n_layers: int = attrs.field(default=4, validator=positive, metadata=ARCHITECTURE)
+    # learned absolute positions (wpe); false for a model that positions itself (rope) or not at all,
+    # which also lets generation slide its KV cache past n_ctx instead of refilling it
+    pos_emb: bool = attrs.field(default=True, metadata=ARCHITECTURE)
     dropout: float = attrs.field(default=0.0, validator=probability)
     # training
     num_epochs: int = attrs.field(default=1, validator=positive)  # passes over the train text

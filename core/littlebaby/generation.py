@@ -1,12 +1,20 @@
 """Sampling text from a model, with or without the KV cache, under one context policy.
 
-Context policy (see cache.py; positions are learned and absolute, so a cache
-cannot slide): the prompt keeps its last n_ctx tokens; when a new token would
-make the window longer than n_ctx, generation continues from the window's last
-n_ctx // 2 tokens. The cached path then resets its cache and refills it from
-those tokens once; the uncached path feeds exactly the same window every step.
-Both paths therefore compute the same logits for the same tokens at the same
-positions, and the same seed gives the same text.
+Context policy (see cache.py): the prompt keeps its last n_ctx tokens. When a
+new token would make the window longer than n_ctx:
+
+- refill (a model with learned absolute positions): generation continues from
+  the window's last n_ctx // 2 tokens; the cached path resets its cache and
+  refills it from them once, the uncached path feeds exactly that window.
+- slide (no absolute positions, `model.slides`): the cached path drops its
+  oldest entry and appends the new token. That is sliding-window attention:
+  every layer attends to at most n_ctx positions, but the cached keys and
+  values of layer 2 and up were computed while older tokens were in sight, so
+  it is NOT a recomputation of the last n_ctx tokens (equal only with one
+  layer). The uncached path computes the same function from the tokens
+  (`window_logits`): slower (a reference, not a fast path), but exact.
+
+Either way both paths compute the same logits, and the same seed gives the same text.
 
 Sampling: logits / temperature (0 = greedy), optionally only the top k, then
 a draw from a numpy Generator seeded by the caller.
@@ -40,6 +48,28 @@ def sample(logits, temperature: float, top_k: int, rng) -> int:
     return min(index, probs.shape[0] - 1)
 
 
+def window_reach(config) -> int:
+    """Tokens the last one depends on under sliding-window attention: n_ctx - 1 more per layer."""
+    return config.n_layers * (config.n_ctx - 1) + 1
+
+
+def window_logits(model, ids):
+    """Logits (B, V) of the last of ids (B, T) under sliding-window attention, without a cache.
+
+    What a slid cache computes: the state of token t after layer l is the last row of layer l
+    run on the (at most n_ctx) states of layer l - 1 that end at t. Only the states a later
+    layer still reads are computed. For a model without absolute positions (model.slides).
+    """
+    n_ctx, n_layers = model.config.n_ctx, len(model.layers)
+    x = model.wte.forward(np.asarray(ids)[:, -window_reach(model.config) :])  # (B, T, n_emb)
+    for depth, layer in enumerate(model.layers):
+        T = x.shape[1]
+        needed = min(T, (n_layers - depth - 1) * (n_ctx - 1) + 1)  # states the layers above read
+        rows = [layer.forward(x[:, max(0, t - n_ctx + 1) : t + 1])[:, -1:] for t in range(T - needed, T)]
+        x = np.concatenate(rows, axis=1)  # (B, needed, n_emb)
+    return model.head.forward(model.ln_f.forward(x))[:, -1]
+
+
 def generate(
     model,
     prompt_ids,
@@ -57,9 +87,10 @@ def generate(
     with the logits each token is sampled from (tests compare the two paths with it).
     """
     n_ctx = model.config.n_ctx
-    keep = max(1, n_ctx // 2)
+    slides = model.slides
+    keep = window_reach(model.config) if slides else max(1, n_ctx // 2)
     rng = rng if rng is not None else np.random.default_rng()
-    window = [int(i) for i in prompt_ids][-n_ctx:]
+    history = [int(i) for i in prompt_ids][-n_ctx:]
     cache = model.new_cache() if use_cache else None
     was_training = model.training
     model.eval()
@@ -70,7 +101,7 @@ def generate(
             return model.logits(np.asarray(ids, dtype=np.int64), cache)[-1]
 
     try:
-        logits = last_logits(window)
+        logits = last_logits(history)
         generated = []
         for i in range(max_tokens):
             if on_logits is not None:
@@ -81,16 +112,25 @@ def generate(
                 on_token(token)
             if i == max_tokens - 1:
                 break
-            window.append(token)
-            if len(window) > n_ctx:  # the window is full: continue from its last half
-                window = window[-keep:]
+            history.append(token)
+            if slides:  # the window moves on by one token: the cache drops its oldest one when full
+                del history[:-keep]
+                if cache is not None and cache.pos == n_ctx:
+                    cache.slide(1)
+                if cache is not None:
+                    logits = last_logits([token])
+                elif len(history) <= n_ctx:  # nothing slid out yet: a plain forward is the same function
+                    logits = last_logits(history)
+                else:
+                    with blas.limit(1):
+                        logits = window_logits(model, np.asarray([history], dtype=np.int64))[0]
+            elif len(history) > n_ctx:  # the window is full: continue from its last half
+                del history[:-keep]
                 if cache is not None:
                     cache.reset()
-                    logits = last_logits(window)
-            if cache is None:
-                logits = last_logits(window)
-            elif cache.pos < len(window):  # not just refilled: feed the new token only
-                logits = last_logits([token])
+                logits = last_logits(history)
+            else:
+                logits = last_logits(history if cache is None else [token])
         return generated
     finally:
         model.train(was_training)

@@ -21,6 +21,8 @@ whole contract:
 - `from_original(weights, prefix, config, options)` (optional classmethod):
   the original notebook's weights for this block, by local parameter name;
   without it, `import-original` says the notebook has no such block.
+- `final_norm(n_emb)` (optional classmethod, sequence blocks): the norm the
+  model applies after its last layer; LayerNorm without it (`rms`: RMSNorm).
 
 Example, a whole plugin module::
 
@@ -42,15 +44,15 @@ hookspec = pluggy.HookspecMarker("littlebaby")
 @hookspec
 def register_sequences(register):
     """Register sequence blocks: how one transformer layer wires its norms,
-    attention, network and residuals (`pre`, `post`)."""
+    attention, network and residuals (`pre`, `post`, `rms`)."""
 
 
 @hookspec
 def register_attentions(register):
     """Register attention blocks: token mixing with an optional KV cache
-    (`mha`, `moh`)."""
+    (`mha`, `moh`, `rope`)."""
 
 
 @hookspec
 def register_networks(register):
-    """Register network blocks: the per-token feed-forward part (`mlp`, `moe`)."""
+    """Register network blocks: the per-token feed-forward part (`mlp`, `moe`, `swiglu`)."""

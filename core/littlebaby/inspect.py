@@ -8,6 +8,8 @@ Each block may state its own parameter count in closed form with the
 says the total is not checked).
 """
 
+import math
+
 from littlebaby.config import BLOCK_KEYS, block_options
 from littlebaby.stats import GROUPS, group_of
 
@@ -40,9 +42,12 @@ def closed_form(model):
         text, count = stated
         terms.append(f"{getattr(config, BLOCK_KEYS[kind])}: {text}")
         per_layer += count
-    total = V * H + n_ctx * H + L * per_layer + 2 * H + H * V + V
-    text = (f"P = V*H + n_ctx*H + L*(per layer) + 2H + H*V + V, per layer = {' + '.join(terms)}; "
-            f"H=n_emb={H}, A=head_size={config.head_size}, V={V}, L={L}, n_ctx={n_ctx}")
+    # the final norm is the sequence block's choice (LayerNorm: 2H, RMSNorm: H); positions are optional
+    final = sum(math.prod(spec.shape) for *_, spec in model.ln_f.named_specs())
+    positions = n_ctx * H if config.pos_emb else 0
+    total = V * H + positions + L * per_layer + final + H * V + V
+    text = (f"P = V*H + {'n_ctx*H' if config.pos_emb else '0 (no wpe)'} + L*(per layer) + {final // H}H (ln_f) + H*V + V, "
+            f"per layer = {' + '.join(terms)}; H=n_emb={H}, A=head_size={config.head_size}, V={V}, L={L}, n_ctx={n_ctx}")
     return text, total
 
 

@@ -15,6 +15,7 @@ from littlebaby.ops.dropout import dropout_backward, dropout_forward, dropout_ma
 from littlebaby.ops.embedding import embedding_backward, embedding_forward
 from littlebaby.ops.layernorm import layernorm_backward, layernorm_forward
 from littlebaby.ops.linear import linear_backward, linear_forward
+from littlebaby.ops.rmsnorm import rmsnorm_backward, rmsnorm_forward
 
 
 class Linear(Layer):
@@ -49,6 +50,21 @@ class LayerNorm(Layer):
 
     def backward(self, dy):
         return layernorm_backward(dy, self.saved, self.params["weight"], self.grads["weight"], self.grads["bias"])
+
+
+class RMSNorm(Layer):
+    """Divide the last axis by its root mean square, then scale (weight); no shift."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.parameter("weight", (n,), init="ones")
+
+    def forward(self, x, cache=None):
+        y, self.saved = rmsnorm_forward(x, self.params["weight"])
+        return y
+
+    def backward(self, dy):
+        return rmsnorm_backward(dy, self.saved, self.params["weight"], self.grads["weight"])
 
 
 class Embedding(Layer):

@@ -67,3 +67,18 @@ def attention(run="last", prompt="ROMEO:", layer=None, head=None, home=".", out=
                         f"use at most {config.n_ctx} characters")
     figure = attention_figure(model, tokenizer.encode(prompt), prompt, layer, head)
     return _output(figure, home, "attention", name, out)
+
+
+def compare(runs, home=".", out=None):
+    """Val curves of several runs overlaid, by step and by training time; returns (figure, PNG path or None).
+
+    runs: run names (or "last"); out: a PNG path, True for outputs/compare_<first run>.png, None for the figure only.
+    """
+    from littlebaby.plots import comparison_figure
+
+    home = files.Home(home)
+    if not runs:
+        raise UserError("compare needs at least one run", "name runs as `littlebaby runs` lists them")
+    names = list(dict.fromkeys(home.resolve(run) for run in runs))
+    figure = comparison_figure({name: reports.read(home.report(name)) for name in names})
+    return _output(figure, home, "compare", names[0], out)

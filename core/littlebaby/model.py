@@ -2,6 +2,9 @@
 
     ids (B, T) -> wte[ids] + wpe[positions] -> blocks -> ln_f -> head -> logits (B, T, V)
 
+wpe (learned absolute positions) is there unless the config says `pos_emb: false`;
+ln_f is the norm the sequence block names (`final_norm`: LayerNorm unless it says otherwise).
+
 The model knows nothing of files, the CLI or the training loop. It owns the
 flat parameter buffer (`self.parameters`, see params.py) and the generator
 every dropout draws from (`self.rng`); `replica()` gives a second model that
@@ -16,7 +19,7 @@ from littlebaby.block import Block, Layer
 from littlebaby.cache import KVCache
 from littlebaby.config import BLOCK_KEYS, Config, block_options, from_dict
 from littlebaby.errors import UserError
-from littlebaby.layers import Embedding, LayerNorm, Linear
+from littlebaby.layers import Embedding, Linear
 from littlebaby.ops.loss import cross_entropy
 from littlebaby.ops.reduce import column_sum
 from littlebaby.params import Parameters
@@ -47,9 +50,9 @@ class GPT(Layer):
         self.vocab_size = vocab_size
         self.entries = {kind: self.registry.resolve(kind, getattr(config, key)) for kind, key in BLOCK_KEYS.items()}
         self.wte = self.add("wte", Embedding(vocab_size, config.n_emb))
-        self.wpe = self.add("wpe", Embedding(config.n_ctx, config.n_emb))
+        self.wpe = self.add("wpe", Embedding(config.n_ctx, config.n_emb)) if config.pos_emb else None
         self.layers = [self.add(f"blocks.{i}", build_block("sequence", config, self.registry)) for i in range(config.n_layers)]
-        self.ln_f = self.add("ln_f", LayerNorm(config.n_emb))
+        self.ln_f = self.add("ln_f", self.entries["sequence"].cls.final_norm(config.n_emb))
         self.head = self.add("head", Linear(config.n_emb, vocab_size))
         if parameters is None:
             self.parameters = Parameters(self, config.dtype)
@@ -89,7 +92,9 @@ class GPT(Layer):
         if start + T > self.config.n_ctx:
             raise ValueError(f"{T} tokens at position {start} exceed n_ctx {self.config.n_ctx}")
         self.saved = B
-        x = self.wte.forward(ids) + self.wpe.forward(np.arange(start, start + T))
+        x = self.wte.forward(ids)
+        if self.wpe is not None:
+            x = x + self.wpe.forward(np.arange(start, start + T))
         for i, layer in enumerate(self.layers):
             x = layer.forward(x, cache.layers[i] if cache is not None else None)
         logits = self.head.forward(self.ln_f.forward(x))
@@ -103,6 +108,8 @@ class GPT(Layer):
         for layer in reversed(self.layers):
             dx = layer.backward(dx)
         self.wte.backward(dx)
+        if self.wpe is None:
+            return
         B, T, C = dx.shape
         # positions are shared by the batch: their gradient is the sum over it
         self.wpe.backward(column_sum(dx.reshape(B, T * C)).reshape(T, C))
@@ -133,6 +140,11 @@ class GPT(Layer):
 
     def new_cache(self) -> KVCache:
         return KVCache(self.config.n_layers, self.config.n_ctx)
+
+    @property
+    def slides(self) -> bool:
+        """Whether generation past n_ctx slides the window (no absolute positions) or refills it (cache.py)."""
+        return self.wpe is None
 
     def record(self, on: bool = True):
         """Start (or stop) keeping observations (attention weights, gates) on every block."""

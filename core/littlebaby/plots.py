@@ -60,6 +60,26 @@ def training_figure(report: dict, name: str = ""):
     return figure
 
 
+def comparison_figure(named_reports: dict):
+    """Val loss of several runs overlaid, against step and against training seconds (steps only)."""
+    curves = {name: reports.val_curve(report) for name, report in named_reports.items()}
+    for name, (steps, _, _) in curves.items():
+        if not steps:
+            raise UserError(f"run {name} has no val loss yet", "train it past its first eval, or leave it out")
+    longest = max(max(seconds) for _, seconds, _ in curves.values())
+    unit, per = ("minutes", 60) if longest > 120 else ("seconds", 1)
+    figure = _figure(11, 4.2)
+    by_step, by_time = figure.subplots(1, 2, sharey=True)
+    for name, (steps, seconds, losses) in curves.items():
+        label = f"{name[:8]} {reports.row(name, named_reports[name])['blocks']}"
+        by_step.plot(steps, losses, "o-", ms=3, label=label)
+        by_time.plot(np.array(seconds) / per, losses, "o-", ms=3, label=label)
+    by_step.set(xlabel="step", ylabel="val loss", title="val loss by step")
+    by_time.set(xlabel=f"training {unit} (steps only, no evals)", title="val loss by wall time")
+    by_step.legend()
+    return figure
+
+
 def observations(model, ids) -> list[dict]:
     """Per layer: {"attention": (H, T, T) weights, "heads gate": (T, H), "experts gate": (T, E)} for one prompt."""
     model.record()

@@ -267,8 +267,60 @@ def row(name: str, report) -> dict:
     }
 
 
-def runs(home=".") -> list[dict]:
-    """One row per run in the home, oldest first (from each run's report, where it has one)."""
+# the columns of the original project's report analysis, where a report has them
+COMPARISON = ("run", "blocks", "n_ctx", "n_emb", "head_size", "n_heads", "n_layers", "batch", "lr",
+              "step ms", "train s", "parameters", "best val loss")
+
+
+def comparison_row(name: str, report) -> dict:
+    """One line of `runs --markdown`: architecture, recipe, speed, size and result; None where unreadable."""
+    config = _field(report, "config", dict, {})
+    seconds = [r.get("seconds") for r in _field(report, "steps", list, []) if isinstance(r, dict)]
+    seconds = [s for s in seconds if isinstance(s, (int, float))]
+    blocks = row(name, report)["blocks"] + (" (no wpe)" if config.get("pos_emb") is False else "")
+    values = [name[:8], blocks] + [_field(config, k, int, None) for k in COMPARISON[2:7]]
+    values += [_field(config, "batch_size", int, None), _field(config, "lr", (int, float), None),
+               round(1000 * float(np.median(seconds)), 1) if seconds else None,  # median: robust to the first, slow step
+               _round(_field(report, "train_seconds", (int, float), None)), _field(report, "parameters", int, None),
+               _field(report, "best_val_loss", (int, float), None)]
+    result = dict(zip(COMPARISON, values))
+    bits = _field(report, "best_val_bpb", (int, float), None)
+    if bits is not None:
+        result["val bits per byte"] = bits
+    return result
+
+
+def _round(value):
+    return None if value is None else round(value, 1)
+
+
+def val_curve(report: dict) -> tuple[list, list, list]:
+    """(steps, training seconds so far, val loss) of each val record; seconds count the steps only, not evals."""
+    elapsed, total = {}, 0.0
+    for record in report.get("steps", []):
+        total += record.get("seconds", 0.0)
+        elapsed[record["step"]] = total
+    val = report.get("val", [])
+    steps = [v["step"] for v in val]
+    seconds = [elapsed.get(s, 0.0) for s in steps]  # the val at step s follows step record s (step 0: none yet)
+    return steps, seconds, [v["loss"] for v in val]
+
+
+def markdown(rows: list[dict]) -> str:
+    """Rows of dicts as a Markdown table (columns from the union of their keys, in order); None prints as '?'."""
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in rows:
+        cells = (r.get(c) for c in columns)
+        lines.append("| " + " | ".join("?" if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in cells) + " |")
+    return "\n".join(lines)
+
+
+def runs(home=".", comparison: bool = False) -> list[dict]:
+    """One row per run in the home, oldest first (from each run's report, where it has one).
+
+    comparison: the columns of `comparison_row` (for `runs --markdown`) instead of the listing's.
+    """
     home = files.Home(home)
     home.clean_leftovers()
     rows = []
@@ -277,5 +329,5 @@ def runs(home=".") -> list[dict]:
             report = files.read_json(home.report(name), "report")
         except UserError:
             report = {}
-        rows.append(row(name, report))
+        rows.append((comparison_row if comparison else row)(name, report))
     return rows

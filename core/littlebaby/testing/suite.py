@@ -83,7 +83,9 @@ def block_suite(kind: str, name: str, *, plugin=None, options=None, sizes=None, 
 
         @pytest.mark.parametrize("partner", partners, ids=ids)
         def test_model_cache(self, partner):
-            check_cache(tiny_model(registry(), **{**partner, **selected}))
+            # with learned positions the model refills its cache past n_ctx; without, it slides it
+            for pos_emb in (True, False):
+                check_cache(tiny_model(registry(), **{**partner, "pos_emb": pos_emb, **selected}))
 
         def test_shapes(self):
             check_shapes(name, kind=kind, registry=registry(), options=selected, cases=cases)
@@ -102,7 +104,9 @@ def block_suite(kind: str, name: str, *, plugin=None, options=None, sizes=None, 
     if kind == "attention":  # the block alone; every kind is checked inside a model above
 
         def test_cache(self):
-            check_cache(name, tiny_config(registry(), **selected), registry=registry())
+            # sliding catches a position taken from the cache's slot instead of cache.position
+            for policy in ("refill", "slide"):
+                check_cache(name, tiny_config(registry(), **selected), registry=registry(), policy=policy)
 
         Suite.test_cache = test_cache
 

@@ -1,0 +1,104 @@
+"""Every installed attention x network x sequence block, trained for the same wall time: which learns most?
+
+    uv run python benchmarks/architectures.py                    # the baby config, 90 s each, 3 seeds (hours!)
+    uv run python benchmarks/architectures.py --attention mha,rope --network mlp,swiglu --sequence pre,rms
+    uv run python benchmarks/architectures.py --tiny             # a smoke run: config tiny, 2 s each
+
+Equal wall time, not equal steps: a slower block gets fewer steps. Each combination is first
+timed for a few steps (`--calibrate`), then trained with max_steps = seconds / (median step
+time), so its warmup and cosine decay fit the budget; val loss is measured `--evals` times
+over the run and the best one counts. Prints a Markdown table, best first: mean and spread
+(sample standard deviation, min-max) of the best val loss over the seeds. A rope attention
+drops the learned positions (`pos_emb: false`) unless `--rope-with-wpe`.
+
+Timings mean something only on a quiet machine: the README's table needs such a run.
+Runs go through the public API into a temporary home (or `--home`).
+"""
+
+import argparse
+import itertools
+import statistics
+import sys
+import tempfile
+
+import littlebaby
+from littlebaby.config import BLOCK_KEYS
+from littlebaby.plugins import default_registry
+from littlebaby.report import comparison_row
+
+
+def installed(kind: str, wanted: str | None) -> list[str]:
+    names = [entry.name for entry in default_registry().entries() if entry.kind == kind]
+    if wanted is None:
+        return names
+    chosen = wanted.split(",")
+    missing = [name for name in chosen if name not in names]
+    if missing:
+        sys.exit(f"not installed ({kind}): {', '.join(missing)}; installed: {', '.join(names)}")
+    return chosen
+
+
+def train(args, home, blocks: dict, overrides: dict) -> dict:
+    """One run of `blocks` with overrides; its comparison row (littlebaby.report)."""
+    result = littlebaby.train(args.config, overrides={**blocks, **overrides}, home=home)
+    return comparison_row(result.name, result.report)
+
+
+def measure(args, home, blocks: dict) -> dict:
+    """Calibrate the step time, then train every seed for the same seconds."""
+    probe = train(args, home, blocks, {"max_steps": args.calibrate, "eval_interval": args.calibrate, "eval_windows": 1})
+    steps = max(2, int(args.seconds * 1000 / probe["step ms"]))
+    eval_interval = max(1, steps // args.evals)
+    rows = [train(args, home, blocks, {"max_steps": steps, "eval_interval": eval_interval, "seed": seed, "warmup_steps": min(100, steps // 10)})
+            for seed in range(args.seeds)]
+    losses = [row["best val loss"] for row in rows]
+    return {
+        "blocks": "/".join(blocks[BLOCK_KEYS[k]] for k in ("sequence", "attention", "network")) + ("" if blocks.get("pos_emb", True) else " (no wpe)"),
+        "parameters": rows[0]["parameters"],
+        "steps": steps,
+        "step ms": round(statistics.median(row["step ms"] for row in rows), 1),
+        "mean": statistics.mean(losses),
+        "std": statistics.stdev(losses) if len(losses) > 1 else 0.0,
+        "range": (min(losses), max(losses)),
+    }
+
+
+def markdown(results: list[dict], args) -> str:
+    lines = [f"config `{args.config}`, {args.seconds:g} s of training each, {args.seeds} seeds, best val loss",
+             "", "| blocks | parameters | steps | step ms | best val loss: mean ± std | min - max |", "|---|---|---|---|---|---|"]
+    for r in sorted(results, key=lambda r: r["mean"]):
+        lines.append(f"| {r['blocks']} | {r['parameters']:,} | {r['steps']:,} | {r['step ms']} | "
+                     f"{r['mean']:.4f} ± {r['std']:.4f} | {r['range'][0]:.4f} - {r['range'][1]:.4f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default="baby", help="a shipped config or a JSON path (default: baby)")
+    parser.add_argument("--seconds", type=float, default=90.0, help="training seconds per run (default 90: the baby's 1,500 steps here)")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--evals", type=int, default=10, help="val losses per run (the best counts)")
+    parser.add_argument("--calibrate", type=int, default=20, help="steps timed to choose each combination's step count")
+    for kind in BLOCK_KEYS:
+        parser.add_argument(f"--{kind}", metavar="A,B", help=f"only these {kind} blocks (default: every installed one)")
+    parser.add_argument("--rope-with-wpe", action="store_true", help="keep learned positions beside rope")
+    parser.add_argument("--tiny", action="store_true", help="smoke test: config tiny, 2 s, 2 seeds, 4 evals, 5 calibration steps")
+    parser.add_argument("--home", help="keep the runs here (default: a temporary directory)")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.config, args.seconds, args.seeds, args.evals, args.calibrate = "tiny", 2.0, 2, 4, 5
+    names = [installed(kind, getattr(args, kind)) for kind in BLOCK_KEYS]
+    with tempfile.TemporaryDirectory() as scratch:
+        home = args.home or scratch
+        results = []
+        for sequence, attention, network in itertools.product(*names):
+            blocks = {"c_sequence": sequence, "c_attention": attention, "c_network": network}
+            if attention == "rope" and not args.rope_with_wpe:
+                blocks["pos_emb"] = False
+            results.append(measure(args, home, blocks))
+            print(f"{results[-1]['blocks']}: {results[-1]['mean']:.4f} ± {results[-1]['std']:.4f}", file=sys.stderr, flush=True)
+    print(markdown(results, args))
+
+
+if __name__ == "__main__":
+    main()

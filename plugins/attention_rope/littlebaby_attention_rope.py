@@ -1,0 +1,68 @@
+"""Causal multi-head attention with rotary position embeddings (RoPE, Su et al. 2021).
+
+As `mha` (q, k, v: n_emb -> head_size in one GEMM, n_heads heads of d_k, projection
+back with bias), except that q and k are rotated by their position before the scores
+(`littlebaby.ops.rotary`): q . k then depends on positions only through their
+difference, so a model can drop its learned positions (`pos_emb: false`).
+
+- Odd head width: the rotation pairs feature i with i + d_k // 2; the last feature of an
+  odd d_k is left unrotated (with d_k = 1 nothing is rotated and this is `mha`).
+- KV cache: k already rotated, and v: 2 * head_size numbers per token per layer, as mha.
+  New tokens are rotated at their absolute position (`cache.position`, which keeps
+  counting when the cache slides), so cached keys keep their rotations and sliding
+  the window past n_ctx gives the same scores as a fresh window.
+- Backward: a rotation is orthogonal, its gradient is the inverse rotation.
+"""
+
+import attrs
+import numpy as np
+
+import littlebaby
+from littlebaby.config import positive
+from littlebaby.layers import CausalAttention, Dropout, Linear
+from littlebaby.ops.attention import merge_heads, merge_qkv, split_heads, split_qkv
+from littlebaby.ops.rotary import rotary_backward, rotary_forward, rotary_tables
+
+
+@attrs.frozen(kw_only=True)
+class RopeOptions:
+    rope_base: float = attrs.field(default=10000.0, validator=positive)  # wavelength scale of the rotations
+
+
+class RotaryAttention(littlebaby.Block):
+    Options = RopeOptions
+
+    @classmethod
+    def parameter_formula(cls, config, options):
+        H, A = config.n_emb, config.head_size
+        return "4HA + H (q, k, v, projection and its bias; the rotation has no parameters)", 4 * H * A + H
+
+    def __init__(self, config, options=None):
+        super().__init__(config, options or RopeOptions())
+        self.n_heads = config.n_heads
+        self.qkv = self.add("qkv", Linear(config.n_emb, 3 * config.head_size, bias=False))
+        self.attend = self.add("attend", CausalAttention(config.dropout))
+        self.proj = self.add("proj", Linear(config.head_size, config.n_emb, init="residual"))
+        self.dropout = self.add("dropout", Dropout(config.dropout))
+
+    def forward(self, x, cache=None):  # x (B, T, n_emb)
+        q, k, v = split_qkv(self.qkv.forward(x), self.n_heads)  # (B, H, T, d_k)
+        start = cache.position if cache is not None else 0
+        positions = np.arange(start, start + x.shape[1])
+        self.saved = rotary_tables(positions, q.shape[-1], self.options.rope_base, q.dtype)  # cos, sin (T, d_k // 2)
+        q, k = rotary_forward(q, *self.saved), rotary_forward(k, *self.saved)
+        if cache is not None:  # (B, H, pos + T, d_k): keys stored rotated
+            k, v = cache.extend("k", k), cache.extend("v", v)
+        o = self.attend.forward(q, k, v)  # (B, H, T, d_k)
+        return self.dropout.forward(self.proj.forward(merge_heads(o)))
+
+    def backward(self, dy):  # dy (B, T, n_emb)
+        do = split_heads(self.proj.backward(self.dropout.backward(dy)), self.n_heads)
+        dq, dk, dv = self.attend.backward(do)
+        dq, dk = rotary_backward(dq, *self.saved), rotary_backward(dk, *self.saved)
+        return self.qkv.backward(merge_qkv(dq, dk, dv))
+
+
+@littlebaby.hookimpl
+def register_attentions(register):
+    register("rope", RotaryAttention)

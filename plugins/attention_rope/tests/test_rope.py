@@ -1,0 +1,86 @@
+"""rope through the kit (the tiny config has odd head widths, d_k 3, and an even one below),
+and its own behaviour: relative positions, sliding generation, rope_base."""
+
+import numpy as np
+import pytest
+
+from littlebaby.config import from_dict
+from littlebaby.generation import generate
+from littlebaby.model import build_model
+from littlebaby.testing import block_suite, build_block, check_cache, randomize, tiny_config, tiny_model
+
+TestRotaryAttention = block_suite("attention", "rope", options={"rope_base": 100.0})
+TestRotaryAttentionEvenHeads = block_suite("attention", "rope", sizes={"head_size": 16})  # d_k 4: every feature rotated
+
+
+def attention(**keys):
+    return build_block("attention", "rope", tiny_config(c_attention="rope", **keys))
+
+
+def test_width_one_heads_are_mha():
+    """d_k 1 leaves the only feature unrotated: the same outputs as mha with the same weights."""
+    keys = dict(n_emb=4, head_size=2, n_heads=2)
+    rope, mha = attention(**keys), build_block("attention", "mha", tiny_config(**keys))
+    for name, value in mha.parameters.named().items():
+        value[...] = rope.parameters.named()[name]
+    x = np.random.default_rng(0).standard_normal((2, 6, 4))
+    np.testing.assert_allclose(rope.forward(x), mha.forward(x), rtol=1e-12)
+
+
+def test_shifting_every_position_changes_nothing():
+    """Scores see only distances: a cache that starts at position 1000 gives the outputs of position 0."""
+    block = attention(head_size=16)
+    x = np.random.default_rng(1).standard_normal((1, 5, 12))
+    far = tiny_model().new_cache()
+    far.dropped = 1000  # as if 1000 tokens had slid out before
+    np.testing.assert_allclose(block.forward(x, far.layers[0]), block.forward(x), rtol=1e-9)
+
+
+def test_positions_matter_unlike_mha():
+    block = attention(head_size=16)
+    x = np.random.default_rng(2).standard_normal((1, 6, 12))
+    x[:, 3] = x[:, 1]  # the same token at two positions, after different histories
+    x[:, 2] = x[:, 0]
+    y = block.forward(x)
+    assert not np.allclose(y[:, 3], y[:, 1])
+
+
+def test_slide_needs_absolute_positions_for_queries():
+    """The kit's slide check fails a rope whose queries are rotated at their slot instead of their position."""
+    block = attention(head_size=16)
+
+    class SlotCache:  # what the block sees if it read cache.pos (the slot) as its position
+        def __init__(self, layer):
+            self.layer = layer
+            self.position = layer.pos
+
+        def extend(self, name, new):
+            return self.layer.extend(name, new)
+
+    forward = block.forward
+    block.forward = lambda x, cache=None: forward(x, SlotCache(cache) if cache is not None else None)
+    check_cache(block, policy="refill")  # both agree while nothing slides out
+    with pytest.raises(AssertionError, match="slide policy"):
+        check_cache(block, policy="slide")
+
+
+def test_rope_model_without_positions_generates_the_same_text_cached_and_uncached():
+    config = from_dict(dict(c_attention="rope", pos_emb=False, n_ctx=8, n_emb=16, head_size=16, n_heads=2,
+                            n_layers=2, dtype="float64"))
+    model = build_model(config, vocab_size=11)
+    randomize(model.parameters, scale=0.5)
+    assert "wpe.weight" not in model.parameters.named() and model.slides
+    runs = []
+    for use_cache in (True, False):
+        logits = []
+        ids = generate(model, [1, 2, 3], 30, rng=np.random.default_rng(3), use_cache=use_cache,
+                       on_logits=lambda row: logits.append(row.copy()))
+        runs.append((ids, np.array(logits)))
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_allclose(runs[0][1], runs[1][1], atol=1e-9, rtol=0)
+
+
+def test_rope_base_changes_the_outputs():
+    x = np.random.default_rng(4).standard_normal((1, 6, 12))
+    y = [attention(head_size=16, rope_base=base).forward(x) for base in (10.0, 10000.0)]
+    assert not np.allclose(*y)

@@ -1,0 +1,39 @@
+"""Pre-norm wiring with RMSNorm (as LLaMA): h = x + att(rms1(x)); y = h + net(rms2(h)).
+
+RMSNorm divides by the root mean square and scales: no mean subtracted, no bias
+(`littlebaby.layers.RMSNorm`). A model of these blocks ends with an RMSNorm too
+(`final_norm`), so it normalises one way throughout.
+"""
+
+import littlebaby
+from littlebaby.layers import RMSNorm
+
+
+class RMSPreNorm(littlebaby.Block):
+    @classmethod
+    def parameter_formula(cls, config, options):
+        return "2H (two RMSNorm weights)", 2 * config.n_emb
+
+    @classmethod
+    def final_norm(cls, n_emb):
+        return RMSNorm(n_emb)
+
+    def __init__(self, config, options=None, *, attention, network):
+        super().__init__(config, options)
+        self.norm1 = self.add("norm1", RMSNorm(config.n_emb))
+        self.attention = self.add("attention", attention)
+        self.norm2 = self.add("norm2", RMSNorm(config.n_emb))
+        self.network = self.add("network", network)
+
+    def forward(self, x, cache=None):  # x (B, T, n_emb)
+        h = x + self.attention.forward(self.norm1.forward(x), cache)
+        return h + self.network.forward(self.norm2.forward(h))
+
+    def backward(self, dy):  # dy (B, T, n_emb)
+        dh = dy + self.norm2.backward(self.network.backward(dy))
+        return dh + self.norm1.backward(self.attention.backward(dh))
+
+
+@littlebaby.hookimpl
+def register_sequences(register):
+    register("rms", RMSPreNorm)
