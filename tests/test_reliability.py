@@ -131,7 +131,9 @@ def test_sighup_stops_like_ctrl_c(tmp_path):
 def test_concurrent_finetunes_of_one_run_get_distinct_complete_runs(tmp_path, greek_file):
     base = littlebaby_run("train", "--config", "tiny", "--set", "max_steps=2", "--quiet", cwd=tmp_path)
     assert base.returncode == 0, base.stderr
-    argv, env = command("finetune", "last", "--data", greek_file, "--set", "max_steps=2", "--quiet")
+    # by name, not `last`: a sibling that finishes first would become `last` for a slower one
+    base_name = next((tmp_path / "configs").glob("config_*.json")).name[len("config_"):-len(".json")]
+    argv, env = command("finetune", base_name, "--data", greek_file, "--set", "max_steps=2", "--quiet")
     processes = [subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for _ in range(3)]
     for process in processes:

@@ -14,6 +14,8 @@ import re
 import sys
 import warnings
 
+from littlebaby import distributed
+
 from littlebaby.errors import UserError
 
 EXAMPLES = {
@@ -166,6 +168,11 @@ def _report_run(args, result):
     else:
         best = f"best val loss {done.best_val_loss:.4f} at step {done.best_val_step}" if done.best_val_loss is not None else "no val loss"
         say(f"{best}; {done.steps_done} steps in {done.train_seconds:.1f} s ({done.tokens_per_second:,.0f} tokens/s)")
+    world = result.report.get("world", {})
+    if world.get("allreduce_seconds_per_step") is not None:
+        per_step = result.report["train_seconds"] / max(1, done.steps_done)
+        say(f"all-reduce {1000 * world['allreduce_seconds_per_step']:.2f} ms per step, {world['allreduce_seconds_per_step'] / per_step:.1%} "
+            f"of a step on {world['processes']} processes (waits for the slowest included)")
     if result.sample is not None:
         say("sample:")
         say(result.sample)
@@ -256,6 +263,30 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
     print(f"littlebaby: warning: {message}", file=sys.stderr, flush=True)
 
 
+def _one_process(command) -> bool:
+    """Commands other than train and finetune run on one process: under an MPI launcher, rank 0
+    does the work (saying so once) and the others leave at once without starting MPI."""
+    size, rank = distributed.launched()
+    if size > 1 and rank == 0:
+        print(f"littlebaby: {command} runs on one process; the other {size - 1} have nothing to do", file=sys.stderr, flush=True)
+    return rank == 0
+
+
+def _user_error(world, error) -> int:
+    """One line (once per job) and exit code 2; under MPI every rank leaves together."""
+    if world.size > 1 and not world.agreed:
+        try:
+            world.agree(error)  # the setup's collective: every rank learns of the first failure
+        except UserError as first:
+            error = first
+    elif world.size > 1 and not isinstance(error, distributed.SharedError):  # only this rank may know: end the job
+        print(f"littlebaby: error on rank {world.rank}: {in_flags(str(error))}", file=sys.stderr, flush=True)
+        world.abort(2)
+    if world.is_root and distributed.launched()[1] == 0:  # launched: also when MPI could not start
+        print(f"littlebaby: error: {in_flags(str(error))}", file=sys.stderr, flush=True)
+    return 2
+
+
 def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -263,13 +294,22 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     warnings.showwarning = _warning_line  # a broken plugin: one line, the other plugins keep working
+    world = distributed.Solo()
     try:
+        if args.command in ("train", "finetune"):
+            # MPI when a launcher started several processes; then an uncaught exception on any
+            # rank ends the job (distributed.py's excepthook), never a hang
+            world = distributed.world()
+            if not world.is_root:
+                sys.stdout = open(os.devnull, "w")  # rank 0 alone prints
+        elif not _one_process(args.command):
+            return 0
         code = run(args)
     except UserError as error:
-        print(f"littlebaby: error: {in_flags(str(error))}", file=sys.stderr, flush=True)
-        return 2
+        return _user_error(world, error)
     except KeyboardInterrupt:
         print("littlebaby: interrupted", file=sys.stderr, flush=True)
+        world.abort(130)
         return 130
     except BrokenPipeError:  # `littlebaby generate ... | head`
         return 0

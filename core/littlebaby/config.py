@@ -74,7 +74,8 @@ class Config:
     dropout: float = attrs.field(default=0.0, validator=probability)
     # training
     num_epochs: int = attrs.field(default=1, validator=positive)  # passes over the train text
-    batch_size: int = attrs.field(default=32, validator=positive)
+    batch_size: int = attrs.field(default=32, validator=positive)  # global: split over MPI processes
+    grad_accum_steps: int = attrs.field(default=1, validator=positive)  # micro-batches per step, same result
     lr: float = attrs.field(default=3e-3, validator=positive)  # peak learning rate
     min_lr: float = attrs.field(default=3e-4, validator=non_negative)  # end of the cosine decay
     warmup_steps: int = attrs.field(default=100, validator=non_negative)  # linear warmup from 0

@@ -11,6 +11,7 @@ on the same text (checked by its sha256).
     again = littlebaby.train(resume="last", overrides={"max_steps": 400})
 """
 
+import contextlib
 import hashlib
 import os
 import stat
@@ -19,7 +20,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from littlebaby import checkpoint, checkpoints, config as configs, files, report as reports, text
+from littlebaby import checkpoint, checkpoints, config as configs, distributed, files, report as reports, text
 from littlebaby.errors import UserError
 from littlebaby.import_original import convert
 from littlebaby.loading import load_named, load_tokenizer
@@ -89,8 +90,30 @@ def grown_model(model, cfg, vocab_size: int, registry=None):
     return model.grow_vocab(vocab_size, np.random.default_rng([cfg.seed, 2]))
 
 
+class FollowerHome(files.Home):
+    """The home as MPI ranks other than 0 see it: they read run files and write none (rank 0
+    checks, reserves, locks, cleans and writes; its errors reach them through `world.agree`)."""
+
+    def check_writable(self):
+        pass
+
+    def reserve_run(self, name: str) -> bool:
+        return not self.model(name).exists()  # claims nothing: the name is rank 0's to claim
+
+    @contextlib.contextmanager
+    def training_lock(self, run: str):
+        yield
+
+
+def training_home(path) -> files.Home:
+    """The home a train, resume or finetune works in: a FollowerHome on MPI ranks but 0."""
+    return files.Home(path) if distributed.world().is_root else FollowerHome(path)
+
+
 def write_run_files(home, name, cfg, tokenizer=None) -> list:
-    """Write the config (and tokenizer) of a run; returns the paths written."""
+    """Write the config (and tokenizer) of a run; returns the paths written (none on MPI ranks but 0)."""
+    if isinstance(home, FollowerHome):
+        return []
     written = [home.config(name)]
     files.write_json(written[0], configs.to_dict(cfg))
     if tokenizer is not None:
@@ -110,14 +133,14 @@ def train(config: str = "baby", data=None, overrides=(), home=".", resume: str |
     if resume is not None:
         if data is not None:
             raise UserError("resume=RUN continues on the run's own data", "drop data=..., or finetune the run on new data")
-        return resume_run(files.Home(home), resume, overrides, quiet, log, registry)
+        return resume_run(training_home(home), resume, overrides, quiet, log, registry)
     registry = registry or default_registry()
     raw, config_name = configs.config_dict(config)
     cfg = configs.from_dict(configs.with_overrides(raw, overrides), registry)
     corpus, data_info = read_data(data)
     tokenizer = Tokenizer.from_text(corpus)
     train_ids, val_ids = text.split(tokenizer.encode(corpus), cfg.n_ctx, data_info.source)
-    home = files.Home(home)
+    home = training_home(home)
     home.check_writable()
     model = build_model(cfg, tokenizer.vocab_size, registry)
     # everything is valid: from here on, files are created
@@ -169,7 +192,7 @@ def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
 
 def finetune(run: str, data, overrides=(), home=".", quiet: bool = True, log=None, registry=None) -> RunResult:
     """Train run further on new text, growing the vocabulary; writes a new run <run>_finetuned."""
-    home = files.Home(home)
+    home = training_home(home)
     base = home.resolve(run)
     loaded = load_named(home, base, registry)
     cfg = recipe_config(loaded.config, overrides, registry)

@@ -13,6 +13,9 @@ is saved when:
 Signals (stopping.py) stop the run after the current step; the run returns
 status "interrupted" with the signal in `stop_signal`. A loss that is not a
 number stops it with a one-line error and the last good checkpoint kept.
+
+Over MPI (distributed.py) every process runs the session; rank 0 alone prints
+and saves, the others train beside it and write no file.
 """
 
 import contextlib
@@ -22,7 +25,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from littlebaby import checkpoint, checkpoints, config as configs, files, report as reports, text
+from littlebaby import checkpoint, checkpoints, config as configs, distributed, files, report as reports, text
 from littlebaby.errors import UserError
 from littlebaby.generation import generate as generate_ids
 from littlebaby.optim import AdamW
@@ -85,14 +88,19 @@ class Saver:
     run: Run
     step: int | None = None  # of the newest checkpoint (a resumed run starts from one)
     folder: Path | None = None  # of the checkpoint this session wrote last
+    writes: bool = True  # False on MPI ranks but 0: they save nothing
 
     def report(self, report: dict):
+        if not self.writes:
+            return
         with self._failing_write(self.run.home.report(self.run.name)):
             reports.write(self.run.home.report(self.run.name), report)
 
     def checkpoint(self, trainer, final: bool):
         """A checkpoint of the trainer's step (and at the end the model file), after the report."""
         run = self.run
+        if not self.writes:
+            return
         self.report(run.report)  # first: the report then holds at least the checkpoint's steps
         state = attrs.asdict(trainer.state())
         with self._failing_write(run.home.checkpoints(run.name)):
@@ -122,14 +130,19 @@ def train_session(run: Run, quiet: bool, log) -> RunResult:
 
 
 def _train_session(run: Run, quiet: bool, log) -> RunResult:
-    say = log or (lambda line: None)
+    world = distributed.world()
+    say = log if log and world.is_root else (lambda line: None)
     cfg, home, name = run.config, run.home, run.name
     epochs = text.Epochs(run.train_ids, cfg.n_ctx, cfg.batch_size, cfg.seed)
     val = text.val_windows(run.val_ids, cfg.n_ctx, cfg.eval_windows)
-    saver = Saver(run, run.state.step if run.state is not None else None)
+    # every process has checked its inputs; from here on they meet in collectives
+    world.agree()
+    for array in (run.model.parameters.data, run.optimizer.m, run.optimizer.v):
+        world.broadcast(array)  # rank 0's parameters and AdamW state, whatever the others read
+    saver = Saver(run, run.state.step if run.state is not None else None, writes=world.is_root)
     stop = StopRequest()
     trainer = Trainer(run.model, run.optimizer, epochs, val, cfg, run.report, on_report=saver.report,
-                      on_checkpoint=saver.checkpoint, stop=stop)
+                      on_checkpoint=saver.checkpoint, stop=stop, world=world)
     if run.state is not None:
         trainer.load_state(run.state)
     saver.report(run.report)  # a run killed before its first eval is still listed (as killed)
@@ -139,7 +152,8 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
         # said once the signals are handled: a script that waits for this line can stop the run cleanly
         say(
             f"run {name}: {blocks}, {run.model.parameters.size:,} parameters, {trainer.total_steps} steps "
-            f"({epochs.steps_per_epoch} per epoch, batch {epochs.batch_size} x {cfg.n_ctx}) on {len(run.train_ids):,} characters"
+            f"({epochs.steps_per_epoch} per epoch, batch {epochs.batch_size} x {cfg.n_ctx}) on {len(run.train_ids):,} characters, "
+            + distributed.describe(world, run.report["world"]["threads_per_process"])
             + (f", resuming at step {trainer.step}" if trainer.step else "")
         )
         # numpy's overflow warnings come before the loss turns NaN: the divergence error says it in one line
@@ -150,9 +164,13 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
             reports.diverged(run.report, error.step)
             saver.report(run.report)
             lower = f"lower lr (for example lr={cfg.lr / 4:g})"
-            raise UserError(error.problem, f"the learning rate is likely too high: {lower}; {saver.resume_hint()}") from None
+            # every MPI process diverged at this step (the same all-reduced loss): they all leave with exit 2
+            raise distributed.SharedError(error.problem, f"the learning rate is likely too high: {lower}; {saver.resume_hint()}") from None
+    stop_signal = stop.signal if status == "interrupted" else None
+    if not saver.writes:
+        return RunResult(name, home.path, status, run.report, [], stop_signal=stop_signal)
     written += [saver.folder / part for part in (*checkpoints.PARTS, checkpoints.MANIFEST)] + [home.model(name)]
-    result = RunResult(name, home.path, status, run.report, written, stop_signal=stop.signal if status == "interrupted" else None)
+    result = RunResult(name, home.path, status, run.report, written, stop_signal=stop_signal)
     if status == "finished":
         result.sample = _sample(home, name, run.tokenizer, run.model, cfg.seed)
         written.append(home.completion(name))

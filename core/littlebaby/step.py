@@ -14,9 +14,15 @@ OpenBLAS is held to one thread meanwhile (`blas.limit`), as each chunk already
 has a core: on 2 cores this beats one model with a 2-thread BLAS
 (benchmarks/RESULTS.md). Each chunk's loss and loss gradient are scaled by its
 share of the tokens, so the sums equal the single-thread ones up to float
-rounding. With dropout, each replica draws its own masks from a generator
-seeded by the model's own every step, so the model's generator state fixes
-them all.
+rounding. With dropout, each chunk draws its rows' masks from their own
+streams (ops.dropout.RowStreams), so the split cannot change them.
+
+`step_gradients` is the whole training step's gradient over the world of
+processes (distributed.py): this process takes its rows of the global batch,
+cuts them into `grad_accum_steps` micro-batches (each split over threads as
+above, gradients summed), and one in-place all-reduce of the flat gradient
+buffer sums the processes' parts. Every row weighs 1 / (global batch rows),
+so the sum is the single-process gradient of the whole batch, up to rounding.
 """
 
 import os
@@ -26,11 +32,14 @@ from concurrent.futures import ThreadPoolExecutor, wait
 import numpy as np
 
 from littlebaby import blas
+from littlebaby.distributed import threads_per_process
+from littlebaby.ops.dropout import RowStreams
 from littlebaby.ops.loss import cross_entropy
 
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _replicas_of: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> its replicas, dropped with it
+_accumulators_of: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> its micro-batch gradient sum
 
 
 def cores() -> int:
@@ -74,22 +83,28 @@ def _chunk(model, ids, targets, share: float) -> float:
 
 def workers(model, batch: int) -> int:
     """How many chunks a batch of `batch` rows is cut into."""
-    return max(1, min(model.config.threads or cores(), batch))
+    return max(1, min(threads_per_process(model.config.threads, cores()), batch))
 
 
-def _split(model, ids, targets, work) -> float:
-    """Sum of work(model_i, rows_i of ids, rows_i of targets, share_i) over the row chunks, in parallel."""
-    n = workers(model, ids.shape[0])
-    if n == 1:
-        return work(model, ids, targets, 1.0)
+def _split(model, ids, targets, work, total_rows=None, streams=None) -> float:
+    """Sum of work(model_i, rows_i of ids, rows_i of targets, share_i) over the row chunks, in parallel.
+
+    share_i = rows in chunk i / total_rows (default: all these rows); streams: the rows'
+    dropout streams, each chunk's model gets its part."""
+    B = ids.shape[0]
+    n = workers(model, B)
     models = [model] + replicas(model, n - 1)
     for replica in models[1:]:
         if replica.training != model.training:  # switching modes walks every block: only when needed
             replica.train(model.training)
-    B = ids.shape[0]
     bounds = [B * i // n for i in range(n + 1)]
     rows = [slice(bounds[i], bounds[i + 1]) for i in range(n)]
-    shares = [(r.stop - r.start) / B for r in rows]
+    shares = [(r.stop - r.start) / (total_rows or B) for r in rows]
+    if streams is not None:
+        for chunk_model, chunk_rows in zip(models, rows):
+            chunk_model.set_rng(streams.part(chunk_rows))
+    if n == 1:
+        return work(model, ids, targets, shares[0])
     with blas.limit(1):
         pool = _executor(n - 1)
         futures = [pool.submit(work, models[i], ids[rows[i]], targets[rows[i]], shares[i]) for i in range(1, n)]
@@ -100,15 +115,24 @@ def _split(model, ids, targets, work) -> float:
         return total + sum(future.result() for future in futures)
 
 
-def compute_gradients(model, ids, targets) -> float:
-    """ids, targets (B, T) -> mean loss; model.grad holds d loss / d parameters."""
+def compute_gradients(model, ids, targets, total_rows: int | None = None, streams: RowStreams | None = None) -> float:
+    """ids, targets (B, T) -> mean loss; model.grad holds d loss / d parameters.
+
+    These rows may be part of a batch of total_rows rows: then each row weighs 1 / total_rows and
+    the loss and gradient are this part's share of the batch's. streams: the rows' dropout
+    streams (step_gradients); without them the model's own generator fixes every mask.
+    """
     helpers = replicas(model, workers(model, ids.shape[0]) - 1)  # the ones _split will use
-    if model.config.dropout > 0:
-        # replicas draw from generators seeded by the model's own, so the model's
-        # generator state alone fixes every mask (what --resume saves and restores)
+    own = model.rng
+    if streams is None and model.config.dropout > 0:
+        # replicas draw from generators seeded by the model's own, so its state fixes every mask
         for replica in helpers:
             replica.set_rng(np.random.default_rng(model.rng.integers(2**63)))
-    loss = _split(model, ids, targets, _chunk)
+    try:
+        loss = _split(model, ids, targets, _chunk, total_rows, streams)
+    finally:
+        if streams is not None:
+            model.set_rng(own)  # forward passes outside a step draw from the model's generator again
     for replica in helpers:
         model.grad += replica.grad
     return loss
@@ -121,3 +145,36 @@ def _chunk_loss(model, ids, targets, share: float) -> float:
 def compute_loss(model, ids, targets) -> float:
     """ids, targets (B, T) -> mean loss, no gradients; eval mode (no dropout) is up to the caller."""
     return _split(model, ids, targets, _chunk_loss)
+
+
+def _accumulator(model):
+    """A zeroed buffer like model.grad, made once per model."""
+    buffer = _accumulators_of.get(model)
+    if buffer is None or buffer.shape != model.grad.shape:
+        buffer = _accumulators_of[model] = np.zeros_like(model.grad)
+    buffer[...] = 0.0
+    return buffer
+
+
+def step_gradients(model, ids, targets, step: int, world, accumulation: int = 1) -> float:
+    """The global batch ids, targets (B, T) of training step `step` -> its mean loss, on every
+    process; model.grad holds the batch's gradient (this process's rows, then an all-reduce)."""
+    B = ids.shape[0]
+    mine = world.rows(B)
+    parts = max(1, min(accumulation, mine.stop - mine.start))
+    bounds = [mine.start + (mine.stop - mine.start) * i // parts for i in range(parts + 1)]
+    dropout = model.config.dropout > 0
+    summed = _accumulator(model) if parts > 1 else None  # the micro-batches' gradient sum
+    loss = 0.0
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        streams = RowStreams(model.config.seed, step, range(start, stop)) if dropout else None
+        if stop > start:
+            loss += compute_gradients(model, ids[start:stop], targets[start:stop], B, streams)
+        else:  # a process with no rows (fewer rows than processes) adds nothing
+            model.grad[...] = 0.0
+        if summed is not None:
+            summed += model.grad
+    if summed is not None:
+        model.grad[...] = summed
+    world.sum(model.grad)
+    return float(world.sum(np.array([loss]))[0])

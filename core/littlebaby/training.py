@@ -3,7 +3,8 @@
 `Trainer.run()` takes steps until the schedule ends or a stop is requested
 (stopping.py: a signal; the current step finishes first). A step is: the batch of that step
 (text.Epochs, reproducible from the seed), gradients through
-`step.compute_gradients` (the one place they are computed), global-norm
+`step.step_gradients` (the one place they are computed; over MPI processes
+too, see distributed.py), global-norm
 clipping, the learning rate of the schedule, one AdamW update. Every
 `eval_interval` steps and at the end, the loss on the fixed val windows.
 
@@ -20,6 +21,7 @@ never overwritten with NaN.
 """
 
 import math
+import signal
 import resource
 import sys
 import time
@@ -28,12 +30,12 @@ import attrs
 import numpy as np
 from tqdm import tqdm
 
-from littlebaby import report as reports
+from littlebaby import distributed, report as reports
 from littlebaby.errors import UserError
 from littlebaby.optim import clip_grad_norm
 from littlebaby.schedule import learning_rate
 from littlebaby.stats import GroupStats
-from littlebaby.step import compute_gradients, compute_loss
+from littlebaby.step import compute_loss, cores, step_gradients
 from littlebaby.stopping import StopRequest
 
 REPORT_SECONDS = 30.0
@@ -62,16 +64,19 @@ def peak_memory_mb() -> float:
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
-def evaluate(model, inputs, targets, batch_size: int) -> float:
-    """Mean loss over the given windows, in eval mode, in chunks of batch_size."""
+def evaluate(model, inputs, targets, batch_size: int, world=None) -> float:
+    """Mean loss over the given windows, in eval mode, in chunks of batch_size; with a world of
+    several processes each takes its share of the windows and the sums are all-reduced."""
+    world = world or distributed.Solo()
     was_training = model.training
     model.eval()
-    total = 0.0
-    for start in range(0, len(inputs), batch_size):
-        chunk = slice(start, start + batch_size)
-        total += compute_loss(model, inputs[chunk], targets[chunk]) * len(inputs[chunk])
+    mine = world.rows(len(inputs))
+    total = np.zeros(1)
+    for start in range(mine.start, mine.stop, batch_size):
+        chunk = slice(start, min(start + batch_size, mine.stop))
+        total += compute_loss(model, inputs[chunk], targets[chunk]) * (chunk.stop - chunk.start)
     model.train(was_training)
-    return total / len(inputs)
+    return float(world.sum(total)[0]) / len(inputs)
 
 
 @attrs.frozen
@@ -91,8 +96,9 @@ class TrainState:
         return cls(step, rng)
 
 
-class Diverged(UserError):
-    """The loss or the gradient stopped being a finite number at `step`."""
+class Diverged(distributed.SharedError):
+    """The loss or the gradient stopped being a finite number at `step` (on every MPI process
+    at once: they all see the same all-reduced loss and gradient)."""
 
     def __init__(self, step: int, loss: float, grad_norm: float):
         self.step = step
@@ -102,8 +108,10 @@ class Diverged(UserError):
 
 class Trainer:
     def __init__(self, model, optimizer, epochs, val, config, report: dict, step: int = 0, on_report=None, on_checkpoint=None,
-                 stop: StopRequest | None = None):
+                 stop: StopRequest | None = None, world=None):
         self.model, self.optimizer, self.epochs, self.config = model, optimizer, epochs, config
+        self.world = world or distributed.Solo()  # the processes this run trains on (distributed.py)
+        self.session_reduce = [0, 0.0]  # this session's steps and their all-reduce seconds
         self.val_inputs, self.val_targets = val
         self.report = report
         self.step = step  # steps done
@@ -116,13 +124,22 @@ class Trainer:
         self.tokens_per_step = epochs.batch_size * config.n_ctx
         self.train_seconds = reports.train_seconds(report)  # summed unrounded; the report rounds
         reports.start(report, self.total_steps, epochs.steps_per_epoch, epochs.batch_size)
+        report["world"] = {  # hosts() is a collective: every rank makes its Trainer
+            "processes": self.world.size,
+            "hosts": self.world.hosts(),
+            "threads_per_process": distributed.threads_per_process(config.threads, cores()),
+        }
 
     # -- one step -------------------------------------------------------------------
     def train_step(self) -> dict:
         config = self.config
         started = time.perf_counter()
         inputs, targets = self.epochs.batch(self.step)
-        loss = compute_gradients(self.model, inputs, targets)
+        reduced_before = self.world.reduce_seconds
+        loss = step_gradients(self.model, inputs, targets, self.step, self.world, config.grad_accum_steps)
+        reduce_seconds = self.world.reduce_seconds - reduced_before
+        self.session_reduce[0] += 1
+        self.session_reduce[1] += reduce_seconds
         grad_norm = clip_grad_norm(self.model.grad, config.grad_clip)
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             raise Diverged(self.step + 1, float(loss), float(grad_norm))
@@ -132,10 +149,15 @@ class Trainer:
         self.step += 1
         seconds = time.perf_counter() - started
         groups = self.group_stats.step_stats(self.model.grad, weight_sq, self.optimizer.update)
-        return reports.step_record(self.step, loss, lr, grad_norm, seconds, self.tokens_per_step, groups)
+        record = reports.step_record(self.step, loss, lr, grad_norm, seconds, self.tokens_per_step, groups)
+        if self.world.size > 1:
+            record["allreduce_seconds"] = round(reduce_seconds, 5)
+        return record
 
     def evaluate(self) -> float:
-        loss = evaluate(self.model, self.val_inputs, self.val_targets, self.config.batch_size)
+        if not self.world.same(self.model.parameters.data):  # the replicas must never drift apart silently
+            raise RuntimeError(f"the processes' parameters differ at step {self.step}: a bug, please report it")
+        loss = evaluate(self.model, self.val_inputs, self.val_targets, self.config.batch_size, self.world)
         reports.add_val(self.report, self.step, loss)
         return loss
 
@@ -145,10 +167,10 @@ class Trainer:
         self.model.train()
         report = self.report
         last_write = started = time.monotonic()
-        bar = progress_bar(total=self.total_steps, initial=self.step, disable=quiet, unit="step", dynamic_ncols=True, leave=True)
+        bar = progress_bar(total=self.total_steps, initial=self.step, disable=quiet or not self.world.is_root, unit="step", dynamic_ncols=True, leave=True)
         val_loss = None
         try:
-            while self.step < self.total_steps and not self.stop.should_stop():
+            while self.step < self.total_steps and not self.should_stop():
                 record = self.train_step()
                 self.train_seconds += record["seconds"]
                 reports.add_step(report, record, self.train_seconds)
@@ -177,6 +199,16 @@ class Trainer:
             self.finish_report(status)
         return status
 
+    def should_stop(self) -> bool:
+        """The stop request, agreed by every process (a tiny all-reduce before each step): a signal
+        that reached any one of them stops them all after the same step, under the same signal."""
+        asked = self.stop.signal
+        code = 0 if asked is None else getattr(signal, asked, 0) + 1  # 1: asked from code, not by a signal
+        agreed = self.world.max(int(code))
+        if agreed and asked is None:
+            self.stop.request(signal.Signals(agreed - 1).name if agreed > 1 else "request")
+        return self.stop.should_stop()
+
     def tokens_per_second(self) -> float | None:
         """Over every step so far (of this session and before a resume): steadier than one step's."""
         steps = reports.step_count(self.report)
@@ -184,6 +216,9 @@ class Trainer:
 
     def finish_report(self, status: str):
         reports.progress(self.report, status, self.step, self.tokens_per_second(), peak_memory_mb())
+        steps, seconds = self.session_reduce
+        if self.world.size > 1 and steps:
+            self.report["world"]["allreduce_seconds_per_step"] = round(seconds / steps, 6)
         self.on_report(self.report)
 
     def state(self) -> TrainState:
