@@ -119,7 +119,7 @@ class PreSpans(HTMLParser):
 def test_levels_and_ansi():
     assert [token_losses.level(x) for x in (0.0, 0.49, 0.5, 1.9, 3.99, 4.0, 20.0)] == [0, 0, 1, 2, 4, 5, 5]
     coloured = token_losses.to_ansi([("a", 0.1), ("\n", 5.0)])
-    assert coloured == "\x1b[30;48;5;157ma\x1b[0m\x1b[30;48;5;203m \x1b[0m\n"
+    assert coloured == "\x1b[30;48;5;157ma\x1b[0m\x1b[30;48;5;203m \x1b[0m\n\x1b[30;48;5;203m\x1b[0m"
 
 
 def test_digits_sit_under_their_characters():
@@ -175,3 +175,17 @@ def test_cli_mistakes_are_one_line(tiny_run, tmp_path):
                  ["last", "--home", home], ["last", "--text", "a", "--file", "b", "--home", home]):
         done = surprise(*args, cwd=tmp_path)
         assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stdout == "", args
+
+
+def test_byte_pair_tokens_join_back_to_the_text(tmp_path):
+    pytest.importorskip("littlebaby_tokenizer_bpe", reason="the bpe tokenizer plugin is not installed")
+    result = api.train("tiny", overrides={"max_steps": 2, "c_tokenizer": "bpe"}, home=tmp_path)
+    config, tokenizer, model = loaded = api.load(result.name, home=tmp_path)
+    text = "ROMEO: my love\nis here"
+    pairs = api.token_losses(loaded, text)
+    targets = tokenizer.encode(text)
+    assert "".join(token for token, _ in pairs) == text and len(pairs) == len(targets) < len(text)
+    inputs = np.concatenate([[tokenizer.start_id()], targets[:-1]])
+    assert np.mean([loss for _, loss in pairs]) == pytest.approx(model.loss(inputs[None], targets[None]), abs=1e-6)
+    lines = token_losses.to_digits(pairs).splitlines()
+    assert lines[0] == "ROMEO: my love⏎" and lines[2] == "is here" and len(lines[1]) <= len(lines[0])

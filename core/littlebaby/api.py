@@ -7,12 +7,14 @@
 
 runs.py trains, resumes, finetunes and imports (session.py runs the training); loading.py loads and
 generates; looking.py inspects and draws; report.py lists the runs;
-token_losses.py scores a text character by character.
+token_losses.py scores a text character by character; prepare.py tokenizes a corpus
+into a directory that train(data=DIR) maps.
 """
 
 from littlebaby.loading import Loaded, generate, load  # noqa: F401
 from littlebaby.looking import attention, compare, inspect, plot  # noqa: F401
 from littlebaby.plugins import rows as plugins  # noqa: F401
+from littlebaby.prepare import prepare  # noqa: F401
 from littlebaby.report import runs  # noqa: F401
 from littlebaby.runs import finetune, grown_model, import_original, train  # noqa: F401
 from littlebaby.session import RunResult  # noqa: F401

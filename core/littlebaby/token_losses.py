@@ -38,7 +38,8 @@ def windows(n: int, n_ctx: int):
 
 
 def token_losses(run="last", text: str = "", home=".", registry=None) -> list[tuple[str, float]]:
-    """[(character, loss in nats), ...] for every character of text under a run.
+    """[(token text, loss in nats), ...] for every token of text under a run (a character, with
+    a character tokenizer; the pieces joined give the text back).
 
     run: "last", a run name, or what `littlebaby.load` returns.
     """
@@ -57,7 +58,8 @@ def token_losses(run="last", text: str = "", home=".", registry=None) -> list[tu
         per_token = token_cross_entropy(model.logits(rows), np.stack([targets[start:end] for start, _, end in group]))
         for row, (start, scored, end) in zip(per_token, group):
             losses[scored:end] = row[scored - start :]
-    return list(zip(text, losses.tolist()))
+    # a character tokenizer's tokens are the characters; a byte-pair one's are pieces of text
+    return [(tokenizer.token_text(int(token)), loss) for token, loss in zip(targets, losses.tolist())]
 
 
 def level(loss: float) -> int:
@@ -84,27 +86,28 @@ def ansi_legend() -> str:
 
 
 def to_digits(pairs) -> str:
-    """The view without colour: each line of the text, and under each character its loss rounded to
-    whole nats (9 for 9 or more). A newline shows as ⏎ at the end of its line, a tab as ⇥."""
+    """The view without colour: each line of the text, and under the first character of each token its
+    loss rounded to whole nats (9 for 9 or more). A newline shows as ⏎ at the end of its line, a tab as ⇥."""
     lines, text, digits = [], [], []
-    for char, loss in pairs:
-        text.append({"\n": "⏎", "\t": "⇥"}.get(char, char))
-        digits.append(str(min(9, round(loss))))
-        if char == "\n":
-            lines += ["".join(text), "".join(digits)]
-            text, digits = [], []
+    for token, loss in pairs:
+        for i, char in enumerate(token):
+            text.append({"\n": "⏎", "\t": "⇥"}.get(char, char))
+            digits.append(str(min(9, round(loss))) if i == 0 else " ")
+            if char == "\n":
+                lines += ["".join(text), "".join(digits).rstrip()]
+                text, digits = [], []
     if text:
-        lines += ["".join(text), "".join(digits)]
+        lines += ["".join(text), "".join(digits).rstrip()]
     return "\n".join(lines)
 
 
 def to_ansi(pairs) -> str:
-    """The text with each character on the background of its loss (black text, xterm 256 colours)."""
+    """The text with each token on the background of its loss (black text, xterm 256 colours)."""
     out = []
-    for char, loss in pairs:
+    for token, loss in pairs:
         colour = f"\x1b[30;48;5;{ANSI_BACKGROUNDS[level(loss)]}m"
         # a newline's loss shows as a coloured space at the end of its line
-        out.append(f"{colour} \x1b[0m\n" if char == "\n" else f"{colour}{char}\x1b[0m")
+        out.append(colour + token.replace("\n", f" \x1b[0m\n{colour}") + "\x1b[0m")
     return "".join(out)
 
 
@@ -112,9 +115,9 @@ def to_html_fragment(pairs) -> str:
     """The colour scale and the text in a <pre>, each character a span coloured by its loss with its
     loss as a tooltip: for a page, or a notebook's HTML output. Everything from the text is escaped."""
     spans = []
-    for char, loss in pairs:
-        shown = "⏎\n" if char == "\n" else char
-        tip = html.escape(f"{char!r}: {loss:.3f} nats", quote=True)
+    for token, loss in pairs:
+        shown = token.replace("\n", "⏎\n")
+        tip = html.escape(f"{token!r}: {loss:.3f} nats", quote=True)
         spans.append(f'<span style="background:{HTML_BACKGROUNDS[level(loss)]}" title="{tip}">{html.escape(shown)}</span>')
     scale = " ".join(f'<span style="background:{c};color:black">&nbsp;{html.escape(label)}&nbsp;</span>'
                      for c, label in zip(HTML_BACKGROUNDS, legend_labels()))
