@@ -98,3 +98,23 @@ def test_a_loss_that_is_not_a_number_stops_before_the_update():
         train.run(quiet=True)
     assert error.value.step == 6 and train.step == 5 and "lower lr" in str(error.value)
     np.testing.assert_array_equal(train.model.parameters.data, train.good)  # AdamW did not touch them
+
+
+def test_progress_bar_is_the_text_bar_outside_a_kernel_and_without_ipywidgets(monkeypatch):
+    import sys
+    import types
+
+    import tqdm.std
+
+    from littlebaby.training import progress_bar
+
+    def bar_type():
+        bar = progress_bar(total=1, disable=True)
+        bar.close()
+        return type(bar)
+
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    assert bar_type() is tqdm.std.tqdm  # a terminal
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # a kernel without ipywidgets: import fails
+    assert bar_type() is tqdm.std.tqdm

@@ -28,10 +28,9 @@ __all__ = ["hookimpl", "UserError", "Block", "Layer", "__version__", "train", "l
 def __getattr__(name):
     # The run-level API imports the whole stack; load it on first use so that
     # `import littlebaby` stays cheap for plugin authors.
-    if name in ("train", "load", "generate", "finetune"):
-        from littlebaby import api
-
-        return getattr(api, name)
+    if name in ("api", "train", "load", "generate", "finetune"):
+        api = importlib.import_module("littlebaby.api")  # not `from littlebaby import api`: that asks this hook again
+        return api if name == "api" else getattr(api, name)
     if name == "build_model":
         from littlebaby.model import build_model
 

@@ -6,7 +6,8 @@
     print(littlebaby.generate("last", prompt="ROMEO:", max_tokens=200, seed=1))
 
 runs.py trains, resumes, finetunes and imports (session.py runs the training); loading.py loads and
-generates; looking.py inspects and draws; report.py lists the runs; prepare.py tokenizes a corpus
+generates; looking.py inspects and draws; report.py lists the runs;
+token_losses.py scores a text character by character; prepare.py tokenizes a corpus
 into a directory that train(data=DIR) maps.
 """
 
@@ -17,3 +18,4 @@ from littlebaby.prepare import prepare  # noqa: F401
 from littlebaby.listing import runs  # noqa: F401
 from littlebaby.runs import finetune, grown_model, import_original, train  # noqa: F401
 from littlebaby.session import RunResult  # noqa: F401
+from littlebaby.token_losses import token_losses  # noqa: F401

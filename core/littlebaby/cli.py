@@ -1,5 +1,5 @@
 """The `littlebaby` command: train, finetune, generate, runs, compare, plugins, import-original,
-inspect, plot, attention, prepare.
+inspect, plot, attention, prepare, surprise.
 
 A thin shell over `littlebaby.api`: it parses arguments, prints, and turns a
 `UserError` (or a broken plugin's warning) into one line on stderr; a user
@@ -34,6 +34,8 @@ EXAMPLES = {
     "plot": "examples:\n  littlebaby plot last\n  littlebaby plot 5f0c... --out curves.png",
     "attention": "examples:\n  littlebaby attention last --prompt 'ROMEO: my love'\n"
     "  littlebaby attention last --prompt 'ROMEO:' --layer 0 --head 2 --out map.png",
+    "surprise": "examples:\n  littlebaby surprise last --text 'ROMEO: my love, my lady'\n"
+    "  littlebaby surprise last --file scene.txt --out scene.html",
     "import-original": "example:\n  littlebaby import-original --config config.json --tokenizer tokenizer.json --model model.json",
 }
 
@@ -144,6 +146,15 @@ def _parser() -> argparse.ArgumentParser:
     attention.add_argument("--head", type=int, default=None, metavar="H", help="only this head (default: all)")
     attention.add_argument("--out", metavar="FILE.png", help="where to write (default: outputs/attention_<run>.png)")
     home(attention)
+
+    surprise = command("surprise", "Each character of a text with the run's loss on it (where the model is surprised): coloured in a "
+                       "terminal; as digits under the text when piped or NO_COLOR is set; an HTML page with --out.")
+    surprise.add_argument("run", metavar="GUID|last")
+    source = surprise.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="the text to score")
+    source.add_argument("--file", metavar="F", help="a UTF-8 text file to score")
+    surprise.add_argument("--out", metavar="FILE.html", help="write an HTML page instead of colouring the terminal")
+    home(surprise)
     return parser
 
 
@@ -184,6 +195,22 @@ def _table(rows, columns):
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]  # no rows: the titles' widths
     for line in [columns, *cells]:
         say("  ".join(value.ljust(width) for value, width in zip(line, widths)).rstrip())
+
+
+def _surprise(args):
+    from littlebaby import api, files, text, token_losses
+
+    source = args.text if args.file is None else text.read_text(args.file)
+    pairs = api.token_losses(args.run, source, args.home)
+    if args.out:
+        files.write_text(args.out, token_losses.to_html(pairs, f"littlebaby surprise {args.run}"))
+        say(f"wrote {args.out}")
+    elif sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+        say(token_losses.to_ansi(pairs))
+        say(token_losses.ansi_legend())
+    else:  # a pipe, a file, or NO_COLOR: the losses as digits under the text
+        say(token_losses.to_digits(pairs))
+    say(token_losses.summary(pairs))
 
 
 def run(args):
@@ -244,6 +271,8 @@ def run(args):
     elif args.command == "attention":
         _, path = api.attention(args.run, args.prompt, args.layer, args.head, args.home, out=args.out or True)
         say(f"wrote {path}")
+    elif args.command == "surprise":
+        _surprise(args)
     elif args.command == "import-original":
         result = api.import_original(args.config, args.tokenizer, args.model, args.home, args.overrides)
         say(f"imported as run {result.name}: {summary(result.report).parameters:,} parameters")

@@ -41,6 +41,23 @@ from littlebaby.stopping import StopRequest
 REPORT_SECONDS = 30.0
 
 
+def progress_bar(**options):
+    """tqdm's widget bar in a Jupyter kernel that has ipywidgets; the text bar elsewhere.
+
+    Without ipywidgets a kernel gets the text bar too (Jupyter, VS Code and Colab render its
+    carriage returns); tqdm.auto would pick the same but warn in every such notebook.
+    """
+    if "ipykernel" in sys.modules:
+        try:
+            import ipywidgets  # noqa: F401  (tqdm.notebook draws with it)
+            from tqdm.notebook import tqdm as notebook_tqdm
+        except ImportError:
+            pass
+        else:
+            return notebook_tqdm(**options)
+    return tqdm(**options)
+
+
 def peak_memory_mb() -> float:
     """Peak resident memory of this process (ru_maxrss: KiB on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -155,7 +172,7 @@ class Trainer:
         self.model.train()
         report = self.report
         last_write = started = time.monotonic()
-        bar = tqdm(total=self.total_steps, initial=self.step, disable=quiet or not self.world.is_root, unit="step", dynamic_ncols=True, leave=True)
+        bar = progress_bar(total=self.total_steps, initial=self.step, disable=quiet or not self.world.is_root, unit="step", dynamic_ncols=True, leave=True)
         val_loss = None
         try:
             while self.step < self.total_steps and not self.should_stop():

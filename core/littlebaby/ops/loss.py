@@ -23,3 +23,13 @@ def cross_entropy(logits, targets):
     probs[rows, t] -= 1.0
     probs *= 1.0 / n
     return loss, probs.reshape(logits.shape)
+
+
+def token_cross_entropy(logits, targets):
+    """logits (..., V), integer targets (...) -> each token's loss -log softmax(logits)[target], shaped like targets.
+
+    No gradient: this is for looking at which tokens a model finds hard; the mean of it is cross_entropy's loss.
+    """
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_sums = np.log(np.exp(shifted).sum(axis=-1))
+    return log_sums - np.take_along_axis(shifted, targets[..., None], axis=-1)[..., 0]
