@@ -1,0 +1,139 @@
+"""The command line's grammar: every command, its options and an example for `--help`.
+
+cli.py runs what this parses; keeping the argparse tables here lets cli.py read
+as what each command does.
+"""
+
+import argparse
+import sys
+
+EXAMPLES = {
+    "train": "examples:\n  littlebaby train\n  littlebaby train --config baby --set max_steps=200 --set lr=0.002\n"
+    "  littlebaby train --data my_text.txt --home runs/\n  littlebaby train --resume last\n"
+    "  littlebaby train --data prepared/ --set max_steps=1000",
+    "prepare": "examples:\n  littlebaby prepare --data books/ --out prepared/\n"
+    "  littlebaby prepare --data a.txt --data more/ --set c_tokenizer=bpe --set vocab_size=4096 --out prepared/",
+    "finetune": "example:\n  littlebaby finetune last --data sophocles.txt --set max_steps=300",
+    "generate": "examples:\n  littlebaby generate last --prompt 'ROMEO:' --max-tokens 300 --temperature 0.8 --seed 1\n"
+    "  littlebaby generate 5f0c... --top-k 10 --no-cache",
+    "runs": "examples:\n  littlebaby runs --home runs/\n  littlebaby runs --markdown > RUNS.md",
+    "compare": "examples:\n  littlebaby compare 5f0c... 9a1b...\n  littlebaby compare 5f0c... 9a1b... last --out curves.png",
+    "plugins": "example:\n  littlebaby plugins",
+    "inspect": "example:\n  littlebaby inspect last",
+    "plot": "examples:\n  littlebaby plot last\n  littlebaby plot 5f0c... --out curves.png",
+    "attention": "examples:\n  littlebaby attention last --prompt 'ROMEO: my love'\n"
+    "  littlebaby attention last --prompt 'ROMEO:' --layer 0 --head 2 --out map.png",
+    "surprise": "examples:\n  littlebaby surprise last --text 'ROMEO: my love, my lady'\n"
+    "  littlebaby surprise last --file scene.txt --out scene.html",
+    "import-original": "example:\n  littlebaby import-original --config config.json --tokenizer tokenizer.json --model model.json",
+}
+
+
+# Python parameters of the API -> the flag that sets them; any other `key=` is a config key
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its usage errors as one line, like every other mistake."""
+
+    def error(self, message):
+        print(f"littlebaby: error: {message}; see {self.prog} --help", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The `littlebaby` argument parser with one subcommand per command."""
+    parser = Parser(
+        prog="littlebaby",
+        description="A GPT-style language model in pure NumPy: every forward and backward pass by hand, every block a plugin.",
+        epilog="example:\n  littlebaby train            # train the default baby on tiny Shakespeare\n"
+        "  littlebaby generate last --prompt 'ROMEO:'\nrun `littlebaby COMMAND --help` for a command's options",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name, help_text):
+        sub = commands.add_parser(
+            name, help=help_text, description=help_text, epilog=EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        return sub
+
+    def home(sub):
+        sub.add_argument("--home", default=".", metavar="DIR", help="folder of the run files (default: current directory)")
+
+    def training(sub):
+        sub.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
+        sub.add_argument("--quiet", action="store_true", help="no progress bar")
+        home(sub)
+
+    train = command("train", "Train a model from scratch (default: config baby on tiny Shakespeare).")
+    train.add_argument("--config", default="baby", metavar="NAME|PATH", help="shipped config name or JSON file (default: baby)")
+    train.add_argument("--data", metavar="PATH", help="UTF-8 training text, or a directory made by prepare (default: tiny Shakespeare, shipped)")
+    train.add_argument("--resume", metavar="GUID", help="continue an interrupted run (a run name or 'last')")
+    training(train)
+
+    finetune = command("finetune", "Train an existing run further on new text; writes a new _finetuned run.")
+    finetune.add_argument("run", metavar="GUID|last")
+    finetune.add_argument("--data", required=True, metavar="PATH", help="UTF-8 text to finetune on")
+    training(finetune)
+
+    generate = command("generate", "Sample text from a run, streamed to stdout and saved as a completion file.")
+    generate.add_argument("run", metavar="GUID|last")
+    generate.add_argument("--prompt", default=None, help="text to continue (default: start from a newline)")
+    generate.add_argument("--max-tokens", type=int, default=500, metavar="N", help="tokens to sample (default 500)")
+    generate.add_argument("--temperature", type=float, default=1.0, metavar="T", help="0 = greedy (default 1.0)")
+    generate.add_argument("--top-k", type=int, default=0, metavar="K", help="sample from the K likeliest only (default 0 = all)")
+    generate.add_argument("--seed", type=int, default=None, metavar="S", help="same seed, same text")
+    generate.add_argument("--no-cache", action="store_true", help="recompute the whole window each token (same text, slower)")
+    home(generate)
+
+    prepare = command("prepare", "Tokenize text files and directories into train.bin, val.bin and meta.json, for train --data DIR.")
+    prepare.add_argument("--data", action="append", required=True, metavar="PATH", help="a UTF-8 text file or a directory of them (repeatable)")
+    prepare.add_argument("--out", required=True, metavar="DIR", help="the directory to create")
+    prepare.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="tokenizer keys, e.g. c_tokenizer=bpe, vocab_size=4096")
+    prepare.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    runs = command("runs", "List the runs in the home.")
+    runs.add_argument("--markdown", action="store_true",
+                      help="a Markdown table of architecture, recipe, step time, parameters and best val loss")
+    home(runs)
+
+    compare = command("compare", "Val loss of several runs overlaid, by step and by training time, as a PNG (needs littlebaby[plot]).")
+    compare.add_argument("runs", nargs="+", metavar="GUID|last")
+    compare.add_argument("--out", metavar="FILE.png", help="where to write (default: outputs/compare_<first run>.png)")
+    home(compare)
+
+    command("plugins", "List installed blocks and tokenizers by kind, with their distribution and version.")
+
+    original = command("import-original", "Import the JSON files of the original notebook as a new run.")
+    original.add_argument("--config", required=True, metavar="F", help="the notebook's config JSON")
+    original.add_argument("--tokenizer", required=True, metavar="F", help="the notebook's tokenizer JSON")
+    original.add_argument("--model", required=True, metavar="F", help="the notebook's model JSON (GPT.save)")
+    original.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. dtype=float64")
+    home(original)
+
+    inspect = command("inspect", "Every parameter tensor of a run, totals, and the closed-form parameter count.")
+    inspect.add_argument("run", metavar="GUID|last")
+    home(inspect)
+
+    plot = command("plot", "Train/val loss, learning rate, gradient norm and update ratios of a run, as a PNG (needs littlebaby[plot]).")
+    plot.add_argument("run", metavar="GUID|last")
+    plot.add_argument("--out", metavar="FILE.png", help="where to write (default: outputs/plot_<run>.png)")
+    home(plot)
+
+    attention = command("attention", "Attention maps of a run on a prompt (and the moh/moe gates), as a PNG (needs littlebaby[plot]).")
+    attention.add_argument("run", metavar="GUID|last")
+    attention.add_argument("--prompt", required=True, help="the text to look at (at most n_ctx tokens)")
+    attention.add_argument("--layer", type=int, default=None, metavar="L", help="only this layer (default: all)")
+    attention.add_argument("--head", type=int, default=None, metavar="H", help="only this head (default: all)")
+    attention.add_argument("--out", metavar="FILE.png", help="where to write (default: outputs/attention_<run>.png)")
+    home(attention)
+
+    surprise = command("surprise", "Each character of a text with the run's loss on it (where the model is surprised): coloured in a "
+                       "terminal; as digits under the text when piped or NO_COLOR is set; an HTML page with --out.")
+    surprise.add_argument("run", metavar="GUID|last")
+    source = surprise.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="the text to score")
+    source.add_argument("--file", metavar="F", help="a UTF-8 text file to score")
+    surprise.add_argument("--out", metavar="FILE.html", help="write an HTML page instead of colouring the terminal")
+    home(surprise)
+    return parser
