@@ -278,10 +278,13 @@ def main(argv=None) -> int:
         code = run(args)
     except UserError as error:
         return _user_error(world, error)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as quit:
+        from littlebaby.stopping import exit_code
+
+        code = exit_code(getattr(quit, "signal", "SIGINT"))  # a second SIGTERM still exits 143
         print("littlebaby: interrupted", file=sys.stderr, flush=True)
-        world.abort(130)
-        return 130
+        world.abort(code)
+        return code
     except BrokenPipeError:  # `littlebaby generate ... | head`
         return 0
     return code or 0

@@ -169,7 +169,8 @@ class Trainer:
                     last_write = time.monotonic()
                 interval = self.config.checkpoint_interval
                 if interval and self.step % interval == 0 and self.step < self.total_steps:
-                    self.on_checkpoint(self, False)
+                    with self.stop.deferred():  # "again quits at once, after any save in progress": this one too
+                        self.on_checkpoint(self, False)
         finally:
             bar.close()
             reports.add_wall_seconds(report, time.monotonic() - started)
