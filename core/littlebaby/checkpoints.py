@@ -157,7 +157,17 @@ def verify(path: Path) -> Checkpoint:
         except OSError:
             raise BrokenCheckpoint(f"{part} is missing or unreadable") from None
     report = manifest.get("report")
-    return Checkpoint(path, step, state, report if isinstance(report, dict) else {})
+    if report is not None and not _position(report):
+        raise BrokenCheckpoint("its manifest's report position is not counts and seconds")
+    return Checkpoint(path, step, state, report or {})
+
+
+def _position(report) -> bool:
+    """Whether report is a report.position (record counts, seconds): resume cuts the report with it."""
+    counts = [report.get(key, 0) for key in ("steps", "val")] if isinstance(report, dict) else [None]
+    seconds = [report.get(key, 0.0) for key in ("train_seconds", "wall_seconds")] if isinstance(report, dict) else [None]
+    return all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts) and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < float("inf") for x in seconds)
 
 
 def newest(folder) -> Checkpoint | None:

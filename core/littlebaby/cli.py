@@ -37,7 +37,8 @@ EXAMPLES = {
 
 # Python parameters of the API -> the flag that sets them; any other `key=` is a config key
 FLAGS = {"max_tokens": "--max-tokens", "top_k": "--top-k", "temperature": "--temperature", "seed": "--seed", "home": "--home",
-         "data": "--data", "prompt": "--prompt", "layer": "--layer", "head": "--head", "resume": "--resume", "out": "--out"}
+         "data": "--data", "prompt": "--prompt", "layer": "--layer", "head": "--head", "resume": "--resume", "out": "--out",
+         "config": "--config"}
 BARE_FLAGS = ("max_tokens", "top_k")  # names no sentence uses otherwise: translated even without `=`
 
 
@@ -80,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         home(sub)
 
     train = command("train", "Train a model from scratch (default: config baby on tiny Shakespeare).")
-    train.add_argument("--config", default="baby", metavar="NAME|PATH", help="shipped config name or JSON file (default: baby)")
+    train.add_argument("--config", metavar="NAME|PATH", help="shipped config name or JSON file (default: baby)")
     train.add_argument("--data", metavar="PATH", help="UTF-8 training text (default: tiny Shakespeare, shipped)")
     train.add_argument("--resume", metavar="GUID", help="continue an interrupted run (a run name or 'last')")
     training(train)

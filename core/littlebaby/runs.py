@@ -28,7 +28,7 @@ from littlebaby.model import build_model
 from littlebaby.plugins import default_registry
 from littlebaby.session import Run, RunResult, train_session
 from littlebaby.tokenizer import Tokenizer
-from littlebaby.training import TrainState
+from littlebaby.training import TrainState, total_steps
 
 SHIPPED_DATA = reports.Data("tiny Shakespeare (shipped)", "shakespeare", 0)
 
@@ -123,19 +123,21 @@ def write_run_files(home, name, cfg, tokenizer=None) -> list:
 
 
 # -- the commands -----------------------------------------------------------------------
-def train(config: str = "baby", data=None, overrides=(), home=".", resume: str | None = None, quiet: bool = True,
+def train(config: str | None = None, data=None, overrides=(), home=".", resume: str | None = None, quiet: bool = True,
           log=None, registry=None) -> RunResult:
     """Train a new run (or continue one with resume=name) and return its result.
 
-    config: a shipped name or a JSON path; data: a text file (None: tiny Shakespeare);
+    config: a shipped name or a JSON path (None: baby); data: a text file (None: tiny Shakespeare);
     overrides: {"key": value} or ["key=value", ...]; log: a callable for progress lines.
     """
     if resume is not None:
         if data is not None:
             raise UserError("resume=RUN continues on the run's own data", "drop data=..., or finetune the run on new data")
+        if config is not None:  # it would be ignored: the run's architecture is its model's
+            raise UserError("resume=RUN continues with the run's own config", "drop config=..., and change recipe keys with key=value")
         return resume_run(training_home(home), resume, overrides, quiet, log, registry)
     registry = registry or default_registry()
-    raw, config_name = configs.config_dict(config)
+    raw, config_name = configs.config_dict(config or "baby")
     cfg = configs.from_dict(configs.with_overrides(raw, overrides), registry)
     corpus, data_info = read_data(data)
     tokenizer = Tokenizer.from_text(corpus)
@@ -169,6 +171,9 @@ def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
     saved = checkpoints.newest(home.checkpoints(name))
     if saved is None and home.optimizer(name).exists():
         saved = checkpoints.before_checkpoints(home.model(name), home.optimizer(name))
+    if saved is None and checkpoints.steps(home.checkpoints(name)):  # the warnings above said why each is broken
+        raise UserError(f"run {name} has no intact checkpoint to resume from (in {home.checkpoints(name)})",
+                        "restore one, or finetune the run from its model file")
     if saved is None:
         raise UserError(f"run {name} has no checkpoint to resume from (in {home.checkpoints(name)})",
                         "it stopped before its first one; train it again")
@@ -181,6 +186,10 @@ def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
     session = Run(home, name, cfg, tokenizer, model, train_ids, val_ids, report, [])
     state = checkpoint.load_optimizer(saved.optimizer, session.optimizer)
     session.state = TrainState.from_dict(saved.state or state, f"checkpoint {saved.path}")
+    planned = total_steps(text.Epochs(train_ids, cfg.n_ctx, cfg.batch_size, cfg.seed).steps_per_epoch, cfg)
+    if session.state.step > planned:  # it would train nothing and record a schedule shorter than what it holds
+        raise UserError(f"run {name} has done {session.state.step} steps, more than the {planned} this config plans",
+                        f"resume with max_steps={session.state.step} or more")
     home.check_writable()
     if saved.report is not None:
         reports.rewind(report, saved.report, session.state.step)

@@ -1,0 +1,104 @@
+"""Hostile use of the run layer from the command line: damaged checkpoint folders, homes whose
+folders are files or symlink loops, resume flags that cannot apply. Each is one line on stderr,
+exit 2, and no file written (or, for a damaged checkpoint, resume from the intact one before it)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from littlebaby import checkpoints
+
+
+def littlebaby(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "littlebaby.cli", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, encoding="utf-8", timeout=180)
+
+
+def files_in(home):
+    return sorted(str(p.relative_to(home)) for p in home.rglob("*"))
+
+
+@pytest.fixture(scope="module")
+def two_checkpoints(tmp_path_factory):
+    """A tiny finished run with checkpoints at steps 4 and 6."""
+    home = tmp_path_factory.mktemp("pristine")
+    done = littlebaby("train", "--config", "tiny", "--set", "checkpoint_interval=2", "--set", "max_steps=6", "--quiet",
+                      "--home", home, cwd=home)
+    assert done.returncode == 0, done.stderr
+    (name,) = os.listdir(home / "checkpoints")
+    return home, name
+
+
+@pytest.fixture
+def damaged(two_checkpoints, tmp_path):
+    """A copy of the run to damage: (home, name, its checkpoint folder)."""
+    pristine, name = two_checkpoints
+    home = tmp_path / "home"
+    shutil.copytree(pristine, home, symlinks=True)
+    return home, name, home / "checkpoints" / name
+
+
+def one_line(result, code=2):
+    assert result.returncode == code and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+@pytest.mark.parametrize("position", [{"steps": "x", "val": -5}, {"steps": 6, "val": 2, "train_seconds": "soon"},
+                                      {"steps": True, "val": 2}, [6, 2]])
+def test_a_manifest_with_a_damaged_report_position_is_a_broken_checkpoint(damaged, position):
+    home, name, folder = damaged
+    manifest = folder / "step_000000006" / checkpoints.MANIFEST
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "report": position}))
+    resumed = littlebaby("train", "--resume", name, "--set", "max_steps=8", "--quiet", "--home", home, cwd=home)
+    assert resumed.returncode == 0 and "resuming at step 4" in resumed.stdout, resumed.stderr
+    assert "report position" in resumed.stderr and "Traceback" not in resumed.stderr
+    report = json.loads((home / "outputs" / f"report_{name}.json").read_text())
+    assert [s["step"] for s in report["steps"]] == list(range(1, 9))
+
+
+def test_every_checkpoint_broken_is_said_so(damaged):
+    home, name, folder = damaged
+    for manifest in folder.glob("step_*/" + checkpoints.MANIFEST):
+        manifest.unlink()
+    resumed = littlebaby("train", "--resume", name, "--quiet", "--home", home, cwd=home)
+    assert resumed.returncode == 2 and "no intact checkpoint" in resumed.stderr.splitlines()[-1]
+    assert "stopped before its first one" not in resumed.stderr and "Traceback" not in resumed.stderr
+
+
+@pytest.mark.parametrize("obstacle", ["directory", "symlink loop"])
+def test_a_lock_file_that_cannot_be_opened_is_one_line(damaged, obstacle):
+    home, name, folder = damaged
+    (folder / "lock").unlink()
+    os.mkdir(folder / "lock") if obstacle == "directory" else os.symlink("lock", folder / "lock")
+    one_line(littlebaby("train", "--resume", name, "--quiet", "--home", home, cwd=home))
+
+
+@pytest.mark.parametrize("folder", ["checkpoints", "configs", "outputs"])
+@pytest.mark.parametrize("obstacle", ["file", "symlink loop"])
+def test_a_home_folder_that_is_not_a_directory_refuses_training_before_any_file(tmp_path, folder, obstacle):
+    (tmp_path / folder).write_text("x") if obstacle == "file" else os.symlink(folder, tmp_path / folder)
+    before = files_in(tmp_path) if obstacle == "file" else [folder]
+    error = one_line(littlebaby("train", "--config", "tiny", "--quiet", "--home", tmp_path, cwd=tmp_path))
+    assert folder in error
+    assert sorted(os.listdir(tmp_path)) == before  # no config or tokenizer left behind
+
+
+def test_resume_refuses_a_config_it_would_ignore(damaged):
+    home, name, _ = damaged
+    before = {p: p.stat().st_mtime_ns for p in home.rglob("*") if p.is_file()}
+    error = one_line(littlebaby("train", "--resume", name, "--config", "baby", "--quiet", "--home", home, cwd=home))
+    assert "--config" in error
+    assert {p: p.stat().st_mtime_ns for p in home.rglob("*") if p.is_file()} == before
+
+
+def test_resume_refuses_max_steps_below_the_steps_done(damaged):
+    home, name, _ = damaged
+    config = (home / "configs" / f"config_{name}.json").read_text()
+    error = one_line(littlebaby("train", "--resume", name, "--set", "max_steps=3", "--quiet", "--home", home, cwd=home))
+    assert "6 steps" in error and "--set max_steps=6" in error
+    assert (home / "configs" / f"config_{name}.json").read_text() == config  # the run's recipe is not rewritten
