@@ -102,3 +102,16 @@ def test_resume_refuses_max_steps_below_the_steps_done(damaged):
     error = one_line(littlebaby("train", "--resume", name, "--set", "max_steps=3", "--quiet", "--home", home, cwd=home))
     assert "6 steps" in error and "--set max_steps=6" in error
     assert (home / "configs" / f"config_{name}.json").read_text() == config  # the run's recipe is not rewritten
+
+
+@pytest.mark.parametrize("obstacle", ["file", "symlink loop", "dangling link"])
+def test_a_non_folder_in_a_checkpoints_place_is_replaced_when_that_step_is_saved(damaged, obstacle):
+    home, name, folder = damaged
+    shutil.rmtree(folder / "step_000000006")
+    target = folder / "step_000000006"
+    {"file": lambda: target.write_text("x"), "symlink loop": lambda: os.symlink(target.name, target),
+     "dangling link": lambda: os.symlink("nowhere", target)}[obstacle]()
+    resumed = littlebaby("train", "--resume", name, "--set", "max_steps=8", "--quiet", "--home", home, cwd=home)
+    assert resumed.returncode == 0 and "resuming at step 4" in resumed.stdout, resumed.stderr
+    assert sorted(os.listdir(folder)) == ["lock", "step_000000006", "step_000000008"]
+    assert checkpoints.verify(target).step == 6

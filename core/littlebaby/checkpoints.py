@@ -91,6 +91,9 @@ def _retire(path: Path):
     """Delete a checkpoint folder so that no moment shows it half deleted: rename it away first."""
     hidden = path.with_name(f"{files.temporary_prefix(path.name)}retired.tmp")
     os.rename(path, hidden)
+    if hidden.is_symlink() or not hidden.is_dir():  # a file or a link where a folder belongs
+        with contextlib.suppress(OSError):
+            hidden.unlink()
     shutil.rmtree(hidden, ignore_errors=True)
 
 
@@ -99,7 +102,7 @@ def write(folder, step: int, model, optimizer, state: dict, report_position: dic
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"step_{step:09d}"
-    if final.exists():
+    if os.path.lexists(final):  # lexists: a dangling link or a symlink loop in its place is retired too
         with contextlib.suppress(BrokenCheckpoint):
             return verify(final)  # this step is saved already (the end fell on an interval)
         _retire(final)
