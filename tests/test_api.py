@@ -63,7 +63,7 @@ def test_bad_generation_options(tiny_run, options, message):
 def test_finetune_keeps_the_old_logits_before_any_step(tiny_run, greek_file):
     home, name = tiny_run
     base = littlebaby.load(name, home=home)
-    tokenizer = base.tokenizer.grow(greek_file.read_text())
+    tokenizer = base.tokenizer.extend(greek_file.read_text())
     grown = api.grown_model(base.model, base.config, tokenizer.vocab_size)
     ids = base.tokenizer.encode("O Romeo, Romeo!")
     old = base.model.vocab_size

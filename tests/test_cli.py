@@ -16,7 +16,7 @@ from littlebaby import report as reports
 from littlebaby.looking import compare
 
 FIXTURE = Path(__file__).parent / "fixtures" / "original"
-COMMANDS = ["train", "finetune", "generate", "runs", "compare", "plugins", "import-original", "inspect", "plot", "attention"]
+COMMANDS = ["train", "finetune", "generate", "runs", "compare", "plugins", "import-original", "inspect", "plot", "attention", "prepare"]
 
 
 def littlebaby(*args, cwd, check=True):

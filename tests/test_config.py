@@ -106,8 +106,9 @@ def test_defaults_are_valid():
 def test_architecture_keys_are_the_keys_that_shape_the_parameters():
     from littlebaby.model import build_model
 
-    assert set(architecture_keys()) == {"c_sequence", "c_attention", "c_network", "n_ctx", "n_emb", "head_size", "n_heads",
-                                        "n_layers", "pos_emb", "dtype"}
+    # c_tokenizer fixes the vocabulary, so the embedding and head rows
+    assert set(architecture_keys()) == {"c_sequence", "c_attention", "c_network", "c_tokenizer", "n_ctx", "n_emb", "head_size",
+                                        "n_heads", "n_layers", "pos_emb", "dtype"}
     assert "wpe.weight" not in build_model({"pos_emb": False}, vocab_size=5).parameters.named()
     small = dict(n_ctx=8, n_emb=8, head_size=8, n_heads=2, n_layers=1)
     base = build_model(small, vocab_size=5).parameters.named()

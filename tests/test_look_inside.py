@@ -74,7 +74,7 @@ def test_attention_maps_with_gates(moh_run):
 @pytest.mark.parametrize("args,message", [
     (["--layer", "5"], "layer 5 does not exist (the model has 2); use --layer 0..1"),
     (["--head", "9"], "head 9 does not exist (the model has 2); use --head 0..1"),
-    (["--prompt", "x" * 40], "the prompt has 40 characters, more than n_ctx = 16"),
+    (["--prompt", "x" * 40], "the prompt has 40 tokens, more than n_ctx = 16"),
     (["--prompt", "€"], "'€'"),
 ])
 def test_attention_bad_input_is_one_line(moh_run, args, message):

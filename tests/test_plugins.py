@@ -102,3 +102,14 @@ def test_a_broken_plugin_warns_and_the_others_keep_working(tmp_path, monkeypatch
     with pytest.raises(UserError, match="comes from plugin littlebaby-attention-broken, which failed to import"):
         registry.resolve("attention", "broken")
     sys.modules.pop("littlebaby_attention_broken", None)
+
+
+def test_char_is_built_in_through_the_same_hook_and_bpe_comes_from_its_distribution():
+    from littlebaby.plugins import Registry
+    from littlebaby.tokenizer_char import CharTokenizer
+
+    bare = Registry(entry_points=False)
+    assert bare.resolve("tokenizer", "char").cls is CharTokenizer and bare.resolve("tokenizer", "char").distribution == "littlebaby"
+    with pytest.raises(UserError, match="unknown tokenizer 'bpe' .*pip install littlebaby-tokenizer-bpe"):
+        bare.resolve("tokenizer", "bpe")
+    assert Registry().resolve("tokenizer", "bpe").distribution == "littlebaby-tokenizer-bpe"

@@ -1,5 +1,5 @@
 """The `littlebaby` command: train, finetune, generate, runs, compare, plugins, import-original,
-inspect, plot, attention.
+inspect, plot, attention, prepare.
 
 A thin shell over `littlebaby.api`: it parses arguments, prints, and turns a
 `UserError` (or a broken plugin's warning) into one line on stderr; a user
@@ -20,7 +20,10 @@ from littlebaby.errors import UserError
 
 EXAMPLES = {
     "train": "examples:\n  littlebaby train\n  littlebaby train --config baby --set max_steps=200 --set lr=0.002\n"
-    "  littlebaby train --data my_text.txt --home runs/\n  littlebaby train --resume last",
+    "  littlebaby train --data my_text.txt --home runs/\n  littlebaby train --resume last\n"
+    "  littlebaby train --data prepared/ --set max_steps=1000",
+    "prepare": "examples:\n  littlebaby prepare --data books/ --out prepared/\n"
+    "  littlebaby prepare --data a.txt --data more/ --set c_tokenizer=bpe --set vocab_size=4096 --out prepared/",
     "finetune": "example:\n  littlebaby finetune last --data sophocles.txt --set max_steps=300",
     "generate": "examples:\n  littlebaby generate last --prompt 'ROMEO:' --max-tokens 300 --temperature 0.8 --seed 1\n"
     "  littlebaby generate 5f0c... --top-k 10 --no-cache",
@@ -82,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 
     train = command("train", "Train a model from scratch (default: config baby on tiny Shakespeare).")
     train.add_argument("--config", metavar="NAME|PATH", help="shipped config name or JSON file (default: baby)")
-    train.add_argument("--data", metavar="PATH", help="UTF-8 training text (default: tiny Shakespeare, shipped)")
+    train.add_argument("--data", metavar="PATH", help="UTF-8 training text, or a directory made by prepare (default: tiny Shakespeare, shipped)")
     train.add_argument("--resume", metavar="GUID", help="continue an interrupted run (a run name or 'last')")
     training(train)
 
@@ -94,12 +97,18 @@ def _parser() -> argparse.ArgumentParser:
     generate = command("generate", "Sample text from a run, streamed to stdout and saved as a completion file.")
     generate.add_argument("run", metavar="GUID|last")
     generate.add_argument("--prompt", default=None, help="text to continue (default: start from a newline)")
-    generate.add_argument("--max-tokens", type=int, default=500, metavar="N", help="characters to sample (default 500)")
+    generate.add_argument("--max-tokens", type=int, default=500, metavar="N", help="tokens to sample (default 500)")
     generate.add_argument("--temperature", type=float, default=1.0, metavar="T", help="0 = greedy (default 1.0)")
     generate.add_argument("--top-k", type=int, default=0, metavar="K", help="sample from the K likeliest only (default 0 = all)")
     generate.add_argument("--seed", type=int, default=None, metavar="S", help="same seed, same text")
     generate.add_argument("--no-cache", action="store_true", help="recompute the whole window each token (same text, slower)")
     home(generate)
+
+    prepare = command("prepare", "Tokenize text files and directories into train.bin, val.bin and meta.json, for train --data DIR.")
+    prepare.add_argument("--data", action="append", required=True, metavar="PATH", help="a UTF-8 text file or a directory of them (repeatable)")
+    prepare.add_argument("--out", required=True, metavar="DIR", help="the directory to create")
+    prepare.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="tokenizer keys, e.g. c_tokenizer=bpe, vocab_size=4096")
+    prepare.add_argument("--quiet", action="store_true", help="no progress bar")
 
     runs = command("runs", "List the runs in the home.")
     runs.add_argument("--markdown", action="store_true",
@@ -111,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", metavar="FILE.png", help="where to write (default: outputs/compare_<first run>.png)")
     home(compare)
 
-    command("plugins", "List installed blocks by kind, with their distribution and version.")
+    command("plugins", "List installed blocks and tokenizers by kind, with their distribution and version.")
 
     original = command("import-original", "Import the JSON files of the original notebook as a new run.")
     original.add_argument("--config", required=True, metavar="F", help="the notebook's config JSON")
@@ -131,7 +140,7 @@ def _parser() -> argparse.ArgumentParser:
 
     attention = command("attention", "Attention maps of a run on a prompt (and the moh/moe gates), as a PNG (needs littlebaby[plot]).")
     attention.add_argument("run", metavar="GUID|last")
-    attention.add_argument("--prompt", required=True, help="the text to look at (at most n_ctx characters)")
+    attention.add_argument("--prompt", required=True, help="the text to look at (at most n_ctx tokens)")
     attention.add_argument("--layer", type=int, default=None, metavar="L", help="only this layer (default: all)")
     attention.add_argument("--head", type=int, default=None, metavar="H", help="only this head (default: all)")
     attention.add_argument("--out", metavar="FILE.png", help="where to write (default: outputs/attention_<run>.png)")
@@ -157,6 +166,7 @@ def _report_run(args, result):
         say(f"continue with: {_continue_hint(args, result.name)}")
     else:
         best = f"best val loss {done.best_val_loss:.4f} at step {done.best_val_step}" if done.best_val_loss is not None else "no val loss"
+        best += f" ({done.best_val_bpb:.4f} bits per byte)" if done.best_val_bpb is not None else ""
         say(f"{best}; {done.steps_done} steps in {done.train_seconds:.1f} s ({done.tokens_per_second:,.0f} tokens/s)")
     world = result.report.get("world", {})
     if world.get("allreduce_seconds_per_step") is not None:
@@ -211,7 +221,14 @@ def run(args):
             say(f"no runs in {args.home} (littlebaby train makes one)")
         for row in rows:
             row["seconds"] = None if row["seconds"] is None else round(row["seconds"])
-        _table(rows, ["guid", "date", "config", "blocks", "params", "steps", "best_val_loss", "seconds", "status"])
+        _table(rows, ["guid", "date", "config", "blocks", "tokenizer", "params", "steps", "best_val_loss", "best_val_bpb", "seconds", "status"])
+    elif args.command == "prepare":
+        from littlebaby.prepare import prepare
+
+        meta = prepare(args.data, args.out, args.overrides, quiet=args.quiet, log=say)
+        splits = meta["splits"]
+        say(f"wrote {args.out}: {splits['train']['tokens']:,} train and {splits['val']['tokens']:,} val tokens ({meta['dtype']}), "
+            f"{meta['tokenizer']['tokenizer']} vocabulary of {meta['tokenizer']['vocab_size']}")
     elif args.command == "plugins":
         _table(api.plugins(), ["kind", "name", "distribution", "version"])
     elif args.command == "inspect":

@@ -63,7 +63,8 @@ class Config:
     c_sequence: str = attrs.field(default="pre", metadata=ARCHITECTURE)  # where the LayerNorms sit: "pre" or "post"
     c_attention: str = attrs.field(default="mha", metadata=ARCHITECTURE)  # "mha", or "moh" (mixture of heads)
     c_network: str = attrs.field(default="mlp", metadata=ARCHITECTURE)  # "mlp", or "moe" (dense mixture of experts)
-    n_ctx: int = attrs.field(default=64, validator=positive, metadata=ARCHITECTURE)  # context length in characters
+    c_tokenizer: str = attrs.field(default="char", metadata=ARCHITECTURE)  # "char", or "bpe" (byte-level BPE): fixes the vocabulary
+    n_ctx: int = attrs.field(default=64, validator=positive, metadata=ARCHITECTURE)  # context length in tokens
     n_emb: int = attrs.field(default=128, validator=positive, metadata=ARCHITECTURE)  # embedding width
     head_size: int = attrs.field(default=128, validator=positive, metadata=ARCHITECTURE)  # total width of q, k, v over all heads
     n_heads: int = attrs.field(default=4, validator=_divides_head_size, metadata=ARCHITECTURE)
@@ -109,6 +110,7 @@ def architecture_keys() -> tuple[str, ...]:
     """The keys marked architecture: fixed once a run exists (its recipe may change)."""
     return tuple(f.name for f in attrs.fields(Config) if f.metadata.get("architecture"))
 BLOCK_KEYS = {"sequence": "c_sequence", "attention": "c_attention", "network": "c_network"}
+PLUGIN_KEYS = {**BLOCK_KEYS, "tokenizer": "c_tokenizer"}  # every plugin kind a config selects
 
 
 def _strict_int(value, _type):
@@ -171,8 +173,8 @@ def _unknown_key(key: str, known) -> UserError:
 
 
 def option_classes(registry, names: dict) -> dict:
-    """Options class (or None) of each selected block, by kind."""
-    return {kind: registry.resolve(kind, names[kind]).cls.Options for kind in BLOCK_KEYS}
+    """Options class (or None) of each selected block and tokenizer, by kind."""
+    return {kind: registry.resolve(kind, names[kind]).cls.Options for kind in PLUGIN_KEYS}
 
 
 def from_dict(data: dict, registry=None) -> Config:
@@ -191,7 +193,7 @@ def from_dict(data: dict, registry=None) -> Config:
     data.pop("options", None)
     core = {k: data.pop(k) for k in list(data) if k in CORE_KEYS}
     config = structure(core, Config)
-    names = {kind: getattr(config, key) for kind, key in BLOCK_KEYS.items()}
+    names = {kind: getattr(config, key) for kind, key in PLUGIN_KEYS.items()}
     selected = option_classes(registry, names)
     declared = {}  # every plugin key of every installed block
     for entry in registry.entries():

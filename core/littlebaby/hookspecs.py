@@ -4,6 +4,8 @@ A plugin is a module, registered under the entry point group `littlebaby`,
 that implements one or more of these hooks with `@littlebaby.hookimpl`. Each
 hook receives a `register(name, block_class)` callback: call it once per block
 the plugin provides. The name is what a config selects (`c_attention: "mha"`).
+Tokenizers are registered the same way (`c_tokenizer: "bpe"`); their contract
+is `littlebaby.tokenizer.Tokenizer`.
 
 A block class subclasses `littlebaby.Block`; `core/littlebaby/block.py` is the
 whole contract:
@@ -56,3 +58,9 @@ def register_attentions(register):
 @hookspec
 def register_networks(register):
     """Register network blocks: the per-token feed-forward part (`mlp`, `moe`, `swiglu`)."""
+
+
+@hookspec
+def register_tokenizers(register):
+    """Register tokenizers: text to ids and back, a `littlebaby.tokenizer.Tokenizer`
+    subclass each (`char`, built in; `bpe`)."""

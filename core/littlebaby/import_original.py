@@ -22,7 +22,7 @@ from littlebaby.checkpoint import copy_tensors
 from littlebaby.errors import UserError
 from littlebaby.files import read_json
 from littlebaby.model import build_model
-from littlebaby.tokenizer import Tokenizer
+from littlebaby.tokenizer_char import CharTokenizer
 
 
 class OriginalWeights:
@@ -92,7 +92,7 @@ def convert(raw_config: dict, tokenizer_path, model_path, registry=None):
     if raw.get("c_network") == "moe":  # the notebook's moe config omits its expert count: its weights have it
         raw.setdefault("n_experts", data.get("block_0_moe_n_experts", 4))
     config = configs.from_dict(raw, registry)
-    tokenizer = Tokenizer.from_dict(read_json(tokenizer_path, "tokenizer"), f"tokenizer file {tokenizer_path}")
+    tokenizer = CharTokenizer.from_dict(read_json(tokenizer_path, "tokenizer"), f"tokenizer file {tokenizer_path}")
     weights = OriginalWeights(data, model_path, config.dtype)
     vocab_size = weights("wte_weight").shape[0]
     if vocab_size != tokenizer.vocab_size:

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from littlebaby import checkpoint, checkpoints, config as configs, files
+from littlebaby import checkpoint, checkpoints, config as configs, files, tokenizer as tokenizers
 from littlebaby.errors import UserError
 from littlebaby.generation import generate as generate_ids
 from littlebaby.tokenizer import Tokenizer
@@ -31,9 +31,9 @@ def load(run: str = "last", home=".", registry=None) -> Loaded:
     return load_named(home, home.resolve(run), registry)
 
 
-def load_tokenizer(home: files.Home, name: str) -> Tokenizer:
+def load_tokenizer(home: files.Home, name: str, registry=None) -> Tokenizer:
     path = home.tokenizer(name)
-    return Tokenizer.from_dict(files.read_json(path, "tokenizer"), f"tokenizer file {path}")
+    return tokenizers.from_file(files.read_json(path, "tokenizer"), f"tokenizer file {path}", registry)
 
 
 def model_file(home: files.Home, name: str):
@@ -50,7 +50,7 @@ def model_file(home: files.Home, name: str):
 
 def load_named(home: files.Home, name: str, registry=None) -> Loaded:
     """The run called exactly `name` (already resolved) in home."""
-    tokenizer = load_tokenizer(home, name)
+    tokenizer = load_tokenizer(home, name, registry)
     model = checkpoint.load_model(model_file(home, name), registry, vocab_size=tokenizer.vocab_size)
     return Loaded(model.config, tokenizer, model)
 
@@ -80,7 +80,7 @@ def generate(
 ) -> str:
     """Sample from a run ("last", a run name, or a `load` result); returns prompt + completion.
 
-    on_text(str) receives the prompt, then each character as it is sampled; with write, the text is
+    on_text(str) receives the prompt, then the text of each token as it is sampled; with write, the text is
     also saved as outputs/completion_<run>_<yyyymmddhhmmss>.txt.
     """
     check_sampling(max_tokens, temperature, top_k)
@@ -93,10 +93,13 @@ def generate(
     ids = tokenizer.encode(prompt) if prompt else np.array([tokenizer.start_id()])
     if write and name is not None:
         home.check_writable()
-    decode = (lambda token: on_text(tokenizer.vocab[token])) if on_text else None
+    stream = tokenizer.stream_decoder()  # a character split over two bpe tokens is written once whole
+    decode = (lambda token: on_text(stream(token))) if on_text else None
     if on_text and prompt:
         on_text(prompt)
     out = generate_ids(model, ids, max_tokens, temperature, top_k, np.random.default_rng(seed), cache, on_token=decode)
+    if on_text:
+        on_text(stream(None))
     completion = (prompt or "") + tokenizer.decode(out)
     if write and name is not None:
         files.write_text(home.completion(name, files.timestamp()), completion)

@@ -62,10 +62,11 @@ def attention(run="last", prompt="ROMEO:", layer=None, head=None, home=".", out=
     config, tokenizer, model = load_named(home, name, registry)
     if not prompt:
         raise UserError("the prompt is empty", "give the text to look at, e.g. prompt='ROMEO:'")
-    if len(prompt) > config.n_ctx:
-        raise UserError(f"the prompt has {len(prompt)} characters, more than n_ctx = {config.n_ctx}",
-                        f"use at most {config.n_ctx} characters")
-    figure = attention_figure(model, tokenizer.encode(prompt), prompt, layer, head)
+    ids = tokenizer.encode(prompt)
+    if len(ids) > config.n_ctx:
+        raise UserError(f"the prompt has {len(ids)} tokens, more than n_ctx = {config.n_ctx}",
+                        f"use a prompt of at most {config.n_ctx} tokens")
+    figure = attention_figure(model, ids, [tokenizer.token_text(i) for i in ids], layer, head)
     return _output(figure, home, "attention", name, out)
 
 

@@ -24,9 +24,12 @@ def _figure(width, height):
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def visible(char: str) -> str:
-    """A character as an axis label: newline and space made visible."""
-    return {"\n": "⏎", " ": "␣", "\t": "⇥"}.get(char, char)
+VISIBLE = {"\n": "⏎", " ": "␣", "\t": "⇥"}
+
+
+def visible(token: str) -> str:
+    """A token's text as an axis label: newlines, spaces and tabs made visible."""
+    return "".join(VISIBLE.get(char, char) for char in token)
 
 
 def training_figure(report: dict, name: str = ""):
@@ -100,8 +103,10 @@ def observations(model, ids) -> list[dict]:
         model.record(False)
 
 
-def attention_figure(model, ids, text: str, layer=None, head=None):
-    """Heatmaps of attention weights with the prompt on both axes, plus any gates."""
+def attention_figure(model, ids, text, layer=None, head=None):
+    """Heatmaps of attention weights with the prompt on both axes, plus any gates.
+
+    text: the prompt (one label per character) or the text of each token (tokenizer.token_text)."""
     per_layer = observations(model, ids)
     layers = range(len(per_layer)) if layer is None else [layer]
     for index in layers:

@@ -1,4 +1,4 @@
-"""Plugin discovery: which block classes exist, from which distribution.
+"""Plugin discovery: which block classes and tokenizers exist, from which distribution.
 
 Blocks come from pluggy hooks (`littlebaby.hookspecs`) implemented by modules
 registered under the entry point group `littlebaby`. Plugins are loaded one
@@ -9,6 +9,7 @@ it would have provided.
 """
 
 import difflib
+import importlib
 import importlib.metadata
 import warnings
 
@@ -23,7 +24,15 @@ KINDS = {
     "sequence": "register_sequences",
     "attention": "register_attentions",
     "network": "register_networks",
+    "tokenizer": "register_tokenizers",
 }
+BUILT_IN = ("littlebaby.tokenizer_char",)  # the core's own plugins, registered like any other
+
+
+def _core_version() -> str:
+    import littlebaby
+
+    return littlebaby.__version__
 
 
 class PluginWarning(UserWarning):
@@ -62,6 +71,8 @@ class Registry:
         self.manager.add_hookspecs(hookspecs)
         self.blocks: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
         self.broken: list[BrokenPlugin] = []
+        for module in BUILT_IN:
+            self.add(importlib.import_module(module), name=module, distribution="littlebaby", version=_core_version())
         if entry_points:
             self._load_entry_points()
         for plugin in plugins:
@@ -111,6 +122,8 @@ class Registry:
                 f"uninstall one of them (pip uninstall {entry.distribution})",
             )
         self.blocks[entry.kind][entry.name] = entry
+        if entry.kind == "tokenizer":
+            entry.cls.name = entry.name  # recorded in the run's tokenizer file
 
     def resolve(self, kind: str, name: str) -> Entry:
         """The block `name` of `kind`, or a one-line UserError saying what is installed."""
@@ -127,8 +140,9 @@ class Registry:
         installed = ", ".join(sorted(self.blocks[kind])) or "none"
         close = difflib.get_close_matches(name, list(self.blocks[kind]), n=1)
         hint = f"did you mean {close[0]!r}? Or install it: " if close else "install it: "
+        what = "tokenizer" if kind == "tokenizer" else f"{kind} block"
         raise UserError(
-            f"unknown {kind} block {name!r} (installed: {installed})",
+            f"unknown {what} {name!r} (installed: {installed})",
             f"{hint}pip install {distribution}",
         )
 

@@ -8,12 +8,13 @@ every few seconds, read back by resume, `plot` and `runs`. Its keys:
     config_name, config, blocks, parameters,    what was trained
       vocab_size, new_characters (finetunes)
     data: {source, shipped, characters,         what it was trained on (see `Data`)
-           sha256, rereadable}
+           sha256, rereadable, train_tokens, val_tokens, val_bytes, val_bytes_per_token}
     writer: {pid, host}                         the process training it now (or last)
     environment                                 Python, numpy, BLAS
     total_steps, steps_per_epoch, batch_size    the schedule, set when training starts
     steps: [step_record, ...]                   one record per step
-    val: [{step, loss}, ...], best_val_loss, best_val_step
+    val: [{step, loss, bpb}, ...], best_val_loss, best_val_step, best_val_bpb
+                                                bpb: bits per byte (corpus.bits_per_byte)
     status                                      running, finished, interrupted, diverged or imported
                                                   (listed as killed: running, but its writer is gone)
     stop_signal                                 the signal that interrupted it (SIGINT, SIGTERM, SIGHUP)
@@ -38,18 +39,24 @@ import numpy as np
 import littlebaby
 from littlebaby import config as configs, files
 from littlebaby.checkpoint import plugin_metadata
+from littlebaby.corpus import bits_per_byte
 from littlebaby.errors import UserError
 
 
 @attrs.frozen
 class Data:
-    """What a run was trained on: a file, or a text shipped inside the package."""
+    """What a run was trained on: a file, a prepared directory, or a text shipped inside the package."""
 
-    source: str  # for people: the file's absolute path, or e.g. "tiny Shakespeare (shipped)"
+    source: str  # for people: the file's or directory's absolute path, or e.g. "tiny Shakespeare (shipped)"
     shipped: str | None  # the shipped text's name (littlebaby/data/<name>.txt), None for a file
-    characters: int
+    characters: int  # of a text file; 0 for a prepared directory
     sha256: str | None = None  # of the text's UTF-8 bytes: resume refuses a changed text
     rereadable: bool = True  # False for a pipe or other non-regular file: it cannot be read again
+    # the token ids trained on (corpus.Corpus.counts); val bytes per token turn val loss into bits per byte
+    train_tokens: int | None = None
+    val_tokens: int | None = None
+    val_bytes: int | None = None
+    val_bytes_per_token: float | None = None
 
 
 # -- creating and writing ------------------------------------------------------------
@@ -119,10 +126,15 @@ def add_step(report: dict, record: dict, train_seconds: float):
 
 
 def add_val(report: dict, step: int, loss: float):
-    report["val"].append({"step": step, "loss": round(loss, 5)})
+    record = {"step": step, "loss": round(loss, 5)}
+    bytes_per_token = (report.get("data") or {}).get("val_bytes_per_token")
+    if bytes_per_token:  # comparable across tokenizers
+        record["bpb"] = round(bits_per_byte(loss, bytes_per_token), 5)
+    report["val"].append(record)
     best = report.get("best_val_loss")
     if best is None or loss < best:
         report["best_val_loss"], report["best_val_step"] = round(loss, 5), step
+        report["best_val_bpb"] = record.get("bpb")
 
 
 def step_count(report: dict) -> int:
@@ -158,11 +170,12 @@ def rewind(report: dict, saved: dict, step: int):
     """The report as it was at a checkpoint of `step`: later step and val records were not kept by it."""
     report["steps"] = [s for s in report.get("steps", [])[: saved.get("steps")] if s.get("step", 0) <= step]
     report["val"] = [v for v in report.get("val", [])[: saved.get("val")] if v.get("step", 0) <= step]
-    report.pop("best_val_loss", None)
-    report.pop("best_val_step", None)
+    for key in ("best_val_loss", "best_val_step", "best_val_bpb"):
+        report.pop(key, None)
     for record in report["val"]:
         if report.get("best_val_loss") is None or record["loss"] < report["best_val_loss"]:
             report["best_val_loss"], report["best_val_step"] = record["loss"], record["step"]
+            report["best_val_bpb"] = record.get("bpb")
     report.update(train_seconds=saved.get("train_seconds", 0.0), wall_seconds=saved.get("wall_seconds", 0.0), steps_done=step)
 
 
@@ -212,7 +225,9 @@ def data_of(report: dict, path) -> Data:
     """The recorded data of a run (for resume), or a UserError for a report without it."""
     data = report.get("data")
     try:
-        return Data(str(data["source"]), data.get("shipped"), int(data["characters"]), data.get("sha256"), data.get("rereadable", True) is not False)
+        counts = {key: data.get(key) for key in ("train_tokens", "val_tokens", "val_bytes", "val_bytes_per_token")}
+        return Data(str(data["source"]), data.get("shipped"), int(data["characters"]), data.get("sha256"),
+                    data.get("rereadable", True) is not False, **counts)
     except (TypeError, KeyError, ValueError, AttributeError):
         raise UserError(f"report file {path} does not record the run's data", "finetune the run on its data instead") from None
 
@@ -229,11 +244,13 @@ class Summary:
     best_val_step: int | None
     train_seconds: float
     tokens_per_second: float
+    best_val_bpb: float | None = None
 
 
 def summary(report: dict) -> Summary:
     return Summary(report["status"], report["parameters"], report.get("steps_done", 0), report.get("total_steps", 0), report.get("best_val_loss"),
-                   report.get("best_val_step"), report.get("train_seconds", 0.0), report.get("tokens_per_second") or 0.0)
+                   report.get("best_val_step"), report.get("train_seconds", 0.0), report.get("tokens_per_second") or 0.0,
+                   report.get("best_val_bpb"))
 
 
 def curves(report: dict) -> tuple[list, list, int]:
@@ -259,9 +276,11 @@ def row(name: str, report) -> dict:
         "date": created[:16].replace("T", " "),
         "config": _field(report, "config_name", str),
         "blocks": "/".join(str(_field(config, k, str)) for k in ("c_sequence", "c_attention", "c_network")),
+        "tokenizer": _field(config, "c_tokenizer", str, "char"),  # older runs have no key: char
         "params": _field(report, "parameters", int, None),
         "steps": _field(report, "steps_done", int, None),
         "best_val_loss": _field(report, "best_val_loss", (int, float), None),
+        "best_val_bpb": _field(report, "best_val_bpb", (int, float), None),
         "seconds": _field(report, "train_seconds", (int, float), None),
         "status": status,
     }

@@ -20,14 +20,14 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from littlebaby import checkpoint, checkpoints, config as configs, distributed, files, report as reports, text
+from littlebaby import checkpoint, checkpoints, config as configs, corpus as corpora, distributed, files, report as reports, text
+from littlebaby import tokenizer as tokenizers
 from littlebaby.errors import UserError
 from littlebaby.import_original import convert
 from littlebaby.loading import load_named, load_tokenizer
 from littlebaby.model import build_model
 from littlebaby.plugins import default_registry
 from littlebaby.session import Run, RunResult, train_session
-from littlebaby.tokenizer import Tokenizer
 from littlebaby.training import TrainState, total_steps
 
 SHIPPED_DATA = reports.Data("tiny Shakespeare (shipped)", "shakespeare", 0)
@@ -61,6 +61,11 @@ def reread_data(data: reports.Data, name: str) -> str:
         raise UserError(f"the text run {name} was trained on changed since ({data.source}: its sha256 differs)",
                         "restore that text to resume the run, or finetune it on the new text")
     return corpus
+
+
+def data_record(info: reports.Data | None, corpus: corpora.Corpus) -> reports.Data:
+    """What the report keeps of the data: its source (a prepared directory: the corpus's) and its ids."""
+    return attrs.evolve(info or reports.Data(corpus.source, None, 0), **corpus.counts())
 
 
 def recipe_config(config, overrides, registry):
@@ -118,7 +123,7 @@ def write_run_files(home, name, cfg, tokenizer=None) -> list:
     files.write_json(written[0], configs.to_dict(cfg))
     if tokenizer is not None:
         written.append(home.tokenizer(name))
-        files.write_json(written[1], tokenizer.to_dict())
+        files.write_json(written[1], tokenizers.to_file(tokenizer))
     return written
 
 
@@ -127,7 +132,8 @@ def train(config: str | None = None, data=None, overrides=(), home=".", resume: 
           log=None, registry=None) -> RunResult:
     """Train a new run (or continue one with resume=name) and return its result.
 
-    config: a shipped name or a JSON path (None: baby); data: a text file (None: tiny Shakespeare);
+    config: a shipped name or a JSON path (None: baby); data: a text file (None: tiny Shakespeare) or a
+    directory made by `prepare` (its tokenizer and memory-mapped ids);
     overrides: {"key": value} or ["key=value", ...]; log: a callable for progress lines.
     """
     if resume is not None:
@@ -139,17 +145,15 @@ def train(config: str | None = None, data=None, overrides=(), home=".", resume: 
     registry = registry or default_registry()
     raw, config_name = configs.config_dict(config or "baby")
     cfg = configs.from_dict(configs.with_overrides(raw, overrides), registry)
-    corpus, data_info = read_data(data)
-    tokenizer = Tokenizer.from_text(corpus)
-    train_ids, val_ids = text.split(tokenizer.encode(corpus), cfg.n_ctx, data_info.source)
+    cfg, tokenizer, corpus, info = corpora.load_new(data, cfg, read_data, quiet, registry)
     home = training_home(home)
     home.check_writable()
     model = build_model(cfg, tokenizer.vocab_size, registry)
     # everything is valid: from here on, files are created
     name = _new_run(home)
-    report = reports.new(name, cfg, config_name, model, data_info)
+    report = reports.new(name, cfg, config_name, model, data_record(info, corpus))
     written = write_run_files(home, name, cfg, tokenizer)
-    return train_session(Run(home, name, cfg, tokenizer, model, train_ids, val_ids, report, written), quiet, log)
+    return train_session(Run(home, name, cfg, tokenizer, model, corpus.train, corpus.val, report, written), quiet, log)
 
 
 def _new_run(home) -> str:
@@ -167,7 +171,7 @@ def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
     other = reports.trained_elsewhere(report)
     if other is not None:
         raise UserError(f"run {name} is being trained by process {other}", "wait for it to end, or stop it first")
-    tokenizer = load_tokenizer(home, name)
+    tokenizer = load_tokenizer(home, name, registry)
     saved = checkpoints.newest(home.checkpoints(name))
     if saved is None and home.optimizer(name).exists():
         saved = checkpoints.before_checkpoints(home.model(name), home.optimizer(name))
@@ -180,13 +184,15 @@ def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
     model = checkpoint.load_model(saved.model, registry, vocab_size=tokenizer.vocab_size)
     cfg = recipe_config(model.config, overrides, registry)
     data_info = reports.data_of(report, home.report(name))
-    train_ids, val_ids = text.split(tokenizer.encode(reread_data(data_info, name)), cfg.n_ctx, data_info.source)
+    extended, corpus, _ = corpora.load_existing(data_info.source, tokenizer, cfg.n_ctx, lambda _: (reread_data(data_info, name), data_info), registry)
+    if extended is not tokenizer:  # a report without the text's sha256, and a text that changed since
+        raise UserError(f"{data_info.source} now holds characters the run's vocabulary lacks", "restore it, or finetune the run on it")
     recipe_changed = cfg != model.config  # e.g. max_steps: the run's config file is rewritten
     model = rebuilt(model, cfg, registry) if recipe_changed else model
-    session = Run(home, name, cfg, tokenizer, model, train_ids, val_ids, report, [])
+    session = Run(home, name, cfg, tokenizer, model, corpus.train, corpus.val, report, [])
     state = checkpoint.load_optimizer(saved.optimizer, session.optimizer)
     session.state = TrainState.from_dict(saved.state or state, f"checkpoint {saved.path}")
-    planned = total_steps(text.Epochs(train_ids, cfg.n_ctx, cfg.batch_size, cfg.seed).steps_per_epoch, cfg)
+    planned = total_steps(text.Epochs(corpus.train, cfg.n_ctx, cfg.batch_size, cfg.seed).steps_per_epoch, cfg)
     if session.state.step > planned:  # it would train nothing and record a schedule shorter than what it holds
         raise UserError(f"run {name} has done {session.state.step} steps, more than the {planned} this config plans",
                         f"resume with max_steps={session.state.step} or more")
@@ -200,22 +206,20 @@ def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
 
 
 def finetune(run: str, data, overrides=(), home=".", quiet: bool = True, log=None, registry=None) -> RunResult:
-    """Train run further on new text, growing the vocabulary; writes a new run <run>_finetuned."""
+    """Train run further on new text, growing a char vocabulary (bpe's is fixed); writes a new run <run>_finetuned."""
     home = training_home(home)
     base = home.resolve(run)
     loaded = load_named(home, base, registry)
     cfg = recipe_config(loaded.config, overrides, registry)
-    corpus, data_info = read_data(data)
-    tokenizer = loaded.tokenizer.grow(corpus)
-    train_ids, val_ids = text.split(tokenizer.encode(corpus), cfg.n_ctx, data_info.source)
+    tokenizer, corpus, info = corpora.load_existing(data, loaded.tokenizer, cfg.n_ctx, read_data, registry)
     home.check_writable()
     name = home.finetune_name(base)
     model = grown_model(loaded.model, cfg, tokenizer.vocab_size, registry)
-    new_characters = tokenizer.vocab[loaded.tokenizer.vocab_size :]
-    report = reports.new(name, cfg, "finetune", model, data_info, base=base, new_characters=new_characters)
+    new_characters = [tokenizer.token_text(i) for i in range(loaded.tokenizer.vocab_size, tokenizer.vocab_size)]
+    report = reports.new(name, cfg, "finetune", model, data_record(info, corpus), base=base, new_characters=new_characters)
     written = write_run_files(home, name, cfg, tokenizer)
-    log and log(f"finetuning {base}: {len(new_characters)} new characters, vocabulary {loaded.tokenizer.vocab_size} -> {tokenizer.vocab_size}")
-    return train_session(Run(home, name, cfg, tokenizer, model, train_ids, val_ids, report, written), quiet, log)
+    log and log(f"finetuning {base}: {len(new_characters)} new tokens, vocabulary {loaded.tokenizer.vocab_size} -> {tokenizer.vocab_size}")
+    return train_session(Run(home, name, cfg, tokenizer, model, corpus.train, corpus.val, report, written), quiet, log)
 
 
 def import_original(config, tokenizer, model, home=".", overrides=(), registry=None) -> RunResult:

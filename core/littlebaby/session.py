@@ -152,7 +152,7 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
         # said once the signals are handled: a script that waits for this line can stop the run cleanly
         say(
             f"run {name}: {blocks}, {run.model.parameters.size:,} parameters, {trainer.total_steps} steps "
-            f"({epochs.steps_per_epoch} per epoch, batch {epochs.batch_size} x {cfg.n_ctx}) on {len(run.train_ids):,} characters, "
+            f"({epochs.steps_per_epoch} per epoch, batch {epochs.batch_size} x {cfg.n_ctx}) on {len(run.train_ids):,} {run.tokenizer.name} tokens, "
             + distributed.describe(world, run.report["world"]["threads_per_process"])
             + (f", resuming at step {trainer.step}" if trainer.step else "")
         )
@@ -179,7 +179,7 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
 
 def _sample(home, name, tokenizer, model, seed) -> str:
     """The end-of-training sample, also written as completion_<run>.txt."""
-    prompt = SAMPLE_PROMPT if all(c in tokenizer.ids for c in SAMPLE_PROMPT) else ""
+    prompt = SAMPLE_PROMPT if tokenizer.knows(SAMPLE_PROMPT) else ""
     ids = tokenizer.encode(prompt) if prompt else [tokenizer.start_id()]
     out = generate_ids(model, ids, SAMPLE_TOKENS, SAMPLE_TEMPERATURE, rng=np.random.default_rng(seed))
     sample = prompt + tokenizer.decode(out)

@@ -20,6 +20,7 @@ from littlebaby.errors import UserError
 
 TRAIN_FRACTION = 0.9  # as the original: the first 90% trains, the last 10% validates
 VAL_SEED = 20251125  # constant, so every run is judged on the same windows
+SHUFFLE_BLOCK = 1 << 16  # windows shuffled as one; a longer epoch is shuffled block by block
 
 
 def read_text(path) -> str:
@@ -65,7 +66,7 @@ def split(ids: np.ndarray, n_ctx: int, name: str = "data") -> tuple[np.ndarray, 
     if min(len(train), len(val)) < n_ctx + 1:
         needed = math.ceil(round((n_ctx + 1) / (1 - TRAIN_FRACTION), 6))  # round: 9 / 0.1 is 90.00000000000001
         raise UserError(
-            f"{name} has {len(ids)} characters; its 10% validation split needs n_ctx + 1 = {n_ctx + 1}, "
+            f"{name} has {len(ids)} tokens; its 10% validation split needs n_ctx + 1 = {n_ctx + 1}, "
             f"so at least {needed} in all",
             "give more text or lower n_ctx (n_ctx=...)",
         )
@@ -74,7 +75,7 @@ def split(ids: np.ndarray, n_ctx: int, name: str = "data") -> tuple[np.ndarray, 
 
 def windows(ids: np.ndarray, starts: np.ndarray, n_ctx: int) -> tuple[np.ndarray, np.ndarray]:
     """Inputs and targets (len(starts), n_ctx) for windows beginning at `starts`."""
-    rows = ids[starts[:, None] + np.arange(n_ctx + 1)]
+    rows = np.asarray(ids[starts[:, None] + np.arange(n_ctx + 1)], dtype=np.int64)  # ids may be a uint16 memmap
     return rows[:, :-1], rows[:, 1:]
 
 
@@ -89,6 +90,7 @@ class Epochs:
         # an incomplete last batch is dropped so every step sees batch_size windows
         self.steps_per_epoch = self.windows_per_epoch // self.batch_size
         self._epoch, self._order = None, None  # the epoch whose order is at hand
+        self._block, self._inside = None, None  # (epoch, block) whose shuffle is at hand
 
     def order(self, epoch: int) -> np.ndarray:
         """Window starts of one epoch, in the order they are visited."""
@@ -98,13 +100,35 @@ class Epochs:
         starts = np.arange(offset, limit + 1, self.n_ctx)[: self.windows_per_epoch]
         return rng.permutation(starts)
 
+    def starts(self, epoch: int, positions: np.ndarray) -> np.ndarray:
+        """Window starts at these places of an epoch's visiting order."""
+        if self.windows_per_epoch <= SHUFFLE_BLOCK:
+            if self._epoch != epoch:
+                self._epoch, self._order = epoch, self.order(epoch)
+            return self._order[positions]
+        # A memory-mapped corpus may hold billions of tokens: rather than a permutation of every
+        # window, the full blocks of SHUFFLE_BLOCK windows are visited in a random order (the
+        # partial block last), each block's windows in an order of their own.
+        rng = np.random.default_rng([self.seed, epoch])
+        offset = int(rng.integers(0, self.n_ctx))
+        full = self.windows_per_epoch // SHUFFLE_BLOCK
+        blocks = np.append(rng.permutation(full), full)
+        ranks = positions // SHUFFLE_BLOCK
+        starts = np.empty(len(positions), dtype=np.int64)
+        for rank in np.unique(ranks):
+            block = int(blocks[rank])
+            if self._block != (epoch, block):
+                size = min(SHUFFLE_BLOCK, self.windows_per_epoch - block * SHUFFLE_BLOCK)
+                self._block, self._inside = (epoch, block), np.random.default_rng([self.seed, epoch, block]).permutation(size)
+            here = ranks == rank
+            starts[here] = offset + (block * SHUFFLE_BLOCK + self._inside[positions[here] % SHUFFLE_BLOCK]) * self.n_ctx
+        return starts
+
     def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Inputs and targets (batch_size, n_ctx) of training step `step` (0-based)."""
         epoch, index = divmod(step, self.steps_per_epoch)
-        if self._epoch != epoch:
-            self._epoch, self._order = epoch, self.order(epoch)
-        starts = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        return windows(self.ids, starts, self.n_ctx)
+        positions = np.arange(index * self.batch_size, (index + 1) * self.batch_size)
+        return windows(self.ids, self.starts(epoch, positions), self.n_ctx)
 
 
 def val_windows(ids: np.ndarray, n_ctx: int, count: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,65 +1,143 @@
-"""Character tokenizer: one id per character, in the original notebook's JSON format.
+"""The tokenizer contract, and the run's tokenizer file.
 
-A new vocabulary is sorted. Growing it for a finetune APPENDS the characters
-it has not seen (sorted among themselves) after the old ones, so every old id
-keeps its embedding row; the original re-sorted everything, which moved ids
-under trained weights.
+Tokenizers are plugins like blocks: a class registered through the
+`register_tokenizers` hook under a name the config selects (`c_tokenizer`).
+The core's own `char` registers itself through the same hook
+(tokenizer_char.py); `bpe` is a plugin distribution (plugins/tokenizer_bpe).
 
-On disk: {"vocab": ["\\n", " ", "!", ...], "vocab_size": 65}.
+A tokenizer subclasses `Tokenizer` and provides:
+
+    train(chunks, options)   classmethod: learn a vocabulary from an iterable of text chunks
+                             (streamed: a corpus may not fit in memory)
+    encode(text)             -> int64 ids (n,)
+    token_bytes(id)          the UTF-8 bytes one token stands for; decoding, streamed output
+                             and bits per byte are built on it
+    vocab_size               every id is in range(vocab_size)
+    to_dict() / from_dict()  the JSON kept in the run's tokenizer file (never pickle)
+    extend(text)             what finetune does with text holding symbols the vocabulary lacks:
+                             a larger tokenizer whose old ids mean the same, or self when the
+                             vocabulary is fixed
+
+and may override decode, token_text (how a token is labelled in attention maps),
+start_id, and declare `Options` (an attrs class of its own config keys) and
+`encodes_any_text = True` when every UTF-8 text encodes without training on it.
 """
 
-import numpy as np
+import codecs
 
+import numpy as np
+from tqdm import tqdm
+
+from littlebaby.config import block_options
 from littlebaby.errors import UserError
+from littlebaby.plugins import default_registry
+
+PROGRESS_BYTES = 16 << 20  # a tokenizer trained on more than this shows a progress bar
+DEFAULT = "char"  # files without a "tokenizer" name are char: today's files and the original notebook's
 
 
 class Tokenizer:
-    def __init__(self, vocab):
-        self.vocab = list(vocab)
-        self.ids = {char: i for i, char in enumerate(self.vocab)}
-        if len(self.ids) != len(self.vocab):
-            raise UserError("the tokenizer's vocabulary lists a character twice", "fix or regenerate the tokenizer file")
+    name = "?"  # the name a config selects; registration sets it (the tokenizer file records it)
+    Options = None
+    encodes_any_text = False
 
     @classmethod
-    def from_text(cls, text: str) -> "Tokenizer":
-        return cls(sorted(set(text)))
+    def train(cls, chunks, options=None) -> "Tokenizer":
+        raise NotImplementedError
 
-    def grow(self, text: str) -> "Tokenizer":
-        """This vocabulary plus the characters of `text` it lacks, appended in sorted order."""
-        return Tokenizer(self.vocab + sorted(set(text) - set(self.ids)))
+    def encode(self, text: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def token_bytes(self, token: int) -> bytes:
+        raise NotImplementedError
 
     @property
     def vocab_size(self) -> int:
-        return len(self.vocab)
+        raise NotImplementedError
 
-    def encode(self, text: str) -> np.ndarray:
-        """text -> ids (len(text),) int64; an unknown character is a UserError naming it."""
-        try:
-            return np.fromiter((self.ids[char] for char in text), dtype=np.int64, count=len(text))
-        except KeyError as error:
-            char = error.args[0]
-            raise UserError(
-                f"character {char!r} (at position {text.index(char)}) is not in the model's vocabulary",
-                "remove it from the prompt, or finetune on text that contains it",
-            ) from None
-
-    def decode(self, ids) -> str:
-        return "".join(self.vocab[int(i)] for i in ids)
-
-    def start_id(self) -> int:
-        """Where generation from nothing begins: a newline if the vocabulary has one, else id 0."""
-        return self.ids.get("\n", 0)
-
-    # -- files ----------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {"vocab": self.vocab, "vocab_size": self.vocab_size}
+        raise NotImplementedError
 
     @classmethod
     def from_dict(cls, data, source: str = "tokenizer") -> "Tokenizer":
-        vocab = data.get("vocab") if isinstance(data, dict) else None
-        if not isinstance(vocab, list) or not all(isinstance(c, str) and len(c) == 1 for c in vocab):
-            raise UserError(f"{source} has no valid 'vocab' list of single characters", "regenerate the tokenizer file")
-        size = data.get("vocab_size", len(vocab))
-        if size != len(vocab):
-            raise UserError(f"{source} says vocab_size {size} but lists {len(vocab)} characters", "fix the file")
-        return cls(vocab)
+        raise NotImplementedError
+
+    def extend(self, text: str) -> "Tokenizer":
+        raise NotImplementedError
+
+    # -- defaults built on the contract ------------------------------------------------
+    def decode(self, ids) -> str:
+        # a byte-level token may end inside a character: join bytes, then decode once
+        return b"".join(self.token_bytes(int(i)) for i in ids).decode("utf-8", errors="replace")
+
+    def token_text(self, token: int) -> str:
+        """A token for display: its text, with bytes that are not whole characters as \\xNN."""
+        return self.token_bytes(token).decode("utf-8", errors="backslashreplace")
+
+    def start_id(self) -> int:
+        """Where generation from nothing begins: a newline if the vocabulary has one, else id 0."""
+        if self.knows("\n"):
+            ids = self.encode("\n")
+            if len(ids) == 1:
+                return int(ids[0])
+        return 0
+
+    def knows(self, text: str) -> bool:
+        """Whether `text` encodes (a char vocabulary may lack some of its characters)."""
+        try:
+            self.encode(text)
+        except UserError:
+            return False
+        return True
+
+    def stream_decoder(self):
+        """A function id -> the text that id completes, for output streamed token by token
+        (a multi-byte character split over two tokens is written once both have come);
+        called with None at the end, it returns what is left (U+FFFD for a cut character)."""
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+        def feed(token):
+            if token is None:
+                return decoder.decode(b"", final=True)
+            return decoder.decode(self.token_bytes(int(token)))
+
+        return feed
+
+    def byte_lengths(self) -> np.ndarray:
+        """Bytes of text each id stands for, (vocab_size,): bits per byte count with it."""
+        return np.array([len(self.token_bytes(i)) for i in range(self.vocab_size)], dtype=np.int64)
+
+
+# -- the run's tokenizer file ------------------------------------------------------------
+def to_file(tokenizer: Tokenizer) -> dict:
+    """The JSON of a tokenizer file: its name, then the tokenizer's own keys."""
+    return {"tokenizer": tokenizer.name, **tokenizer.to_dict()}
+
+
+def from_file(data, source: str = "tokenizer", registry=None) -> Tokenizer:
+    """A tokenizer from a file's JSON, by the name recorded in it (none: char)."""
+    name = data.get("tokenizer", DEFAULT) if isinstance(data, dict) else DEFAULT
+    if not isinstance(name, str):
+        raise UserError(f"{source} names its tokenizer with {name!r}, not a string", "fix or regenerate the file")
+    cls = (registry or default_registry()).resolve("tokenizer", name).cls
+    return cls.from_dict(data, source)
+
+
+def tokenizer_class(config, registry=None) -> type:
+    return (registry or default_registry()).resolve("tokenizer", config.c_tokenizer).cls
+
+
+def train(config, chunks, total_bytes: int | None = None, quiet: bool = True, registry=None) -> Tokenizer:
+    """The config's tokenizer trained on chunks of text, with a progress bar in bytes on large inputs."""
+    cls = tokenizer_class(config, registry)
+    small = (total_bytes or 0) < PROGRESS_BYTES
+    bar = tqdm(total=total_bytes, disable=quiet or small, unit="B", unit_scale=True, desc="tokenizer", leave=False)
+
+    def counted():
+        for chunk in chunks:
+            if not bar.disable:
+                bar.update(len(chunk.encode("utf-8")))
+            yield chunk
+
+    with bar:
+        return cls.train(counted(), block_options(config, cls))

@@ -9,7 +9,7 @@ clipping, the learning rate of the schedule, one AdamW update. Every
 `eval_interval` steps and at the end, the loss on the fixed val windows.
 
 The trainer keeps the run's report (a JSON-able dict, its keys in report.py)
-up to date: one record per step, every val loss, throughput, peak memory.
+up to date: one record per step, every val loss (and its bits per byte), throughput, peak memory.
 `on_report` is called after each eval and at least every REPORT_SECONDS, so
 an interrupted run keeps its report. Every `checkpoint_interval` steps, and
 once at the end (or stop), `on_checkpoint` saves what resume needs

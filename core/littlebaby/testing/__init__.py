@@ -6,6 +6,8 @@
     check_roundtrip(block_or_model, ...)    safetensors save and load give identical outputs
     check_shapes(block, ...)                batch 1, one token, one head, odd widths, float32
     block_suite(kind, name, sizes=...)      all of the above as a pytest test class
+    tokenizer_suite(name)                   a tokenizer's contract (round trip with hypothesis,
+                                            save/load, vocabulary, determinism, extend, streaming)
     tiny_config / tiny_model / build_block  the float64 test-sized pieces they run on
     TINY, SIZES, CASES, with_even_head_width  the sizes and odd-shape cases, and how to change them
 
@@ -26,6 +28,7 @@ from littlebaby.testing.gradients import (
 from littlebaby.testing.roundtrip import check_roundtrip
 from littlebaby.testing.shapes import CASES, check_shapes, with_even_head_width
 from littlebaby.testing.suite import block_suite
+from littlebaby.testing.tokenizers import tokenizer_suite
 
 __all__ = [
     "CASES",
@@ -48,5 +51,6 @@ __all__ = [
     "set_training",
     "tiny_config",
     "tiny_model",
+    "tokenizer_suite",
     "with_even_head_width",
 ]

@@ -1,0 +1,182 @@
+"""The token ids a run trains on: from a text file in memory, or a prepared directory on disk.
+
+A prepared directory (written by `littlebaby prepare`, prepare.py) holds
+
+    train.bin, val.bin   token ids, uint16 when the vocabulary fits, else uint32
+    meta.json            format, tokenizer file, dtype, tokens and bytes per split, sources
+
+and is opened with `np.memmap` (`Mapped`): a training step reads its windows
+from the map, so a corpus larger than memory trains in bounded memory. Either
+way text.Epochs draws the same batches from the ids.
+
+Bits per byte make runs with different tokenizers comparable: the val loss
+(nats per token) times tokens per byte of the val text, over ln 2.
+"""
+
+import json
+import math
+import mmap
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+from littlebaby import config as configs, text, tokenizer as tokenizers
+from littlebaby.errors import UserError
+
+FORMAT = 1  # of meta.json; a directory of another format is prepared again
+META, TRAIN, VAL = "meta.json", "train.bin", "val.bin"
+
+
+class Mapped:
+    """Token ids in a file, read through np.memmap as an array is indexed.
+
+    Each read copies what it asked for and lets go of the mapped pages: the
+    kernel maps 64 KB around every page touched, so without this a long run
+    would count most of a large corpus in its resident memory."""
+
+    def __init__(self, path, dtype, tokens: int):
+        self.map = np.memmap(path, dtype=dtype, mode="r", shape=(tokens,))
+        self.dtype = self.map.dtype
+
+    def __len__(self) -> int:
+        return len(self.map)
+
+    def __getitem__(self, index) -> np.ndarray:
+        values = np.array(self.map[index])
+        mapping = getattr(self.map, "_mmap", None)
+        if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+            mapping.madvise(mmap.MADV_DONTNEED)  # a read-only file map: the pages stay in the page cache
+        return values
+
+    def __iter__(self):
+        return iter(self[:])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self[:] if dtype is None else self[:].astype(dtype)
+
+
+@attrs.frozen
+class Corpus:
+    train: np.ndarray  # token ids (n_train,): an array, or `Mapped` from a file
+    val: np.ndarray
+    source: str
+    val_bytes: int  # bytes of the text the val ids stand for
+
+    def counts(self) -> dict:
+        """What the report keeps about the ids (report.Data)."""
+        return {"train_tokens": len(self.train), "val_tokens": len(self.val),
+                "val_bytes": self.val_bytes, "val_bytes_per_token": round(self.val_bytes / len(self.val), 6)}
+
+
+def bits_per_byte(loss: float, bytes_per_token: float) -> float:
+    """Val loss in nats per token -> bits per byte of text."""
+    return loss / bytes_per_token / math.log(2)
+
+
+def count_bytes(tokenizer, ids, chunk: int = 1 << 22) -> int:
+    """Bytes of text `ids` stand for, a chunk at a time (ids may be a memmap)."""
+    lengths = tokenizer.byte_lengths()
+    return int(sum(lengths[np.asarray(ids[i : i + chunk])].sum() for i in range(0, len(ids), chunk)))
+
+
+def dtype_for(vocab_size: int) -> str:
+    return "uint16" if vocab_size <= 1 << 16 else "uint32"
+
+
+def from_text(corpus: str, tokenizer, n_ctx: int, name: str) -> Corpus:
+    train, val = text.split(tokenizer.encode(corpus), n_ctx, name)
+    return Corpus(train, val, name, count_bytes(tokenizer, val))
+
+
+# -- prepared directories ----------------------------------------------------------------
+def _bad(directory, problem: str, fix: str = "prepare it again: prepare data=TEXT out=DIR"):
+    return UserError(f"prepared data {directory}: {problem}", fix)
+
+
+def read_meta(directory) -> dict:
+    directory = Path(directory)
+    path = directory / META
+    if not path.is_file():
+        files = [p for p in directory.iterdir()] if directory.is_dir() else []
+        problem = "is an empty directory" if not files else f"has no {META}, so it is not a prepared corpus"
+        raise UserError(f"data directory {directory} {problem}", f"prepare it first: prepare data={directory} out=PREPARED")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise _bad(directory, f"{META} is unreadable ({error})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise _bad(directory, f"{META} is format {found!r}; this littlebaby reads format {FORMAT}")
+    return meta
+
+
+def open_split(directory, meta: dict, split: str) -> np.ndarray:
+    """The ids of one split, memory-mapped, after checking the file's size against meta."""
+    path = Path(directory) / (TRAIN if split == "train" else VAL)
+    try:
+        dtype, tokens = np.dtype(meta["dtype"]), int(meta["splits"][split]["tokens"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise _bad(directory, f"{META} lacks a valid dtype or token count ({error})") from None
+    if dtype.name not in ("uint16", "uint32"):
+        raise _bad(directory, f"{META} gives dtype {dtype.name}, not uint16 or uint32")
+    size = path.stat().st_size if path.is_file() else None
+    if size != tokens * dtype.itemsize:
+        found = "is missing" if size is None else f"has {size} bytes"
+        raise _bad(directory, f"{path.name} {found}, but {META} says {tokens} {dtype.name} tokens ({tokens * dtype.itemsize} bytes)")
+    if tokens == 0:
+        return np.zeros(0, dtype)  # an empty file cannot be mapped
+    return Mapped(path, dtype, tokens)
+
+
+def open_prepared(directory, n_ctx: int, registry=None):
+    """(tokenizer, Corpus, meta) of a prepared directory; every check comes before training."""
+    meta = read_meta(directory)
+    tokenizer = tokenizers.from_file(meta.get("tokenizer"), f"{directory}/{META} tokenizer", registry)
+    train, val = open_split(directory, meta, "train"), open_split(directory, meta, "val")
+    if tokenizer.vocab_size > np.iinfo(np.dtype(meta["dtype"])).max + 1:
+        raise _bad(directory, f"its tokenizer has {tokenizer.vocab_size} tokens, more than {train.dtype.name} holds")
+    if min(len(train), len(val)) < n_ctx + 1:
+        raise UserError(
+            f"prepared data {directory} has {len(train)} train and {len(val)} val tokens; each split needs one window "
+            f"of n_ctx + 1 = {n_ctx + 1}",
+            "prepare more text or lower n_ctx=...",
+        )
+    val_bytes = int(meta["splits"]["val"].get("bytes", 0)) or count_bytes(tokenizer, val)
+    return tokenizer, Corpus(train, val, str(Path(directory).resolve()), val_bytes), meta
+
+
+def with_tokenizer(config, tokenizer, meta: dict, registry=None):
+    """config whose tokenizer keys are those the directory was prepared with."""
+    keys = {"c_tokenizer": tokenizer.name, **meta.get("tokenizer_options", {})}
+    return configs.from_dict({**configs.to_dict(config), **keys}, registry)
+
+
+# -- what train, resume and finetune read ------------------------------------------------------
+def is_prepared(data) -> bool:
+    return data is not None and Path(data).is_dir()
+
+
+def load_new(data, config, read_data, quiet=True, registry=None):
+    """(config, tokenizer, Corpus, info) of a new run: a prepared directory brings its tokenizer
+    (info None); a text file, read_data(data) -> (text, info with .source), trains the config's."""
+    if is_prepared(data):
+        tokenizer, corpus, meta = open_prepared(data, config.n_ctx, registry)
+        return with_tokenizer(config, tokenizer, meta, registry), tokenizer, corpus, None
+    content, info = read_data(data)
+    tokenizer = tokenizers.train(config, [content], len(content), quiet, registry)
+    return config, tokenizer, from_text(content, tokenizer, config.n_ctx, info.source), info
+
+
+def load_existing(data, tokenizer, n_ctx: int, read_data, registry=None):
+    """(tokenizer, Corpus, info) for a run that has a tokenizer (resume, finetune): a text file
+    extends it (char: new characters appended; bpe: unchanged); a prepared directory must have used the same."""
+    if is_prepared(data):
+        theirs, corpus, _ = open_prepared(data, n_ctx, registry)
+        if tokenizers.to_file(theirs) != tokenizers.to_file(tokenizer):
+            raise UserError(f"prepared data {data} was tokenized with another vocabulary than this run's",
+                            "finetune on the text files themselves (data=FILE)")
+        return tokenizer, corpus, None
+    content, info = read_data(data)
+    tokenizer = tokenizer.extend(content)
+    return tokenizer, from_text(content, tokenizer, n_ctx, info.source), info

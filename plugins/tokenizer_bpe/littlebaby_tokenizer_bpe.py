@@ -1,0 +1,96 @@
+"""The `bpe` tokenizer: byte-level BPE on Hugging Face `tokenizers`.
+
+Text is split into bytes first, so every byte sequence encodes (no unknown
+characters) and the vocabulary never grows: a finetune keeps it. The merges
+are learned on the run's training text up to the `vocab_size` option.
+
+Byte level, exactly: GPT-2's pre-tokenizer shows each byte as a printable
+character (`bytes_to_unicode` below); `add_prefix_space=False` keeps it from
+inventing a leading space, and with no normalizer decode(encode(text)) == text.
+On disk: the tokenizers library's own JSON string, inside the run's tokenizer file.
+"""
+
+import attrs
+import numpy as np
+from tokenizers import Tokenizer as Library, decoders, models, pre_tokenizers, trainers
+
+import littlebaby
+from littlebaby.errors import UserError
+from littlebaby.tokenizer import Tokenizer
+
+BYTES = 256  # the base vocabulary: every byte is a token before any merge
+
+
+def bytes_to_unicode() -> dict:
+    """byte -> the character GPT-2's byte level shows it as: printable bytes stand for
+    themselves, the others are moved to 256 + n so no token holds a space or control."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    moved = [b for b in range(BYTES) if b not in printable]
+    return {**{b: chr(b) for b in printable}, **{b: chr(BYTES + n) for n, b in enumerate(moved)}}
+
+
+CHAR_TO_BYTE = {char: byte for byte, char in bytes_to_unicode().items()}
+
+
+def _enough_for_bytes(instance, attribute, value):
+    if value < BYTES + 1:
+        raise ValueError(f"vocab_size must be at least {BYTES + 1} (the {BYTES} bytes and one merge), got {value}")
+
+
+@attrs.frozen
+class Options:
+    vocab_size: int = attrs.field(default=512, validator=_enough_for_bytes)  # bytes + learned merges
+
+
+class ByteBPE(Tokenizer):
+    name = "bpe"
+    Options = Options
+    encodes_any_text = True
+
+    def __init__(self, library: Library):
+        self.library = library
+        self._bytes = [bytes(CHAR_TO_BYTE[c] for c in library.id_to_token(i)) for i in range(library.get_vocab_size())]
+
+    @classmethod
+    def train(cls, chunks, options=None) -> "ByteBPE":
+        options = options or Options()
+        library = Library(models.BPE())
+        library.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        library.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=options.vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+        )
+        library.train_from_iterator(chunks, trainer)
+        return cls(library)
+
+    def extend(self, text: str) -> "ByteBPE":
+        return self  # every text already encodes; the vocabulary is fixed at finetune
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._bytes)
+
+    def encode(self, text: str) -> np.ndarray:
+        return np.array(self.library.encode(text).ids, dtype=np.int64)
+
+    def token_bytes(self, token: int) -> bytes:
+        return self._bytes[token]
+
+    def to_dict(self) -> dict:
+        return {"vocab_size": self.vocab_size, "library": self.library.to_str()}
+
+    @classmethod
+    def from_dict(cls, data, source: str = "tokenizer") -> "ByteBPE":
+        try:
+            library = Library.from_str(data["library"])
+            tokenizer = cls(library)
+        except Exception as error:  # a missing key, or the library's own plain Exception for bad JSON
+            raise UserError(f"{source} holds no valid byte-level BPE ({error})", "regenerate the tokenizer file") from None
+        if data.get("vocab_size") != tokenizer.vocab_size:
+            raise UserError(f"{source} says vocab_size {data.get('vocab_size')} but holds {tokenizer.vocab_size} tokens", "fix the file")
+        return tokenizer
+
+
+@littlebaby.hookimpl
+def register_tokenizers(register):
+    register("bpe", ByteBPE)

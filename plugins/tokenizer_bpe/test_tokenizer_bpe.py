@@ -1,0 +1,54 @@
+"""bpe: the tokenizer kit, then what is bpe's own: any text round-trips, the vocabulary is fixed."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import littlebaby_tokenizer_bpe as bpe
+from littlebaby.errors import UserError
+from littlebaby.testing import registry_with, tiny_config, tokenizer_suite
+from littlebaby.testing.tokenizers import VARIED, check_roundtrip, train_on
+
+TestBpe = tokenizer_suite("bpe", plugin=bpe, options={"vocab_size": 300})
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return train_on("bpe", VARIED, registry_with(bpe), {"vocab_size": 400})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_round_trips_exactly(tokenizer, text):
+    check_roundtrip(tokenizer, text)  # no prefix space added, no normalization
+
+
+def test_every_byte_is_a_token_before_the_merges(tokenizer):
+    assert sorted(tokenizer.token_bytes(i) for i in range(bpe.BYTES)) == [bytes([b]) for b in range(256)]
+    assert tokenizer.vocab_size == 400 and len(tokenizer.encode("the king")) < len("the king")  # merges learned
+
+
+def test_the_vocabulary_is_fixed_at_finetune(tokenizer):
+    assert tokenizer.extend("ΑΝΤΙΓΟΝΗ 日本語") is tokenizer
+
+
+def test_multi_byte_tokens_label_and_stream_readably(tokenizer):
+    ids = tokenizer.encode("日")  # three bytes, no merge for them in this vocabulary
+    assert [tokenizer.token_text(i) for i in ids] == ["\\xe6", "\\x97", "\\xa5"]
+    stream = tokenizer.stream_decoder()
+    assert [stream(i) for i in ids] == ["", "", "日"]
+
+
+@pytest.mark.parametrize("value", [256, 0, -5])
+def test_vocab_size_needs_every_byte_and_a_merge(value):
+    with pytest.raises(UserError, match="vocab_size must be at least 257"):
+        tiny_config(registry_with(bpe), c_tokenizer="bpe", vocab_size=value)
+
+
+def test_a_damaged_file_is_one_line(tokenizer):
+    data = tokenizer.to_dict()
+    with pytest.raises(UserError, match="no valid byte-level BPE"):
+        bpe.ByteBPE.from_dict({**data, "library": data["library"][:-10]})
+    with pytest.raises(UserError, match="vocab_size"):
+        bpe.ByteBPE.from_dict({**data, "vocab_size": 7})
+    assert np.array_equal(bpe.ByteBPE.from_dict(data).encode(VARIED), tokenizer.encode(VARIED))

@@ -1,0 +1,88 @@
+"""Corpora: memory-mapped ids give the same batches as in memory; prepared directories are checked first."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from littlebaby import corpus, prepare as preparing
+from littlebaby.errors import UserError
+from littlebaby.text import Epochs, val_windows
+from littlebaby.tokenizer_char import CharTokenizer
+
+TEXT = "It is the east, and Juliet is the sun. Ἀντιγόνη.\n" * 40
+
+
+def test_memmap_batches_equal_in_memory_batches(tmp_path):
+    ids = np.random.default_rng(0).integers(0, 3000, size=5000)
+    ids.astype(np.uint16).tofile(tmp_path / "train.bin")
+    mapped = corpus.Mapped(tmp_path / "train.bin", np.uint16, len(ids))
+    in_memory, on_disk = Epochs(ids, 16, 8, seed=5), Epochs(mapped, 16, 8, seed=5)
+    for step in (0, 1, 17, in_memory.steps_per_epoch + 3):  # the next epoch too
+        for a, b in zip(in_memory.batch(step), on_disk.batch(step)):
+            assert b.dtype == np.int64
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(val_windows(ids, 16, 32), val_windows(mapped, 16, 32)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bits_per_byte_is_loss_per_byte_in_bits():
+    assert corpus.bits_per_byte(2 * math.log(2), bytes_per_token=2.0) == pytest.approx(1.0)
+    tokenizer = CharTokenizer.from_text(TEXT)
+    data = corpus.from_text(TEXT, tokenizer, 8, "text")
+    assert data.val_bytes == len(tokenizer.decode(data.val).encode("utf-8")) > len(data.val)  # Greek takes 2 bytes
+
+
+@pytest.fixture
+def prepared(tmp_path):
+    (tmp_path / "text.txt").write_text(TEXT, encoding="utf-8")
+    preparing.prepare([tmp_path / "text.txt"], tmp_path / "prepared")
+    return tmp_path / "prepared"
+
+
+def test_open_prepared_gives_the_ids_of_the_text(prepared):
+    tokenizer, data, meta = corpus.open_prepared(prepared, n_ctx=8)
+    assert isinstance(data.train, corpus.Mapped) and data.train.dtype == np.uint16
+    assert tokenizer.decode(data.train) + tokenizer.decode(data.val) == TEXT
+    assert data.val_bytes == meta["splits"]["val"]["bytes"] == len(tokenizer.decode(data.val).encode("utf-8"))
+
+
+def _rewrite_meta(directory, **changes):
+    meta = json.loads((directory / corpus.META).read_text())
+    meta.update(changes)
+    (directory / corpus.META).write_text(json.dumps(meta))
+
+
+BAD = {
+    "empty directory": (lambda d: [p.unlink() for p in d.iterdir()], "is an empty directory"),
+    "no meta": (lambda d: (d / corpus.META).unlink(), "has no meta.json"),
+    "other format": (lambda d: _rewrite_meta(d, format=99), "format 99; this littlebaby reads format 1"),
+    "short bin": (lambda d: (d / corpus.VAL).write_bytes((d / corpus.VAL).read_bytes()[:-2]), "val.bin has"),
+    "missing bin": (lambda d: (d / corpus.TRAIN).unlink(), "train.bin is missing"),
+    "bad dtype": (lambda d: _rewrite_meta(d, dtype="float32"), "not uint16 or uint32"),
+    "smaller than a window": (lambda d: None, "needs one window"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_prepared_directories_are_one_line(prepared, case):
+    damage, message = BAD[case]
+    damage(prepared)
+    with pytest.raises(UserError, match=message) as error:
+        corpus.open_prepared(prepared, n_ctx=1000 if case == "smaller than a window" else 8)
+    assert "\n" not in str(error.value)
+
+
+def test_a_long_epoch_is_shuffled_in_blocks_and_still_visits_every_window_once(monkeypatch):
+    from littlebaby import text
+
+    monkeypatch.setattr(text, "SHUFFLE_BLOCK", 16)
+    ids = np.arange(10 * 100 + 10 + 7)  # 100 windows of 10: six full blocks and a partial one
+    epochs = Epochs(ids, n_ctx=10, batch_size=3, seed=1)
+    order = np.concatenate([epochs.starts(0, np.arange(p, p + 1)) for p in range(epochs.windows_per_epoch)])
+    assert len(set(order)) == epochs.windows_per_epoch == 100 and len(set(order % 10)) == 1  # one offset
+    assert order.max() + 11 <= len(ids) and not np.array_equal(order, np.sort(order))
+    again = Epochs(ids, n_ctx=10, batch_size=3, seed=1)
+    np.testing.assert_array_equal(again.batch(7)[0], epochs.batch(7)[0])  # reproducible from (seed, epoch)
+    assert not np.array_equal(order, np.concatenate([epochs.starts(1, np.arange(p, p + 1)) for p in range(100)]))

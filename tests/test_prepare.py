@@ -1,0 +1,130 @@
+"""prepare: files and directories in, token ids and meta.json out, streamed, atomic, one-line errors."""
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from littlebaby import corpus, prepare as preparing
+from littlebaby.errors import UserError
+
+ENGLISH = "But, soft! what light through yonder window breaks?\n" * 60
+GREEK = "Ισμήνη, αδελφούλα μου, εσύ αγαπημένο κεφαλάκι.\n" * 40
+
+
+@pytest.fixture
+def sources(tmp_path):
+    folder = tmp_path / "books"
+    (folder / "greek").mkdir(parents=True)
+    (folder / "a.txt").write_text(ENGLISH, encoding="utf-8")
+    (folder / "greek" / "b.txt").write_text(GREEK, encoding="utf-8")
+    (folder / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" * 20)
+    return folder
+
+
+def decoded(out):
+    tokenizer, data, meta = corpus.open_prepared(out, n_ctx=4)
+    return tokenizer.decode(data.train), tokenizer.decode(data.val), meta
+
+
+@pytest.mark.parametrize("overrides", [[], ["c_tokenizer=bpe", "vocab_size=300"]], ids=["char", "bpe"])
+def test_the_ids_decode_to_the_sources_split_ninety_ten(tmp_path, sources, overrides):
+    with pytest.warns(UserWarning, match="skipping .*picture.png"):
+        preparing.prepare([sources], tmp_path / "out", overrides)
+    train, val, meta = decoded(tmp_path / "out")
+    whole = ENGLISH + GREEK  # a directory's files in sorted path order
+    assert train + val == whole
+    assert len(train.encode("utf-8")) == meta["splits"]["train"]["bytes"] == pytest.approx(0.9 * len(whole.encode("utf-8")), abs=2)
+    assert [s["sha256"] for s in meta["sources"]] == [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in (ENGLISH, GREEK)]
+    assert meta["tokenizer"]["tokenizer"] == ("bpe" if overrides else "char") and meta["dtype"] == "uint16"
+    assert "all" in meta["tokenizer_trained_on"] and "90%" in meta["split_rule"]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_large_corpus_trains_the_tokenizer_on_a_sample_and_still_encodes_all(tmp_path, sources, monkeypatch):
+    monkeypatch.setattr(preparing, "BLOCK", 256)  # blocks and sample far smaller than the corpus
+    monkeypatch.setattr(preparing, "SAMPLE_BYTES", 512)
+    meta = preparing.prepare([sources / "a.txt", sources / "greek"], tmp_path / "out")
+    assert "sample of 512 bytes" in meta["tokenizer_trained_on"]
+    train, val, _ = decoded(tmp_path / "out")
+    assert train + val == ENGLISH + GREEK  # char grew by extend for what the sample missed
+
+
+def test_uint32_when_the_vocabulary_does_not_fit_uint16():
+    assert corpus.dtype_for(65536) == "uint16" and corpus.dtype_for(65537) == "uint32"
+
+
+def test_not_utf8_after_the_first_bytes_leaves_nothing(tmp_path, sources):
+    (sources / "late.txt").write_bytes(b"a" * (preparing.SNIFF + 10) + b"caf\xe9")
+    with pytest.raises(UserError, match="late.txt is not UTF-8"), pytest.warns(UserWarning):
+        preparing.prepare([sources], tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["books"]
+
+
+def cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "littlebaby.cli", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, encoding="utf-8", timeout=120)
+
+
+def test_prepare_then_train_from_the_directory(tmp_path, sources):
+    done = cli("prepare", "--data", sources, "--set", "c_tokenizer=bpe", "--set", "vocab_size=300", "--out", "prepared", "--quiet", cwd=tmp_path)
+    assert done.returncode == 0 and done.stderr.count("\n") == 1 and "picture.png" in done.stderr, done.stderr
+    assert "bpe vocabulary of 300" in done.stdout
+    done = cli("train", "--config", "tiny", "--data", "prepared", "--set", "n_ctx=8", "--set", "max_steps=2", "--quiet", "--home", "h", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "bits per byte" in done.stdout
+    report = json.loads(next((tmp_path / "h" / "outputs").glob("report_*.json")).read_text())
+    assert report["config"]["c_tokenizer"] == "bpe" and report["config"]["vocab_size"] == 300
+    assert report["data"]["train_tokens"] > 0 and report["best_val_bpb"] > 0
+    runs = cli("runs", "--home", "h", cwd=tmp_path)
+    assert "best_val_bpb" in runs.stdout and f"{report['best_val_bpb']:.4f}" in runs.stdout
+
+
+def _prepared(tmp, sources):
+    preparing.prepare([sources / "a.txt"], tmp / "prepared")
+    return tmp / "prepared"
+
+
+def _damage_bin(tmp, sources):
+    out = _prepared(tmp, sources)
+    (out / corpus.TRAIN).write_bytes(b"\x00" * 6)
+    return out
+
+
+BAD = {
+    "empty directory": (lambda tmp, s: ["prepare", "--data", (tmp / "void").mkdir() or tmp / "void", "--out", tmp / "o"], "is empty"),
+    "no text files": (lambda tmp, s: ["prepare", "--data", s / "picture.png", "--out", tmp / "o"], "no UTF-8 text files"),
+    "out exists": (lambda tmp, s: ["prepare", "--data", s, "--out", s], "exists"),
+    "missing path": (lambda tmp, s: ["prepare", "--data", tmp / "nope", "--out", tmp / "o"], "data path"),
+    "bpe vocabulary too small": (lambda tmp, s: ["prepare", "--data", s, "--set", "c_tokenizer=bpe", "--set", "vocab_size=100", "--out", tmp / "o"],
+                                 "vocab_size must be at least 257"),
+    "bad tokenizer": (lambda tmp, s: ["prepare", "--data", s, "--set", "c_tokenizer=wordpiece", "--out", tmp / "o"], "pip install littlebaby-tokenizer-wordpiece"),
+    "train on an unprepared directory": (lambda tmp, s: ["train", "--data", s, "--home", tmp / "h"], "not a prepared corpus"),
+    "train on an empty directory": (lambda tmp, s: ["train", "--data", (tmp / "void").mkdir() or tmp / "void", "--home", tmp / "h"], "empty directory"),
+    "smaller than one window": (lambda tmp, s: ["train", "--data", _prepared(tmp, s), "--set", "n_ctx=1024", "--home", tmp / "h"], "needs one window"),
+    "bin disagrees with meta": (lambda tmp, s: ["train", "--data", _damage_bin(tmp, s), "--home", tmp / "h"], "train.bin has 6 bytes"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_input_is_one_line_exit_2(tmp_path, sources, case):
+    arguments, message = BAD[case]
+    args = arguments(tmp_path, sources)
+    before = sorted(tmp_path.rglob("*"))
+    done = cli(*args, cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    error = [line for line in done.stderr.splitlines() if not line.startswith("littlebaby: warning:")]
+    assert len(error) == 1 and error[0].startswith("littlebaby: error: ") and message in error[0], done.stderr
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written
+
+
+def test_a_prepared_corpus_inside_the_data_is_skipped(tmp_path, sources):
+    preparing.prepare([sources / "a.txt"], sources / "prepared")
+    with pytest.warns(UserWarning) as caught:
+        preparing.prepare([sources], tmp_path / "again")
+    assert sorted(str(w.message).split(": ")[-1] for w in caught) == ["a prepared corpus", "not a UTF-8 text file"]
+    train, val, meta = decoded(tmp_path / "again")
+    assert train + val == ENGLISH + GREEK and len(meta["sources"]) == 2

@@ -1,0 +1,103 @@
+"""Runs with either tokenizer: a bpe run trains, generates any UTF-8 text, finetunes with a fixed
+vocabulary and labels attention maps by token; runs from prepared directories resume; bits per byte."""
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from littlebaby import api, prepare as preparing
+from littlebaby.errors import UserError
+from littlebaby.plots import visible
+
+PROMPT = "Ἀντιγόνη ☃ 日本 ROMEO:"
+
+
+@pytest.fixture(scope="module")
+def bpe_run(tmp_path_factory):
+    home = tmp_path_factory.mktemp("bpe")
+    result = api.train("tiny", overrides={"max_steps": 3, "c_tokenizer": "bpe", "vocab_size": 300}, home=home)
+    return home, result
+
+
+def test_a_bpe_run_records_its_tokenizer(bpe_run):
+    home, result = bpe_run
+    saved = json.loads((home / "tokenizers" / f"tokenizer_{result.name}.json").read_text())
+    assert saved["tokenizer"] == "bpe" and saved["vocab_size"] == 300 == result.report["vocab_size"]
+    config, tokenizer, model = api.load("last", home=home)
+    assert config.c_tokenizer == "bpe" and tokenizer.vocab_size == model.vocab_size == 300
+    assert result.report["data"]["val_bytes_per_token"] > 1.3  # 44 merges already join frequent pairs
+
+
+def test_generate_streams_any_utf8_prompt_as_the_saved_completion(bpe_run):
+    home, _ = bpe_run
+    done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "generate", "last", "--prompt", PROMPT, "--max-tokens", "60",
+                           "--seed", "3", "--home", str(home)], capture_output=True, text=True, encoding="utf-8", timeout=120)
+    assert done.returncode == 0, done.stderr
+    completion = max((home / "outputs").glob("completion_*_*.txt"), key=lambda p: p.stat().st_mtime_ns)
+    assert done.stdout == completion.read_text(encoding="utf-8") + "\n"
+    assert done.stdout.startswith(PROMPT)
+
+
+def test_finetuning_a_bpe_run_keeps_its_vocabulary(bpe_run, greek_file):
+    home, result = bpe_run
+    tuned = api.finetune(result.name, greek_file, overrides={"max_steps": 1}, home=home)
+    assert tuned.report["vocab_size"] == 300 and tuned.report["new_characters"] == []
+
+
+def test_attention_maps_label_bpe_tokens(bpe_run):
+    home, _ = bpe_run
+    figure, _ = api.attention("last", prompt="ROMEO: the king ☃", home=home)
+    tokenizer = api.load("last", home=home).tokenizer
+    labels = [visible(tokenizer.token_text(i)) for i in tokenizer.encode("ROMEO: the king ☃")]
+    assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == labels
+    assert "\\xe2" in labels and any(len(label) > 1 and "\\" not in label for label in labels)
+
+
+def test_char_bits_per_byte_on_ascii_are_the_loss_in_bits(tiny_run):
+    home, name = tiny_run
+    report = json.loads((home / "outputs" / f"report_{name}.json").read_text())
+    last = report["val"][-1]
+    assert report["data"]["val_bytes_per_token"] == 1.0  # tiny Shakespeare is ASCII
+    assert last["bpb"] == pytest.approx(last["loss"] / math.log(2), abs=1e-4)
+
+
+def test_a_run_from_a_prepared_directory_resumes_and_refuses_other_vocabularies(tmp_path, greek_file):
+    (tmp_path / "text.txt").write_text("O Romeo, Romeo! wherefore art thou Romeo?\n" * 200, encoding="utf-8")
+    preparing.prepare([tmp_path / "text.txt"], tmp_path / "prepared")
+    home = tmp_path / "home"
+    first = api.train("tiny", data=tmp_path / "prepared", overrides={"max_steps": 2}, home=home)
+    resumed = api.train(resume=first.name, overrides={"max_steps": 4}, home=home)
+    assert resumed.report["steps_done"] == 4 and resumed.report["data"]["source"] == str((tmp_path / "prepared").resolve())
+    preparing.prepare([greek_file], tmp_path / "greek")
+    with pytest.raises(UserError, match="another vocabulary"):
+        api.finetune(first.name, tmp_path / "greek", home=home)
+
+
+def test_train_from_a_directory_sees_the_same_ids_as_from_the_file(tmp_path):
+    (tmp_path / "text.txt").write_text("Now is the winter of our discontent\n" * 300, encoding="utf-8")
+    preparing.prepare([tmp_path / "text.txt"], tmp_path / "prepared")
+    options = dict(overrides={"max_steps": 3, "dtype": "float64"})
+    from_file = api.train("tiny", data=tmp_path / "text.txt", home=tmp_path / "a", **options)
+    from_dir = api.train("tiny", data=tmp_path / "prepared", home=tmp_path / "b", **options)
+    assert [s["loss"] for s in from_file.report["steps"]] == [s["loss"] for s in from_dir.report["steps"]]
+    np.testing.assert_array_equal(api.load("last", home=tmp_path / "a").model.parameters.data,
+                                  api.load("last", home=tmp_path / "b").model.parameters.data)
+
+
+def test_resume_refuses_a_text_that_gained_characters(tmp_path):
+    data = tmp_path / "text.txt"
+    data.write_text("to be or not to be\n" * 100, encoding="utf-8")
+    first = api.train("tiny", data=data, overrides={"max_steps": 1}, home=tmp_path)
+    data.write_text("to be or not to bé\n" * 100, encoding="utf-8")
+    with pytest.raises(UserError, match="sha256 differs"):
+        api.train(resume=first.name, overrides={"max_steps": 2}, home=tmp_path)
+    report_path = tmp_path / "outputs" / f"report_{first.name}.json"
+    report = json.loads(report_path.read_text())
+    del report["data"]["sha256"]  # a report written before texts were hashed
+    report_path.write_text(json.dumps(report))
+    with pytest.raises(UserError, match="characters the run's vocabulary lacks"):
+        api.train(resume=first.name, overrides={"max_steps": 2}, home=tmp_path)
