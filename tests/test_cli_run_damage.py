@@ -115,3 +115,14 @@ def test_a_non_folder_in_a_checkpoints_place_is_replaced_when_that_step_is_saved
     assert resumed.returncode == 0 and "resuming at step 4" in resumed.stdout, resumed.stderr
     assert sorted(os.listdir(folder)) == ["lock", "step_000000006", "step_000000008"]
     assert checkpoints.verify(target).step == 6
+
+
+@pytest.mark.parametrize("command", [["generate", "--max-tokens", "3"], ["inspect"]])
+def test_a_killed_run_whose_checkpoints_are_all_broken_is_said_so(damaged, command):
+    home, name, folder = damaged
+    (home / "models" / f"model_{name}.safetensors").unlink()  # killed before its model file
+    for manifest in folder.glob("step_*/" + checkpoints.MANIFEST):
+        manifest.write_text("{")
+    result = littlebaby(command[0], name, *command[1:], "--home", home, cwd=home)
+    assert result.returncode == 2 and "no intact checkpoint" in result.stderr.splitlines()[-1], result.stderr
+    assert "Traceback" not in result.stderr

@@ -42,6 +42,8 @@ def model_file(home: files.Home, name: str):
     if path.exists() or path.is_symlink():
         return path
     saved = checkpoints.newest(home.checkpoints(name))
+    if saved is None and checkpoints.steps(home.checkpoints(name)):  # the warnings above said why each is broken
+        raise UserError(f"run {name} has no model file and no intact checkpoint", "restore one, or give another run's name")
     if saved is None and home.config(name).exists():
         raise UserError(f"run {name} has no model yet: it has not reached its first checkpoint",
                         "wait for it (checkpoint_interval steps), or give another run's name")
