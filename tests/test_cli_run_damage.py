@@ -126,3 +126,21 @@ def test_a_killed_run_whose_checkpoints_are_all_broken_is_said_so(damaged, comma
     result = littlebaby(command[0], name, *command[1:], "--home", home, cwd=home)
     assert result.returncode == 2 and "no intact checkpoint" in result.stderr.splitlines()[-1], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_resume_beside_a_training_one_is_refused_before_it_writes_or_reads_checkpoints(damaged):
+    home, name, folder = damaged
+    env = dict(os.environ, LITTLEBABY_CHECKPOINT_PAUSE="0.5")  # the trainer retires checkpoints slowly, one per step
+    argv = [sys.executable, "-m", "littlebaby.cli", "train", "--resume", name, "--set", "max_steps=40", "--set",
+            "checkpoint_interval=1", "--quiet", "--home", str(home)]
+    trainer = subprocess.Popen(argv, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert trainer.stdout.readline().startswith("run "), trainer.stderr.read()
+        config = (home / "configs" / f"config_{name}.json").read_text()
+        for _ in range(3):
+            beside = littlebaby("train", "--resume", name, "--set", "max_steps=50", "--quiet", "--home", home, cwd=home)
+            assert "being trained by another process" in one_line(beside)
+            assert (home / "configs" / f"config_{name}.json").read_text() == config  # the trainer's max_steps stays
+    finally:
+        trainer.terminate()
+        trainer.communicate(timeout=60)

@@ -167,6 +167,14 @@ def _new_run(home) -> str:
 def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
     """Continue run `run` from its newest complete checkpoint, on the data its report records."""
     name = home.resolve(run)
+    home.check_writable()
+    # locked before its checkpoints are read: a trainer beside it could retire the one chosen, and
+    # a resume refused for running beside it must not rewrite the run's config first
+    with home.training_lock(name):
+        return _resume_locked(home, name, overrides, quiet, log, registry)
+
+
+def _resume_locked(home, name, overrides, quiet, log, registry) -> RunResult:
     report = reports.read(home.report(name))
     other = reports.trained_elsewhere(report)
     if other is not None:
@@ -196,13 +204,12 @@ def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
     if session.state.step > planned:  # it would train nothing and record a schedule shorter than what it holds
         raise UserError(f"run {name} has done {session.state.step} steps, more than the {planned} this config plans",
                         f"resume with max_steps={session.state.step} or more")
-    home.check_writable()
     if saved.report is not None:
         reports.rewind(report, saved.report, session.state.step)
     reports.resumed(report, cfg, session.state.step)
     if recipe_changed:
         session.written = write_run_files(home, name, cfg)
-    return train_session(session, quiet, log)
+    return train_session(session, quiet, log, locked=True)
 
 
 def finetune(run: str, data, overrides=(), home=".", quiet: bool = True, log=None, registry=None) -> RunResult:

@@ -124,8 +124,11 @@ class Saver:
         return "no checkpoint was saved yet: train again"
 
 
-def train_session(run: Run, quiet: bool, log) -> RunResult:
-    with run.home.training_lock(run.name):  # two resumes of one run started together: one trains
+def train_session(run: Run, quiet: bool, log, locked: bool = False) -> RunResult:
+    """Train run; locked: the caller holds its training lock already (a resume, from before it read the checkpoint)."""
+    if locked:
+        return _train_session(run, quiet, log)
+    with run.home.training_lock(run.name):  # two trainings of one run started together: one trains
         return _train_session(run, quiet, log)
 
 
