@@ -65,9 +65,8 @@ def test_every_checkpoint_broken_is_said_so(damaged):
     home, name, folder = damaged
     for manifest in folder.glob("step_*/" + checkpoints.MANIFEST):
         manifest.unlink()
-    resumed = littlebaby("train", "--resume", name, "--quiet", "--home", home, cwd=home)
-    assert resumed.returncode == 2 and "no intact checkpoint" in resumed.stderr.splitlines()[-1]
-    assert "stopped before its first one" not in resumed.stderr and "Traceback" not in resumed.stderr
+    error = one_line(littlebaby("train", "--resume", name, "--quiet", "--home", home, cwd=home))
+    assert "no intact checkpoint" in error and "step_000000006: its manifest is missing" in error
 
 
 @pytest.mark.parametrize("obstacle", ["directory", "symlink loop"])
@@ -123,9 +122,7 @@ def test_a_killed_run_whose_checkpoints_are_all_broken_is_said_so(damaged, comma
     (home / "models" / f"model_{name}.safetensors").unlink()  # killed before its model file
     for manifest in folder.glob("step_*/" + checkpoints.MANIFEST):
         manifest.write_text("{")
-    result = littlebaby(command[0], name, *command[1:], "--home", home, cwd=home)
-    assert result.returncode == 2 and "no intact checkpoint" in result.stderr.splitlines()[-1], result.stderr
-    assert "Traceback" not in result.stderr
+    assert "no intact checkpoint" in one_line(littlebaby(command[0], name, *command[1:], "--home", home, cwd=home))
 
 
 def test_a_resume_beside_a_training_one_is_refused_before_it_writes_or_reads_checkpoints(damaged):

@@ -174,10 +174,26 @@ def _position(report) -> bool:
 
 
 def newest(folder) -> Checkpoint | None:
-    """The newest complete checkpoint of a run; a broken newer one is passed over with a warning."""
+    """The newest complete checkpoint of a run; a broken newer one is passed over with a warning
+    (none when every one is broken: the caller's error says so, with `why_broken`, in one line)."""
+    passed_over = []
     for path in steps(folder):
         try:
-            return verify(path)
+            saved = verify(path)
         except BrokenCheckpoint as error:
-            warnings.warn(f"checkpoint {path} is broken ({error}); trying the one before it", stacklevel=2)
+            passed_over.append(f"checkpoint {path} is broken ({error}); trying the one before it")
+            continue
+        for warning in passed_over:
+            warnings.warn(warning, stacklevel=2)
+        return saved
+    return None
+
+
+def why_broken(folder) -> str | None:
+    """Why the newest checkpoint folder of a run is broken (when `newest` found none intact); None without any."""
+    for path in steps(folder):
+        try:
+            verify(path)
+        except BrokenCheckpoint as error:
+            return f"{path.name}: {error}"
     return None

@@ -183,8 +183,9 @@ def _resume_locked(home, name, overrides, quiet, log, registry) -> RunResult:
     saved = checkpoints.newest(home.checkpoints(name))
     if saved is None and home.optimizer(name).exists():
         saved = checkpoints.before_checkpoints(home.model(name), home.optimizer(name))
-    if saved is None and checkpoints.steps(home.checkpoints(name)):  # the warnings above said why each is broken
-        raise UserError(f"run {name} has no intact checkpoint to resume from (in {home.checkpoints(name)})",
+    broken = checkpoints.why_broken(home.checkpoints(name)) if saved is None else None
+    if broken:
+        raise UserError(f"run {name} has no intact checkpoint to resume from ({home.checkpoints(name)}, newest {broken})",
                         "restore one, or finetune the run from its model file")
     if saved is None:
         raise UserError(f"run {name} has no checkpoint to resume from (in {home.checkpoints(name)})",
