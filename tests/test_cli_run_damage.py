@@ -141,3 +141,18 @@ def test_a_resume_beside_a_training_one_is_refused_before_it_writes_or_reads_che
     finally:
         trainer.terminate()
         trainer.communicate(timeout=60)
+
+
+def test_ctrl_c_during_the_end_sample_keeps_the_finished_run_and_says_so(tmp_path, monkeypatch, capsys):
+    from littlebaby import cli, session
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # what Ctrl-C raises once the training's signal handlers are gone
+
+    monkeypatch.setattr(session, "generate_ids", interrupted)
+    code = cli.main(["train", "--config", "tiny", "--set", "max_steps=2", "--quiet", "--home", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 130 and "sample skipped (SIGINT); the run is finished and saved" in out and "wrote " in out
+    (report,) = (tmp_path / "outputs").glob("report_*.json")
+    assert json.loads(report.read_text())["status"] == "finished" and list(tmp_path.glob("outputs/completion_*")) == []
+    assert len(list(tmp_path.glob("models/model_*.safetensors"))) == 1

@@ -176,6 +176,8 @@ def _report_run(args, result):
     if result.sample is not None:
         say("sample:")
         say(result.sample)
+    elif result.status == "finished" and result.stop_signal:
+        say(f"sample skipped ({result.stop_signal}); the run is finished and saved")
     say("wrote " + ", ".join(str(p) for p in result.written))
 
 
@@ -199,7 +201,7 @@ def run(args):
             _report_run(args, result)
         except OSError:  # SIGHUP: the terminal is gone; the run is saved, the exit code tells
             pass
-        if result.status == "interrupted":
+        if result.stop_signal:  # interrupted, or Ctrl-C during the end's sample
             from littlebaby.stopping import exit_code
 
             return exit_code(result.stop_signal)

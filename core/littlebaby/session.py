@@ -48,7 +48,7 @@ class RunResult:
     report: dict
     written: list  # paths of the files written
     sample: str | None = None
-    stop_signal: str | None = None  # what interrupted it: "SIGINT", "SIGTERM", "SIGHUP"
+    stop_signal: str | None = None  # what interrupted it ("SIGINT", "SIGTERM", "SIGHUP"), or its end's sample (finished)
 
 
 @attrs.define
@@ -175,8 +175,11 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
     written += [saver.folder / part for part in (*checkpoints.PARTS, checkpoints.MANIFEST)] + [home.model(name)]
     result = RunResult(name, home.path, status, run.report, written, stop_signal=stop_signal)
     if status == "finished":
-        result.sample = _sample(home, name, run.tokenizer, run.model, cfg.seed)
-        written.append(home.completion(name))
+        try:
+            result.sample = _sample(home, name, run.tokenizer, run.model, cfg.seed)
+            written.append(home.completion(name))
+        except KeyboardInterrupt:  # Ctrl-C during the end's sample: the run is finished and saved, only the sample is skipped
+            result.stop_signal = "SIGINT"
     return result
 
 
