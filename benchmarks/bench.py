@@ -25,8 +25,8 @@ start-up, loading, the final val loss and saving cancel. Its excess over the
 bare step (forward, backward, AdamW) is what the loop costs around the step:
 batch sampling, clipping, statistics, report, progress bar.
 
-PyTorch runs `torch_ref.py` (../shared/reference) in the interpreter given by
---torch (float32, 2 threads), in a subprocess: this script is its own worker
+PyTorch runs `torch_ref.py` (../shared/reference, or the folder $LITTLEBABY_REFERENCE
+names) in the interpreter given by --torch (float32, 2 threads), in a subprocess: this script is its own worker
 (`--torch-worker`), so torch never needs to be importable here. The original
 (`original_model.py`, float64) runs a few steps only: it is slow.
 
@@ -48,7 +48,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-REFERENCE = HERE.parent.parent / "shared" / "reference"  # ../shared/reference from the repository
+# ../shared/reference from the repository; LITTLEBABY_REFERENCE names it for a checkout elsewhere (a worktree)
+REFERENCE = Path(os.environ.get("LITTLEBABY_REFERENCE", HERE.parent.parent / "shared" / "reference"))
 VOCAB = 65
 BASE = dict(n_ctx=64, n_emb=128, head_size=128, n_layers=4)
 QUICK = dict(n_ctx=16, n_emb=32, head_size=32, n_layers=2)

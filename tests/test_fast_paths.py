@@ -34,6 +34,14 @@ def test_gelu_forward_and_backward_match_the_formula(shape):
     np.testing.assert_allclose(gelu.gelu_backward(dy, derivative), gelu.gelu_backward_reference(dy, x), **CLOSE)
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+def test_gelu_value_matches_the_formula(shape):
+    x = np.random.default_rng(sum(shape)).standard_normal(shape) * 3
+    y = gelu.gelu_value(x)
+    assert y.shape == x.shape
+    np.testing.assert_allclose(y, gelu.gelu_forward_reference(x)[0], **CLOSE)
+
+
 # (B, H, T, S, d): T < S is a query block after cached keys
 ATTENTION_SHAPES = [(1, 1, 1, 1, 1), (2, 3, 5, 5, 4), (2, 3, 2, 7, 3), (1, 2, 9, 9, 5), (3, 1, 1, 6, 2)]
 

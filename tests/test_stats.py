@@ -29,3 +29,18 @@ def test_group_stats_match_direct_norms():
     weights = [v for k, v in model.parameters.named(before).items() if group_of(k) == "head"]
     ratio = 0.01 * result["head"]["grad_norm"] / np.sqrt(sum(float((w.astype(np.float64) ** 2).sum()) for w in weights))
     assert result["head"]["update_ratio"] == pytest.approx(ratio, rel=1e-4)
+
+
+@pytest.mark.parametrize("sequence", ["pre", "post"])
+def test_every_group_norm_matches_its_tensors(sequence):
+    # the runs of neighbouring same-group tensors must cover each tensor once, in its own group
+    model = build_model(dict(n_ctx=8, n_emb=8, head_size=8, n_heads=2, n_layers=3, c_sequence=sequence), vocab_size=5)
+    stats = GroupStats(model.parameters)
+    flat = np.random.default_rng(1).standard_normal(model.parameters.size).astype(np.float32)
+    got = dict(zip(stats.groups, stats.squared_norms(flat)))
+    expected = {}
+    for name, tensor in model.parameters.named(flat).items():
+        expected[group_of(name)] = expected.get(group_of(name), 0.0) + float((tensor.astype(np.float64) ** 2).sum())
+    assert got.keys() == expected.keys()
+    for group, value in expected.items():
+        assert got[group] == pytest.approx(value, rel=1e-5), group

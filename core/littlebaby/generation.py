@@ -29,8 +29,9 @@ from littlebaby.ops.softmax import softmax_forward
 
 # Generation's GEMMs are tiny (one token, or one window): BLAS threads cost more than they
 # give there (they spin-wait for work, worst on a busy machine, and a cache refill pays
-# their wake-up), so up to this many ids run on one BLAS thread; model.logits itself uses
-# whatever BLAS is set to, like any other forward.
+# their wake-up), so generation runs on one BLAS thread when the cache is used or every
+# window holds at most this many ids (n_ctx); model.logits itself uses whatever BLAS is set
+# to, like any other forward.
 ONE_THREAD_IDS = 256
 
 
@@ -44,7 +45,9 @@ def sample(logits, temperature: float, top_k: int, rng) -> int:
         scaled[scaled < threshold] = -np.inf
     probs = softmax_forward(scaled)
     # inverse-CDF draw: one uniform number per token, so the stream is easy to reproduce
-    index = int(np.searchsorted(np.cumsum(probs), rng.random() * probs.sum(), side="right"))
+    # (the arrays' own methods and add.reduce, not np.cumsum / np.searchsorted / .sum: the same
+    # numbers without the wrappers' per-call cost, paid once per generated token)
+    index = int(probs.cumsum().searchsorted(rng.random() * np.add.reduce(probs), side="right"))
     return min(index, probs.shape[0] - 1)
 
 
@@ -96,41 +99,42 @@ def generate(
     model.eval()
 
     def last_logits(ids):
-        one_thread = cache is not None or len(ids) <= ONE_THREAD_IDS
-        with blas.limit(1) if one_thread else contextlib.nullcontext():
-            return model.logits(np.asarray(ids, dtype=np.int64), cache)[-1]
+        return model.logits(np.asarray(ids, dtype=np.int64), cache)[-1]
 
-    try:
-        logits = last_logits(history)
-        generated = []
-        for i in range(max_tokens):
-            if on_logits is not None:
-                on_logits(logits)
-            token = sample(logits, temperature, top_k, rng)
-            generated.append(token)
-            if on_token is not None:
-                on_token(token)
-            if i == max_tokens - 1:
-                break
-            history.append(token)
-            if slides:  # the window moves on by one token: the cache drops its oldest one when full
-                del history[:-keep]
-                if cache is not None and cache.pos == n_ctx:
-                    cache.slide(1)
-                if cache is not None:
-                    logits = last_logits([token])
-                elif len(history) <= n_ctx:  # nothing slid out yet: a plain forward is the same function
+    # set once for the whole loop, not per token: setting OpenBLAS's thread count has a cost too
+    one_thread = cache is not None or n_ctx <= ONE_THREAD_IDS
+    with blas.limit(1) if one_thread else contextlib.nullcontext():
+        try:
+            logits = last_logits(history)
+            generated = []
+            for i in range(max_tokens):
+                if on_logits is not None:
+                    on_logits(logits)
+                token = sample(logits, temperature, top_k, rng)
+                generated.append(token)
+                if on_token is not None:
+                    on_token(token)
+                if i == max_tokens - 1:
+                    break
+                history.append(token)
+                if slides:  # the window moves on by one token: the cache drops its oldest one when full
+                    del history[:-keep]
+                    if cache is not None and cache.pos == n_ctx:
+                        cache.slide(1)
+                    if cache is not None:
+                        logits = last_logits([token])
+                    elif len(history) <= n_ctx:  # nothing slid out yet: a plain forward is the same function
+                        logits = last_logits(history)
+                    else:
+                        with blas.limit(1):
+                            logits = window_logits(model, np.asarray([history], dtype=np.int64))[0]
+                elif len(history) > n_ctx:  # the window is full: continue from its last half
+                    del history[:-keep]
+                    if cache is not None:
+                        cache.reset()
                     logits = last_logits(history)
                 else:
-                    with blas.limit(1):
-                        logits = window_logits(model, np.asarray([history], dtype=np.int64))[0]
-            elif len(history) > n_ctx:  # the window is full: continue from its last half
-                del history[:-keep]
-                if cache is not None:
-                    cache.reset()
-                logits = last_logits(history)
-            else:
-                logits = last_logits(history if cache is None else [token])
-        return generated
-    finally:
-        model.train(was_training)
+                    logits = last_logits(history if cache is None else [token])
+            return generated
+        finally:
+            model.train(was_training)

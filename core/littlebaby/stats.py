@@ -26,20 +26,29 @@ def group_of(name: str) -> str:
 class GroupStats:
     """Per-group gradient norms and update-to-weight ratios from the flat buffers, cheaply.
 
-    Squared norms of every tensor come from one `np.add.reduceat` over the
-    flat buffer; a small 0/1 matrix sums them into groups.
+    Neighbouring tensors of one group lie side by side in the flat buffer, so
+    the buffer is a few runs of one group each: a run's sum of squares is one
+    BLAS dot product of its slice with itself (no squared copy of the buffer),
+    and a small 0/1 matrix sums the runs into groups in float64.
     """
 
     def __init__(self, parameters):
         names = sorted(parameters.offsets, key=parameters.offsets.get)
-        self.starts = np.array([parameters.offsets[n] for n in names])
-        self.groups = [g for g in GROUPS if any(group_of(n) == g for n in names)]
-        self.membership = np.array([[group_of(n) == g for n in names] for g in self.groups], dtype=np.float64)
+        starts = [parameters.offsets[n] for n in names] + [parameters.size]
+        runs = []  # [group, start, end] of each run of one group's tensors
+        for name, start, end in zip(names, starts, starts[1:]):
+            if runs and runs[-1][0] == group_of(name) and runs[-1][2] == start:
+                runs[-1][2] = end
+            else:
+                runs.append([group_of(name), start, end])
+        self.runs = [slice(start, end) for _, start, end in runs]
+        self.groups = [g for g in GROUPS if any(run[0] == g for run in runs)]
+        self.membership = np.array([[run[0] == g for run in runs] for g in self.groups], dtype=np.float64)
 
     def squared_norms(self, flat) -> np.ndarray:
         """Per-group sum of squares of a flat buffer."""
-        per_tensor = np.add.reduceat(np.square(flat, dtype=np.float64), self.starts)
-        return self.membership @ per_tensor
+        per_run = np.array([float(flat[run] @ flat[run]) for run in self.runs])
+        return self.membership @ per_run
 
     def step_stats(self, grad, weight_sq, update) -> dict:
         """{group: {"grad_norm", "update_ratio"}} for one optimizer step.

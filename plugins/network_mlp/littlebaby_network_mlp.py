@@ -2,7 +2,7 @@
 
 import littlebaby
 from littlebaby.layers import Dropout, Linear
-from littlebaby.ops.gelu import gelu_backward, gelu_forward
+from littlebaby.ops.gelu import gelu_backward, gelu_forward, gelu_value
 
 
 class MLP(littlebaby.Block):
@@ -27,12 +27,21 @@ class MLP(littlebaby.Block):
         self.dropout = self.add("dropout", Dropout(config.dropout))
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)
-        hidden, self.saved = gelu_forward(self.up.forward(x))  # (B, T, 4 n_emb), GELU's derivative
+        gelu_input = self.up.forward(x)  # (B, T, 4 n_emb)
+        if self.training:  # a backward follows: GELU's derivative comes out of the same passes
+            hidden, derivative = gelu_forward(gelu_input)
+            self.saved = (derivative, None)
+        else:  # generation, evaluation: the value alone; a backward in eval mode derives it then
+            hidden = gelu_value(gelu_input)
+            self.saved = (None, gelu_input)
         return self.dropout.forward(self.down.forward(hidden))
 
     def backward(self, dy):  # dy (B, T, n_emb)
+        derivative, gelu_input = self.saved
+        if derivative is None:
+            derivative = gelu_forward(gelu_input)[1]
         dhidden = self.down.backward(self.dropout.backward(dy))
-        return self.up.backward(gelu_backward(dhidden, self.saved))
+        return self.up.backward(gelu_backward(dhidden, derivative))
 
 
 @littlebaby.hookimpl

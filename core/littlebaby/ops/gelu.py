@@ -60,6 +60,22 @@ def gelu_forward(x):
     return y.reshape(x.shape), derivative.reshape(x.shape)
 
 
+def gelu_value(x):
+    """x (..., F) -> y, the value alone (gelu_forward_reference's first two lines), for a forward
+    that no backward follows: generation and evaluation."""
+    # The formula's passes in place in one new array: no derivative, no scratch chunks and no chunk
+    # loop, whose set-up dominates on the single row a cached generation step has.
+    y = x * x
+    y *= TANH_SCALE * CUBIC
+    y += TANH_SCALE
+    y *= x  # u
+    np.tanh(y, out=y)
+    y += 1.0
+    y *= x
+    y *= 0.5
+    return y
+
+
 def gelu_backward(dy, derivative):
     """dy (..., F) -> dx (..., F)."""
     return dy * derivative

@@ -37,8 +37,8 @@ def layernorm_forward(x, weight, bias, eps=EPS):
     rstd = 1.0 / np.sqrt(row_mean(centered * centered) + eps)
     x_hat = centered
     x_hat *= rstd[:, None]
-    y = x_hat * weight
-    y += bias
+    y = x_hat * weight[None]  # (1, C) rows, not (C,) vectors: see linear_forward
+    y += bias[None]
     return y.reshape(x.shape), (x_hat, rstd)
 
 

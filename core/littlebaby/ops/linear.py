@@ -8,7 +8,9 @@ def linear_forward(x, weight, bias=None):
     # One 2-D GEMM on the reshaped x: ndarray.dot on a 3-D x runs far below GEMM speed.
     y = x.reshape(-1, x.shape[-1]) @ weight
     if bias is not None:
-        y += bias
+        # as a (1, n_out) row: NumPy's loop for operands of one rank costs less per call than
+        # broadcasting a vector over a matrix, which shows on generation's single rows
+        y += bias[None]
     return y.reshape(*x.shape[:-1], weight.shape[1])
 
 

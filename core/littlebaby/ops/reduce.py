@@ -24,18 +24,23 @@ def row_mean_reference(a: np.ndarray) -> np.ndarray:
     return a.mean(axis=1)
 
 
-_ones: dict = {}
+_constants: dict = {}
+
+
+def constant(n: int, value: float, dtype) -> np.ndarray:
+    """A cached read-only vector of n copies of value."""
+    key = (n, value, dtype)
+    vector = _constants.get(key)
+    if vector is None:
+        vector = np.full(n, value, dtype=dtype)
+        vector.flags.writeable = False
+        _constants[key] = vector
+    return vector
 
 
 def ones(n: int, dtype) -> np.ndarray:
     """A cached read-only vector of n ones."""
-    key = (n, np.dtype(dtype))
-    vector = _ones.get(key)
-    if vector is None:
-        vector = np.ones(n, dtype=dtype)
-        vector.flags.writeable = False
-        _ones[key] = vector
-    return vector
+    return constant(n, 1.0, dtype)
 
 
 def column_sum(a: np.ndarray) -> np.ndarray:
@@ -50,4 +55,5 @@ def row_sum(a: np.ndarray) -> np.ndarray:
 
 def row_mean(a: np.ndarray) -> np.ndarray:
     """(N, C) -> (N,): mean over columns."""
-    return row_sum(a) * (1.0 / a.shape[1])
+    # one GEMV with a vector of 1 / C: the mean without a second pass to scale the sums
+    return a @ constant(a.shape[1], 1.0 / a.shape[1], a.dtype)
