@@ -1,11 +1,17 @@
 """Config validation: every mistake is one readable line."""
 
 import json
+import math
+import types
 
+import attrs
 import pytest
+from hypothesis import given, settings, strategies as st
 
+import littlebaby
 from littlebaby.config import Config, architecture_keys, config_dict, from_dict, parse_override, shipped_configs, to_dict, with_overrides
 from littlebaby.errors import UserError
+from littlebaby.plugins import Registry
 
 ORIGINAL = {  # a config as the original notebook wrote it
     "c_sequence": "post", "c_attention": "moh", "c_network": "moe", "n_ctx": 64, "n_emb": 128,
@@ -130,3 +136,97 @@ def test_shipped_configs_and_overrides(tmp_path):
         config_dict("tinyy")
     assert with_overrides({"n_layers": 1, "lr": 0.1}, ["n_layers=2"]) == {"n_layers": 2, "lr": 0.1}
     assert with_overrides({"n_layers": 1}, {"lr": 0.5}) == {"n_layers": 1, "lr": 0.5}
+
+
+# -- non-finite floats, any int, any type: never a traceback ------------------------------
+FLOAT_KEYS = [f.name for f in attrs.fields(Config) if f.type is float]
+
+
+@pytest.mark.parametrize("key", FLOAT_KEYS)
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 10**400])
+def test_non_finite_floats_are_refused_for_every_float_key(key, value):
+    assert f"{key}: expected a finite number" in message({key: value})
+
+
+@pytest.mark.parametrize("text", ["lr=NaN", "lr=Infinity", "lr=-Infinity", "lr=1e999", "init_std=nan", "grad_clip=inf"])
+def test_non_finite_overrides_are_refused(text):
+    key, value = parse_override(text)
+    assert key in message({key: value})
+
+
+@pytest.mark.parametrize("key", FLOAT_KEYS)
+def test_validators_refuse_nan_when_a_config_is_built_in_python(key):
+    with pytest.raises(ValueError, match=key):
+        Config(**{key: math.nan})
+
+
+class Tempered(littlebaby.Block):
+    """A block whose own option is a float: plugins' floats go through the same hook."""
+
+    @attrs.frozen(kw_only=True)
+    class Options:
+        temperature: float = 1.0
+
+
+def test_plugin_float_options_refuse_non_finite_values():
+    plugin = types.ModuleType("tempered")
+    plugin.register_attentions = littlebaby.hookimpl(lambda register: register("tempered", Tempered))
+    registry = Registry(plugins=[plugin])
+    assert from_dict({"c_attention": "tempered", "temperature": 0.5}, registry).options == {"temperature": 0.5}
+    for value in (math.nan, math.inf):
+        with pytest.raises(UserError, match="temperature: expected a finite number"):
+            from_dict({"c_attention": "tempered", "temperature": value}, registry)
+
+
+def test_an_option_of_an_unselected_tokenizer_names_it():  # found by the property test below
+    assert "option of the tokenizer block 'bpe', which this config does not select (c_tokenizer is 'char')" in message({"vocab_size": 0})
+
+
+def test_seeds_are_whole_numbers_in_numpys_range():
+    assert from_dict({"seed": 2**63 - 1}).seed == 2**63 - 1
+    assert "seed must be >= 0, got -1" in message({"seed": -1})
+    assert "seed: expected an integer below 2**63" in message({"seed": 2**63})
+
+
+@pytest.mark.parametrize("key", [f.name for f in attrs.fields(Config) if f.type is int])
+def test_integers_beyond_int64_are_refused(key):
+    assert f"{key}: expected an integer below 2**63, got 1000000" in message({key: 10**400})
+
+
+def _values():
+    scalars = st.floats() | st.integers() | st.integers(min_value=-(10**400), max_value=10**400) | st.text(max_size=5) | st.booleans() | st.none()
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3), max_leaves=5)
+
+
+def _installed():
+    """(block key -> installed names, every plugin option key) of this environment."""
+    from littlebaby.plugins import default_registry
+
+    entries = list(default_registry().entries())
+    names = {f"c_{e.kind}": sorted(x.name for x in entries if x.kind == e.kind) for e in entries}
+    options = sorted({f.name for e in entries if e.cls.Options is not None for f in attrs.fields(e.cls.Options)})
+    return names, options
+
+
+BLOCK_NAMES, OPTION_KEYS = _installed()
+KEYS = [f.name for f in attrs.fields(Config) if f.name != "options"] + OPTION_KEYS + ["options", "n_head"]
+
+
+def _configs():
+    """Real block selections (so the options are reached) plus any values under any keys."""
+    blocks = st.fixed_dictionaries({}, optional={key: st.sampled_from(names) for key, names in BLOCK_NAMES.items()})
+    others = st.dictionaries(st.sampled_from(KEYS), _values(), max_size=4)
+    return st.builds(lambda a, b: {**a, **b}, blocks, others)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_configs())
+def test_any_values_give_a_valid_config_or_one_user_error(data):
+    try:
+        config = from_dict(data)
+    except UserError as error:
+        assert "\n" not in str(error)
+        return
+    for key in FLOAT_KEYS:
+        assert math.isfinite(getattr(config, key))
+    assert from_dict(to_dict(config)) == config  # what is written reads back

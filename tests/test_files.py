@@ -1,5 +1,6 @@
 """Run files: atomic writes, run names, `last`, writable homes."""
 
+import errno
 import os
 
 import pytest
@@ -119,3 +120,53 @@ def test_last_is_the_newest_model_not_a_run_that_just_started(tmp_path):
     assert home.resolve("last") == killed
     assert home.reserve_run(starting)  # a finetune that just reserved its name: no model yet
     assert home.resolve("last") == killed and home.runs()[-1] == starting
+
+
+# -- writes that fail: one line naming the path and the reason, the old file intact ---------
+def refused_write(path) -> str:
+    with pytest.raises(UserError) as error:
+        files.write_bytes(path, b"new")
+    text = str(error.value)
+    assert "\n" not in text and str(path) in text
+    return text
+
+
+def test_writing_onto_a_directory_or_under_a_file_is_one_line(tmp_path):
+    assert "it is a directory" in refused_write(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    assert "afile is a file, not a directory" in refused_write(tmp_path / "afile" / "x.png")
+    assert "afile is a file, not a directory" in refused_write(tmp_path / "afile" / "deeper" / "x.png")
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")
+def test_writing_into_proc_is_one_line():
+    refused_write("/proc/x.png")
+
+
+@pytest.mark.parametrize("code,fix", [(errno.ENOSPC, "free some disk space"), (errno.EROFS, "choose a writable path"),
+                                      (errno.EACCES, "choose a writable path")])
+def test_a_full_or_read_only_disk_keeps_the_old_file(tmp_path, monkeypatch, code, fix):
+    path = tmp_path / "model.safetensors"
+    files.write_bytes(path, b"old")
+
+    def fail(fd):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "fsync", fail)  # where a full disk shows at the latest
+    text = refused_write(path)
+    assert os.strerror(code) in text and fix in text
+    assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["model.safetensors"]
+
+
+def test_an_empty_home_is_refused_not_taken_for_the_current_directory():
+    with pytest.raises(UserError, match="the home is an empty path"):
+        files.Home("")
+
+
+def test_a_dangling_model_link_is_still_listed(tmp_path):
+    home = files.Home(tmp_path)
+    name = files.new_guid()
+    home.model(name).parent.mkdir()
+    home.model(name).symlink_to(tmp_path / "moved.safetensors")
+    assert home.runs() == [name] and home.resolve("last") == name

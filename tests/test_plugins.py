@@ -82,26 +82,53 @@ def test_two_plugins_with_one_name_are_an_error_naming_both():
         registry.add(second)
 
 
-def test_a_broken_plugin_warns_and_the_others_keep_working(tmp_path, monkeypatch):
-    # a real installed distribution whose module fails to import
-    dist = tmp_path / "littlebaby_attention_broken-1.0.dist-info"
+def installed_plugin(tmp_path, monkeypatch, name: str, source: str) -> Registry:
+    """A real installed distribution littlebaby-attention-<name> with module `source`, discovered
+    by a fresh Registry; returns it with the plugin warnings it gave in `registry.warned`."""
+    module = f"littlebaby_attention_{name}"
+    dist = tmp_path / f"{module}-1.0.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: littlebaby-attention-broken\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[littlebaby]\nbroken = littlebaby_attention_broken\n")
-    (tmp_path / "littlebaby_attention_broken.py").write_text(textwrap.dedent("""
-        raise ImportError("needs a library that is not installed")
-    """))
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: littlebaby-attention-{name}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[littlebaby]\n{name} = {module}\n")
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
     monkeypatch.syspath_prepend(str(tmp_path))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        registry = Registry()
-    messages = [str(w.message) for w in caught if issubclass(w.category, PluginWarning)]
-    assert messages == ["plugin littlebaby-attention-broken failed to import "
-                        "(ImportError: needs a library that is not installed); its blocks are unavailable"]
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            registry = Registry()
+    finally:
+        sys.modules.pop(module, None)
+    registry.warned = [str(w.message) for w in caught if issubclass(w.category, PluginWarning)]
+    return registry
+
+
+def test_a_broken_plugin_warns_and_the_others_keep_working(tmp_path, monkeypatch):
+    registry = installed_plugin(tmp_path, monkeypatch, "broken", """
+        raise ImportError("needs a library that is not installed")
+    """)
+    assert registry.warned == ["plugin littlebaby-attention-broken failed to import "
+                               "(ImportError: needs a library that is not installed); its blocks are unavailable"]
     assert registry.resolve("attention", "mha").name == "mha"
     with pytest.raises(UserError, match="comes from plugin littlebaby-attention-broken, which failed to import"):
         registry.resolve("attention", "broken")
-    sys.modules.pop("littlebaby_attention_broken", None)
+
+
+def test_a_plugin_whose_register_hook_raises_is_broken_not_fatal(tmp_path, monkeypatch):
+    registry = installed_plugin(tmp_path, monkeypatch, "raises", """
+        import littlebaby
+
+        @littlebaby.hookimpl
+        def register_attentions(register):
+            register("half", object)  # registered before the failure: must not stay
+            raise RuntimeError("the register hook broke")
+    """)
+    assert registry.warned == ["plugin littlebaby-attention-raises failed to register its blocks "
+                               "(RuntimeError: the register hook broke); its blocks are unavailable"]
+    assert "half" not in registry.blocks["attention"] and registry.resolve("attention", "mha").name == "mha"
+    assert [(b.distribution, b.stage) for b in registry.broken] == [("littlebaby-attention-raises", "failed to register its blocks")]
+    assert registry.manager.get_plugin("raises") is None
+    with pytest.raises(UserError, match="comes from plugin littlebaby-attention-raises, which failed to register its blocks"):
+        registry.resolve("attention", "raises")
 
 
 def test_char_is_built_in_through_the_same_hook_and_bpe_comes_from_its_distribution():

@@ -22,7 +22,7 @@ is built from the config, `cls(config, options)` (sequence blocks also get
     cache: None in training; in generation a `LayerCache` (see cache.py) that
            attention blocks fill with what they need from earlier positions.
 
-and three optional class methods the core asks about it:
+and four optional class methods the core asks about it:
 
     parameter_formula(config, options) -> (formula text, count) or None
         The block's parameter count in closed form; `littlebaby inspect` adds
@@ -37,6 +37,11 @@ and three optional class methods the core asks about it:
         Return this block's own parameters by local name (`qkv.weight`); a
         sequence block returns only its own (`ln1.weight`), not its children's.
         None (the default): the notebook has no such block, a one-line error.
+    activation_floats(config, options) -> int or None
+        Floats one instance keeps for backward per token, for the memory
+        estimate made before a model or a batch is allocated (memory.py).
+        Worth stating when they grow with the block's own options (moe's
+        experts); None (the default): a generic count from the config's sizes.
     final_norm(n_emb) -> Layer      (sequence blocks)
         The norm the model applies after its last layer (`ln_f`): a LayerNorm
         unless overridden, as `rms` does with an RMSNorm, so that a model
@@ -133,6 +138,11 @@ class Block(Layer):
     @classmethod
     def from_original(cls, weights, prefix: str, config, options):
         """{local name: array} from the original notebook's weights, or None: it has no such block."""
+        return None
+
+    @classmethod
+    def activation_floats(cls, config, options):
+        """Floats kept for backward per token by one instance, or None: estimated from the sizes (memory.py)."""
         return None
 
     @classmethod

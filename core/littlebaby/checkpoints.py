@@ -19,7 +19,6 @@ is the set of them that makes a run resumable.
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -30,7 +29,8 @@ from pathlib import Path
 
 import attrs
 
-from littlebaby import checkpoint, files
+from littlebaby import checkpoint, files, reading
+from littlebaby.errors import UserError
 
 FORMAT = "littlebaby-checkpoint-1"
 MANIFEST = "manifest.json"
@@ -142,10 +142,12 @@ def steps(folder) -> list[Path]:
 
 def verify(path: Path) -> Checkpoint:
     """The checkpoint in path if its manifest agrees with its name and its parts; else BrokenCheckpoint."""
-    try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise BrokenCheckpoint(f"its manifest is missing or unreadable ({error.__class__.__name__})") from None
+    try:  # regular files only, bounded, strict JSON (reading.py): a FIFO or a huge manifest is just broken
+        manifest = reading.read_json(path / MANIFEST, "checkpoint manifest")
+        for part in PARTS:
+            reading.size_of(path / part, "checkpoint part")
+    except UserError as error:
+        raise BrokenCheckpoint(error.problem) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BrokenCheckpoint("its manifest is not a littlebaby checkpoint manifest")
     step, state, parts = manifest.get("step"), manifest.get("state"), manifest.get("parts")

@@ -183,7 +183,7 @@ def _report_run(args, result):
 
 def _table(rows, columns):
     cells = [[("-" if row.get(c) is None else f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c])) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]  # no rows: the titles' widths
     for line in [columns, *cells]:
         say("  ".join(value.ljust(width) for value, width in zip(line, widths)).rstrip())
 
@@ -221,6 +221,7 @@ def run(args):
         rows = api.runs(args.home)
         if not rows:
             say(f"no runs in {args.home} (littlebaby train makes one)")
+            return
         for row in rows:
             row["seconds"] = None if row["seconds"] is None else round(row["seconds"])
         _table(rows, ["guid", "date", "config", "blocks", "tokenizer", "params", "steps", "best_val_loss", "best_val_bpb", "seconds", "status"])

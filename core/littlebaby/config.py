@@ -14,22 +14,26 @@ validator's error raised in `__init__` as a bare "invalid value @ $", so
 import difflib
 import importlib.resources
 import json
+import math
 from pathlib import Path
 
 import attrs
 import cattrs
 from cattrs.v import format_exception as cattrs_format_exception
 
+from littlebaby import reading
+from littlebaby.reading import shown
 from littlebaby.errors import UserError
 
 
+# `not 0 < value < inf`: NaN (false in every comparison) and infinity fail too
 def positive(instance, attribute, value):
-    if value <= 0:
+    if not 0 < value < math.inf:
         raise ValueError(f"{attribute.name} must be positive, got {value}")
 
 
 def non_negative(instance, attribute, value):
-    if value < 0:
+    if not 0 <= value < math.inf:
         raise ValueError(f"{attribute.name} must be >= 0, got {value}")
 
 
@@ -91,7 +95,7 @@ class Config:
     # steps between checkpoints (0 = only at the end and at a stop): 250 loses at most a few minutes of
     # baby-large, while a checkpoint (3 x the parameters' bytes, written once) costs far less than 250 steps
     checkpoint_interval: int = attrs.field(default=250, validator=non_negative)
-    seed: int = 0
+    seed: int = attrs.field(default=0, validator=non_negative)  # 0 <= seed < 2**63 (numpy takes no negative seeds)
     dtype: str = attrs.field(default="float32", validator=_dtype, metadata=ARCHITECTURE)
     threads: int = attrs.field(default=0, validator=non_negative)  # batch split; 0 = one per core
     # plugin keys (e.g. n_experts), flat in the file; validated by `resolve`
@@ -113,35 +117,44 @@ BLOCK_KEYS = {"sequence": "c_sequence", "attention": "c_attention", "network": "
 PLUGIN_KEYS = {**BLOCK_KEYS, "tokenizer": "c_tokenizer"}  # every plugin kind a config selects
 
 
+INT_LIMIT = 2**63  # every int key, seed included, fits numpy's int64 and converts to a float
+
+
 def _strict_int(value, _type):
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer, got {value!r}")
+        raise TypeError(f"expected an integer, got {shown(value)}")
+    if not -INT_LIMIT <= value < INT_LIMIT:  # 10**400 steps would overflow the schedule's float math
+        raise ValueError(f"expected an integer below 2**63, got {shown(value)}")
     return value
 
 
 def _strict_float(value, _type):
+    """Every float key, core and plugin alike: a finite number (NaN and infinity train nothing)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"expected a number, got {value!r}")
-    return float(value)
+        raise TypeError(f"expected a number, got {shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond a float's range
+        raise ValueError(f"expected a finite number, got {shown(value)}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"expected a finite number, got {value}")
+    return number
 
 
-def _strict_str(value, _type):
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {value!r}")
-    return value
-
-
-def _strict_bool(value, _type):
-    if not isinstance(value, bool):
-        raise TypeError(f"expected true or false, got {value!r}")
-    return value
+def _exactly(kind: type, words: str):
+    """A structure hook taking only values of `kind` (cattrs would turn 1 into "1" or True)."""
+    def hook(value, _type):
+        if not isinstance(value, kind):
+            raise TypeError(f"expected {words}, got {shown(value)}")
+        return value
+    return hook
 
 
 converter = cattrs.Converter(forbid_extra_keys=True)
 converter.register_structure_hook(int, _strict_int)
 converter.register_structure_hook(float, _strict_float)
-converter.register_structure_hook(str, _strict_str)
-converter.register_structure_hook(bool, _strict_bool)
+converter.register_structure_hook(str, _exactly(str, "a string"))
+converter.register_structure_hook(bool, _exactly(bool, "true or false"))
 
 
 def _format_exception(exc: BaseException, type_) -> str:
@@ -214,8 +227,8 @@ def from_dict(data: dict, registry=None) -> Config:
             owner = declared[key]
             raise UserError(
                 f"config key {key!r} is an option of the {owner.kind} block {owner.name!r}, which this config does not select "
-                f"({BLOCK_KEYS[owner.kind]} is {names[owner.kind]!r})",
-                f"select it ({BLOCK_KEYS[owner.kind]}: {owner.name!r}) or remove {key!r}",
+                f"({PLUGIN_KEYS[owner.kind]} is {names[owner.kind]!r})",
+                f"select it ({PLUGIN_KEYS[owner.kind]}: {owner.name!r}) or remove {key!r}",
             )
         raise _unknown_key(key, set(CORE_KEYS) | set(declared))
     return attrs.evolve(config, options=options)
@@ -243,21 +256,15 @@ def parse_override(text: str):
     if not sep or not key:
         raise UserError(f"an override must look like key=value, got {text!r}", "for example n_layers=2")
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
+        value = json.loads(raw)  # NaN and 1e999 parse here, so the key's check can name them
+    except (ValueError, RecursionError):
         value = raw
     return key.strip(), value
 
 
 def load_file(path) -> dict:
     """A config JSON file as a dict, or a one-line error."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise UserError(f"config file {path} not found", "give a shipped config name (baby) or a JSON file path") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"config file {path} is not valid JSON ({error})", "fix the file") from None
+    data = reading.read_json(path, "config file")
     if not isinstance(data, dict):
         raise UserError(f"config file {path} must hold a JSON object", "see the shipped baby config (littlebaby/configs/baby.json)")
     return data

@@ -13,11 +13,15 @@ in the same folder, then renamed over the target, so a crash never leaves a
 partial file; the temporaries of a writer that died are removed by the next
 command in the home (`Home.clean_leftovers`). A run exists from the moment its
 config file does: names are reserved by creating it exclusively (`reserve`),
-so concurrent commands never pick the same name.
+so concurrent commands never pick the same name. A write
+that fails (a full disk, a read-only file system, no permission, a directory
+where the file should go) leaves the previous file as it was and is a
+one-line UserError naming the path and the system's reason.
 """
 
 import contextlib
 import datetime
+import errno
 import json
 import os
 import re
@@ -27,6 +31,7 @@ import time
 import uuid
 from pathlib import Path
 
+from littlebaby import reading
 from littlebaby.errors import UserError
 
 GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
@@ -46,9 +51,31 @@ def timestamp() -> str:
 
 
 # -- atomic writes ----------------------------------------------------------------
+class WriteError(UserError):
+    """A write the system refused (full disk, read-only, no permission, a directory in the way)."""
+
+    def __init__(self, path, error: OSError):
+        self.path, self.reason = path, error.strerror or type(error).__name__
+        fix = "free some disk space" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "choose a writable path"
+        super().__init__(f"cannot write {path} ({self.reason})", f"{fix}; any earlier version of the file is unchanged")
+
+
 def write_bytes(path, data: bytes):
     """Write data to path atomically (temporary file in the same folder, fsync, rename)."""
     path = Path(path)
+    try:
+        _write_atomically(path, data)
+    except OSError as error:
+        raise WriteError(path, error) from None
+
+
+def _write_atomically(path: Path, data: bytes):
+    # name the real obstacle: mkdir and rename would report only "File exists" or "Is a directory"
+    if path.is_dir():
+        raise IsADirectoryError(21, "it is a directory")
+    blocking = next((folder for folder in path.parents if folder.exists() and not folder.is_dir()), None)
+    if blocking is not None:
+        raise NotADirectoryError(20, f"{blocking} is a file, not a directory")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=".tmp")
     try:
@@ -120,15 +147,9 @@ def write_json(path, data):
     write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def read_json(path, what: str):
-    """A JSON file written by a run, or a one-line UserError."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise UserError(f"{what} file {path} not found", "was the run's home moved? pass home=DIR") from None
-    except (OSError, ValueError) as error:
-        raise UserError(f"{what} file {path} is unreadable or not JSON ({error})", "restore or regenerate it") from None
+def read_json(path, what: str, limit: int = reading.JSON_LIMIT):
+    """A JSON file written by a run (at most `limit` bytes, strict JSON), or a one-line UserError."""
+    return reading.read_json(path, f"{what} file", limit)
 
 
 # -- the home -------------------------------------------------------------------
@@ -136,6 +157,8 @@ class Home:
     """The directory holding run files, and the path of each file of a run."""
 
     def __init__(self, path="."):
+        if not str(path):  # Path("") would quietly be the current directory
+            raise UserError("the home is an empty path", "give a directory, or . for the current one")
         self.path = Path(path)
 
     def config(self, run: str) -> Path:

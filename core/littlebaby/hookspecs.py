@@ -23,6 +23,9 @@ whole contract:
 - `from_original(weights, prefix, config, options)` (optional classmethod):
   the original notebook's weights for this block, by local parameter name;
   without it, `import-original` says the notebook has no such block.
+- `activation_floats(config, options)` (optional classmethod): floats kept
+  for backward per token, for the memory check made before allocating;
+  without it, a generic estimate from the config's sizes.
 - `final_norm(n_emb)` (optional classmethod, sequence blocks): the norm the
   model applies after its last layer; LayerNorm without it (`rms`: RMSNorm).
 

@@ -16,7 +16,7 @@ Both store weights as (n_in, n_out) used as x @ W, so nothing is transposed.
 
 import numpy as np
 
-from littlebaby import config as configs
+from littlebaby import config as configs, memory, reading
 from littlebaby.block import Block
 from littlebaby.checkpoint import copy_tensors
 from littlebaby.errors import UserError
@@ -41,9 +41,12 @@ class OriginalWeights:
         if value is None:
             raise UserError(f"original model file {self.path} has no {key!r}", "do the config and model files belong together?")
         try:
-            return np.asarray(value, dtype=self.dtype)
-        except (TypeError, ValueError):
+            array = np.asarray(value, dtype=self.dtype)
+        except (TypeError, ValueError, OverflowError):
             raise UserError(f"original model file {self.path}: {key!r} is not a numeric array", "is it a file written by GPT.save?") from None
+        if array.ndim == 0:  # every weight the notebook saves is a vector or a matrix
+            raise UserError(f"original model file {self.path}: {key!r} is a single number, not an array", "is it a file written by GPT.save?")
+        return array
 
     def bias(self, key: str, size: int):
         """A bias the notebook may have saved as null (no bias): zeros then."""
@@ -73,7 +76,11 @@ def tensors(weights: OriginalWeights, model) -> dict:
         for path, block in layer.named_layers(f"blocks.{i}."):
             if not isinstance(block, Block):  # a core layer: its owning block maps it
                 continue
-            mapped = type(block).from_original(weights, f"block_{i}_", model.config, block.options)
+            try:
+                mapped = type(block).from_original(weights, f"block_{i}_", model.config, block.options)
+            except ValueError as error:  # numpy joining arrays of shapes that do not fit together
+                raise UserError(f"original model file {weights.path}: the {path.rstrip('.') or 'layer'} weights of layer {i} "
+                                f"do not fit together ({error})", "do the config and model files belong together?") from None
             if mapped is None:
                 raise UserError(
                     f"the original notebook has no {names.get(type(block), type(block).__name__)} block",
@@ -86,7 +93,7 @@ def tensors(weights: OriginalWeights, model) -> dict:
 def convert(raw_config: dict, tokenizer_path, model_path, registry=None):
     """(config, tokenizer, model) from the notebook's config dict and two files; validates all first."""
     raw = dict(raw_config)
-    data = read_json(model_path, "original model")
+    data = reading.read_json(model_path, "original model file", memory.data_limit())
     if not isinstance(data, dict) or "wte_weight" not in data:
         raise UserError(f"{model_path} is not a model file of the original notebook (no 'wte_weight')", "pass the JSON written by GPT.save")
     if raw.get("c_network") == "moe":  # the notebook's moe config omits its expert count: its weights have it

@@ -7,6 +7,7 @@ Errors name the Python parameters (`max_tokens`, `temperature`); the CLI
 turns them into its flags.
 """
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -58,14 +59,20 @@ def load_named(home: files.Home, name: str, registry=None) -> Loaded:
     return Loaded(model.config, tokenizer, model)
 
 
-def check_sampling(max_tokens, temperature, top_k):
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_sampling(max_tokens, temperature, top_k, seed=None):
     """A UserError naming the parameter for a value sampling cannot use."""
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
+    if not _whole(max_tokens) or max_tokens < 0:
         raise UserError(f"max_tokens must be a whole number >= 0, got {max_tokens}", "for example max_tokens=200")
-    if temperature < 0:
-        raise UserError(f"temperature must be >= 0, got {temperature}", "0 is greedy, 1 samples the model as is")
-    if top_k < 0:
-        raise UserError(f"top_k must be >= 0, got {top_k}", "0 keeps every token")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature < math.inf:
+        raise UserError(f"temperature must be a finite number >= 0, got {temperature}", "0 is greedy, 1 samples the model as is")
+    if not _whole(top_k) or top_k < 0:
+        raise UserError(f"top_k must be a whole number >= 0, got {top_k}", "0 keeps every token")
+    if seed is not None and (not _whole(seed) or not 0 <= seed < configs.INT_LIMIT):  # as the config's seed
+        raise UserError(f"seed must be a whole number in [0, 2**63), got {seed}", "for example seed=1")
 
 
 def generate(
@@ -86,7 +93,7 @@ def generate(
     on_text(str) receives the prompt, then the text of each token as it is sampled; with write, the text is
     also saved as outputs/completion_<run>_<yyyymmddhhmmss>.txt.
     """
-    check_sampling(max_tokens, temperature, top_k)
+    check_sampling(max_tokens, temperature, top_k, seed)
     home = files.Home(home)
     if isinstance(run, Loaded):
         name, (config, tokenizer, model) = None, run

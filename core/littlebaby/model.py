@@ -15,6 +15,7 @@ Blocks are built by `build_block`, the one builder the testing kit uses too.
 
 import numpy as np
 
+from littlebaby import memory
 from littlebaby.block import Block, Layer
 from littlebaby.cache import KVCache
 from littlebaby.config import BLOCK_KEYS, Config, block_options, from_dict
@@ -51,9 +52,17 @@ class GPT(Layer):
         self.entries = {kind: self.registry.resolve(kind, getattr(config, key)) for kind, key in BLOCK_KEYS.items()}
         self.wte = self.add("wte", Embedding(vocab_size, config.n_emb))
         self.wpe = self.add("wpe", Embedding(config.n_ctx, config.n_emb)) if config.pos_emb else None
-        self.layers = [self.add(f"blocks.{i}", build_block("sequence", config, self.registry)) for i in range(config.n_layers)]
-        self.ln_f = self.add("ln_f", self.entries["sequence"].cls.final_norm(config.n_emb))
-        self.head = self.add("head", Linear(config.n_emb, vocab_size))
+        ln_f, head = self.entries["sequence"].cls.final_norm(config.n_emb), Linear(config.n_emb, vocab_size)
+        # blocks only declare shapes: one layer tells the size of all, before n_layers are built or allocated
+        first = build_block("sequence", config, self.registry)
+        if parameters is None:
+            ends = [layer for layer in (self.wte, self.wpe, ln_f, head) if layer is not None]
+            total = sum(map(memory.count, ends)) + config.n_layers * memory.count(first)
+            memory.require(memory.model_needs(config, total, vocab_size, self.entries), "this model")
+        self.layers = [self.add("blocks.0", first)]
+        self.layers += [self.add(f"blocks.{i}", build_block("sequence", config, self.registry)) for i in range(1, config.n_layers)]
+        self.ln_f = self.add("ln_f", ln_f)
+        self.head = self.add("head", head)
         if parameters is None:
             self.parameters = Parameters(self, config.dtype)
             self.parameters.initialize(np.random.default_rng(config.seed), config.init_std, config.n_layers)

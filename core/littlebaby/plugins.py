@@ -3,9 +3,9 @@
 Blocks come from pluggy hooks (`littlebaby.hookspecs`) implemented by modules
 registered under the entry point group `littlebaby`. Plugins are loaded one
 entry point at a time rather than with `PluginManager.load_setuptools_entrypoints`
-alone, so that one plugin failing to import only costs its own blocks: it is
-reported as a warning, and becomes an error only when a config names a block
-it would have provided.
+alone, so that one plugin failing to import, or raising in its register hook,
+only costs its own blocks: it is reported as a warning, listed as broken, and
+becomes an error only when a config names a block it would have provided.
 """
 
 import difflib
@@ -56,6 +56,7 @@ class BrokenPlugin:
     distribution: str
     version: str
     error: str
+    stage: str = "failed to import"  # or "failed to register its blocks"
 
 
 class Registry:
@@ -84,34 +85,43 @@ class Registry:
             version = ep.dist.version if ep.dist else "?"
             if self.manager.get_plugin(ep.name) is not None:
                 continue
+            doing = "failed to import"
             try:
                 plugin = ep.load()
-            except Exception as error:  # any failure in someone else's import
-                broken = BrokenPlugin(ep.name, dist, version, f"{type(error).__name__}: {error}")
+                doing = "failed to register its blocks"
+                self.add(plugin, name=ep.name, distribution=dist, version=version)
+            except UserError:  # two plugins claiming one block name: the user must choose
+                raise
+            except Exception as error:  # any failure in someone else's code
+                broken = BrokenPlugin(ep.name, dist, version, f"{type(error).__name__}: {error}", doing)
                 self.broken.append(broken)
-                warnings.warn(
-                    f"plugin {dist} failed to import ({broken.error}); its blocks are unavailable",
-                    PluginWarning,
-                    stacklevel=2,
-                )
-                continue
-            self.add(plugin, name=ep.name, distribution=dist, version=version)
+                warnings.warn(f"plugin {dist} {doing} ({broken.error}); its blocks are unavailable", PluginWarning, stacklevel=2)
 
     def add(self, plugin, name=None, distribution=None, version=None):
-        """Register a plugin object (module or class) and collect its blocks."""
+        """Register a plugin object (module or class) and collect its blocks.
+
+        Its hooks all run before any of its blocks is kept: a hook that raises leaves
+        the registry as it was (the plugin unregistered) and the error propagates."""
         name = name or getattr(plugin, "__name__", None) or repr(plugin)
         distribution = distribution or name
         version = version or getattr(plugin, "__version__", "?")
         self.manager.register(plugin, name=name)
-        for kind, hook_name in KINDS.items():
-            for impl in getattr(self.manager.hook, hook_name).get_hookimpls():
-                if impl.plugin is not plugin:
-                    continue
+        found = []
+        try:
+            for kind, hook_name in KINDS.items():
+                for impl in getattr(self.manager.hook, hook_name).get_hookimpls():
+                    if impl.plugin is not plugin:
+                        continue
 
-                def register(block_name, cls, kind=kind):
-                    self._register(Entry(kind, block_name, cls, distribution, version))
+                    def register(block_name, cls, kind=kind):
+                        found.append(Entry(kind, block_name, cls, distribution, version))
 
-                impl.function(register=register)
+                    impl.function(register=register)
+        except BaseException:
+            self.manager.unregister(plugin)
+            raise
+        for entry in found:
+            self._register(entry)
 
     def _register(self, entry: Entry):
         known = self.blocks[entry.kind].get(entry.name)
@@ -134,7 +144,7 @@ class Registry:
         for broken in self.broken:
             if broken.distribution == distribution or broken.entry_point == name:
                 raise UserError(
-                    f"{kind} block {name!r} comes from plugin {broken.distribution}, which failed to import ({broken.error})",
+                    f"{kind} block {name!r} comes from plugin {broken.distribution}, which {broken.stage} ({broken.error})",
                     f"reinstall or fix it: pip install --force-reinstall {broken.distribution}",
                 )
         installed = ", ".join(sorted(self.blocks[kind])) or "none"

@@ -42,6 +42,8 @@ from littlebaby.checkpoint import plugin_metadata
 from littlebaby.corpus import bits_per_byte
 from littlebaby.errors import UserError
 
+LIMIT = 256 << 20  # bytes of a report file read back: about 350,000 steps' records
+
 
 @attrs.frozen
 class Data:
@@ -210,11 +212,35 @@ def imported(report: dict):
 
 # -- reading ---------------------------------------------------------------------------
 def read(path) -> dict:
-    """The whole report of a run, or a one-line UserError."""
-    report = files.read_json(path, "report")
-    if not isinstance(report, dict) or not isinstance(report.get("steps", []), list) or not isinstance(report.get("val", []), list):
-        raise UserError(f"report file {path} is not a littlebaby report", "restore or regenerate it")
+    """The whole report of a run, or a one-line UserError: every part resume and plot use is
+    checked here, so a damaged report fails in one line rather than deep inside a figure."""
+    report = files.read_json(path, "report", LIMIT)
+    problem = _problem(report)
+    if problem:
+        raise UserError(f"report file {path} is not a littlebaby report ({problem})", "restore or regenerate it")
     return report
+
+
+def _numbers(record, keys) -> bool:
+    """A JSON object with a number under each key (`keys`: all of its own when None)."""
+    return isinstance(record, dict) and all(_field(record, k, (int, float), None) is not None for k in keys or record)
+
+
+def _problem(report) -> str | None:
+    """What makes `report` unusable for resume and plot, or None."""
+    if not isinstance(report, dict):
+        return "not a JSON object"
+    if not all(_field(report.get("config"), k, int, 0) > 0 for k in ("batch_size", "n_ctx")):
+        return "no config with batch_size and n_ctx"
+    steps, val = report.get("steps", []), report.get("val", [])
+    if not isinstance(steps, list) or not all(_numbers(r, ("step", "loss", "lr", "grad_norm")) for r in steps):
+        return "a step record lacks step, loss, lr or grad_norm"
+    groups = [r.get("groups", {}) for r in steps]
+    if not all(isinstance(g, dict) and all(_numbers(v, None) for v in g.values()) for g in groups):
+        return "a step record has unreadable group statistics"
+    if not isinstance(val, list) or not all(_numbers(r, ("step", "loss")) for r in val):
+        return "a val record lacks step or loss"
+    return None
 
 
 def train_seconds(report: dict) -> float:
@@ -345,7 +371,7 @@ def runs(home=".", comparison: bool = False) -> list[dict]:
     rows = []
     for name in home.runs():
         try:
-            report = files.read_json(home.report(name), "report")
+            report = files.read_json(home.report(name), "report", LIMIT)
         except UserError:
             report = {}
         rows.append((comparison_row if comparison else row)(name, report))

@@ -20,7 +20,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from littlebaby import checkpoint, checkpoints, config as configs, corpus as corpora, distributed, files, report as reports, text
+from littlebaby import checkpoint, checkpoints, config as configs, corpus as corpora, distributed, files, memory, report as reports, text
 from littlebaby import tokenizer as tokenizers
 from littlebaby.errors import UserError
 from littlebaby.import_original import convert
@@ -95,6 +95,12 @@ def grown_model(model, cfg, vocab_size: int, registry=None):
     return model.grow_vocab(vocab_size, np.random.default_rng([cfg.seed, 2]))
 
 
+def check_memory(model, train_ids):
+    """Refuse, before any file is written, a batch that cannot fit in memory (the model itself was checked when built)."""
+    cfg = model.config
+    memory.check_training(model, text.Epochs(train_ids, cfg.n_ctx, cfg.batch_size, cfg.seed).batch_size)
+
+
 class FollowerHome(files.Home):
     """The home as MPI ranks other than 0 see it: they read run files and write none (rank 0
     checks, reserves, locks, cleans and writes; its errors reach them through `world.agree`)."""
@@ -149,6 +155,7 @@ def train(config: str | None = None, data=None, overrides=(), home=".", resume: 
     home = training_home(home)
     home.check_writable()
     model = build_model(cfg, tokenizer.vocab_size, registry)
+    check_memory(model, corpus.train)
     # everything is valid: from here on, files are created
     name = _new_run(home)
     report = reports.new(name, cfg, config_name, model, data_record(info, corpus))
@@ -195,9 +202,12 @@ def _resume_locked(home, name, overrides, quiet, log, registry) -> RunResult:
     data_info = reports.data_of(report, home.report(name))
     extended, corpus, _ = corpora.load_existing(data_info.source, tokenizer, cfg.n_ctx, lambda _: (reread_data(data_info, name), data_info), registry)
     if extended is not tokenizer:  # a report without the text's sha256, and a text that changed since
-        raise UserError(f"{data_info.source} now holds characters the run's vocabulary lacks", "restore it, or finetune the run on it")
+        new = "".join(extended.token_text(i) for i in range(tokenizer.vocab_size, extended.vocab_size))
+        raise UserError(f"{data_info.source} now holds characters the run's vocabulary lacks: {new[:20]!r}",
+                        "restore it, or finetune the run on it")
     recipe_changed = cfg != model.config  # e.g. max_steps: the run's config file is rewritten
     model = rebuilt(model, cfg, registry) if recipe_changed else model
+    check_memory(model, corpus.train)
     session = Run(home, name, cfg, tokenizer, model, corpus.train, corpus.val, report, [])
     state = checkpoint.load_optimizer(saved.optimizer, session.optimizer)
     session.state = TrainState.from_dict(saved.state or state, f"checkpoint {saved.path}")
@@ -223,6 +233,7 @@ def finetune(run: str, data, overrides=(), home=".", quiet: bool = True, log=Non
     home.check_writable()
     name = home.finetune_name(base)
     model = grown_model(loaded.model, cfg, tokenizer.vocab_size, registry)
+    check_memory(model, corpus.train)
     new_characters = [tokenizer.token_text(i) for i in range(loaded.tokenizer.vocab_size, tokenizer.vocab_size)]
     report = reports.new(name, cfg, "finetune", model, data_record(info, corpus), base=base, new_characters=new_characters)
     written = write_run_files(home, name, cfg, tokenizer)

@@ -117,6 +117,8 @@ class Saver:
             yield
         except OSError as error:
             raise UserError(f"cannot write {path} ({error.strerror or error})", f"free space or fix the folder; {self.resume_hint()}") from None
+        except files.WriteError as error:  # a part's atomic write: say which checkpoint is left
+            raise UserError(f"cannot write {error.path} ({error.reason})", f"free space or fix the folder; {self.resume_hint()}") from None
 
     def resume_hint(self) -> str:
         if self.step:

@@ -12,10 +12,9 @@ last 10% of the text: the same windows in every run, whatever the run's seed.
 
 import importlib.resources
 import math
-from pathlib import Path
-
 import numpy as np
 
+from littlebaby import memory, reading
 from littlebaby.errors import UserError
 
 TRAIN_FRACTION = 0.9  # as the original: the first 90% trains, the last 10% validates
@@ -24,17 +23,10 @@ SHUFFLE_BLOCK = 1 << 16  # windows shuffled as one; a longer epoch is shuffled b
 
 
 def read_text(path) -> str:
-    """A UTF-8 text file, or a one-line UserError (missing, empty, binary, not UTF-8)."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"data file {path} not found", "give data=PATH, a UTF-8 text file") from None
-    except IsADirectoryError:
-        raise UserError(f"data path {path} is a directory", "give data=PATH, a UTF-8 text file") from None
-    except OSError as error:
-        raise UserError(f"cannot read data file {path} ({error.strerror})", "check the path and its permissions") from None
-    return decode_text(raw, str(path))
+    """A UTF-8 text file or a pipe with a writer, or a one-line UserError (missing, another
+    kind of file, too large for this machine, empty, binary, not UTF-8)."""
+    fix = f"train on less text: it takes about {memory.BYTES_PER_CHARACTER} bytes of memory per character"
+    return decode_text(reading.read_bytes(path, "data file", memory.data_limit(), fix, pipes=True), str(path))
 
 
 def decode_text(raw: bytes, name: str) -> str:

@@ -76,6 +76,11 @@ class TrainState:
         rng = data.get("dropout_rng") if isinstance(data, dict) else None
         if isinstance(step, bool) or not isinstance(step, int) or step < 0 or not isinstance(rng, (dict, type(None))):
             raise UserError(f"{source} holds no valid training state", "restore it, or finetune the run instead")
+        if rng is not None:
+            try:  # numpy checks the generator's name and the state's keys and ranges
+                np.random.default_rng().bit_generator.state = rng
+            except (TypeError, ValueError, KeyError, OverflowError):
+                raise UserError(f"{source} holds a dropout generator state numpy cannot use", "restore it, or finetune the run instead") from None
         return cls(step, rng)
 
 

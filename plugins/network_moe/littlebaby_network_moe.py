@@ -33,6 +33,12 @@ class MixtureOfExperts(littlebaby.Block):
         return "H*E + E*(8H^2 + 5H) (gate, E experts of H -> 4H -> H)", H * E + E * (8 * H * H + 5 * H)
 
     @classmethod
+    def activation_floats(cls, config, options):
+        """Per token: every expert's hidden layer three times (before, after GELU, gate-weighted)."""
+        E, C = options.n_experts, config.n_emb
+        return 3 * E * 4 * C + 2 * E + 3 * C
+
+    @classmethod
     def from_original(cls, weights, prefix, config, options):
         expansion = weights.value(prefix + "moe_expansion", 4)
         if expansion != 4:

@@ -1,0 +1,234 @@
+"""Hostile input at the command line (issue 12): every case is exit code 2, one line on
+stderr, no traceback, and no file written or changed."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import safetensors.numpy
+
+FIXTURE = Path(__file__).parent / "fixtures" / "original"
+
+
+def littlebaby(*args, cwd, env=None):
+    return subprocess.run([sys.executable, "-m", "littlebaby.cli", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, encoding="utf-8", timeout=120, env=env)
+
+
+def tree(path: Path) -> dict:
+    return {p: (p.lstat().st_mtime_ns, p.lstat().st_size) for p in path.rglob("*")}
+
+
+def refused(*args, cwd) -> str:
+    """Run a command that must fail as a user mistake; returns its one stderr line."""
+    before = tree(cwd)
+    done = littlebaby(*args, cwd=cwd)
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert done.stderr.startswith("littlebaby: error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert tree(cwd) == before, "a refused command wrote or changed files"
+    return done.stderr
+
+
+@pytest.fixture
+def home(tmp_path, tiny_run):
+    """A copy of a tiny trained run, as tmp_path/home; returns (tmp_path, run name)."""
+    shutil.copytree(tiny_run[0], tmp_path / "home", symlinks=True)
+    return tmp_path, tiny_run[1]
+
+
+# -- values ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("setting,expected", [
+    ("lr=NaN", "lr: expected a finite number, got nan"),
+    ("weight_decay=Infinity", "weight_decay: expected a finite number, got inf"),
+    ("init_std=1e999", "init_std: expected a finite number, got inf"),
+    ("seed=-1", "seed must be >= 0"),
+    ("warmup_steps=" + "9" * 400, "warmup_steps: expected an integer below 2**63"),  # overflowed the schedule's floats
+    ("n_emb=1000000000", "of memory"),
+    ("n_layers=1000000", "of memory"),  # used to hang, then MemoryError
+])
+def test_values_that_cannot_train(tmp_path, setting, expected):
+    assert expected in refused("train", "--config", "tiny", "--set", setting, "--quiet", "--home", "h", cwd=tmp_path)
+
+
+def test_a_batch_that_cannot_fit_leaves_nothing_behind(tmp_path):
+    # the batch is capped at the windows in the data: with n_ctx=16384 that is every character
+    # of tiny Shakespeare at once, about half a terabyte of attention weights
+    line = refused("train", "--config", "tiny", "--set", "batch_size=1000000000", "--set", "n_ctx=16384", "--home", "h", cwd=tmp_path)
+    assert "activations of a batch" in line and "lower batch_size or n_ctx" in line
+
+
+@pytest.mark.parametrize("flags,expected", [
+    (["--temperature", "nan"], "temperature must be a finite number >= 0"),
+    (["--temperature", "inf"], "temperature must be a finite number >= 0"),
+    (["--seed", "-1"], "seed must be a whole number in [0, 2**63)"),
+    (["--seed", str(2**63)], "seed must be a whole number in [0, 2**63)"),
+])
+def test_generate_values(home, flags, expected):
+    cwd, name = home
+    assert expected in refused("generate", name, "--home", "home", "--max-tokens", "3", *flags, cwd=cwd)
+
+
+def test_the_largest_seed_is_a_seed(home):
+    cwd, name = home
+    done = littlebaby("generate", name, "--home", "home", "--max-tokens", "3", "--seed", str(2**63 - 1), cwd=cwd)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+# -- unreadable inputs ---------------------------------------------------------------------
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_data_from_a_device(tmp_path, device):
+    assert "character device, not a regular file" in refused("train", "--data", device, "--home", "h", cwd=tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_data_from_a_fifo_with_no_writer_does_not_hang(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    assert "FIFO" in refused("train", "--data", "pipe", "--home", "h", cwd=tmp_path)
+
+
+def test_data_from_a_pipe_with_a_writer_trains(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--data", "/dev/stdin",
+                           "--set", "max_steps=1", "--quiet", "--home", "h"], cwd=tmp_path, input="some streamed text " * 100,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_configs_that_are_not_config_files(tmp_path):
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "nan.json").write_text('{"lr": NaN}')
+    assert "is a directory" in refused("train", "--config", "/etc", "--home", "h", cwd=tmp_path)
+    assert "nested too deeply" in refused("train", "--config", "deep.json", "--home", "h", cwd=tmp_path)
+    assert "not valid JSON" in refused("train", "--config", "nan.json", "--home", "h", cwd=tmp_path)
+
+
+def test_import_original_refuses_devices_and_scalars(tmp_path):
+    config, tokenizer, model = FIXTURE / "config_pre_mha_mlp.json", FIXTURE / "tokenizer.json", FIXTURE / "model_pre_mha_mlp.json"
+    assert "character device" in refused("import-original", "--config", config, "--tokenizer", tokenizer, "--model", "/dev/zero",
+                                         "--home", "h", cwd=tmp_path)
+    weights = json.loads(model.read_text())
+    weights["block_0_mha_q_weight"] = 0.5  # a scalar where the original has a matrix
+    (tmp_path / "scalar.json").write_text(json.dumps(weights))
+    line = refused("import-original", "--config", config, "--tokenizer", tokenizer, "--model", "scalar.json", "--home", "h", cwd=tmp_path)
+    assert "'block_0_mha_q_weight' is a single number, not an array" in line
+    assert "seed must be >= 0" in refused("import-original", "--config", config, "--tokenizer", tokenizer, "--model", model,
+                                          "--set", "seed=-1", "--home", "h", cwd=tmp_path)
+
+
+# -- run files -----------------------------------------------------------------------------
+@pytest.mark.parametrize("command", [["generate", "last"], ["inspect", "last"], ["finetune", "last", "--data", "text.txt"],
+                                     ["attention", "last", "--prompt", "RO"]])  # resume reads checkpoints/, not this file
+def test_a_dangling_model_link(home, command):
+    cwd, name = home
+    (cwd / "text.txt").write_text("some text to finetune on " * 20)
+    model = cwd / "home" / "models" / f"model_{name}.safetensors"
+    model.unlink()
+    model.symlink_to(cwd / "elsewhere.safetensors")
+    command = [name if part == "last" else part for part in command]
+    assert "is a symbolic link to a missing file" in refused(*command, "--home", "home", cwd=cwd)
+    listing = littlebaby("runs", "--home", "home", cwd=cwd)
+    assert listing.returncode == 0 and name in listing.stdout
+
+
+def test_a_model_file_whose_config_cannot_fit(home):
+    cwd, name = home
+    path = cwd / "home" / "models" / f"model_{name}.safetensors"
+    with safetensors.safe_open(str(path), framework="np") as f:
+        metadata, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    metadata["config"] = json.dumps(json.loads(metadata["config"]) | {"n_layers": 10**7})
+    path.write_bytes(safetensors.numpy.save(tensors, metadata=metadata))
+    assert "of memory" in refused("generate", name, "--home", "home", cwd=cwd)
+
+
+def older_layout(cwd, name):
+    """The run's newest checkpoint as an older littlebaby kept it: models/optimizer_<run>.safetensors."""
+    folder = cwd / "home" / "checkpoints" / name
+    [step] = [p for p in folder.iterdir() if p.name.startswith("step_")]
+    path = cwd / "home" / "models" / f"optimizer_{name}.safetensors"
+    shutil.copy(step / "optimizer.safetensors", path)
+    shutil.rmtree(folder)
+    with safetensors.safe_open(str(path), framework="np") as f:
+        return path, f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+
+
+@pytest.mark.parametrize("state,expected", [
+    ({"step": "abc"}, "no valid training state"),
+    ({"step": -3}, "no valid training state"),
+    ([1, 2], "no valid training state"),
+    ({"step": 1, "dropout_rng": {"bit_generator": "PCG64", "state": "nonsense"}}, "dropout generator state"),
+])
+def test_a_damaged_optimizer_file_cannot_be_resumed(home, state, expected):
+    cwd, name = home
+    path, metadata, tensors = older_layout(cwd, name)
+    path.write_bytes(safetensors.numpy.save(tensors, metadata=metadata | {"state": json.dumps(state)}))
+    assert expected in refused("train", "--resume", name, "--set", "max_steps=8", "--home", "home", cwd=cwd)
+
+
+def test_an_optimizer_tensor_of_another_dtype_is_refused(home):
+    cwd, name = home
+    path, metadata, tensors = older_layout(cwd, name)
+    tensors["m"] = tensors["m"].astype(np.float16)
+    path.write_bytes(safetensors.numpy.save(tensors, metadata=metadata))
+    assert "tensor m is F16" in refused("train", "--resume", name, "--set", "max_steps=8", "--home", "home", cwd=cwd)
+
+
+def test_a_bad_generator_state_in_a_checkpoint_manifest_is_one_line(home):
+    cwd, name = home
+    [manifest] = (cwd / "home" / "checkpoints" / name).glob("step_*/manifest.json")
+    data = json.loads(manifest.read_text())
+    data["state"]["dropout_rng"] = {"bit_generator": "MT19937", "state": {"key": [1, 2], "pos": -5}}
+    manifest.write_text(json.dumps(data))
+    assert "dropout generator state" in refused("train", "--resume", name, "--set", "max_steps=8", "--home", "home", cwd=cwd)
+
+
+@pytest.mark.parametrize("report", [[1, 2, 3], {"data": "a string", "steps": [], "val": []}, "just a string"])
+def test_damaged_reports_list_and_refuse_in_one_line(home, report):
+    cwd, name = home
+    (cwd / "home" / "outputs" / f"report_{name}.json").write_text(json.dumps(report))
+    listing = littlebaby("runs", "--home", "home", cwd=cwd)
+    assert listing.returncode == 0 and name in listing.stdout and listing.stderr == ""
+    refused("train", "--resume", name, "--set", "max_steps=8", "--home", "home", cwd=cwd)
+
+
+# -- homes and outputs ------------------------------------------------------------------------
+def test_an_empty_home_is_refused(tmp_path):
+    assert "the home is an empty path" in refused("train", "--home", "", cwd=tmp_path)
+
+
+@pytest.mark.parametrize("folder", ["missing", "empty"])
+def test_runs_in_a_home_without_runs_is_one_line(tmp_path, folder):
+    (tmp_path / "empty").mkdir()
+    done = littlebaby("runs", "--home", folder, cwd=tmp_path)
+    assert done.returncode == 0 and done.stderr == "" and done.stdout == f"no runs in {folder} (littlebaby train makes one)\n"
+
+
+@pytest.mark.parametrize("out,expected", [("outdir", "it is a directory"), ("afile/x.png", "afile is a file, not a directory"),
+                                          ("/proc/x.png", "cannot write /proc/x.png")])
+def test_a_figure_that_cannot_be_written(home, out, expected):
+    pytest.importorskip("matplotlib")
+    cwd, name = home
+    (cwd / "outdir").mkdir()
+    (cwd / "afile").write_text("x")
+    assert expected in refused("plot", name, "--out", out, "--home", "home", cwd=cwd)
+    assert expected in refused("attention", name, "--prompt", "RO", "--out", out, "--home", "home", cwd=cwd)
+
+
+# -- plugins ----------------------------------------------------------------------------------
+def test_a_plugin_whose_register_hook_raises_leaves_every_command_working(tmp_path):
+    (tmp_path / "raising_plugin.py").write_text(
+        "import littlebaby\n\n@littlebaby.hookimpl\ndef register_attentions(register):\n    raise KeyError('oops')\n")
+    info = tmp_path / "littlebaby_attention_raising-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: littlebaby-attention-raising\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[littlebaby]\nraising = raising_plugin\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    done = littlebaby("plugins", cwd=tmp_path, env=env)
+    assert done.returncode == 0
+    assert done.stderr == ("littlebaby: warning: plugin littlebaby-attention-raising failed to register its blocks "
+                           "(KeyError: 'oops'); its blocks are unavailable\n")
+    assert "littlebaby-attention-mha" in done.stdout
+    assert any(line.split()[:3] == ["broken", "raising", "littlebaby-attention-raising"] for line in done.stdout.splitlines())
