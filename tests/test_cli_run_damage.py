@@ -66,7 +66,7 @@ def test_every_checkpoint_broken_is_said_so(damaged):
     for manifest in folder.glob("step_*/" + checkpoints.MANIFEST):
         manifest.unlink()
     error = one_line(littlebaby("train", "--resume", name, "--quiet", "--home", home, cwd=home))
-    assert "no intact checkpoint" in error and "step_000000006: its manifest is missing" in error
+    assert "no intact checkpoint" in error and "step_000000006: " in error and "manifest" in error
 
 
 @pytest.mark.parametrize("obstacle", ["directory", "symlink loop"])
