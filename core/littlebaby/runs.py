@@ -177,11 +177,13 @@ def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
     home.check_writable()
     # locked before its checkpoints are read: a trainer beside it could retire the one chosen, and
     # a resume refused for running beside it must not rewrite the run's config first
+    if not home.checkpoints(name).is_dir():  # an older run without checkpoint folders: no lock file made before it is valid
+        return _resume_locked(home, name, overrides, quiet, log, registry, locked=False)
     with home.training_lock(name):
         return _resume_locked(home, name, overrides, quiet, log, registry)
 
 
-def _resume_locked(home, name, overrides, quiet, log, registry) -> RunResult:
+def _resume_locked(home, name, overrides, quiet, log, registry, locked=True) -> RunResult:
     report = reports.read(home.report(name))
     other = reports.trained_elsewhere(report)
     if other is not None:
@@ -220,7 +222,7 @@ def _resume_locked(home, name, overrides, quiet, log, registry) -> RunResult:
     reports.resumed(report, cfg, session.state.step)
     if recipe_changed:
         session.written = write_run_files(home, name, cfg)
-    return train_session(session, quiet, log, locked=True)
+    return train_session(session, quiet, log, locked=locked)
 
 
 def finetune(run: str, data, overrides=(), home=".", quiet: bool = True, log=None, registry=None) -> RunResult:
