@@ -73,6 +73,15 @@ def test_a_broken_newest_checkpoint_falls_back_to_the_one_before(tmp_path, damag
 
 def test_no_checkpoint_is_none(tmp_path):
     assert checkpoints.newest(tmp_path / "missing") is None
+    assert checkpoints.why_broken(tmp_path / "missing") is None
+
+
+def test_every_checkpoint_broken_is_none_without_warnings_and_the_newest_reason(tmp_path, recwarn):
+    model, optimizer = small()
+    for step in (1, 2):
+        (save(tmp_path, step, model, optimizer).path / "model.safetensors").write_bytes(b"")
+    assert checkpoints.newest(tmp_path) is None and len(recwarn) == 0  # the caller's one-line error says it all
+    assert checkpoints.why_broken(tmp_path) == "step_000000002: model.safetensors is not the file its manifest describes"
 
 
 def test_an_interrupted_write_leaves_the_previous_set_and_no_folder(tmp_path, monkeypatch):

@@ -183,3 +183,19 @@ def test_resume_refuses_a_changed_text(tmp_path):
     data.write_text("to be or not to be, that is the answer!!\n" * 20)
     again = littlebaby_run("train", "--resume", "last", "--set", "max_steps=4", cwd=tmp_path)
     assert again.returncode == 2 and "changed since" in again.stderr and again.stderr.count("\n") == 1, again.stderr
+
+
+def test_a_second_signal_during_a_periodic_checkpoint_keeps_it_and_exits_by_its_number(tmp_path):
+    # the notice promises "again quits at once, after any save in progress": the periodic save too
+    process, name = start("train", *TINY, "--set", "checkpoint_interval=1", "--set", "max_steps=100000", "--home", tmp_path,
+                          cwd=tmp_path, pause=2.0)
+    folder = tmp_path / "checkpoints" / name
+    wait_for(lambda: folder.exists() and any(p.name.endswith(".tmp") for p in folder.iterdir()))
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)  # two pending SIGTERMs would merge into one
+    process.send_signal(signal.SIGTERM)  # a scheduler that insists: still 143, not Ctrl-C's 130
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 143 and err.strip() == "littlebaby: interrupted", err
+    assert checkpoints.newest(folder).step == 1
+    resumed = littlebaby_run("train", "--resume", "last", "--set", "max_steps=3", "--home", tmp_path, "--quiet", cwd=tmp_path)
+    assert resumed.returncode == 0 and "resuming at step 1" in resumed.stdout, resumed.stderr

@@ -15,8 +15,9 @@ def test_a_signal_asks_for_a_stop_and_a_second_one_quits(name):
         assert not stop.should_stop()
         os.kill(os.getpid(), getattr(signal, name))
         assert stop.should_stop() and stop.signal == name and notices == [name]
-        with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt) as quit:
+            os.kill(os.getpid(), getattr(signal, name))
+        assert quit.value.signal == name  # the exit code is the second signal's (143 for SIGTERM)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
 
@@ -25,11 +26,11 @@ def test_a_second_signal_waits_for_a_deferred_save_then_quits():
     stop, done = StopRequest(), []
     with handle_signals(stop):
         os.kill(os.getpid(), signal.SIGTERM)
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt) as quit:
             with stop.deferred():
                 os.kill(os.getpid(), signal.SIGINT)  # arrives mid-save: must not cut it
                 done.append("saved")
-    assert done == ["saved"] and stop.signal == "SIGTERM"
+    assert done == ["saved"] and stop.signal == "SIGTERM" and quit.value.signal == "SIGINT"
 
 
 def test_exit_codes_follow_the_shell_convention():

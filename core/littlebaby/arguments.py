@@ -66,7 +66,7 @@ def parser() -> argparse.ArgumentParser:
         home(sub)
 
     train = command("train", "Train a model from scratch (default: config baby on tiny Shakespeare).")
-    train.add_argument("--config", default="baby", metavar="NAME|PATH", help="shipped config name or JSON file (default: baby)")
+    train.add_argument("--config", metavar="NAME|PATH", help="shipped config name or JSON file (default: baby)")
     train.add_argument("--data", metavar="PATH", help="UTF-8 training text, or a directory made by prepare (default: tiny Shakespeare, shipped)")
     train.add_argument("--resume", metavar="GUID", help="continue an interrupted run (a run name or 'last')")
     training(train)

@@ -91,6 +91,9 @@ def _retire(path: Path):
     """Delete a checkpoint folder so that no moment shows it half deleted: rename it away first."""
     hidden = path.with_name(f"{files.temporary_prefix(path.name)}retired.tmp")
     os.rename(path, hidden)
+    if hidden.is_symlink() or not hidden.is_dir():  # a file or a link where a folder belongs
+        with contextlib.suppress(OSError):
+            hidden.unlink()
     shutil.rmtree(hidden, ignore_errors=True)
 
 
@@ -99,7 +102,7 @@ def write(folder, step: int, model, optimizer, state: dict, report_position: dic
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"step_{step:09d}"
-    if final.exists():
+    if os.path.lexists(final):  # lexists: a dangling link or a symlink loop in its place is retired too
         with contextlib.suppress(BrokenCheckpoint):
             return verify(final)  # this step is saved already (the end fell on an interval)
         _retire(final)
@@ -159,14 +162,40 @@ def verify(path: Path) -> Checkpoint:
         except OSError:
             raise BrokenCheckpoint(f"{part} is missing or unreadable") from None
     report = manifest.get("report")
-    return Checkpoint(path, step, state, report if isinstance(report, dict) else {})
+    if report is not None and not _position(report):
+        raise BrokenCheckpoint("its manifest's report position is not counts and seconds")
+    return Checkpoint(path, step, state, report or {})
+
+
+def _position(report) -> bool:
+    """Whether report is a report.position (record counts, seconds): resume cuts the report with it."""
+    counts = [report.get(key, 0) for key in ("steps", "val")] if isinstance(report, dict) else [None]
+    seconds = [report.get(key, 0.0) for key in ("train_seconds", "wall_seconds")] if isinstance(report, dict) else [None]
+    return all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts) and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < float("inf") for x in seconds)
 
 
 def newest(folder) -> Checkpoint | None:
-    """The newest complete checkpoint of a run; a broken newer one is passed over with a warning."""
+    """The newest complete checkpoint of a run; a broken newer one is passed over with a warning
+    (none when every one is broken: the caller's error says so, with `why_broken`, in one line)."""
+    passed_over = []
     for path in steps(folder):
         try:
-            return verify(path)
+            saved = verify(path)
         except BrokenCheckpoint as error:
-            warnings.warn(f"checkpoint {path} is broken ({error}); trying the one before it", stacklevel=2)
+            passed_over.append(f"checkpoint {path} is broken ({error}); trying the one before it")
+            continue
+        for warning in passed_over:
+            warnings.warn(warning, stacklevel=2)
+        return saved
+    return None
+
+
+def why_broken(folder) -> str | None:
+    """Why the newest checkpoint folder of a run is broken (when `newest` found none intact); None without any."""
+    for path in steps(folder):
+        try:
+            verify(path)
+        except BrokenCheckpoint as error:
+            return f"{path.name}: {error}"
     return None

@@ -18,7 +18,8 @@ from littlebaby.arguments import parser as _parser
 from littlebaby.errors import UserError
 
 FLAGS = {"max_tokens": "--max-tokens", "top_k": "--top-k", "temperature": "--temperature", "seed": "--seed", "home": "--home",
-         "data": "--data", "prompt": "--prompt", "layer": "--layer", "head": "--head", "resume": "--resume", "out": "--out"}
+         "data": "--data", "prompt": "--prompt", "layer": "--layer", "head": "--head", "resume": "--resume", "out": "--out",
+         "config": "--config"}
 BARE_FLAGS = ("max_tokens", "top_k")  # names no sentence uses otherwise: translated even without `=`
 
 
@@ -57,6 +58,8 @@ def _report_run(args, result):
     if result.sample is not None:
         say("sample:")
         say(result.sample)
+    elif result.status == "finished" and result.stop_signal:
+        say(f"sample skipped ({result.stop_signal}); the run is finished and saved")
     say("wrote " + ", ".join(str(p) for p in result.written))
 
 
@@ -97,7 +100,7 @@ def run(args):
             _report_run(args, result)
         except OSError:  # SIGHUP: the terminal is gone; the run is saved, the exit code tells
             pass
-        if result.status == "interrupted":
+        if result.stop_signal:  # interrupted, or Ctrl-C during the end's sample
             from littlebaby.stopping import exit_code
 
             return exit_code(result.stop_signal)
@@ -197,10 +200,13 @@ def main(argv=None) -> int:
         code = run(args)
     except UserError as error:
         return _user_error(world, error)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as quit:
+        from littlebaby.stopping import exit_code
+
+        code = exit_code(getattr(quit, "signal", "SIGINT"))  # a second SIGTERM still exits 143
         print("littlebaby: interrupted", file=sys.stderr, flush=True)
-        world.abort(130)
-        return 130
+        world.abort(code)
+        return code
     except BrokenPipeError:  # `littlebaby generate ... | head`
         return 0
     return code or 0

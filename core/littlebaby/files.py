@@ -201,8 +201,12 @@ class Home:
             yield
             return
         path = self.checkpoints(run) / "lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a") as f:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            f = open(path, "a")
+        except OSError as error:  # a folder or a symlink loop where the lock file goes
+            raise UserError(f"cannot open the lock file {path} ({error.strerror or error})", "remove it; it is recreated") from None
+        with f:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -236,6 +240,9 @@ class Home:
                 pass
         except OSError as error:
             raise UserError(f"home {path} is not writable ({error.strerror})", "pass a writable directory as home=DIR") from None
+        for folder in (*FOLDERS, "checkpoints"):  # a file or a symlink loop in a folder's place fails every later write
+            if os.path.lexists(path / folder) and not (path / folder).is_dir():
+                raise UserError(f"{path / folder} in the home is not a directory", "move it away, or pass another home=DIR")
         self.clean_leftovers()
 
     def runs(self) -> list[str]:

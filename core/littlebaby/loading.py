@@ -43,6 +43,9 @@ def model_file(home: files.Home, name: str):
     if path.exists() or path.is_symlink():
         return path
     saved = checkpoints.newest(home.checkpoints(name))
+    broken = checkpoints.why_broken(home.checkpoints(name)) if saved is None else None
+    if broken:
+        raise UserError(f"run {name} has no model file and no intact checkpoint (newest {broken})", "restore one, or give another run's name")
     if saved is None and home.config(name).exists():
         raise UserError(f"run {name} has no model yet: it has not reached its first checkpoint",
                         "wait for it (checkpoint_interval steps), or give another run's name")

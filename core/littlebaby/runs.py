@@ -28,7 +28,7 @@ from littlebaby.loading import load_named, load_tokenizer
 from littlebaby.model import build_model
 from littlebaby.plugins import default_registry
 from littlebaby.session import Run, RunResult, train_session
-from littlebaby.training import TrainState
+from littlebaby.training import TrainState, total_steps
 
 SHIPPED_DATA = reports.Data("tiny Shakespeare (shipped)", "shakespeare", 0)
 
@@ -134,20 +134,22 @@ def write_run_files(home, name, cfg, tokenizer=None) -> list:
 
 
 # -- the commands -----------------------------------------------------------------------
-def train(config: str = "baby", data=None, overrides=(), home=".", resume: str | None = None, quiet: bool = True,
+def train(config: str | None = None, data=None, overrides=(), home=".", resume: str | None = None, quiet: bool = True,
           log=None, registry=None) -> RunResult:
     """Train a new run (or continue one with resume=name) and return its result.
 
-    config: a shipped name or a JSON path; data: a text file (None: tiny Shakespeare) or a
+    config: a shipped name or a JSON path (None: baby); data: a text file (None: tiny Shakespeare) or a
     directory made by `prepare` (its tokenizer and memory-mapped ids);
     overrides: {"key": value} or ["key=value", ...]; log: a callable for progress lines.
     """
     if resume is not None:
         if data is not None:
             raise UserError("resume=RUN continues on the run's own data", "drop data=..., or finetune the run on new data")
+        if config is not None:  # it would be ignored: the run's architecture is its model's
+            raise UserError("resume=RUN continues with the run's own config", "drop config=..., and change recipe keys with key=value")
         return resume_run(training_home(home), resume, overrides, quiet, log, registry)
     registry = registry or default_registry()
-    raw, config_name = configs.config_dict(config)
+    raw, config_name = configs.config_dict(config or "baby")
     cfg = configs.from_dict(configs.with_overrides(raw, overrides), registry)
     cfg, tokenizer, corpus, info = corpora.load_new(data, cfg, read_data, quiet, registry)
     home = training_home(home)
@@ -172,6 +174,16 @@ def _new_run(home) -> str:
 def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
     """Continue run `run` from its newest complete checkpoint, on the data its report records."""
     name = home.resolve(run)
+    home.check_writable()
+    # locked before its checkpoints are read: a trainer beside it could retire the one chosen, and
+    # a resume refused for running beside it must not rewrite the run's config first
+    if not home.checkpoints(name).is_dir():  # an older run without checkpoint folders: no lock file made before it is valid
+        return _resume_locked(home, name, overrides, quiet, log, registry, locked=False)
+    with home.training_lock(name):
+        return _resume_locked(home, name, overrides, quiet, log, registry)
+
+
+def _resume_locked(home, name, overrides, quiet, log, registry, locked=True) -> RunResult:
     report = reports.read(home.report(name))
     other = reports.trained_elsewhere(report)
     if other is not None:
@@ -180,6 +192,10 @@ def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
     saved = checkpoints.newest(home.checkpoints(name))
     if saved is None and home.optimizer(name).exists():
         saved = checkpoints.before_checkpoints(home.model(name), home.optimizer(name))
+    broken = checkpoints.why_broken(home.checkpoints(name)) if saved is None else None
+    if broken:
+        raise UserError(f"run {name} has no intact checkpoint to resume from ({home.checkpoints(name)}, newest {broken})",
+                        "restore one, or finetune the run from its model file")
     if saved is None:
         raise UserError(f"run {name} has no checkpoint to resume from (in {home.checkpoints(name)})",
                         "it stopped before its first one; train it again")
@@ -197,13 +213,16 @@ def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
     session = Run(home, name, cfg, tokenizer, model, corpus.train, corpus.val, report, [])
     state = checkpoint.load_optimizer(saved.optimizer, session.optimizer)
     session.state = TrainState.from_dict(saved.state or state, f"checkpoint {saved.path}")
-    home.check_writable()
+    planned = total_steps(text.Epochs(corpus.train, cfg.n_ctx, cfg.batch_size, cfg.seed).steps_per_epoch, cfg)
+    if session.state.step > planned:  # it would train nothing and record a schedule shorter than what it holds
+        raise UserError(f"run {name} has done {session.state.step} steps, more than the {planned} this config plans",
+                        f"resume with max_steps={session.state.step} or more")
     if saved.report is not None:
         reports.rewind(report, saved.report, session.state.step)
     reports.resumed(report, cfg, session.state.step)
     if recipe_changed:
         session.written = write_run_files(home, name, cfg)
-    return train_session(session, quiet, log)
+    return train_session(session, quiet, log, locked=locked)
 
 
 def finetune(run: str, data, overrides=(), home=".", quiet: bool = True, log=None, registry=None) -> RunResult:

@@ -48,7 +48,7 @@ class RunResult:
     report: dict
     written: list  # paths of the files written
     sample: str | None = None
-    stop_signal: str | None = None  # what interrupted it: "SIGINT", "SIGTERM", "SIGHUP"
+    stop_signal: str | None = None  # what interrupted it ("SIGINT", "SIGTERM", "SIGHUP"), or its end's sample (finished)
 
 
 @attrs.define
@@ -126,8 +126,11 @@ class Saver:
         return "no checkpoint was saved yet: train again"
 
 
-def train_session(run: Run, quiet: bool, log) -> RunResult:
-    with run.home.training_lock(run.name):  # two resumes of one run started together: one trains
+def train_session(run: Run, quiet: bool, log, locked: bool = False) -> RunResult:
+    """Train run; locked: the caller holds its training lock already (a resume, from before it read the checkpoint)."""
+    if locked:
+        return _train_session(run, quiet, log)
+    with run.home.training_lock(run.name):  # two trainings of one run started together: one trains
         return _train_session(run, quiet, log)
 
 
@@ -174,8 +177,11 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
     written += [saver.folder / part for part in (*checkpoints.PARTS, checkpoints.MANIFEST)] + [home.model(name)]
     result = RunResult(name, home.path, status, run.report, written, stop_signal=stop_signal)
     if status == "finished":
-        result.sample = _sample(home, name, run.tokenizer, run.model, cfg.seed)
-        written.append(home.completion(name))
+        try:
+            result.sample = _sample(home, name, run.tokenizer, run.model, cfg.seed)
+            written.append(home.completion(name))
+        except KeyboardInterrupt:  # Ctrl-C during the end's sample: the run is finished and saved, only the sample is skipped
+            result.stop_signal = "SIGINT"
     return result
 
 

@@ -21,12 +21,21 @@ import attrs
 SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # the signals that stop a run gracefully (those this platform has)
 
 
+class QuitNow(KeyboardInterrupt):
+    """The second signal: quit at once. It carries that signal's name, so the exit code names it
+    (a scheduler's second SIGTERM still ends in 143, not Ctrl-C's 130)."""
+
+    def __init__(self, signal_name: str):
+        super().__init__(signal_name)
+        self.signal = signal_name
+
+
 @attrs.define
 class StopRequest:
     """Whether (and by which signal) the run was asked to stop; polled by the trainer each step."""
 
     signal: str | None = None  # name of the first signal that asked, e.g. "SIGTERM"; "request" from code
-    quit_now: bool = False  # a second signal came while signals were deferred
+    quit_now: str | None = None  # the second signal, if it came while signals were deferred
     deferring: bool = False
 
     def request(self, name: str = "request"):
@@ -39,25 +48,26 @@ class StopRequest:
 
     @contextlib.contextmanager
     def deferred(self):
-        """While active, a second signal waits; it quits (KeyboardInterrupt) once the block is done."""
+        """While active, a second signal waits; it quits (QuitNow) once the block is done."""
         self.deferring = True
         try:
             yield
         finally:
             self.deferring = False
         if self.quit_now:
-            raise KeyboardInterrupt
+            raise QuitNow(self.quit_now)
 
     def on_signal(self, signum, notice=None):
         """What a signal does: ask for a stop; a second one quits at once (or after a deferred write)."""
+        name = signal.Signals(signum).name
         if self.signal is None:
-            self.request(signal.Signals(signum).name)
+            self.request(name)
             if notice is not None:
-                notice(signal.Signals(signum).name)
+                notice(name)
         elif self.deferring:
-            self.quit_now = True
+            self.quit_now = name
         else:
-            raise KeyboardInterrupt
+            raise QuitNow(name)
 
 
 @contextlib.contextmanager

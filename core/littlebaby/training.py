@@ -101,6 +101,12 @@ class TrainState:
         return cls(step, rng)
 
 
+def total_steps(steps_per_epoch: int, config) -> int:
+    """The steps a run of this config trains in all: its epochs, cut at max_steps (0: no cut)."""
+    steps = steps_per_epoch * config.num_epochs
+    return min(steps, config.max_steps) if config.max_steps else steps
+
+
 class Diverged(distributed.SharedError):
     """The loss or the gradient stopped being a finite number at `step` (on every MPI process
     at once: they all see the same all-reduced loss and gradient)."""
@@ -124,8 +130,7 @@ class Trainer:
         self.on_checkpoint = on_checkpoint or (lambda trainer, final: None)  # final: the end's (or a stop's) save
         self.stop = stop or StopRequest()
         self.group_stats = GroupStats(model.parameters)
-        steps = epochs.steps_per_epoch * config.num_epochs
-        self.total_steps = min(steps, config.max_steps) if config.max_steps else steps
+        self.total_steps = total_steps(epochs.steps_per_epoch, config)
         self.tokens_per_step = epochs.batch_size * config.n_ctx
         self.train_seconds = reports.train_seconds(report)  # summed unrounded; the report rounds
         reports.start(report, self.total_steps, epochs.steps_per_epoch, epochs.batch_size)
@@ -191,7 +196,8 @@ class Trainer:
                     last_write = time.monotonic()
                 interval = self.config.checkpoint_interval
                 if interval and self.step % interval == 0 and self.step < self.total_steps:
-                    self.on_checkpoint(self, False)
+                    with self.stop.deferred():  # "again quits at once, after any save in progress": this one too
+                        self.on_checkpoint(self, False)
         finally:
             bar.close()
             reports.add_wall_seconds(report, time.monotonic() - started)
