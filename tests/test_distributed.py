@@ -191,6 +191,16 @@ def train_args(*sets):
     return ["train", "--config", "tiny", "--quiet"] + [a for key in keys for a in ("--set", key)]
 
 
+def steps_recorded(outputs) -> bool:
+    """Whether a report in outputs holds a step record yet."""
+    for path in outputs.glob("report_*.json"):
+        try:
+            return bool(json.loads(path.read_text()).get("steps"))
+        except ValueError:  # cannot happen with atomic writes; be safe while polling
+            return False
+    return False
+
+
 def run_of(home):
     """(report, parameters) of the one run in home; there must be exactly one set of files."""
     reports = list((Path(home) / "outputs").glob("report_*.json"))
@@ -309,11 +319,12 @@ def test_a_signal_to_the_job_stops_every_rank(tmp_path, signal_name, code):
     try:
         reports = home / "outputs"
         deadline = time.monotonic() + TIMEOUT
-        # the report appears at the first eval: training is under way
-        while job.poll() is None and time.monotonic() < deadline and not any(reports.glob("report_*.json")):
+        # wait for a step record in the report: every rank is then past the collectives of the start,
+        # in the training loop with its signal handlers installed (the report itself is written earlier)
+        while job.poll() is None and time.monotonic() < deadline and not steps_recorded(reports):
             time.sleep(0.1)
         job.send_signal(getattr(signal, signal_name))  # mpiexec forwards it to every rank
-        out, err = job.communicate(timeout=60)
+        out, err = job.communicate(timeout=TIMEOUT)
     finally:
         job.kill()
     report, _ = run_of(home)
