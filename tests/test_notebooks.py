@@ -11,9 +11,11 @@ to what they show): `uv run python tests/test_notebooks.py`.
 """
 
 import contextlib
+import gc
 import json
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import nbclient
@@ -48,7 +50,15 @@ def execute(name: str, cwd: Path, parameters: str = ""):
     with kernel_manager() as manager:
         client = nbclient.NotebookClient(notebook, km=manager, timeout=600, record_timing=False, coalesce_streams=True,
                                          resources={"metadata": {"path": str(cwd)}})
-        client.execute()  # raises CellExecutionError on the first cell that fails
+        try:
+            client.execute()  # raises CellExecutionError on the first cell that fails
+        finally:
+            # the kernel client's zmq sockets are closed by the garbage collector: collect them here, so their
+            # ResourceWarnings do not surface later inside another test's warning checks
+            del client
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ResourceWarning)
+                gc.collect()
     return notebook
 
 
