@@ -125,8 +125,8 @@ def generate(
                         logits = last_logits([token])
                     elif len(history) <= n_ctx:  # nothing slid out yet: a plain forward is the same function
                         logits = last_logits(history)
-                    else:
-                        with blas.limit(1):
+                    else:  # a reference path of small windows: one BLAS thread (already so when one_thread)
+                        with contextlib.nullcontext() if one_thread else blas.limit(1):
                             logits = window_logits(model, np.asarray([history], dtype=np.int64))[0]
                 elif len(history) > n_ctx:  # the window is full: continue from its last half
                     del history[:-keep]

@@ -86,14 +86,17 @@ def workers(model, batch: int) -> int:
     return max(1, min(threads_per_process(model.config.threads, cores()), batch))
 
 
-def _split(model, ids, targets, work, total_rows=None, streams=None) -> float:
+def chunk_models(model, batch: int) -> list:
+    """The model and the replicas that run a batch of `batch` rows, one per chunk."""
+    return [model] + replicas(model, workers(model, batch) - 1)
+
+
+def _split(models, ids, targets, work, total_rows=None, streams=None) -> float:
     """Sum of work(model_i, rows_i of ids, rows_i of targets, share_i) over the row chunks, in parallel.
 
-    share_i = rows in chunk i / total_rows (default: all these rows); streams: the rows'
-    dropout streams, each chunk's model gets its part."""
-    B = ids.shape[0]
-    n = workers(model, B)
-    models = [model] + replicas(model, n - 1)
+    models: chunk_models(model, rows), the model first; share_i = rows in chunk i / total_rows
+    (default: all these rows); streams: the rows' dropout streams, each chunk's model gets its part."""
+    model, B, n = models[0], ids.shape[0], len(models)
     for replica in models[1:]:
         if replica.training != model.training:  # switching modes walks every block: only when needed
             replica.train(model.training)
@@ -122,14 +125,15 @@ def compute_gradients(model, ids, targets, total_rows: int | None = None, stream
     the loss and gradient are this part's share of the batch's. streams: the rows' dropout
     streams (step_gradients); without them the model's own generator fixes every mask.
     """
-    helpers = replicas(model, workers(model, ids.shape[0]) - 1)  # the ones _split will use
+    models = chunk_models(model, ids.shape[0])
+    helpers = models[1:]
     own = model.rng
     if streams is None and model.config.dropout > 0:
         # replicas draw from generators seeded by the model's own, so its state fixes every mask
         for replica in helpers:
             replica.set_rng(np.random.default_rng(model.rng.integers(2**63)))
     try:
-        loss = _split(model, ids, targets, _chunk, total_rows, streams)
+        loss = _split(models, ids, targets, _chunk, total_rows, streams)
     finally:
         if streams is not None:
             model.set_rng(own)  # forward passes outside a step draw from the model's generator again
@@ -144,7 +148,7 @@ def _chunk_loss(model, ids, targets, share: float) -> float:
 
 def compute_loss(model, ids, targets) -> float:
     """ids, targets (B, T) -> mean loss, no gradients; eval mode (no dropout) is up to the caller."""
-    return _split(model, ids, targets, _chunk_loss)
+    return _split(chunk_models(model, ids.shape[0]), ids, targets, _chunk_loss)
 
 
 def _accumulator(model):
