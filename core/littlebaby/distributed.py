@@ -51,11 +51,17 @@ def _launcher(environ=None) -> tuple[int, int, str | None]:
     """(size, rank, the size variable that said so)."""
     environ = os.environ if environ is None else environ
     for size_name, rank_name in LAUNCHER_VARIABLES:
-        size = environ.get(size_name, "")
-        if size.isdigit() and int(size) > 0:
-            rank = environ.get(rank_name, "0")
-            return int(size), int(rank) if rank.isdigit() else 0, size_name
+        size, rank = _count(environ.get(size_name)), _count(environ.get(rank_name, "0"))
+        # a pair no launcher would set (rank 5 of 2, "²", "-1") is stale or hand-made: not a launch
+        if size is not None and rank is not None and rank < size:
+            return size, rank, size_name
     return 1, 0, None
+
+
+def _count(text: str | None) -> int | None:
+    """A launcher's count: ASCII digits only (str.isdigit also takes "²", which int() refuses,
+    and "٢", which int() reads but MPI_Init aborts on)."""
+    return int(text) if text and text.isascii() and text.isdigit() else None
 
 
 class Solo:
