@@ -17,6 +17,7 @@ import attrs
 import pluggy
 
 from littlebaby import hookspecs
+from littlebaby.block import Block
 from littlebaby.errors import UserError
 
 # kind -> name of the hook that registers blocks of that kind
@@ -117,6 +118,8 @@ class Registry:
                         found.append(Entry(kind, block_name, cls, distribution, version))
 
                     impl.function(register=register)
+            for entry in found:
+                _check_contract(entry)
         except BaseException:
             self.manager.unregister(plugin)
             raise
@@ -150,9 +153,8 @@ class Registry:
         installed = ", ".join(sorted(self.blocks[kind])) or "none"
         close = difflib.get_close_matches(name, list(self.blocks[kind]), n=1)
         hint = f"did you mean {close[0]!r}? Or install it: " if close else "install it: "
-        what = "tokenizer" if kind == "tokenizer" else f"{kind} block"
         raise UserError(
-            f"unknown {what} {name!r} (installed: {installed})",
+            f"unknown {_what(kind)} {name!r} (installed: {installed})",
             f"{hint}pip install {distribution}",
         )
 
@@ -161,6 +163,23 @@ class Registry:
         for kind in KINDS:
             for name in sorted(self.blocks[kind]):
                 yield self.blocks[kind][name]
+
+
+def _what(kind: str) -> str:
+    return "tokenizer" if kind == "tokenizer" else f"{kind} block"
+
+
+def _check_contract(entry: Entry):
+    """A registered name must be a non-empty string and its class follow the kind's contract:
+    anything else would fail later in every command (the config reads every block's Options),
+    far from the plugin that caused it; failing here makes it that plugin's own error."""
+    from littlebaby.tokenizer import Tokenizer  # tokenizer.py imports this module
+
+    base = Tokenizer if entry.kind == "tokenizer" else Block
+    if not isinstance(entry.name, str) or not entry.name:
+        raise TypeError(f"a {_what(entry.kind)} must be registered under a non-empty name, got {entry.name!r}")
+    if not (isinstance(entry.cls, type) and issubclass(entry.cls, base)):
+        raise TypeError(f"{_what(entry.kind)} {entry.name!r} must be a subclass of {base.__module__}.{base.__name__}, got {entry.cls!r}")
 
 
 _default: Registry | None = None
