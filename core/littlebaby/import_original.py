@@ -93,6 +93,9 @@ def tensors(weights: OriginalWeights, model) -> dict:
 def convert(raw_config: dict, tokenizer_path, model_path, registry=None):
     """(config, tokenizer, model) from the notebook's config dict and two files; validates all first."""
     raw = dict(raw_config)
+    if raw.get("c_tokenizer", "char") != "char":  # the run would say one tokenizer and hold another
+        raise UserError(f"the original notebook uses the character tokenizer, not c_tokenizer={raw['c_tokenizer']!r}",
+                        "drop the c_tokenizer override: the imported run keeps the notebook's tokenizer")
     data = reading.read_json(model_path, "original model file", memory.data_limit())
     if not isinstance(data, dict) or "wte_weight" not in data:
         raise UserError(f"{model_path} is not a model file of the original notebook (no 'wte_weight')", "pass the JSON written by GPT.save")
