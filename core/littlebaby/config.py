@@ -203,7 +203,6 @@ def from_dict(data: dict, registry=None) -> Config:
         raise UserError("a config must be a JSON object of key: value pairs", "see the shipped baby config (littlebaby/configs/baby.json)")
     registry = registry or default_registry()
     data = dict(data)
-    data.pop("options", None)
     core = {k: data.pop(k) for k in list(data) if k in CORE_KEYS}
     config = structure(core, Config)
     names = {kind: getattr(config, key) for kind, key in PLUGIN_KEYS.items()}
