@@ -29,15 +29,20 @@ EXAMPLES = {
 }
 
 
-# Python parameters of the API -> the flag that sets them; any other `key=` is a config key
-
-
 class Parser(argparse.ArgumentParser):
     """argparse with its usage errors as one line, like every other mistake."""
 
     def error(self, message):
         print(f"littlebaby: error: {message}; see {self.prog} --help", file=sys.stderr, flush=True)
         sys.exit(2)
+
+
+def path(text: str) -> str:
+    """A path flag's value. An empty one is refused here: the layers below would read it as
+    "not given" (the default config, the default figure path) or as the current directory."""
+    if not text:
+        raise argparse.ArgumentTypeError("'' is an empty path")
+    return text
 
 
 def parser() -> argparse.ArgumentParser:
@@ -66,14 +71,14 @@ def parser() -> argparse.ArgumentParser:
         home(sub)
 
     train = command("train", "Train a model from scratch (default: config baby on tiny Shakespeare).")
-    train.add_argument("--config", metavar="NAME|PATH", help="shipped config name or JSON file (default: baby)")
-    train.add_argument("--data", metavar="PATH", help="UTF-8 training text, or a directory made by prepare (default: tiny Shakespeare, shipped)")
+    train.add_argument("--config", type=path, metavar="NAME|PATH", help="shipped config name or JSON file (default: baby)")
+    train.add_argument("--data", type=path, metavar="PATH", help="UTF-8 training text, or a directory made by prepare (default: tiny Shakespeare, shipped)")
     train.add_argument("--resume", metavar="GUID", help="continue an interrupted run (a run name or 'last')")
     training(train)
 
     finetune = command("finetune", "Train an existing run further on new text; writes a new _finetuned run.")
     finetune.add_argument("run", metavar="GUID|last")
-    finetune.add_argument("--data", required=True, metavar="PATH", help="UTF-8 text to finetune on")
+    finetune.add_argument("--data", type=path, required=True, metavar="PATH", help="UTF-8 text to finetune on")
     training(finetune)
 
     generate = command("generate", "Sample text from a run, streamed to stdout and saved as a completion file.")
@@ -87,8 +92,8 @@ def parser() -> argparse.ArgumentParser:
     home(generate)
 
     prepare = command("prepare", "Tokenize text files and directories into train.bin, val.bin and meta.json, for train --data DIR.")
-    prepare.add_argument("--data", action="append", required=True, metavar="PATH", help="a UTF-8 text file or a directory of them (repeatable)")
-    prepare.add_argument("--out", required=True, metavar="DIR", help="the directory to create")
+    prepare.add_argument("--data", type=path, action="append", required=True, metavar="PATH", help="a UTF-8 text file or a directory of them (repeatable)")
+    prepare.add_argument("--out", type=path, required=True, metavar="DIR", help="the directory to create")
     prepare.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="tokenizer keys, e.g. c_tokenizer=bpe, vocab_size=4096")
     prepare.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -99,15 +104,15 @@ def parser() -> argparse.ArgumentParser:
 
     compare = command("compare", "Val loss of several runs overlaid, by step and by training time, as a PNG (needs littlebaby[plot]).")
     compare.add_argument("runs", nargs="+", metavar="GUID|last")
-    compare.add_argument("--out", metavar="FILE.png", help="where to write (default: outputs/compare_<first run>.png)")
+    compare.add_argument("--out", type=path, metavar="FILE.png", help="where to write (default: outputs/compare_<first run>.png)")
     home(compare)
 
     command("plugins", "List installed blocks and tokenizers by kind, with their distribution and version.")
 
     original = command("import-original", "Import the JSON files of the original notebook as a new run.")
-    original.add_argument("--config", required=True, metavar="F", help="the notebook's config JSON")
-    original.add_argument("--tokenizer", required=True, metavar="F", help="the notebook's tokenizer JSON")
-    original.add_argument("--model", required=True, metavar="F", help="the notebook's model JSON (GPT.save)")
+    original.add_argument("--config", type=path, required=True, metavar="F", help="the notebook's config JSON")
+    original.add_argument("--tokenizer", type=path, required=True, metavar="F", help="the notebook's tokenizer JSON")
+    original.add_argument("--model", type=path, required=True, metavar="F", help="the notebook's model JSON (GPT.save)")
     original.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. dtype=float64")
     home(original)
 
@@ -117,7 +122,7 @@ def parser() -> argparse.ArgumentParser:
 
     plot = command("plot", "Train/val loss, learning rate, gradient norm and update ratios of a run, as a PNG (needs littlebaby[plot]).")
     plot.add_argument("run", metavar="GUID|last")
-    plot.add_argument("--out", metavar="FILE.png", help="where to write (default: outputs/plot_<run>.png)")
+    plot.add_argument("--out", type=path, metavar="FILE.png", help="where to write (default: outputs/plot_<run>.png)")
     home(plot)
 
     attention = command("attention", "Attention maps of a run on a prompt (and the moh/moe gates), as a PNG (needs littlebaby[plot]).")
@@ -125,7 +130,7 @@ def parser() -> argparse.ArgumentParser:
     attention.add_argument("--prompt", required=True, help="the text to look at (at most n_ctx tokens)")
     attention.add_argument("--layer", type=int, default=None, metavar="L", help="only this layer (default: all)")
     attention.add_argument("--head", type=int, default=None, metavar="H", help="only this head (default: all)")
-    attention.add_argument("--out", metavar="FILE.png", help="where to write (default: outputs/attention_<run>.png)")
+    attention.add_argument("--out", type=path, metavar="FILE.png", help="where to write (default: outputs/attention_<run>.png)")
     home(attention)
 
     surprise = command("surprise", "Each character of a text with the run's loss on it (where the model is surprised): coloured in a "
@@ -133,7 +138,7 @@ def parser() -> argparse.ArgumentParser:
     surprise.add_argument("run", metavar="GUID|last")
     source = surprise.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="the text to score")
-    source.add_argument("--file", metavar="F", help="a UTF-8 text file to score")
-    surprise.add_argument("--out", metavar="FILE.html", help="write an HTML page instead of colouring the terminal")
+    source.add_argument("--file", type=path, metavar="F", help="a UTF-8 text file to score")
+    surprise.add_argument("--out", type=path, metavar="FILE.html", help="write an HTML page instead of colouring the terminal")
     home(surprise)
     return parser
