@@ -6,11 +6,17 @@ import os
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 import safetensors.numpy
+
+from littlebaby import Block, distributed, hookimpl
+from littlebaby.config import from_dict
+from littlebaby.errors import UserError
+from littlebaby.plugins import Registry
 
 FIXTURE = Path(__file__).parent / "fixtures" / "original"
 
@@ -218,17 +224,120 @@ def test_a_figure_that_cannot_be_written(home, out, expected):
 
 
 # -- plugins ----------------------------------------------------------------------------------
-def test_a_plugin_whose_register_hook_raises_leaves_every_command_working(tmp_path):
-    (tmp_path / "raising_plugin.py").write_text(
-        "import littlebaby\n\n@littlebaby.hookimpl\ndef register_attentions(register):\n    raise KeyError('oops')\n")
-    info = tmp_path / "littlebaby_attention_raising-0.1.dist-info"
+def plugin_dist(tmp_path, name, source):
+    """An installed-looking distribution littlebaby-attention-<name> whose entry point is `source`."""
+    (tmp_path / f"{name}_plugin.py").write_text(source)
+    info = tmp_path / f"littlebaby_attention_{name}-0.1.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: littlebaby-attention-raising\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[littlebaby]\nraising = raising_plugin\n")
-    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: littlebaby-attention-{name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[littlebaby]\n{name} = {name}_plugin\n")
+    return dict(os.environ, PYTHONPATH=str(tmp_path))
+
+
+
+def test_a_plugin_whose_register_hook_raises_leaves_every_command_working(tmp_path):
+    env = plugin_dist(tmp_path, "raising", "import littlebaby\n\n@littlebaby.hookimpl\n"
+                                           "def register_attentions(register):\n    raise KeyError('oops')\n")
     done = littlebaby("plugins", cwd=tmp_path, env=env)
     assert done.returncode == 0
     assert done.stderr == ("littlebaby: warning: plugin littlebaby-attention-raising failed to register its blocks "
                            "(KeyError: 'oops'); its blocks are unavailable\n")
     assert "littlebaby-attention-mha" in done.stdout
     assert any(line.split()[:3] == ["broken", "raising", "littlebaby-attention-raising"] for line in done.stdout.splitlines())
+
+
+# -- found by the review of config, import-original, plugins, distributed and the arguments ----
+ORIGINAL = ["--config", FIXTURE / "config_pre_mha_mlp.json", "--tokenizer", FIXTURE / "tokenizer.json",
+            "--model", FIXTURE / "model_pre_mha_mlp.json"]
+
+
+# -- config keys --------------------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["5", "{}", '{"n_experts": 2}'])
+def test_options_is_not_a_key_a_user_can_set(tmp_path, value):
+    # it used to be dropped without a word, so --set options=... did nothing
+    line = refused("train", "--config", "tiny", "--set", f"options={value}", "--home", "h", cwd=tmp_path)
+    assert "unknown config key 'options'" in line
+
+
+def test_a_config_file_with_nested_options_is_refused_not_emptied():
+    with pytest.raises(UserError, match="unknown config key 'options'"):
+        from_dict({"c_network": "moe", "options": {"n_experts": 2}})
+
+
+# -- empty paths --------------------------------------------------------------------------------
+@pytest.mark.parametrize("command", [
+    ["train", "--config", ""],  # used to train the default baby config for minutes
+    ["train", "--config", "tiny", "--data", ""],  # used to read the current directory as a corpus
+    ["prepare", "--data", "", "--out", "p"],
+    ["prepare", "--data", "text.txt", "--out", ""],
+    ["import-original", "--config", "", "--tokenizer", "t.json", "--model", "m.json"],
+])
+def test_an_empty_path_is_refused_by_name(tmp_path, command):
+    (tmp_path / "text.txt").write_text("some text " * 100)
+    assert "is an empty path" in refused(*command, cwd=tmp_path)
+
+
+def test_an_empty_figure_path_is_refused_not_replaced_by_the_default(tmp_path, tiny_run):
+    # `--out ''` used to write the default outputs/plot_<run>.png
+    home, name = tiny_run
+    before = tree(home)
+    assert "is an empty path" in refused("plot", name, "--home", home, "--out", "", cwd=tmp_path)
+    assert tree(home) == before
+
+
+# -- import-original -----------------------------------------------------------------------------
+@pytest.mark.parametrize("tokenizer", ["bpe", "nosuch"])
+def test_import_original_keeps_the_notebooks_character_tokenizer(tmp_path, tokenizer):
+    # c_tokenizer=bpe used to import a run whose config said bpe and whose tokenizer file said char
+    line = refused("import-original", *ORIGINAL, "--set", f"c_tokenizer={tokenizer}", "--home", "h", cwd=tmp_path)
+    assert "character tokenizer" in line and "c_tokenizer" in line
+
+
+@pytest.mark.parametrize("registered", ["'odd', object()", "'odd', dict", "'', littlebaby.Block", "7, littlebaby.Block",
+                                        "'odd', littlebaby.tokenizer.Tokenizer"])
+def test_a_plugin_registering_something_else_than_a_block_costs_only_its_own_blocks(tmp_path, registered):
+    # a non-class used to end every command (even generate) in an AttributeError traceback
+    env = plugin_dist(tmp_path, "odd", "import littlebaby, littlebaby.tokenizer\n\n@littlebaby.hookimpl\n"
+                                       f"def register_attentions(register):\n    register({registered})\n")
+    listing = littlebaby("plugins", cwd=tmp_path, env=env)
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stderr.startswith("littlebaby: warning: plugin littlebaby-attention-odd failed to register its blocks")
+    assert listing.stderr.count("\n") == 1 and "Traceback" not in listing.stderr
+    assert any(line.split()[:2] == ["broken", "odd"] for line in listing.stdout.splitlines())
+    trained = littlebaby("train", "--config", "tiny", "--set", "max_steps=1", "--quiet", "--home", "h", cwd=tmp_path, env=env)
+    assert trained.returncode == 0 and "Traceback" not in trained.stderr, trained.stderr
+
+
+def test_a_tokenizer_hook_must_register_a_tokenizer():
+    plugin = types.ModuleType("odd_tokenizer")
+    plugin.register_tokenizers = hookimpl(lambda register: register("odd", Block))
+    with pytest.raises(TypeError, match="tokenizer 'odd' must be a subclass of littlebaby.tokenizer.Tokenizer"):
+        Registry(entry_points=False, plugins=[plugin])
+
+
+# -- MPI launcher variables without a launcher ---------------------------------------------------
+@pytest.mark.parametrize("environ", [
+    {"PMI_SIZE": "²"},  # str.isdigit() says yes, int() says no: used to be a traceback before any command
+    {"PMI_SIZE": "2", "PMI_RANK": "²"},
+    {"PMI_SIZE": "٢"},  # a digit to Python, not to MPICH, which aborted in MPI_Init
+    {"PMI_SIZE": "2", "PMI_RANK": "5"},  # no rank 5 of 2: every command used to exit silently
+    {"PMI_SIZE": "2", "PMI_RANK": "-1"},
+    {"PMI_SIZE": "-2"},
+    {"PMI_RANK": "1"},
+])
+def test_launcher_variables_that_no_launcher_sets_are_no_launch(environ):
+    assert distributed.launched(environ) == (1, 0)
+
+
+def test_launcher_variables_that_a_launcher_sets_are_read():
+    assert distributed.launched({"PMI_SIZE": "2"}) == (2, 0)  # hydra always sets the rank; 0 is the safe reading
+    assert distributed.launched({"PMI_SIZE": "3", "PMI_RANK": "2"}) == (3, 2)
+
+
+@pytest.mark.parametrize("size,rank", [("²", "0"), ("2", "5"), ("٢", "0")])
+def test_a_half_set_launcher_environment_trains_as_one_process(tmp_path, size, rank):
+    env = {k: v for k, v in os.environ.items() if k not in [n for pair in distributed.LAUNCHER_VARIABLES for n in pair]}
+    done = littlebaby("train", "--config", "tiny", "--set", "max_steps=1", "--quiet", "--home", "h", cwd=tmp_path,
+                      env=env | {"PMI_SIZE": size, "PMI_RANK": rank})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert any((tmp_path / "h" / "models").iterdir())
