@@ -20,7 +20,6 @@ from littlebaby import config as configs, memory, reading
 from littlebaby.block import Block
 from littlebaby.checkpoint import copy_tensors
 from littlebaby.errors import UserError
-from littlebaby.files import read_json
 from littlebaby.model import build_model
 from littlebaby.tokenizer_char import CharTokenizer
 
@@ -102,7 +101,7 @@ def convert(raw_config: dict, tokenizer_path, model_path, registry=None):
     if raw.get("c_network") == "moe":  # the notebook's moe config omits its expert count: its weights have it
         raw.setdefault("n_experts", data.get("block_0_moe_n_experts", 4))
     config = configs.from_dict(raw, registry)
-    tokenizer = CharTokenizer.from_dict(read_json(tokenizer_path, "tokenizer"), f"tokenizer file {tokenizer_path}")
+    tokenizer = CharTokenizer.from_dict(reading.read_json(tokenizer_path, "tokenizer file"), f"tokenizer file {tokenizer_path}")
     weights = OriginalWeights(data, model_path, config.dtype)
     vocab_size = weights("wte_weight").shape[0]
     if vocab_size != tokenizer.vocab_size:
