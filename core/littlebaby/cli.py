@@ -39,7 +39,6 @@ def _continue_hint(args, name: str) -> str:
 
 
 def _report_run(args, result):
-    from littlebaby.listing import markdown
     from littlebaby.report import summary
 
     done = summary(result.report)

@@ -113,6 +113,8 @@ CORE_KEYS = tuple(f.name for f in attrs.fields(Config) if f.name != "options")
 def architecture_keys() -> tuple[str, ...]:
     """The keys marked architecture: fixed once a run exists (its recipe may change)."""
     return tuple(f.name for f in attrs.fields(Config) if f.metadata.get("architecture"))
+
+
 BLOCK_KEYS = {"sequence": "c_sequence", "attention": "c_attention", "network": "c_network"}
 PLUGIN_KEYS = {**BLOCK_KEYS, "tokenizer": "c_tokenizer"}  # every plugin kind a config selects
 
