@@ -192,6 +192,16 @@ def option_classes(registry, names: dict) -> dict:
     return {kind: registry.resolve(kind, names[kind]).cls.Options for kind in PLUGIN_KEYS}
 
 
+def declared_options(registry) -> dict:
+    """Every plugin key of every installed block and tokenizer -> the registry Entry declaring it."""
+    declared = {}
+    for entry in registry.entries():
+        if entry.cls.Options is not None:
+            for field in attrs.fields(entry.cls.Options):
+                declared.setdefault(field.name, entry)
+    return declared
+
+
 def from_dict(data: dict, registry=None) -> Config:
     """Build and validate a Config from a flat dict (a JSON file, --set values).
 
@@ -209,11 +219,7 @@ def from_dict(data: dict, registry=None) -> Config:
     config = structure(core, Config)
     names = {kind: getattr(config, key) for kind, key in PLUGIN_KEYS.items()}
     selected = option_classes(registry, names)
-    declared = {}  # every plugin key of every installed block
-    for entry in registry.entries():
-        if entry.cls.Options is not None:
-            for field in attrs.fields(entry.cls.Options):
-                declared.setdefault(field.name, entry)
+    declared = declared_options(registry)
     options = {}
     for kind, cls in selected.items():
         if cls is None:
