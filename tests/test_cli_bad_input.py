@@ -341,3 +341,22 @@ def test_a_half_set_launcher_environment_trains_as_one_process(tmp_path, size, r
                       env=env | {"PMI_SIZE": size, "PMI_RANK": rank})
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert any((tmp_path / "h" / "models").iterdir())
+
+
+# -- a user's own text in an error line -------------------------------------------------------
+@pytest.mark.parametrize("command,named", [
+    (["train", "--config", "tiny", "--data", "x=1.txt"], "data file x=1.txt not found"),  # was: data file --set x=1.txt
+    (["generate", "max_tokens=5"], "no run 'max_tokens=5'"),  # was: no run '--max-tokens 5'
+    (["generate", "seed"], "no run 'seed'"),
+])
+def test_a_path_or_run_name_is_named_as_the_user_gave_it(home, command, named):
+    cwd, _ = home
+    assert named in refused(*command, "--home", "home", cwd=cwd)
+
+
+def test_only_keys_and_parameters_become_flags():
+    from littlebaby.cli import in_flags
+
+    assert in_flags("lower n_experts (n_experts=2); see max_tokens") == "lower n_experts (--set n_experts=2); see --max-tokens"
+    assert in_flags("no run 'max_tokens=5'; file x=1.txt") == "no run 'max_tokens=5'; file x=1.txt"
+    assert in_flags("the run's own config; drop config=..., set key=value") == "the run's own config; drop --config ..., set --set key=value"

@@ -21,12 +21,36 @@ FLAGS = {"max_tokens": "--max-tokens", "top_k": "--top-k", "temperature": "--tem
          "data": "--data", "prompt": "--prompt", "layer": "--layer", "head": "--head", "resume": "--resume", "out": "--out",
          "config": "--config"}
 BARE_FLAGS = ("max_tokens", "top_k")  # names no sentence uses otherwise: translated even without `=`
+# a value as repr shows it (a run name, a prompt): the user's own text, never rewritten; the
+# lookarounds keep the apostrophe of "the run's" from opening a quote
+QUOTED = re.compile(r"((?<!\w)'[^']*'(?!\w))")
+
+
+def _config_keys() -> set:
+    """The names `--set` takes, and `key` of `key=value`: other `word=` is a user's own text (x=1.txt)."""
+    from littlebaby import config
+    from littlebaby.plugins import default_registry
+
+    try:
+        options = config.declared_options(default_registry())
+    except UserError:  # two plugins claim one block: no registry, and that is the error being said
+        options = {}
+    return {"key", *config.CORE_KEYS, *options}
 
 
 def in_flags(message: str) -> str:
     """A message of the layers below in CLI terms: `max_tokens=200` -> `--max-tokens 200`, `n_ctx=8` -> `--set n_ctx=8`."""
-    message = re.sub(r"(?<![\w/.-])([a-z][a-z0-9_]*)=", lambda m: f"{FLAGS[m[1]]} " if m[1] in FLAGS else f"--set {m[1]}=", message)
-    return re.sub(rf"(?<![\w-])({'|'.join(BARE_FLAGS)})\b", lambda m: FLAGS[m[1]], message)
+    keys = _config_keys()
+
+    def flag(match):
+        name = match[1]
+        return f"{FLAGS[name]} " if name in FLAGS else f"--set {name}=" if name in keys else match[0]
+
+    def translated(text):
+        text = re.sub(r"(?<![\w/.-])([a-z][a-z0-9_]*)=", flag, text)
+        return re.sub(rf"(?<![\w-])({'|'.join(BARE_FLAGS)})\b", lambda m: FLAGS[m[1]], text)
+
+    return "".join(piece if i % 2 else translated(piece) for i, piece in enumerate(QUOTED.split(message)))
 
 
 def say(line: str = ""):
