@@ -360,3 +360,13 @@ def test_only_keys_and_parameters_become_flags():
     assert in_flags("lower n_experts (n_experts=2); see max_tokens") == "lower n_experts (--set n_experts=2); see --max-tokens"
     assert in_flags("no run 'max_tokens=5'; file x=1.txt") == "no run 'max_tokens=5'; file x=1.txt"
     assert in_flags("the run's own config; drop config=..., set key=value") == "the run's own config; drop --config ..., set --set key=value"
+
+
+def test_a_folder_named_like_a_shipped_config_does_not_hide_it(tmp_path):
+    # `littlebaby train --home tiny`, then `--config tiny` from the same folder, was refused as
+    # "config file tiny is a directory"
+    (tmp_path / "tiny").mkdir()
+    done = littlebaby("train", "--config", "tiny", "--set", "max_steps=1", "--quiet", "--home", "h", cwd=tmp_path)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    (tmp_path / "mine").mkdir()
+    assert "config file mine is a directory" in refused("train", "--config", "mine", "--home", "h", cwd=tmp_path)

@@ -286,9 +286,12 @@ def shipped_configs() -> list[str]:
 def config_dict(name_or_path: str) -> tuple[dict, str]:
     """(flat dict, display name) of a shipped config name or a JSON file path."""
     path = Path(name_or_path)
-    if path.suffix == ".json" or path.exists() or len(path.parts) > 1:
-        return load_file(path), path.stem
     resource = importlib.resources.files("littlebaby.configs").joinpath(f"{name_or_path}.json")
+    # a bare name is a file here if one exists; a folder of that name (a home called `baby`, say)
+    # does not hide the shipped config
+    bare = path.suffix != ".json" and len(path.parts) == 1
+    if not bare or (path.exists() and not (path.is_dir() and resource.is_file())):
+        return load_file(path), path.stem
     if not resource.is_file():
         raise UserError(f"no shipped config {name_or_path!r} (shipped: {', '.join(shipped_configs())})", "or pass a JSON file path")
     return json.loads(resource.read_text(encoding="utf-8")), name_or_path
