@@ -370,3 +370,31 @@ def test_a_folder_named_like_a_shipped_config_does_not_hide_it(tmp_path):
     assert done.returncode == 0 and done.stderr == "", done.stderr
     (tmp_path / "mine").mkdir()
     assert "config file mine is a directory" in refused("train", "--config", "mine", "--home", "h", cwd=tmp_path)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+@pytest.mark.parametrize("command", [["plugins"], ["runs", "--home", "home"], ["inspect", "last", "--home", "home"],
+                                     ["generate", "last", "--max-tokens", "3", "--home", "home"]])
+def test_an_output_that_cannot_be_written_is_one_line(home, command):
+    # a full disk under `> out.txt` used to end in an OSError traceback
+    cwd, _ = home
+    before = tree(cwd)
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "littlebaby.cli", *command], cwd=cwd, stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == "littlebaby: error: cannot write the output (No space left on device); free some space, or send it elsewhere\n"
+    assert tree(cwd) == before
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_a_run_outlives_an_output_that_cannot_be_written(tmp_path):
+    # its first line used to end the run (left 'killed'), then a traceback
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--quiet", "--home", "h"],
+                              cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 0
+    assert done.stderr == ("littlebaby: warning: cannot write the output (No space left on device); "
+                           "the run goes on and is saved\n")
+    listing = littlebaby("runs", "--home", "h", cwd=tmp_path)
+    assert listing.stdout.splitlines()[1].endswith("finished"), listing.stdout

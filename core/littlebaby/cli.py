@@ -53,8 +53,45 @@ def in_flags(message: str) -> str:
     return "".join(piece if i % 2 else translated(piece) for i, piece in enumerate(QUOTED.split(message)))
 
 
+class OutputError(UserError):
+    """Standard output cannot be written: a full disk under `> file`, a terminal that is gone."""
+
+
+def write(text: str):
+    """Text on standard output, now; a failure is one line (BrokenPipeError: the reader left, see main)."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        # what stays buffered would fail again, with a traceback-like message, in Python's final flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise OutputError(f"cannot write the output ({error.strerror})", "free some space, or send it elsewhere") from None
+
+
 def say(line: str = ""):
-    print(line, flush=True)
+    write(line + "\n")
+
+
+class RunLog:
+    """`say` for a training run, which outlives its output (a full disk, a closed terminal):
+    a line that cannot be written is dropped with one warning, never the run."""
+
+    def __init__(self):
+        self.failed = False
+
+    def __call__(self, line: str = ""):
+        if self.failed:
+            return
+        try:
+            say(line)
+        except OutputError as error:
+            self.failed = True
+            try:
+                print(f"littlebaby: warning: {error.problem}; the run goes on and is saved", file=sys.stderr, flush=True)
+            except OSError:  # no terminal for stderr either
+                pass
 
 
 def _continue_hint(args, name: str) -> str:
@@ -62,28 +99,28 @@ def _continue_hint(args, name: str) -> str:
     return f"littlebaby train --resume {name}{home}"
 
 
-def _report_run(args, result):
+def _report_run(args, result, log):
     from littlebaby.report import summary
 
     done = summary(result.report)
     if result.status == "interrupted":
-        say(f"interrupted at step {done.steps_done} of {done.total_steps} ({result.stop_signal}); saved a checkpoint, the model and the report")
-        say(f"continue with: {_continue_hint(args, result.name)}")
+        log(f"interrupted at step {done.steps_done} of {done.total_steps} ({result.stop_signal}); saved a checkpoint, the model and the report")
+        log(f"continue with: {_continue_hint(args, result.name)}")
     else:
         best = f"best val loss {done.best_val_loss:.4f} at step {done.best_val_step}" if done.best_val_loss is not None else "no val loss"
         best += f" ({done.best_val_bpb:.4f} bits per byte)" if done.best_val_bpb is not None else ""
-        say(f"{best}; {done.steps_done} steps in {done.train_seconds:.1f} s ({done.tokens_per_second:,.0f} tokens/s)")
+        log(f"{best}; {done.steps_done} steps in {done.train_seconds:.1f} s ({done.tokens_per_second:,.0f} tokens/s)")
     world = result.report.get("world", {})
     if world.get("allreduce_seconds_per_step") is not None:
         per_step = result.report["train_seconds"] / max(1, done.steps_done)
-        say(f"all-reduce {1000 * world['allreduce_seconds_per_step']:.2f} ms per step, {world['allreduce_seconds_per_step'] / per_step:.1%} "
+        log(f"all-reduce {1000 * world['allreduce_seconds_per_step']:.2f} ms per step, {world['allreduce_seconds_per_step'] / per_step:.1%} "
             f"of a step on {world['processes']} processes (waits for the slowest included)")
     if result.sample is not None:
-        say("sample:")
-        say(result.sample)
+        log("sample:")
+        log(result.sample)
     elif result.status == "finished" and result.stop_signal:
-        say(f"sample skipped ({result.stop_signal}); the run is finished and saved")
-    say("wrote " + ", ".join(str(p) for p in result.written))
+        log(f"sample skipped ({result.stop_signal}); the run is finished and saved")
+    log("wrote " + ", ".join(str(p) for p in result.written))
 
 
 def _table(rows, columns):
@@ -116,25 +153,19 @@ def run(args):
     from littlebaby.report import summary
 
     if args.command in ("train", "finetune"):
+        log = RunLog()
         if args.command == "train":
-            result = api.train(args.config, args.data, args.overrides, args.home, args.resume, quiet=args.quiet, log=say)
+            result = api.train(args.config, args.data, args.overrides, args.home, args.resume, quiet=args.quiet, log=log)
         else:
-            result = api.finetune(args.run, args.data, args.overrides, args.home, quiet=args.quiet, log=say)
-        try:
-            _report_run(args, result)
-        except OSError:  # SIGHUP: the terminal is gone; the run is saved, the exit code tells
-            pass
+            result = api.finetune(args.run, args.data, args.overrides, args.home, quiet=args.quiet, log=log)
+        _report_run(args, result, log)
         if result.stop_signal:  # interrupted, or Ctrl-C during the end's sample
             from littlebaby.stopping import exit_code
 
             return exit_code(result.stop_signal)
     elif args.command == "generate":
-        def stream(text):
-            sys.stdout.write(text)
-            sys.stdout.flush()
-
-        api.generate(args.run, args.prompt, args.max_tokens, args.temperature, args.top_k, args.seed, not args.no_cache, args.home, on_text=stream)
-        stream("\n")
+        api.generate(args.run, args.prompt, args.max_tokens, args.temperature, args.top_k, args.seed, not args.no_cache, args.home, on_text=write)
+        write("\n")
     elif args.command == "runs" and args.markdown:
         rows = api.runs(args.home, comparison=True)
         if not rows:
