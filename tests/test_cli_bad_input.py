@@ -398,3 +398,12 @@ def test_a_run_outlives_an_output_that_cannot_be_written(tmp_path):
                            "the run goes on and is saved\n")
     listing = littlebaby("runs", "--home", "h", cwd=tmp_path)
     assert listing.stdout.splitlines()[1].endswith("finished"), listing.stdout
+
+
+def test_a_plugin_that_exits_on_import_costs_only_its_own_blocks(tmp_path):
+    # a module written as a script (sys.exit at the bottom) used to end every command, silently, with its code
+    env = plugin_dist(tmp_path, "script", "import sys\nsys.exit(3)\n")
+    done = littlebaby("plugins", cwd=tmp_path, env=env)
+    assert done.returncode == 0 and "littlebaby-attention-mha" in done.stdout
+    assert done.stderr == ("littlebaby: warning: plugin littlebaby-attention-script failed to import (SystemExit: 3); "
+                           "its blocks are unavailable\n")

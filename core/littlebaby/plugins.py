@@ -93,7 +93,7 @@ class Registry:
                 self.add(plugin, name=ep.name, distribution=dist, version=version)
             except UserError:  # two plugins claiming one block name: the user must choose
                 raise
-            except Exception as error:  # any failure in someone else's code
+            except (Exception, SystemExit) as error:  # any failure in someone else's code, a script's sys.exit too
                 broken = BrokenPlugin(ep.name, dist, version, f"{type(error).__name__}: {error}", doing)
                 self.broken.append(broken)
                 warnings.warn(f"plugin {dist} {doing} ({broken.error}); its blocks are unavailable", PluginWarning, stacklevel=2)
