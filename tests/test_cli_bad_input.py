@@ -294,7 +294,8 @@ def test_import_original_keeps_the_notebooks_character_tokenizer(tmp_path, token
 
 
 @pytest.mark.parametrize("registered", ["'odd', object()", "'odd', dict", "'', littlebaby.Block", "7, littlebaby.Block",
-                                        "'odd', littlebaby.tokenizer.Tokenizer"])
+                                        "'odd', littlebaby.tokenizer.Tokenizer",
+                                        "'odd', type('Odd', (littlebaby.Block,), {'Options': dict})"])  # not an attrs class
 def test_a_plugin_registering_something_else_than_a_block_costs_only_its_own_blocks(tmp_path, registered):
     # a non-class used to end every command (even generate) in an AttributeError traceback
     env = plugin_dist(tmp_path, "odd", "import littlebaby, littlebaby.tokenizer\n\n@littlebaby.hookimpl\n"

@@ -170,9 +170,10 @@ def _what(kind: str) -> str:
 
 
 def _check_contract(entry: Entry):
-    """A registered name must be a non-empty string and its class follow the kind's contract:
-    anything else would fail later in every command (the config reads every block's Options),
-    far from the plugin that caused it; failing here makes it that plugin's own error."""
+    """A registered name must be a non-empty string and its class follow the kind's contract, with
+    an attrs class (or None) as Options: anything else would fail later in every command (the
+    config reads every block's Options), far from the plugin that caused it; failing here makes
+    it that plugin's own error."""
     from littlebaby.tokenizer import Tokenizer  # tokenizer.py imports this module
 
     base = Tokenizer if entry.kind == "tokenizer" else Block
@@ -180,6 +181,8 @@ def _check_contract(entry: Entry):
         raise TypeError(f"a {_what(entry.kind)} must be registered under a non-empty name, got {entry.name!r}")
     if not (isinstance(entry.cls, type) and issubclass(entry.cls, base)):
         raise TypeError(f"{_what(entry.kind)} {entry.name!r} must be a subclass of {base.__module__}.{base.__name__}, got {entry.cls!r}")
+    if entry.cls.Options is not None and not attrs.has(entry.cls.Options):
+        raise TypeError(f"{_what(entry.kind)} {entry.name!r}: Options must be an attrs class or None, got {entry.cls.Options!r}")
 
 
 _default: Registry | None = None
