@@ -408,3 +408,10 @@ def test_a_plugin_that_exits_on_import_costs_only_its_own_blocks(tmp_path):
     assert done.returncode == 0 and "littlebaby-attention-mha" in done.stdout
     assert done.stderr == ("littlebaby: warning: plugin littlebaby-attention-script failed to import (SystemExit: 3); "
                            "its blocks are unavailable\n")
+
+
+def test_an_error_before_the_plugins_load_is_still_one_line_with_a_broken_plugin(tmp_path):
+    env = plugin_dist(tmp_path, "script", "import sys\nsys.exit(3)\n")
+    # surprise reads its text before the run, so only the error line's key lookup loads the plugins
+    done = littlebaby("surprise", "last", "--file", "missing.txt", "--home", "h", cwd=tmp_path, env=env)
+    assert done.returncode == 2 and done.stderr == "littlebaby: error: data file missing.txt not found; check the path\n"

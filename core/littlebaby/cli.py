@@ -29,10 +29,12 @@ QUOTED = re.compile(r"((?<!\w)'[^']*'(?!\w))")
 def _config_keys() -> set:
     """The names `--set` takes, and `key` of `key=value`: other `word=` is a user's own text (x=1.txt)."""
     from littlebaby import config
-    from littlebaby.plugins import default_registry
+    from littlebaby.plugins import PluginWarning, default_registry
 
     try:
-        options = config.declared_options(default_registry())
+        with warnings.catch_warnings():  # an error line only: a broken plugin is said when it matters
+            warnings.simplefilter("ignore", PluginWarning)
+            options = config.declared_options(default_registry())
     except UserError:  # two plugins claim one block: no registry, and that is the error being said
         options = {}
     return {"key", *config.CORE_KEYS, *options}
