@@ -335,9 +335,14 @@ def test_launcher_variables_that_a_launcher_sets_are_read():
     assert distributed.launched({"PMI_SIZE": "3", "PMI_RANK": "2"}) == (3, 2)
 
 
+def without_launcher() -> dict:
+    """This environment without any launcher's variables (the tests might run under one)."""
+    return {k: v for k, v in os.environ.items() if k not in [n for pair in distributed.LAUNCHER_VARIABLES for n in pair]}
+
+
 @pytest.mark.parametrize("size,rank", [("²", "0"), ("2", "5"), ("٢", "0")])
 def test_a_half_set_launcher_environment_trains_as_one_process(tmp_path, size, rank):
-    env = {k: v for k, v in os.environ.items() if k not in [n for pair in distributed.LAUNCHER_VARIABLES for n in pair]}
+    env = without_launcher()
     done = littlebaby("train", "--config", "tiny", "--set", "max_steps=1", "--quiet", "--home", "h", cwd=tmp_path,
                       env=env | {"PMI_SIZE": size, "PMI_RANK": rank})
     assert done.returncode == 0 and done.stderr == "", done.stderr
@@ -415,3 +420,12 @@ def test_an_error_before_the_plugins_load_is_still_one_line_with_a_broken_plugin
     # surprise reads its text before the run, so only the error line's key lookup loads the plugins
     done = littlebaby("surprise", "last", "--file", "missing.txt", "--home", "h", cwd=tmp_path, env=env)
     assert done.returncode == 2 and done.stderr == "littlebaby: error: data file missing.txt not found; check the path\n"
+
+
+def test_a_launcher_variable_left_over_from_another_job_says_how_to_train_alone(tmp_path):
+    pytest.importorskip("mpi4py")
+    env = without_launcher()
+    done = littlebaby("train", "--config", "tiny", "--home", "h", cwd=tmp_path, env=env | {"PMI_SIZE": "2"})
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "left over from another job" in done.stderr and "unset PMI_SIZE to train on one process" in done.stderr
+    assert not (tmp_path / "h").exists()

@@ -201,10 +201,14 @@ def _mpi_world():
         if variable == "SLURM_STEP_NUM_TASKS":  # a Slurm job's variables, not necessarily a launch of N
             return Solo()
         # every process would train a run of its own: refuse, on every one (rank 0 says it)
+        # two causes look alike from inside: a variable left over from another job, and a launcher
+        # of another MPI than mpi4py's (each of its processes then sees a world of one)
         raise UserError(
             f"{variable}={size} says an MPI launcher started {size} processes, but MPI sees only this one: "
-            f"mpi4py uses another MPI than the launcher ({MPI.Get_library_version().splitlines()[0].strip()})",
-            "launch with the mpiexec of the MPI that mpi4py uses (the mpich wheel's is in the environment's bin/)",
+            f"the variable is left over from another job, or mpi4py uses another MPI than the launcher "
+            f"({MPI.Get_library_version().splitlines()[0].strip()})",
+            f"unset {variable} to train on one process, or launch with the mpiexec of the MPI that mpi4py uses "
+            "(the mpich wheel's is in the environment's bin/)",
         )
     world = MPIWorld(MPI)
     _abort_on_uncaught(world)
