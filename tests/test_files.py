@@ -26,6 +26,15 @@ def test_a_failed_write_keeps_the_old_file(tmp_path):
     assert os.listdir(tmp_path) == ["a.json"]
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_json_that_no_strict_reader_reads_is_never_written(tmp_path, value):
+    path = tmp_path / "a.json"
+    files.write_json(path, {"a": 1})
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        files.write_json(path, {"nested": [{"loss": value}]})
+    assert files.read_json(path, "test") == {"a": 1} and os.listdir(tmp_path) == ["a.json"]
+
+
 def make_run(home, name):
     files.write_bytes(home.model(name), b"x")
 

@@ -144,12 +144,12 @@ def write_text(path, text: str):
 
 
 def write_json(path, data):
-    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    """Standard JSON only: NaN and infinities are a ValueError (nothing written), since every reader
+    of run files (reading.read_json) refuses them and a file written once must read back."""
+    write_text(path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
 
-def read_json(path, what: str, limit: int = reading.JSON_LIMIT):
-    """A JSON file written by a run (at most `limit` bytes, strict JSON), or a one-line UserError."""
-    return reading.read_json(path, f"{what} file", limit)
+read_json = reading.read_json  # the one JSON reader; report.py and import_original.py still import it from here
 
 
 # -- the home -------------------------------------------------------------------
