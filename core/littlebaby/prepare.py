@@ -16,6 +16,7 @@ the end, so a failure leaves nothing half-written.
 import codecs
 import contextlib
 import hashlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -26,7 +27,7 @@ import attrs
 import numpy as np
 from tqdm import tqdm
 
-from littlebaby import config as configs, corpus, files, text, tokenizer as tokenizers
+from littlebaby import config as configs, corpus, files, reading, text, tokenizer as tokenizers
 from littlebaby.errors import UserError
 
 BLOCK = 1 << 20  # bytes read, decoded and encoded at a time
@@ -106,23 +107,19 @@ def _blocks(source: Source, digest=None):
     that a word is not cut in two tokens); a file that is not UTF-8 after all is a UserError."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     carried, position = "", 0
-    with open(source.path, "rb") as f:
-        while True:
-            raw = f.read(BLOCK)
-            if digest is not None:
-                digest.update(raw)
-            try:
-                block = carried + decoder.decode(raw, final=not raw)
-            except UnicodeDecodeError as error:
-                raise UserError(f"data file {source.path} is not UTF-8 (at byte {position + error.start})",
-                                "convert it, e.g. iconv -t UTF-8 FILE > FILE.utf8, or leave it out") from None
-            position += len(raw)
-            end = block.rfind("\n") + 1 if raw else len(block)
-            block, carried = (block[:end], block[end:]) if end else (block, "")
-            if block:
-                yield block
-            if not raw:
-                return
+    for raw in itertools.chain(reading.chunks(source.path, BLOCK), [b""]):  # b"": the end, flushing the decoder
+        if digest is not None:
+            digest.update(raw)
+        try:
+            block = carried + decoder.decode(raw, final=not raw)
+        except UnicodeDecodeError as error:
+            raise UserError(f"data file {source.path} is not UTF-8 (at byte {position + error.start})",
+                            "convert it, e.g. iconv -t UTF-8 FILE > FILE.utf8, or leave it out") from None
+        position += len(raw)
+        end = block.rfind("\n") + 1 if raw else len(block)
+        block, carried = (block[:end], block[end:]) if end else (block, "")
+        if block:
+            yield block
 
 
 def _split_at(raw_text: str, byte_cut: int) -> tuple[str, str]:
