@@ -4,6 +4,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,6 +95,13 @@ def _damage_bin(tmp, sources):
     return out
 
 
+def _replace(tmp, sources, name, by):
+    out = _prepared(tmp, sources)
+    (out / name).unlink()
+    by(out / name)
+    return out
+
+
 BAD = {
     "empty directory": (lambda tmp, s: ["prepare", "--data", (tmp / "void").mkdir() or tmp / "void", "--out", tmp / "o"], "is empty"),
     "no text files": (lambda tmp, s: ["prepare", "--data", s / "picture.png", "--out", tmp / "o"], "no UTF-8 text files"),
@@ -106,6 +114,12 @@ BAD = {
     "train on an empty directory": (lambda tmp, s: ["train", "--data", (tmp / "void").mkdir() or tmp / "void", "--home", tmp / "h"], "empty directory"),
     "smaller than one window": (lambda tmp, s: ["train", "--data", _prepared(tmp, s), "--set", "n_ctx=1024", "--home", tmp / "h"], "needs one window"),
     "bin disagrees with meta": (lambda tmp, s: ["train", "--data", _damage_bin(tmp, s), "--home", tmp / "h"], "train.bin has 6 bytes"),
+    "a directory for train.bin": (lambda tmp, s: ["train", "--data", _replace(tmp, s, corpus.TRAIN, Path.mkdir), "--home", tmp / "h"],
+                                  "train.bin is a directory, not a regular file"),
+    "a dangling link for train.bin": (lambda tmp, s: ["train", "--data", _replace(tmp, s, corpus.TRAIN, lambda p: p.symlink_to(tmp / "gone")),
+                                      "--home", tmp / "h"], "train.bin is a symbolic link to a missing file"),
+    "a directory for meta.json": (lambda tmp, s: ["train", "--data", _replace(tmp, s, corpus.META, Path.mkdir), "--home", tmp / "h"],
+                                  "meta.json is a directory, not a regular file"),
 }
 
 

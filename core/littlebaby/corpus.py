@@ -13,15 +13,15 @@ Bits per byte make runs with different tokenizers comparable: the val loss
 (nats per token) times tokens per byte of the val text, over ln 2.
 """
 
-import json
 import math
 import mmap
+import os
 from pathlib import Path
 
 import attrs
 import numpy as np
 
-from littlebaby import config as configs, text, tokenizer as tokenizers
+from littlebaby import config as configs, reading, text, tokenizer as tokenizers
 from littlebaby.errors import UserError
 
 FORMAT = 1  # of meta.json; a directory of another format is prepared again
@@ -90,24 +90,35 @@ def from_text(corpus: str, tokenizer, n_ctx: int, name: str) -> Corpus:
 
 
 # -- prepared directories ----------------------------------------------------------------
-def _bad(directory, problem: str, fix: str = "prepare it again: prepare data=TEXT out=DIR"):
+PREPARE_AGAIN = "prepare it again: prepare data=TEXT out=DIR"
+
+
+def _bad(directory, problem: str, fix: str = PREPARE_AGAIN):
     return UserError(f"prepared data {directory}: {problem}", fix)
+
+
+def _checked(read):
+    """read(), whose one-line refusal (reading.py: missing, not a regular file, too large, not strict
+    JSON) says to prepare the directory again."""
+    try:
+        return read()
+    except UserError as error:
+        raise UserError(error.problem, PREPARE_AGAIN) from None
 
 
 def read_meta(directory) -> dict:
     directory = Path(directory)
     path = directory / META
-    if not path.is_file():
+    if not os.path.lexists(path):  # a directory or a dangling link in its place is named as such below
         files = [p for p in directory.iterdir()] if directory.is_dir() else []
         problem = "is an empty directory" if not files else f"has no {META}, so it is not a prepared corpus"
         raise UserError(f"data directory {directory} {problem}", f"prepare it first: prepare data={directory} out=PREPARED")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise _bad(directory, f"{META} is unreadable ({error})") from None
+    meta = _checked(lambda: reading.read_json(path, "prepared data file"))
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else None
         raise _bad(directory, f"{META} is format {found!r}; this littlebaby reads format {FORMAT}")
+    if not isinstance(meta.get("tokenizer_options", {}), dict):
+        raise _bad(directory, f"{META} gives tokenizer_options {reading.shown(meta['tokenizer_options'])}, not keys and values")
     return meta
 
 
@@ -120,10 +131,9 @@ def open_split(directory, meta: dict, split: str) -> np.ndarray:
         raise _bad(directory, f"{META} lacks a valid dtype or token count ({error})") from None
     if dtype.name not in ("uint16", "uint32"):
         raise _bad(directory, f"{META} gives dtype {dtype.name}, not uint16 or uint32")
-    size = path.stat().st_size if path.is_file() else None
+    size = _checked(lambda: reading.size_of(path, "prepared data file"))
     if size != tokens * dtype.itemsize:
-        found = "is missing" if size is None else f"has {size} bytes"
-        raise _bad(directory, f"{path.name} {found}, but {META} says {tokens} {dtype.name} tokens ({tokens * dtype.itemsize} bytes)")
+        raise _bad(directory, f"{path.name} has {size} bytes, but {META} says {tokens} {dtype.name} tokens ({tokens * dtype.itemsize} bytes)")
     if tokens == 0:
         return np.zeros(0, dtype)  # an empty file cannot be mapped
     return Mapped(path, dtype, tokens)
@@ -142,7 +152,8 @@ def open_prepared(directory, n_ctx: int, registry=None):
             f"of n_ctx + 1 = {n_ctx + 1}",
             "prepare more text or lower n_ctx=...",
         )
-    val_bytes = int(meta["splits"]["val"].get("bytes", 0)) or count_bytes(tokenizer, val)
+    given = meta["splits"]["val"].get("bytes")  # counted again when absent (or not a count)
+    val_bytes = given if isinstance(given, int) and not isinstance(given, bool) and given > 0 else count_bytes(tokenizer, val)
     return tokenizer, Corpus(train, val, str(Path(directory).resolve()), val_bytes), meta
 
 
