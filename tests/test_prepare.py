@@ -2,6 +2,9 @@
 
 import hashlib
 import json
+import os
+import resource
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -114,6 +117,15 @@ BAD = {
     "train on an empty directory": (lambda tmp, s: ["train", "--data", (tmp / "void").mkdir() or tmp / "void", "--home", tmp / "h"], "empty directory"),
     "smaller than one window": (lambda tmp, s: ["train", "--data", _prepared(tmp, s), "--set", "n_ctx=1024", "--home", tmp / "h"], "needs one window"),
     "bin disagrees with meta": (lambda tmp, s: ["train", "--data", _damage_bin(tmp, s), "--home", tmp / "h"], "train.bin has 6 bytes"),
+    "a FIFO for data": (lambda tmp, s: ["prepare", "--data", os.mkfifo(tmp / "fifo") or tmp / "fifo", "--out", tmp / "o"],
+                        "fifo is a FIFO (named pipe), not a regular file"),
+    "a device for data": (lambda tmp, s: ["prepare", "--data", "/dev/zero", "--out", tmp / "o"], "/dev/zero is a character device"),
+    "a dangling link for data": (lambda tmp, s: ["prepare", "--data", (tmp / "l").symlink_to(tmp / "gone") or tmp / "l", "--out", tmp / "o"],
+                                 "l is a symbolic link to a missing file"),
+    "a dangling link for out": (lambda tmp, s: ["prepare", "--data", s, "--out", (tmp / "l").symlink_to(tmp / "gone") or tmp / "l"], "exists"),
+    "out under a file": (lambda tmp, s: ["prepare", "--data", s, "--out", s / "a.txt" / "o"], "a.txt is a file, not a directory"),
+    "bad options for a nested out": (lambda tmp, s: ["prepare", "--data", s, "--set", "c_tokenizer=bpe", "--set", "vocab_size=1",
+                                                     "--out", tmp / "new" / "deeper" / "o"], "vocab_size must be at least 257"),
     "a directory for train.bin": (lambda tmp, s: ["train", "--data", _replace(tmp, s, corpus.TRAIN, Path.mkdir), "--home", tmp / "h"],
                                   "train.bin is a directory, not a regular file"),
     "a dangling link for train.bin": (lambda tmp, s: ["train", "--data", _replace(tmp, s, corpus.TRAIN, lambda p: p.symlink_to(tmp / "gone")),
@@ -144,3 +156,32 @@ def test_a_prepared_corpus_inside_the_data_is_skipped(tmp_path, sources):
     assert sorted(str(w.message).split(": ")[-1] for w in ours) == ["a prepared corpus", "not a UTF-8 text file"]
     train, val, meta = decoded(tmp_path / "again")
     assert train + val == ENGLISH + GREEK and len(meta["sources"]) == 2
+
+
+def test_a_write_that_fails_is_one_line_and_leaves_nothing(tmp_path):
+    (tmp_path / "big.txt").write_text(ENGLISH * 100, encoding="utf-8")
+
+    def small_files():  # as a full disk would: writes past 50 kB fail with EFBIG (not the default SIGXFSZ)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+
+    done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "prepare", "--data", "big.txt", "--out", "o", "--quiet"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, preexec_fn=small_files)
+    assert done.returncode == 2 and done.stderr == "littlebaby: error: cannot write o (File too large); free some disk space; nothing was written\n", done.stderr
+    assert os.listdir(tmp_path) == ["big.txt"]
+
+
+def test_a_file_given_twice_is_prepared_once(tmp_path, sources):
+    with pytest.warns(UserWarning, match="a.txt: given twice"):
+        preparing.prepare([sources / "a.txt", sources / "greek" / "b.txt", sources / "a.txt"], tmp_path / "o")
+    train, val, meta = decoded(tmp_path / "o")
+    assert train + val == ENGLISH + GREEK and len(meta["sources"]) == 2  # none of the val text is also train text
+
+
+def test_a_killed_prepares_leftover_is_removed_by_the_next(tmp_path, sources):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    leftover = tmp_path / f".o.{dead}.abc123.tmp"
+    (leftover / "train.bin").parent.mkdir()
+    (leftover / "train.bin").write_bytes(b"\x00" * 64)
+    preparing.prepare([sources / "a.txt"], tmp_path / "o")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["books", "o"]

@@ -54,10 +54,10 @@ def timestamp() -> str:
 class WriteError(UserError):
     """A write the system refused (full disk, read-only, no permission, a directory in the way)."""
 
-    def __init__(self, path, error: OSError):
-        self.path, self.reason = path, error.strerror or type(error).__name__
-        fix = "free some disk space" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "choose a writable path"
-        super().__init__(f"cannot write {path} ({self.reason})", f"{fix}; any earlier version of the file is unchanged")
+    def __init__(self, path, error: OSError, kept: str = "any earlier version of the file is unchanged"):
+        self.path, self.reason = path, error.strerror or str(error) or type(error).__name__
+        fix = "free some disk space" if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "choose a writable path"
+        super().__init__(f"cannot write {path} ({self.reason})", f"{fix}; {kept}")
 
 
 def write_bytes(path, data: bytes):
@@ -73,10 +73,7 @@ def _write_atomically(path: Path, data: bytes):
     # name the real obstacle: mkdir and rename would report only "File exists" or "Is a directory"
     if path.is_dir():
         raise IsADirectoryError(21, "it is a directory")
-    blocking = next((folder for folder in path.parents if folder.exists() and not folder.is_dir()), None)
-    if blocking is not None:
-        raise NotADirectoryError(20, f"{blocking} is a file, not a directory")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parents(path)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=".tmp")
     try:
         os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes 0600; a run's files are ordinary files
@@ -89,6 +86,15 @@ def _write_atomically(path: Path, data: bytes):
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def make_parents(path: Path):
+    """Create the folders path goes in; a file standing where one should be is named (mkdir would
+    report only "File exists")."""
+    blocking = next((folder for folder in path.parents if folder.exists() and not folder.is_dir()), None)
+    if blocking is not None:
+        raise NotADirectoryError(20, f"{blocking} is a file, not a directory")
+    path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def current_umask() -> int:
