@@ -71,7 +71,8 @@ def _opened(path, what: str):
         with safetensors.safe_open(str(path), framework="np") as handle:
             yield handle
     except (safetensors.SafetensorError, OSError) as error:
-        raise UserError(f"{what} file {path} is corrupt or truncated ({error})", "retrain, or restore the file") from None
+        reason = " ".join(str(error).split())  # safetensors quotes the header, whose strings may hold newlines
+        raise UserError(f"{what} file {path} is corrupt or truncated ({reason})", "retrain, or restore the file") from None
 
 
 def _header(handle) -> dict:
