@@ -185,3 +185,13 @@ def test_a_killed_prepares_leftover_is_removed_by_the_next(tmp_path, sources):
     (leftover / "train.bin").write_bytes(b"\x00" * 64)
     preparing.prepare([sources / "a.txt"], tmp_path / "o")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["books", "o"]
+
+
+def test_ids_beyond_the_vocabulary_are_one_line_not_an_index_error(tmp_path, sources):
+    out = _prepared(tmp_path, sources)
+    ids = np.fromfile(out / corpus.TRAIN, dtype=np.uint16)
+    ids[::7] = 60000  # a damaged file of the right size
+    ids.tofile(out / corpus.TRAIN)
+    done = cli("train", "--config", "tiny", "--data", out, "--set", "n_ctx=8", "--set", "max_steps=2", "--quiet", "--home", "h", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "train.bin holds token id 60000, but its tokenizer has" in done.stderr and "prepare it again" in done.stderr

@@ -26,6 +26,7 @@ from littlebaby.errors import UserError
 
 FORMAT = 1  # of meta.json; a directory of another format is prepared again
 META, TRAIN, VAL = "meta.json", "train.bin", "val.bin"
+PREPARE_AGAIN = "prepare it again: prepare data=TEXT out=DIR"
 
 
 class Mapped:
@@ -33,11 +34,15 @@ class Mapped:
 
     Each read copies what it asked for and lets go of the mapped pages: the
     kernel maps 64 KB around every page touched, so without this a long run
-    would count most of a large corpus in its resident memory."""
+    would count most of a large corpus in its resident memory. Each read is
+    also checked against the vocabulary (a damaged file would otherwise index
+    past the embedding); a batch costs one max, where checking the whole file
+    up front would read a corpus of any size before training.
+    """
 
-    def __init__(self, path, dtype, tokens: int):
+    def __init__(self, path, dtype, tokens: int, vocab_size: int | None = None):
         self.map = np.memmap(path, dtype=dtype, mode="r", shape=(tokens,))
-        self.dtype = self.map.dtype
+        self.dtype, self.path, self.vocab_size = self.map.dtype, path, vocab_size
 
     def __len__(self) -> int:
         return len(self.map)
@@ -47,6 +52,9 @@ class Mapped:
         mapping = getattr(self.map, "_mmap", None)
         if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
             mapping.madvise(mmap.MADV_DONTNEED)  # a read-only file map: the pages stay in the page cache
+        if self.vocab_size is not None and values.size and values.max() >= self.vocab_size:
+            raise UserError(f"prepared data file {self.path} holds token id {int(values.max())}, but its tokenizer has "
+                            f"{self.vocab_size} tokens", PREPARE_AGAIN)
         return values
 
     def __iter__(self):
@@ -90,9 +98,6 @@ def from_text(corpus: str, tokenizer, n_ctx: int, name: str) -> Corpus:
 
 
 # -- prepared directories ----------------------------------------------------------------
-PREPARE_AGAIN = "prepare it again: prepare data=TEXT out=DIR"
-
-
 def _bad(directory, problem: str, fix: str = PREPARE_AGAIN):
     return UserError(f"prepared data {directory}: {problem}", fix)
 
@@ -122,8 +127,9 @@ def read_meta(directory) -> dict:
     return meta
 
 
-def open_split(directory, meta: dict, split: str) -> np.ndarray:
-    """The ids of one split, memory-mapped, after checking the file's size against meta."""
+def open_split(directory, meta: dict, split: str, vocab_size: int | None = None) -> np.ndarray:
+    """The ids of one split, memory-mapped, after checking the file's size against meta (and each
+    read's ids against vocab_size)."""
     path = Path(directory) / (TRAIN if split == "train" else VAL)
     try:
         dtype, tokens = np.dtype(meta["dtype"]), int(meta["splits"][split]["tokens"])
@@ -136,14 +142,14 @@ def open_split(directory, meta: dict, split: str) -> np.ndarray:
         raise _bad(directory, f"{path.name} has {size} bytes, but {META} says {tokens} {dtype.name} tokens ({tokens * dtype.itemsize} bytes)")
     if tokens == 0:
         return np.zeros(0, dtype)  # an empty file cannot be mapped
-    return Mapped(path, dtype, tokens)
+    return Mapped(path, dtype, tokens, vocab_size)
 
 
 def open_prepared(directory, n_ctx: int, registry=None):
     """(tokenizer, Corpus, meta) of a prepared directory; every check comes before training."""
     meta = read_meta(directory)
     tokenizer = tokenizers.from_file(meta.get("tokenizer"), f"{directory}/{META} tokenizer", registry)
-    train, val = open_split(directory, meta, "train"), open_split(directory, meta, "val")
+    train, val = (open_split(directory, meta, split, tokenizer.vocab_size) for split in ("train", "val"))
     if tokenizer.vocab_size > np.iinfo(np.dtype(meta["dtype"])).max + 1:
         raise _bad(directory, f"its tokenizer has {tokenizer.vocab_size} tokens, more than {train.dtype.name} holds")
     if min(len(train), len(val)) < n_ctx + 1:
