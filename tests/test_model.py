@@ -5,6 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
+from littlebaby import layers, model as model_module
 from littlebaby.config import from_dict
 from littlebaby.model import build_model
 from littlebaby.testing import check_gradients, randomize
@@ -86,6 +87,28 @@ def test_grown_vocabulary_keeps_old_logits():
     assert new.shape == (2, 8, 10)
     np.testing.assert_array_equal(new[..., :7], old)
     assert np.abs(grown.parameters.named()["wte.weight"][7:]).sum() > 0
+
+
+def test_grown_vocabulary_initialises_new_rows_by_each_tensors_declared_rule(monkeypatch):
+    """New rows follow the init their tensor declares, the one rule a new model uses (params.py):
+    here a head whose weight is a residual projection and whose bias starts at one."""
+
+    class Head(layers.Linear):
+        def __init__(self, n_in, n_out):
+            super().__init__(n_in, n_out, init="residual")
+            self.parameter("bias", (n_out,), init="ones")
+
+    monkeypatch.setattr(model_module, "Linear", Head)
+    config = tiny(n_emb=64, head_size=64, n_layers=8)
+    model = build_model(config, vocab_size=7)
+    randomize(model.parameters)
+    grown = model.grow_vocab(57, np.random.default_rng(5)).parameters.named()
+    old = model.parameters.named()
+    np.testing.assert_array_equal(grown["head.weight"][:, :7], old["head.weight"])
+    np.testing.assert_array_equal(grown["head.bias"][:7], old["head.bias"])
+    assert np.all(grown["head.bias"][7:] == 1.0)
+    assert grown["head.weight"][:, 7:].std() == pytest.approx(config.init_std / 4, rel=0.05)  # 1 / sqrt(2 * 8)
+    assert grown["wte.weight"][7:].std() == pytest.approx(config.init_std, rel=0.05)
 
 
 def test_parameter_names_are_readable_and_decay_only_matrices():

@@ -1,11 +1,14 @@
 """compute_gradients and compute_loss: the batch split over threads gives the single-thread results."""
 
+import tracemalloc
+
 import attrs
 import numpy as np
 import pytest
 
 from littlebaby import blas, step
 from littlebaby.config import Config
+from littlebaby.distributed import Solo
 from littlebaby.model import build_model
 from littlebaby.step import compute_gradients, compute_loss
 from littlebaby.training import evaluate
@@ -111,3 +114,41 @@ def test_replicas_are_kept_by_the_step_and_dropped_with_their_model():
     del model, kept
     gc.collect()
     assert alive() is None
+
+
+def accumulated(model, ids, targets, parts: int) -> float:
+    return step.step_gradients(model, ids, targets, 3, Solo(), accumulation=parts)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("parts", [2, 3, 7])
+def test_accumulated_micro_batches_give_one_big_batchs_gradient(dropout, threads, parts):
+    """float64: the micro-batches' gradients summed in model.grad are the whole batch's, to rounding."""
+    config = Config(**dict(SMALL, dropout=dropout), threads=1)
+    ids, targets = batch(config, 7)
+    big = build_model(config, 11).train()
+    loss = accumulated(big, ids, targets, 1)
+    split = build_model(attrs.evolve(config, threads=threads), 11).train()
+    split.grad[...] = np.nan  # whatever an earlier step left: the first micro-batch overwrites it
+    assert accumulated(split, ids, targets, parts) == pytest.approx(loss, rel=1e-13)
+    np.testing.assert_allclose(split.grad, big.grad, rtol=1e-12, atol=1e-16)
+    assert accumulated(split, ids, targets, parts) == pytest.approx(loss, rel=1e-13)  # the next step starts afresh
+    np.testing.assert_allclose(split.grad, big.grad, rtol=1e-12, atol=1e-16)
+
+
+def test_accumulation_keeps_no_second_gradient_buffer():
+    """Micro-batches add into the model's own flat gradient: a step holds no gradient-sized array
+    once it is done (only the last micro-batch's saved activations, smaller than the whole batch's)."""
+    config = Config(**dict(SMALL, n_emb=64, head_size=64), threads=1)
+    model = build_model(config, 11).train()
+    ids, targets = batch(config, 2)
+    accumulated(model, ids, targets, 1)  # saved activations of the whole batch, and anything made once
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        accumulated(model, ids, targets, 2)
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < model.grad.nbytes / 4, (kept, model.grad.nbytes)

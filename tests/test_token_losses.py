@@ -143,7 +143,7 @@ def test_cli_digits_when_not_a_terminal_and_html_page(tiny_run, tmp_path, loaded
     # each line of the text, then under each character its loss in whole nats
     assert lines[0] == "ROMEO: 'love'⏎" and lines[2] == "& fear"
     assert list(lines[1] + lines[3]) == [str(min(9, round(loss))) for _, loss in expected]
-    assert lines[4].startswith("mean loss ")
+    assert lines[4].startswith("mean loss ") and f" nats over {len(text)} characters; hardest: " in lines[4]
 
     scene = tmp_path / "scene.txt"
     scene.write_text("ROMEO:\nIs she fair & true?\n", encoding="utf-8")  # '&' is the one HTML character Shakespeare has
@@ -189,3 +189,10 @@ def test_byte_pair_tokens_join_back_to_the_text(tmp_path):
     assert np.mean([loss for _, loss in pairs]) == pytest.approx(model.loss(inputs[None], targets[None]), abs=1e-6)
     lines = token_losses.to_digits(pairs).splitlines()
     assert lines[0] == "ROMEO: my love⏎" and lines[2] == "is here" and len(lines[1]) <= len(lines[0])
+    # the CLI counts them as what they are: tokens, not characters
+    done = surprise(result.name, "--text", text, "--home", tmp_path, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f" nats over {len(targets)} tokens; hardest: " in done.stdout.splitlines()[-1]
+    done = surprise(result.name, "--text", text, "--out", tmp_path / "page.html", "--home", tmp_path, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f" nats over {len(targets)} tokens; " in (tmp_path / "page.html").read_text(encoding="utf-8")

@@ -1,8 +1,10 @@
 """The training loop: it learns, keeps its report, stops on request and resumes exactly."""
 
 import numpy as np
+import pytest
 
 from littlebaby.config import from_dict
+from littlebaby.distributed import Solo
 from littlebaby.model import build_model
 from littlebaby.optim import AdamW
 from littlebaby.text import Epochs, val_windows
@@ -118,3 +120,28 @@ def test_progress_bar_is_the_text_bar_outside_a_kernel_and_without_ipywidgets(mo
     monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # a kernel without ipywidgets: import fails
     assert bar_type() is tqdm.std.tqdm
+
+
+class TwoSlowRanks(Solo):
+    """A world that says it has two processes, computes as one, and whose gradient all-reduce takes 0.25 s."""
+
+    size = 2
+
+    def sum(self, array):
+        if array.size > 1:  # the gradient; the loss's one number is not counted
+            self.reduce_seconds += 0.25
+        return array
+
+
+def test_the_all_reduce_time_per_step_counts_this_sessions_steps_only():
+    config_keys = dict(max_steps=12, eval_interval=4)
+    first, _ = trainer(**config_keys)
+    stop_at(first, 5)
+    first.run(quiet=True)
+    train, _ = trainer(**config_keys)
+    train.world = TwoSlowRanks()
+    train.load_state(first.state())  # resumed at step 5: this session takes steps 6 .. 12
+    assert train.run(quiet=True) == "finished"
+    assert (train.session_steps, train.session_reduce_seconds) == (7, pytest.approx(7 * 0.25))
+    assert train.report["world"]["allreduce_seconds_per_step"] == 0.25
+    assert [s["allreduce_seconds"] for s in train.report["steps"]] == [0.25] * 7

@@ -74,16 +74,17 @@ def _surprise(args):
     from littlebaby import api, files, text, token_losses
 
     source = args.text if args.file is None else text.read_text(args.file)
-    pairs = api.token_losses(args.run, source, args.home)
+    loaded = api.load(args.run, args.home)
+    pairs, unit = api.token_losses(loaded, source), token_losses.unit(loaded.tokenizer)
     if args.out:
-        files.write_text(args.out, token_losses.to_html(pairs, f"littlebaby surprise {args.run}"))
+        files.write_text(args.out, token_losses.to_html(pairs, f"littlebaby surprise {args.run}", unit))
         say(f"wrote {args.out}")
     elif sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
         say(token_losses.to_ansi(pairs))
         say(token_losses.ansi_legend())
     else:  # a pipe, a file, or NO_COLOR: the losses as digits under the text
         say(token_losses.to_digits(pairs))
-    say(token_losses.summary(pairs))
+    say(token_losses.summary(pairs, unit))
 
 
 def run(args):

@@ -162,25 +162,19 @@ class GPT(Layer):
 
     # -- growing --------------------------------------------------------------
     def grow_vocab(self, vocab_size: int, rng) -> "GPT":
-        """A model with room for more tokens: old ids keep their rows, new rows are initialised
-        like the originals (N(0, init_std) embeddings and head columns, zero head bias)."""
+        """A model with room for more tokens: old ids keep their rows (of wte) and columns (of the head),
+        new ones are initialised by the rule each tensor declares, as a new model's (params.py)."""
         if vocab_size < self.vocab_size:
             raise UserError(f"cannot shrink the vocabulary from {self.vocab_size} to {vocab_size}")
         grown = GPT(self.config, vocab_size, self.registry)
-        old, new = self.parameters.named(), grown.parameters.named()
-        V = self.vocab_size
-        for name, value in old.items():
-            if name == "wte.weight":
-                new[name][:V] = value
-                new[name][V:] = rng.standard_normal(new[name][V:].shape) * self.config.init_std
-            elif name == "head.weight":
-                new[name][:, :V] = value
-                new[name][:, V:] = rng.standard_normal(new[name][:, V:].shape) * self.config.init_std
-            elif name == "head.bias":
-                new[name][:V] = value
-                new[name][V:] = 0.0
-            else:
-                new[name][...] = value
+        new = grown.parameters.named()
+        config = self.config
+        for name, value in self.parameters.named().items():
+            new[name][tuple(slice(0, n) for n in value.shape)] = value
+            for axis, (n_old, n_new) in enumerate(zip(value.shape, new[name].shape)):
+                if n_new > n_old:  # the vocabulary's axis: rows of wte, columns and bias of the head
+                    part = (slice(None),) * axis + (slice(n_old, None),)
+                    grown.parameters.initialize_part(name, part, rng, config.init_std, config.n_layers)
         return grown
 
 

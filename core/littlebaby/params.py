@@ -49,13 +49,20 @@ class Parameters:
         return {name: self.view(buffer, name) for name in self.specs}
 
     def initialize(self, rng, init_std: float, n_layers: int):
-        """GPT-2 init: N(0, init_std); residual projections N(0, init_std / sqrt(2 n_layers))."""
-        for name, spec in self.specs.items():
-            tensor = self.view(self.data, name)
-            if spec.init == "ones":
-                tensor[...] = 1.0
-            elif spec.init == "zeros":
-                tensor[...] = 0.0
-            else:
-                std = init_std / math.sqrt(2 * n_layers) if spec.init == "residual" else init_std
-                tensor[...] = rng.standard_normal(spec.shape) * std
+        """Every tensor drawn by the rule it declares (`initialize_part`)."""
+        for name in self.specs:
+            self.initialize_part(name, ..., rng, init_std, n_layers)
+
+    def initialize_part(self, name: str, part, rng, init_std: float, n_layers: int):
+        """tensor `name`[part] by its declared init, GPT-2's: "normal" N(0, init_std), "residual"
+        (projections into the residual stream) N(0, init_std / sqrt(2 n_layers)), "ones", "zeros".
+        part: an index, e.g. `...` for the whole tensor or the new rows of a grown vocabulary."""
+        spec = self.specs[name]
+        tensor = self.view(self.data, name)[part]
+        if spec.init == "ones":
+            tensor[...] = 1.0
+        elif spec.init == "zeros":
+            tensor[...] = 0.0
+        else:
+            std = init_std / math.sqrt(2 * n_layers) if spec.init == "residual" else init_std
+            tensor[...] = rng.standard_normal(tensor.shape) * std

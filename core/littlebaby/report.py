@@ -41,6 +41,7 @@ from littlebaby import config as configs, files
 from littlebaby.checkpoint import plugin_metadata
 from littlebaby.corpus import bits_per_byte
 from littlebaby.errors import UserError
+from littlebaby.report_writer import ReportWriter
 
 LIMIT = 256 << 20  # bytes of a report file read back: about 350,000 steps' records
 
@@ -94,8 +95,9 @@ def new(name: str, config, config_name: str, model, data: Data, base: str | None
     return report
 
 
-def write(path, report: dict):
-    files.write_json(path, report)
+def write(path, report: dict, writer: ReportWriter | None = None):
+    """The report file; a session passes its one writer, which serialises only the records new since its last write."""
+    (writer or ReportWriter()).write(path, report)
 
 
 def start(report: dict, total_steps: int, steps_per_epoch: int, batch_size: int):

@@ -29,6 +29,7 @@ from littlebaby import checkpoint, checkpoints, config as configs, distributed, 
 from littlebaby.errors import UserError
 from littlebaby.generation import generate as generate_ids
 from littlebaby.optim import AdamW
+from littlebaby.report_writer import ReportWriter
 from littlebaby.stopping import StopRequest, handle_signals
 from littlebaby.tokenizer import Tokenizer
 from littlebaby.training import Diverged, Trainer, TrainState
@@ -89,12 +90,13 @@ class Saver:
     step: int | None = None  # of the newest checkpoint (a resumed run starts from one)
     folder: Path | None = None  # of the checkpoint this session wrote last
     writes: bool = True  # False on MPI ranks but 0: they save nothing
+    writer: ReportWriter = attrs.Factory(ReportWriter)  # keeps the records' text: a write serialises only new ones
 
     def report(self, report: dict):
         if not self.writes:
             return
         with self._failing_write(self.run.home.report(self.run.name)):
-            reports.write(self.run.home.report(self.run.name), report)
+            reports.write(self.run.home.report(self.run.name), report, self.writer)
 
     def checkpoint(self, trainer, final: bool):
         """A checkpoint of the trainer's step (and at the end the model file), after the report."""

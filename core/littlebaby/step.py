@@ -20,7 +20,7 @@ streams (ops.dropout.RowStreams), so the split cannot change them.
 `step_gradients` is the whole training step's gradient over the world of
 processes (distributed.py): this process takes its rows of the global batch,
 cuts them into `grad_accum_steps` micro-batches (each split over threads as
-above, gradients summed), and one in-place all-reduce of the flat gradient
+above, their gradients summed in model.grad itself), and one in-place all-reduce of the flat gradient
 buffer sums the processes' parts. Every row weighs 1 / (global batch rows),
 so the sum is the single-process gradient of the whole batch, up to rounding.
 """
@@ -39,7 +39,6 @@ from littlebaby.ops.loss import cross_entropy
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _replicas_of: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> its replicas, dropped with it
-_accumulators_of: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> its micro-batch gradient sum
 
 
 def cores() -> int:
@@ -71,9 +70,10 @@ def replicas(model, n: int) -> list:
     return kept[:n]
 
 
-def _chunk(model, ids, targets, share: float) -> float:
-    """Gradient of share * (mean loss over these rows) into model.grad (zeroed first); returns share * loss."""
-    model.grad[...] = 0.0
+def _chunk(model, ids, targets, share: float, add: bool = False) -> float:
+    """Gradient of share * (mean loss over these rows) into model.grad (zeroed first unless add); returns share * loss."""
+    if not add:
+        model.grad[...] = 0.0
     loss, dlogits = cross_entropy(model.forward(ids), targets)
     if share != 1.0:
         dlogits *= share
@@ -118,12 +118,14 @@ def _split(models, ids, targets, work, total_rows=None, streams=None) -> float:
         return total + sum(future.result() for future in futures)
 
 
-def compute_gradients(model, ids, targets, total_rows: int | None = None, streams: RowStreams | None = None) -> float:
+def compute_gradients(model, ids, targets, total_rows: int | None = None, streams: RowStreams | None = None,
+                      add: bool = False) -> float:
     """ids, targets (B, T) -> mean loss; model.grad holds d loss / d parameters.
 
     These rows may be part of a batch of total_rows rows: then each row weighs 1 / total_rows and
     the loss and gradient are this part's share of the batch's. streams: the rows' dropout
     streams (step_gradients); without them the model's own generator fixes every mask.
+    add: the gradient is added to what model.grad holds (a later micro-batch of a step) instead of replacing it.
     """
     models = chunk_models(model, ids.shape[0])
     helpers = models[1:]
@@ -132,8 +134,12 @@ def compute_gradients(model, ids, targets, total_rows: int | None = None, stream
         # replicas draw from generators seeded by the model's own, so its state fixes every mask
         for replica in helpers:
             replica.set_rng(np.random.default_rng(model.rng.integers(2**63)))
+
+    def work(chunk_model, *rows) -> float:  # replicas start from zero: their gradients are added into the model's below
+        return _chunk(chunk_model, *rows, add=add and chunk_model is model)
+
     try:
-        loss = _split(models, ids, targets, _chunk, total_rows, streams)
+        loss = _split(models, ids, targets, work, total_rows, streams)
     finally:
         if streams is not None:
             model.set_rng(own)  # forward passes outside a step draw from the model's generator again
@@ -151,15 +157,6 @@ def compute_loss(model, ids, targets) -> float:
     return _split(chunk_models(model, ids.shape[0]), ids, targets, _chunk_loss)
 
 
-def _accumulator(model):
-    """A zeroed buffer like model.grad, made once per model."""
-    buffer = _accumulators_of.get(model)
-    if buffer is None or buffer.shape != model.grad.shape:
-        buffer = _accumulators_of[model] = np.zeros_like(model.grad)
-    buffer[...] = 0.0
-    return buffer
-
-
 def step_gradients(model, ids, targets, step: int, world, accumulation: int = 1) -> float:
     """The global batch ids, targets (B, T) of training step `step` -> its mean loss, on every
     process; model.grad holds the batch's gradient (this process's rows, then an all-reduce)."""
@@ -168,17 +165,12 @@ def step_gradients(model, ids, targets, step: int, world, accumulation: int = 1)
     parts = max(1, min(accumulation, mine.stop - mine.start))
     bounds = [mine.start + (mine.stop - mine.start) * i // parts for i in range(parts + 1)]
     dropout = model.config.dropout > 0
-    summed = _accumulator(model) if parts > 1 else None  # the micro-batches' gradient sum
     loss = 0.0
-    for start, stop in zip(bounds[:-1], bounds[1:]):
+    for part, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
         streams = RowStreams(model.config.seed, step, range(start, stop)) if dropout else None
-        if stop > start:
-            loss += compute_gradients(model, ids[start:stop], targets[start:stop], B, streams)
+        if stop > start:  # the first micro-batch writes model.grad, later ones add to it: no second buffer
+            loss += compute_gradients(model, ids[start:stop], targets[start:stop], B, streams, add=part > 0)
         else:  # a process with no rows (fewer rows than processes) adds nothing
             model.grad[...] = 0.0
-        if summed is not None:
-            summed += model.grad
-    if summed is not None:
-        model.grad[...] = summed
     world.sum(model.grad)
     return float(world.sum(np.array([loss]))[0])

@@ -1,4 +1,5 @@
-"""Where a model is surprised: the loss of every character of a text, and views of it (terminal colours, digits, HTML).
+"""Where a model is surprised: the loss of every token of a text (every character, with the char
+tokenizer), and views of it (terminal colours, digits, HTML).
 
 The loss of character j is -log p(text[j] | what came before), in nats: 0 when
 the model was sure of it, log(vocab_size) (4.2 for 65 characters) for a blind
@@ -67,12 +68,17 @@ def level(loss: float) -> int:
     return int(np.searchsorted(LEVELS, loss, side="right"))
 
 
-def summary(pairs) -> str:
-    """One line: mean loss and the characters the model found hardest."""
+def unit(tokenizer) -> str:
+    """What the pairs of a run's tokenizer are, for people: its characters, or the tokens of another tokenizer."""
+    return "characters" if tokenizer.name == "char" else "tokens"
+
+
+def summary(pairs, unit: str = "characters") -> str:
+    """One line: mean loss and the tokens the model found hardest; unit: what they are (`unit(tokenizer)`)."""
     losses = np.array([loss for _, loss in pairs])
     hardest = np.argsort(-losses, kind="stable")[:5]
     worst = ", ".join(f"{pairs[i][0]!r} at {i} ({losses[i]:.2f})" for i in hardest)
-    return f"mean loss {losses.mean():.3f} nats over {len(pairs)} characters; hardest: {worst}"
+    return f"mean loss {losses.mean():.3f} nats over {len(pairs)} {unit}; hardest: {worst}"
 
 
 def legend_labels() -> list[str]:
@@ -125,9 +131,9 @@ def to_html_fragment(pairs) -> str:
             f"<pre style=\"font-size:15px;line-height:1.5;color:black\">{''.join(spans)}</pre></div>")
 
 
-def to_html(pairs, title: str = "per-character loss") -> str:
-    """A standalone HTML page: title, summary, and the coloured text of `to_html_fragment`."""
+def to_html(pairs, title: str = "per-character loss", unit: str = "characters") -> str:
+    """A standalone HTML page: title, summary (counting `unit`), and the coloured text of `to_html_fragment`."""
     return (
         f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title></head>\n<body>\n"
-        f"<h1>{html.escape(title)}</h1>\n<p>{html.escape(summary(pairs))}</p>\n{to_html_fragment(pairs)}\n</body></html>\n"
+        f"<h1>{html.escape(title)}</h1>\n<p>{html.escape(summary(pairs, unit))}</p>\n{to_html_fragment(pairs)}\n</body></html>\n"
     )

@@ -122,7 +122,8 @@ class Trainer:
                  stop: StopRequest | None = None, world=None):
         self.model, self.optimizer, self.epochs, self.config = model, optimizer, epochs, config
         self.world = world or distributed.Solo()  # the processes this run trains on (distributed.py)
-        self.session_reduce = [0, 0.0]  # this session's steps and their all-reduce seconds
+        self.session_steps = 0  # steps taken by this session (not before a resume)
+        self.session_reduce_seconds = 0.0  # and the seconds their all-reduces took
         self.val_inputs, self.val_targets = val
         self.report = report
         self.step = step  # steps done
@@ -148,8 +149,8 @@ class Trainer:
         reduced_before = self.world.reduce_seconds
         loss = step_gradients(self.model, inputs, targets, self.step, self.world, config.grad_accum_steps)
         reduce_seconds = self.world.reduce_seconds - reduced_before
-        self.session_reduce[0] += 1
-        self.session_reduce[1] += reduce_seconds
+        self.session_steps += 1
+        self.session_reduce_seconds += reduce_seconds
         grad_norm = clip_grad_norm(self.model.grad, config.grad_clip)
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             raise Diverged(self.step + 1, float(loss), float(grad_norm))
@@ -227,9 +228,8 @@ class Trainer:
 
     def finish_report(self, status: str):
         reports.progress(self.report, status, self.step, self.tokens_per_second(), peak_memory_mb())
-        steps, seconds = self.session_reduce
-        if self.world.size > 1 and steps:
-            self.report["world"]["allreduce_seconds_per_step"] = round(seconds / steps, 6)
+        if self.world.size > 1 and self.session_steps:
+            self.report["world"]["allreduce_seconds_per_step"] = round(self.session_reduce_seconds / self.session_steps, 6)
         self.on_report(self.report)
 
     def state(self) -> TrainState:

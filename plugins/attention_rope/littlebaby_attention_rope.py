@@ -44,17 +44,30 @@ class RotaryAttention(littlebaby.Block):
         self.attend = self.add("attend", CausalAttention(config.dropout))
         self.proj = self.add("proj", Linear(config.head_size, config.n_emb, init="residual"))
         self.dropout = self.add("dropout", Dropout(config.dropout))
+        self.n_ctx = config.n_ctx
+        self.table, self.table_key = None, None  # cos, sin of positions 0 .. n_ctx - 1, and their (d_k, dtype)
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)
         q, k, v = split_qkv(self.qkv.forward(x), self.n_heads)  # (B, H, T, d_k)
         start = cache.position if cache is not None else 0
-        positions = np.arange(start, start + x.shape[1])
-        self.saved = rotary_tables(positions, q.shape[-1], self.options.rope_base, q.dtype)  # cos, sin (T, d_k // 2)
+        self.saved = self.rotations(start, x.shape[1], q.shape[-1], q.dtype)  # cos, sin (T, d_k // 2)
         q, k = rotary_forward(q, *self.saved), rotary_forward(k, *self.saved)
         if cache is not None:  # (B, H, pos + T, d_k): keys stored rotated
             k, v = cache.extend("k", k), cache.extend("v", v)
         o = self.attend.forward(q, k, v)  # (B, H, T, d_k)
         return self.dropout.forward(self.proj.forward(merge_heads(o)))
+
+    def rotations(self, start: int, T: int, d_k: int, dtype):
+        """cos, sin (T, d_k // 2) of positions start .. start + T - 1. Every step, eval batch and token
+        within n_ctx needs rows of the same table: it is built once and sliced. Positions past n_ctx
+        (a cache sliding on) get their own rows, the same numbers the table would hold."""
+        if start + T > self.n_ctx:
+            return rotary_tables(np.arange(start, start + T), d_k, self.options.rope_base, dtype)
+        if self.table_key != (d_k, np.dtype(dtype)):
+            self.table = rotary_tables(np.arange(self.n_ctx), d_k, self.options.rope_base, dtype)
+            self.table_key = (d_k, np.dtype(dtype))
+        cos, sin = self.table
+        return cos[start : start + T], sin[start : start + T]
 
     def backward(self, dy):  # dy (B, T, n_emb)
         do = split_heads(self.proj.backward(self.dropout.backward(dy)), self.n_heads)

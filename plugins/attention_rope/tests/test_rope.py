@@ -4,9 +4,11 @@ and its own behaviour: relative positions, sliding generation, rope_base."""
 import numpy as np
 import pytest
 
+import littlebaby_attention_rope as rope_module
 from littlebaby.config import from_dict
 from littlebaby.generation import generate
 from littlebaby.model import build_model
+from littlebaby.ops.rotary import rotary_tables
 from littlebaby.testing import block_suite, build_block, check_cache, randomize, tiny_config, tiny_model
 
 TestRotaryAttention = block_suite("attention", "rope", options={"rope_base": 100.0})
@@ -84,3 +86,32 @@ def test_rope_base_changes_the_outputs():
     x = np.random.default_rng(4).standard_normal((1, 6, 12))
     y = [attention(head_size=16, rope_base=base).forward(x) for base in (10.0, 10000.0)]
     assert not np.allclose(*y)
+
+
+def test_the_rotation_tables_are_built_once_for_every_step_and_token_within_n_ctx(monkeypatch):
+    built = []
+    original = rope_module.rotary_tables
+    monkeypatch.setattr(rope_module, "rotary_tables", lambda positions, *rest: built.append(len(positions)) or original(positions, *rest))
+    block = attention(head_size=16)
+    n_ctx = block.n_ctx
+    x = np.random.default_rng(5).standard_normal((2, n_ctx, 12))
+    for _ in range(3):  # three training steps
+        block.forward(x)
+        block.backward(np.ones_like(x))
+    block.forward(x[:, :3])  # a shorter window
+    cache = tiny_model(c_attention="rope", head_size=16).new_cache().layers[0]
+    for t in range(n_ctx):  # a token at a time through the cache
+        block.forward(x[:1, t : t + 1], cache)
+    assert built == [n_ctx]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sliced_rotation_tables_are_those_of_their_positions(dtype):
+    block = attention(head_size=16, rope_base=100.0)
+    n_ctx, d_k = block.n_ctx, 4
+    for start, T in [(0, n_ctx), (2, 3), (n_ctx - 1, 1), (n_ctx - 2, 5), (1000, 1)]:  # the last two: past n_ctx
+        expected = rotary_tables(np.arange(start, start + T), d_k, 100.0, dtype)
+        for got, want in zip(block.rotations(start, T, d_k, dtype), expected):
+            assert got.dtype == dtype and got.shape == (T, d_k // 2)
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-15)
+    assert block.rotations(0, 2, 6, dtype)[0].shape == (2, 3)  # another head width: its own table
