@@ -150,7 +150,9 @@ def write_text(path, text: str):
 
 
 def write_json(path, data):
-    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    """Standard JSON only: NaN and infinities are a ValueError (nothing written), since every reader
+    of run files (reading.read_json) refuses them and a file written once must read back."""
+    write_text(path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 read_json = reading.read_json  # the one JSON reader; report.py and import_original.py still import it from here
