@@ -171,9 +171,13 @@ def test_a_write_that_fails_is_one_line_and_leaves_nothing(tmp_path):
     assert os.listdir(tmp_path) == ["big.txt"]
 
 
-def test_a_file_given_twice_is_prepared_once(tmp_path, sources):
-    with pytest.warns(UserWarning, match="a.txt: given twice"):
-        preparing.prepare([sources / "a.txt", sources / "greek" / "b.txt", sources / "a.txt"], tmp_path / "o")
+def test_a_file_met_twice_is_prepared_once(tmp_path, sources):
+    (sources / "greek" / "again.txt").symlink_to(sources / "a.txt")
+    with pytest.warns(UserWarning) as caught:
+        preparing.prepare([sources / "a.txt", sources / "greek", sources / "a.txt"], tmp_path / "o")
+    assert sorted(str(w.message) for w in caught if "same file" in str(w.message)) == [
+        f"skipping {sources / 'a.txt'}: the same file as {sources / 'a.txt'}",
+        f"skipping {sources / 'greek' / 'again.txt'}: the same file as {sources / 'a.txt'}"]
     train, val, meta = decoded(tmp_path / "o")
     assert train + val == ENGLISH + GREEK and len(meta["sources"]) == 2  # none of the val text is also train text
 

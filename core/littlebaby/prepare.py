@@ -65,9 +65,9 @@ def is_text(path: Path) -> bool:
 
 
 def list_sources(paths) -> list[Source]:
-    """Text files of the given files and directories; other files, and a file given twice (its
-    text would be in both the train and the val split), are skipped with a warning."""
-    found, seen = [], set()
+    """Text files of the given files and directories; other files, and a file met again (given
+    twice, or through a link: its text would be in both splits), are skipped with a warning."""
+    found, seen = [], {}  # resolved path -> the path it was first met by
     for given in map(Path, paths):
         if given.is_dir():
             candidates = sorted(p for p in given.rglob("*")
@@ -86,10 +86,10 @@ def list_sources(paths) -> list[Source]:
         for path in candidates:
             if path.parent in prepared:
                 continue
-            if path.resolve() in seen:
-                warnings.warn(f"skipping {path}: given twice", stacklevel=2)
+            first = seen.setdefault(path.resolve(), path)
+            if first is not path:
+                warnings.warn(f"skipping {path}: the same file as {first}", stacklevel=2)
                 continue
-            seen.add(path.resolve())
             if is_text(path):
                 found.append(Source(path, path.stat().st_size))
             else:
