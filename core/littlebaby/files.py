@@ -13,10 +13,9 @@ in the same folder, then renamed over the target, so a crash never leaves a
 partial file; the temporaries of a writer that died are removed by the next
 command in the home (`Home.clean_leftovers`). A run exists from the moment its
 config file does: names are reserved by creating it exclusively (`reserve`),
-so concurrent commands never pick the same name. A write
-that fails (a full disk, a read-only file system, no permission, a directory
-where the file should go) leaves the previous file as it was and is a
-one-line UserError naming the path and the system's reason.
+so concurrent commands never pick the same name. A write that fails (a full
+disk, a read-only file system, no permission, a directory where the file
+should go) leaves the previous file as it was and is a one-line UserError.
 """
 
 import contextlib
@@ -70,8 +69,7 @@ def write_bytes(path, data: bytes):
 
 
 def _write_atomically(path: Path, data: bytes):
-    # name the real obstacle: mkdir and rename would report only "File exists" or "Is a directory"
-    if path.is_dir():
+    if path.is_dir():  # named: rename would report only "Is a directory"
         raise IsADirectoryError(21, "it is a directory")
     make_parents(path)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=".tmp")
@@ -89,8 +87,7 @@ def _write_atomically(path: Path, data: bytes):
 
 
 def make_parents(path: Path):
-    """Create the folders path goes in; a file standing where one should be is named (mkdir would
-    report only "File exists")."""
+    """Create the folders path goes in, naming a file in the way (mkdir says only "File exists")."""
     blocking = next((folder for folder in path.parents if folder.exists() and not folder.is_dir()), None)
     if blocking is not None:
         raise NotADirectoryError(20, f"{blocking} is a file, not a directory")
@@ -125,10 +122,8 @@ def process_alive(pid: int) -> bool:
         return False
     try:
         os.kill(pid, 0)
-    except PermissionError:  # someone else's process
-        return True
-    except OSError:
-        return False
+    except OSError as error:
+        return isinstance(error, PermissionError)  # someone else's process
     return True
 
 
@@ -150,8 +145,7 @@ def write_text(path, text: str):
 
 
 def write_json(path, data):
-    """Standard JSON only: NaN and infinities are a ValueError (nothing written), since every reader
-    of run files (reading.read_json) refuses them and a file written once must read back."""
+    """Standard JSON only: NaN or infinity is a ValueError, as every reader (reading.read_json) refuses them."""
     write_text(path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
 
@@ -252,11 +246,8 @@ class Home:
         self.clean_leftovers()
 
     def runs(self) -> list[str]:
-        """Names of the runs in the home, least recently changed first.
-
-        A run is there once its config or model file is: a run killed before its first
-        checkpoint is listed too.
-        """
+        """Names of the runs in the home, least recently changed first. A run is there once its
+        config or model file is: a run killed before its first checkpoint is listed too."""
         names = set()
         for folder, prefix, suffix in (("configs", "config_", ".json"), ("models", "model_", ".safetensors")):
             with contextlib.suppress(OSError):
