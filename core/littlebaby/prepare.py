@@ -10,7 +10,8 @@ the characters it lacks, bpe encodes every byte as it is).
 Split rule: the sources are concatenated in the order listed (a directory's
 files sorted by path); the first 90% of the bytes train, the rest validate.
 Everything is written into a temporary directory beside --out and renamed at
-the end, so a failure leaves nothing half-written.
+the end, so a failure leaves nothing half-written (and the temporary directory
+of a prepare that was killed is removed by the next prepare of the same out).
 """
 
 import codecs
