@@ -238,3 +238,13 @@ def test_corrupt_bytes_never_raise_anything_but_user_error(saved, start, junk):
         checkpoint.load_model(broken)
     except UserError as error:
         assert "\n" not in str(error)
+
+
+def test_a_header_string_holding_a_newline_is_still_one_line(saved):
+    _, path = saved
+    header, data = read_raw(path)
+    header[sorted(k for k in header if k != "__metadata__")[0]]["dtype"] = "F32\nlittlebaby: error: forged"
+    write_raw(path.with_name("broken.safetensors"), header, data)
+    with pytest.raises(UserError, match="corrupt or truncated") as error:
+        checkpoint.load_model(path.with_name("broken.safetensors"))
+    assert "\n" not in str(error.value)

@@ -1,5 +1,7 @@
 """A run's checkpoints: whole sets renamed into place, verified against their manifest, the newest two kept."""
 
+import builtins
+import hashlib
 import json
 import os
 
@@ -36,6 +38,19 @@ def test_a_checkpoint_holds_model_optimizer_and_manifest(tmp_path):
     for key, value in optimizer.state().items():
         np.testing.assert_array_equal(fresh.state()[key], value)
     assert [p.name for p in tmp_path.iterdir()] == ["step_000000007"]  # no temporary left
+
+
+def test_a_checkpoint_is_written_once_and_not_read_back_to_hash_it(tmp_path, monkeypatch):
+    model, optimizer = small()
+    opened, real_open = [], builtins.open
+    monkeypatch.setattr(builtins, "open", lambda file, mode="r", *a, **k: opened.append((str(file), mode)) or real_open(file, mode, *a, **k))
+    saved = save(tmp_path, 3, model, optimizer)
+    assert not [(f, mode) for f, mode in opened if f.endswith(".safetensors") and "r" in mode]
+    monkeypatch.undo()
+    # the manifest is as before: the sha256 of each file's bytes, so older checkpoints and this one verify alike
+    manifest = json.loads((saved.path / checkpoints.MANIFEST).read_text())
+    assert manifest["parts"] == {part: hashlib.sha256((saved.path / part).read_bytes()).hexdigest() for part in checkpoints.PARTS}
+    assert checkpoints.verify(saved.path) == saved
 
 
 def test_only_the_newest_two_are_kept(tmp_path):

@@ -2,6 +2,8 @@
 
 import errno
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -24,6 +26,27 @@ def test_a_failed_write_keeps_the_old_file(tmp_path):
         files.write_json(path, {"a": object()})
     assert files.read_json(path, "test") == {"a": 1}
     assert os.listdir(tmp_path) == ["a.json"]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_json_that_no_strict_reader_reads_is_never_written(tmp_path, value):
+    path = tmp_path / "a.json"
+    files.write_json(path, {"a": 1})
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        files.write_json(path, {"nested": [{"loss": value}]})
+    assert files.read_json(path, "test") == {"a": 1} and os.listdir(tmp_path) == ["a.json"]
+
+
+# a diverging run's report holds non-finite update ratios (report.step_record, from stats.squared_norms
+# overflowing float32), written by report_writer.py's own json.dumps: strict readers then refuse it
+@pytest.mark.xfail(strict=True, reason="report.step_record writes non-finite update ratios (report.py, stats.py)")
+def test_a_run_stopped_by_a_nan_loss_has_a_report_that_reads_back(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--set", "lr=1e20", "--set", "grad_clip=0",
+                           "--set", "warmup_steps=0", "--set", "dtype=float32", "--set", "checkpoint_interval=1", "--quiet"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 2 and "training diverged" in done.stderr, done.stderr
+    [path] = (tmp_path / "outputs").glob("report_*.json")
+    assert files.read_json(path, "report")["status"] == "diverged"  # resume and `runs` read it so
 
 
 def make_run(home, name):

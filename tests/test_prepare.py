@@ -2,8 +2,12 @@
 
 import hashlib
 import json
+import os
+import resource
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,6 +98,13 @@ def _damage_bin(tmp, sources):
     return out
 
 
+def _replace(tmp, sources, name, by):
+    out = _prepared(tmp, sources)
+    (out / name).unlink()
+    by(out / name)
+    return out
+
+
 BAD = {
     "empty directory": (lambda tmp, s: ["prepare", "--data", (tmp / "void").mkdir() or tmp / "void", "--out", tmp / "o"], "is empty"),
     "no text files": (lambda tmp, s: ["prepare", "--data", s / "picture.png", "--out", tmp / "o"], "no UTF-8 text files"),
@@ -106,6 +117,21 @@ BAD = {
     "train on an empty directory": (lambda tmp, s: ["train", "--data", (tmp / "void").mkdir() or tmp / "void", "--home", tmp / "h"], "empty directory"),
     "smaller than one window": (lambda tmp, s: ["train", "--data", _prepared(tmp, s), "--set", "n_ctx=1024", "--home", tmp / "h"], "needs one window"),
     "bin disagrees with meta": (lambda tmp, s: ["train", "--data", _damage_bin(tmp, s), "--home", tmp / "h"], "train.bin has 6 bytes"),
+    "a FIFO for data": (lambda tmp, s: ["prepare", "--data", os.mkfifo(tmp / "fifo") or tmp / "fifo", "--out", tmp / "o"],
+                        "fifo is a FIFO (named pipe), not a regular file"),
+    "a device for data": (lambda tmp, s: ["prepare", "--data", "/dev/zero", "--out", tmp / "o"], "/dev/zero is a character device"),
+    "a dangling link for data": (lambda tmp, s: ["prepare", "--data", (tmp / "l").symlink_to(tmp / "gone") or tmp / "l", "--out", tmp / "o"],
+                                 "l is a symbolic link to a missing file"),
+    "a dangling link for out": (lambda tmp, s: ["prepare", "--data", s, "--out", (tmp / "l").symlink_to(tmp / "gone") or tmp / "l"], "exists"),
+    "out under a file": (lambda tmp, s: ["prepare", "--data", s, "--out", s / "a.txt" / "o"], "a.txt is a file, not a directory"),
+    "bad options for a nested out": (lambda tmp, s: ["prepare", "--data", s, "--set", "c_tokenizer=bpe", "--set", "vocab_size=1",
+                                                     "--out", tmp / "new" / "deeper" / "o"], "vocab_size must be at least 257"),
+    "a directory for train.bin": (lambda tmp, s: ["train", "--data", _replace(tmp, s, corpus.TRAIN, Path.mkdir), "--home", tmp / "h"],
+                                  "train.bin is a directory, not a regular file"),
+    "a dangling link for train.bin": (lambda tmp, s: ["train", "--data", _replace(tmp, s, corpus.TRAIN, lambda p: p.symlink_to(tmp / "gone")),
+                                      "--home", tmp / "h"], "train.bin is a symbolic link to a missing file"),
+    "a directory for meta.json": (lambda tmp, s: ["train", "--data", _replace(tmp, s, corpus.META, Path.mkdir), "--home", tmp / "h"],
+                                  "meta.json is a directory, not a regular file"),
 }
 
 
@@ -130,3 +156,46 @@ def test_a_prepared_corpus_inside_the_data_is_skipped(tmp_path, sources):
     assert sorted(str(w.message).split(": ")[-1] for w in ours) == ["a prepared corpus", "not a UTF-8 text file"]
     train, val, meta = decoded(tmp_path / "again")
     assert train + val == ENGLISH + GREEK and len(meta["sources"]) == 2
+
+
+def test_a_write_that_fails_is_one_line_and_leaves_nothing(tmp_path):
+    (tmp_path / "big.txt").write_text(ENGLISH * 100, encoding="utf-8")
+
+    def small_files():  # as a full disk would: writes past 50 kB fail with EFBIG (not the default SIGXFSZ)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+
+    done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "prepare", "--data", "big.txt", "--out", "o", "--quiet"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, preexec_fn=small_files)
+    assert done.returncode == 2 and done.stderr == "littlebaby: error: cannot write o (File too large); free some disk space; nothing was written\n", done.stderr
+    assert os.listdir(tmp_path) == ["big.txt"]
+
+
+def test_a_file_met_twice_is_prepared_once(tmp_path, sources):
+    (sources / "greek" / "again.txt").symlink_to(sources / "a.txt")
+    with pytest.warns(UserWarning) as caught:
+        preparing.prepare([sources / "a.txt", sources / "greek", sources / "a.txt"], tmp_path / "o")
+    assert sorted(str(w.message) for w in caught if "same file" in str(w.message)) == [
+        f"skipping {sources / 'a.txt'}: the same file as {sources / 'a.txt'}",
+        f"skipping {sources / 'greek' / 'again.txt'}: the same file as {sources / 'a.txt'}"]
+    train, val, meta = decoded(tmp_path / "o")
+    assert train + val == ENGLISH + GREEK and len(meta["sources"]) == 2  # none of the val text is also train text
+
+
+def test_a_killed_prepares_leftover_is_removed_by_the_next(tmp_path, sources):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    leftover = tmp_path / f".o.{dead}.abc123.tmp"
+    (leftover / "train.bin").parent.mkdir()
+    (leftover / "train.bin").write_bytes(b"\x00" * 64)
+    preparing.prepare([sources / "a.txt"], tmp_path / "o")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["books", "o"]
+
+
+def test_ids_beyond_the_vocabulary_are_one_line_not_an_index_error(tmp_path, sources):
+    out = _prepared(tmp_path, sources)
+    ids = np.fromfile(out / corpus.TRAIN, dtype=np.uint16)
+    ids[::7] = 60000  # a damaged file of the right size
+    ids.tofile(out / corpus.TRAIN)
+    done = cli("train", "--config", "tiny", "--data", out, "--set", "n_ctx=8", "--set", "max_steps=2", "--quiet", "--home", "h", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "train.bin holds token id 60000, but its tokenizer has" in done.stderr and "prepare it again" in done.stderr

@@ -1,5 +1,6 @@
 """Reading inputs: only regular files, bounded sizes, strict JSON; every refusal one line."""
 
+import hashlib
 import json
 import os
 import threading
@@ -114,3 +115,12 @@ def test_sizes_read_as_people_write_them():
     assert reading.describe_bytes(512) == "512 bytes"
     assert reading.describe_bytes(3 << 30) == "3.0 GiB"
     assert reading.describe_bytes(10**400) == "10^400 bytes"  # a config may ask for more than a float holds
+
+
+def test_a_file_streamed_in_chunks_hashes_as_its_bytes(tmp_path):
+    content = bytes(range(256)) * 41 + b"tail"  # not a whole number of chunks
+    (tmp_path / "f").write_bytes(content)
+    pieces = list(reading.chunks(tmp_path / "f", size=1000))
+    assert b"".join(pieces) == content and max(map(len, pieces)) == 1000
+    assert reading.sha256(pieces) == reading.sha256(content) == hashlib.sha256(content).hexdigest()
+    assert reading.sha256(reading.chunks(tmp_path / "f")) == reading.sha256(bytearray(content))

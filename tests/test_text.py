@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from littlebaby import text
 from littlebaby.errors import UserError
 from littlebaby.text import Epochs, read_text, shipped_text, split, val_windows
 
@@ -59,3 +60,34 @@ def test_val_windows_are_fixed_whatever_the_seed():
     np.testing.assert_array_equal(a + 1, b)
     np.testing.assert_array_equal(val_windows(np.arange(500), 8, 16)[0], a)
     assert len(val_windows(np.arange(12), 8, 16)[0]) == 4  # fewer when the split is short
+
+
+def _visiting_order_the_slow_way(epochs, epoch, block):
+    """Every window start of an epoch over blocks of `block` windows, drawn afresh as text.py's
+    docstring describes: an offset and a block order from (seed, epoch), each block's own order from
+    (seed, epoch, block), the partial block last."""
+    rng = np.random.default_rng([epochs.seed, epoch])
+    offset = int(rng.integers(0, epochs.n_ctx))
+    full = epochs.windows_per_epoch // block
+    order = []
+    for b in [*rng.permutation(full), full]:
+        size = min(block, epochs.windows_per_epoch - b * block)
+        order += [offset + (b * block + i) * epochs.n_ctx for i in np.random.default_rng([epochs.seed, epoch, b]).permutation(size)]
+    return np.array(order)
+
+
+def test_a_long_epochs_batches_are_those_of_its_order_and_each_order_is_drawn_once(monkeypatch):
+    monkeypatch.setattr(text, "SHUFFLE_BLOCK", 16)
+    ids = np.arange(10 * 100 + 10 + 7) * 7 % 1013  # 100 windows of 10: six full blocks and a partial one
+    epochs = text.Epochs(ids, n_ctx=10, batch_size=3, seed=4)
+    expected = [_visiting_order_the_slow_way(epochs, epoch, 16) for epoch in (0, 1)]
+    drawn, real = [], np.random.default_rng
+    monkeypatch.setattr(np.random, "default_rng", lambda seed=None: drawn.append(seed) or real(seed))
+    for step in range(2 * epochs.steps_per_epoch):
+        epoch, index = divmod(step, epochs.steps_per_epoch)
+        starts = expected[epoch][index * 3 : index * 3 + 3]
+        inputs, targets = epochs.batch(step)
+        np.testing.assert_array_equal(inputs, ids[starts[:, None] + np.arange(10)])
+        np.testing.assert_array_equal(targets, ids[starts[:, None] + np.arange(1, 11)])
+    # per epoch: the block order once, each of the 7 blocks' own order once; not one per step
+    assert len(drawn) == 2 * (1 + 7)

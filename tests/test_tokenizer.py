@@ -102,3 +102,17 @@ def test_unknown_characters_below_and_above_the_largest_known_one():
     for text, position in (("ab", 1), ("a\U0010ffff", 1), ("\U0001f600", 0)):
         with pytest.raises(UserError, match=rf"at position {position}\)"):
             tokenizer.encode(text)
+
+
+def test_byte_lengths_are_worked_out_once_and_cannot_be_changed_by_a_caller(monkeypatch):
+    tokenizer = Tokenizer.from_text("aé€\n")
+    asked = []
+    original = Tokenizer.token_bytes
+    monkeypatch.setattr(Tokenizer, "token_bytes", lambda self, token: asked.append(token) or original(self, token))
+    first = tokenizer.byte_lengths()
+    np.testing.assert_array_equal(first, [1, 1, 2, 3])  # "\n", "a", "é", "€"
+    assert tokenizer.byte_lengths() is first and len(asked) == tokenizer.vocab_size  # once, not per call
+    with pytest.raises(ValueError):
+        first[0] = 7  # shared by every caller: bits per byte would silently change
+    grown = tokenizer.extend("ü")
+    assert list(grown.byte_lengths()) == [1, 1, 2, 3, 2]  # a new tokenizer has its own

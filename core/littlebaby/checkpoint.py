@@ -33,7 +33,9 @@ def plugin_metadata(model) -> dict:
     return {kind: {"name": e.name, "distribution": e.distribution, "version": e.version} for kind, e in model.entries.items()}
 
 
-def save_model(path, model):
+def save_model(path, model) -> str:
+    """Write the model file; returns the sha256 of the bytes written (a checkpoint's manifest lists it,
+    hashed from memory rather than read back)."""
     metadata = {
         "format": FORMAT,
         "littlebaby_version": littlebaby.__version__,
@@ -42,7 +44,12 @@ def save_model(path, model):
         "vocab_size": str(model.vocab_size),
     }
     tensors = {name: np.ascontiguousarray(value) for name, value in model.parameters.named().items()}
-    write_bytes(path, safetensors.numpy.save(tensors, metadata=metadata))
+    return _write(path, safetensors.numpy.save(tensors, metadata=metadata))
+
+
+def _write(path, data: bytes) -> str:
+    write_bytes(path, data)
+    return reading.sha256(data)
 
 
 # numpy dtype -> its name in a safetensors header
@@ -64,7 +71,8 @@ def _opened(path, what: str):
         with safetensors.safe_open(str(path), framework="np") as handle:
             yield handle
     except (safetensors.SafetensorError, OSError) as error:
-        raise UserError(f"{what} file {path} is corrupt or truncated ({error})", "retrain, or restore the file") from None
+        reason = " ".join(str(error).split())  # safetensors quotes the header, whose strings may hold newlines
+        raise UserError(f"{what} file {path} is corrupt or truncated ({reason})", "retrain, or restore the file") from None
 
 
 def _header(handle) -> dict:
@@ -143,9 +151,10 @@ def copy_tensors(model, tensors: dict, source: str):
 
 
 # -- optimizer state, for --resume ----------------------------------------------
-def save_optimizer(path, optimizer, state: dict):
-    """AdamW's arrays, plus `state` (JSON-able: step, epoch, rng states) in the metadata."""
-    write_bytes(path, safetensors.numpy.save(optimizer.state(), metadata={"format": FORMAT, "state": json.dumps(state)}))
+def save_optimizer(path, optimizer, state: dict) -> str:
+    """AdamW's arrays, plus `state` (JSON-able: step, epoch, rng states) in the metadata; returns
+    the sha256 of the bytes written, as save_model."""
+    return _write(path, safetensors.numpy.save(optimizer.state(), metadata={"format": FORMAT, "state": json.dumps(state)}))
 
 
 def load_optimizer(path, optimizer) -> dict:

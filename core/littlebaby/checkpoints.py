@@ -18,7 +18,6 @@ is the set of them that makes a run resumable.
 """
 
 import contextlib
-import hashlib
 import os
 import re
 import shutil
@@ -69,14 +68,6 @@ def before_checkpoints(model: Path, optimizer: Path) -> Checkpoint:
     return Checkpoint(model.parent, None, None, None, model, optimizer)
 
 
-def sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _sync_folder(path: Path):
     """Make a folder's entries (new files, a rename) durable."""
     with contextlib.suppress(OSError):  # some file systems cannot open a folder; the rename is still atomic
@@ -109,13 +100,13 @@ def write(folder, step: int, model, optimizer, state: dict, report_position: dic
     temporary = Path(tempfile.mkdtemp(dir=folder, prefix=files.temporary_prefix(final.name), suffix=".tmp"))
     try:
         os.chmod(temporary, 0o777 & ~files.current_umask())  # mkdtemp makes 0700; a checkpoint is an ordinary folder
-        checkpoint.save_model(temporary / PARTS[0], model)
+        # each part's hash is of the bytes as written, so a checkpoint costs one write and no read
+        hashes = {PARTS[0]: checkpoint.save_model(temporary / PARTS[0], model)}
         pause = float(os.environ.get(PAUSE_VARIABLE) or 0)
         if pause:
             time.sleep(pause)
-        checkpoint.save_optimizer(temporary / PARTS[1], optimizer, state)
-        manifest = {"format": FORMAT, "step": step, "state": state, "report": report_position,
-                    "parts": {part: sha256(temporary / part) for part in PARTS}}
+        hashes[PARTS[1]] = checkpoint.save_optimizer(temporary / PARTS[1], optimizer, state)
+        manifest = {"format": FORMAT, "step": step, "state": state, "report": report_position, "parts": hashes}
         files.write_json(temporary / MANIFEST, manifest)
         _sync_folder(temporary)
         os.rename(temporary, final)
@@ -157,7 +148,7 @@ def verify(path: Path) -> Checkpoint:
         raise BrokenCheckpoint("its manifest does not list its parts")
     for part in PARTS:
         try:
-            if sha256(path / part) != parts[part]:
+            if reading.sha256(reading.chunks(path / part)) != parts[part]:
                 raise BrokenCheckpoint(f"{part} is not the file its manifest describes")
         except OSError:
             raise BrokenCheckpoint(f"{part} is missing or unreadable") from None

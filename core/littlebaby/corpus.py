@@ -13,19 +13,20 @@ Bits per byte make runs with different tokenizers comparable: the val loss
 (nats per token) times tokens per byte of the val text, over ln 2.
 """
 
-import json
 import math
 import mmap
+import os
 from pathlib import Path
 
 import attrs
 import numpy as np
 
-from littlebaby import config as configs, text, tokenizer as tokenizers
+from littlebaby import config as configs, reading, text, tokenizer as tokenizers
 from littlebaby.errors import UserError
 
 FORMAT = 1  # of meta.json; a directory of another format is prepared again
 META, TRAIN, VAL = "meta.json", "train.bin", "val.bin"
+PREPARE_AGAIN = "prepare it again: prepare data=TEXT out=DIR"
 
 
 class Mapped:
@@ -33,11 +34,15 @@ class Mapped:
 
     Each read copies what it asked for and lets go of the mapped pages: the
     kernel maps 64 KB around every page touched, so without this a long run
-    would count most of a large corpus in its resident memory."""
+    would count most of a large corpus in its resident memory. Each read is
+    also checked against the vocabulary (a damaged file would otherwise index
+    past the embedding); a batch costs one max, where checking the whole file
+    up front would read a corpus of any size before training.
+    """
 
-    def __init__(self, path, dtype, tokens: int):
+    def __init__(self, path, dtype, tokens: int, vocab_size: int | None = None):
         self.map = np.memmap(path, dtype=dtype, mode="r", shape=(tokens,))
-        self.dtype = self.map.dtype
+        self.dtype, self.path, self.vocab_size = self.map.dtype, path, vocab_size
 
     def __len__(self) -> int:
         return len(self.map)
@@ -47,6 +52,9 @@ class Mapped:
         mapping = getattr(self.map, "_mmap", None)
         if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
             mapping.madvise(mmap.MADV_DONTNEED)  # a read-only file map: the pages stay in the page cache
+        if self.vocab_size is not None and values.size and values.max() >= self.vocab_size:
+            raise UserError(f"prepared data file {self.path} holds token id {int(values.max())}, but its tokenizer has "
+                            f"{self.vocab_size} tokens", PREPARE_AGAIN)
         return values
 
     def __iter__(self):
@@ -90,29 +98,38 @@ def from_text(corpus: str, tokenizer, n_ctx: int, name: str) -> Corpus:
 
 
 # -- prepared directories ----------------------------------------------------------------
-def _bad(directory, problem: str, fix: str = "prepare it again: prepare data=TEXT out=DIR"):
+def _bad(directory, problem: str, fix: str = PREPARE_AGAIN):
     return UserError(f"prepared data {directory}: {problem}", fix)
+
+
+def _checked(read):
+    """read(), whose one-line refusal (reading.py: missing, not a regular file, too large, not strict
+    JSON) says to prepare the directory again."""
+    try:
+        return read()
+    except UserError as error:
+        raise UserError(error.problem, PREPARE_AGAIN) from None
 
 
 def read_meta(directory) -> dict:
     directory = Path(directory)
     path = directory / META
-    if not path.is_file():
+    if not os.path.lexists(path):  # a directory or a dangling link in its place is named as such below
         files = [p for p in directory.iterdir()] if directory.is_dir() else []
         problem = "is an empty directory" if not files else f"has no {META}, so it is not a prepared corpus"
         raise UserError(f"data directory {directory} {problem}", f"prepare it first: prepare data={directory} out=PREPARED")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise _bad(directory, f"{META} is unreadable ({error})") from None
+    meta = _checked(lambda: reading.read_json(path, "prepared data file"))
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else None
         raise _bad(directory, f"{META} is format {found!r}; this littlebaby reads format {FORMAT}")
+    if not isinstance(meta.get("tokenizer_options", {}), dict):
+        raise _bad(directory, f"{META} gives tokenizer_options {reading.shown(meta['tokenizer_options'])}, not keys and values")
     return meta
 
 
-def open_split(directory, meta: dict, split: str) -> np.ndarray:
-    """The ids of one split, memory-mapped, after checking the file's size against meta."""
+def open_split(directory, meta: dict, split: str, vocab_size: int | None = None) -> np.ndarray:
+    """The ids of one split, memory-mapped, after checking the file's size against meta (and each
+    read's ids against vocab_size)."""
     path = Path(directory) / (TRAIN if split == "train" else VAL)
     try:
         dtype, tokens = np.dtype(meta["dtype"]), int(meta["splits"][split]["tokens"])
@@ -120,20 +137,19 @@ def open_split(directory, meta: dict, split: str) -> np.ndarray:
         raise _bad(directory, f"{META} lacks a valid dtype or token count ({error})") from None
     if dtype.name not in ("uint16", "uint32"):
         raise _bad(directory, f"{META} gives dtype {dtype.name}, not uint16 or uint32")
-    size = path.stat().st_size if path.is_file() else None
+    size = _checked(lambda: reading.size_of(path, "prepared data file"))
     if size != tokens * dtype.itemsize:
-        found = "is missing" if size is None else f"has {size} bytes"
-        raise _bad(directory, f"{path.name} {found}, but {META} says {tokens} {dtype.name} tokens ({tokens * dtype.itemsize} bytes)")
+        raise _bad(directory, f"{path.name} has {size} bytes, but {META} says {tokens} {dtype.name} tokens ({tokens * dtype.itemsize} bytes)")
     if tokens == 0:
         return np.zeros(0, dtype)  # an empty file cannot be mapped
-    return Mapped(path, dtype, tokens)
+    return Mapped(path, dtype, tokens, vocab_size)
 
 
 def open_prepared(directory, n_ctx: int, registry=None):
     """(tokenizer, Corpus, meta) of a prepared directory; every check comes before training."""
     meta = read_meta(directory)
     tokenizer = tokenizers.from_file(meta.get("tokenizer"), f"{directory}/{META} tokenizer", registry)
-    train, val = open_split(directory, meta, "train"), open_split(directory, meta, "val")
+    train, val = (open_split(directory, meta, split, tokenizer.vocab_size) for split in ("train", "val"))
     if tokenizer.vocab_size > np.iinfo(np.dtype(meta["dtype"])).max + 1:
         raise _bad(directory, f"its tokenizer has {tokenizer.vocab_size} tokens, more than {train.dtype.name} holds")
     if min(len(train), len(val)) < n_ctx + 1:
@@ -142,7 +158,8 @@ def open_prepared(directory, n_ctx: int, registry=None):
             f"of n_ctx + 1 = {n_ctx + 1}",
             "prepare more text or lower n_ctx=...",
         )
-    val_bytes = int(meta["splits"]["val"].get("bytes", 0)) or count_bytes(tokenizer, val)
+    given = meta["splits"]["val"].get("bytes")  # counted again when absent (or not a count)
+    val_bytes = given if isinstance(given, int) and not isinstance(given, bool) and given > 0 else count_bytes(tokenizer, val)
     return tokenizer, Corpus(train, val, str(Path(directory).resolve()), val_bytes), meta
 
 

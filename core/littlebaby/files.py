@@ -13,10 +13,9 @@ in the same folder, then renamed over the target, so a crash never leaves a
 partial file; the temporaries of a writer that died are removed by the next
 command in the home (`Home.clean_leftovers`). A run exists from the moment its
 config file does: names are reserved by creating it exclusively (`reserve`),
-so concurrent commands never pick the same name. A write
-that fails (a full disk, a read-only file system, no permission, a directory
-where the file should go) leaves the previous file as it was and is a
-one-line UserError naming the path and the system's reason.
+so concurrent commands never pick the same name. A write that fails (a full
+disk, a read-only file system, no permission, a directory where the file
+should go) leaves the previous file as it was and is a one-line UserError.
 """
 
 import contextlib
@@ -54,10 +53,10 @@ def timestamp() -> str:
 class WriteError(UserError):
     """A write the system refused (full disk, read-only, no permission, a directory in the way)."""
 
-    def __init__(self, path, error: OSError):
-        self.path, self.reason = path, error.strerror or type(error).__name__
-        fix = "free some disk space" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "choose a writable path"
-        super().__init__(f"cannot write {path} ({self.reason})", f"{fix}; any earlier version of the file is unchanged")
+    def __init__(self, path, error: OSError, kept: str = "any earlier version of the file is unchanged"):
+        self.path, self.reason = path, error.strerror or str(error) or type(error).__name__
+        fix = "free some disk space" if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "choose a writable path"
+        super().__init__(f"cannot write {path} ({self.reason})", f"{fix}; {kept}")
 
 
 def write_bytes(path, data: bytes):
@@ -70,13 +69,9 @@ def write_bytes(path, data: bytes):
 
 
 def _write_atomically(path: Path, data: bytes):
-    # name the real obstacle: mkdir and rename would report only "File exists" or "Is a directory"
-    if path.is_dir():
+    if path.is_dir():  # named: rename would report only "Is a directory"
         raise IsADirectoryError(21, "it is a directory")
-    blocking = next((folder for folder in path.parents if folder.exists() and not folder.is_dir()), None)
-    if blocking is not None:
-        raise NotADirectoryError(20, f"{blocking} is a file, not a directory")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parents(path)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=".tmp")
     try:
         os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes 0600; a run's files are ordinary files
@@ -89,6 +84,14 @@ def _write_atomically(path: Path, data: bytes):
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def make_parents(path: Path):
+    """Create the folders path goes in, naming a file in the way (mkdir says only "File exists")."""
+    blocking = next((folder for folder in path.parents if folder.exists() and not folder.is_dir()), None)
+    if blocking is not None:
+        raise NotADirectoryError(20, f"{blocking} is a file, not a directory")
+    path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def current_umask() -> int:
@@ -119,10 +122,8 @@ def process_alive(pid: int) -> bool:
         return False
     try:
         os.kill(pid, 0)
-    except PermissionError:  # someone else's process
-        return True
-    except OSError:
-        return False
+    except OSError as error:
+        return isinstance(error, PermissionError)  # someone else's process
     return True
 
 
@@ -144,12 +145,11 @@ def write_text(path, text: str):
 
 
 def write_json(path, data):
-    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    """Standard JSON only: NaN or infinity is a ValueError, as every reader (reading.read_json) refuses them."""
+    write_text(path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
 
-def read_json(path, what: str, limit: int = reading.JSON_LIMIT):
-    """A JSON file written by a run (at most `limit` bytes, strict JSON), or a one-line UserError."""
-    return reading.read_json(path, f"{what} file", limit)
+read_json = reading.read_json  # the one JSON reader; report.py and import_original.py still import it from here
 
 
 # -- the home -------------------------------------------------------------------
@@ -246,11 +246,8 @@ class Home:
         self.clean_leftovers()
 
     def runs(self) -> list[str]:
-        """Names of the runs in the home, least recently changed first.
-
-        A run is there once its config or model file is: a run killed before its first
-        checkpoint is listed too.
-        """
+        """Names of the runs in the home, least recently changed first. A run is there once its
+        config or model file is: a run killed before its first checkpoint is listed too."""
         names = set()
         for folder, prefix, suffix in (("configs", "config_", ".json"), ("models", "model_", ".safetensors")):
             with contextlib.suppress(OSError):

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from littlebaby import checkpoint, checkpoints, config as configs, files, tokenizer as tokenizers
+from littlebaby import checkpoint, checkpoints, config as configs, files, reading, tokenizer as tokenizers
 from littlebaby.errors import UserError
 from littlebaby.generation import generate as generate_ids
 from littlebaby.tokenizer import Tokenizer
@@ -34,7 +34,7 @@ def load(run: str = "last", home=".", registry=None) -> Loaded:
 
 def load_tokenizer(home: files.Home, name: str, registry=None) -> Tokenizer:
     path = home.tokenizer(name)
-    return tokenizers.from_file(files.read_json(path, "tokenizer"), f"tokenizer file {path}", registry)
+    return tokenizers.from_file(reading.read_json(path, "tokenizer file"), f"tokenizer file {path}", registry)
 
 
 def model_file(home: files.Home, name: str):

@@ -10,12 +10,15 @@ the characters it lacks, bpe encodes every byte as it is).
 Split rule: the sources are concatenated in the order listed (a directory's
 files sorted by path); the first 90% of the bytes train, the rest validate.
 Everything is written into a temporary directory beside --out and renamed at
-the end, so a failure leaves nothing half-written.
+the end, so a failure leaves nothing half-written (and the temporary directory
+of a prepare that was killed is removed by the next prepare of the same out).
 """
 
 import codecs
 import contextlib
+import glob
 import hashlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -26,7 +29,7 @@ import attrs
 import numpy as np
 from tqdm import tqdm
 
-from littlebaby import config as configs, corpus, files, text, tokenizer as tokenizers
+from littlebaby import config as configs, corpus, files, reading, text, tokenizer as tokenizers
 from littlebaby.errors import UserError
 
 BLOCK = 1 << 20  # bytes read, decoded and encoded at a time
@@ -40,9 +43,18 @@ class Source:
     size: int
 
 
+@contextlib.contextmanager
+def _reading(path):
+    """A source that cannot be read (gone since it was listed, unreadable) is a one-line UserError."""
+    try:
+        yield
+    except OSError as error:
+        raise UserError(f"cannot read data file {path} ({error.strerror or error})", "check the file, or leave it out") from None
+
+
 def is_text(path: Path) -> bool:
     """UTF-8 without NUL bytes in its first SNIFF bytes (a cut character at the end is fine)."""
-    with open(path, "rb") as f:
+    with _reading(path), open(path, "rb") as f:
         head = f.read(SNIFF)
     if b"\x00" in head:
         return False
@@ -54,23 +66,30 @@ def is_text(path: Path) -> bool:
 
 
 def list_sources(paths) -> list[Source]:
-    """Text files of the given files and directories; other files are skipped with a warning."""
-    found = []
+    """Text files of the given files and directories; other files, and a file met again (given
+    twice, or through a link: its text would be in both splits), are skipped with a warning."""
+    found, seen = [], {}  # resolved path -> the path it was first met by
     for given in map(Path, paths):
         if given.is_dir():
             candidates = sorted(p for p in given.rglob("*")
                                 if p.is_file() and not any(part.startswith(".") for part in p.relative_to(given).parts))
             if not candidates:
                 raise UserError(f"data directory {given} is empty", "give a directory holding UTF-8 text files")
-        elif given.is_file():
-            candidates = [given]
         else:
-            raise UserError(f"data path {given} not found", "give text files or directories: data=PATH")
+            try:  # names what stands there: nothing, a dangling link, a FIFO, a device
+                reading.size_of(given, "data path")
+            except UserError as error:
+                raise UserError(error.problem, "give text files or directories: data=PATH") from None
+            candidates = [given]
         prepared = sorted({p.parent for p in candidates if p.name == corpus.META and (p.parent / corpus.TRAIN).exists()})
         for folder in prepared:  # an earlier prepare's output inside the data: its meta.json is not text to learn
             warnings.warn(f"skipping {folder}: a prepared corpus", stacklevel=2)
         for path in candidates:
             if path.parent in prepared:
+                continue
+            first = seen.setdefault(path.resolve(), path)
+            if first is not path:
+                warnings.warn(f"skipping {path}: the same file as {first}", stacklevel=2)
                 continue
             if is_text(path):
                 found.append(Source(path, path.stat().st_size))
@@ -95,7 +114,7 @@ def sample(sources, total: int, size: int = SAMPLE_BYTES):
     for source in sources:
         mine = [s - offset for s in starts if offset <= s < offset + source.size]
         offset += source.size
-        with open(source.path, "rb") as f:
+        with _reading(source.path), open(source.path, "rb") as f:
             for start in mine:
                 f.seek(start)
                 yield f.read(BLOCK).decode("utf-8", errors="ignore")  # a piece may cut a character at each end
@@ -106,9 +125,8 @@ def _blocks(source: Source, digest=None):
     that a word is not cut in two tokens); a file that is not UTF-8 after all is a UserError."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     carried, position = "", 0
-    with open(source.path, "rb") as f:
-        while True:
-            raw = f.read(BLOCK)
+    with _reading(source.path):  # around the reads only: what the consumer raises is not thrown in here
+        for raw in itertools.chain(reading.chunks(source.path, BLOCK), [b""]):  # b"": the end, flushing the decoder
             if digest is not None:
                 digest.update(raw)
             try:
@@ -121,8 +139,6 @@ def _blocks(source: Source, digest=None):
             block, carried = (block[:end], block[end:]) if end else (block, "")
             if block:
                 yield block
-            if not raw:
-                return
 
 
 def _split_at(raw_text: str, byte_cut: int) -> tuple[str, str]:
@@ -143,7 +159,7 @@ class _Writer:
         ids = tokenizer.encode(piece)
         if len(ids) and ids.max() > np.iinfo(self.dtype).max:
             raise UserError(f"the vocabulary outgrew {self.dtype.name} while encoding", "prepare with c_tokenizer=bpe")
-        ids.astype(self.dtype).tofile(self.file)
+        self.file.write(ids.astype(self.dtype))  # not tofile: its failure names no reason (a full disk)
         self.tokens += len(ids)
         self.bytes += len(piece.encode("utf-8"))
 
@@ -152,29 +168,43 @@ def prepare(data, out, overrides=(), quiet: bool = True, log=None, registry=None
     """Prepare the text files and directories `data` into the directory `out`; returns meta.json."""
     say = log or (lambda line: None)
     config = configs.from_dict(configs.with_overrides({}, overrides), registry)
+    options = _tokenizer_options(config, registry)  # a tokenizer that is not installed, or bad options: before any file
     out = Path(out)
-    if out.exists():
+    if os.path.lexists(out):  # lexists: a dangling link there would make the final rename fail
         raise UserError(f"out={out} exists", "give a new directory (prepare never overwrites)")
     sources = list_sources(data)
     total = sum(s.size for s in sources)
     sampled = total > SAMPLE_BYTES
     trained_on = f"a sample of {SAMPLE_BYTES} bytes in {SAMPLE_BYTES // BLOCK} evenly spaced pieces" if sampled else f"all {total} bytes"
-    say(f"{len(sources)} text files, {total:,} bytes; training the {config.c_tokenizer} tokenizer on {trained_on}")
-    tokenizer = tokenizers.train(config, sample(sources, total), min(total, SAMPLE_BYTES), quiet, registry)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    try:  # before the tokenizer's training: an out that cannot be written is said at once
+        temporary = _temporary_beside(out)
+    except OSError as error:
+        raise files.WriteError(out, error, kept="nothing was written") from None
     try:
+        say(f"{len(sources)} text files, {total:,} bytes; training the {config.c_tokenizer} tokenizer on {trained_on}")
+        tokenizer = tokenizers.train(config, sample(sources, total), min(total, SAMPLE_BYTES), quiet, registry)
         tokenizer, meta = _encode(sources, total, tokenizer, temporary, sampled, quiet)
-        meta.update(tokenizer_trained_on=trained_on, tokenizer_options=_tokenizer_options(config, registry))
+        meta.update(tokenizer_trained_on=trained_on, tokenizer_options=options)
         files.write_json(temporary / corpus.META, meta)
-        umask = os.umask(0)
-        os.umask(umask)
-        temporary.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the corpus is an ordinary directory
+        temporary.chmod(0o777 & ~files.current_umask())  # mkdtemp makes 0700; the corpus is an ordinary directory
         temporary.rename(out)
+    except OSError as error:  # a full disk, a file too large, out appearing meanwhile (reads are UserErrors already)
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise files.WriteError(out, error, kept="nothing was written") from None
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     return meta
+
+
+def _temporary_beside(out: Path) -> Path:
+    """An empty folder to write into, beside out and named after this process (files.temporary_prefix),
+    after removing those a killed prepare of the same out left (its pid is dead)."""
+    files.make_parents(out)
+    for leftover in out.parent.glob(f".{glob.escape(out.name)}.*.tmp"):
+        if files.is_leftover(leftover):
+            shutil.rmtree(leftover, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=out.parent, prefix=files.temporary_prefix(out.name), suffix=".tmp"))
 
 
 def _tokenizer_options(config, registry) -> dict:

@@ -15,6 +15,7 @@ as is nesting deep enough to exhaust Python's recursion limit.
 """
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -24,6 +25,7 @@ import stat
 from littlebaby.errors import UserError
 
 JSON_LIMIT = 16 << 20  # config, tokenizer and metadata JSON: far above any real one
+CHUNK = 1 << 20  # bytes read at a time from a file streamed through (hashed, encoded)
 
 _KINDS = {
     stat.S_ISDIR: "a directory",
@@ -102,6 +104,20 @@ def read_bytes(path, what: str, limit: int, fix: str = "is it the right file?", 
     if pipe and not total:
         raise UserError(f"{what} {path} is a FIFO with no writer (or one that wrote nothing)", "start its writer first, or give a file")
     return b"".join(chunks)
+
+
+def chunks(path, size: int = CHUNK):
+    """A file's bytes `size` at a time, so that a file of any length is read in bounded memory."""
+    with open(path, "rb") as f:
+        yield from iter(lambda: f.read(size), b"")
+
+
+def sha256(content) -> str:
+    """Hex sha256 of bytes in memory, or of an iterable of byte chunks: a file's `chunks(path)`."""
+    digest = hashlib.sha256()
+    for chunk in [content] if isinstance(content, (bytes, bytearray, memoryview)) else content:
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 # -- strict JSON ------------------------------------------------------------------------

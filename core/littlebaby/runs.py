@@ -12,7 +12,6 @@ on the same text (checked by its sha256).
 """
 
 import contextlib
-import hashlib
 import os
 import stat
 from pathlib import Path
@@ -21,7 +20,7 @@ import attrs
 import numpy as np
 
 from littlebaby import checkpoint, checkpoints, config as configs, corpus as corpora, distributed, files, memory, report as reports, text
-from littlebaby import tokenizer as tokenizers
+from littlebaby import reading, tokenizer as tokenizers
 from littlebaby.errors import UserError
 from littlebaby.import_original import convert
 from littlebaby.loading import load_named, load_tokenizer
@@ -34,21 +33,17 @@ SHIPPED_DATA = reports.Data("tiny Shakespeare (shipped)", "shakespeare", 0)
 
 
 # -- data and config ------------------------------------------------------------------
-def _sha256(corpus: str) -> str:
-    return hashlib.sha256(corpus.encode("utf-8")).hexdigest()
-
-
 def read_data(data) -> tuple[str, reports.Data]:
     """(text, what it is): a path, or None for the shipped tiny Shakespeare."""
     if data is None:
         corpus = text.shipped_text(SHIPPED_DATA.shipped)
-        return corpus, attrs.evolve(SHIPPED_DATA, characters=len(corpus), sha256=_sha256(corpus))
+        return corpus, attrs.evolve(SHIPPED_DATA, characters=len(corpus), sha256=reading.sha256(corpus.encode("utf-8")))
     corpus = text.read_text(data)
     try:
         regular = stat.S_ISREG(os.stat(data).st_mode)
     except OSError:  # a pipe that is gone once read
         regular = False
-    return corpus, reports.Data(str(Path(data).resolve()), None, len(corpus), _sha256(corpus), regular)
+    return corpus, reports.Data(str(Path(data).resolve()), None, len(corpus), reading.sha256(corpus.encode("utf-8")), regular)
 
 
 def reread_data(data: reports.Data, name: str) -> str:
@@ -57,7 +52,7 @@ def reread_data(data: reports.Data, name: str) -> str:
         raise UserError(f"run {name} was trained on {data.source}, a pipe or stream that cannot be read again",
                         "it cannot be resumed; finetune it on a saved copy of the text instead")
     corpus = text.shipped_text(data.shipped) if data.shipped else text.read_text(data.source)
-    if data.sha256 is not None and _sha256(corpus) != data.sha256:
+    if data.sha256 is not None and reading.sha256(corpus.encode("utf-8")) != data.sha256:
         raise UserError(f"the text run {name} was trained on changed since ({data.source}: its sha256 differs)",
                         "restore that text to resume the run, or finetune it on the new text")
     return corpus

@@ -81,7 +81,7 @@ class Epochs:
         self.batch_size = min(batch_size, self.windows_per_epoch)
         # an incomplete last batch is dropped so every step sees batch_size windows
         self.steps_per_epoch = self.windows_per_epoch // self.batch_size
-        self._epoch, self._order = None, None  # the epoch whose order is at hand
+        self._epoch, self._order = None, None  # the epoch whose order (or order of blocks) is at hand
         self._block, self._inside = None, None  # (epoch, block) whose shuffle is at hand
 
     def order(self, epoch: int) -> np.ndarray:
@@ -92,19 +92,26 @@ class Epochs:
         starts = np.arange(offset, limit + 1, self.n_ctx)[: self.windows_per_epoch]
         return rng.permutation(starts)
 
+    def block_order(self, epoch: int) -> tuple[int, np.ndarray]:
+        """(offset, blocks in the order visited) of an epoch of more than SHUFFLE_BLOCK windows.
+
+        A memory-mapped corpus may hold billions of tokens: rather than a permutation of every
+        window, the full blocks of SHUFFLE_BLOCK windows are visited in a random order (the
+        partial block last), each block's windows in an order of their own (`starts`)."""
+        rng = np.random.default_rng([self.seed, epoch])
+        offset = int(rng.integers(0, self.n_ctx))
+        full = self.windows_per_epoch // SHUFFLE_BLOCK
+        return offset, np.append(rng.permutation(full), full)
+
     def starts(self, epoch: int, positions: np.ndarray) -> np.ndarray:
         """Window starts at these places of an epoch's visiting order."""
         if self.windows_per_epoch <= SHUFFLE_BLOCK:
             if self._epoch != epoch:
                 self._epoch, self._order = epoch, self.order(epoch)
             return self._order[positions]
-        # A memory-mapped corpus may hold billions of tokens: rather than a permutation of every
-        # window, the full blocks of SHUFFLE_BLOCK windows are visited in a random order (the
-        # partial block last), each block's windows in an order of their own.
-        rng = np.random.default_rng([self.seed, epoch])
-        offset = int(rng.integers(0, self.n_ctx))
-        full = self.windows_per_epoch // SHUFFLE_BLOCK
-        blocks = np.append(rng.permutation(full), full)
+        if self._epoch != epoch:  # drawn once per epoch: a billion-token corpus has thousands of blocks
+            self._epoch, self._order = epoch, self.block_order(epoch)
+        offset, blocks = self._order
         ranks = positions // SHUFFLE_BLOCK
         starts = np.empty(len(positions), dtype=np.int64)
         for rank in np.unique(ranks):

@@ -104,8 +104,16 @@ class Tokenizer:
         return feed
 
     def byte_lengths(self) -> np.ndarray:
-        """Bytes of text each id stands for, (vocab_size,): bits per byte count with it."""
-        return np.array([len(self.token_bytes(i)) for i in range(self.vocab_size)], dtype=np.int64)
+        """Bytes of text each id stands for, (vocab_size,): bits per byte count with it.
+
+        Worked out once per tokenizer: a tokenizer never changes (extend returns a new one), and
+        a vocabulary of 50,000 tokens costs 50,000 calls of token_bytes. Read-only, being shared."""
+        lengths = self.__dict__.get("_byte_lengths")
+        if lengths is None:
+            lengths = np.array([len(self.token_bytes(i)) for i in range(self.vocab_size)], dtype=np.int64)
+            lengths.flags.writeable = False
+            self._byte_lengths = lengths
+        return lengths
 
 
 # -- the run's tokenizer file ------------------------------------------------------------
