@@ -429,3 +429,8 @@ def test_a_launcher_variable_left_over_from_another_job_says_how_to_train_alone(
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "left over from another job" in done.stderr and "unset PMI_SIZE to train on one process" in done.stderr
     assert not (tmp_path / "h").exists()
+
+
+def test_a_config_name_too_long_for_the_system_is_one_line(tmp_path):
+    # Path.exists raises ENAMETOOLONG (it ignores only 'not found' errors): was a traceback
+    assert "File name too long" in refused("train", "--config", "a" * 300, "--home", "h", cwd=tmp_path)

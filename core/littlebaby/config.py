@@ -290,7 +290,11 @@ def config_dict(name_or_path: str) -> tuple[dict, str]:
     # a bare name is a file here if one exists; a folder of that name (a home called `baby`, say)
     # does not hide the shipped config
     bare = path.suffix != ".json" and len(path.parts) == 1
-    if not bare or (path.exists() and not (path.is_dir() and resource.is_file())):
+    try:
+        here = path.exists() and not (path.is_dir() and resource.is_file())
+    except OSError:  # a name the system cannot look up (too long): reading it says why, in one line
+        here = True
+    if not bare or here:
         return load_file(path), path.stem
     if not resource.is_file():
         raise UserError(f"no shipped config {name_or_path!r} (shipped: {', '.join(shipped_configs())})", "or pass a JSON file path")
