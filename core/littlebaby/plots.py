@@ -27,6 +27,11 @@ def _figure(width, height):
 VISIBLE = {"\n": "⏎", " ": "␣", "\t": "⇥"}
 
 
+def _or_nan(value) -> float:
+    """A report statistic to plot: null (overflowed, report.step_record) or missing becomes a gap."""
+    return np.nan if value is None else value
+
+
 def visible(token: str) -> str:
     """A token's text as an axis label: newlines, spaces and tabs made visible."""
     return "".join(VISIBLE.get(char, char) for char in token)
@@ -54,7 +59,7 @@ def training_figure(report: dict, name: str = ""):
     norm_ax.set(xlabel="step", ylabel="global gradient norm", title="gradient norm (before clipping)", yscale="log")
     groups = steps[-1].get("groups", {})
     for group in groups:
-        ratio_ax.plot(step, [s.get("groups", {}).get(group, {}).get("update_ratio", np.nan) for s in steps],
+        ratio_ax.plot(step, [_or_nan(s.get("groups", {}).get(group, {}).get("update_ratio")) for s in steps],
                       lw=0.8, label=group)
     ratio_ax.set(xlabel="step", ylabel="|update| / |weights|", title="update-to-weight ratio", yscale="log")
     if groups:

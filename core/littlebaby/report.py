@@ -1,8 +1,7 @@
 """The run report, outputs/report_<run>.json: its keys are written and read here only.
 
-A report is a JSON object, kept as a plain dict while a run trains (so a
-notebook can look at `result.report`), written after each eval and at least
-every few seconds, read back by resume, `plot` and `runs`. Its keys:
+A report is a JSON object, kept as a plain dict while a run trains (a notebook looks at `result.report`),
+written after each eval and at least every few seconds, read back by resume, `plot` and `runs`. Its keys:
 
     guid, base, created, littlebaby_version     who: the run, the run it was finetuned from
     config_name, config, blocks, parameters,    what was trained
@@ -23,12 +22,12 @@ every few seconds, read back by resume, `plot` and `runs`. Its keys:
       tokens_per_second, peak_memory_mb
     resumed: [step, ...]                        where each resume started
 
-Writing goes through the functions below; `read` is strict (resume and plot
-need a whole report); listing.py reads tolerantly for `runs` (a '?' for what
-it cannot read rather than failing on one damaged report).
+Writing goes through the functions below; `read` is strict (resume and plot need a whole report);
+listing.py reads tolerantly for `runs` (a '?' for what it cannot read, not a failure on one damaged report).
 """
 
 import datetime
+import math
 import os
 import platform
 import socket
@@ -37,7 +36,7 @@ import attrs
 import numpy as np
 
 import littlebaby
-from littlebaby import config as configs, files
+from littlebaby import config as configs, files, reading
 from littlebaby.checkpoint import plugin_metadata
 from littlebaby.corpus import bits_per_byte
 from littlebaby.errors import UserError
@@ -106,8 +105,8 @@ def start(report: dict, total_steps: int, steps_per_epoch: int, batch_size: int)
     report.setdefault("val", [])
     report.update(total_steps=total_steps, steps_per_epoch=steps_per_epoch, batch_size=batch_size, status="running",
                   writer={"pid": os.getpid(), "host": socket.gethostname()})
-    report.pop("stop_signal", None)  # of an earlier session: this one has not stopped
-    report.pop("diverged_at", None)
+    for key in ("stop_signal", "diverged_at"):  # of an earlier session: this one has neither stopped nor diverged
+        report.pop(key, None)
 
 
 def step_record(step: int, loss, lr, grad_norm, seconds: float, tokens: int, groups: dict) -> dict:
@@ -120,8 +119,14 @@ def step_record(step: int, loss, lr, grad_norm, seconds: float, tokens: int, gro
         "grad_norm": round(float(grad_norm), 5),
         "seconds": round(seconds, 5),
         "tokens_per_second": round(tokens / seconds, 1),
-        "groups": {name: {k: float(f"{v:.4g}") for k, v in stats.items()} for name, stats in groups.items()},
+        "groups": {name: {k: _statistic(v) for k, v in stats.items()} for name, stats in groups.items()},
     }
+
+
+def _statistic(value) -> float | None:
+    """4 significant digits, or None (null) once it overflowed: a step on its way to diverging can
+    square weights past float32's range while its loss is finite, and JSON has no NaN."""
+    return float(f"{value:.4g}") if math.isfinite(value) else None
 
 
 def add_step(report: dict, record: dict, train_seconds: float):
@@ -135,10 +140,12 @@ def add_val(report: dict, step: int, loss: float):
     if bytes_per_token:  # comparable across tokenizers
         record["bpb"] = round(bits_per_byte(loss, bytes_per_token), 5)
     report["val"].append(record)
-    best = report.get("best_val_loss")
-    if best is None or loss < best:
-        report["best_val_loss"], report["best_val_step"] = round(loss, 5), step
-        report["best_val_bpb"] = record.get("bpb")
+    _keep_if_best(report, record)
+
+
+def _keep_if_best(report: dict, record: dict):
+    if report.get("best_val_loss") is None or record["loss"] < report["best_val_loss"]:
+        report["best_val_loss"], report["best_val_step"], report["best_val_bpb"] = record["loss"], record["step"], record.get("bpb")
 
 
 def step_count(report: dict) -> int:
@@ -177,9 +184,7 @@ def rewind(report: dict, saved: dict, step: int):
     for key in ("best_val_loss", "best_val_step", "best_val_bpb"):
         report.pop(key, None)
     for record in report["val"]:
-        if report.get("best_val_loss") is None or record["loss"] < report["best_val_loss"]:
-            report["best_val_loss"], report["best_val_step"] = record["loss"], record["step"]
-            report["best_val_bpb"] = record.get("bpb")
+        _keep_if_best(report, record)
     report.update(train_seconds=saved.get("train_seconds", 0.0), wall_seconds=saved.get("wall_seconds", 0.0), steps_done=step)
 
 
@@ -216,7 +221,7 @@ def imported(report: dict):
 def read(path) -> dict:
     """The whole report of a run, or a one-line UserError: every part resume and plot use is
     checked here, so a damaged report fails in one line rather than deep inside a figure."""
-    report = files.read_json(path, "report", LIMIT)
+    report = reading.read_json(path, "report file", LIMIT)
     problem = _problem(report)
     if problem:
         raise UserError(f"report file {path} is not a littlebaby report ({problem})", "restore or regenerate it")
@@ -229,9 +234,11 @@ def value_of(data, key, kind, default="?"):
     return value if isinstance(value, kind) and not isinstance(value, bool) else default
 
 
-def _numbers(record, keys) -> bool:
-    """A JSON object with a number under each key (`keys`: all of its own when None)."""
-    return isinstance(record, dict) and all(value_of(record, k, (int, float), None) is not None for k in keys or record)
+def _numbers(record, keys, nulls: bool = False) -> bool:
+    """A JSON object with a number under each key (`keys`: all of its own when None), or with
+    `nulls` a null too (a group statistic that overflowed, step_record)."""
+    return isinstance(record, dict) and all((nulls and k in record and record[k] is None)
+                                            or value_of(record, k, (int, float), None) is not None for k in keys or record)
 
 
 def _problem(report) -> str | None:
@@ -244,7 +251,7 @@ def _problem(report) -> str | None:
     if not isinstance(steps, list) or not all(_numbers(r, ("step", "loss", "lr", "grad_norm")) for r in steps):
         return "a step record lacks step, loss, lr or grad_norm"
     groups = [r.get("groups", {}) for r in steps]
-    if not all(isinstance(g, dict) and all(_numbers(v, None) for v in g.values()) for g in groups):
+    if not all(isinstance(g, dict) and all(_numbers(v, None, nulls=True) for v in g.values()) for g in groups):
         return "a step record has unreadable group statistics"
     if not isinstance(val, list) or not all(_numbers(r, ("step", "loss")) for r in val):
         return "a val record lacks step or loss"

@@ -169,6 +169,8 @@ class Trainer:
         if not self.world.same(self.model.parameters.data):  # the replicas must never drift apart silently
             raise RuntimeError(f"the processes' parameters differ at step {self.step}: a bug, please report it")
         loss = evaluate(self.model, self.val_inputs, self.val_targets, self.config.batch_size, self.world)
+        if not math.isfinite(loss):  # the last update broke the weights: stop as at a non-finite training loss
+            raise Diverged(self.step, loss, math.nan)
         reports.add_val(self.report, self.step, loss)
         return loss
 
