@@ -34,7 +34,7 @@ def _config_keys() -> set:
     try:
         with warnings.catch_warnings():  # an error line only: a broken plugin is said when it matters
             warnings.simplefilter("ignore", PluginWarning)
-            options = config.declared_options(default_registry())
+            options = default_registry().declared_options()
     except UserError:  # two plugins claim one block: no registry, and that is the error being said
         options = {}
     return {"key", *config.CORE_KEYS, *options}

@@ -160,8 +160,7 @@ converter.register_structure_hook(bool, _exactly(bool, "true or false"))
 
 
 def _format_exception(exc: BaseException, type_) -> str:
-    # Keep the message of our validators and type hooks; cattrs' default would
-    # say only "invalid value".
+    # the message of our validators and type hooks: cattrs' default says only "invalid value"
     if isinstance(exc, (ValueError, TypeError)) and str(exc):
         return str(exc)
     return cattrs_format_exception(exc, type_)
@@ -187,21 +186,6 @@ def _unknown_key(key: str, known) -> UserError:
     return UserError(f"unknown config key {key!r}", hint)
 
 
-def option_classes(registry, names: dict) -> dict:
-    """Options class (or None) of each selected block and tokenizer, by kind."""
-    return {kind: registry.resolve(kind, names[kind]).cls.Options for kind in PLUGIN_KEYS}
-
-
-def declared_options(registry) -> dict:
-    """Every plugin key of every installed block and tokenizer -> the registry Entry declaring it."""
-    declared = {}
-    for entry in registry.entries():
-        if entry.cls.Options is not None:
-            for field in attrs.fields(entry.cls.Options):
-                declared.setdefault(field.name, entry)
-    return declared
-
-
 def from_dict(data: dict, registry=None) -> Config:
     """Build and validate a Config from a flat dict (a JSON file, --set values).
 
@@ -218,8 +202,8 @@ def from_dict(data: dict, registry=None) -> Config:
     core = {k: data.pop(k) for k in list(data) if k in CORE_KEYS}
     config = structure(core, Config)
     names = {kind: getattr(config, key) for kind, key in PLUGIN_KEYS.items()}
-    selected = option_classes(registry, names)
-    declared = declared_options(registry)
+    selected = {kind: registry.resolve(kind, names[kind]).cls.Options for kind in PLUGIN_KEYS}
+    declared = registry.declared_options()
     options = {}
     for kind, cls in selected.items():
         if cls is None:

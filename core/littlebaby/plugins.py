@@ -164,6 +164,15 @@ class Registry:
             for name in sorted(self.blocks[kind]):
                 yield self.blocks[kind][name]
 
+    def declared_options(self) -> dict:
+        """Every config key a registered block or tokenizer declares in its Options -> its Entry."""
+        declared = {}
+        for entry in self.entries():
+            if entry.cls.Options is not None:
+                for field in attrs.fields(entry.cls.Options):
+                    declared.setdefault(field.name, entry)
+        return declared
+
 
 def _what(kind: str) -> str:
     return "tokenizer" if kind == "tokenizer" else f"{kind} block"
