@@ -62,6 +62,15 @@ def test_greedy_and_top_k():
     assert len({sample(logits, 5.0, 0, rng) for _ in range(400)}) == 4
 
 
+@pytest.mark.parametrize("temperature", [1e-320, 5e-324, 1e-300])
+def test_a_vanishing_temperature_is_greedy_without_warnings(temperature):
+    # logits / T overflowed to inf for such T: inf - inf is NaN, and NaN probabilities always drew the last token
+    logits = np.array([0.5, 3.0, 2.0, -1.0], dtype=np.float32)
+    rng = np.random.default_rng(0)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is the point
+        assert {sample(logits, temperature, 0, rng) for _ in range(50)} == {1}
+
+
 def model_without_positions(attention="rope", n_layers=2):
     config = from_dict(dict(c_attention=attention, pos_emb=False, n_ctx=8, n_emb=16, head_size=16, n_heads=2,
                             n_layers=n_layers, dtype="float64"))

@@ -39,7 +39,10 @@ def sample(logits, temperature: float, top_k: int, rng) -> int:
     """One token id from logits (V,): greedy at temperature 0, else softmax(logits / T) over the top k."""
     if temperature == 0:
         return int(np.argmax(logits))
-    scaled = logits.astype(np.float64) / temperature
+    scaled = logits.astype(np.float64)
+    scaled -= scaled.max()  # <= 0, so a tiny temperature sends the others to -inf (probability 0), never to inf - inf
+    with np.errstate(over="ignore"):
+        scaled /= temperature
     if 0 < top_k < scaled.shape[0]:
         threshold = np.partition(scaled, -top_k)[-top_k]
         scaled[scaled < threshold] = -np.inf
