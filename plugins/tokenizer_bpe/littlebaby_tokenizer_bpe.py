@@ -32,9 +32,14 @@ def bytes_to_unicode() -> dict:
 CHAR_TO_BYTE = {char: byte for byte, char in bytes_to_unicode().items()}
 
 
+MAX_VOCAB = 1 << 20  # far past any merge table a text here needs; the library fails (or aborts) on sizes past 2**32
+
+
 def _enough_for_bytes(instance, attribute, value):
     if value < BYTES + 1:
         raise ValueError(f"vocab_size must be at least {BYTES + 1} (the {BYTES} bytes and one merge), got {value}")
+    if value > MAX_VOCAB:
+        raise ValueError(f"vocab_size must be at most {MAX_VOCAB:,}, got {value:,}")
 
 
 @attrs.frozen

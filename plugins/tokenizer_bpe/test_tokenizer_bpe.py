@@ -45,6 +45,12 @@ def test_vocab_size_needs_every_byte_and_a_merge(value):
         tiny_config(registry_with(bpe), c_tokenizer="bpe", vocab_size=value)
 
 
+@pytest.mark.parametrize("value", [(1 << 20) + 1, 10**11, 2**62])
+def test_vocab_size_has_a_ceiling(value):  # 1e11 aborted inside the Rust library, 2**62 overflowed it
+    with pytest.raises(UserError, match="vocab_size must be at most 1,048,576"):
+        tiny_config(registry_with(bpe), c_tokenizer="bpe", vocab_size=value)
+
+
 def test_a_damaged_file_is_one_line(tokenizer):
     data = tokenizer.to_dict()
     with pytest.raises(UserError, match="no valid byte-level BPE"):
