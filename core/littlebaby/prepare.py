@@ -167,8 +167,13 @@ class _Writer:
 def prepare(data, out, overrides=(), quiet: bool = True, log=None, registry=None) -> dict:
     """Prepare the text files and directories `data` into the directory `out`; returns meta.json."""
     say = log or (lambda line: None)
-    config = configs.from_dict(configs.with_overrides({}, overrides), registry)
+    given = configs.with_overrides({}, overrides)
+    config = configs.from_dict(given, registry)
     options = _tokenizer_options(config, registry)  # a tokenizer that is not installed, or bad options: before any file
+    stray = sorted(set(given) - {"c_tokenizer", *options})
+    if stray:  # n_ctx, lr, ...: valid config keys, but nothing prepare does depends on them
+        raise UserError(f"prepare takes only c_tokenizer and its options ({', '.join(options) or 'none for ' + config.c_tokenizer}), "
+                        f"not {', '.join(stray)}", "give training keys to train --data DIR")
     out = Path(out)
     if os.path.lexists(out):  # lexists: a dangling link there would make the final rename fail
         raise UserError(f"out={out} exists", "give a new directory (prepare never overwrites)")
