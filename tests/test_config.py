@@ -230,3 +230,15 @@ def test_any_values_give_a_valid_config_or_one_user_error(data):
     for key in FLOAT_KEYS:
         assert math.isfinite(getattr(config, key))
     assert from_dict(to_dict(config)) == config  # what is written reads back
+
+
+@pytest.mark.parametrize("name", ["", "  "])
+def test_an_empty_config_name_is_named_as_such(name):  # Path("") is the current folder: the API trained baby on config=""
+    with pytest.raises(UserError, match="the config name is empty"):
+        config_dict(name)
+
+
+@pytest.mark.parametrize("value", [1.5, 1e308])
+def test_init_std_has_a_ceiling(value):  # 1e308 overflowed float32 and was reported as divergence, blaming lr
+    with pytest.raises(UserError, match="'init_std' must be <= 1.0"):
+        from_dict({"init_std": value})

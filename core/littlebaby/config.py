@@ -1,14 +1,12 @@
 """The run config: one attrs class, (un)structured with cattrs, JSON on disk.
 
-Keys keep the original notebook's names (`n_ctx`, `n_emb`, `head_size`, ...),
-so a config it wrote loads as is. Plugins declare their own keys (moe's
-`n_experts`) as an attrs `Options` class on the block; they sit flat beside
-the core keys in the JSON file and are validated the same way.
+Keys keep the original notebook's names (`n_ctx`, `n_emb`, `head_size`, ...), so a config it wrote
+loads as is. Plugins declare their own keys (moe's `n_experts`) as an attrs `Options` class on the
+block; they sit flat beside the core keys in the JSON file and are validated the same way.
 
-Every mistake becomes a one-line `UserError`: unknown keys (with the closest
-name), wrong types, out-of-range values. cattrs would report an attrs
-validator's error raised in `__init__` as a bare "invalid value @ $", so
-`_format_exception` keeps the validator's own message.
+Every mistake becomes a one-line `UserError`: unknown keys (with the closest name), wrong types,
+out-of-range values. cattrs would report an attrs validator's error raised in `__init__` as a bare
+"invalid value @ $", so `_format_exception` keeps the validator's own message.
 """
 
 import difflib
@@ -89,7 +87,7 @@ class Config:
     beta1: float = attrs.field(default=0.9, validator=probability)
     beta2: float = attrs.field(default=0.99, validator=probability)
     grad_clip: float = attrs.field(default=1.0, validator=non_negative)  # global norm; 0 = off
-    init_std: float = attrs.field(default=0.02, validator=positive)  # GPT-2 init
+    init_std: float = attrs.field(default=0.02, validator=[positive, attrs.validators.le(1.0)])  # GPT-2's 0.02; above 1 overflows
     eval_interval: int = attrs.field(default=100, validator=positive)  # steps between val losses
     eval_windows: int = attrs.field(default=256, validator=positive)  # fixed, seeded val windows
     # steps between checkpoints (0 = only at the end and at a stop): 250 loses at most a few minutes of
@@ -269,6 +267,8 @@ def shipped_configs() -> list[str]:
 
 def config_dict(name_or_path: str) -> tuple[dict, str]:
     """(flat dict, display name) of a shipped config name or a JSON file path."""
+    if not str(name_or_path).strip():  # Path("") is "." (the current folder): say what was given
+        raise UserError("the config name is empty", f"give a shipped config ({', '.join(shipped_configs())}) or a JSON file path")
     path = Path(name_or_path)
     resource = importlib.resources.files("littlebaby.configs").joinpath(f"{name_or_path}.json")
     # a bare name is a file here if one exists; a folder of that name (a home called `baby`, say)
