@@ -293,6 +293,13 @@ def test_import_original_keeps_the_notebooks_character_tokenizer(tmp_path, token
     assert "character tokenizer" in line and "c_tokenizer" in line
 
 
+@pytest.mark.parametrize("override, key", [("n_heads=1", "n_heads"), ("c_sequence=post", "c_sequence")])
+def test_import_original_keeps_the_notebooks_architecture(tmp_path, override, key):
+    # the same arrays load into a model of another head count or norm placement, which computes something else
+    line = refused("import-original", *ORIGINAL, "--set", override, "--home", "h", cwd=tmp_path)
+    assert f"keeps the notebook's architecture: {key}" in line and not (tmp_path / "h").exists()
+
+
 @pytest.mark.parametrize("registered", ["'odd', object()", "'odd', dict", "'', littlebaby.Block", "7, littlebaby.Block",
                                         "'odd', littlebaby.tokenizer.Tokenizer",
                                         "'odd', type('Odd', (littlebaby.Block,), {'Options': dict})"])  # not an attrs class

@@ -144,7 +144,7 @@ def train(config: str | None = None, data=None, overrides=(), home=".", resume: 
             raise UserError("resume=RUN continues with the run's own config", "drop config=..., and change recipe keys with key=value")
         return resume_run(training_home(home), resume, overrides, quiet, log, registry)
     registry = registry or default_registry()
-    raw, config_name = configs.config_dict(config or "baby")
+    raw, config_name = configs.config_dict("baby" if config is None else config)
     cfg = configs.from_dict(configs.with_overrides(raw, overrides), registry)
     cfg, tokenizer, corpus, info = corpora.load_new(data, cfg, read_data, quiet, registry)
     home = training_home(home)
@@ -238,11 +238,23 @@ def finetune(run: str, data, overrides=(), home=".", quiet: bool = True, log=Non
     return train_session(Run(home, name, cfg, tokenizer, model, corpus.train, corpus.val, report, written), quiet, log)
 
 
+def _keep_architecture(notebook, wanted):
+    """The notebook's weights mean something only in its architecture: an override may change the
+    recipe or the dtype, not a block or a size (n_heads=1 would load the same arrays as other heads)."""
+    changed = [key for key in configs.architecture_keys() if key != "dtype" and getattr(notebook, key) != getattr(wanted, key)]
+    if changed:
+        key = changed[0]
+        raise UserError(f"an import keeps the notebook's architecture: {key} is {getattr(notebook, key)!r} in its config, "
+                        f"not {getattr(wanted, key)!r}", f"drop the {key} override (recipe keys and dtype may change)")
+
+
 def import_original(config, tokenizer, model, home=".", overrides=(), registry=None) -> RunResult:
     """A new run from the JSON files of the original notebook (see import_original.py)."""
     registry = registry or default_registry()
-    raw = configs.with_overrides(configs.load_file(config), overrides)
-    cfg, tok, net = convert(raw, tokenizer, model, registry)
+    notebook = configs.load_file(config)
+    raw = configs.with_overrides(notebook, overrides)
+    cfg, tok, net = convert(raw, tokenizer, model, registry)  # its refusals name what the notebook lacks
+    _keep_architecture(configs.from_dict(notebook, registry), cfg)
     home = files.Home(home)
     home.check_writable()
     name = _new_run(home)
