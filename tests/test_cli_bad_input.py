@@ -441,3 +441,18 @@ def test_a_launcher_variable_left_over_from_another_job_says_how_to_train_alone(
 def test_a_config_name_too_long_for_the_system_is_one_line(tmp_path):
     # Path.exists raises ENAMETOOLONG (it ignores only 'not found' errors): was a traceback
     assert "File name too long" in refused("train", "--config", "a" * 300, "--home", "h", cwd=tmp_path)
+
+
+# -- paths the system will not look up --------------------------------------------------------------
+LONG = "a" * 300  # past NAME_MAX (255): every lookup fails with ENAMETOOLONG
+
+
+@pytest.mark.parametrize("command", [["train", "--data", LONG], ["prepare", "--data", LONG, "--out", "o"],
+                                     ["runs", "--home", f"{LONG}/b"], ["train", "--config", "tiny", "--home", LONG]])
+def test_a_name_too_long_is_one_line(tmp_path, command):  # were OSError tracebacks
+    assert "File name too long" in refused(*command, cwd=tmp_path)
+
+
+def test_runs_in_a_file_is_not_an_empty_home(tmp_path):  # said "no runs in /etc/passwd" and exit 0
+    (tmp_path / "notes.txt").write_text("x")
+    assert "notes.txt is a file, not a directory" in refused("runs", "--home", "notes.txt", cwd=tmp_path)

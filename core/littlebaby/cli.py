@@ -8,6 +8,7 @@ parameters and config keys (`max_tokens=200`, `n_ctx=32`); `in_flags` says the
 same in this command's flags (`--max-tokens 200`, `--set n_ctx=32`).
 """
 
+import errno
 import os
 import re
 import sys
@@ -266,6 +267,11 @@ def main(argv=None) -> int:
         return code
     except BrokenPipeError:  # `littlebaby generate ... | head`
         return 0
+    except OSError as error:  # a path the system refuses to look up at all, wherever it was first touched
+        if error.errno not in (errno.ENAMETOOLONG, errno.ELOOP) or error.filename is None:
+            raise
+        fix = "give a shorter path" if error.errno == errno.ENAMETOOLONG else "give a path without a loop of symbolic links"
+        return _user_error(world, UserError(f"path {error.filename}: {error.strerror}", fix))
     return code or 0
 
 

@@ -77,6 +77,8 @@ def runs(home=".", comparison: bool = False) -> list[dict]:
     comparison: the columns of `comparison_row` (for `runs --markdown`) instead of the listing's.
     """
     home = files.Home(home)
+    if home.path.exists() and not home.path.is_dir():  # "no runs" would hide the mistyped path
+        raise UserError(f"home {home.path} is a file, not a directory", "pass the folder holding the run files (--home DIR)")
     home.clean_leftovers()
     rows = []
     for name in home.runs():
