@@ -119,3 +119,22 @@ def test_a_checkpoint_folder_has_ordinary_permissions(tmp_path):
     umask = os.umask(0o022)
     os.umask(umask)
     assert saved.path.stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def test_a_checkpoint_copied_from_another_run_is_passed_over(tmp_path):
+    # same shapes, valid hashes: only the run named in the manifest tells it apart
+    model, optimizer = small()
+    save(tmp_path / "run_a", 1, model, optimizer)
+    other = save(tmp_path / "run_b", 2, model, optimizer).path
+    os.rename(other, tmp_path / "run_a" / other.name)
+    with pytest.warns(UserWarning, match="saved by run 'run_b', not 'run_a'"):
+        assert checkpoints.newest(tmp_path / "run_a").step == 1
+
+
+def test_a_manifest_without_a_run_name_still_verifies(tmp_path):  # written before manifests named their run
+    model, optimizer = small()
+    path = save(tmp_path / "run_a", 3, model, optimizer).path
+    manifest = json.loads((path / "manifest.json").read_text())
+    del manifest["run"]
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    assert checkpoints.verify(path).step == 3

@@ -106,7 +106,7 @@ def write(folder, step: int, model, optimizer, state: dict, report_position: dic
         if pause:
             time.sleep(pause)
         hashes[PARTS[1]] = checkpoint.save_optimizer(temporary / PARTS[1], optimizer, state)
-        manifest = {"format": FORMAT, "step": step, "state": state, "report": report_position, "parts": hashes}
+        manifest = {"format": FORMAT, "run": folder.name, "step": step, "state": state, "report": report_position, "parts": hashes}
         files.write_json(temporary / MANIFEST, manifest)
         _sync_folder(temporary)
         os.rename(temporary, final)
@@ -144,6 +144,8 @@ def verify(path: Path) -> Checkpoint:
     step, state, parts = manifest.get("step"), manifest.get("state"), manifest.get("parts")
     if step != int(STEP_FOLDER.fullmatch(path.name).group(1)) or not isinstance(state, dict) or state.get("step") != step:
         raise BrokenCheckpoint(f"its manifest says step {step!r}, its folder {path.name}")
+    if manifest.get("run", path.parent.name) != path.parent.name:  # copied over from another run (older ones name none)
+        raise BrokenCheckpoint(f"it was saved by run {manifest['run']!r}, not {path.parent.name!r}")
     if not isinstance(parts, dict) or set(parts) != set(PARTS):
         raise BrokenCheckpoint("its manifest does not list its parts")
     for part in PARTS:
