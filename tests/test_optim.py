@@ -83,3 +83,10 @@ def test_schedule_warmup_then_cosine_to_min_lr():
     assert lrs[-1] == pytest.approx(0.1, abs=1e-3)
     assert learning_rate(500, 100, 1.0, 0.1, 10) == pytest.approx(0.1)
     assert learning_rate(0, 10, 1.0, 0.1, 0) == pytest.approx(1.0)
+
+
+def test_a_min_lr_above_lr_never_raises_the_rate_past_its_peak():
+    """A notebook config with lr 1e-4 beside the default min_lr 3e-4: the rate stays at lr after warmup."""
+    lrs = [learning_rate(s, 100, 1e-4, 3e-4, 10) for s in range(100)]
+    assert max(lrs) == pytest.approx(1e-4)
+    assert lrs[9:] == [pytest.approx(1e-4)] * 91

@@ -80,7 +80,7 @@ class Config:
     batch_size: int = attrs.field(default=32, validator=positive)  # global: split over MPI processes
     grad_accum_steps: int = attrs.field(default=1, validator=positive)  # micro-batches per step, same result
     lr: float = attrs.field(default=3e-3, validator=positive)  # peak learning rate
-    min_lr: float = attrs.field(default=3e-4, validator=non_negative)  # end of the cosine decay
+    min_lr: float = attrs.field(default=3e-4, validator=non_negative)  # end of the cosine decay (at most lr)
     warmup_steps: int = attrs.field(default=100, validator=non_negative)  # linear warmup from 0
     max_steps: int = attrs.field(default=0, validator=non_negative)  # cap on steps; 0 = no cap
     weight_decay: float = attrs.field(default=0.1, validator=non_negative)  # decoupled, matrices only
