@@ -61,6 +61,14 @@ def test_a_containers_limit_caps_the_machines_memory(tmp_path, monkeypatch):
     (cgroup / "memory.max").write_text("1000000\n")
     (cgroup / "memory.current").write_text("250000\n")
     assert memory.available(tmp_path / "meminfo", cgroup) == 750_000
+    # cached file pages count in memory.current but are given back on demand, even past memory.max
+    (cgroup / "memory.current").write_text("1200000\n")
+    (cgroup / "memory.stat").write_text("anon 200000\nfile 1000000\ninactive_file 900000\nactive_file 100000\n")
+    assert memory.available(tmp_path / "meminfo", cgroup) == 700_000
+    (cgroup / "memory.stat").write_text("anon 200000\n")  # no such line: nothing counted as free
+    assert memory.available(tmp_path / "meminfo", cgroup) == 0
+    (cgroup / "memory.stat").unlink()
+    (cgroup / "memory.current").write_text("250000\n")
     (cgroup / "memory.max").write_text("max\n")  # no limit: what the machine has
     assert memory.available(tmp_path / "meminfo", cgroup) == 4000 * 1024
     (tmp_path / "meminfo").write_text("MemAvailable: lots\n")  # unreadable, no cgroup: the system's free pages

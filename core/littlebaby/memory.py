@@ -45,7 +45,7 @@ def available(meminfo="/proc/meminfo", cgroup="/sys/fs/cgroup") -> int | None:
         cgroup = Path(cgroup)
         limit = (cgroup / "memory.max").read_text().strip()
         if limit != "max":
-            found.append(int(limit) - int((cgroup / "memory.current").read_text()))
+            found.append(int(limit) - int((cgroup / "memory.current").read_text()) + _reclaimable(cgroup))
     except (OSError, ValueError):
         pass
     if not found:
@@ -54,6 +54,19 @@ def available(meminfo="/proc/meminfo", cgroup="/sys/fs/cgroup") -> int | None:
         except (AttributeError, ValueError, OSError):
             return None
     return max(0, min(found))
+
+
+def _reclaimable(cgroup: Path) -> int:
+    """Cached file pages the kernel drops before refusing memory: counted in memory.current (which
+    can even exceed memory.max with them), free for the asking."""
+    try:
+        for line in (cgroup / "memory.stat").read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == "inactive_file":
+                return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def data_limit() -> int:
