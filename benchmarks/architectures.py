@@ -16,15 +16,20 @@ Runs go through the public API into a temporary home (or `--home`).
 """
 
 import argparse
+import datetime
 import itertools
 import statistics
 import sys
 import tempfile
+from pathlib import Path
 
 import littlebaby
 from littlebaby.config import BLOCK_KEYS
 from littlebaby.plugins import default_registry
 from littlebaby.listing import comparison_row
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import machine  # noqa: E402
 
 
 def installed(kind: str, wanted: str | None) -> list[str]:
@@ -65,7 +70,7 @@ def measure(args, home, blocks: dict) -> dict:
 
 def markdown(results: list[dict], args) -> str:
     lines = [f"config `{args.config}`, {args.seconds:g} s of training each, {args.seeds} seeds, best val loss",
-             "", "| blocks | parameters | steps | step ms | best val loss: mean ± std | min - max |", "|---|---|---|---|---|---|"]
+             f"Machine: {machine()}; {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", "", "| blocks | parameters | steps | step ms | best val loss: mean ± std | min - max |", "|---|---|---|---|---|---|"]
     for r in sorted(results, key=lambda r: r["mean"]):
         lines.append(f"| {r['blocks']} | {r['parameters']:,} | {r['steps']:,} | {r['step ms']} | "
                      f"{r['mean']:.4f} ± {r['std']:.4f} | {r['range'][0]:.4f} - {r['range'][1]:.4f} |")

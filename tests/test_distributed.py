@@ -46,6 +46,16 @@ def _mpiexec():
 
 
 MPIEXEC = _mpiexec()
+
+
+def _ends_with_pytest():
+    """In an mpiexec child before it runs: the kernel sends it SIGTERM if pytest dies (Linux's
+    PR_SET_PDEATHSIG), which mpiexec forwards to its ranks; a killed pytest otherwise left a
+    100,000-step job training on."""
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 needs_mpi = pytest.mark.skipif(
     MPIEXEC is None, reason="no mpiexec: install the mpi extra (uv sync --all-extras, or pip install '.[mpi]')"
 )
@@ -183,7 +193,7 @@ def littlebaby(home, *args, processes=1, script=None, timeout=TIMEOUT):
     command = program + list(args) + ["--home", str(home)]
     if processes > 1:
         command = [MPIEXEC, "-n", str(processes)] + command
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=clean_env())
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=clean_env(), preexec_fn=_ends_with_pytest)
 
 
 def train_args(*sets):
@@ -315,7 +325,8 @@ def test_a_stop_asked_of_one_rank_stops_every_rank_at_the_same_step(tmp_path):
 def test_a_signal_to_the_job_stops_every_rank(tmp_path, signal_name, code):
     home = tmp_path / "home"
     command = [MPIEXEC, "-n", "2", sys.executable, "-m", "littlebaby.cli"] + train_args("max_steps=100000") + ["--home", str(home)]
-    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(),
+                           preexec_fn=_ends_with_pytest)
     try:
         reports = home / "outputs"
         deadline = time.monotonic() + TIMEOUT
@@ -401,7 +412,7 @@ def test_an_exception_in_a_python_script_under_mpiexec_ends_the_job(tmp_path):
         api.train("tiny", overrides={"max_steps": 100000}, home=sys.argv[1])
     """))
     done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, str(job), str(tmp_path / "home")],
-                          capture_output=True, text=True, timeout=60, env=clean_env())
+                          capture_output=True, text=True, timeout=60, env=clean_env(), preexec_fn=_ends_with_pytest)
     assert done.returncode != 0 and "rank 1 of 2 failed; ending the job" in done.stderr
 
 
