@@ -25,7 +25,6 @@ import contextlib
 import numpy as np
 
 from littlebaby import blas
-from littlebaby.ops.softmax import softmax_forward
 
 # Generation's GEMMs are tiny (one token, or one window): BLAS threads cost more than they
 # give there (they spin-wait for work, worst on a busy machine, and a cache refill pays
@@ -40,18 +39,22 @@ def sample(logits, temperature: float, top_k: int, rng) -> int:
     if temperature == 0:
         return int(np.argmax(logits))
     scaled = logits.astype(np.float64)
-    scaled -= scaled.max()  # <= 0, so a tiny temperature sends the others to -inf (probability 0), never to inf - inf
-    with np.errstate(over="ignore"):
-        scaled /= temperature
+    scaled -= np.maximum.reduce(scaled)  # <= 0, so a tiny temperature sends the others to -inf (probability 0), never to inf - inf
+    if temperature != 1.0:
+        with np.errstate(over="ignore"):
+            scaled /= temperature
     if 0 < top_k < scaled.shape[0]:
         threshold = np.partition(scaled, -top_k)[-top_k]
         scaled[scaled < threshold] = -np.inf
-    probs = softmax_forward(scaled)
-    # inverse-CDF draw: one uniform number per token, so the stream is easy to reproduce
-    # (the arrays' own methods and add.reduce, not np.cumsum / np.searchsorted / .sum: the same
-    # numbers without the wrappers' per-call cost, paid once per generated token)
-    index = int(probs.cumsum().searchsorted(rng.random() * np.add.reduce(probs), side="right"))
-    return min(index, probs.shape[0] - 1)
+    # softmax(scaled) = weights / their sum, weights = exp(scaled) (the max is 0 already): the
+    # inverse-CDF draw below compares one uniform number times the sum with the running sums, so
+    # the division is never needed. One uniform number per token keeps the stream easy to reproduce.
+    # (The arrays' own methods, not np.cumsum / np.searchsorted: the same numbers without the
+    # wrappers' per-call cost, paid once per generated token.)
+    weights = np.exp(scaled, out=scaled)
+    running = weights.cumsum()
+    index = int(running.searchsorted(rng.random() * running[-1], side="right"))
+    return min(index, running.shape[0] - 1)
 
 
 def window_reach(config) -> int:

@@ -1,5 +1,7 @@
 """Layer normalisation over the last axis (eps 1e-5, biased variance)."""
 
+import math
+
 import numpy as np
 
 from littlebaby.ops.reduce import column_sum, row_mean
@@ -32,6 +34,8 @@ def layernorm_backward_reference(dy, saved, weight, dweight, dbias):
 
 def layernorm_forward(x, weight, bias, eps=EPS):
     """x (..., C) -> y (..., C); saved = (x_hat (N, C), rstd (N,))."""
+    if x.size == x.shape[-1]:
+        return _one_row(x, weight, bias, eps)
     x2 = x.reshape(-1, x.shape[-1])
     centered = x2 - row_mean(x2)[:, None]
     rstd = 1.0 / np.sqrt(row_mean(centered * centered) + eps)
@@ -40,6 +44,19 @@ def layernorm_forward(x, weight, bias, eps=EPS):
     y = x_hat * weight[None]  # (1, C) rows, not (C,) vectors: see linear_forward
     y += bias[None]
     return y.reshape(x.shape), (x_hat, rstd)
+
+
+def _one_row(x, weight, bias, eps):
+    """layernorm_forward of a single row (a generated token): half the NumPy calls, each of
+    which costs more than a row's arithmetic; the variance goes through Python floats."""
+    width = x.shape[-1]
+    row = x.reshape(width)
+    x_hat = row - np.add.reduce(row) / width
+    rstd = 1.0 / math.sqrt(float(x_hat @ x_hat) / width + eps)
+    x_hat *= rstd
+    y = x_hat * weight
+    y += bias
+    return y.reshape(x.shape), (x_hat.reshape(1, width), np.full(1, rstd, dtype=x.dtype))
 
 
 def layernorm_backward(dy, saved, weight, dweight, dbias):
