@@ -56,7 +56,7 @@ def _one_row(x, weight, bias, eps):
     x_hat *= rstd
     y = x_hat * weight
     y += bias
-    return y.reshape(x.shape), (x_hat.reshape(1, width), np.full(1, rstd, dtype=x.dtype))
+    return y.reshape(x.shape), (x_hat.reshape(1, width), np.array((rstd,), dtype=x.dtype))
 
 
 def layernorm_backward(dy, saved, weight, dweight, dbias):
