@@ -70,7 +70,8 @@ def measure(args, home, blocks: dict) -> dict:
 
 def markdown(results: list[dict], args) -> str:
     lines = [f"config `{args.config}`, {args.seconds:g} s of training each, {args.seeds} seeds, best val loss",
-             f"Machine: {machine()}; {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", "", "| blocks | parameters | steps | step ms | best val loss: mean ± std | min - max |", "|---|---|---|---|---|---|"]
+             f"Machine: {machine()}; {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", "",
+             "| blocks | parameters | steps | step ms | best val loss: mean ± std | min - max |", "|---|---|---|---|---|---|"]
     for r in sorted(results, key=lambda r: r["mean"]):
         lines.append(f"| {r['blocks']} | {r['parameters']:,} | {r['steps']:,} | {r['step ms']} | "
                      f"{r['mean']:.4f} ± {r['std']:.4f} | {r['range'][0]:.4f} - {r['range'][1]:.4f} |")

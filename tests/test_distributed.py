@@ -56,6 +56,8 @@ def _ends_with_pytest():
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 needs_mpi = pytest.mark.skipif(
     MPIEXEC is None, reason="no mpiexec: install the mpi extra (uv sync --all-extras, or pip install '.[mpi]')"
 )
