@@ -47,3 +47,23 @@ def test_an_ignored_signal_stays_ignored():
         assert not stop.should_stop() and signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def test_a_signal_right_after_the_stop_all_reduce_waits_for_the_next_step():
+    """The race behind a hung `mpiexec` job: the all-reduce said "go on" to every process, then a
+    signal landed on one of them. It must go on too (the next step's agreement stops them all);
+    stopping alone left the others waiting in the step's gradient all-reduce forever."""
+    from types import SimpleNamespace
+
+    from littlebaby.training import Trainer
+
+    stop = StopRequest()
+
+    class World:  # every process voted "go on"; the signal arrives as the answer comes back
+        def max(self, value):
+            stop.request("SIGINT")
+            return 0
+
+    trainer = SimpleNamespace(stop=stop, world=World())
+    assert Trainer.should_stop(trainer) is False  # the agreed answer for this step
+    assert stop.signal == "SIGINT"  # kept: the next step's vote carries it to everyone

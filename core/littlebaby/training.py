@@ -221,7 +221,10 @@ class Trainer:
         agreed = self.world.max(int(code))
         if agreed and asked is None:
             self.stop.request(signal.Signals(agreed - 1).name if agreed > 1 else "request")
-        return self.stop.should_stop()
+        # the agreed answer, not the local flag read again: a signal landing after the all-reduce would
+        # stop this process alone while the others go on into the step's all-reduce and wait forever
+        # (the next step's agreement stops them all)
+        return agreed > 0
 
     def tokens_per_second(self) -> float | None:
         """Over every step so far (of this session and before a resume): steadier than one step's."""
