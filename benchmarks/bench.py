@@ -96,6 +96,11 @@ def time_steps(step, warmup: int, steps: int) -> tuple:
     return median_min(times)
 
 
+def median_seconds(function, repeats: int) -> float:
+    """Median seconds of `repeats` calls, after one untimed call."""
+    return time_steps(function, 1, repeats)[0] / 1e3
+
+
 def gemm_peak(quick: bool) -> float:
     """Best float32 GEMM rate (GFLOP/s) of NumPy on a few shapes, over all cores.
 
@@ -249,10 +254,11 @@ def torch_worker(job: dict) -> dict:
     return out
 
 
-def run_torch(python: str, job: dict) -> dict | None:
+def run_torch(python: str, job: dict, script: str = __file__) -> dict | None:
+    """The dict `script --torch-worker JOB` prints last, run by the interpreter `python`; None if it cannot run."""
     try:
         done = subprocess.run(
-            [python, str(Path(__file__).resolve()), "--torch-worker", json.dumps(job)],
+            [python, str(Path(script).resolve()), "--torch-worker", json.dumps(job)],
             capture_output=True, text=True, timeout=1800,
         )
     except (OSError, subprocess.TimeoutExpired) as error:

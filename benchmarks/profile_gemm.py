@@ -21,6 +21,13 @@
 Everything runs as one worker of the split step does: OpenBLAS on one thread
 and the worker's share of the batch (batch / cores). Timings are medians of
 --repeats runs; the CPU and BLAS kernel are printed first.
+
+With --torch PYTHON (an interpreter with torch, as bench.py takes it), PyTorch
+does the same on one thread beside every row: the same GEMMs with the same
+operand layouts (its BLAS, MKL, against NumPy's OpenBLAS), and in section 4
+its train step of torch_ref.py on the same rows, op by op (torch.profiler),
+next to littlebaby's by kind of work. That is where a ratio of bench.py comes
+from on a CPU: the libraries' GEMMs, or the work around them.
 """
 
 import argparse
@@ -35,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import VOCAB, machine, models  # noqa: E402
+from bench import VOCAB, machine, median_seconds, models, run_torch  # noqa: E402
 
 from littlebaby import blas  # noqa: E402
 from littlebaby.config import Config  # noqa: E402
@@ -43,16 +50,6 @@ from littlebaby.model import build_model  # noqa: E402
 from littlebaby.ops import attention as attention_ops  # noqa: E402
 from littlebaby.optim import AdamW  # noqa: E402
 from littlebaby.step import compute_gradients, cores  # noqa: E402
-
-
-def median_seconds(function, repeats: int) -> float:
-    function()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def table(header, rows) -> None:
@@ -70,16 +67,26 @@ def gemm_against_large(label, batched, groups, m, k, n, repeats, rng) -> list:
     times = [median_seconds(batched, repeats), median_seconds(lambda: stacked_a @ stacked_b, repeats),
              median_seconds(lambda: square @ square, repeats)]
     rate = [flops / t / 1e9 for t in times[:2]] + [2.0 * side**3 / times[2] / 1e9]
-    return [label, f"{groups} x {m}x{k}x{n}", f"{times[0] * 1e3:.3f}", f"{rate[0]:.0f}", f"{times[0] / groups * 1e6:.2f}",
-            f"{times[1] * 1e3:.3f}", f"{rate[1]:.0f}", f"{side}^3 {rate[2]:.0f}", f"{times[0] / times[1]:.2f}x"]
+    row = [label, f"{groups} x {m}x{k}x{n}", f"{times[0] * 1e3:.3f}", f"{rate[0]:.0f}", f"{times[0] / groups * 1e6:.2f}",
+           f"{times[1] * 1e3:.3f}", f"{rate[1]:.0f}", f"{side}^3 {rate[2]:.0f}", f"{times[0] / times[1]:.2f}x"]
+    return row, times[0]
+
+
+def beside_torch(rows, ours, theirs) -> None:
+    """Appends PyTorch's ms and littlebaby / PyTorch to each table row (ours, theirs: seconds per row)."""
+    for row, mine, torch_seconds in zip(rows, ours, theirs):
+        row += [f"{torch_seconds * 1e3:.3f}", f"{mine / torch_seconds:.2f}x"]
+
+
+TORCH_COLUMNS = ["PyTorch ms", "littlebaby / PyTorch"]
 
 
 GEMM_HEADER = ["GEMM", "shape (count x m x k x n)", "batched ms", "GFLOP/s", "us per matrix",
                "stacked ms", "GFLOP/s", "square GFLOP/s", "batched / stacked"]
 
 
-def attention_gemms(spec: dict, rows: int, repeats: int) -> None:
-    """Section 1: the six batched matmuls of ops/attention.py, with the step's layouts."""
+def attention_gemms(spec: dict, rows: int, repeats: int) -> tuple:
+    """Section 1: the six batched matmuls of ops/attention.py, with the step's layouts -> (table rows, seconds)."""
     rng = np.random.default_rng(0)
     T, H = spec["n_ctx"], spec["n_heads"]
     d = spec["head_size"] // H
@@ -97,7 +104,8 @@ def attention_gemms(spec: dict, rows: int, repeats: int) -> None:
         ("bwd dq = dscores^T k", lambda: scores.swapaxes(-1, -2) @ k, T, T, d),
         ("bwd dk = dscores q", lambda: scores @ q, T, T, d),
     ]
-    table(GEMM_HEADER, [gemm_against_large(label, f, groups, m, kk, n, repeats, rng) for label, f, m, kk, n in products])
+    measured = [gemm_against_large(label, f, groups, m, kk, n, repeats, rng) for label, f, m, kk, n in products]
+    return [row for row, _ in measured], [seconds for _, seconds in measured]
 
 
 PHASES = ("forward", "backward", "outside")
@@ -217,10 +225,10 @@ def step_profile(spec: dict, rows: int, repeats: int) -> tuple:
     return bare, total, profiler
 
 
-def linear_gemms(shapes, repeats: int) -> None:
-    """Section 2: forward x W, backward dy W^T and x^T dy, for each linear shape of the step."""
+def linear_gemms(shapes, repeats: int) -> tuple:
+    """Section 2: forward x W, backward dy W^T and x^T dy, for each linear shape of the step -> (table rows, seconds)."""
     rng = np.random.default_rng(0)
-    rows = []
+    rows, seconds = [], []
     for n_rows, n_in, n_out in shapes:
         x = rng.standard_normal((n_rows, n_in), np.float32)
         w = rng.standard_normal((n_in, n_out), np.float32)
@@ -230,9 +238,49 @@ def linear_gemms(shapes, repeats: int) -> None:
             (f"bwd dy W^T ({n_in}->{n_out})", lambda: dy @ w.T, n_rows, n_out, n_in),
             (f"bwd x^T dy ({n_in}->{n_out})", lambda: x.T @ dy, n_in, n_rows, n_out),
         ):
-            row = gemm_against_large(label, product, 1, m, k, n, repeats, rng)
+            row, batched = gemm_against_large(label, product, 1, m, k, n, repeats, rng)
             rows.append(row[:2] + row[2:4] + row[7:8])
-    table(["GEMM", "shape (1 x m x k x n)", "ms", "GFLOP/s", "square GFLOP/s"], rows)
+            seconds.append(batched)
+    return rows, seconds
+
+
+# Kinds of work, to set the two step profiles side by side: littlebaby's op labels (section 3)
+# and the prefixes of PyTorch's operators that do the same work. Softmax counts as attention on
+# both sides wherever it is (moh's and moe's gates too); a block's own einsums are "everything else".
+KINDS = [
+    ("linear layers (GEMMs, bias)", {"linear", "column_sum"}, ("aten::mm", "aten::addmm")),
+    ("attention (products, softmax)", {"attention", "softmax", "split_qkv", "merge_qkv", "split_heads", "merge_heads",
+                                       "causal_mask"}, ("aten::_scaled_dot_product", "aten::_softmax")),
+    ("GELU", {"gelu"}, ("aten::gelu",)),
+    ("layer norm", {"layernorm", "row_mean"}, ("aten::native_layer_norm",)),
+    ("loss", {"cross_entropy"}, ("aten::_log_softmax", "aten::nll_loss")),
+]
+
+
+def side_by_side(profiler, repeats: int, theirs: dict) -> list:
+    """Section 4's rows: ms per kind of work in littlebaby's profiled step and PyTorch's (theirs: torch_profile's
+    "step"), the rest, the optimizer."""
+    ours = defaultdict(float)
+    for (label, _), seconds in profiler.seconds.items():
+        ours[label] += seconds / repeats
+    optimizer = ours.pop("optimizer (AdamW)", 0.0)
+    torch_ops = dict(theirs["ops"])
+    rows = []
+    for kind, labels, prefixes in KINDS:
+        mine = sum(ours.pop(label, 0.0) for label in labels)
+        matched = [op for op in torch_ops if op.startswith(prefixes)]
+        rows.append((kind, mine, sum(torch_ops.pop(op) for op in matched)))
+    rows.append(("everything else (block code, copies, autograd)", sum(ours.values()), sum(torch_ops.values())))
+    rows.append(("optimizer (AdamW, timed alone for PyTorch)", optimizer, theirs["optimizer"]))
+    rows.append(("step", sum(row[1] for row in rows), sum(row[2] for row in rows)))
+    return [[kind, f"{mine * 1e3:.3f}", f"{torch_seconds * 1e3:.3f}", f"{mine / torch_seconds:.2f}x" if torch_seconds else ""]
+            for kind, mine, torch_seconds in rows]
+
+
+def top_torch_ops(theirs: dict, count: int = 12) -> list:
+    """PyTorch's slowest operators of the forward + backward, by self time (theirs: torch_profile's "step")."""
+    ops = sorted(theirs["ops"].items(), key=lambda item: -item[1])[:count]
+    return [[name, f"{seconds * 1e3:.3f}"] for name, seconds in ops]
 
 
 def main(argv=None) -> int:
@@ -240,6 +288,7 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default="A,B,C", metavar="LABELS", help="comma-separated, from bench.py (default A,B,C)")
     parser.add_argument("--repeats", type=int, default=10, help="timed runs per measurement (median; default 10)")
     parser.add_argument("--quick", action="store_true", help="bench.py's tiny sizes, 2 repeats: a smoke run")
+    parser.add_argument("--torch", metavar="PYTHON", help="an interpreter with torch: PyTorch beside every row, and section 4")
     args = parser.parse_args(argv)
     repeats = 2 if args.quick else args.repeats
     print(f"Machine: {machine()}")
@@ -250,17 +299,36 @@ def main(argv=None) -> int:
             T, H = spec["n_ctx"], spec["n_heads"]
             blocks = f"{spec['c_sequence']}/{spec['c_attention']}/{spec['c_network']}"
             print(f"\n=== model {label} ({blocks}, {rows} rows of {T} tokens, {H} heads of {spec['head_size'] // H})")
-            print("\n1. Attention's batched matmuls vs one large GEMM of the same FLOPs\n")
-            attention_gemms(spec, rows, repeats)
+            attention_rows, attention_seconds = attention_gemms(spec, rows, repeats)
             bare, total, profiler = step_profile(spec, rows, repeats)
+            shapes = sorted(profiler.shapes[op_label("linear_forward")])
+            linear_rows, linear_seconds = linear_gemms(shapes, repeats)
+            theirs = None
+            if args.torch:
+                job = dict(spec=spec, rows=rows, repeats=repeats, linear=[list(shape) for shape in shapes])
+                theirs = run_torch(args.torch, job, script=str(Path(__file__).resolve().parent / "torch_profile.py"))
+            extra = TORCH_COLUMNS if theirs else []
+            if theirs:
+                beside_torch(attention_rows, attention_seconds, theirs["attention"])
+                beside_torch(linear_rows, linear_seconds, [seconds for triple in theirs["linear"] for seconds in triple])
+            print("\n1. Attention's batched matmuls vs one large GEMM of the same FLOPs\n")
+            table(GEMM_HEADER + extra, attention_rows)
             print("\n2. The linear layers' GEMMs vs a square GEMM of the same FLOPs\n")
-            linear_gemms(sorted(profiler.shapes[op_label("linear_forward")]), repeats)
+            table(["GEMM", "shape (1 x m x k x n)", "ms", "GFLOP/s", "square GFLOP/s"] + extra, linear_rows)
             print(f"\n3. One train step, per op: {bare * 1e3:.2f} ms bare, {total * 1e3:.2f} ms profiled\n")
             rows_out = profiler.rows(repeats, total)
             rest = total - sum(profiler.seconds.values()) / repeats
             rows_out.append(["rest (grad zeroing, loss scaling, calls)", "", "", "", "", f"{rest * 1e3:.3f}",
                              f"{100 * rest / total:.1f}%"])
             table(["op or block", "calls", "forward ms", "backward ms", "outside ms", "ms", "% of step"], rows_out)
+            if theirs:
+                step = theirs["step"]
+                print(f"\n4. Beside PyTorch {theirs['version']} (torch_ref.py, one thread, the same rows): its step "
+                      f"{(step['forward_backward'] + step['optimizer']) * 1e3:.2f} ms bare, littlebaby's {bare * 1e3:.2f} ms "
+                      f"({bare / (step['forward_backward'] + step['optimizer']):.2f}x); both profiled, by kind of work\n")
+                table(["kind of work", "littlebaby ms", "PyTorch ms", "littlebaby / PyTorch"], side_by_side(profiler, repeats, step))
+                print("\nPyTorch's slowest operators (forward + backward, self time)\n")
+                table(["operator", "ms"], top_torch_ops(step))
     return 0
 
 

@@ -60,3 +60,33 @@ def test_profile_gemm_quick_prints_the_three_sections_with_exclusive_op_times():
     per_op = done.stdout.split("3. One train step, per op")[1].splitlines()
     rest = next(line for line in per_op if line.startswith("rest"))
     assert float(rest.split()[-2]) >= 0.0  # nested calls counted once: the ops never add up to more than the step
+
+
+def test_profile_gemm_without_a_working_torch_prints_its_own_three_sections():
+    done = subprocess.run(
+        [sys.executable, str(BENCH.parent / "profile_gemm.py"), "--quick", "--models", "B", "--torch", "/nonexistent/python"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "PyTorch skipped" in done.stderr
+    assert "3. One train step, per op" in done.stdout and "4. Beside PyTorch" not in done.stdout
+
+
+def test_profile_gemm_sets_the_two_step_profiles_side_by_side_by_kind_of_work():
+    sys.path.insert(0, str(BENCH.parent))
+    import profile_gemm
+
+    profiler = profile_gemm.Profiler()
+    # littlebaby, over 2 repeats: 8 ms of linear, 2 of GELU, 1 of block code, 3 of AdamW
+    for label, seconds in [("linear", 0.010), ("column_sum", 0.006), ("gelu", 0.004), ("MLP (own code)", 0.002),
+                           ("optimizer (AdamW)", 0.006)]:
+        profiler.seconds[(label, "forward")] = seconds
+    theirs = {"optimizer": 0.002, "ops": {"aten::mm": 0.012, "aten::addmm": 0.004, "aten::gelu": 0.001,
+                                          "aten::gelu_backward": 0.003, "aten::copy_": 0.0005}}
+    rows = {row[0]: row[1:] for row in profile_gemm.side_by_side(profiler, 2, theirs)}
+    assert rows["linear layers (GEMMs, bias)"] == ["8.000", "16.000", "0.50x"]
+    assert rows["GELU"] == ["2.000", "4.000", "0.50x"]
+    assert rows["layer norm"] == ["0.000", "0.000", ""]
+    assert rows["everything else (block code, copies, autograd)"] == ["1.000", "0.500", "2.00x"]
+    assert rows["optimizer (AdamW, timed alone for PyTorch)"] == ["3.000", "2.000", "1.50x"]
+    assert rows["step"] == ["14.000", "22.500", "0.62x"]
