@@ -456,3 +456,13 @@ def test_a_name_too_long_is_one_line(tmp_path, command):  # were OSError traceba
 def test_runs_in_a_file_is_not_an_empty_home(tmp_path):  # said "no runs in /etc/passwd" and exit 0
     (tmp_path / "notes.txt").write_text("x")
     assert "notes.txt is a file, not a directory" in refused("runs", "--home", "notes.txt", cwd=tmp_path)
+
+
+# -- found by the hostile sweep of 2026-11-26 ------------------------------------------------------
+@pytest.mark.parametrize("command", [["train", "--config", "tiny", "--data", "text.txt\n", "--home", "h"],  # a path with a newline
+                                     ["generate", "last", "--home", "home\n"],
+                                     ["train", "--config", "tiny", "--set", "c_attention=mha\n", "--home", "h"]])
+def test_a_newline_in_a_users_value_stays_inside_the_one_line(home, command):
+    # the value was printed as it was: the error took two lines
+    cwd, _ = home
+    assert "\\n" in refused(*command, cwd=cwd)
