@@ -466,3 +466,23 @@ def test_a_newline_in_a_users_value_stays_inside_the_one_line(home, command):
     # the value was printed as it was: the error took two lines
     cwd, _ = home
     assert "\\n" in refused(*command, cwd=cwd)
+
+
+@pytest.mark.parametrize("obstacle", ["symlink loop", "dangling link"])
+@pytest.mark.parametrize("command", [["train", "--config", "tiny", "--set", "max_steps=1", "--quiet"], ["generate", "last"],
+                                     ["inspect", "last"]])
+def test_a_home_that_is_a_broken_link_is_one_line(tmp_path, obstacle, command):
+    # a loop was a RuntimeError traceback (Path.resolve), a dangling link a FileExistsError one (mkdir)
+    (tmp_path / "h").symlink_to("h" if obstacle == "symlink loop" else "gone")
+    line = refused(*command, "--home", "h", cwd=tmp_path)
+    assert "h" in line and ("symbolic link" in line or "no runs" in line), line
+
+
+def test_an_ambiguous_run_prefix_names_the_runs_it_matches(home):
+    # said "no run '<prefix>'" while two runs began with it
+    cwd, name = home
+    twin = name[:-1] + ("0" if name[-1] != "0" else "1")
+    for folder, pattern in (("configs", "config_{}.json"), ("tokenizers", "tokenizer_{}.json"), ("models", "model_{}.safetensors")):
+        shutil.copy(cwd / "home" / folder / pattern.format(name), cwd / "home" / folder / pattern.format(twin))
+    line = refused("generate", name[:8], "--home", "home", cwd=cwd)
+    assert f"'{name[:8]}' is the beginning of 2 runs" in line and "give more of the name" in line

@@ -230,6 +230,9 @@ class Home:
         path = self.path
         if path.exists() and not path.is_dir():
             raise UserError(f"home {path} is not a directory", "pass a directory as home=DIR")
+        if path.is_symlink() and not path.exists():  # mkdir would say only "File exists"
+            raise UserError(f"home {path} is a symbolic link to a missing directory (or a loop of links)",
+                            "pass a directory as home=DIR, or fix the link")
         existing = path
         while not existing.exists():  # the home may not exist yet: its nearest ancestor decides
             existing = existing.parent
@@ -273,18 +276,22 @@ class Home:
         is never `last`.
         """
         runs = self.runs()
+        where = os.path.abspath(self.path)  # not Path.resolve: a home that is a loop of links raises there
         if run == "last":
             with_model = [name for name in runs if self._changed(name)]
             if not with_model:
-                raise UserError(f"no runs with a model in {self.path.resolve()}", "train one first, or pass home=DIR")
+                raise UserError(f"no runs with a model in {where}", "train one first, or pass home=DIR")
             return max(with_model, key=lambda name: (self._changed(name), name))
         if run in runs:
             return run
         matches = [name for name in runs if name.startswith(run) and "_finetuned" not in name[len(run) :]]
         if len(matches) == 1 and len(run) >= 4:
             return matches[0]
+        if len(matches) > 1 and len(run) >= 4:
+            shown = ", ".join(matches[:3]) + (" ..." if len(matches) > 3 else "")
+            raise UserError(f"{run!r} is the beginning of {len(matches)} runs in {where} ({shown})", "give more of the name")
         hint = f"known runs: {', '.join(runs[-3:])}{' ...' if len(runs) > 3 else ''}" if runs else "train one first"
-        raise UserError(f"no run {run!r} in {self.path.resolve()}", f"{hint} (listing the runs shows them all)")
+        raise UserError(f"no run {reading.shown(run)} in {where}", f"{hint} (listing the runs shows them all)")
 
     def reserve_run(self, name: str) -> bool:
         """Claim a run name by creating its config file exclusively; False if it is taken."""
