@@ -486,3 +486,18 @@ def test_an_ambiguous_run_prefix_names_the_runs_it_matches(home):
         shutil.copy(cwd / "home" / folder / pattern.format(name), cwd / "home" / folder / pattern.format(twin))
     line = refused("generate", name[:8], "--home", "home", cwd=cwd)
     assert f"'{name[:8]}' is the beginning of 2 runs" in line and "give more of the name" in line
+
+
+@pytest.mark.parametrize("flags,expected", [
+    (["--max-tokens", str(10**30)], "--max-tokens"),  # hung, sampling for ever into a list that grows without end
+    (["--top-k", str(10**30)], "--top-k must be a whole number in [0, 2**63)"),  # was taken as "every token"
+])
+def test_generate_counts_beyond_reach(home, flags, expected):
+    cwd, name = home
+    assert expected in refused("generate", name, "--home", "home", *flags, cwd=cwd)
+
+
+def test_a_huge_seed_is_shown_short(home):
+    cwd, name = home
+    line = refused("generate", name, "--home", "home", "--seed", "9" * 500, cwd=cwd)
+    assert len(line) < 300 and "seed must be a whole number in [0, 2**63)" in line

@@ -30,6 +30,9 @@ from littlebaby.reading import describe_bytes
 
 DATA_LIMIT = 4 << 30  # bytes of training text read into memory, at most
 BYTES_PER_CHARACTER = 10  # text in memory: the file's bytes, the str, and an int64 id per character
+# a generated token until its text is saved: its id in a list, the id's int, the decoded text (a
+# byte-pair token is several characters, a character up to 4 bytes)
+BYTES_PER_GENERATED_TOKEN = 64
 
 
 def available(meminfo="/proc/meminfo", cgroup="/sys/fs/cgroup") -> int | None:
