@@ -501,3 +501,10 @@ def test_a_huge_seed_is_shown_short(home):
     cwd, name = home
     line = refused("generate", name, "--home", "home", "--seed", "9" * 500, cwd=cwd)
     assert len(line) < 300 and "seed must be a whole number in [0, 2**63)" in line
+
+
+@pytest.mark.parametrize("block", ["", " mha", "../x", "x" * 100_000])
+def test_a_block_name_that_no_package_can_have_gets_no_pip_advice(tmp_path, block):
+    # was "pip install littlebaby-attention-../x", and a 100 kB name echoed whole
+    line = refused("train", "--config", "tiny", "--set", f"c_attention={block}", "--home", "h", cwd=tmp_path)
+    assert "unknown attention block" in line and "pip install" not in line and len(line) < 400, line
