@@ -508,3 +508,9 @@ def test_a_block_name_that_no_package_can_have_gets_no_pip_advice(tmp_path, bloc
     # was "pip install littlebaby-attention-../x", and a 100 kB name echoed whole
     line = refused("train", "--config", "tiny", "--set", f"c_attention={block}", "--home", "h", cwd=tmp_path)
     assert "unknown attention block" in line and "pip install" not in line and len(line) < 400, line
+
+
+def test_weight_decay_that_overshoots_the_weights_is_refused(tmp_path):
+    # lr * weight_decay >= 1 flips or grows every weight each step: it diverged, blaming lr alone
+    line = refused("train", "--config", "tiny", "--set", "weight_decay=1e300", "--home", "h", cwd=tmp_path)
+    assert "lr * weight_decay" in line and "weight_decay" in line

@@ -48,6 +48,15 @@ def _divides_head_size(instance, attribute, value):
         )
 
 
+def _decays_less_than_the_weights(instance, attribute, value):
+    non_negative(instance, attribute, value)
+    # decoupled decay multiplies every weight by 1 - lr * weight_decay each step: at 1 or more it
+    # zeroes, flips or grows them, and the run diverges as if lr alone were too high
+    if instance.lr * value >= 1:
+        raise ValueError(f"lr * weight_decay must be below 1 (each step multiplies the weights by 1 - lr * weight_decay), "
+                         f"got {instance.lr:g} * {value:g}")
+
+
 def _dtype(instance, attribute, value):
     if value not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {value!r}")
@@ -83,7 +92,7 @@ class Config:
     min_lr: float = attrs.field(default=3e-4, validator=non_negative)  # end of the cosine decay (at most lr)
     warmup_steps: int = attrs.field(default=100, validator=non_negative)  # linear warmup from 0
     max_steps: int = attrs.field(default=0, validator=non_negative)  # cap on steps; 0 = no cap
-    weight_decay: float = attrs.field(default=0.1, validator=non_negative)  # decoupled, matrices only
+    weight_decay: float = attrs.field(default=0.1, validator=_decays_less_than_the_weights)  # decoupled, matrices only
     beta1: float = attrs.field(default=0.9, validator=probability)
     beta2: float = attrs.field(default=0.99, validator=probability)
     grad_clip: float = attrs.field(default=1.0, validator=non_negative)  # global norm; 0 = off
