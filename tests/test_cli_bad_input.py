@@ -514,3 +514,12 @@ def test_weight_decay_that_overshoots_the_weights_is_refused(tmp_path):
     # lr * weight_decay >= 1 flips or grows every weight each step: it diverged, blaming lr alone
     line = refused("train", "--config", "tiny", "--set", "weight_decay=1e300", "--home", "h", cwd=tmp_path)
     assert "lr * weight_decay" in line and "weight_decay" in line
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("command", [["surprise", "last", "--text", "RO"], ["plot", "last"]])
+def test_an_output_onto_a_fifo_is_refused_not_replaced(home, command):
+    # the atomic rename put a file in the FIFO's place; as root, `--out /dev/null` replaced the system's /dev/null
+    cwd, _ = home
+    os.mkfifo(cwd / "pipe")
+    assert "it is a FIFO (named pipe), not a regular file" in refused(*command, "--home", "home", "--out", "pipe", cwd=cwd)

@@ -2,6 +2,7 @@
 
 import errno
 import os
+import stat
 import subprocess
 import sys
 
@@ -199,3 +200,11 @@ def test_a_dangling_model_link_is_still_listed(tmp_path):
     home.model(name).parent.mkdir()
     home.model(name).symlink_to(tmp_path / "moved.safetensors")
     assert home.runs() == [name] and home.resolve("last") == name
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_writing_onto_a_fifo_keeps_the_fifo(tmp_path):  # a rename over it replaced it (as root: /dev/null too)
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(UserError, match="it is a FIFO"):
+        files.write_text(tmp_path / "pipe", "text")
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe").st_mode) and os.listdir(tmp_path) == ["pipe"]

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 import uuid
@@ -71,6 +72,12 @@ def write_bytes(path, data: bytes):
 def _write_atomically(path: Path, data: bytes):
     if path.is_dir():  # named: rename would report only "Is a directory"
         raise IsADirectoryError(21, "it is a directory")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # nothing there yet (or nothing stat can see): the write says what is wrong
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):  # the rename would put a file in place of a device or a FIFO (as root, /dev/null's)
+        raise OSError(errno.EINVAL, f"it is {reading.kind(mode)}, not a regular file")
     make_parents(path)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=".tmp")
     try:

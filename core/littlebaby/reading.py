@@ -36,7 +36,8 @@ _KINDS = {
 }
 
 
-def _kind(mode: int) -> str:
+def kind(mode: int) -> str:
+    """What a file of this mode is, for a message: 'a directory', 'a FIFO (named pipe)', ..."""
     return next((name for test, name in _KINDS.items() if test(mode)), "not a regular file")
 
 
@@ -51,7 +52,7 @@ def size_of(path, what: str) -> int:
     except OSError as error:
         raise UserError(f"cannot read {what} {path} ({error.strerror})", "check the path and its permissions") from None
     if not stat.S_ISREG(info.st_mode):
-        raise UserError(f"{what} {path} is {_kind(info.st_mode)}, not a regular file", "give the path of a file")
+        raise UserError(f"{what} {path} is {kind(info.st_mode)}, not a regular file", "give the path of a file")
     return info.st_size
 
 
@@ -83,7 +84,7 @@ def read_bytes(path, what: str, limit: int, fix: str = "is it the right file?", 
     try:
         mode = os.fstat(fd).st_mode
         if not (stat.S_ISREG(mode) or pipe and stat.S_ISFIFO(mode)):  # replaced since the stat above
-            raise UserError(f"{what} {path} is {_kind(mode)}, not a regular file", "give the path of a file")
+            raise UserError(f"{what} {path} is {kind(mode)}, not a regular file", "give the path of a file")
         chunks, total = [], 0
         while total <= limit:  # a file may grow after the stat: read at most one byte past the limit
             try:
