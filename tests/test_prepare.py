@@ -202,3 +202,29 @@ def test_ids_beyond_the_vocabulary_are_one_line_not_an_index_error(tmp_path, sou
     done = cli("train", "--config", "tiny", "--data", out, "--set", "n_ctx=8", "--set", "max_steps=2", "--quiet", "--home", "h", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "train.bin holds token id 60000, but its tokenizer has" in done.stderr and "prepare it again" in done.stderr
+
+
+def _lie_about_dtype(out):
+    meta = json.loads((out / corpus.META).read_text())
+    (out / corpus.META).write_text(json.dumps(meta | {"dtype": ">u2"}))  # big-endian: np.dtype calls it uint16 too
+
+
+def _cut_vocabulary(out):
+    meta = json.loads((out / corpus.META).read_text())
+    meta["tokenizer"]["vocab"] = meta["tokenizer"]["vocab"][:10]
+    meta["tokenizer"]["vocab_size"] = 10
+    (out / corpus.META).write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda out: (out / corpus.TRAIN).write_bytes(b"\xff" * (out / corpus.TRAIN).stat().st_size), "train.bin holds token id 65535"),
+    (_lie_about_dtype, "dtype '>u2', not uint16 or uint32"),
+    (_cut_vocabulary, "holds token id"),
+])
+def test_a_corpus_whose_ids_cannot_be_right_is_refused_before_the_run_exists(tmp_path, sources, damage, message):
+    # found only at the first batch: the run's config, lock and report were left behind
+    out = _prepared(tmp_path, sources)
+    damage(out)
+    done = cli("train", "--config", "tiny", "--data", out, "--set", "n_ctx=8", "--set", "max_steps=2", "--quiet", "--home", "h", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+    assert not (tmp_path / "h").exists()
