@@ -228,3 +228,19 @@ def test_a_corpus_whose_ids_cannot_be_right_is_refused_before_the_run_exists(tmp
     done = cli("train", "--config", "tiny", "--data", out, "--set", "n_ctx=8", "--set", "max_steps=2", "--quiet", "--home", "h", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
     assert not (tmp_path / "h").exists()
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_a_prepare_stopped_by_a_scheduler_leaves_nothing(tmp_path, name):
+    # Ctrl-C removed the temporary directory on the way out; SIGTERM and SIGHUP killed the process and left it
+    words = np.random.default_rng(0).choice(["alpha", "beta", "gamma", "delta", "omega", "sigma", "\n"], size=1_500_000)
+    (tmp_path / "big.txt").write_text(" ".join(words))
+    process = subprocess.Popen([sys.executable, "-m", "littlebaby.cli", "prepare", "--data", "big.txt", "--out", "o", "--set", "c_tokenizer=bpe",
+                                "--set", "vocab_size=300", "--quiet"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not any(p.name.startswith(".o.") for p in tmp_path.iterdir()) and process.poll() is None:
+        pass
+    process.send_signal(getattr(signal, name))
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + getattr(signal, name), err
+    assert err == "littlebaby: interrupted\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.txt"]

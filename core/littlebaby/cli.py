@@ -262,7 +262,13 @@ def main(argv=None) -> int:
                 sys.stdout = open(os.devnull, "w")  # rank 0 alone prints
         elif not _one_process(args.command):
             return 0
-        code = run(args)
+        if args.command in ("train", "finetune"):  # a run stops at a step's end and saves (session.py)
+            code = run(args)
+        else:
+            from littlebaby.stopping import quit_on_signals
+
+            with quit_on_signals():
+                code = run(args)
     except UserError as error:
         return _user_error(world, error)
     except KeyboardInterrupt as quit:
