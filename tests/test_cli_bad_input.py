@@ -523,3 +523,15 @@ def test_an_output_onto_a_fifo_is_refused_not_replaced(home, command):
     cwd, _ = home
     os.mkfifo(cwd / "pipe")
     assert "it is a FIFO (named pipe), not a regular file" in refused(*command, "--home", "home", "--out", "pipe", cwd=cwd)
+
+
+@pytest.mark.parametrize("command", [["plot", "RUN", "--out", "p.png"], ["train", "--resume", "RUN", "--set", "max_steps=8"]])
+def test_a_report_of_another_run_is_refused(home, command):
+    # plot drew the other run's curves under this run's name; resume read the other run's data and
+    # blamed the text ("now holds characters the run's vocabulary lacks")
+    cwd, name = home
+    path = cwd / "home" / "outputs" / f"report_{name}.json"
+    other = "0" * 8 + name[8:]
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"guid": other}))
+    line = refused(*[name if part == "RUN" else part for part in command], "--home", "home", cwd=cwd)
+    assert f"is the report of run '{other}', not of {name}" in line

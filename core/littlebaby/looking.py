@@ -46,7 +46,7 @@ def plot(run="last", home=".", out=None):
 
     home = files.Home(home)
     name = home.resolve(run)
-    report = reports.read(home.report(name))
+    report = reports.read(home.report(name), name)
     return _output(training_figure(report, name), home, "plot", name, out)
 
 
@@ -81,5 +81,5 @@ def compare(runs, home=".", out=None):
     if not runs:
         raise UserError("compare needs at least one run", "name runs as `littlebaby runs` lists them")
     names = list(dict.fromkeys(home.resolve(run) for run in runs))
-    figure = comparison_figure({name: reports.read(home.report(name)) for name in names})
+    figure = comparison_figure({name: reports.read(home.report(name), name) for name in names})
     return _output(figure, home, "compare", names[0], out)

@@ -179,7 +179,7 @@ def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
 
 
 def _resume_locked(home, name, overrides, quiet, log, registry, locked=True) -> RunResult:
-    report = reports.read(home.report(name))
+    report = reports.read(home.report(name), name)
     other = reports.trained_elsewhere(report)
     if other is not None:
         raise UserError(f"run {name} is being trained by process {other}", "wait for it to end, or stop it first")
