@@ -278,6 +278,7 @@ def config_dict(name_or_path: str) -> tuple[dict, str]:
     """(flat dict, display name) of a shipped config name or a JSON file path."""
     if not str(name_or_path).strip():  # Path("") is "." (the current folder): say what was given
         raise UserError("the config name is empty", f"give a shipped config ({', '.join(shipped_configs())}) or a JSON file path")
+    reading.given_path(name_or_path, "config", "tiny")
     path = Path(name_or_path)
     resource = importlib.resources.files("littlebaby.configs").joinpath(f"{name_or_path}.json")
     # a bare name is a file here if one exists; a folder of that name (a home called `baby`, say)
@@ -299,6 +300,12 @@ def with_overrides(data: dict, overrides) -> dict:
     data = dict(data)
     if isinstance(overrides, dict):
         data.update(overrides)
-    else:
-        data.update(parse_override(item) for item in overrides or ())
+    elif isinstance(overrides, (list, tuple)) and all(isinstance(item, str) for item in overrides):
+        data.update(parse_override(item) for item in overrides)
+    elif overrides is not None:  # a lone "lr=1" would be read a character at a time
+        raise UserError(f"overrides must be a dict or a list of 'key=value' strings, got {shown(overrides)}",
+                        "for example overrides={'max_steps': 200}")
+    if not all(isinstance(key, str) for key in data):
+        raise UserError(f"config keys are strings, got {shown(next(k for k in data if not isinstance(k, str)))}",
+                        "for example overrides={'max_steps': 200}")
     return data

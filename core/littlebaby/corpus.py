@@ -183,7 +183,7 @@ def with_tokenizer(config, tokenizer, meta: dict, registry=None):
 
 # -- what train, resume and finetune read ------------------------------------------------------
 def is_prepared(data) -> bool:
-    return data is not None and Path(data).is_dir()
+    return data is not None and reading.given_path(data, "data", "my_text.txt").is_dir()
 
 
 def load_new(data, config, read_data, quiet=True, registry=None):

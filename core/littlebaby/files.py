@@ -164,9 +164,9 @@ class Home:
     """The directory holding run files, and the path of each file of a run."""
 
     def __init__(self, path="."):
-        if not str(path):  # Path("") would quietly be the current directory
+        if isinstance(path, str) and not path:  # Path("") would quietly be the current directory
             raise UserError("the home is an empty path", "give a directory, or . for the current one")
-        self.path = Path(path)
+        self.path = reading.given_path(path, "home", "runs")
 
     def config(self, run: str) -> Path:
         return self.path / "configs" / f"config_{run}.json"
@@ -282,6 +282,8 @@ class Home:
         mid-way has one); a run that has neither yet, such as a finetune that just started,
         is never `last`.
         """
+        if not isinstance(run, str):
+            raise UserError(f"run must be a run name or 'last', got {reading.shown(run)}", "for example run='last'")
         runs = self.runs()
         where = os.path.abspath(self.path)  # not Path.resolve: a home that is a loop of links raises there
         if run == "last":

@@ -98,6 +98,8 @@ def generate(
     also saved as outputs/completion_<run>_<yyyymmddhhmmss>.txt.
     """
     check_sampling(max_tokens, temperature, top_k, seed)
+    if prompt is not None:
+        reading.given_text(prompt, "prompt")
     home = files.Home(home)
     if isinstance(run, Loaded):
         name, (config, tokenizer, model) = None, run

@@ -21,6 +21,7 @@ import math
 import os
 import select
 import stat
+from pathlib import Path
 
 from littlebaby.errors import UserError
 
@@ -148,6 +149,24 @@ def loads(text: str | bytes, what: str):
 def read_json(path, what: str, limit: int = JSON_LIMIT):
     """A JSON file (regular, at most `limit` bytes, strict JSON), or a one-line UserError."""
     return loads(read_bytes(path, what, limit), f"{what} {path}")
+
+
+# -- what a Python caller hands the API ------------------------------------------------------
+def given_path(value, name: str, example: str) -> Path:
+    """A path parameter (`home`, `data`, `out`, ...) as a Path, or a one-line UserError naming it: a
+    number or None would be a TypeError from deep inside pathlib, and '' would be the current folder."""
+    if isinstance(value, bytes) or not isinstance(value, (str, os.PathLike)):
+        raise UserError(f"{name} must be a path (a str or a pathlib.Path), got {shown(value)}", f"for example {name}={example!r}")
+    if not os.fspath(value):
+        raise UserError(f"{name} is an empty path", f"for example {name}={example!r}")
+    return Path(value)
+
+
+def given_text(value, name: str) -> str:
+    """A text parameter (`prompt`, `text`), or a one-line UserError naming it."""
+    if not isinstance(value, str):
+        raise UserError(f"{name} must be a str, got {shown(value)}", f"for example {name}='ROMEO:'")
+    return value
 
 
 def shown(value) -> str:

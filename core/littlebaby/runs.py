@@ -251,6 +251,8 @@ def _keep_architecture(notebook, wanted):
 def import_original(config, tokenizer, model, home=".", overrides=(), registry=None) -> RunResult:
     """A new run from the JSON files of the original notebook (see import_original.py)."""
     registry = registry or default_registry()
+    config, tokenizer, model = (reading.given_path(path, name, f"{name}.json") for path, name in
+                                ((config, "config"), (tokenizer, "tokenizer"), (model, "model")))
     notebook = configs.load_file(config)
     raw = configs.with_overrides(notebook, overrides)
     cfg, tok, net = convert(raw, tokenizer, model, registry)  # its refusals name what the notebook lacks
