@@ -535,3 +535,13 @@ def test_a_report_of_another_run_is_refused(home, command):
     path.write_text(json.dumps(json.loads(path.read_text()) | {"guid": other}))
     line = refused(*[name if part == "RUN" else part for part in command], "--home", "home", cwd=cwd)
     assert f"is the report of run '{other}', not of {name}" in line
+
+
+def test_a_folder_in_the_place_of_the_model_file_refuses_resume_before_training(home):
+    # the run trained, saved a checkpoint and the report, then failed to write its model
+    cwd, name = home
+    model = cwd / "home" / "models" / f"model_{name}.safetensors"
+    model.unlink()
+    model.mkdir()
+    line = refused("train", "--resume", name, "--set", "max_steps=8", "--home", "home", cwd=cwd)
+    assert f"model_{name}.safetensors" in line and "it is a directory" in line

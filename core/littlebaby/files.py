@@ -69,15 +69,27 @@ def write_bytes(path, data: bytes):
         raise WriteError(path, error) from None
 
 
-def _write_atomically(path: Path, data: bytes):
+def check_replaceable(path, kept: str = "nothing was written"):
+    """A one-line WriteError now (before a run trains, say) if a file cannot be written at path later."""
+    try:
+        _refuse_non_file(Path(path))
+    except OSError as error:
+        raise WriteError(path, error, kept) from None
+
+
+def _refuse_non_file(path: Path):
     if path.is_dir():  # named: rename would report only "Is a directory"
         raise IsADirectoryError(21, "it is a directory")
     try:
         mode = os.stat(path).st_mode
     except OSError:  # nothing there yet (or nothing stat can see): the write says what is wrong
-        mode = None
-    if mode is not None and not stat.S_ISREG(mode):  # the rename would put a file in place of a device or a FIFO (as root, /dev/null's)
+        return
+    if not stat.S_ISREG(mode):  # the rename would put a file in place of a device or a FIFO (as root, /dev/null's)
         raise OSError(errno.EINVAL, f"it is {reading.kind(mode)}, not a regular file")
+
+
+def _write_atomically(path: Path, data: bytes):
+    _refuse_non_file(path)
     make_parents(path)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=".tmp")
     try:

@@ -212,6 +212,8 @@ def _resume_locked(home, name, overrides, quiet, log, registry, locked=True) -> 
     if session.state.step > planned:  # it would train nothing and record a schedule shorter than what it holds
         raise UserError(f"run {name} has done {session.state.step} steps, more than the {planned} this config plans",
                         f"resume with max_steps={session.state.step} or more")
+    for path in (home.model(name), home.report(name), home.config(name)):  # written after training: refused before it
+        files.check_replaceable(path)
     if saved.report is not None:
         reports.rewind(report, saved.report, session.state.step)
     reports.resumed(report, cfg, session.state.step)
