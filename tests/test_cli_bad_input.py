@@ -545,3 +545,9 @@ def test_a_folder_in_the_place_of_the_model_file_refuses_resume_before_training(
     model.mkdir()
     line = refused("train", "--resume", name, "--set", "max_steps=8", "--home", "home", cwd=cwd)
     assert f"model_{name}.safetensors" in line and "it is a directory" in line
+
+
+def test_a_usage_error_shows_a_long_value_cut_short(home):  # argparse echoed all 100,000 digits
+    cwd, name = home
+    line = refused("generate", name, "--home", "home", "--max-tokens", "9" * 100_000, cwd=cwd)
+    assert "invalid int value" in line and len(line) < 300
