@@ -551,3 +551,9 @@ def test_a_usage_error_shows_a_long_value_cut_short(home):  # argparse echoed al
     cwd, name = home
     line = refused("generate", name, "--home", "home", "--max-tokens", "9" * 100_000, cwd=cwd)
     assert "invalid int value" in line and len(line) < 300
+
+
+@pytest.mark.parametrize("link,expected", [("gone", "is a symbolic link to a missing file"), ("mine", "Too many levels of symbolic links")])
+def test_a_config_that_is_a_broken_link_is_named_as_a_link(tmp_path, link, expected):  # was "no shipped config 'mine'"
+    (tmp_path / "mine").symlink_to(link)
+    assert expected in refused("train", "--config", "mine", "--home", "h", cwd=tmp_path)

@@ -13,6 +13,7 @@ import difflib
 import importlib.resources
 import json
 import math
+import os
 from pathlib import Path
 
 import attrs
@@ -285,7 +286,7 @@ def config_dict(name_or_path: str) -> tuple[dict, str]:
     # does not hide the shipped config
     bare = path.suffix != ".json" and len(path.parts) == 1
     try:
-        here = path.exists() and not (path.is_dir() and resource.is_file())
+        here = os.path.lexists(path) and not (path.is_dir() and resource.is_file())  # lexists: a broken link is named as one
     except OSError:  # a name the system cannot look up (too long): reading it says why, in one line
         here = True
     if not bare or here:
