@@ -1,6 +1,8 @@
 """Hostile input at the command line (issue 12): every case is exit code 2, one line on
 stderr, no traceback, and no file written or changed."""
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -12,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import safetensors.numpy
+from hypothesis import example, given, settings, strategies as st
 
-from littlebaby import Block, distributed, hookimpl
+from littlebaby import Block, api, distributed, hookimpl
+from littlebaby.cli import main
 from littlebaby.config import from_dict
 from littlebaby.errors import UserError
 from littlebaby.plugins import Registry
@@ -557,3 +561,27 @@ def test_a_usage_error_shows_a_long_value_cut_short(home):  # argparse echoed al
 def test_a_config_that_is_a_broken_link_is_named_as_a_link(tmp_path, link, expected):  # was "no shipped config 'mine'"
     (tmp_path / "mine").symlink_to(link)
     assert expected in refused("train", "--config", "mine", "--home", "h", cwd=tmp_path)
+
+
+@settings(max_examples=80, deadline=None)
+@given(text=st.text(max_size=30))
+@example(text="a\x00b").via("discovered failure")
+@example(text="x\ny").via("discovered failure")
+def test_any_run_name_or_home_is_one_line(tmp_path_factory, text):
+    # a newline in either split the error line; a NUL in a home was a ValueError from os.stat (from Python)
+    home = tmp_path_factory.mktemp("empty")
+    for argv in (["generate", text, "--home", str(home)], ["inspect", "last", "--home", str(home / text)]):
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                code = main(argv)
+            except SystemExit as usage:  # argparse: a name that looks like an option
+                code = usage.code
+        assert code == 2 and stderr.getvalue().startswith("littlebaby: error: ") and stderr.getvalue().count("\n") == 1, stderr.getvalue()
+    with pytest.raises(UserError):
+        api.load(text, home / text)
+    try:
+        assert api.runs(home / text) == []
+    except UserError:
+        pass
+    assert list(home.iterdir()) == []

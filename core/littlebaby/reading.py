@@ -159,6 +159,8 @@ def given_path(value, name: str, example: str) -> Path:
         raise UserError(f"{name} must be a path (a str or a pathlib.Path), got {shown(value)}", f"for example {name}={example!r}")
     if not os.fspath(value):
         raise UserError(f"{name} is an empty path", f"for example {name}={example!r}")
+    if "\x00" in os.fspath(value):  # every system call refuses it, with a ValueError
+        raise UserError(f"{name} {shown(os.fspath(value))} holds a NUL character, which no path can", f"for example {name}={example!r}")
     return Path(value)
 
 
