@@ -72,6 +72,17 @@ def _reclaimable(cgroup: Path) -> int:
     return 0
 
 
+# json.loads of '[[],[],...': an empty list (56 bytes) and its slot for every 3 bytes of text; numbers
+# ('0.5,') cost 32 bytes per 4: a JSON file is refused when 24 times its size does not fit
+JSON_BYTES_PER_BYTE = 24
+
+
+def json_limit() -> int:
+    """The largest JSON file parsed whole (the original notebook's model file): DATA_LIMIT, or less on a small machine."""
+    room = available()
+    return DATA_LIMIT if room is None else min(DATA_LIMIT, room // JSON_BYTES_PER_BYTE)
+
+
 def data_limit() -> int:
     """The largest training text read into memory: DATA_LIMIT, or less on a small machine."""
     room = available()

@@ -146,9 +146,9 @@ def loads(text: str | bytes, what: str):
         raise UserError(f"{what} is not valid JSON ({error})", "fix or restore the file") from None
 
 
-def read_json(path, what: str, limit: int = JSON_LIMIT):
-    """A JSON file (regular, at most `limit` bytes, strict JSON), or a one-line UserError."""
-    return loads(read_bytes(path, what, limit), f"{what} {path}")
+def read_json(path, what: str, limit: int = JSON_LIMIT, fix: str = "is it the right file?"):
+    """A JSON file (regular, at most `limit` bytes, strict JSON), or a one-line UserError (`fix`: over the limit)."""
+    return loads(read_bytes(path, what, limit, fix), f"{what} {path}")
 
 
 # -- what a Python caller hands the API ------------------------------------------------------
