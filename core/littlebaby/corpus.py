@@ -175,9 +175,15 @@ def open_prepared(directory, n_ctx: int, registry=None):
     return tokenizer, Corpus(train, val, str(Path(directory).resolve()), val_bytes), meta
 
 
-def with_tokenizer(config, tokenizer, meta: dict, registry=None):
-    """config whose tokenizer keys are those the directory was prepared with."""
+def with_tokenizer(config, tokenizer, meta: dict, registry=None, asked=None, directory="DIR"):
+    """config whose tokenizer keys are those the directory was prepared with; `asked` (the user's
+    overrides) may not name other values: they would be dropped without a word."""
     keys = {"c_tokenizer": tokenizer.name, **meta.get("tokenizer_options", {})}
+    clash = next((key for key in keys if key in (asked or {}) and asked[key] != keys[key]), None)
+    if clash is not None:
+        held = ", ".join(f"{key} {value}" for key, value in keys.items())
+        raise UserError(f"prepared data {directory} was tokenized with {tokenizer.name} ({held}), not {clash}={asked[clash]}",
+                        f"drop the {clash} override, or prepare the text again with it")
     return configs.from_dict({**configs.to_dict(config), **keys}, registry)
 
 
@@ -186,12 +192,13 @@ def is_prepared(data) -> bool:
     return data is not None and reading.given_path(data, "data", "my_text.txt").is_dir()
 
 
-def load_new(data, config, read_data, quiet=True, registry=None):
+def load_new(data, config, read_data, quiet=True, registry=None, asked=None):
     """(config, tokenizer, Corpus, info) of a new run: a prepared directory brings its tokenizer
-    (info None); a text file, read_data(data) -> (text, info with .source), trains the config's."""
+    (info None; `asked`, the user's overrides, may not want another); a text file,
+    read_data(data) -> (text, info with .source), trains the config's."""
     if is_prepared(data):
         tokenizer, corpus, meta = open_prepared(data, config.n_ctx, registry)
-        return with_tokenizer(config, tokenizer, meta, registry), tokenizer, corpus, None
+        return with_tokenizer(config, tokenizer, meta, registry, asked, data), tokenizer, corpus, None
     content, info = read_data(data)
     tokenizer = tokenizers.train(config, [content], len(content), quiet, registry)
     return config, tokenizer, from_text(content, tokenizer, config.n_ctx, info.source), info
