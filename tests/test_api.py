@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 
@@ -222,3 +223,48 @@ def test_a_run_another_process_trains_is_not_resumed(tmp_path):
         with pytest.raises(UserError, match="being trained by another process"):
             api.train(resume=name, home=home, overrides={"max_steps": 4})
     assert api.train(resume=name, home=home, overrides={"max_steps": 4}).report["steps_done"] == 4
+
+
+# every one was a TypeError or AttributeError from deep inside (pathlib, str.startswith, tokenizer.encode, numpy);
+# a lone "lr=1" was read a character at a time ("an override must look like key=value, got 'l'")
+BAD_TYPES = {
+    "home None": (lambda home, run: api.runs(None), "home must be a path"),
+    "config number": (lambda home, run: api.train(5, home=home), "config must be a path"),
+    "data number": (lambda home, run: api.train("tiny", 5, home=home), "data must be a path"),
+    "data empty": (lambda home, run: api.train("tiny", "", home=home), "data is an empty path"),
+    "overrides a string": (lambda home, run: api.train("tiny", overrides="lr=1", home=home), "overrides must be a dict or a list"),
+    "overrides a number": (lambda home, run: api.train("tiny", overrides=5, home=home), "overrides must be a dict or a list"),
+    "override key a number": (lambda home, run: api.train("tiny", overrides={1: 2}, home=home), "config keys are strings"),
+    "resume a number": (lambda home, run: api.train(resume=5, home=home), "run must be a run name"),
+    "run None": (lambda home, run: api.load(None, home), "run must be a run name"),
+    "prompt bytes": (lambda home, run: api.generate(run, prompt=b"RO", max_tokens=2, home=home), "prompt must be a str"),
+    "text a number": (lambda home, run: api.token_losses(run, 5, home), "text must be a str"),
+    "attention prompt a number": (lambda home, run: api.attention(run, 5, home=home), "prompt must be a str"),
+    "layer a string": (lambda home, run: api.attention(run, "RO", layer="0", home=home), "layer must be a whole number"),
+    "head a bool": (lambda home, run: api.attention(run, "RO", head=True, home=home), "head must be a whole number"),
+    "out a number": (lambda home, run: api.plot(run, home, out=5), "out must be a path"),
+    "out empty": (lambda home, run: api.plot(run, home, out=""), "out is an empty path"),  # was "cannot write . (it is a directory)"
+    "prepare data None": (lambda home, run: api.prepare(None, home / "p"), "data must be a path or a list of paths"),
+    "prepare out None": (lambda home, run: api.prepare([home], None), "out must be a path"),
+    "import paths None": (lambda home, run: api.import_original(None, None, None, home), "config must be a path"),
+    "vocab_size negative": (lambda home, run: littlebaby.build_model({}, -1), "vocab_size must be a whole number >= 1"),
+    "config a number": (lambda home, run: littlebaby.build_model(5, 10), "config must be a Config or a dict"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_TYPES)
+def test_a_value_of_the_wrong_type_is_a_user_error(tiny_run, case):
+    home, run = tiny_run
+    before = sorted(home.rglob("*"))
+    call, message = BAD_TYPES[case]
+    with pytest.raises(UserError, match=re.escape(message)):
+        call(home, run)
+    assert sorted(home.rglob("*")) == before
+
+
+def test_one_path_or_run_is_taken_as_a_list_of_one(tiny_run, tmp_path):
+    home, run = tiny_run  # prepare("a.txt") read 'a', '.', 't', ... as paths; compare("last") the runs 'l', 'a', ...
+    (tmp_path / "a.txt").write_text("some text to prepare " * 20)
+    assert api.prepare(str(tmp_path / "a.txt"), tmp_path / "p")["splits"]["train"]["tokens"] > 0
+    _, path = api.compare(run, home)
+    assert path is None

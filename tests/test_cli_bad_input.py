@@ -1,6 +1,8 @@
 """Hostile input at the command line (issue 12): every case is exit code 2, one line on
 stderr, no traceback, and no file written or changed."""
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -12,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import safetensors.numpy
+from hypothesis import example, given, settings, strategies as st
 
-from littlebaby import Block, distributed, hookimpl
+from littlebaby import Block, api, distributed, hookimpl
+from littlebaby.cli import main
 from littlebaby.config import from_dict
 from littlebaby.errors import UserError
 from littlebaby.plugins import Registry
@@ -456,3 +460,128 @@ def test_a_name_too_long_is_one_line(tmp_path, command):  # were OSError traceba
 def test_runs_in_a_file_is_not_an_empty_home(tmp_path):  # said "no runs in /etc/passwd" and exit 0
     (tmp_path / "notes.txt").write_text("x")
     assert "notes.txt is a file, not a directory" in refused("runs", "--home", "notes.txt", cwd=tmp_path)
+
+
+# -- found by the hostile sweep of 2026-11-26 ------------------------------------------------------
+@pytest.mark.parametrize("command", [["train", "--config", "tiny", "--data", "text.txt\n", "--home", "h"],  # a path with a newline
+                                     ["generate", "last", "--home", "home\n"],
+                                     ["train", "--config", "tiny", "--set", "c_attention=mha\n", "--home", "h"]])
+def test_a_newline_in_a_users_value_stays_inside_the_one_line(home, command):
+    # the value was printed as it was: the error took two lines
+    cwd, _ = home
+    assert "\\n" in refused(*command, cwd=cwd)
+
+
+@pytest.mark.parametrize("obstacle", ["symlink loop", "dangling link"])
+@pytest.mark.parametrize("command", [["train", "--config", "tiny", "--set", "max_steps=1", "--quiet"], ["generate", "last"],
+                                     ["inspect", "last"]])
+def test_a_home_that_is_a_broken_link_is_one_line(tmp_path, obstacle, command):
+    # a loop was a RuntimeError traceback (Path.resolve), a dangling link a FileExistsError one (mkdir)
+    (tmp_path / "h").symlink_to("h" if obstacle == "symlink loop" else "gone")
+    line = refused(*command, "--home", "h", cwd=tmp_path)
+    assert "h" in line and ("symbolic link" in line or "no runs" in line), line
+
+
+def test_an_ambiguous_run_prefix_names_the_runs_it_matches(home):
+    # said "no run '<prefix>'" while two runs began with it
+    cwd, name = home
+    twin = name[:-1] + ("0" if name[-1] != "0" else "1")
+    for folder, pattern in (("configs", "config_{}.json"), ("tokenizers", "tokenizer_{}.json"), ("models", "model_{}.safetensors")):
+        shutil.copy(cwd / "home" / folder / pattern.format(name), cwd / "home" / folder / pattern.format(twin))
+    line = refused("generate", name[:8], "--home", "home", cwd=cwd)
+    assert f"'{name[:8]}' is the beginning of 2 runs" in line and "give more of the name" in line
+
+
+@pytest.mark.parametrize("flags,expected", [
+    (["--max-tokens", str(10**30)], "--max-tokens"),  # hung, sampling for ever into a list that grows without end
+    (["--top-k", str(10**30)], "--top-k must be a whole number in [0, 2**63)"),  # was taken as "every token"
+])
+def test_generate_counts_beyond_reach(home, flags, expected):
+    cwd, name = home
+    assert expected in refused("generate", name, "--home", "home", *flags, cwd=cwd)
+
+
+def test_a_huge_seed_is_shown_short(home):
+    cwd, name = home
+    line = refused("generate", name, "--home", "home", "--seed", "9" * 500, cwd=cwd)
+    assert len(line) < 300 and "seed must be a whole number in [0, 2**63)" in line
+
+
+@pytest.mark.parametrize("block", ["", " mha", "../x", "x" * 100_000])
+def test_a_block_name_that_no_package_can_have_gets_no_pip_advice(tmp_path, block):
+    # was "pip install littlebaby-attention-../x", and a 100 kB name echoed whole
+    line = refused("train", "--config", "tiny", "--set", f"c_attention={block}", "--home", "h", cwd=tmp_path)
+    assert "unknown attention block" in line and "pip install" not in line and len(line) < 400, line
+
+
+def test_weight_decay_that_overshoots_the_weights_is_refused(tmp_path):
+    # lr * weight_decay >= 1 flips or grows every weight each step: it diverged, blaming lr alone
+    line = refused("train", "--config", "tiny", "--set", "weight_decay=1e300", "--home", "h", cwd=tmp_path)
+    assert "lr * weight_decay" in line and "weight_decay" in line
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("command", [["surprise", "last", "--text", "RO"], ["plot", "last"]])
+def test_an_output_onto_a_fifo_is_refused_not_replaced(home, command):
+    # the atomic rename put a file in the FIFO's place; as root, `--out /dev/null` replaced the system's /dev/null
+    cwd, _ = home
+    os.mkfifo(cwd / "pipe")
+    assert "it is a FIFO (named pipe), not a regular file" in refused(*command, "--home", "home", "--out", "pipe", cwd=cwd)
+
+
+@pytest.mark.parametrize("command", [["plot", "RUN", "--out", "p.png"], ["train", "--resume", "RUN", "--set", "max_steps=8"]])
+def test_a_report_of_another_run_is_refused(home, command):
+    # plot drew the other run's curves under this run's name; resume read the other run's data and
+    # blamed the text ("now holds characters the run's vocabulary lacks")
+    cwd, name = home
+    path = cwd / "home" / "outputs" / f"report_{name}.json"
+    other = "0" * 8 + name[8:]
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"guid": other}))
+    line = refused(*[name if part == "RUN" else part for part in command], "--home", "home", cwd=cwd)
+    assert f"is the report of run '{other}', not of {name}" in line
+
+
+def test_a_folder_in_the_place_of_the_model_file_refuses_resume_before_training(home):
+    # the run trained, saved a checkpoint and the report, then failed to write its model
+    cwd, name = home
+    model = cwd / "home" / "models" / f"model_{name}.safetensors"
+    model.unlink()
+    model.mkdir()
+    line = refused("train", "--resume", name, "--set", "max_steps=8", "--home", "home", cwd=cwd)
+    assert f"model_{name}.safetensors" in line and "it is a directory" in line
+
+
+def test_a_usage_error_shows_a_long_value_cut_short(home):  # argparse echoed all 100,000 digits
+    cwd, name = home
+    line = refused("generate", name, "--home", "home", "--max-tokens", "9" * 100_000, cwd=cwd)
+    assert "invalid int value" in line and len(line) < 300
+
+
+@pytest.mark.parametrize("link,expected", [("gone", "is a symbolic link to a missing file"), ("mine", "Too many levels of symbolic links")])
+def test_a_config_that_is_a_broken_link_is_named_as_a_link(tmp_path, link, expected):  # was "no shipped config 'mine'"
+    (tmp_path / "mine").symlink_to(link)
+    assert expected in refused("train", "--config", "mine", "--home", "h", cwd=tmp_path)
+
+
+@settings(max_examples=80, deadline=None)
+@given(text=st.text(max_size=30))
+@example(text="a\x00b").via("discovered failure")
+@example(text="x\ny").via("discovered failure")
+def test_any_run_name_or_home_is_one_line(tmp_path_factory, text):
+    # a newline in either split the error line; a NUL in a home was a ValueError from os.stat (from Python)
+    home = tmp_path_factory.mktemp("empty")
+    for argv in (["generate", text, "--home", str(home)], ["inspect", "last", "--home", str(home / text)]):
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                code = main(argv)
+            except SystemExit as usage:  # argparse: a name that looks like an option
+                code = usage.code
+        assert code == 2 and stderr.getvalue().startswith("littlebaby: error: ") and stderr.getvalue().count("\n") == 1, stderr.getvalue()
+    with pytest.raises(UserError):
+        api.load(text, home / text)
+    try:
+        assert api.runs(home / text) == []
+    except UserError:
+        pass
+    assert list(home.iterdir()) == []

@@ -2,6 +2,7 @@
 
 import errno
 import os
+import stat
 import subprocess
 import sys
 
@@ -40,7 +41,7 @@ def test_json_that_no_strict_reader_reads_is_never_written(tmp_path, value):
 # a diverging run's last steps can have update ratios that overflowed float32 (stats.squared_norms):
 # report.step_record writes them as null, so the strict readers (resume, runs, plot) still read the report
 def test_a_run_stopped_by_a_nan_loss_has_a_report_that_reads_back(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--set", "lr=1e20", "--set", "grad_clip=0",
+    done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--set", "lr=1e20", "--set", "grad_clip=0", "--set", "weight_decay=0",
                            "--set", "warmup_steps=0", "--set", "dtype=float32", "--set", "checkpoint_interval=1", "--quiet"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=180)
     assert done.returncode == 2 and "training diverged" in done.stderr, done.stderr
@@ -199,3 +200,11 @@ def test_a_dangling_model_link_is_still_listed(tmp_path):
     home.model(name).parent.mkdir()
     home.model(name).symlink_to(tmp_path / "moved.safetensors")
     assert home.runs() == [name] and home.resolve("last") == name
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_writing_onto_a_fifo_keeps_the_fifo(tmp_path):  # a rename over it replaced it (as root: /dev/null too)
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(UserError, match="it is a FIFO"):
+        files.write_text(tmp_path / "pipe", "text")
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe").st_mode) and os.listdir(tmp_path) == ["pipe"]

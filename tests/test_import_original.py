@@ -90,3 +90,16 @@ def test_weights_of_the_wrong_shape_are_one_line(tmp_path, key, value, expected)
         api.import_original(config, tokenizer, broken, home=tmp_path / "home")
     assert expected in str(error.value) and "\n" not in str(error.value)
     assert not (tmp_path / "home").exists()
+
+
+def test_a_model_file_too_large_to_parse_here_is_refused_before_reading(tmp_path, monkeypatch):
+    # json.loads of '[0.5,0.5,...' builds a float and a list slot (32 bytes) per 4 bytes of text: a 240 MB
+    # file took 2.9 GB, and the limit was a tenth of the memory (as for training text, 10 bytes a character)
+    from littlebaby import memory
+
+    config, tokenizer, model = files_of("pre_mha_mlp")
+    size = model.stat().st_size
+    monkeypatch.setattr(memory, "available", lambda *args: size * memory.JSON_BYTES_PER_BYTE - 1)
+    with pytest.raises(UserError, match="more than the .* it may be; parsing JSON takes up to 24 times its size"):
+        api.import_original(config, tokenizer, model, home=tmp_path / "home")
+    assert not (tmp_path / "home").exists()

@@ -202,3 +202,45 @@ def test_ids_beyond_the_vocabulary_are_one_line_not_an_index_error(tmp_path, sou
     done = cli("train", "--config", "tiny", "--data", out, "--set", "n_ctx=8", "--set", "max_steps=2", "--quiet", "--home", "h", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "train.bin holds token id 60000, but its tokenizer has" in done.stderr and "prepare it again" in done.stderr
+
+
+def _lie_about_dtype(out):
+    meta = json.loads((out / corpus.META).read_text())
+    (out / corpus.META).write_text(json.dumps(meta | {"dtype": ">u2"}))  # big-endian: np.dtype calls it uint16 too
+
+
+def _cut_vocabulary(out):
+    meta = json.loads((out / corpus.META).read_text())
+    meta["tokenizer"]["vocab"] = meta["tokenizer"]["vocab"][:10]
+    meta["tokenizer"]["vocab_size"] = 10
+    (out / corpus.META).write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda out: (out / corpus.TRAIN).write_bytes(b"\xff" * (out / corpus.TRAIN).stat().st_size), "train.bin holds token id 65535"),
+    (_lie_about_dtype, "dtype '>u2', not uint16 or uint32"),
+    (_cut_vocabulary, "holds token id"),
+])
+def test_a_corpus_whose_ids_cannot_be_right_is_refused_before_the_run_exists(tmp_path, sources, damage, message):
+    # found only at the first batch: the run's config, lock and report were left behind
+    out = _prepared(tmp_path, sources)
+    damage(out)
+    done = cli("train", "--config", "tiny", "--data", out, "--set", "n_ctx=8", "--set", "max_steps=2", "--quiet", "--home", "h", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+    assert not (tmp_path / "h").exists()
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_a_prepare_stopped_by_a_scheduler_leaves_nothing(tmp_path, name):
+    # Ctrl-C removed the temporary directory on the way out; SIGTERM and SIGHUP killed the process and left it
+    words = np.random.default_rng(0).choice(["alpha", "beta", "gamma", "delta", "omega", "sigma", "\n"], size=1_500_000)
+    (tmp_path / "big.txt").write_text(" ".join(words))
+    process = subprocess.Popen([sys.executable, "-m", "littlebaby.cli", "prepare", "--data", "big.txt", "--out", "o", "--set", "c_tokenizer=bpe",
+                                "--set", "vocab_size=300", "--quiet"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not any(p.name.startswith(".o.") for p in tmp_path.iterdir()) and process.poll() is None:
+        pass
+    process.send_signal(getattr(signal, name))
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + getattr(signal, name), err
+    assert err == "littlebaby: interrupted\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.txt"]

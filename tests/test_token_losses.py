@@ -196,3 +196,10 @@ def test_byte_pair_tokens_join_back_to_the_text(tmp_path):
     done = surprise(result.name, "--text", text, "--out", tmp_path / "page.html", "--home", tmp_path, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert f" nats over {len(targets)} tokens; " in (tmp_path / "page.html").read_text(encoding="utf-8")
+
+
+def test_a_character_the_run_lacks_is_asked_out_of_the_text_not_a_prompt(tiny_run, tmp_path):
+    # surprise's text is no prompt: the fix said "remove it from the prompt"
+    home, _ = tiny_run
+    done = surprise("last", "--text", "ROMEO €", "--home", home, cwd=tmp_path)
+    assert "character '€' (at position 6) is not in the model's vocabulary" in done.stderr and "prompt" not in done.stderr

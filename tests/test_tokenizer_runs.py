@@ -101,3 +101,13 @@ def test_resume_refuses_a_text_that_gained_characters(tmp_path):
     report_path.write_text(json.dumps(report))
     with pytest.raises(UserError, match="characters the run's vocabulary lacks"):
         api.train(resume=first.name, overrides={"max_steps": 2}, home=tmp_path)
+
+
+@pytest.mark.parametrize("overrides", [["c_tokenizer=char"], ["c_tokenizer=bpe", "vocab_size=400"]])
+def test_a_tokenizer_override_a_prepared_corpus_cannot_honour_is_refused(tmp_path, greek_file, overrides):
+    # the corpus's bpe of 300 tokens replaced them without a word: the run said bpe 300, not what was asked
+    api.prepare([greek_file], tmp_path / "p", overrides=["c_tokenizer=bpe", "vocab_size=300"])
+    key = overrides[-1].split("=")[0]
+    with pytest.raises(UserError, match=f"prepared data .* was tokenized with bpe .*, not {key}="):
+        api.train("tiny", tmp_path / "p", overrides + ["max_steps=1"], home=tmp_path / "h")
+    assert not (tmp_path / "h").exists()

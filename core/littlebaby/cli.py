@@ -25,6 +25,7 @@ BARE_FLAGS = ("max_tokens", "top_k")  # names no sentence uses otherwise: transl
 # a value as repr shows it (a run name, a prompt): the user's own text, never rewritten; the
 # lookarounds keep the apostrophe of "the run's" from opening a quote
 QUOTED = re.compile(r"((?<!\w)'[^']*'(?!\w))")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _config_keys() -> set:
@@ -54,6 +55,12 @@ def in_flags(message: str) -> str:
         return re.sub(rf"(?<![\w-])({'|'.join(BARE_FLAGS)})\b", lambda m: FLAGS[m[1]], text)
 
     return "".join(piece if i % 2 else translated(piece) for i, piece in enumerate(QUOTED.split(message)))
+
+
+def one_line(text: str) -> str:
+    """text with its control characters escaped as repr writes them (a newline as \\n): a path or a
+    value the user typed with a newline in it must not break the one line an error or warning is."""
+    return CONTROL.sub(lambda match: repr(match[0])[1:-1], text)
 
 
 class OutputError(UserError):
@@ -211,7 +218,7 @@ def run(args):
 
 
 def _warning_line(message, category, filename, lineno, file=None, line=None):
-    print(f"littlebaby: warning: {message}", file=sys.stderr, flush=True)
+    print(f"littlebaby: warning: {one_line(str(message))}", file=sys.stderr, flush=True)
 
 
 def _one_process(command) -> bool:
@@ -231,10 +238,10 @@ def _user_error(world, error) -> int:
         except UserError as first:
             error = first
     elif world.size > 1 and not isinstance(error, distributed.SharedError):  # only this rank may know: end the job
-        print(f"littlebaby: error on rank {world.rank}: {in_flags(str(error))}", file=sys.stderr, flush=True)
+        print(f"littlebaby: error on rank {world.rank}: {one_line(in_flags(str(error)))}", file=sys.stderr, flush=True)
         world.abort(2)
     if world.is_root and distributed.launched()[1] == 0:  # launched: also when MPI could not start
-        print(f"littlebaby: error: {in_flags(str(error))}", file=sys.stderr, flush=True)
+        print(f"littlebaby: error: {one_line(in_flags(str(error)))}", file=sys.stderr, flush=True)
     return 2
 
 
@@ -255,7 +262,13 @@ def main(argv=None) -> int:
                 sys.stdout = open(os.devnull, "w")  # rank 0 alone prints
         elif not _one_process(args.command):
             return 0
-        code = run(args)
+        if args.command in ("train", "finetune"):  # a run stops at a step's end and saves (session.py)
+            code = run(args)
+        else:
+            from littlebaby.stopping import quit_on_signals
+
+            with quit_on_signals():
+                code = run(args)
     except UserError as error:
         return _user_error(world, error)
     except KeyboardInterrupt as quit:

@@ -13,6 +13,7 @@ import difflib
 import importlib.resources
 import json
 import math
+import os
 from pathlib import Path
 
 import attrs
@@ -46,6 +47,15 @@ def _divides_head_size(instance, attribute, value):
         raise ValueError(
             f"n_heads must divide head_size (head_size % n_heads = {instance.head_size} % {value} != 0)"
         )
+
+
+def _decays_less_than_the_weights(instance, attribute, value):
+    non_negative(instance, attribute, value)
+    # decoupled decay multiplies every weight by 1 - lr * weight_decay each step: at 1 or more it
+    # zeroes, flips or grows them, and the run diverges as if lr alone were too high
+    if instance.lr * value >= 1:
+        raise ValueError(f"lr * weight_decay must be below 1 (each step multiplies the weights by 1 - lr * weight_decay), "
+                         f"got {instance.lr:g} * {value:g}")
 
 
 def _dtype(instance, attribute, value):
@@ -83,7 +93,7 @@ class Config:
     min_lr: float = attrs.field(default=3e-4, validator=non_negative)  # end of the cosine decay (at most lr)
     warmup_steps: int = attrs.field(default=100, validator=non_negative)  # linear warmup from 0
     max_steps: int = attrs.field(default=0, validator=non_negative)  # cap on steps; 0 = no cap
-    weight_decay: float = attrs.field(default=0.1, validator=non_negative)  # decoupled, matrices only
+    weight_decay: float = attrs.field(default=0.1, validator=_decays_less_than_the_weights)  # decoupled, matrices only
     beta1: float = attrs.field(default=0.9, validator=probability)
     beta2: float = attrs.field(default=0.99, validator=probability)
     grad_clip: float = attrs.field(default=1.0, validator=non_negative)  # global norm; 0 = off
@@ -269,13 +279,14 @@ def config_dict(name_or_path: str) -> tuple[dict, str]:
     """(flat dict, display name) of a shipped config name or a JSON file path."""
     if not str(name_or_path).strip():  # Path("") is "." (the current folder): say what was given
         raise UserError("the config name is empty", f"give a shipped config ({', '.join(shipped_configs())}) or a JSON file path")
+    reading.given_path(name_or_path, "config", "tiny")
     path = Path(name_or_path)
     resource = importlib.resources.files("littlebaby.configs").joinpath(f"{name_or_path}.json")
     # a bare name is a file here if one exists; a folder of that name (a home called `baby`, say)
     # does not hide the shipped config
     bare = path.suffix != ".json" and len(path.parts) == 1
     try:
-        here = path.exists() and not (path.is_dir() and resource.is_file())
+        here = os.path.lexists(path) and not (path.is_dir() and resource.is_file())  # lexists: a broken link is named as one
     except OSError:  # a name the system cannot look up (too long): reading it says why, in one line
         here = True
     if not bare or here:
@@ -290,6 +301,12 @@ def with_overrides(data: dict, overrides) -> dict:
     data = dict(data)
     if isinstance(overrides, dict):
         data.update(overrides)
-    else:
-        data.update(parse_override(item) for item in overrides or ())
+    elif isinstance(overrides, (list, tuple)) and all(isinstance(item, str) for item in overrides):
+        data.update(parse_override(item) for item in overrides)
+    elif overrides is not None:  # a lone "lr=1" would be read a character at a time
+        raise UserError(f"overrides must be a dict or a list of 'key=value' strings, got {shown(overrides)}",
+                        "for example overrides={'max_steps': 200}")
+    if not all(isinstance(key, str) for key in data):
+        raise UserError(f"config keys are strings, got {shown(next(k for k in data if not isinstance(k, str)))}",
+                        "for example overrides={'max_steps': 200}")
     return data

@@ -47,6 +47,14 @@ class Mapped:
     def __len__(self) -> int:
         return len(self.map)
 
+    def spot_check(self, blocks: int = 64, size: int = 4096):
+        """Read `blocks` evenly spaced blocks of `size` ids against the vocabulary, before a run
+        exists: a file that is wrong throughout (another dtype, another tokenizer's ids, bytes
+        overwritten) is refused at once for half a megabyte read, not at the first batch with
+        the run's files already written. A damage in one place is still found by the read that meets it."""
+        for start in np.unique(np.linspace(0, max(0, len(self) - size), blocks).astype(np.int64)):
+            self[int(start) : int(start) + size]
+
     def __getitem__(self, index) -> np.ndarray:
         values = np.array(self.map[index])
         mapping = getattr(self.map, "_mmap", None)
@@ -132,17 +140,21 @@ def open_split(directory, meta: dict, split: str, vocab_size: int | None = None)
     read's ids against vocab_size)."""
     path = Path(directory) / (TRAIN if split == "train" else VAL)
     try:
-        dtype, tokens = np.dtype(meta["dtype"]), int(meta["splits"][split]["tokens"])
+        name, tokens = meta["dtype"], int(meta["splits"][split]["tokens"])
     except (KeyError, TypeError, ValueError) as error:
         raise _bad(directory, f"{META} lacks a valid dtype or token count ({error})") from None
-    if dtype.name not in ("uint16", "uint32"):
-        raise _bad(directory, f"{META} gives dtype {dtype.name}, not uint16 or uint32")
+    if name not in ("uint16", "uint32"):  # by name: numpy calls '>u2' (big-endian) uint16 too, and reads it byte-swapped
+        raise _bad(directory, f"{META} gives dtype {reading.shown(name)}, not uint16 or uint32")
+    dtype = np.dtype(name)
     size = _checked(lambda: reading.size_of(path, "prepared data file"))
     if size != tokens * dtype.itemsize:
         raise _bad(directory, f"{path.name} has {size} bytes, but {META} says {tokens} {dtype.name} tokens ({tokens * dtype.itemsize} bytes)")
     if tokens == 0:
         return np.zeros(0, dtype)  # an empty file cannot be mapped
-    return Mapped(path, dtype, tokens, vocab_size)
+    mapped = Mapped(path, dtype, tokens, vocab_size)
+    if vocab_size is not None:
+        mapped.spot_check()
+    return mapped
 
 
 def open_prepared(directory, n_ctx: int, registry=None):
@@ -163,23 +175,30 @@ def open_prepared(directory, n_ctx: int, registry=None):
     return tokenizer, Corpus(train, val, str(Path(directory).resolve()), val_bytes), meta
 
 
-def with_tokenizer(config, tokenizer, meta: dict, registry=None):
-    """config whose tokenizer keys are those the directory was prepared with."""
+def with_tokenizer(config, tokenizer, meta: dict, registry=None, asked=None, directory="DIR"):
+    """config whose tokenizer keys are those the directory was prepared with; `asked` (the user's
+    overrides) may not name other values: they would be dropped without a word."""
     keys = {"c_tokenizer": tokenizer.name, **meta.get("tokenizer_options", {})}
+    clash = next((key for key in keys if key in (asked or {}) and asked[key] != keys[key]), None)
+    if clash is not None:
+        held = ", ".join(f"{key} {value}" for key, value in keys.items())
+        raise UserError(f"prepared data {directory} was tokenized with {tokenizer.name} ({held}), not {clash}={asked[clash]}",
+                        f"drop the {clash} override, or prepare the text again with it")
     return configs.from_dict({**configs.to_dict(config), **keys}, registry)
 
 
 # -- what train, resume and finetune read ------------------------------------------------------
 def is_prepared(data) -> bool:
-    return data is not None and Path(data).is_dir()
+    return data is not None and reading.given_path(data, "data", "my_text.txt").is_dir()
 
 
-def load_new(data, config, read_data, quiet=True, registry=None):
+def load_new(data, config, read_data, quiet=True, registry=None, asked=None):
     """(config, tokenizer, Corpus, info) of a new run: a prepared directory brings its tokenizer
-    (info None); a text file, read_data(data) -> (text, info with .source), trains the config's."""
+    (info None; `asked`, the user's overrides, may not want another); a text file,
+    read_data(data) -> (text, info with .source), trains the config's."""
     if is_prepared(data):
         tokenizer, corpus, meta = open_prepared(data, config.n_ctx, registry)
-        return with_tokenizer(config, tokenizer, meta, registry), tokenizer, corpus, None
+        return with_tokenizer(config, tokenizer, meta, registry, asked, data), tokenizer, corpus, None
     content, info = read_data(data)
     tokenizer = tokenizers.train(config, [content], len(content), quiet, registry)
     return config, tokenizer, from_text(content, tokenizer, config.n_ctx, info.source), info

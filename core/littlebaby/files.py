@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 import uuid
@@ -68,9 +69,27 @@ def write_bytes(path, data: bytes):
         raise WriteError(path, error) from None
 
 
-def _write_atomically(path: Path, data: bytes):
+def check_replaceable(path, kept: str = "nothing was written"):
+    """A one-line WriteError now (before a run trains, say) if a file cannot be written at path later."""
+    try:
+        _refuse_non_file(Path(path))
+    except OSError as error:
+        raise WriteError(path, error, kept) from None
+
+
+def _refuse_non_file(path: Path):
     if path.is_dir():  # named: rename would report only "Is a directory"
         raise IsADirectoryError(21, "it is a directory")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # nothing there yet (or nothing stat can see): the write says what is wrong
+        return
+    if not stat.S_ISREG(mode):  # the rename would put a file in place of a device or a FIFO (as root, /dev/null's)
+        raise OSError(errno.EINVAL, f"it is {reading.kind(mode)}, not a regular file")
+
+
+def _write_atomically(path: Path, data: bytes):
+    _refuse_non_file(path)
     make_parents(path)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=".tmp")
     try:
@@ -157,9 +176,9 @@ class Home:
     """The directory holding run files, and the path of each file of a run."""
 
     def __init__(self, path="."):
-        if not str(path):  # Path("") would quietly be the current directory
+        if isinstance(path, str) and not path:  # Path("") would quietly be the current directory
             raise UserError("the home is an empty path", "give a directory, or . for the current one")
-        self.path = Path(path)
+        self.path = reading.given_path(path, "home", "runs")
 
     def config(self, run: str) -> Path:
         return self.path / "configs" / f"config_{run}.json"
@@ -230,6 +249,9 @@ class Home:
         path = self.path
         if path.exists() and not path.is_dir():
             raise UserError(f"home {path} is not a directory", "pass a directory as home=DIR")
+        if path.is_symlink() and not path.exists():  # mkdir would say only "File exists"
+            raise UserError(f"home {path} is a symbolic link to a missing directory (or a loop of links)",
+                            "pass a directory as home=DIR, or fix the link")
         existing = path
         while not existing.exists():  # the home may not exist yet: its nearest ancestor decides
             existing = existing.parent
@@ -272,19 +294,25 @@ class Home:
         mid-way has one); a run that has neither yet, such as a finetune that just started,
         is never `last`.
         """
+        if not isinstance(run, str):
+            raise UserError(f"run must be a run name or 'last', got {reading.shown(run)}", "for example run='last'")
         runs = self.runs()
+        where = os.path.abspath(self.path)  # not Path.resolve: a home that is a loop of links raises there
         if run == "last":
             with_model = [name for name in runs if self._changed(name)]
             if not with_model:
-                raise UserError(f"no runs with a model in {self.path.resolve()}", "train one first, or pass home=DIR")
+                raise UserError(f"no runs with a model in {where}", "train one first, or pass home=DIR")
             return max(with_model, key=lambda name: (self._changed(name), name))
         if run in runs:
             return run
         matches = [name for name in runs if name.startswith(run) and "_finetuned" not in name[len(run) :]]
         if len(matches) == 1 and len(run) >= 4:
             return matches[0]
+        if len(matches) > 1 and len(run) >= 4:
+            shown = ", ".join(matches[:3]) + (" ..." if len(matches) > 3 else "")
+            raise UserError(f"{run!r} is the beginning of {len(matches)} runs in {where} ({shown})", "give more of the name")
         hint = f"known runs: {', '.join(runs[-3:])}{' ...' if len(runs) > 3 else ''}" if runs else "train one first"
-        raise UserError(f"no run {run!r} in {self.path.resolve()}", f"{hint} (listing the runs shows them all)")
+        raise UserError(f"no run {reading.shown(run)} in {where}", f"{hint} (listing the runs shows them all)")
 
     def reserve_run(self, name: str) -> bool:
         """Claim a run name by creating its config file exclusively; False if it is taken."""

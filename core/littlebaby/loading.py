@@ -12,9 +12,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from littlebaby import checkpoint, checkpoints, config as configs, files, reading, tokenizer as tokenizers
+from littlebaby import checkpoint, checkpoints, config as configs, files, memory, reading, tokenizer as tokenizers
 from littlebaby.errors import UserError
 from littlebaby.generation import generate as generate_ids
+from littlebaby.reading import shown
 from littlebaby.tokenizer import Tokenizer
 
 
@@ -66,13 +67,16 @@ def _whole(value) -> bool:
 def check_sampling(max_tokens, temperature, top_k, seed=None):
     """A UserError naming the parameter for a value sampling cannot use."""
     if not _whole(max_tokens) or max_tokens < 0:
-        raise UserError(f"max_tokens must be a whole number >= 0, got {max_tokens}", "for example max_tokens=200")
+        raise UserError(f"max_tokens must be a whole number >= 0, got {shown(max_tokens)}", "for example max_tokens=200")
+    # every token is held until the text is saved: a count no memory holds would sample for ever, then fail
+    memory.require([("the generated tokens", max_tokens * memory.BYTES_PER_GENERATED_TOKEN, "max_tokens")],
+                   "generating this many tokens")
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature < math.inf:
-        raise UserError(f"temperature must be a finite number >= 0, got {temperature}", "0 is greedy, 1 samples the model as is")
-    if not _whole(top_k) or top_k < 0:
-        raise UserError(f"top_k must be a whole number >= 0, got {top_k}", "0 keeps every token")
+        raise UserError(f"temperature must be a finite number >= 0, got {shown(temperature)}", "0 is greedy, 1 samples the model as is")
+    if not _whole(top_k) or not 0 <= top_k < configs.INT_LIMIT:
+        raise UserError(f"top_k must be a whole number in [0, 2**63), got {shown(top_k)}", "0 keeps every token")
     if seed is not None and (not _whole(seed) or not 0 <= seed < configs.INT_LIMIT):  # as the config's seed
-        raise UserError(f"seed must be a whole number in [0, 2**63), got {seed}", "for example seed=1")
+        raise UserError(f"seed must be a whole number in [0, 2**63), got {shown(seed)}", "for example seed=1")
 
 
 def generate(
@@ -94,6 +98,8 @@ def generate(
     also saved as outputs/completion_<run>_<yyyymmddhhmmss>.txt.
     """
     check_sampling(max_tokens, temperature, top_k, seed)
+    if prompt is not None:
+        reading.given_text(prompt, "prompt")
     home = files.Home(home)
     if isinstance(run, Loaded):
         name, (config, tokenizer, model) = None, run

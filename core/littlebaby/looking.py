@@ -7,7 +7,7 @@ module finds the run and writes the PNG.
 import io
 from pathlib import Path
 
-from littlebaby import files, report as reports
+from littlebaby import files, reading, report as reports
 from littlebaby.errors import UserError
 from littlebaby.loading import load_named
 
@@ -33,7 +33,7 @@ def _save_figure(figure, path: Path) -> Path:
 def _output(figure, home, kind: str, name: str, out):
     if out is None:
         return figure, None
-    path = home.path / "outputs" / f"{kind}_{name}.png" if out is True else Path(out)
+    path = home.path / "outputs" / f"{kind}_{name}.png" if out is True else reading.given_path(out, "out", f"{kind}.png")
     return figure, _save_figure(figure, path)
 
 
@@ -46,7 +46,7 @@ def plot(run="last", home=".", out=None):
 
     home = files.Home(home)
     name = home.resolve(run)
-    report = reports.read(home.report(name))
+    report = reports.read(home.report(name), name)
     return _output(training_figure(report, name), home, "plot", name, out)
 
 
@@ -62,6 +62,7 @@ def attention(run="last", prompt="ROMEO:", layer=None, head=None, home=".", out=
     config, tokenizer, model = load_named(home, name, registry)
     if not prompt:
         raise UserError("the prompt is empty", "give the text to look at, e.g. prompt='ROMEO:'")
+    reading.given_text(prompt, "prompt")
     ids = tokenizer.encode(prompt)
     if len(ids) > config.n_ctx:
         raise UserError(f"the prompt has {len(ids)} tokens, more than n_ctx = {config.n_ctx}",
@@ -78,8 +79,9 @@ def compare(runs, home=".", out=None):
     from littlebaby.plots import comparison_figure
 
     home = files.Home(home)
+    runs = [runs] if isinstance(runs, str) else runs  # one run, or a list of them
     if not runs:
         raise UserError("compare needs at least one run", "name runs as `littlebaby runs` lists them")
     names = list(dict.fromkeys(home.resolve(run) for run in runs))
-    figure = comparison_figure({name: reports.read(home.report(name)) for name in names})
+    figure = comparison_figure({name: reports.read(home.report(name), name) for name in names})
     return _output(figure, home, "compare", names[0], out)

@@ -30,6 +30,9 @@ from littlebaby.reading import describe_bytes
 
 DATA_LIMIT = 4 << 30  # bytes of training text read into memory, at most
 BYTES_PER_CHARACTER = 10  # text in memory: the file's bytes, the str, and an int64 id per character
+# a generated token until its text is saved: its id in a list, the id's int, the decoded text (a
+# byte-pair token is several characters, a character up to 4 bytes)
+BYTES_PER_GENERATED_TOKEN = 64
 
 
 def available(meminfo="/proc/meminfo", cgroup="/sys/fs/cgroup") -> int | None:
@@ -67,6 +70,17 @@ def _reclaimable(cgroup: Path) -> int:
     except (OSError, ValueError):
         pass
     return 0
+
+
+# json.loads of '[[],[],...': an empty list (56 bytes) and its slot for every 3 bytes of text; numbers
+# ('0.5,') cost 32 bytes per 4: a JSON file is refused when 24 times its size does not fit
+JSON_BYTES_PER_BYTE = 24
+
+
+def json_limit() -> int:
+    """The largest JSON file parsed whole (the original notebook's model file): DATA_LIMIT, or less on a small machine."""
+    room = available()
+    return DATA_LIMIT if room is None else min(DATA_LIMIT, room // JSON_BYTES_PER_BYTE)
 
 
 def data_limit() -> int:

@@ -20,6 +20,7 @@ from littlebaby.block import Block, Layer
 from littlebaby.cache import KVCache
 from littlebaby.config import BLOCK_KEYS, Config, block_options, from_dict
 from littlebaby.errors import UserError
+from littlebaby.reading import shown
 from littlebaby.layers import Embedding, Linear
 from littlebaby.ops.loss import cross_entropy
 from littlebaby.ops.reduce import column_sum
@@ -182,4 +183,8 @@ def build_model(config: Config | dict, vocab_size: int, registry=None) -> GPT:
     """A freshly initialised model for `config` (a Config or a plain dict of config keys)."""
     if isinstance(config, dict):
         config = from_dict(config, registry)
+    if not isinstance(config, Config):
+        raise UserError(f"config must be a Config or a dict of config keys, got {shown(config)}", "for example {'n_layers': 2}")
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
+        raise UserError(f"vocab_size must be a whole number >= 1, got {shown(vocab_size)}", "the tokenizer's vocab_size")
     return GPT(config, vocab_size, registry)

@@ -9,6 +9,7 @@ import numpy as np
 
 from littlebaby import listing, report as reports
 from littlebaby.errors import UserError
+from littlebaby.reading import shown
 
 CELL_INCHES = 2.4
 
@@ -112,6 +113,9 @@ def attention_figure(model, ids, text, layer=None, head=None):
     """Heatmaps of attention weights with the prompt on both axes, plus any gates.
 
     text: the prompt (one label per character) or the text of each token (tokenizer.token_text)."""
+    for name, value in (("layer", layer), ("head", head)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise UserError(f"{name} must be a whole number or None, got {shown(value)}", f"for example {name}=0")
     per_layer = observations(model, ids)
     layers = range(len(per_layer)) if layer is None else [layer]
     for index in layers:

@@ -10,6 +10,7 @@ becomes an error only when a config names a block it would have provided.
 
 import difflib
 import importlib
+import re
 import importlib.metadata
 import warnings
 
@@ -19,6 +20,7 @@ import pluggy
 from littlebaby import hookspecs
 from littlebaby.block import Block
 from littlebaby.errors import UserError
+from littlebaby.reading import shown
 
 # kind -> name of the hook that registers blocks of that kind
 KINDS = {
@@ -27,7 +29,8 @@ KINDS = {
     "network": "register_networks",
     "tokenizer": "register_tokenizers",
 }
-BUILT_IN = ("littlebaby.tokenizer_char",)  # the core's own plugins, registered like any other
+BUILT_IN = ("littlebaby.tokenizer_char",)
+PACKAGE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?")  # PEP 508's name, of a sane length  # the core's own plugins, registered like any other
 
 
 def _core_version() -> str:
@@ -152,11 +155,11 @@ class Registry:
                 )
         installed = ", ".join(sorted(self.blocks[kind])) or "none"
         close = difflib.get_close_matches(name, list(self.blocks[kind]), n=1)
-        hint = f"did you mean {close[0]!r}? Or install it: " if close else "install it: "
-        raise UserError(
-            f"unknown {_what(kind)} {name!r} (installed: {installed})",
-            f"{hint}pip install {distribution}",
-        )
+        if not PACKAGE_NAME.fullmatch(name):  # '', ' mha', '../x': no package is called that, pip would fail
+            fix = f"did you mean {close[0]!r}?" if close else f"{_what(kind)} names are letters, digits, '.', '-' or '_'"
+        else:
+            fix = f"{f'did you mean {close[0]!r}? Or install it: ' if close else 'install it: '}pip install {distribution}"
+        raise UserError(f"unknown {_what(kind)} {shown(name)} (installed: {installed})", fix)
 
     def entries(self):
         """Every registered block, kind by kind, name by name."""

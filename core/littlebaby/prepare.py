@@ -167,6 +167,10 @@ class _Writer:
 def prepare(data, out, overrides=(), quiet: bool = True, log=None, registry=None) -> dict:
     """Prepare the text files and directories `data` into the directory `out`; returns meta.json."""
     say = log or (lambda line: None)
+    data = [data] if isinstance(data, (str, os.PathLike)) else data  # one path, or a list of them
+    if not isinstance(data, (list, tuple)):
+        raise UserError(f"data must be a path or a list of paths, got {reading.shown(data)}", "for example data=['books/']")
+    data = [reading.given_path(path, "data", "books/") for path in data]
     given = configs.with_overrides({}, overrides)
     config = configs.from_dict(given, registry)
     options = _tokenizer_options(config, registry)  # a tokenizer that is not installed, or bad options: before any file
@@ -174,7 +178,7 @@ def prepare(data, out, overrides=(), quiet: bool = True, log=None, registry=None
     if stray:  # n_ctx, lr, ...: valid config keys, but nothing prepare does depends on them
         raise UserError(f"prepare takes only c_tokenizer and its options ({', '.join(options) or 'none for ' + config.c_tokenizer}), "
                         f"not {', '.join(stray)}", "give training keys to train --data DIR")
-    out = Path(out)
+    out = reading.given_path(out, "out", "prepared/")
     if os.path.lexists(out):  # lexists: a dangling link there would make the final rename fail
         raise UserError(f"out={out} exists", "give a new directory (prepare never overwrites)")
     sources = list_sources(data)

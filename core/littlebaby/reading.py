@@ -21,6 +21,7 @@ import math
 import os
 import select
 import stat
+from pathlib import Path
 
 from littlebaby.errors import UserError
 
@@ -36,7 +37,8 @@ _KINDS = {
 }
 
 
-def _kind(mode: int) -> str:
+def kind(mode: int) -> str:
+    """What a file of this mode is, for a message: 'a directory', 'a FIFO (named pipe)', ..."""
     return next((name for test, name in _KINDS.items() if test(mode)), "not a regular file")
 
 
@@ -51,7 +53,7 @@ def size_of(path, what: str) -> int:
     except OSError as error:
         raise UserError(f"cannot read {what} {path} ({error.strerror})", "check the path and its permissions") from None
     if not stat.S_ISREG(info.st_mode):
-        raise UserError(f"{what} {path} is {_kind(info.st_mode)}, not a regular file", "give the path of a file")
+        raise UserError(f"{what} {path} is {kind(info.st_mode)}, not a regular file", "give the path of a file")
     return info.st_size
 
 
@@ -83,7 +85,7 @@ def read_bytes(path, what: str, limit: int, fix: str = "is it the right file?", 
     try:
         mode = os.fstat(fd).st_mode
         if not (stat.S_ISREG(mode) or pipe and stat.S_ISFIFO(mode)):  # replaced since the stat above
-            raise UserError(f"{what} {path} is {_kind(mode)}, not a regular file", "give the path of a file")
+            raise UserError(f"{what} {path} is {kind(mode)}, not a regular file", "give the path of a file")
         chunks, total = [], 0
         while total <= limit:  # a file may grow after the stat: read at most one byte past the limit
             try:
@@ -144,9 +146,29 @@ def loads(text: str | bytes, what: str):
         raise UserError(f"{what} is not valid JSON ({error})", "fix or restore the file") from None
 
 
-def read_json(path, what: str, limit: int = JSON_LIMIT):
-    """A JSON file (regular, at most `limit` bytes, strict JSON), or a one-line UserError."""
-    return loads(read_bytes(path, what, limit), f"{what} {path}")
+def read_json(path, what: str, limit: int = JSON_LIMIT, fix: str = "is it the right file?"):
+    """A JSON file (regular, at most `limit` bytes, strict JSON), or a one-line UserError (`fix`: over the limit)."""
+    return loads(read_bytes(path, what, limit, fix), f"{what} {path}")
+
+
+# -- what a Python caller hands the API ------------------------------------------------------
+def given_path(value, name: str, example: str) -> Path:
+    """A path parameter (`home`, `data`, `out`, ...) as a Path, or a one-line UserError naming it: a
+    number or None would be a TypeError from deep inside pathlib, and '' would be the current folder."""
+    if isinstance(value, bytes) or not isinstance(value, (str, os.PathLike)):
+        raise UserError(f"{name} must be a path (a str or a pathlib.Path), got {shown(value)}", f"for example {name}={example!r}")
+    if not os.fspath(value):
+        raise UserError(f"{name} is an empty path", f"for example {name}={example!r}")
+    if "\x00" in os.fspath(value):  # every system call refuses it, with a ValueError
+        raise UserError(f"{name} {shown(os.fspath(value))} holds a NUL character, which no path can", f"for example {name}={example!r}")
+    return Path(value)
+
+
+def given_text(value, name: str) -> str:
+    """A text parameter (`prompt`, `text`), or a one-line UserError naming it."""
+    if not isinstance(value, str):
+        raise UserError(f"{name} must be a str, got {shown(value)}", f"for example {name}='ROMEO:'")
+    return value
 
 
 def shown(value) -> str:

@@ -218,13 +218,17 @@ def imported(report: dict):
 
 
 # -- reading ---------------------------------------------------------------------------
-def read(path) -> dict:
-    """The whole report of a run, or a one-line UserError: every part resume and plot use is
-    checked here, so a damaged report fails in one line rather than deep inside a figure."""
+def read(path, run: str | None = None) -> dict:
+    """The whole report of a run (of `run`, when given), or a one-line UserError: every part resume
+    and plot use is checked here, so a damaged report fails in one line rather than deep inside a figure."""
     report = reading.read_json(path, "report file", LIMIT)
     problem = _problem(report)
     if problem:
         raise UserError(f"report file {path} is not a littlebaby report ({problem})", "restore or regenerate it")
+    owner = report.get("guid")
+    if run is not None and isinstance(owner, str) and owner != run:  # copied or swapped between runs
+        raise UserError(f"report file {path} is the report of run {reading.shown(owner)}, not of {run}",
+                        "restore this run's own report")
     return report
 
 

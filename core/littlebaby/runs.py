@@ -146,7 +146,8 @@ def train(config: str | None = None, data=None, overrides=(), home=".", resume: 
     registry = registry or default_registry()
     raw, config_name = configs.config_dict("baby" if config is None else config)
     cfg = configs.from_dict(configs.with_overrides(raw, overrides), registry)
-    cfg, tokenizer, corpus, info = corpora.load_new(data, cfg, read_data, quiet, registry)
+    asked = configs.with_overrides({}, overrides)
+    cfg, tokenizer, corpus, info = corpora.load_new(data, cfg, read_data, quiet, registry, asked)
     home = training_home(home)
     home.check_writable()
     model = build_model(cfg, tokenizer.vocab_size, registry)
@@ -179,7 +180,7 @@ def resume_run(home, run, overrides, quiet, log, registry) -> RunResult:
 
 
 def _resume_locked(home, name, overrides, quiet, log, registry, locked=True) -> RunResult:
-    report = reports.read(home.report(name))
+    report = reports.read(home.report(name), name)
     other = reports.trained_elsewhere(report)
     if other is not None:
         raise UserError(f"run {name} is being trained by process {other}", "wait for it to end, or stop it first")
@@ -212,6 +213,8 @@ def _resume_locked(home, name, overrides, quiet, log, registry, locked=True) -> 
     if session.state.step > planned:  # it would train nothing and record a schedule shorter than what it holds
         raise UserError(f"run {name} has done {session.state.step} steps, more than the {planned} this config plans",
                         f"resume with max_steps={session.state.step} or more")
+    for path in (home.model(name), home.report(name), home.config(name)):  # written after training: refused before it
+        files.check_replaceable(path)
     if saved.report is not None:
         reports.rewind(report, saved.report, session.state.step)
     reports.resumed(report, cfg, session.state.step)
@@ -251,6 +254,8 @@ def _keep_architecture(notebook, wanted):
 def import_original(config, tokenizer, model, home=".", overrides=(), registry=None) -> RunResult:
     """A new run from the JSON files of the original notebook (see import_original.py)."""
     registry = registry or default_registry()
+    config, tokenizer, model = (reading.given_path(path, name, f"{name}.json") for path, name in
+                                ((config, "config"), (tokenizer, "tokenizer"), (model, "model")))
     notebook = configs.load_file(config)
     raw = configs.with_overrides(notebook, overrides)
     cfg, tok, net = convert(raw, tokenizer, model, registry)  # its refusals name what the notebook lacks

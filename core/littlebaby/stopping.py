@@ -90,6 +90,28 @@ def handle_signals(stop: StopRequest, notice=None):
             signal.signal(number, handler)
 
 
+@contextlib.contextmanager
+def quit_on_signals():
+    """For a command that saves nothing midway (prepare, generate, plot, ...): SIGTERM and SIGHUP
+    quit as Ctrl-C does, by an exception (QuitNow), so what the command was writing (prepare's
+    temporary directory) is removed on the way out and the exit code still names the signal.
+    Their default action would end the process at once and leave it. Ignored signals stay ignored."""
+    def quit(signum, frame):
+        raise QuitNow(signal.Signals(signum).name)
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            number = getattr(signal, name, None)
+            if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
+                previous[number] = signal.signal(number, quit)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def exit_code(signal_name: str | None) -> int:
     """The shell's convention for a process stopped by a signal: 128 + its number (SIGINT 130, SIGTERM 143, SIGHUP 129)."""
     number = getattr(signal, signal_name or "", None)

@@ -15,6 +15,7 @@ import html
 
 import numpy as np
 
+from littlebaby import reading
 from littlebaby.errors import UserError
 from littlebaby.loading import load
 from littlebaby.ops.loss import token_cross_entropy
@@ -49,6 +50,7 @@ def token_losses(run="last", text: str = "", home=".", registry=None) -> list[tu
     config, tokenizer, model = run
     if not text:
         raise UserError("the text to score is empty", "give some text, e.g. --text 'ROMEO: my love'")
+    reading.given_text(text, "text")
     targets = tokenizer.encode(text)  # (N,)
     inputs = np.concatenate([[tokenizer.start_id()], targets[:-1]])  # input j predicts target j
     spans = list(windows(len(targets), config.n_ctx))

@@ -61,7 +61,7 @@ class CharTokenizer(Tokenizer):
             position = int(np.argmax(ids < 0))
             raise UserError(
                 f"character {text[position]!r} (at position {position}) is not in the model's vocabulary",
-                "remove it from the prompt, or finetune on text that contains it",
+                "remove it from the text, or finetune on text that contains it",
             )
         return ids
 
