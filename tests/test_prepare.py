@@ -230,6 +230,21 @@ def test_a_corpus_whose_ids_cannot_be_right_is_refused_before_the_run_exists(tmp
     assert not (tmp_path / "h").exists()
 
 
+def test_a_signal_landing_as_the_temporary_is_made_leaves_nothing(tmp_path, sources, monkeypatch):
+    # the subprocess test below sends its signal once the temporary exists: landing between
+    # mkdtemp and the assignment of its result, it was outside the clean-up (CI saw it once)
+    made = preparing.tempfile.mkdtemp
+
+    def made_then_stopped(*args, **kwargs):
+        made(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(preparing.tempfile, "mkdtemp", made_then_stopped)
+    with pytest.raises(KeyboardInterrupt):
+        preparing.prepare([sources / "a.txt"], tmp_path / "out")
+    assert [p.name for p in tmp_path.iterdir()] == ["books"]
+
+
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
 def test_a_prepare_stopped_by_a_scheduler_leaves_nothing(tmp_path, name):
     # Ctrl-C removed the temporary directory on the way out; SIGTERM and SIGHUP killed the process and left it

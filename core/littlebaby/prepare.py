@@ -185,11 +185,11 @@ def prepare(data, out, overrides=(), quiet: bool = True, log=None, registry=None
     total = sum(s.size for s in sources)
     sampled = total > SAMPLE_BYTES
     trained_on = f"a sample of {SAMPLE_BYTES} bytes in {SAMPLE_BYTES // BLOCK} evenly spaced pieces" if sampled else f"all {total} bytes"
-    try:  # before the tokenizer's training: an out that cannot be written is said at once
-        temporary = _temporary_beside(out)
-    except OSError as error:
-        raise files.WriteError(out, error, kept="nothing was written") from None
     try:
+        try:  # before the tokenizer's training: an out that cannot be written is said at once
+            temporary = _temporary_beside(out)
+        except OSError as error:
+            raise files.WriteError(out, error, kept="nothing was written") from None
         say(f"{len(sources)} text files, {total:,} bytes; training the {config.c_tokenizer} tokenizer on {trained_on}")
         tokenizer = tokenizers.train(config, sample(sources, total), min(total, SAMPLE_BYTES), quiet, registry)
         tokenizer, meta = _encode(sources, total, tokenizer, temporary, sampled, quiet)
@@ -198,12 +198,19 @@ def prepare(data, out, overrides=(), quiet: bool = True, log=None, registry=None
         temporary.chmod(0o777 & ~files.current_umask())  # mkdtemp makes 0700; the corpus is an ordinary directory
         temporary.rename(out)
     except OSError as error:  # a full disk, a file too large, out appearing meanwhile (reads are UserErrors already)
-        shutil.rmtree(temporary, ignore_errors=True)
+        _remove_own_temporaries(out)
         raise files.WriteError(out, error, kept="nothing was written") from None
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
+    except BaseException:  # Ctrl-C or a scheduler's signal, even one landing as the temporary was being made
+        _remove_own_temporaries(out)
         raise
     return meta
+
+
+def _remove_own_temporaries(out: Path):
+    """Remove the temporaries this process made beside out (by their name, which carries its pid):
+    found by name, so a signal between mkdtemp and the assignment of its result leaves none either."""
+    for own in out.parent.glob(f"{glob.escape(files.temporary_prefix(out.name))}*.tmp"):
+        shutil.rmtree(own, ignore_errors=True)
 
 
 def _temporary_beside(out: Path) -> Path:
