@@ -140,11 +140,12 @@ def ours_train(spec: dict, batch: int, warmup: int, steps: int) -> dict:
     from littlebaby.config import Config
     from littlebaby.model import build_model
     from littlebaby.optim import AdamW
-    from littlebaby.step import compute_gradients
+    from littlebaby.distributed import threads_per_process
+    from littlebaby.step import compute_gradients, cores
 
     config = Config(batch_size=batch, **spec)
     model = build_model(config, VOCAB).train()
-    optimizer = AdamW(model.parameters, weight_decay=config.weight_decay)
+    optimizer = AdamW(model.parameters, weight_decay=config.weight_decay, threads=threads_per_process(config.threads, cores()))
     rng = np.random.default_rng(0)
     ids = rng.integers(0, VOCAB, (batch, config.n_ctx))
     targets = rng.integers(0, VOCAB, (batch, config.n_ctx))

@@ -56,6 +56,35 @@ def test_weight_decay_is_not_added_to_the_gradient():
     np.testing.assert_allclose(params.named()["bias"], 1.0)
 
 
+class BigTensors(Block):
+    """A matrix (decayed) then a vector, big enough to be cut into pieces."""
+
+    def __init__(self, rows):
+        super().__init__()
+        self.parameter("weight", (rows, 1000))
+        self.parameter("bias", (150_000,), init="zeros")
+
+
+@pytest.mark.parametrize("rows, threads", [(100, 2), (200, 2), (200, 3), (10, 4)])
+def test_an_update_in_pieces_on_threads_is_the_update_in_one(rows, threads):
+    # rows 100: the decayed matrix ends inside the first of two pieces, 200: inside the second
+    rng = np.random.default_rng(0)
+    params = {n: Parameters(BigTensors(rows), "float32") for n in (1, threads)}
+    start = rng.standard_normal(params[1].size).astype(np.float32)
+    optimizers = {}
+    for n, p in params.items():
+        p.data[:] = start
+        optimizers[n] = AdamW(p, weight_decay=0.1, threads=n)
+    assert len(optimizers[threads].pieces) == min(threads, params[1].size // (1 << 16)) > 1
+    for _ in range(3):
+        grad = rng.standard_normal(params[1].size).astype(np.float32)
+        for n in params:
+            optimizers[n].step(grad, 1e-2)
+    assert np.array_equal(params[threads].data, params[1].data)
+    assert np.array_equal(optimizers[threads].update, optimizers[1].update)
+    assert np.array_equal(optimizers[threads].v, optimizers[1].v)
+
+
 def test_optimizer_state_round_trips():
     params = Parameters(TwoTensors(), "float64")
     optimizer = AdamW(params)

@@ -6,11 +6,19 @@ did (that is Adam with L2). Only matrices decay; biases, norms and other
 vectors do not (they sit after `decay_size` in the flat buffer, see params.py).
 """
 
+from functools import partial
+
 import numpy as np
+
+from littlebaby import threads
+
+
+# Below this many parameters a thread's hand-off costs more than the share of the update it takes.
+PIECE_MIN = 1 << 16
 
 
 class AdamW:
-    def __init__(self, parameters, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.1):
+    def __init__(self, parameters, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.1, threads: int = 1):
         self.parameters = parameters
         self.beta1, self.beta2 = betas
         self.eps = eps
@@ -19,11 +27,22 @@ class AdamW:
         self.v = np.zeros_like(parameters.data)  # second moment
         self.t = 0
         self.update = np.empty_like(parameters.data)  # the last step's change, p_before - p_after
+        # Every element's update is independent of the others: the buffer is cut into one piece
+        # per thread, updated at once (threads.py), with the same arithmetic as in one piece.
+        size = parameters.data.size
+        pieces = max(1, min(threads, size // PIECE_MIN))
+        bounds = [size * i // pieces for i in range(pieces + 1)]
+        self.pieces = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
 
     def step(self, grad, lr: float):
         """One update of parameters.data from the flat gradient `grad` at learning rate lr."""
         self.t += 1
-        data, m, v, scratch = self.parameters.data, self.m, self.v, self.update
+        threads.run([partial(self._update, piece, grad, lr) for piece in self.pieces])
+
+    def _update(self, piece: slice, grad, lr: float):
+        """The update of the elements `piece` of the flat buffer."""
+        data, m, v, scratch = self.parameters.data[piece], self.m[piece], self.v[piece], self.update[piece]
+        grad = grad[piece]
         m *= self.beta1
         m += (1.0 - self.beta1) * grad
         v *= self.beta2
@@ -36,9 +55,9 @@ class AdamW:
         scratch += self.eps
         np.divide(m, scratch, out=scratch)
         scratch *= lr / (1.0 - self.beta1**self.t)
-        if self.weight_decay:  # decoupled: shrink the weights themselves, p -= lr * wd * p
-            decayed = slice(0, self.parameters.decay_size)
-            scratch[decayed] += (lr * self.weight_decay) * data[decayed]
+        decay_stop = min(piece.stop, self.parameters.decay_size) - piece.start
+        if self.weight_decay and decay_stop > 0:  # decoupled: shrink the weights themselves, p -= lr * wd * p
+            scratch[:decay_stop] += (lr * self.weight_decay) * data[:decay_stop]
         # the whole update stays in self.update, so the report's update ratios need no copy of the weights
         data -= scratch
 

@@ -9,8 +9,8 @@ many row chunks. The model runs the first chunk on the calling thread; each
 other chunk runs on a replica (`GPT.replica()`: same parameters, its own
 gradient buffer and saved activations) in a thread pool; this module keeps
 each model's replicas (`replicas(model, n)`) for as long as the model lives.
-NumPy releases the GIL inside its ops, so the chunks really run in parallel;
-OpenBLAS is held to one thread meanwhile (`blas.limit`), as each chunk already
+NumPy releases the GIL inside its ops, so the chunks really run in parallel
+(threads.py); OpenBLAS is held to one thread meanwhile (`blas.limit`), as each chunk already
 has a core: on 2 cores this beats one model with a 2-thread BLAS
 (benchmarks/RESULTS.md). Each chunk's loss and loss gradient are scaled by its
 share of the tokens, so the sums equal the single-thread ones up to float
@@ -27,17 +27,15 @@ so the sum is the single-process gradient of the whole batch, up to rounding.
 
 import os
 import weakref
-from concurrent.futures import ThreadPoolExecutor, wait
+from functools import partial
 
 import numpy as np
 
-from littlebaby import blas
+from littlebaby import blas, threads
 from littlebaby.distributed import threads_per_process
 from littlebaby.ops.dropout import RowStreams
 from littlebaby.ops.loss import cross_entropy
 
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
 _replicas_of: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> its replicas, dropped with it
 
 
@@ -46,17 +44,6 @@ def cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-def _executor(workers: int) -> ThreadPoolExecutor:
-    """The shared worker threads, grown when a step needs more."""
-    global _pool, _pool_size
-    if _pool is None or _pool_size < workers:
-        if _pool is not None:
-            _pool.shutdown(wait=True)
-        _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="littlebaby-step")
-        _pool_size = workers
-    return _pool
 
 
 def replicas(model, n: int) -> list:
@@ -109,13 +96,8 @@ def _split(models, ids, targets, work, total_rows=None, streams=None) -> float:
     if n == 1:
         return work(model, ids, targets, shares[0])
     with blas.limit(1):
-        pool = _executor(n - 1)
-        futures = [pool.submit(work, models[i], ids[rows[i]], targets[rows[i]], shares[i]) for i in range(1, n)]
-        try:
-            total = work(model, ids[rows[0]], targets[rows[0]], shares[0])
-        finally:
-            wait(futures)  # never leave workers running on restored BLAS threads
-        return total + sum(future.result() for future in futures)
+        first, *others = threads.run([partial(work, models[i], ids[rows[i]], targets[rows[i]], shares[i]) for i in range(n)])
+        return first + sum(others)
 
 
 def compute_gradients(model, ids, targets, total_rows: int | None = None, streams: RowStreams | None = None,

@@ -1,0 +1,37 @@
+"""The worker threads a training step shares, and running calls on them.
+
+NumPy releases the GIL inside its ops, so calls that are mostly NumPy work on
+large arrays really run in parallel on these threads: the row chunks of a
+step's forward and backward (step.py) and the pieces of the optimizer's update
+(optim.py). One pool per process, made on first use and grown when a caller
+needs more threads.
+"""
+
+from concurrent.futures import ThreadPoolExecutor, wait
+
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    """The shared worker threads, grown when a caller needs more."""
+    global _pool, _pool_size
+    if _pool is None or _pool_size < workers:
+        if _pool is not None:
+            _pool.shutdown(wait=True)
+        _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="littlebaby-step")
+        _pool_size = workers
+    return _pool
+
+
+def run(calls) -> list:
+    """Call each of `calls` (functions of no arguments): the first on this thread, the others on
+    the pool, all at once; returns their results in order, once every call has ended."""
+    if len(calls) == 1:
+        return [calls[0]()]
+    futures = [_executor(len(calls) - 1).submit(call) for call in calls[1:]]
+    try:
+        first = calls[0]()
+    finally:
+        wait(futures)  # never return (and restore BLAS threads, free buffers) while a worker still runs
+    return [first] + [future.result() for future in futures]
