@@ -20,12 +20,12 @@ from littlebaby.block import Block, Layer
 from littlebaby.cache import KVCache
 from littlebaby.config import BLOCK_KEYS, Config, block_options, from_dict
 from littlebaby.errors import UserError
-from littlebaby.reading import shown
 from littlebaby.layers import Embedding, Linear
 from littlebaby.ops.loss import cross_entropy
 from littlebaby.ops.reduce import column_sum
 from littlebaby.params import Parameters
 from littlebaby.plugins import default_registry
+from littlebaby.reading import shown
 
 
 def build_block(kind: str, config: Config, registry=None, cls: type | None = None) -> Block:

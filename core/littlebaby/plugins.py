@@ -10,8 +10,8 @@ becomes an error only when a config names a block it would have provided.
 
 import difflib
 import importlib
-import re
 import importlib.metadata
+import re
 import warnings
 
 import attrs
@@ -29,8 +29,8 @@ KINDS = {
     "network": "register_networks",
     "tokenizer": "register_tokenizers",
 }
-BUILT_IN = ("littlebaby.tokenizer_char",)
-PACKAGE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?")  # PEP 508's name, of a sane length  # the core's own plugins, registered like any other
+BUILT_IN = ("littlebaby.tokenizer_char",)  # the core's own plugins, registered like any other
+PACKAGE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?")  # PEP 508's name, of a sane length
 
 
 def _core_version() -> str:
