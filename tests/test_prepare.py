@@ -126,6 +126,8 @@ BAD = {
     "a dangling link for data": (lambda tmp, s: ["prepare", "--data", (tmp / "l").symlink_to(tmp / "gone") or tmp / "l", "--out", tmp / "o"],
                                  "l is a symbolic link to a missing file"),
     "a dangling link for out": (lambda tmp, s: ["prepare", "--data", s, "--out", (tmp / "l").symlink_to(tmp / "gone") or tmp / "l"], "exists"),
+    "a file given as a directory": (lambda tmp, s: ["prepare", "--data", f"{s / 'a.txt'}/", "--out", tmp / "o"],
+                                    "a.txt/ ends as a directory's path does, but"),  # pathlib dropped the slash: prepared a.txt
     "out under a file": (lambda tmp, s: ["prepare", "--data", s, "--out", s / "a.txt" / "o"], "a.txt is a file, not a directory"),
     "bad options for a nested out": (lambda tmp, s: ["prepare", "--data", s, "--set", "c_tokenizer=bpe", "--set", "vocab_size=1",
                                                      "--out", tmp / "new" / "deeper" / "o"], "vocab_size must be at least 257"),
