@@ -247,6 +247,27 @@ def test_a_signal_landing_as_the_temporary_is_made_leaves_nothing(tmp_path, sour
     assert [p.name for p in tmp_path.iterdir()] == ["books"]
 
 
+@pytest.mark.parametrize("other", ["a corpus", "an empty directory"])
+def test_an_out_that_appears_while_preparing_is_named_and_kept(tmp_path, sources, monkeypatch, other):
+    # another prepare into the same out finished first: the rename failed with "cannot write out
+    # (Directory not empty)", which did not say why; an empty directory was quietly replaced
+    encode = preparing._encode
+
+    def encode_while_another_writes(*args, **kwargs):
+        (tmp_path / "out").mkdir()
+        if other == "a corpus":
+            (tmp_path / "out" / "meta.json").write_text("{}")
+        return encode(*args, **kwargs)
+
+    monkeypatch.setattr(preparing, "_encode", encode_while_another_writes)
+    with pytest.raises(UserError) as error:
+        preparing.prepare([sources / "a.txt"], tmp_path / "out")
+    assert str(error.value) == (f"out={tmp_path / 'out'} appeared while this prepare ran (another prepare wrote it?); "
+                                "give a new directory (prepare never overwrites); nothing was written")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["books", "out"]  # no temporary left beside it
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == (["meta.json"] if other == "a corpus" else [])
+
+
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
 def test_a_prepare_stopped_by_a_scheduler_leaves_nothing(tmp_path, name):
     # Ctrl-C removed the temporary directory on the way out; SIGTERM and SIGHUP killed the process and left it
