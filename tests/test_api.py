@@ -244,6 +244,8 @@ BAD_TYPES = {
     "head a bool": (lambda home, run: api.attention(run, "RO", head=True, home=home), "head must be a whole number"),
     "out a number": (lambda home, run: api.plot(run, home, out=5), "out must be a path"),
     "out empty": (lambda home, run: api.plot(run, home, out=""), "out is an empty path"),  # was "cannot write . (it is a directory)"
+    # finetuned on the shipped Shakespeare, while the command line requires --data
+    "finetune data None": (lambda home, run: api.finetune(run, None, overrides=["max_steps=1"], home=home), "data must be a path"),
     "prepare data None": (lambda home, run: api.prepare(None, home / "p"), "data must be a path or a list of paths"),
     "prepare out None": (lambda home, run: api.prepare([home], None), "out must be a path"),
     "import paths None": (lambda home, run: api.import_original(None, None, None, home), "config must be a path"),

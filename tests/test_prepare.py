@@ -126,6 +126,8 @@ BAD = {
     "a dangling link for data": (lambda tmp, s: ["prepare", "--data", (tmp / "l").symlink_to(tmp / "gone") or tmp / "l", "--out", tmp / "o"],
                                  "l is a symbolic link to a missing file"),
     "a dangling link for out": (lambda tmp, s: ["prepare", "--data", s, "--out", (tmp / "l").symlink_to(tmp / "gone") or tmp / "l"], "exists"),
+    "a file given as a directory": (lambda tmp, s: ["prepare", "--data", f"{s / 'a.txt'}/", "--out", tmp / "o"],
+                                    "a.txt/ ends as a directory's path does, but"),  # pathlib dropped the slash: prepared a.txt
     "out under a file": (lambda tmp, s: ["prepare", "--data", s, "--out", s / "a.txt" / "o"], "a.txt is a file, not a directory"),
     "bad options for a nested out": (lambda tmp, s: ["prepare", "--data", s, "--set", "c_tokenizer=bpe", "--set", "vocab_size=1",
                                                      "--out", tmp / "new" / "deeper" / "o"], "vocab_size must be at least 257"),
@@ -243,6 +245,27 @@ def test_a_signal_landing_as_the_temporary_is_made_leaves_nothing(tmp_path, sour
     with pytest.raises(KeyboardInterrupt):
         preparing.prepare([sources / "a.txt"], tmp_path / "out")
     assert [p.name for p in tmp_path.iterdir()] == ["books"]
+
+
+@pytest.mark.parametrize("other", ["a corpus", "an empty directory"])
+def test_an_out_that_appears_while_preparing_is_named_and_kept(tmp_path, sources, monkeypatch, other):
+    # another prepare into the same out finished first: the rename failed with "cannot write out
+    # (Directory not empty)", which did not say why; an empty directory was quietly replaced
+    encode = preparing._encode
+
+    def encode_while_another_writes(*args, **kwargs):
+        (tmp_path / "out").mkdir()
+        if other == "a corpus":
+            (tmp_path / "out" / "meta.json").write_text("{}")
+        return encode(*args, **kwargs)
+
+    monkeypatch.setattr(preparing, "_encode", encode_while_another_writes)
+    with pytest.raises(UserError) as error:
+        preparing.prepare([sources / "a.txt"], tmp_path / "out")
+    assert str(error.value) == (f"out={tmp_path / 'out'} appeared while this prepare ran (another prepare wrote it?); "
+                                "give a new directory (prepare never overwrites); nothing was written")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["books", "out"]  # no temporary left beside it
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == (["meta.json"] if other == "a corpus" else [])
 
 
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])

@@ -85,6 +85,17 @@ def test_missing_and_dangling_links_say_which(tmp_path):
     assert "is a symbolic link to a missing file" in refusal(reading.read_bytes, link, "data file", 10)
 
 
+@pytest.mark.parametrize("ending", ["/", "//", "/."])
+def test_a_file_given_as_a_directory_is_refused(tmp_path, ending):
+    # pathlib drops a trailing '/' or '/.', so text.txt/ read as text.txt while the system says "Not a directory"
+    (tmp_path / "text.txt").write_text("hello")
+    (tmp_path / "books").mkdir()
+    line = refusal(reading.given_path, f"{tmp_path / 'text.txt'}{ending}", "data", "books/")
+    assert f"text.txt{ending} ends as a directory's path does, but {tmp_path / 'text.txt'} is not a directory" in line
+    assert reading.given_path(f"{tmp_path / 'books'}{ending}", "data", "books/") == tmp_path / "books"
+    assert reading.given_path(f"{tmp_path / 'new'}{ending}", "out", "prepared/") == tmp_path / "new"  # created later
+
+
 @pytest.mark.parametrize("text", ["NaN", "[Infinity]", '{"lr": -Infinity}', "1e999", '{"a": [1, -1e400]}'])
 def test_json_without_finite_numbers_is_refused(text):
     json.loads(text)  # Python's own reader accepts them all

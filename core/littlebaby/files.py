@@ -249,9 +249,7 @@ class Home:
         path = self.path
         if path.exists() and not path.is_dir():
             raise UserError(f"home {path} is not a directory", "pass a directory as home=DIR")
-        if path.is_symlink() and not path.exists():  # mkdir would say only "File exists"
-            raise UserError(f"home {path} is a symbolic link to a missing directory (or a loop of links)",
-                            "pass a directory as home=DIR, or fix the link")
+        self.refuse_broken_link()
         existing = path
         while not existing.exists():  # the home may not exist yet: its nearest ancestor decides
             existing = existing.parent
@@ -267,9 +265,22 @@ class Home:
                 raise UserError(f"{path / folder} in the home is not a directory", "move it away, or pass another home=DIR")
         self.clean_leftovers()
 
+    def refuse_broken_link(self):
+        """A UserError if the home is a link that leads nowhere: mkdir would say only "File exists",
+        and a listing would find no runs in it."""
+        path = self.path
+        if not path.is_symlink() or path.exists():
+            return
+        try:
+            os.stat(path)  # which of the two: a loop is ELOOP
+        except OSError as error:
+            problem = "a loop of symbolic links" if error.errno == errno.ELOOP else "a symbolic link to a missing directory"
+            raise UserError(f"home {path} is {problem}", "pass a directory as home=DIR, or fix the link") from None
+
     def runs(self) -> list[str]:
         """Names of the runs in the home, least recently changed first. A run is there once its
         config or model file is: a run killed before its first checkpoint is listed too."""
+        self.refuse_broken_link()
         names = set()
         for folder, prefix, suffix in (("configs", "config_", ".json"), ("models", "model_", ".safetensors")):
             with contextlib.suppress(OSError):

@@ -196,7 +196,7 @@ def prepare(data, out, overrides=(), quiet: bool = True, log=None, registry=None
         meta.update(tokenizer_trained_on=trained_on, tokenizer_options=options)
         files.write_json(temporary / corpus.META, meta)
         temporary.chmod(0o777 & ~files.current_umask())  # mkdtemp makes 0700; the corpus is an ordinary directory
-        temporary.rename(out)
+        _move_into_place(temporary, out)
     except OSError as error:  # a full disk, a file too large, out appearing meanwhile (reads are UserErrors already)
         _remove_own_temporaries(out)
         raise files.WriteError(out, error, kept="nothing was written") from None
@@ -204,6 +204,22 @@ def prepare(data, out, overrides=(), quiet: bool = True, log=None, registry=None
         _remove_own_temporaries(out)
         raise
     return meta
+
+
+def _move_into_place(temporary: Path, out: Path):
+    """Rename the finished temporary to out, unless out appeared while this prepare ran (another
+    prepare of the same out finished first): the rename would fail with "Directory not empty", or
+    quietly replace an empty directory."""
+    appeared = UserError(f"out={out} appeared while this prepare ran (another prepare wrote it?)",
+                         "give a new directory (prepare never overwrites); nothing was written")
+    if os.path.lexists(out):
+        raise appeared
+    try:
+        temporary.rename(out)
+    except OSError:
+        if os.path.lexists(out):
+            raise appeared from None
+        raise
 
 
 def _remove_own_temporaries(out: Path):

@@ -161,7 +161,16 @@ def given_path(value, name: str, example: str) -> Path:
         raise UserError(f"{name} is an empty path", f"for example {name}={example!r}")
     if "\x00" in os.fspath(value):  # every system call refuses it, with a ValueError
         raise UserError(f"{name} {shown(os.fspath(value))} holds a NUL character, which no path can", f"for example {name}={example!r}")
-    return Path(value)
+    path = Path(value)
+    if os.fspath(path) != os.fspath(value):  # pathlib drops a trailing '/' or '/.', which the system reads as "a directory"
+        try:
+            os.stat(value)
+        except NotADirectoryError:
+            raise UserError(f"{name}={os.fspath(value)} ends as a directory's path does, but {path} is not a directory",
+                            f"give {path} to mean the file, or a directory") from None
+        except OSError:  # missing, a loop, too long: whoever reads or writes the path says so
+            pass
+    return path
 
 
 def given_text(value, name: str) -> str:

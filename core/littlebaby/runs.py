@@ -224,7 +224,11 @@ def _resume_locked(home, name, overrides, quiet, log, registry, locked=True) -> 
 
 
 def finetune(run: str, data, overrides=(), home=".", quiet: bool = True, log=None, registry=None) -> RunResult:
-    """Train run further on new text, growing a char vocabulary (bpe's is fixed); writes a new run <run>_finetuned."""
+    """Train run further on new text, growing a char vocabulary (bpe's is fixed); writes a new run <run>_finetuned.
+
+    data: a text file or a directory made by `prepare`, as `--data` is required on the command line
+    (None is refused: train's default, the shipped Shakespeare, is not new text)."""
+    reading.given_path(data, "data", "new_text.txt")
     home = training_home(home)
     base = home.resolve(run)
     loaded = load_named(home, base, registry)
