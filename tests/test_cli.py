@@ -99,6 +99,19 @@ def damaged_home(tiny_run, tmp_path):
     return tmp_path / "home", name
 
 
+def test_generate_from_a_home_it_cannot_write_says_no_save_which_prints_and_writes_nothing(damaged_home):
+    home, name = damaged_home
+    shutil.rmtree(home / "outputs", ignore_errors=True)
+    (home / "outputs").write_text("not a folder")  # no completion can be saved here (as a read-only home for root)
+    before = tree(home)
+    refused = littlebaby("generate", name, "--max-tokens", "20", "--seed", "1", "--home", home, cwd=home, check=False)
+    assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1
+    assert "is not a directory" in refused.stderr and "or --no-save to print the text without saving it" in refused.stderr
+    printed = littlebaby("generate", name, "--max-tokens", "20", "--seed", "1", "--home", home, "--no-save", cwd=home)
+    assert printed.stdout.strip() and printed.stderr == ""
+    assert tree(home) == before
+
+
 def _data(tmp_path, content: bytes) -> Path:
     path = tmp_path / "data.txt"
     path.write_bytes(content)

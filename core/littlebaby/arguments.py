@@ -91,6 +91,7 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--top-k", type=int, default=0, metavar="K", help="sample from the K likeliest only (default 0 = all)")
     generate.add_argument("--seed", type=int, default=None, metavar="S", help="same seed, same text")
     generate.add_argument("--no-cache", action="store_true", help="recompute the whole window each token (same text, slower)")
+    generate.add_argument("--no-save", action="store_true", help="print the text only, write no completion file (a home you cannot write)")
     home(generate)
 
     prepare = command("prepare", "Tokenize text files and directories into train.bin, val.bin and meta.json, for train --data DIR.")

@@ -22,6 +22,7 @@ FLAGS = {"max_tokens": "--max-tokens", "top_k": "--top-k", "temperature": "--tem
          "data": "--data", "prompt": "--prompt", "layer": "--layer", "head": "--head", "resume": "--resume", "out": "--out",
          "config": "--config"}
 BARE_FLAGS = ("max_tokens", "top_k")  # names no sentence uses otherwise: translated even without `=`
+SWITCHES = {"write=False": "--no-save"}  # a parameter's value that is a flag of its own on the command line
 # a value as repr shows it (a run name, a prompt): the user's own text, never rewritten; the
 # lookarounds keep the apostrophe of "the run's" from opening a quote
 QUOTED = re.compile(r"((?<!\w)'[^']*'(?!\w))")
@@ -51,6 +52,8 @@ def in_flags(message: str) -> str:
         return f"{FLAGS[name]} " if name in FLAGS else f"--set {name}=" if name in keys else match[0]
 
     def translated(text):
+        for phrase, switch in SWITCHES.items():
+            text = text.replace(phrase, switch)
         text = re.sub(r"(?<![\w/.-])([a-z][a-z0-9_]*)=", flag, text)
         return re.sub(rf"(?<![\w-])({'|'.join(BARE_FLAGS)})\b", lambda m: FLAGS[m[1]], text)
 
@@ -174,7 +177,8 @@ def run(args):
 
             return exit_code(result.stop_signal)
     elif args.command == "generate":
-        api.generate(args.run, args.prompt, args.max_tokens, args.temperature, args.top_k, args.seed, not args.no_cache, args.home, on_text=write)
+        api.generate(args.run, args.prompt, args.max_tokens, args.temperature, args.top_k, args.seed, not args.no_cache, args.home,
+                     on_text=write, write=not args.no_save)
         write("\n")
     elif args.command == "runs" and args.markdown:
         rows = api.runs(args.home, comparison=True)

@@ -108,7 +108,11 @@ def generate(
         config, tokenizer, model = load_named(home, name, registry)
     ids = tokenizer.encode(prompt) if prompt else np.array([tokenizer.start_id()])
     if write and name is not None:
-        home.check_writable()
+        try:
+            home.check_writable()
+        except UserError as error:  # runs shared read-only can still be sampled, without the file
+            fix = error.fix or "pass a writable directory as home=DIR"
+            raise UserError(error.problem, f"{fix}, or write=False to print the text without saving it") from None
     stream = tokenizer.stream_decoder()  # a character split over two bpe tokens is written once whole
     decode = (lambda token: on_text(stream(token))) if on_text else None
     if on_text and prompt:
