@@ -95,3 +95,18 @@ def test_comparison_row_tolerates_a_damaged_report_and_shows_bits_per_byte():
     assert "val bits per byte" not in row
     assert listing.comparison_row("r", {"best_val_bpb": 2.1})["val bits per byte"] == 2.1
     assert "| ? |" in listing.markdown([row])
+
+
+def test_a_report_too_large_to_parse_here_is_refused_before_reading(tiny_run, monkeypatch):
+    # a crafted report of '[],[],...' takes ~24 bytes of memory per byte to parse: the 256 MiB cap
+    # alone would let one take 6 GB; a small machine refuses it by its size first
+    from littlebaby import memory
+
+    home, name = tiny_run
+    path = home / "outputs" / f"report_{name}.json"
+    size = path.stat().st_size
+    monkeypatch.setattr(memory, "available", lambda *args: size * memory.JSON_BYTES_PER_BYTE - 1)
+    with pytest.raises(UserError, match="parsing JSON takes up to 24 times its size in memory"):
+        reports.read(path, name)
+    monkeypatch.setattr(memory, "available", lambda *args: size * memory.JSON_BYTES_PER_BYTE)
+    assert reports.read(path, name)["guid"] == name

@@ -95,8 +95,7 @@ def convert(raw_config: dict, tokenizer_path, model_path, registry=None):
     if raw.get("c_tokenizer", "char") != "char":  # the run would say one tokenizer and hold another
         raise UserError(f"the original notebook uses the character tokenizer, not c_tokenizer={raw['c_tokenizer']!r}",
                         "drop the c_tokenizer override: the imported run keeps the notebook's tokenizer")
-    data = reading.read_json(model_path, "original model file", memory.json_limit(),
-                             f"parsing JSON takes up to {memory.JSON_BYTES_PER_BYTE} times its size in memory; free some, or import on a larger machine")
+    data = reading.read_json(model_path, "original model file", memory.json_limit(), memory.JSON_FIX)
     if not isinstance(data, dict) or "wte_weight" not in data:
         raise UserError(f"{model_path} is not a model file of the original notebook (no 'wte_weight')", "pass the JSON written by GPT.save")
     if raw.get("c_network") == "moe":  # the notebook's moe config omits its expert count: its weights have it

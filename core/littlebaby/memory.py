@@ -77,10 +77,14 @@ def _reclaimable(cgroup: Path) -> int:
 JSON_BYTES_PER_BYTE = 24
 
 
-def json_limit() -> int:
-    """The largest JSON file parsed whole (the original notebook's model file): DATA_LIMIT, or less on a small machine."""
+JSON_FIX = f"parsing JSON takes up to {JSON_BYTES_PER_BYTE} times its size in memory; free some, or use a larger machine"
+
+
+def json_limit(cap: int = DATA_LIMIT) -> int:
+    """The largest JSON file parsed whole (the original notebook's model file, a run's report):
+    cap, or less on a small machine."""
     room = available()
-    return DATA_LIMIT if room is None else min(DATA_LIMIT, room // JSON_BYTES_PER_BYTE)
+    return cap if room is None else min(cap, room // JSON_BYTES_PER_BYTE)
 
 
 def data_limit() -> int:

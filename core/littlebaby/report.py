@@ -36,7 +36,7 @@ import attrs
 import numpy as np
 
 import littlebaby
-from littlebaby import config as configs, files, reading
+from littlebaby import config as configs, files, memory, reading
 from littlebaby.checkpoint import plugin_metadata
 from littlebaby.corpus import bits_per_byte
 from littlebaby.errors import UserError
@@ -221,7 +221,7 @@ def imported(report: dict):
 def read(path, run: str | None = None) -> dict:
     """The whole report of a run (of `run`, when given), or a one-line UserError: every part resume
     and plot use is checked here, so a damaged report fails in one line rather than deep inside a figure."""
-    report = reading.read_json(path, "report file", LIMIT)
+    report = reading.read_json(path, "report file", memory.json_limit(LIMIT), memory.JSON_FIX)  # less on a small machine
     problem = _problem(report)
     if problem:
         raise UserError(f"report file {path} is not a littlebaby report ({problem})", "restore or regenerate it")
