@@ -108,5 +108,8 @@ def test_a_report_too_large_to_parse_here_is_refused_before_reading(tiny_run, mo
     monkeypatch.setattr(memory, "available", lambda *args: size * memory.JSON_BYTES_PER_BYTE - 1)
     with pytest.raises(UserError, match="parsing JSON takes up to 24 times its size in memory"):
         reports.read(path, name)
+    [listed] = listing.runs(home)  # the listing does not parse it either: the run lists with unknowns
+    assert listed["guid"] == name and listed["steps"] is None
     monkeypatch.setattr(memory, "available", lambda *args: size * memory.JSON_BYTES_PER_BYTE)
     assert reports.read(path, name)["guid"] == name
+    assert listing.runs(home)[0]["steps"] == 4

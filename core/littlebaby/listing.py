@@ -8,7 +8,7 @@ this module only reads it.
 
 import numpy as np
 
-from littlebaby import files, reading
+from littlebaby import files, memory, reading
 from littlebaby.errors import UserError
 from littlebaby.report import LIMIT, value_of as _field, writer_alive
 
@@ -83,7 +83,7 @@ def runs(home=".", comparison: bool = False) -> list[dict]:
     rows = []
     for name in home.runs():
         try:
-            report = reading.read_json(home.report(name), "report file", LIMIT)
+            report = reading.read_json(home.report(name), "report file", memory.json_limit(LIMIT))  # as report.read bounds it
         except UserError:
             report = {}
         rows.append((comparison_row if comparison else row)(name, report))
