@@ -156,3 +156,14 @@ def test_ctrl_c_during_the_end_sample_keeps_the_finished_run_and_says_so(tmp_pat
     (report,) = (tmp_path / "outputs").glob("report_*.json")
     assert json.loads(report.read_text())["status"] == "finished" and list(tmp_path.glob("outputs/completion_*")) == []
     assert len(list(tmp_path.glob("models/model_*.safetensors"))) == 1
+
+
+def test_a_run_file_that_is_not_a_file_is_said_as_one_of_the_run_s_files(damaged):
+    # the advice was "give the path of a file", to a user who gave no path: the run's tokenizer is a folder
+    home, name, _ = damaged
+    tokenizer = home / "tokenizers" / f"tokenizer_{name}.json"
+    tokenizer.unlink()
+    tokenizer.mkdir()
+    error = one_line(littlebaby("generate", name, "--max-tokens", "5", "--home", home, cwd=home))
+    assert f"tokenizer file {tokenizer} is a directory, not a regular file" in error
+    assert "restore it if it is one of a run's files" in error

@@ -37,6 +37,10 @@ _KINDS = {
 }
 
 
+# the same words for a path the user gave and for one of a run's own files, which nobody typed
+NOT_A_FILE_FIX = "give the path of a regular file, or restore it if it is one of a run's files"
+
+
 def kind(mode: int) -> str:
     """What a file of this mode is, for a message: 'a directory', 'a FIFO (named pipe)', ..."""
     return next((name for test, name in _KINDS.items() if test(mode)), "not a regular file")
@@ -53,7 +57,7 @@ def size_of(path, what: str) -> int:
     except OSError as error:
         raise UserError(f"cannot read {what} {path} ({error.strerror})", "check the path and its permissions") from None
     if not stat.S_ISREG(info.st_mode):
-        raise UserError(f"{what} {path} is {kind(info.st_mode)}, not a regular file", "give the path of a file")
+        raise UserError(f"{what} {path} is {kind(info.st_mode)}, not a regular file", NOT_A_FILE_FIX)
     return info.st_size
 
 
@@ -85,7 +89,7 @@ def read_bytes(path, what: str, limit: int, fix: str = "is it the right file?", 
     try:
         mode = os.fstat(fd).st_mode
         if not (stat.S_ISREG(mode) or pipe and stat.S_ISFIFO(mode)):  # replaced since the stat above
-            raise UserError(f"{what} {path} is {kind(mode)}, not a regular file", "give the path of a file")
+            raise UserError(f"{what} {path} is {kind(mode)}, not a regular file", NOT_A_FILE_FIX)
         chunks, total = [], 0
         while total <= limit:  # a file may grow after the stat: read at most one byte past the limit
             try:
