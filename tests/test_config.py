@@ -242,3 +242,13 @@ def test_an_empty_config_name_is_named_as_such(name):  # Path("") is the current
 def test_init_std_has_a_ceiling(value):  # 1e308 overflowed float32 and was reported as divergence, blaming lr
     with pytest.raises(UserError, match="'init_std' must be <= 1.0"):
         from_dict({"init_std": value})
+
+
+def test_a_config_file_giving_a_key_twice_is_refused_naming_it(tmp_path):
+    # json.loads takes the last of two "lr" without a word: a hand-written config's slip went unseen
+    path = tmp_path / "mine.json"
+    path.write_text('{"n_layers": 2, "lr": 0.1, "n_emb": 32, "lr": 0.01}')
+    with pytest.raises(UserError, match=r"config file .*mine.json is not valid JSON \(key 'lr' is given twice\)"):
+        config_dict(str(path))
+    path.write_text('{"n_layers": 2, "lr": 0.01}')
+    assert config_dict(str(path))[0]["lr"] == 0.01

@@ -263,7 +263,7 @@ def parse_override(text: str):
 
 def load_file(path) -> dict:
     """A config JSON file as a dict, or a one-line error."""
-    data = reading.read_json(path, "config file")
+    data = reading.read_json(path, "config file", unique_keys=True)  # written by hand: a key twice is a slip
     if not isinstance(data, dict):
         raise UserError(f"config file {path} must hold a JSON object", "see the shipped baby config (littlebaby/configs/baby.json)")
     return data

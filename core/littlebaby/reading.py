@@ -138,10 +138,23 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def loads(text: str | bytes, what: str):
-    """Parse strict JSON (no NaN, Infinity, overflowing numbers), or a one-line UserError naming `what`."""
+def _unique_keys(pairs) -> dict:
+    """An object whose keys are each given once: a hand-written config with "lr" twice would
+    otherwise take the last without a word."""
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"key {shown(key)} is given twice")
+        seen[key] = value
+    return seen
+
+
+def loads(text: str | bytes, what: str, unique_keys: bool = False):
+    """Parse strict JSON (no NaN, Infinity, overflowing numbers; with unique_keys, no key twice in
+    an object), or a one-line UserError naming `what`."""
     try:
-        return json.loads(text, parse_float=_finite, parse_constant=_refuse_constant)
+        return json.loads(text, parse_float=_finite, parse_constant=_refuse_constant,
+                          object_pairs_hook=_unique_keys if unique_keys else None)
     except RecursionError:
         raise UserError(f"{what} is nested too deeply to be a JSON file littlebaby writes", "is it the right file?") from None
     except UnicodeDecodeError as error:
@@ -150,9 +163,9 @@ def loads(text: str | bytes, what: str):
         raise UserError(f"{what} is not valid JSON ({error})", "fix or restore the file") from None
 
 
-def read_json(path, what: str, limit: int = JSON_LIMIT, fix: str = "is it the right file?"):
+def read_json(path, what: str, limit: int = JSON_LIMIT, fix: str = "is it the right file?", unique_keys: bool = False):
     """A JSON file (regular, at most `limit` bytes, strict JSON), or a one-line UserError (`fix`: over the limit)."""
-    return loads(read_bytes(path, what, limit, fix), f"{what} {path}")
+    return loads(read_bytes(path, what, limit, fix), f"{what} {path}", unique_keys)
 
 
 # -- what a Python caller hands the API ------------------------------------------------------
