@@ -140,12 +140,11 @@ def ours_train(spec: dict, batch: int, warmup: int, steps: int) -> dict:
     from littlebaby.config import Config
     from littlebaby.model import build_model
     from littlebaby.optim import AdamW
-    from littlebaby.distributed import threads_per_process
-    from littlebaby.step import compute_gradients, cores
+    from littlebaby.step import compute_gradients, thread_count
 
     config = Config(batch_size=batch, **spec)
     model = build_model(config, VOCAB).train()
-    optimizer = AdamW(model.parameters, weight_decay=config.weight_decay, threads=threads_per_process(config.threads, cores()))
+    optimizer = AdamW(model.parameters, weight_decay=config.weight_decay, threads=thread_count(config))
     rng = np.random.default_rng(0)
     ids = rng.integers(0, VOCAB, (batch, config.n_ctx))
     targets = rng.integers(0, VOCAB, (batch, config.n_ctx))

@@ -8,9 +8,9 @@ this module only reads it.
 
 import numpy as np
 
-from littlebaby import files, memory, reading
+from littlebaby import files, reading
 from littlebaby.errors import UserError
-from littlebaby.report import LIMIT, value_of as _field, writer_alive
+from littlebaby.report import read_limit, value_of as _field, writer_alive
 
 def row(name: str, report) -> dict:
     """One line of `runs`: whatever of the report is readable, '?' (or None) for the rest."""
@@ -80,10 +80,10 @@ def runs(home=".", comparison: bool = False) -> list[dict]:
     if home.path.exists() and not home.path.is_dir():  # "no runs" would hide the mistyped path
         raise UserError(f"home {home.path} is a file, not a directory", "pass the folder holding the run files (--home DIR)")
     home.clean_leftovers()
-    rows = []
+    rows, limit = [], read_limit()
     for name in home.runs():
         try:
-            report = reading.read_json(home.report(name), "report file", memory.json_limit(LIMIT))  # as report.read bounds it
+            report = reading.read_json(home.report(name), "report file", limit)
         except UserError:
             report = {}
         rows.append((comparison_row if comparison else row)(name, report))

@@ -218,10 +218,15 @@ def imported(report: dict):
 
 
 # -- reading ---------------------------------------------------------------------------
+def read_limit() -> int:
+    """The largest report file read back: LIMIT, or less on a small machine (parsing JSON costs memory)."""
+    return memory.json_limit(LIMIT)
+
+
 def read(path, run: str | None = None) -> dict:
     """The whole report of a run (of `run`, when given), or a one-line UserError: every part resume
     and plot use is checked here, so a damaged report fails in one line rather than deep inside a figure."""
-    report = reading.read_json(path, "report file", memory.json_limit(LIMIT), memory.JSON_FIX)  # less on a small machine
+    report = reading.read_json(path, "report file", read_limit(), memory.JSON_FIX)
     problem = _problem(report)
     if problem:
         raise UserError(f"report file {path} is not a littlebaby report ({problem})", "restore or regenerate it")

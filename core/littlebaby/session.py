@@ -30,7 +30,7 @@ from littlebaby.errors import UserError
 from littlebaby.generation import generate as generate_ids
 from littlebaby.optim import AdamW
 from littlebaby.report_writer import ReportWriter
-from littlebaby.step import cores
+from littlebaby.step import thread_count
 from littlebaby.stopping import StopRequest, handle_signals
 from littlebaby.tokenizer import Tokenizer
 from littlebaby.training import Diverged, Trainer, TrainState
@@ -73,7 +73,7 @@ class Run:
         if self.optimizer is None:
             cfg = self.config
             self.optimizer = AdamW(self.model.parameters, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay,
-                                   threads=distributed.threads_per_process(cfg.threads, cores()))
+                                   threads=thread_count(cfg))
 
 
 def _notice(say):

@@ -68,9 +68,14 @@ def _chunk(model, ids, targets, share: float, add: bool = False) -> float:
     return share * loss
 
 
+def thread_count(config) -> int:
+    """The worker threads of this process: the config's `threads`, or (0) its share of the cores."""
+    return threads_per_process(config.threads, cores())
+
+
 def workers(model, batch: int) -> int:
     """How many chunks a batch of `batch` rows is cut into."""
-    return max(1, min(threads_per_process(model.config.threads, cores()), batch))
+    return max(1, min(thread_count(model.config), batch))
 
 
 def chunk_models(model, batch: int) -> list:

@@ -71,23 +71,28 @@ class StopRequest:
 
 
 @contextlib.contextmanager
-def handle_signals(stop: StopRequest, notice=None):
-    """While active, SIGINT, SIGTERM and SIGHUP go to `stop`. A signal the process ignores stays
-    ignored (`nohup` ignores SIGHUP, a shell's background job SIGINT: their owner meant it).
+def _handled(names, handler):
+    """While active, the signals `names` call handler(signum, frame). A signal the process ignores
+    stays ignored (`nohup` ignores SIGHUP, a shell's background job SIGINT: their owner meant it).
     Outside the main thread signals cannot be caught: then nothing is installed."""
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
     previous = {}
-    for name in SIGNALS:
-        number = getattr(signal, name, None)
-        if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
-            previous[number] = signal.signal(number, lambda signum, frame: stop.on_signal(signum, notice))
+    if threading.current_thread() is threading.main_thread():
+        for name in names:
+            number = getattr(signal, name, None)
+            if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
+                previous[number] = signal.signal(number, handler)
     try:
-        yield stop
+        yield
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        for number, handler_before in previous.items():
+            signal.signal(number, handler_before)
+
+
+@contextlib.contextmanager
+def handle_signals(stop: StopRequest, notice=None):
+    """While active, SIGINT, SIGTERM and SIGHUP go to `stop` (see _handled for ignored signals and threads)."""
+    with _handled(SIGNALS, lambda signum, frame: stop.on_signal(signum, notice)):
+        yield stop
 
 
 @contextlib.contextmanager
@@ -95,21 +100,12 @@ def quit_on_signals():
     """For a command that saves nothing midway (prepare, generate, plot, ...): SIGTERM and SIGHUP
     quit as Ctrl-C does, by an exception (QuitNow), so what the command was writing (prepare's
     temporary directory) is removed on the way out and the exit code still names the signal.
-    Their default action would end the process at once and leave it. Ignored signals stay ignored."""
+    Their default action would end the process at once and leave it."""
     def quit(signum, frame):
         raise QuitNow(signal.Signals(signum).name)
 
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for name in ("SIGTERM", "SIGHUP"):
-            number = getattr(signal, name, None)
-            if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
-                previous[number] = signal.signal(number, quit)
-    try:
+    with _handled(("SIGTERM", "SIGHUP"), quit):
         yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 def exit_code(signal_name: str | None) -> int:

@@ -35,7 +35,7 @@ from littlebaby.errors import UserError
 from littlebaby.optim import clip_grad_norm
 from littlebaby.schedule import learning_rate
 from littlebaby.stats import GroupStats
-from littlebaby.step import compute_loss, cores, step_gradients
+from littlebaby.step import compute_loss, cores, step_gradients, thread_count
 from littlebaby.stopping import StopRequest
 
 REPORT_SECONDS = 30.0
@@ -138,7 +138,7 @@ class Trainer:
         report["world"] = {  # hosts() is a collective: every rank makes its Trainer
             "processes": self.world.size,
             "hosts": self.world.hosts(),
-            "threads_per_process": distributed.threads_per_process(config.threads, cores()),
+            "threads_per_process": thread_count(config),
         }
 
     # -- one step -------------------------------------------------------------------
