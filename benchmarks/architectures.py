@@ -25,8 +25,8 @@ from pathlib import Path
 
 import littlebaby
 from littlebaby.config import BLOCK_KEYS
-from littlebaby.plugins import default_registry
-from littlebaby.listing import comparison_row
+from littlebaby.plugins.registry import default_registry
+from littlebaby.look.listing import comparison_row
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import machine  # noqa: E402
@@ -44,7 +44,7 @@ def installed(kind: str, wanted: str | None) -> list[str]:
 
 
 def train(args, home, blocks: dict, overrides: dict) -> dict:
-    """One run of `blocks` with overrides; its comparison row (littlebaby.report)."""
+    """One run of `blocks` with overrides; its comparison row (littlebaby.store.report)."""
     result = littlebaby.train(args.config, overrides={**blocks, **overrides}, home=home)
     return comparison_row(result.name, result.report)
 

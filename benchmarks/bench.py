@@ -110,8 +110,8 @@ def gemm_peak(quick: bool) -> float:
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from littlebaby import blas
-    from littlebaby.step import cores
+    from littlebaby.system import blas
+    from littlebaby.training.step import cores
 
     rng = np.random.default_rng(0)
     shapes = [(256, 256, 256)] if quick else [(1024, 1024, 1024), (2048, 128, 512), (2048, 512, 128)]
@@ -138,9 +138,9 @@ def ours_train(spec: dict, batch: int, warmup: int, steps: int) -> dict:
     import tracemalloc
 
     from littlebaby.config import Config
-    from littlebaby.model import build_model
-    from littlebaby.optim import AdamW
-    from littlebaby.step import compute_gradients, thread_count
+    from littlebaby.nn.gpt import build_model
+    from littlebaby.training.adamw import AdamW
+    from littlebaby.training.step import compute_gradients, thread_count
 
     config = Config(batch_size=batch, **spec)
     model = build_model(config, VOCAB).train()
@@ -167,14 +167,14 @@ def ours_train(spec: dict, batch: int, warmup: int, steps: int) -> dict:
 
 def ours_generate(model, n_tokens: int, use_cache: bool, seed: int = 0) -> list:
     """Sample n_tokens after token 0 (batch 1) with littlebaby's own generation loop."""
-    from littlebaby.generation import generate  # not at the top: this file also runs in the torch interpreter
+    from littlebaby.nn.generation import generate  # not at the top: this file also runs in the torch interpreter
 
     return generate(model, [0], n_tokens, rng=np.random.default_rng(seed), use_cache=use_cache)
 
 
 def ours_generation(spec: dict, lengths) -> dict:
     from littlebaby.config import Config
-    from littlebaby.model import build_model
+    from littlebaby.nn.gpt import build_model
 
     model = build_model(Config(**spec), VOCAB).eval()
     result = {}
@@ -320,7 +320,7 @@ def original_generation(spec: dict, n_tokens: int) -> float:
 
 
 def machine() -> str:
-    from littlebaby import blas
+    from littlebaby.system import blas
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -330,7 +330,7 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    from littlebaby.step import cores
+    from littlebaby.training.step import cores
 
     env = ", ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ)
     return (f"{cpu}, {cores()} cores; Python {platform.python_version()}, NumPy {np.__version__}, "

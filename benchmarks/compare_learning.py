@@ -23,9 +23,9 @@ import numpy as np
 
 import littlebaby
 from littlebaby.config import from_dict, to_dict
-from littlebaby.optim import AdamW, clip_grad_norm
-from littlebaby.schedule import learning_rate
-from littlebaby.step import compute_gradients
+from littlebaby.training.adamw import AdamW, clip_grad_norm
+from littlebaby.training.schedule import learning_rate
+from littlebaby.training.step import compute_gradients
 
 HERE = pathlib.Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared"

@@ -13,7 +13,7 @@
 2. The linear layers' GEMMs of the step (the shapes recorded from a real
    step), forward and both backward products, against a square GEMM of the
    same FLOPs.
-3. Per op, one train step: every function of littlebaby.ops (forward and
+3. Per op, one train step: every function of littlebaby.nn.ops (forward and
    backward apart), each block's own code (what it does between op calls:
    einsums, residual adds), the optimizer, and the rest. Exclusive times:
    a nested op (softmax inside attention) counts for itself only.
@@ -44,12 +44,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import VOCAB, machine, median_seconds, models, run_torch  # noqa: E402
 
-from littlebaby import blas  # noqa: E402
+from littlebaby.system import blas# noqa: E402
 from littlebaby.config import Config  # noqa: E402
-from littlebaby.model import build_model  # noqa: E402
-from littlebaby.ops import attention as attention_ops  # noqa: E402
-from littlebaby.optim import AdamW  # noqa: E402
-from littlebaby.step import compute_gradients, cores  # noqa: E402
+from littlebaby.nn.gpt import build_model  # noqa: E402
+from littlebaby.nn.ops import attention as attention_ops  # noqa: E402
+from littlebaby.training.adamw import AdamW  # noqa: E402
+from littlebaby.training.step import compute_gradients, cores  # noqa: E402
 
 
 def table(header, rows) -> None:
@@ -170,10 +170,10 @@ def LINEAR_SHAPE(x, weight, bias=None):
 
 
 def patch_ops(profiler) -> list:
-    """Every littlebaby.ops function, wherever it was imported by name; returns what to restore."""
+    """Every littlebaby.nn.ops function, wherever it was imported by name; returns what to restore."""
     ops = {}
     for module_name, module in list(sys.modules.items()):
-        if module_name.startswith("littlebaby.ops."):
+        if module_name.startswith("littlebaby.nn.ops."):
             for name, function in inspect.getmembers(module, inspect.isfunction):
                 if function.__module__ == module_name:
                     record = LINEAR_SHAPE if name == "linear_forward" else None

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from littlebaby.config import config_dict, from_dict
-from littlebaby.model import build_model
+from littlebaby.nn.gpt import build_model
 
 LAYOUTS = [(1, 2), (2, 1), (1, 1)]  # (processes, threads per process)
 NODES = [2, 8, 64]

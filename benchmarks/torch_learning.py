@@ -42,7 +42,7 @@ def window(source, starts):
     return source[s + offsets], source[s + offsets + 1]
 
 
-def lr_at(step):  # the same schedule as littlebaby.schedule.learning_rate
+def lr_at(step):  # the same schedule as littlebaby.training.schedule.learning_rate
     if step < warmup:
         return config["lr"] * (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, steps - warmup))

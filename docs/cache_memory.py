@@ -16,8 +16,8 @@ from pathlib import Path
 
 from littlebaby.config import BLOCK_KEYS, from_dict
 from littlebaby.errors import UserError
-from littlebaby.model import GPT
-from littlebaby.plugins import default_registry
+from littlebaby.nn.gpt import GPT
+from littlebaby.plugins.registry import default_registry
 from littlebaby.testing import check_cache
 
 VARIANTS = (

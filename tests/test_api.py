@@ -13,7 +13,7 @@ import pytest
 import littlebaby
 from littlebaby import api
 from littlebaby.errors import UserError
-from littlebaby.training import Trainer
+from littlebaby.training.trainer import Trainer
 
 
 def test_train_writes_every_file_and_a_sample(tiny_run):
@@ -165,7 +165,8 @@ def test_resume_refuses_a_run_trained_from_a_pipe_and_one_still_training(tmp_pat
 
 
 def test_a_full_disk_mid_run_is_one_error_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
-    from littlebaby import checkpoint, checkpoints
+    from littlebaby.store import weights as checkpoint
+    from littlebaby.store import checkpoints
 
     home = tmp_path / "h"
     original, calls = checkpoint.save_optimizer, []

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from littlebaby.cache import KVCache
+from littlebaby.nn.kv_cache import KVCache
 
 
 def test_slide_moves_every_buffer_left_and_positions_keep_counting():

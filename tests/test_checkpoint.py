@@ -10,11 +10,11 @@ import safetensors.numpy
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import littlebaby
-from littlebaby import checkpoint
+from littlebaby.store import weights as checkpoint
 from littlebaby.config import from_dict
 from littlebaby.errors import UserError
-from littlebaby.model import build_model
-from littlebaby.optim import AdamW
+from littlebaby.nn.gpt import build_model
+from littlebaby.training.adamw import AdamW
 from littlebaby.testing import randomize
 
 

@@ -8,9 +8,10 @@ import os
 import numpy as np
 import pytest
 
-from littlebaby import checkpoint, checkpoints
-from littlebaby.model import build_model
-from littlebaby.optim import AdamW
+from littlebaby.store import weights as checkpoint
+from littlebaby.store import checkpoints
+from littlebaby.nn.gpt import build_model
+from littlebaby.training.adamw import AdamW
 
 
 def small():

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from littlebaby import listing
-from littlebaby.looking import compare
+from littlebaby.look import listing
+from littlebaby.look.views import compare
 
 FIXTURE = Path(__file__).parent / "fixtures" / "original"
 COMMANDS = ["train", "finetune", "generate", "runs", "compare", "plugins", "import-original", "inspect", "plot", "attention", "prepare", "surprise"]
@@ -201,7 +201,7 @@ def test_a_broken_plugin_is_one_warning_line_and_the_rest_works(tmp_path):
 
 
 def test_messages_of_the_layers_below_are_said_in_flags():
-    from littlebaby.cli import in_flags
+    from littlebaby.cli.commands import in_flags
 
     assert in_flags("max_tokens must be >= 0; for example max_tokens=200") == "--max-tokens must be >= 0; for example --max-tokens 200"
     assert in_flags("lower n_ctx (n_ctx=...)") == "lower n_ctx (--set n_ctx=...)"

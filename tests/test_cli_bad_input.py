@@ -16,11 +16,12 @@ import pytest
 import safetensors.numpy
 from hypothesis import example, given, settings, strategies as st
 
-from littlebaby import Block, api, distributed, hookimpl
-from littlebaby.cli import main
+from littlebaby import Block, api, hookimpl
+from littlebaby.training import distributed
+from littlebaby.cli.commands import main
 from littlebaby.config import from_dict
 from littlebaby.errors import UserError
-from littlebaby.plugins import Registry
+from littlebaby.plugins.registry import Registry
 
 FIXTURE = Path(__file__).parent / "fixtures" / "original"
 
@@ -305,11 +306,11 @@ def test_import_original_keeps_the_notebooks_architecture(tmp_path, override, ke
 
 
 @pytest.mark.parametrize("registered", ["'odd', object()", "'odd', dict", "'', littlebaby.Block", "7, littlebaby.Block",
-                                        "'odd', littlebaby.tokenizer.Tokenizer",
+                                        "'odd', littlebaby.text.tokenizer.Tokenizer",
                                         "'odd', type('Odd', (littlebaby.Block,), {'Options': dict})"])  # not an attrs class
 def test_a_plugin_registering_something_else_than_a_block_costs_only_its_own_blocks(tmp_path, registered):
     # a non-class used to end every command (even generate) in an AttributeError traceback
-    env = plugin_dist(tmp_path, "odd", "import littlebaby, littlebaby.tokenizer\n\n@littlebaby.hookimpl\n"
+    env = plugin_dist(tmp_path, "odd", "import littlebaby, littlebaby.text.tokenizer\n\n@littlebaby.hookimpl\n"
                                        f"def register_attentions(register):\n    register({registered})\n")
     listing = littlebaby("plugins", cwd=tmp_path, env=env)
     assert listing.returncode == 0, listing.stderr
@@ -323,7 +324,7 @@ def test_a_plugin_registering_something_else_than_a_block_costs_only_its_own_blo
 def test_a_tokenizer_hook_must_register_a_tokenizer():
     plugin = types.ModuleType("odd_tokenizer")
     plugin.register_tokenizers = hookimpl(lambda register: register("odd", Block))
-    with pytest.raises(TypeError, match="tokenizer 'odd' must be a subclass of littlebaby.tokenizer.Tokenizer"):
+    with pytest.raises(TypeError, match="tokenizer 'odd' must be a subclass of littlebaby.text.tokenizer.Tokenizer"):
         Registry(entry_points=False, plugins=[plugin])
 
 
@@ -372,7 +373,7 @@ def test_a_path_or_run_name_is_named_as_the_user_gave_it(home, command, named):
 
 
 def test_only_keys_and_parameters_become_flags():
-    from littlebaby.cli import in_flags
+    from littlebaby.cli.commands import in_flags
 
     assert in_flags("lower n_experts (n_experts=2); see max_tokens") == "lower n_experts (--set n_experts=2); see --max-tokens"
     assert in_flags("no run 'max_tokens=5'; file x=1.txt") == "no run 'max_tokens=5'; file x=1.txt"

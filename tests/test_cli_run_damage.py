@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from littlebaby import checkpoints
+from littlebaby.store import checkpoints
 
 
 def littlebaby(*args, cwd):
@@ -144,7 +144,8 @@ def test_a_resume_beside_a_training_one_is_refused_before_it_writes_or_reads_che
 
 
 def test_ctrl_c_during_the_end_sample_keeps_the_finished_run_and_says_so(tmp_path, monkeypatch, capsys):
-    from littlebaby import cli, session
+    from littlebaby.cli.commands import main as cli
+    from littlebaby.training import session
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt  # what Ctrl-C raises once the training's signal handlers are gone

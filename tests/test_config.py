@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 import littlebaby
 from littlebaby.config import Config, architecture_keys, config_dict, from_dict, parse_override, shipped_configs, to_dict, with_overrides
 from littlebaby.errors import UserError
-from littlebaby.plugins import Registry
+from littlebaby.plugins.registry import Registry
 
 ORIGINAL = {  # a config as the original notebook wrote it
     "c_sequence": "post", "c_attention": "moh", "c_network": "moe", "n_ctx": 64, "n_emb": 128,
@@ -110,7 +110,7 @@ def test_defaults_are_valid():
 
 
 def test_architecture_keys_are_the_keys_that_shape_the_parameters():
-    from littlebaby.model import build_model
+    from littlebaby.nn.gpt import build_model
 
     # c_tokenizer fixes the vocabulary, so the embedding and head rows
     assert set(architecture_keys()) == {"c_sequence", "c_attention", "c_network", "c_tokenizer", "n_ctx", "n_emb", "head_size",
@@ -200,7 +200,7 @@ def _values():
 
 def _installed():
     """(block key -> installed names, every plugin option key) of this environment."""
-    from littlebaby.plugins import default_registry
+    from littlebaby.plugins.registry import default_registry
 
     entries = list(default_registry().entries())
     names = {f"c_{e.kind}": sorted(x.name for x in entries if x.kind == e.kind) for e in entries}

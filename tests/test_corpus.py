@@ -7,10 +7,11 @@ import os
 import numpy as np
 import pytest
 
-from littlebaby import corpus, prepare as preparing
+from littlebaby.text import corpus
+from littlebaby.runs import prepare as preparing
 from littlebaby.errors import UserError
-from littlebaby.text import Epochs, val_windows
-from littlebaby.tokenizer_char import CharTokenizer
+from littlebaby.text.batches import Epochs, val_windows
+from littlebaby.text.char import CharTokenizer
 
 TEXT = "It is the east, and Juliet is the sun. Ἀντιγόνη.\n" * 40
 
@@ -86,7 +87,7 @@ def test_bad_prepared_directories_are_one_line(prepared, case):
 
 
 def test_a_long_epoch_is_shuffled_in_blocks_and_still_visits_every_window_once(monkeypatch):
-    from littlebaby import text
+    from littlebaby.text import batches as text
 
     monkeypatch.setattr(text, "SHUFFLE_BLOCK", 16)
     ids = np.arange(10 * 100 + 10 + 7)  # 100 windows of 10: six full blocks and a partial one

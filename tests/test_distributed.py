@@ -29,11 +29,12 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from littlebaby import api, distributed
+from littlebaby import api
+from littlebaby.training import distributed
 from littlebaby.config import from_dict
-from littlebaby.model import build_model
-from littlebaby.ops.dropout import RowStreams
-from littlebaby.step import compute_gradients, step_gradients
+from littlebaby.nn.gpt import build_model
+from littlebaby.nn.ops.dropout import RowStreams
+from littlebaby.training.step import compute_gradients, step_gradients
 
 TIMEOUT = 120  # seconds for any one subprocess: a hang fails, never stalls
 LAUNCHER_NAMES = [name for pair in distributed.LAUNCHER_VARIABLES for name in pair]
@@ -79,7 +80,7 @@ def test_launcher_variables_announce_the_world():
 def test_plain_training_never_imports_mpi4py(tmp_path):
     code = textwrap.dedent(f"""
         import sys
-        from littlebaby.cli import main
+        from littlebaby.cli.commands import main
         code = main(["train", "--config", "tiny", "--quiet", "--home", {str(tmp_path)!r}, "--set", "max_steps=2"])
         print("mpi4py" in sys.modules, code)
     """)
@@ -264,8 +265,9 @@ def script(tmp_path, body):
     path = tmp_path / "job.py"
     path.write_text(textwrap.dedent("""
         import os, signal, sys
-        from littlebaby import distributed, training
-        from littlebaby.cli import main
+        from littlebaby.training import distributed
+        from littlebaby.training import trainer as training
+        from littlebaby.cli.commands import main
         rank = distributed.launched()[1]
         original = training.Trainer.train_step
     """) + textwrap.dedent(body) + "\nsys.exit(main(sys.argv[1:]))\n")
@@ -403,7 +405,9 @@ def test_an_exception_in_a_python_script_under_mpiexec_ends_the_job(tmp_path):
     job = tmp_path / "job.py"
     job.write_text(textwrap.dedent("""
         import sys
-        from littlebaby import api, distributed, training
+        from littlebaby import api
+        from littlebaby.training import distributed
+        from littlebaby.training import trainer as training
         rank = distributed.launched()[1]
         original = training.Trainer.train_step
         def train_step(self):

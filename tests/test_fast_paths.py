@@ -6,9 +6,9 @@ float64, random inputs, shapes that include ones, odd widths and more rows than 
 import numpy as np
 import pytest
 
-from littlebaby.ops import attention, embedding, gelu, layernorm, reduce
-from littlebaby.ops.attention import merge_heads, merge_qkv, split_heads, split_qkv
-from littlebaby.ops.dropout import dropout_mask
+from littlebaby.nn.ops import attention, embedding, gelu, layernorm, reduce
+from littlebaby.nn.ops.attention import merge_heads, merge_qkv, split_heads, split_qkv
+from littlebaby.nn.ops.dropout import dropout_mask
 
 CLOSE = dict(rtol=1e-12, atol=1e-12)
 

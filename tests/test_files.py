@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from littlebaby import files, report as reports
+from littlebaby.store import home as files
+from littlebaby.store import report as reports
 from littlebaby.errors import UserError
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from littlebaby.config import from_dict
-from littlebaby.generation import generate, sample, window_logits, window_reach
-from littlebaby.model import build_model
+from littlebaby.nn.generation import generate, sample, window_logits, window_reach
+from littlebaby.nn.gpt import build_model
 from littlebaby.testing import randomize
 
 

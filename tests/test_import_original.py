@@ -95,7 +95,7 @@ def test_weights_of_the_wrong_shape_are_one_line(tmp_path, key, value, expected)
 def test_a_model_file_too_large_to_parse_here_is_refused_before_reading(tmp_path, monkeypatch):
     # json.loads of '[0.5,0.5,...' builds a float and a list slot (32 bytes) per 4 bytes of text: a 240 MB
     # file took 2.9 GB, and the limit was a tenth of the memory (as for training text, 10 bytes a character)
-    from littlebaby import memory
+    from littlebaby.system import memory
 
     config, tokenizer, model = files_of("pre_mha_mlp")
     size = model.stat().st_size

@@ -5,10 +5,10 @@ import itertools
 import pytest
 
 import littlebaby
-from littlebaby.inspect import closed_form, parameter_rows, render_table
-from littlebaby.layers import Linear
-from littlebaby.model import build_model
-from littlebaby.plugins import Registry
+from littlebaby.look.inspection import closed_form, parameter_rows, render_table
+from littlebaby.nn.layers import Linear
+from littlebaby.nn.gpt import build_model
+from littlebaby.plugins.registry import Registry
 
 
 @pytest.mark.parametrize("pos_emb", [True, False])

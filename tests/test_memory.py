@@ -7,11 +7,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from littlebaby import memory
+from littlebaby.system import memory
 from littlebaby.config import from_dict
 from littlebaby.errors import UserError
-from littlebaby.model import build_model
-from littlebaby.step import compute_gradients
+from littlebaby.nn.gpt import build_model
+from littlebaby.training.step import compute_gradients
 
 COMBINATIONS = [
     dict(c_sequence=s, c_attention=a, c_network=n) for s in ("pre", "post") for a in ("mha", "moh") for n in ("mlp", "moe")

@@ -5,9 +5,10 @@ import itertools
 import numpy as np
 import pytest
 
-from littlebaby import layers, model as model_module
+from littlebaby.nn import layers
+from littlebaby.nn import gpt as model_module
 from littlebaby.config import from_dict
-from littlebaby.model import build_model
+from littlebaby.nn.gpt import build_model
 from littlebaby.testing import check_gradients, randomize
 
 COMBINATIONS = list(itertools.product(["pre", "post"], ["mha", "moh"], ["mlp", "moe"]))
@@ -147,8 +148,8 @@ def test_observations_expose_attention_and_gates():
 
 
 def test_core_layers_are_walked_by_the_model_but_are_not_blocks():
-    from littlebaby.block import Block
-    from littlebaby.layers import CausalAttention, Dropout
+    from littlebaby.nn.block import Block
+    from littlebaby.nn.layers import CausalAttention, Dropout
 
     model = build_model(tiny(dropout=0.5), vocab_size=7)
     attends = [layer for layer in model.walk() if isinstance(layer, CausalAttention)]

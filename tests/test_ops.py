@@ -5,13 +5,13 @@ import math
 import numpy as np
 import pytest
 
-from littlebaby.ops import attention, gelu, layernorm
-from littlebaby.ops.attention import causal_mask, merge_heads, split_heads
-from littlebaby.ops.dropout import dropout_backward, dropout_forward, dropout_mask
-from littlebaby.ops.embedding import embedding_backward, embedding_backward_reference, embedding_forward
-from littlebaby.ops.linear import linear_backward, linear_forward
-from littlebaby.ops.loss import cross_entropy
-from littlebaby.ops.softmax import softmax_backward, softmax_forward
+from littlebaby.nn.ops import attention, gelu, layernorm
+from littlebaby.nn.ops.attention import causal_mask, merge_heads, split_heads
+from littlebaby.nn.ops.dropout import dropout_backward, dropout_forward, dropout_mask
+from littlebaby.nn.ops.embedding import embedding_backward, embedding_backward_reference, embedding_forward
+from littlebaby.nn.ops.linear import linear_backward, linear_forward
+from littlebaby.nn.ops.loss import cross_entropy
+from littlebaby.nn.ops.softmax import softmax_backward, softmax_forward
 from littlebaby.testing import numerical_gradient
 
 rng = np.random.default_rng(0)

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from littlebaby.block import Block
-from littlebaby.optim import AdamW, clip_grad_norm
-from littlebaby.params import Parameters
-from littlebaby.schedule import learning_rate
+from littlebaby.nn.block import Block
+from littlebaby.training.adamw import AdamW, clip_grad_norm
+from littlebaby.nn.params import Parameters
+from littlebaby.training.schedule import learning_rate
 
 
 class TwoTensors(Block):

@@ -11,9 +11,9 @@ import pytest
 import littlebaby
 from littlebaby.config import from_dict
 from littlebaby.errors import UserError
-from littlebaby.layers import Linear
-from littlebaby.model import build_model
-from littlebaby.plugins import PluginWarning, Registry
+from littlebaby.nn.layers import Linear
+from littlebaby.nn.gpt import build_model
+from littlebaby.plugins.registry import PluginWarning, Registry
 
 
 class Mixer(littlebaby.Block):
@@ -132,8 +132,8 @@ def test_a_plugin_whose_register_hook_raises_is_broken_not_fatal(tmp_path, monke
 
 
 def test_char_is_built_in_through_the_same_hook_and_bpe_comes_from_its_distribution():
-    from littlebaby.plugins import Registry
-    from littlebaby.tokenizer_char import CharTokenizer
+    from littlebaby.plugins.registry import Registry
+    from littlebaby.text.char import CharTokenizer
 
     bare = Registry(entry_points=False)
     assert bare.resolve("tokenizer", "char").cls is CharTokenizer and bare.resolve("tokenizer", "char").distribution == "littlebaby"

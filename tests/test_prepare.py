@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from littlebaby import corpus, prepare as preparing
+from littlebaby.text import corpus
+from littlebaby.runs import prepare as preparing
 from littlebaby.errors import UserError
 
 ENGLISH = "But, soft! what light through yonder window breaks?\n" * 60

@@ -8,7 +8,7 @@ import threading
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from littlebaby import reading
+from littlebaby.system import reading
 from littlebaby.errors import UserError
 
 

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 import littlebaby
-from littlebaby import checkpoint, checkpoints
-from littlebaby.optim import AdamW
+from littlebaby.store import weights as checkpoint
+from littlebaby.store import checkpoints
+from littlebaby.training.adamw import AdamW
 
 TINY = ["--config", "tiny", "--set", "dropout=0.1", "--set", "checkpoint_interval=5", "--set", "eval_interval=10", "--quiet"]
 

@@ -6,7 +6,8 @@ import socket
 import numpy as np
 import pytest
 
-from littlebaby import listing, report as reports
+from littlebaby.look import listing
+from littlebaby.store import report as reports
 from littlebaby.errors import UserError
 
 
@@ -100,7 +101,7 @@ def test_comparison_row_tolerates_a_damaged_report_and_shows_bits_per_byte():
 def test_a_report_too_large_to_parse_here_is_refused_before_reading(tiny_run, monkeypatch):
     # a crafted report of '[],[],...' takes ~24 bytes of memory per byte to parse: the 256 MiB cap
     # alone would let one take 6 GB; a small machine refuses it by its size first
-    from littlebaby import memory
+    from littlebaby.system import memory
 
     home, name = tiny_run
     path = home / "outputs" / f"report_{name}.json"

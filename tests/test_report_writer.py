@@ -6,8 +6,9 @@ from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
-from littlebaby import api, report_writer
-from littlebaby.report_writer import ReportWriter
+from littlebaby import api
+from littlebaby.store import report_writer
+from littlebaby.store.report_writer import ReportWriter
 
 
 def whole(report) -> str:

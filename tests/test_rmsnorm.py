@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from littlebaby.ops.rmsnorm import rmsnorm_backward, rmsnorm_forward
+from littlebaby.nn.ops.rmsnorm import rmsnorm_backward, rmsnorm_forward
 from littlebaby.testing import numerical_gradient
 
 rng = np.random.default_rng(0)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from littlebaby.ops.rotary import rotary_backward, rotary_forward, rotary_tables
+from littlebaby.nn.ops.rotary import rotary_backward, rotary_forward, rotary_tables
 from littlebaby.testing import numerical_gradient
 
 rng = np.random.default_rng(0)

@@ -7,7 +7,8 @@ import shutil
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from littlebaby import api, report as reports
+from littlebaby import api
+from littlebaby.store import report as reports
 from littlebaby.errors import UserError
 
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -77,7 +78,8 @@ def test_a_full_disk_inside_a_checkpoint_part_names_the_checkpoint_left(tmp_path
     import errno
     import os
 
-    from littlebaby import checkpoints, files
+    from littlebaby.store import checkpoints
+    from littlebaby.store import home as files
 
     original, parts = files._write_atomically, []
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from littlebaby.ops.silu import silu_backward, silu_forward
+from littlebaby.nn.ops.silu import silu_backward, silu_forward
 from littlebaby.testing import numerical_gradient
 
 

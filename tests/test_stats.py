@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from littlebaby.model import build_model
-from littlebaby.stats import GroupStats, group_of
+from littlebaby.nn.gpt import build_model
+from littlebaby.training.stats import GroupStats, group_of
 
 
 def test_group_names():

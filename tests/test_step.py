@@ -6,12 +6,13 @@ import attrs
 import numpy as np
 import pytest
 
-from littlebaby import blas, step
+from littlebaby.system import blas
+from littlebaby.training import step
 from littlebaby.config import Config
-from littlebaby.distributed import Solo
-from littlebaby.model import build_model
-from littlebaby.step import compute_gradients, compute_loss
-from littlebaby.training import evaluate
+from littlebaby.training.distributed import Solo
+from littlebaby.nn.gpt import build_model
+from littlebaby.training.step import compute_gradients, compute_loss
+from littlebaby.training.trainer import evaluate
 
 SMALL = dict(n_ctx=8, n_emb=16, head_size=16, n_heads=2, n_layers=2, dtype="float64", dropout=0.0)
 COMBINATIONS = [(s, a, n) for s in ("pre", "post") for a in ("mha", "moh") for n in ("mlp", "moe")]

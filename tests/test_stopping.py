@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from littlebaby.stopping import StopRequest, exit_code, handle_signals
+from littlebaby.training.stopping import StopRequest, exit_code, handle_signals
 
 
 @pytest.mark.parametrize("name", ["SIGINT", "SIGTERM", "SIGHUP"])
@@ -55,7 +55,7 @@ def test_a_signal_right_after_the_stop_all_reduce_waits_for_the_next_step():
     stopping alone left the others waiting in the step's gradient all-reduce forever."""
     from types import SimpleNamespace
 
-    from littlebaby.training import Trainer
+    from littlebaby.training.trainer import Trainer
 
     stop = StopRequest()
 

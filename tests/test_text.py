@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from littlebaby import text
+from littlebaby.text import batches as text
 from littlebaby.errors import UserError
-from littlebaby.text import Epochs, read_text, shipped_text, split, val_windows
+from littlebaby.text.batches import Epochs, read_text, shipped_text, split, val_windows
 
 
 @pytest.mark.parametrize(

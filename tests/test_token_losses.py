@@ -8,9 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from littlebaby import api, token_losses
+from littlebaby import api
+from littlebaby.look import surprise as token_losses
 from littlebaby.errors import UserError
-from littlebaby.ops.loss import cross_entropy, token_cross_entropy
+from littlebaby.nn.ops.loss import cross_entropy, token_cross_entropy
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import pytest
 
 from littlebaby.errors import UserError
 from littlebaby.testing import tokenizer_suite
-from littlebaby.tokenizer import from_file, to_file
-from littlebaby.tokenizer_char import CharTokenizer as Tokenizer
+from littlebaby.text.tokenizer import from_file, to_file
+from littlebaby.text.char import CharTokenizer as Tokenizer
 
 FIXTURE = Path(__file__).parent / "fixtures" / "original"
 

@@ -9,9 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from littlebaby import api, prepare as preparing
+from littlebaby import api
+from littlebaby.runs import prepare as preparing
 from littlebaby.errors import UserError
-from littlebaby.plots import visible
+from littlebaby.look.figures import visible
 
 PROMPT = "Ἀντιγόνη ☃ 日本 ROMEO:"
 

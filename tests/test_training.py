@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from littlebaby.config import from_dict
-from littlebaby.distributed import Solo
-from littlebaby.model import build_model
-from littlebaby.optim import AdamW
-from littlebaby.text import Epochs, val_windows
-from littlebaby.training import Trainer, evaluate
+from littlebaby.training.distributed import Solo
+from littlebaby.nn.gpt import build_model
+from littlebaby.training.adamw import AdamW
+from littlebaby.text.batches import Epochs, val_windows
+from littlebaby.training.trainer import Trainer, evaluate
 
 TEXT = np.array([ord(c) - 97 for c in "abcdefgh" * 60])  # a pattern a model learns in a few steps
 
@@ -84,7 +84,7 @@ def test_state_round_trips_the_models_generator():
 def test_a_loss_that_is_not_a_number_stops_before_the_update():
     import pytest
 
-    from littlebaby.training import Diverged
+    from littlebaby.training.trainer import Diverged
 
     train, _ = trainer()
     original = train.train_step
@@ -108,7 +108,7 @@ def test_progress_bar_is_the_text_bar_outside_a_kernel_and_without_ipywidgets(mo
 
     import tqdm.std
 
-    from littlebaby.training import progress_bar
+    from littlebaby.training.trainer import progress_bar
 
     def bar_type():
         bar = progress_bar(total=1, disable=True)

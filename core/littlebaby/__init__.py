@@ -20,7 +20,7 @@ hookimpl = pluggy.HookimplMarker("littlebaby")
 """Decorator for plugin hook implementations: `@littlebaby.hookimpl`."""
 
 from littlebaby.errors import UserError  # noqa: E402
-from littlebaby.block import Block, Layer  # noqa: E402
+from littlebaby.nn.block import Block, Layer  # noqa: E402
 
 __all__ = ["hookimpl", "UserError", "Block", "Layer", "__version__", "train", "load", "generate", "build_model"]
 
@@ -32,7 +32,7 @@ def __getattr__(name):
         api = importlib.import_module("littlebaby.api")  # not `from littlebaby import api`: that asks this hook again
         return api if name == "api" else getattr(api, name)
     if name == "build_model":
-        from littlebaby.model import build_model
+        from littlebaby.nn.gpt import build_model
 
         return build_model
     raise AttributeError(f"module 'littlebaby' has no attribute {name!r}")

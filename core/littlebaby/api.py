@@ -11,11 +11,11 @@ token_losses.py scores a text character by character; prepare.py tokenizes a cor
 into a directory that train(data=DIR) maps.
 """
 
-from littlebaby.loading import Loaded, generate, load  # noqa: F401
-from littlebaby.looking import attention, compare, inspect, plot  # noqa: F401
-from littlebaby.plugins import rows as plugins  # noqa: F401
-from littlebaby.prepare import prepare  # noqa: F401
-from littlebaby.listing import runs  # noqa: F401
-from littlebaby.runs import finetune, grown_model, import_original, train  # noqa: F401
-from littlebaby.session import RunResult  # noqa: F401
-from littlebaby.token_losses import token_losses  # noqa: F401
+from littlebaby.runs.load import Loaded, generate, load  # noqa: F401
+from littlebaby.look.views import attention, compare, inspect, plot  # noqa: F401
+from littlebaby.plugins.registry import rows as plugins  # noqa: F401
+from littlebaby.runs.prepare import prepare  # noqa: F401
+from littlebaby.look.listing import runs  # noqa: F401
+from littlebaby.runs.train import finetune, grown_model, import_original, train  # noqa: F401
+from littlebaby.training.session import RunResult  # noqa: F401
+from littlebaby.look.surprise import token_losses  # noqa: F401

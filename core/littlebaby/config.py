@@ -20,8 +20,8 @@ import attrs
 import cattrs
 from cattrs.v import format_exception as cattrs_format_exception
 
-from littlebaby import reading
-from littlebaby.reading import shown
+from littlebaby.system import reading
+from littlebaby.system.reading import shown
 from littlebaby.errors import UserError
 
 
@@ -201,7 +201,7 @@ def from_dict(data: dict, registry=None) -> Config:
     block the config does not select is an error naming that block, and a key
     that no installed plugin declares is an error with the closest known name.
     """
-    from littlebaby.plugins import default_registry
+    from littlebaby.plugins.registry import default_registry
 
     if not isinstance(data, dict):
         raise UserError("a config must be a JSON object of key: value pairs", "see the shipped baby config (littlebaby/configs/baby.json)")

@@ -4,7 +4,7 @@ import numpy as np
 
 import littlebaby
 from littlebaby.errors import UserError
-from littlebaby.tokenizer import Tokenizer
+from littlebaby.text.tokenizer import Tokenizer
 
 
 class ByteTokenizer(Tokenizer):

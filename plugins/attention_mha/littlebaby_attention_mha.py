@@ -6,8 +6,8 @@ The KV cache keeps k and v: 2 * head_size numbers per token per layer.
 """
 
 import littlebaby
-from littlebaby.layers import CausalAttention, Dropout, Linear
-from littlebaby.ops.attention import merge_heads, merge_qkv, split_heads, split_qkv
+from littlebaby.nn.layers import CausalAttention, Dropout, Linear
+from littlebaby.nn.ops.attention import merge_heads, merge_qkv, split_heads, split_qkv
 
 
 class MultiHeadAttention(littlebaby.Block):

@@ -14,8 +14,8 @@ import numpy as np
 
 import littlebaby
 from littlebaby.config import positive
-from littlebaby.layers import CausalAttention, Dropout, LayerNorm, Linear
-from littlebaby.ops.attention import merge_heads, split_heads
+from littlebaby.nn.layers import CausalAttention, Dropout, LayerNorm, Linear
+from littlebaby.nn.ops.attention import merge_heads, split_heads
 
 
 @attrs.frozen(kw_only=True)

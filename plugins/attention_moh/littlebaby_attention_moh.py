@@ -8,9 +8,9 @@ y = sum_h gate_h * o_h (d_k wide), projected d_k -> n_emb with bias.
 import numpy as np
 
 import littlebaby
-from littlebaby.layers import CausalAttention, Dropout, Linear
-from littlebaby.ops.attention import merge_qkv, split_qkv
-from littlebaby.ops.softmax import softmax_backward, softmax_forward
+from littlebaby.nn.layers import CausalAttention, Dropout, Linear
+from littlebaby.nn.ops.attention import merge_qkv, split_qkv
+from littlebaby.nn.ops.softmax import softmax_backward, softmax_forward
 
 
 class MixtureOfHeads(littlebaby.Block):

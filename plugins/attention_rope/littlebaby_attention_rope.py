@@ -2,7 +2,7 @@
 
 As `mha` (q, k, v: n_emb -> head_size in one GEMM, n_heads heads of d_k, projection
 back with bias), except that q and k are rotated by their position before the scores
-(`littlebaby.ops.rotary`): q . k then depends on positions only through their
+(`littlebaby.nn.ops.rotary`): q . k then depends on positions only through their
 difference, so a model can drop its learned positions (`pos_emb: false`).
 
 - Odd head width: the rotation pairs feature i with i + d_k // 2; the last feature of an
@@ -19,9 +19,9 @@ import numpy as np
 
 import littlebaby
 from littlebaby.config import positive
-from littlebaby.layers import CausalAttention, Dropout, Linear
-from littlebaby.ops.attention import merge_heads, merge_qkv, split_heads, split_qkv
-from littlebaby.ops.rotary import rotary_backward, rotary_forward, rotary_tables
+from littlebaby.nn.layers import CausalAttention, Dropout, Linear
+from littlebaby.nn.ops.attention import merge_heads, merge_qkv, split_heads, split_qkv
+from littlebaby.nn.ops.rotary import rotary_backward, rotary_forward, rotary_tables
 
 
 @attrs.frozen(kw_only=True)

@@ -1,8 +1,8 @@
 """Feed-forward network, as the original notebook's `mlp`: n_emb -> 4 n_emb -> GELU -> n_emb."""
 
 import littlebaby
-from littlebaby.layers import Dropout, Linear
-from littlebaby.ops.gelu import gelu_backward, gelu_forward, gelu_value
+from littlebaby.nn.layers import Dropout, Linear
+from littlebaby.nn.ops.gelu import gelu_backward, gelu_forward, gelu_value
 
 
 class MLP(littlebaby.Block):

@@ -13,10 +13,10 @@ import numpy as np
 
 import littlebaby
 from littlebaby.config import positive
-from littlebaby.layers import Dropout, Linear
-from littlebaby.ops.gelu import gelu_backward, gelu_forward
-from littlebaby.ops.linear import linear_backward, linear_forward
-from littlebaby.ops.softmax import softmax_backward, softmax_forward
+from littlebaby.nn.layers import Dropout, Linear
+from littlebaby.nn.ops.gelu import gelu_backward, gelu_forward
+from littlebaby.nn.ops.linear import linear_backward, linear_forward
+from littlebaby.nn.ops.softmax import softmax_backward, softmax_forward
 
 
 @attrs.frozen(kw_only=True)

@@ -11,8 +11,8 @@ import numpy as np
 
 import littlebaby
 from littlebaby.config import non_negative
-from littlebaby.layers import Dropout, Linear
-from littlebaby.ops.silu import silu_backward, silu_forward
+from littlebaby.nn.layers import Dropout, Linear
+from littlebaby.nn.ops.silu import silu_backward, silu_forward
 
 
 @attrs.frozen(kw_only=True)

@@ -1,12 +1,12 @@
 """Pre-norm wiring with RMSNorm (as LLaMA): h = x + att(rms1(x)); y = h + net(rms2(h)).
 
 RMSNorm divides by the root mean square and scales: no mean subtracted, no bias
-(`littlebaby.layers.RMSNorm`). A model of these blocks ends with an RMSNorm too
+(`littlebaby.nn.layers.RMSNorm`). A model of these blocks ends with an RMSNorm too
 (`final_norm`), so it normalises one way throughout.
 """
 
 import littlebaby
-from littlebaby.layers import RMSNorm
+from littlebaby.nn.layers import RMSNorm
 
 
 class RMSPreNorm(littlebaby.Block):

@@ -16,7 +16,7 @@ from tokenizers import Tokenizer as Library, decoders, models, pre_tokenizers, t
 
 import littlebaby
 from littlebaby.errors import UserError
-from littlebaby.tokenizer import Tokenizer
+from littlebaby.text.tokenizer import Tokenizer
 
 BYTES = 256  # the base vocabulary: every byte is a token before any merge
 

@@ -8,10 +8,10 @@ under test when it is not installed) and given random parameters, so that no
 term can hide behind a weight of exactly 1 or a bias of 0.
 """
 
-from littlebaby import model
+from littlebaby.nn import gpt as model
 from littlebaby.config import from_dict
-from littlebaby.model import GPT
-from littlebaby.plugins import Registry, default_registry
+from littlebaby.nn.gpt import GPT
+from littlebaby.plugins.registry import Registry, default_registry
 from littlebaby.testing.gradients import bind_parameters, randomize
 
 TINY = {
@@ -60,7 +60,7 @@ def block_class(kind: str, block, registry=None) -> type:
 def build_block(kind: str, block, config, registry=None, seed=0):
     """A standalone block with random float64 (or config.dtype) parameters bound.
 
-    Built by the model's own builder (`littlebaby.model.build_block`), so a
+    Built by the model's own builder (`littlebaby.nn.gpt.build_block`), so a
     block is made here exactly as in a GPT: a sequence block gets the config's
     attention and network blocks inside it.
     """

@@ -17,10 +17,10 @@ The check works on a whole GPT (token ids) or on one attention block
 import attrs
 import numpy as np
 
-from littlebaby.block import Block
-from littlebaby.cache import KVCache
-from littlebaby.generation import window_logits
-from littlebaby.model import GPT
+from littlebaby.nn.block import Block
+from littlebaby.nn.kv_cache import KVCache
+from littlebaby.nn.generation import window_logits
+from littlebaby.nn.gpt import GPT
 from littlebaby.testing.build import build_block, set_training, tiny_config
 
 

@@ -14,7 +14,7 @@ import math
 import attrs
 import numpy as np
 
-from littlebaby.params import Parameters
+from littlebaby.nn.params import Parameters
 
 
 def numerical_gradient(f, array, indices, eps=1e-6):
@@ -110,7 +110,7 @@ def check_gradients(target, x=None, *, targets=None, tol=1e-5, eps=1e-6, samples
             when omitted; its parameters are bound at random if it has none yet).
     Raises AssertionError naming the worst tensor when an error exceeds tol.
     """
-    from littlebaby.model import GPT
+    from littlebaby.nn.gpt import GPT
 
     rng = np.random.default_rng(seed)
     if isinstance(target, GPT):

@@ -6,7 +6,7 @@ so there too). It imports littlebaby only when a fixture or the header needs
 it, so it costs nothing in other projects' test runs.
 
 Fixtures:
-    littlebaby_registry      the installed plugins (a `littlebaby.plugins.Registry`)
+    littlebaby_registry      the installed plugins (a `littlebaby.plugins.registry.Registry`)
     littlebaby_tiny_config   factory: littlebaby_tiny_config(c_attention="mine", ...) -> float64 Config
     littlebaby_tiny_model    factory: littlebaby_tiny_model(c_attention="mine", ...) -> float64 GPT, random weights
 """
@@ -15,7 +15,7 @@ import pytest
 
 
 def pytest_report_header(config):
-    from littlebaby.plugins import default_registry
+    from littlebaby.plugins.registry import default_registry
 
     registry = default_registry()
     kinds = {}
@@ -27,7 +27,7 @@ def pytest_report_header(config):
 
 @pytest.fixture(scope="session")
 def littlebaby_registry():
-    from littlebaby.plugins import default_registry
+    from littlebaby.plugins.registry import default_registry
 
     return default_registry()
 

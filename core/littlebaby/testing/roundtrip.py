@@ -11,8 +11,8 @@ check of the block contract, independent of the checkpoint format of runs.
 import numpy as np
 from safetensors.numpy import load, save
 
-from littlebaby.block import Block
-from littlebaby.model import GPT
+from littlebaby.nn.block import Block
+from littlebaby.nn.gpt import GPT
 from littlebaby.testing.build import build_block, set_training, tiny_config
 from littlebaby.testing.gradients import randomize
 

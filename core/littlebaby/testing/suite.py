@@ -19,10 +19,10 @@ import functools
 
 import attrs
 
-from littlebaby.block import Block
+from littlebaby.nn.block import Block
 from littlebaby.config import BLOCK_KEYS, block_options
 from littlebaby.errors import UserError
-from littlebaby.inspect import closed_form
+from littlebaby.look.inspection import closed_form
 from littlebaby.testing.build import build_block, check_sizes, registry_with, set_training, tiny_config, tiny_model
 from littlebaby.testing.cache import check_cache
 from littlebaby.testing.gradients import check_gradients, check_model_gradients

@@ -21,8 +21,8 @@ import numpy as np
 
 from littlebaby.errors import UserError
 from littlebaby.testing.build import registry_with, tiny_config
-from littlebaby.text import shipped_text
-from littlebaby.tokenizer import Tokenizer, from_file, to_file, train
+from littlebaby.text.batches import shipped_text
+from littlebaby.text.tokenizer import Tokenizer, from_file, to_file, train
 
 # what every tokenizer is trained on in the suite: English, then scripts and symbols of several widths
 VARIED = shipped_text()[:20000] + "\nΙσμήνη, αδελφούλα μου. 日本語のテキスト. café, naïve, 😀🚀 € ½\r\n\ttab\x00nul\n"

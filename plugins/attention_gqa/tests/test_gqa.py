@@ -49,7 +49,7 @@ def test_n_kv_heads_must_divide_n_heads():
 
 
 def test_stated_parameter_count_is_what_is_allocated():
-    from littlebaby.inspect import closed_form
+    from littlebaby.look.inspection import closed_form
 
     model = tiny_model(**GROUPS)
     assert closed_form(model)[1] == model.parameters.size

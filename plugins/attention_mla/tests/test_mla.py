@@ -27,7 +27,7 @@ def test_cache_memory_against_mha():
 
 
 def test_stated_parameter_count_is_what_is_allocated():
-    from littlebaby.inspect import closed_form
+    from littlebaby.look.inspection import closed_form
 
     model = tiny_model(c_attention="mla", kv_latent=5)
     assert closed_form(model)[1] == model.parameters.size

@@ -6,9 +6,9 @@ import pytest
 
 import littlebaby_attention_rope as rope_module
 from littlebaby.config import from_dict
-from littlebaby.generation import generate
-from littlebaby.model import build_model
-from littlebaby.ops.rotary import rotary_tables
+from littlebaby.nn.generation import generate
+from littlebaby.nn.gpt import build_model
+from littlebaby.nn.ops.rotary import rotary_tables
 from littlebaby.testing import block_suite, build_block, check_cache, randomize, tiny_config, tiny_model
 
 TestRotaryAttention = block_suite("attention", "rope", options={"rope_base": 100.0})

@@ -3,7 +3,7 @@
 import numpy as np
 
 from littlebaby.config import from_dict
-from littlebaby.model import build_model
+from littlebaby.nn.gpt import build_model
 from littlebaby.testing import block_suite, build_block, tiny_config
 
 TestSwiGLU = block_suite("network", "swiglu")

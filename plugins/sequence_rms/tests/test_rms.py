@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from littlebaby.layers import LayerNorm, RMSNorm
+from littlebaby.nn.layers import LayerNorm, RMSNorm
 from littlebaby.testing import block_suite, build_block, tiny_config, tiny_model
 
 TestRMSPreNorm = block_suite("sequence", "rms")

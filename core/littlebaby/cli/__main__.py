@@ -1,0 +1,5 @@
+import sys
+
+from littlebaby.cli.commands import main
+
+sys.exit(main())

@@ -1,0 +1,190 @@
+"""The GPT: embeddings, a stack of sequence blocks from plugins, final norm, head.
+
+    ids (B, T) -> wte[ids] + wpe[positions] -> blocks -> ln_f -> head -> logits (B, T, V)
+
+wpe (learned absolute positions) is there unless the config says `pos_emb: false`;
+ln_f is the norm the sequence block names (`final_norm`: LayerNorm unless it says otherwise).
+
+The model knows nothing of files, the CLI or the training loop. It owns the
+flat parameter buffer (`self.parameters`, see params.py) and the generator
+every dropout draws from (`self.rng`); `replica()` gives a second model that
+shares the parameters but has its own gradient buffer, saved activations and
+generator, which is how a batch is split over threads (step.py keeps them).
+Blocks are built by `build_block`, the one builder the testing kit uses too.
+"""
+
+import numpy as np
+
+from littlebaby.system import memory
+from littlebaby.nn.block import Block, Layer
+from littlebaby.nn.kv_cache import KVCache
+from littlebaby.config import BLOCK_KEYS, Config, block_options, from_dict
+from littlebaby.errors import UserError
+from littlebaby.nn.layers import Embedding, Linear
+from littlebaby.nn.ops.loss import cross_entropy
+from littlebaby.nn.ops.reduce import column_sum
+from littlebaby.nn.params import Parameters
+from littlebaby.plugins.registry import default_registry
+from littlebaby.system.reading import shown
+
+
+def build_block(kind: str, config: Config, registry=None, cls: type | None = None) -> Block:
+    """One block of `kind` ("sequence", "attention", "network") with its options from `config`.
+
+    cls: the block class; by default the one the config selects by name. A
+    sequence block gets the config's attention and network blocks inside it.
+    """
+    registry = registry or default_registry()
+    cls = cls or registry.resolve(kind, getattr(config, BLOCK_KEYS[kind])).cls
+    if kind == "sequence":
+        inner = {part: build_block(part, config, registry) for part in ("attention", "network")}
+        return cls(config, block_options(config, cls), **inner)
+    return cls(config, block_options(config, cls))
+
+
+class GPT(Layer):
+    """forward(ids (B, T), cache=None) -> logits (B, T, V); backward(dlogits) fills self.grad."""
+
+    def __init__(self, config: Config, vocab_size: int, registry=None, parameters: Parameters | None = None):
+        super().__init__()
+        self.config = config
+        self.registry = registry or default_registry()
+        self.vocab_size = vocab_size
+        self.entries = {kind: self.registry.resolve(kind, getattr(config, key)) for kind, key in BLOCK_KEYS.items()}
+        self.wte = self.add("wte", Embedding(vocab_size, config.n_emb))
+        self.wpe = self.add("wpe", Embedding(config.n_ctx, config.n_emb)) if config.pos_emb else None
+        ln_f, head = self.entries["sequence"].cls.final_norm(config.n_emb), Linear(config.n_emb, vocab_size)
+        # blocks only declare shapes: one layer tells the size of all, before n_layers are built or allocated
+        first = build_block("sequence", config, self.registry)
+        if parameters is None:
+            ends = [layer for layer in (self.wte, self.wpe, ln_f, head) if layer is not None]
+            total = sum(map(memory.count, ends)) + config.n_layers * memory.count(first)
+            memory.require(memory.model_needs(config, total, vocab_size, self.entries), "this model")
+        self.layers = [self.add("blocks.0", first)]
+        self.layers += [self.add(f"blocks.{i}", build_block("sequence", config, self.registry)) for i in range(1, config.n_layers)]
+        self.ln_f = self.add("ln_f", ln_f)
+        self.head = self.add("head", head)
+        if parameters is None:
+            self.parameters = Parameters(self, config.dtype)
+            self.parameters.initialize(np.random.default_rng(config.seed), config.init_std, config.n_layers)
+        else:  # a replica: same parameters, its own gradients
+            self.parameters = parameters
+            parameters.bind(self, np.zeros_like(parameters.data))
+        self.every_block = list(self.walk())  # walked once: mode switches loop over a list, not a recursive generator
+        self.set_rng(np.random.default_rng([config.seed, 1]))
+
+    # -- modes --------------------------------------------------------------
+    def train(self, mode: bool = True):
+        for block in self.every_block:
+            block.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def set_rng(self, rng):
+        """Make `rng` the model's generator (`self.rng`): every dropout in the model draws from it."""
+        for block in self.every_block:  # the model itself included
+            block.rng = rng
+
+    def replica(self, seed_offset: int = 1) -> "GPT":
+        """A model sharing these parameters, with its own gradients and saved activations."""
+        twin = GPT(self.config, self.vocab_size, self.registry, parameters=self.parameters)
+        twin.set_rng(np.random.default_rng([self.config.seed, 1, seed_offset]))
+        twin.train(self.training)
+        return twin
+
+    # -- computing ----------------------------------------------------------
+    def forward(self, ids, cache: KVCache | None = None):
+        """ids (B, T) int -> logits (B, T, V). With a cache, ids are the tokens after cache.pos."""
+        B, T = ids.shape
+        start = cache.pos if cache is not None else 0
+        if start + T > self.config.n_ctx:
+            raise ValueError(f"{T} tokens at position {start} exceed n_ctx {self.config.n_ctx}")
+        self.saved = B
+        x = self.wte.forward(ids)
+        if self.wpe is not None:
+            x = x + self.wpe.forward(np.arange(start, start + T))
+        for i, layer in enumerate(self.layers):
+            x = layer.forward(x, cache.layers[i] if cache is not None else None)
+        logits = self.head.forward(self.ln_f.forward(x))
+        if cache is not None:
+            cache.pos += T
+        return logits
+
+    def backward(self, dlogits):
+        """dlogits (B, T, V) -> adds every parameter's gradient into self.grad."""
+        dx = self.ln_f.backward(self.head.backward(dlogits))
+        for layer in reversed(self.layers):
+            dx = layer.backward(dx)
+        self.wte.backward(dx)
+        if self.wpe is None:
+            return
+        B, T, C = dx.shape
+        # positions are shared by the batch: their gradient is the sum over it
+        self.wpe.backward(column_sum(dx.reshape(B, T * C)).reshape(T, C))
+
+    def loss_and_grad(self, ids, targets) -> float:
+        """Forward, mean cross-entropy, backward; gradients accumulate into self.grad."""
+        loss, dlogits = cross_entropy(self.forward(ids), targets)
+        self.backward(dlogits)
+        return loss
+
+    def loss(self, ids, targets) -> float:
+        """Mean cross-entropy without gradients (eval mode is up to the caller)."""
+        return cross_entropy(self.forward(ids), targets)[0]
+
+    def logits(self, ids, cache: KVCache | None = None):
+        """Logits in eval mode for ids (T,) or (B, T); restores the previous mode."""
+        was_training = self.training
+        if was_training:  # switching modes walks every block: only when needed (per-token cost in generation)
+            self.eval()
+        ids = np.asarray(ids)
+        single = ids.ndim == 1
+        try:
+            out = self.forward(ids[None] if single else ids, cache)
+        finally:
+            if was_training:
+                self.train(True)
+        return out[0] if single else out
+
+    def new_cache(self) -> KVCache:
+        return KVCache(self.config.n_layers, self.config.n_ctx)
+
+    @property
+    def slides(self) -> bool:
+        """Whether generation past n_ctx slides the window (no absolute positions) or refills it (cache.py)."""
+        return self.wpe is None
+
+    def record(self, on: bool = True):
+        """Start (or stop) keeping observations (attention weights, gates) on every block."""
+        for block in self.every_block:
+            block.observations = {} if on else None
+
+    # -- growing --------------------------------------------------------------
+    def grow_vocab(self, vocab_size: int, rng) -> "GPT":
+        """A model with room for more tokens: old ids keep their rows (of wte) and columns (of the head),
+        new ones are initialised by the rule each tensor declares, as a new model's (params.py)."""
+        if vocab_size < self.vocab_size:
+            raise UserError(f"cannot shrink the vocabulary from {self.vocab_size} to {vocab_size}")
+        grown = GPT(self.config, vocab_size, self.registry)
+        new = grown.parameters.named()
+        config = self.config
+        for name, value in self.parameters.named().items():
+            new[name][tuple(slice(0, n) for n in value.shape)] = value
+            for axis, (n_old, n_new) in enumerate(zip(value.shape, new[name].shape)):
+                if n_new > n_old:  # the vocabulary's axis: rows of wte, columns and bias of the head
+                    part = (slice(None),) * axis + (slice(n_old, None),)
+                    grown.parameters.initialize_part(name, part, rng, config.init_std, config.n_layers)
+        return grown
+
+
+def build_model(config: Config | dict, vocab_size: int, registry=None) -> GPT:
+    """A freshly initialised model for `config` (a Config or a plain dict of config keys)."""
+    if isinstance(config, dict):
+        config = from_dict(config, registry)
+    if not isinstance(config, Config):
+        raise UserError(f"config must be a Config or a dict of config keys, got {shown(config)}", "for example {'n_layers': 2}")
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
+        raise UserError(f"vocab_size must be a whole number >= 1, got {shown(vocab_size)}", "the tokenizer's vocab_size")
+    return GPT(config, vocab_size, registry)

@@ -1,0 +1,133 @@
+"""Core layers: the pieces blocks build from.
+
+Each wraps one op from `littlebaby.nn.ops` with its parameters and saved values,
+so a plugin writes `self.proj = self.add("proj", Linear(n_in, n_out))` and
+calls `self.proj.forward(x)` / `self.proj.backward(dy)`. They are `Layer`s,
+not `Block`s: each takes what its op takes (`CausalAttention` q, k and v;
+`Embedding` integer ids), not the blocks' `(x, cache)`, and no config selects
+them. The model still walks them, so their dropout follows its training mode
+and generator, and what they observe is recorded with the blocks'.
+"""
+
+from littlebaby.nn.block import Layer
+from littlebaby.nn.ops.attention import attention_backward, attention_forward
+from littlebaby.nn.ops.dropout import dropout_backward, dropout_forward, dropout_mask
+from littlebaby.nn.ops.embedding import embedding_backward, embedding_forward
+from littlebaby.nn.ops.layernorm import layernorm_backward, layernorm_forward
+from littlebaby.nn.ops.linear import linear_backward, linear_forward
+from littlebaby.nn.ops.rmsnorm import rmsnorm_backward, rmsnorm_forward
+
+
+class Linear(Layer):
+    """y = x @ weight (n_in, n_out) + bias (n_out,)."""
+
+    def __init__(self, n_in, n_out, bias=True, init="normal"):
+        super().__init__()
+        self.parameter("weight", (n_in, n_out), init=init)
+        self.has_bias = bias
+        if bias:
+            self.parameter("bias", (n_out,), init="zeros")
+
+    def forward(self, x):  # x (..., n_in) -> (..., n_out)
+        self.saved = x
+        return linear_forward(x, self.params["weight"], self.params.get("bias"))
+
+    def backward(self, dy):
+        return linear_backward(dy, self.saved, self.params["weight"], self.grads["weight"], self.grads.get("bias"))
+
+
+class LayerNorm(Layer):
+    """Normalise the last axis, then scale (weight) and shift (bias)."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.parameter("weight", (n,), init="ones")
+        self.parameter("bias", (n,), init="zeros")
+
+    def forward(self, x):  # x (..., n) -> (..., n)
+        y, self.saved = layernorm_forward(x, self.params["weight"], self.params["bias"])
+        return y
+
+    def backward(self, dy):
+        return layernorm_backward(dy, self.saved, self.params["weight"], self.grads["weight"], self.grads["bias"])
+
+
+class RMSNorm(Layer):
+    """Divide the last axis by its root mean square, then scale (weight); no shift."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.parameter("weight", (n,), init="ones")
+
+    def forward(self, x, cache=None):
+        y, self.saved = rmsnorm_forward(x, self.params["weight"])
+        return y
+
+    def backward(self, dy):
+        return rmsnorm_backward(dy, self.saved, self.params["weight"], self.grads["weight"])
+
+
+class Embedding(Layer):
+    """Rows of a (n, dim) table picked by integer ids."""
+
+    def __init__(self, n, dim):
+        super().__init__()
+        self.parameter("weight", (n, dim), init="normal")
+
+    def forward(self, ids):  # ids (...) int -> (..., dim)
+        self.saved = ids
+        return embedding_forward(ids, self.params["weight"])
+
+    def backward(self, dy):
+        """Adds dy's rows into the table's gradient; returns None: the input is integer ids,
+        which have no gradient, and the embedding is always the first layer, so nothing
+        before it waits for one."""
+        embedding_backward(dy, self.saved, self.grads["weight"])
+
+
+class Dropout(Layer):
+    """Inverted dropout with probability p, active only in training."""
+
+    def __init__(self, p):
+        super().__init__()
+        self.p = p
+
+    def mask(self, shape, dtype):
+        """A fresh keep-mask in training with p > 0, else None."""
+        if not self.training or self.p == 0.0:
+            return None
+        return dropout_mask(shape, self.p, self.rng, dtype)
+
+    def forward(self, x):
+        self.saved = self.mask(x.shape, x.dtype)
+        return dropout_forward(x, self.saved)
+
+    def backward(self, dy):
+        return dropout_backward(dy, self.saved)
+
+
+class CausalAttention(Layer):
+    """softmax(q k^T / sqrt(d) + causal mask) v over heads, with dropout on the weights.
+
+    forward(q, k, v): q (B, H, T, d), k and v (B, H, S, d) with S >= T (the
+    cache's earlier positions come first) -> o (B, H, T, d).
+    backward(do) -> (dq, dk, dv), shaped as q, k, v. No parameters: the
+    projections around it are the attention block's. The weights are
+    published as the observation "attention" (B, H, T, S).
+    """
+
+    def __init__(self, dropout):
+        super().__init__()
+        self.dropout = self.add("dropout", Dropout(dropout))
+
+    def forward(self, q, k, v):  # (B, H, T, d), (B, H, S, d), (B, H, S, d)
+        mask = self.dropout.mask(q.shape[:3] + (k.shape[2],), q.dtype)
+        o, weights, used = attention_forward(q, k, v, mask)
+        self.saved = (q, k, v, weights, used, mask)
+        self.observe("attention", weights)
+        return o
+
+    def backward(self, do):
+        q, k, v, weights, used, mask = self.saved
+        return attention_backward(do, q, k, v, weights, used, mask)
+

@@ -1,0 +1,69 @@
+"""The hooks a littlebaby plugin implements (this file is the plugin author's reference).
+
+A plugin is a module, registered under the entry point group `littlebaby`,
+that implements one or more of these hooks with `@littlebaby.hookimpl`. Each
+hook receives a `register(name, block_class)` callback: call it once per block
+the plugin provides. The name is what a config selects (`c_attention: "mha"`).
+Tokenizers are registered the same way (`c_tokenizer: "bpe"`); their contract
+is `littlebaby.text.tokenizer.Tokenizer`.
+
+A block class subclasses `littlebaby.Block`; `core/littlebaby/block.py` is the
+whole contract:
+
+- `__init__(config, options=None)` declares parameters (`self.parameter`) and
+  sub-layers (`self.add`); a sequence block also gets `attention=`, `network=`.
+- `forward(x, cache=None)` and `backward(dy)` on (B, T, n_emb); backward adds
+  into `self.grads` and returns dx.
+- `Options` (optional): an attrs class of its own config keys with defaults;
+  the core validates them like its own, and refuses them when the config does
+  not select the block.
+- `parameter_formula(config, options)` (optional classmethod): (formula text,
+  count) that `littlebaby inspect` checks; without it, inspect says the total
+  is not checked.
+- `from_original(weights, prefix, config, options)` (optional classmethod):
+  the original notebook's weights for this block, by local parameter name;
+  without it, `import-original` says the notebook has no such block.
+- `activation_floats(config, options)` (optional classmethod): floats kept
+  for backward per token, for the memory check made before allocating;
+  without it, a generic estimate from the config's sizes.
+- `final_norm(n_emb)` (optional classmethod, sequence blocks): the norm the
+  model applies after its last layer; LayerNorm without it (`rms`: RMSNorm).
+
+Example, a whole plugin module::
+
+    import littlebaby
+
+    class MyAttention(littlebaby.Block):
+        ...
+
+    @littlebaby.hookimpl
+    def register_attentions(register):
+        register("mine", MyAttention)
+"""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("littlebaby")
+
+
+@hookspec
+def register_sequences(register):
+    """Register sequence blocks: how one transformer layer wires its norms,
+    attention, network and residuals (`pre`, `post`, `rms`)."""
+
+
+@hookspec
+def register_attentions(register):
+    """Register attention blocks: token mixing with an optional KV cache
+    (`mha`, `moh`, `rope`)."""
+
+
+@hookspec
+def register_networks(register):
+    """Register network blocks: the per-token feed-forward part (`mlp`, `moe`, `swiglu`)."""
+
+
+@hookspec
+def register_tokenizers(register):
+    """Register tokenizers: text to ids and back, a `littlebaby.text.tokenizer.Tokenizer`
+    subclass each (`char`, built in; `bpe`)."""

@@ -1,0 +1,172 @@
+"""Model and optimizer files: safetensors with readable names and metadata, no pickle.
+
+A model file holds one tensor per parameter, named as `model.parameters.named()`
+(`blocks.0.attention.qkv.weight`), and string metadata: the littlebaby version,
+the config JSON, the blocks with their plugin distributions and versions, and
+the vocabulary size. Loading reads the header first, builds the model from that
+config (whose size is checked against memory) and checks the header against it
+(missing, extra, misshapen or wrongly typed tensors are a UserError) before any
+tensor data is read; it never executes code from the file.
+
+The optimizer file (for resume) holds AdamW's moments and step count, and
+in its metadata the training position and the dropout generator's state.
+"""
+
+import contextlib
+import json
+
+import numpy as np
+import safetensors
+import safetensors.numpy
+
+import littlebaby
+from littlebaby import config as configs
+from littlebaby.system import reading
+from littlebaby.errors import UserError
+from littlebaby.store.home import write_bytes
+from littlebaby.nn.gpt import build_model
+
+FORMAT = "littlebaby-model-1"
+
+
+def plugin_metadata(model) -> dict:
+    """kind -> {name, distribution, version} of the blocks the model is built from."""
+    return {kind: {"name": e.name, "distribution": e.distribution, "version": e.version} for kind, e in model.entries.items()}
+
+
+def save_model(path, model) -> str:
+    """Write the model file; returns the sha256 of the bytes written (a checkpoint's manifest lists it,
+    hashed from memory rather than read back)."""
+    metadata = {
+        "format": FORMAT,
+        "littlebaby_version": littlebaby.__version__,
+        "config": json.dumps(configs.to_dict(model.config)),
+        "plugins": json.dumps(plugin_metadata(model)),
+        "vocab_size": str(model.vocab_size),
+    }
+    tensors = {name: np.ascontiguousarray(value) for name, value in model.parameters.named().items()}
+    return _write(path, safetensors.numpy.save(tensors, metadata=metadata))
+
+
+def _write(path, data: bytes) -> str:
+    write_bytes(path, data)
+    return reading.sha256(data)
+
+
+# numpy dtype -> its name in a safetensors header
+DTYPE_NAMES = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64", np.dtype(np.int64): "I64"}
+
+
+@contextlib.contextmanager
+def _opened(path, what: str):
+    """A safetensors file opened for reading its header, tensors later one at a time, or a
+    one-line UserError. It must be a regular file (a dangling link, a FIFO, /dev/zero are
+    refused before opening); safetensors maps it, so opening reads no tensor data."""
+    reading.size_of(path, f"{what} file")
+    try:
+        with open(path, "rb") as f:  # the header's length, capped before safetensors reads the header
+            length = int.from_bytes(f.read(8), "little")
+        if length > reading.JSON_LIMIT:
+            raise UserError(f"{what} file {path} declares a header of {reading.describe_bytes(length)}, more than any littlebaby writes",
+                            "retrain, or restore the file")
+        with safetensors.safe_open(str(path), framework="np") as handle:
+            yield handle
+    except (safetensors.SafetensorError, OSError) as error:
+        reason = " ".join(str(error).split())  # safetensors quotes the header, whose strings may hold newlines
+        raise UserError(f"{what} file {path} is corrupt or truncated ({reason})", "retrain, or restore the file") from None
+
+
+def _header(handle) -> dict:
+    """name -> (dtype name, shape) of every tensor in an open file, from its header alone."""
+    found = {}
+    for name in handle.keys():
+        piece = handle.get_slice(name)
+        found[name] = (piece.get_dtype(), tuple(piece.get_shape()))
+    return found
+
+
+def check_tensors(found: dict, expected: dict, source: str):
+    """Refuse (one line) tensors whose names, dtypes or shapes are not those expected; both are
+    name -> (dtype name, shape). Nothing is ever converted: a BF16 or bool tensor is a wrong file."""
+    missing = [name for name in expected if name not in found]
+    extra = [name for name in found if name not in expected]
+    if missing or extra:
+        details = "; ".join(
+            part
+            for part in (f"missing {', '.join(missing[:3])}" if missing else "", f"unexpected {', '.join(extra[:3])}" if extra else "")
+            if part
+        )
+        raise UserError(f"{source} does not fit the model its config describes ({details})", "retrain, or restore the file")
+    for name, (dtype, shape) in expected.items():
+        if found[name][1] != shape:
+            raise UserError(f"{source}: tensor {name} has shape {found[name][1]}, the config needs {shape}", "retrain, or restore the file")
+        if found[name][0] != dtype:
+            raise UserError(f"{source}: tensor {name} is {found[name][0]}, the config needs {dtype}", "retrain, or restore the file")
+
+
+def _described(arrays: dict) -> dict:
+    return {name: (DTYPE_NAMES.get(value.dtype, str(value.dtype)), tuple(value.shape)) for name, value in arrays.items()}
+
+
+def _metadata_json(metadata: dict, key: str, path, what: str):
+    if key not in metadata:
+        raise UserError(f"{what} file {path} has no {key!r} in its metadata", "retrain, or restore the file")
+    return reading.loads(metadata[key], f"the {key} in {what} file {path}")
+
+
+def load_model(path, registry=None, vocab_size: int | None = None):
+    """The model saved at path (its config from the file's metadata).
+
+    The header's tensor names, dtypes and shapes are checked against the config, and the
+    config's size against memory, BEFORE any tensor data is read; then the tensors are read
+    one at a time into the model. vocab_size, when given (the tokenizer's), must match.
+    """
+    with _opened(path, "model") as handle:
+        metadata = handle.metadata() or {}
+        if metadata.get("format") != FORMAT or "config" not in metadata:
+            raise UserError(f"model file {path} has no littlebaby metadata", "is it a littlebaby model? import original models with import-original")
+        config = configs.from_dict(_metadata_json(metadata, "config", path, "model"), registry)
+        saved_vocab = _metadata_json(metadata, "vocab_size", path, "model")
+        if isinstance(saved_vocab, bool) or not isinstance(saved_vocab, int) or saved_vocab < 1:
+            raise UserError(f"model file {path} gives vocab_size {saved_vocab!r}, not a positive integer", "retrain, or restore the file")
+        if vocab_size is not None and vocab_size != saved_vocab:
+            raise UserError(
+                f"the tokenizer has {vocab_size} characters but model file {path} was saved for {saved_vocab}",
+                "use the tokenizer file of the same run",
+            )
+        found = _header(handle)
+        model = build_model(config, saved_vocab, registry)  # refuses a config too large for memory
+        named = model.parameters.named()
+        check_tensors(found, _described(named), f"model file {path}")
+        for name, target in named.items():
+            target[...] = handle.get_tensor(name)
+    return model
+
+
+def copy_tensors(model, tensors: dict, source: str):
+    """Fill model's parameters from name -> array, after checking names, dtypes and shapes."""
+    named = model.parameters.named()
+    check_tensors(_described(tensors), _described(named), source)
+    for name, target in named.items():
+        target[...] = tensors[name]
+
+
+# -- optimizer state, for --resume ----------------------------------------------
+def save_optimizer(path, optimizer, state: dict) -> str:
+    """AdamW's arrays, plus `state` (JSON-able: step, epoch, rng states) in the metadata; returns
+    the sha256 of the bytes written, as save_model."""
+    return _write(path, safetensors.numpy.save(optimizer.state(), metadata={"format": FORMAT, "state": json.dumps(state)}))
+
+
+def load_optimizer(path, optimizer) -> dict:
+    """Restore AdamW from path (its header checked first); returns the saved training state
+    as parsed (training.TrainState.from_dict checks it)."""
+    with _opened(path, "optimizer") as handle:
+        metadata = handle.metadata() or {}
+        check_tensors(_header(handle), _described(optimizer.state()), f"optimizer file {path}")
+        state = _metadata_json(metadata, "state", path, "optimizer")
+        arrays = {name: handle.get_tensor(name) for name in optimizer.state()}
+    if int(arrays["t"][0]) < 0:
+        raise UserError(f"optimizer file {path} counts {int(arrays['t'][0])} AdamW steps", "restore the file")
+    optimizer.load_state(arrays)
+    return state

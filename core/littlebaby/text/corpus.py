@@ -1,0 +1,221 @@
+"""The token ids a run trains on: from a text file in memory, or a prepared directory on disk.
+
+A prepared directory (written by `littlebaby prepare`, prepare.py) holds
+
+    train.bin, val.bin   token ids, uint16 when the vocabulary fits, else uint32
+    meta.json            format, tokenizer file, dtype, tokens and bytes per split, sources
+
+and is opened with `np.memmap` (`Mapped`): a training step reads its windows
+from the map, so a corpus larger than memory trains in bounded memory. Either
+way text.Epochs draws the same batches from the ids.
+
+Bits per byte make runs with different tokenizers comparable: the val loss
+(nats per token) times tokens per byte of the val text, over ln 2.
+"""
+
+import math
+import mmap
+import os
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+from littlebaby import config as configs
+from littlebaby.system import reading
+from littlebaby.text import batches as text
+from littlebaby.text import tokenizer as tokenizers
+from littlebaby.errors import UserError
+
+FORMAT = 1  # of meta.json; a directory of another format is prepared again
+META, TRAIN, VAL = "meta.json", "train.bin", "val.bin"
+PREPARE_AGAIN = "prepare it again: prepare data=TEXT out=DIR"
+
+
+class Mapped:
+    """Token ids in a file, read through np.memmap as an array is indexed.
+
+    Each read copies what it asked for and lets go of the mapped pages: the
+    kernel maps 64 KB around every page touched, so without this a long run
+    would count most of a large corpus in its resident memory. Each read is
+    also checked against the vocabulary (a damaged file would otherwise index
+    past the embedding); a batch costs one max, where checking the whole file
+    up front would read a corpus of any size before training.
+    """
+
+    def __init__(self, path, dtype, tokens: int, vocab_size: int | None = None):
+        self.map = np.memmap(path, dtype=dtype, mode="r", shape=(tokens,))
+        self.dtype, self.path, self.vocab_size = self.map.dtype, path, vocab_size
+
+    def __len__(self) -> int:
+        return len(self.map)
+
+    def spot_check(self, blocks: int = 64, size: int = 4096):
+        """Read `blocks` evenly spaced blocks of `size` ids against the vocabulary, before a run
+        exists: a file that is wrong throughout (another dtype, another tokenizer's ids, bytes
+        overwritten) is refused at once for half a megabyte read, not at the first batch with
+        the run's files already written. A damage in one place is still found by the read that meets it."""
+        for start in np.unique(np.linspace(0, max(0, len(self) - size), blocks).astype(np.int64)):
+            self[int(start) : int(start) + size]
+
+    def __getitem__(self, index) -> np.ndarray:
+        values = np.array(self.map[index])
+        mapping = getattr(self.map, "_mmap", None)
+        if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+            mapping.madvise(mmap.MADV_DONTNEED)  # a read-only file map: the pages stay in the page cache
+        if self.vocab_size is not None and values.size and values.max() >= self.vocab_size:
+            raise UserError(f"prepared data file {self.path} holds token id {int(values.max())}, but its tokenizer has "
+                            f"{self.vocab_size} tokens", PREPARE_AGAIN)
+        return values
+
+    def __iter__(self):
+        return iter(self[:])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self[:] if dtype is None else self[:].astype(dtype)
+
+
+@attrs.frozen
+class Corpus:
+    train: np.ndarray  # token ids (n_train,): an array, or `Mapped` from a file
+    val: np.ndarray
+    source: str
+    val_bytes: int  # bytes of the text the val ids stand for
+
+    def counts(self) -> dict:
+        """What the report keeps about the ids (report.Data)."""
+        return {"train_tokens": len(self.train), "val_tokens": len(self.val),
+                "val_bytes": self.val_bytes, "val_bytes_per_token": round(self.val_bytes / len(self.val), 6)}
+
+
+def bits_per_byte(loss: float, bytes_per_token: float) -> float:
+    """Val loss in nats per token -> bits per byte of text."""
+    return loss / bytes_per_token / math.log(2)
+
+
+def count_bytes(tokenizer, ids, chunk: int = 1 << 22) -> int:
+    """Bytes of text `ids` stand for, a chunk at a time (ids may be a memmap)."""
+    lengths = tokenizer.byte_lengths()
+    return int(sum(lengths[np.asarray(ids[i : i + chunk])].sum() for i in range(0, len(ids), chunk)))
+
+
+def dtype_for(vocab_size: int) -> str:
+    return "uint16" if vocab_size <= 1 << 16 else "uint32"
+
+
+def from_text(corpus: str, tokenizer, n_ctx: int, name: str) -> Corpus:
+    train, val = text.split(tokenizer.encode(corpus), n_ctx, name)
+    return Corpus(train, val, name, count_bytes(tokenizer, val))
+
+
+# -- prepared directories ----------------------------------------------------------------
+def _bad(directory, problem: str, fix: str = PREPARE_AGAIN):
+    return UserError(f"prepared data {directory}: {problem}", fix)
+
+
+def _checked(read):
+    """read(), whose one-line refusal (reading.py: missing, not a regular file, too large, not strict
+    JSON) says to prepare the directory again."""
+    try:
+        return read()
+    except UserError as error:
+        raise UserError(error.problem, PREPARE_AGAIN) from None
+
+
+def read_meta(directory) -> dict:
+    directory = Path(directory)
+    path = directory / META
+    if not os.path.lexists(path):  # a directory or a dangling link in its place is named as such below
+        files = [p for p in directory.iterdir()] if directory.is_dir() else []
+        problem = "is an empty directory" if not files else f"has no {META}, so it is not a prepared corpus"
+        raise UserError(f"data directory {directory} {problem}", f"prepare it first: prepare data={directory} out=PREPARED")
+    meta = _checked(lambda: reading.read_json(path, "prepared data file"))
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise _bad(directory, f"{META} is format {found!r}; this littlebaby reads format {FORMAT}")
+    if not isinstance(meta.get("tokenizer_options", {}), dict):
+        raise _bad(directory, f"{META} gives tokenizer_options {reading.shown(meta['tokenizer_options'])}, not keys and values")
+    return meta
+
+
+def open_split(directory, meta: dict, split: str, vocab_size: int | None = None) -> np.ndarray:
+    """The ids of one split, memory-mapped, after checking the file's size against meta (and each
+    read's ids against vocab_size)."""
+    path = Path(directory) / (TRAIN if split == "train" else VAL)
+    try:
+        name, tokens = meta["dtype"], int(meta["splits"][split]["tokens"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise _bad(directory, f"{META} lacks a valid dtype or token count ({error})") from None
+    if name not in ("uint16", "uint32"):  # by name: numpy calls '>u2' (big-endian) uint16 too, and reads it byte-swapped
+        raise _bad(directory, f"{META} gives dtype {reading.shown(name)}, not uint16 or uint32")
+    dtype = np.dtype(name)
+    size = _checked(lambda: reading.size_of(path, "prepared data file"))
+    if size != tokens * dtype.itemsize:
+        raise _bad(directory, f"{path.name} has {size} bytes, but {META} says {tokens} {dtype.name} tokens ({tokens * dtype.itemsize} bytes)")
+    if tokens == 0:
+        return np.zeros(0, dtype)  # an empty file cannot be mapped
+    mapped = Mapped(path, dtype, tokens, vocab_size)
+    if vocab_size is not None:
+        mapped.spot_check()
+    return mapped
+
+
+def open_prepared(directory, n_ctx: int, registry=None):
+    """(tokenizer, Corpus, meta) of a prepared directory; every check comes before training."""
+    meta = read_meta(directory)
+    tokenizer = tokenizers.from_file(meta.get("tokenizer"), f"{directory}/{META} tokenizer", registry)
+    train, val = (open_split(directory, meta, split, tokenizer.vocab_size) for split in ("train", "val"))
+    if tokenizer.vocab_size > np.iinfo(np.dtype(meta["dtype"])).max + 1:
+        raise _bad(directory, f"its tokenizer has {tokenizer.vocab_size} tokens, more than {train.dtype.name} holds")
+    if min(len(train), len(val)) < n_ctx + 1:
+        raise UserError(
+            f"prepared data {directory} has {len(train)} train and {len(val)} val tokens; each split needs one window "
+            f"of n_ctx + 1 = {n_ctx + 1}",
+            "prepare more text or lower n_ctx=...",
+        )
+    given = meta["splits"]["val"].get("bytes")  # counted again when absent (or not a count)
+    val_bytes = given if isinstance(given, int) and not isinstance(given, bool) and given > 0 else count_bytes(tokenizer, val)
+    return tokenizer, Corpus(train, val, str(Path(directory).resolve()), val_bytes), meta
+
+
+def with_tokenizer(config, tokenizer, meta: dict, registry=None, asked=None, directory="DIR"):
+    """config whose tokenizer keys are those the directory was prepared with; `asked` (the user's
+    overrides) may not name other values: they would be dropped without a word."""
+    keys = {"c_tokenizer": tokenizer.name, **meta.get("tokenizer_options", {})}
+    clash = next((key for key in keys if key in (asked or {}) and asked[key] != keys[key]), None)
+    if clash is not None:
+        held = ", ".join(f"{key} {value}" for key, value in keys.items())
+        raise UserError(f"prepared data {directory} was tokenized with {tokenizer.name} ({held}), not {clash}={asked[clash]}",
+                        f"drop the {clash} override, or prepare the text again with it")
+    return configs.from_dict({**configs.to_dict(config), **keys}, registry)
+
+
+# -- what train, resume and finetune read ------------------------------------------------------
+def is_prepared(data) -> bool:
+    return data is not None and reading.given_path(data, "data", "my_text.txt").is_dir()
+
+
+def load_new(data, config, read_data, quiet=True, registry=None, asked=None):
+    """(config, tokenizer, Corpus, info) of a new run: a prepared directory brings its tokenizer
+    (info None; `asked`, the user's overrides, may not want another); a text file,
+    read_data(data) -> (text, info with .source), trains the config's."""
+    if is_prepared(data):
+        tokenizer, corpus, meta = open_prepared(data, config.n_ctx, registry)
+        return with_tokenizer(config, tokenizer, meta, registry, asked, data), tokenizer, corpus, None
+    content, info = read_data(data)
+    tokenizer = tokenizers.train(config, [content], len(content), quiet, registry)
+    return config, tokenizer, from_text(content, tokenizer, config.n_ctx, info.source), info
+
+
+def load_existing(data, tokenizer, n_ctx: int, read_data, registry=None):
+    """(tokenizer, Corpus, info) for a run that has a tokenizer (resume, finetune): a text file
+    extends it (char: new characters appended; bpe: unchanged); a prepared directory must have used the same."""
+    if is_prepared(data):
+        theirs, corpus, _ = open_prepared(data, n_ctx, registry)
+        if tokenizers.to_file(theirs) != tokenizers.to_file(tokenizer):
+            raise UserError(f"prepared data {data} was tokenized with another vocabulary than this run's",
+                            "finetune on the text files themselves (data=FILE)")
+        return tokenizer, corpus, None
+    content, info = read_data(data)
+    tokenizer = tokenizer.extend(content)
+    return tokenizer, from_text(content, tokenizer, n_ctx, info.source), info
