@@ -138,7 +138,7 @@ def ours_train(spec: dict, batch: int, warmup: int, steps: int) -> dict:
     import tracemalloc
 
     from littlebaby.config import Config
-    from littlebaby.nn.gpt import build_model
+    from littlebaby.plugins.resolve import build_model
     from littlebaby.training.adamw import AdamW
     from littlebaby.training.step import compute_gradients, thread_count
 
@@ -174,7 +174,7 @@ def ours_generate(model, n_tokens: int, use_cache: bool, seed: int = 0) -> list:
 
 def ours_generation(spec: dict, lengths) -> dict:
     from littlebaby.config import Config
-    from littlebaby.nn.gpt import build_model
+    from littlebaby.plugins.resolve import build_model
 
     model = build_model(Config(**spec), VOCAB).eval()
     result = {}

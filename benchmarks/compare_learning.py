@@ -22,7 +22,8 @@ import tempfile
 import numpy as np
 
 import littlebaby
-from littlebaby.config import from_dict, to_dict
+from littlebaby.config import to_dict
+from littlebaby.plugins import resolve
 from littlebaby.training.adamw import AdamW, clip_grad_norm
 from littlebaby.training.schedule import learning_rate
 from littlebaby.training.step import compute_gradients
@@ -76,7 +77,7 @@ def main():
     for item in args.set:
         k, v = littlebaby.config.parse_override(item)
         keys[k] = v
-    config = from_dict(keys)
+    config = resolve.config(keys)
     text = (SHARED / "data" / "shakespeare.txt").read_text(encoding="utf-8")
     vocab = sorted(set(text))
     lookup = {c: i for i, c in enumerate(vocab)}

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from littlebaby.text.batches import shipped_text
+from littlebaby.text.source import shipped_text
 
 FILE_BYTES = 64 << 20
 

@@ -34,8 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from littlebaby.config import config_dict, from_dict
-from littlebaby.nn.gpt import build_model
+from littlebaby.plugins import resolve
+from littlebaby.configs import find
+from littlebaby.plugins.resolve import build_model
 
 LAYOUTS = [(1, 2), (2, 1), (1, 1)]  # (processes, threads per process)
 NODES = [2, 8, 64]
@@ -89,8 +90,8 @@ def allreduce_worker(params: int, repeats: int):
 
 
 def parameters(config: str) -> int:
-    raw, _ = config_dict(config)
-    return int(build_model(from_dict(raw), VOCAB).parameters.size)
+    raw, _ = find(config)
+    return int(build_model(resolve.config(raw), VOCAB).parameters.size)
 
 
 def gpt_parameters(n_emb: int, n_layers: int, n_ctx: int, vocab: int = VOCAB) -> int:
@@ -120,7 +121,7 @@ def main(argv=None):
         params = parameters(config)
         results = {layout: measure(config, *layout, args.steps) for layout in LAYOUTS}
         alone = allreduce_alone(params)
-        raw, _ = config_dict(config)
+        raw, _ = find(config)
         single[config] = (params, raw["batch_size"] * raw["n_ctx"], results[(1, 2)]["seconds"])
         for (processes, threads), r in results.items():
             mpi = processes > 1

@@ -14,7 +14,8 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
-from littlebaby.config import BLOCK_KEYS, from_dict
+from littlebaby.config import BLOCK_KEYS
+from littlebaby.plugins import resolve
 from littlebaby.errors import UserError
 from littlebaby.nn.gpt import GPT
 from littlebaby.plugins.registry import default_registry
@@ -32,7 +33,7 @@ VARIANTS = (
 
 def cache_bytes(config_dict: dict, attention: str, options: dict, vocab_size: int = 65) -> int:
     """KVCache.nbytes after generating 2 n_ctx + 2 tokens for one sequence."""
-    model = GPT(from_dict({**config_dict, "c_attention": attention, **options}), vocab_size)
+    model = GPT(resolve.config({**config_dict, "c_attention": attention, **options}), vocab_size)
     return check_cache(model, batch=1).nbytes
 
 
@@ -54,12 +55,12 @@ def main(argv):
 
     print("\n| kind | block | parameters | vs the config's |")
     print("|---|---|---|---|")
-    own = GPT(from_dict(config), 65).parameters.data.size
+    own = GPT(resolve.config(config), 65).parameters.data.size
     for entry in default_registry().entries():
         key = BLOCK_KEYS[entry.kind]
-        count = GPT(from_dict({**config, key: entry.name}), 65).parameters.data.size
+        count = GPT(resolve.config({**config, key: entry.name}), 65).parameters.data.size
         print(f"| {entry.kind} | {entry.name} | {count:,} | {count / own:.3f} |")
-    count = GPT(from_dict({**config, "pos_emb": False}), 65).parameters.data.size
+    count = GPT(resolve.config({**config, "pos_emb": False}), 65).parameters.data.size
     print(f"| (no wpe) | pos_emb false | {count:,} | {count / own:.3f} |")
 
 

@@ -11,16 +11,16 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import littlebaby
 from littlebaby.store import weights as checkpoint
-from littlebaby.config import from_dict
+from littlebaby.plugins import resolve
 from littlebaby.errors import UserError
-from littlebaby.nn.gpt import build_model
+from littlebaby.plugins.resolve import build_model
 from littlebaby.training.adamw import AdamW
 from littlebaby.testing import randomize
 
 
 @pytest.fixture
 def saved(tmp_path):
-    config = from_dict(dict(c_attention="moh", c_network="moe", n_ctx=8, n_emb=8, head_size=8, n_heads=2, n_layers=2, n_experts=3))
+    config = resolve.config(dict(c_attention="moh", c_network="moe", n_ctx=8, n_emb=8, head_size=8, n_heads=2, n_layers=2, n_experts=3))
     model = build_model(config, vocab_size=7)
     randomize(model.parameters)
     path = tmp_path / "model.safetensors"

@@ -10,7 +10,7 @@ import pytest
 
 from littlebaby.store import weights as checkpoint
 from littlebaby.store import checkpoints
-from littlebaby.nn.gpt import build_model
+from littlebaby.plugins.resolve import build_model
 from littlebaby.training.adamw import AdamW
 
 

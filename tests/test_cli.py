@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from littlebaby.errors import UserError
+
 from littlebaby.look import listing
 from littlebaby.look.views import compare
 
@@ -201,11 +203,14 @@ def test_a_broken_plugin_is_one_warning_line_and_the_rest_works(tmp_path):
 
 
 def test_messages_of_the_layers_below_are_said_in_flags():
-    from littlebaby.cli.commands import in_flags
+    from littlebaby.cli.flags import said
 
-    assert in_flags("max_tokens must be >= 0; for example max_tokens=200") == "--max-tokens must be >= 0; for example --max-tokens 200"
-    assert in_flags("lower n_ctx (n_ctx=...)") == "lower n_ctx (--set n_ctx=...)"
-    assert in_flags("pass home=DIR; file /tmp/a=b/c.txt") == "pass --home DIR; file /tmp/a=b/c.txt"
+    error = UserError("{max_tokens} must be >= 0", "for example {max_tokens=}200", "max_tokens")
+    assert str(error) == "max_tokens must be >= 0; for example max_tokens=200"
+    assert said(error) == "--max-tokens must be >= 0; for example --max-tokens 200"
+    assert said(UserError("lower {n_ctx}", "or {n_ctx=}8", "n_ctx")) == "lower --set n_ctx; or --set n_ctx=8"
+    assert said(UserError("pass {home=}DIR; file /tmp/a=b/c.txt", None, "home")) == "pass --home DIR; file /tmp/a=b/c.txt"
+    assert said(UserError("or {write=False}", None, "write=False")) == "or --no-save"
 
 
 def test_runs_lists_a_run_whose_report_is_damaged(damaged_home):

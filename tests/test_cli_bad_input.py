@@ -19,7 +19,7 @@ from hypothesis import example, given, settings, strategies as st
 from littlebaby import Block, api, hookimpl
 from littlebaby.training import distributed
 from littlebaby.cli.commands import main
-from littlebaby.config import from_dict
+from littlebaby.plugins import resolve
 from littlebaby.errors import UserError
 from littlebaby.plugins.registry import Registry
 
@@ -266,7 +266,7 @@ def test_options_is_not_a_key_a_user_can_set(tmp_path, value):
 
 def test_a_config_file_with_nested_options_is_refused_not_emptied():
     with pytest.raises(UserError, match="unknown config key 'options'"):
-        from_dict({"c_network": "moe", "options": {"n_experts": 2}})
+        resolve.config({"c_network": "moe", "options": {"n_experts": 2}})
 
 
 # -- empty paths --------------------------------------------------------------------------------
@@ -372,12 +372,13 @@ def test_a_path_or_run_name_is_named_as_the_user_gave_it(home, command, named):
     assert named in refused(*command, "--home", "home", cwd=cwd)
 
 
-def test_only_keys_and_parameters_become_flags():
-    from littlebaby.cli.commands import in_flags
+def test_only_the_keys_an_error_names_become_flags():
+    from littlebaby.cli.flags import said
 
-    assert in_flags("lower n_experts (n_experts=2); see max_tokens") == "lower n_experts (--set n_experts=2); see --max-tokens"
-    assert in_flags("no run 'max_tokens=5'; file x=1.txt") == "no run 'max_tokens=5'; file x=1.txt"
-    assert in_flags("the run's own config; drop config=..., set key=value") == "the run's own config; drop --config ..., set --set key=value"
+    error = UserError("lower {n_experts} ({n_experts=}2); see {max_tokens}", None, ("n_experts", "max_tokens"))
+    assert said(error) == "lower --set n_experts (--set n_experts=2); see --max-tokens"
+    assert said(UserError("no run 'max_tokens=5'; file x=1.txt", "{seed}", ())) == "no run 'max_tokens=5'; file x=1.txt; {seed}"
+    assert said(UserError("drop {config=}..., set {key=}value", None, ("config", "key"))) == "drop --config ..., set --set key=value"
 
 
 def test_a_folder_named_like_a_shipped_config_does_not_hide_it(tmp_path):

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import littlebaby
-from littlebaby.config import Config, architecture_keys, config_dict, from_dict, parse_override, shipped_configs, to_dict, with_overrides
+from littlebaby.config import Config, architecture_keys, to_dict
+from littlebaby.plugins import resolve
+from littlebaby.configs import find, parse_override, shipped, with_overrides
 from littlebaby.errors import UserError
 from littlebaby.plugins.registry import Registry
 
@@ -22,20 +24,20 @@ ORIGINAL = {  # a config as the original notebook wrote it
 
 def message(data):
     with pytest.raises(UserError) as error:
-        from_dict(data)
+        resolve.config(data)
     text = str(error.value)
     assert "\n" not in text
     return text
 
 
 def test_original_config_loads_as_is_and_round_trips():
-    config = from_dict(ORIGINAL)
+    config = resolve.config(ORIGINAL)
     assert (config.c_sequence, config.n_heads, config.lr, config.dropout) == ("post", 4, 0.001, 0.1)
     assert config.options == {"n_experts": 4}  # moe's option, filled with its default
     assert config.dtype == "float32"
     data = to_dict(config)
     assert json.loads(json.dumps(data)) == data
-    assert from_dict(data) == config
+    assert resolve.config(data) == config
 
 
 def test_head_size_must_be_divisible_by_n_heads():
@@ -83,7 +85,7 @@ def test_option_of_an_unselected_installed_block_names_its_block():
     assert "'n_experts' is an option of the network block 'moe'" in text
     assert "c_network is 'mlp'" in text and "c_network: 'moe'" in text
     assert "\n" not in text
-    assert from_dict({"c_network": "moe", "n_experts": 8}).options == {"n_experts": 8}
+    assert resolve.config({"c_network": "moe", "n_experts": 8}).options == {"n_experts": 8}
 
 
 def test_unknown_block_names_installed_ones_and_the_package():
@@ -94,7 +96,7 @@ def test_unknown_block_names_installed_ones_and_the_package():
 
 
 def test_int_is_accepted_for_float():
-    assert from_dict({"lr": 1}).lr == 1.0
+    assert resolve.config({"lr": 1}).lr == 1.0
 
 
 def test_parse_override():
@@ -106,11 +108,11 @@ def test_parse_override():
 
 
 def test_defaults_are_valid():
-    assert from_dict({}) == Config(options={})
+    assert resolve.config({}) == Config(options={})
 
 
 def test_architecture_keys_are_the_keys_that_shape_the_parameters():
-    from littlebaby.nn.gpt import build_model
+    from littlebaby.plugins.resolve import build_model
 
     # c_tokenizer fixes the vocabulary, so the embedding and head rows
     assert set(architecture_keys()) == {"c_sequence", "c_attention", "c_network", "c_tokenizer", "n_ctx", "n_emb", "head_size",
@@ -125,15 +127,15 @@ def test_architecture_keys_are_the_keys_that_shape_the_parameters():
 
 
 def test_shipped_configs_and_overrides(tmp_path):
-    assert {"tiny", "baby", "baby-large", "baby-rope"} <= set(shipped_configs())
-    for shipped in shipped_configs():  # each one names installed blocks and valid keys
-        from_dict(config_dict(shipped)[0])
-    data, name = config_dict("tiny")
-    assert name == "tiny" and from_dict(data).n_ctx == data["n_ctx"]
+    assert {"tiny", "baby", "baby-large", "baby-rope"} <= set(shipped())
+    for name in shipped():  # each one names installed blocks and valid keys
+        resolve.config(find(name)[0])
+    data, name = find("tiny")
+    assert name == "tiny" and resolve.config(data).n_ctx == data["n_ctx"]
     (tmp_path / "mine.json").write_text(json.dumps({"n_layers": 3}))
-    assert config_dict(str(tmp_path / "mine.json")) == ({"n_layers": 3}, "mine")
+    assert find(str(tmp_path / "mine.json")) == ({"n_layers": 3}, "mine")
     with pytest.raises(UserError, match="no shipped config 'tinyy'"):
-        config_dict("tinyy")
+        find("tinyy")
     assert with_overrides({"n_layers": 1, "lr": 0.1}, ["n_layers=2"]) == {"n_layers": 2, "lr": 0.1}
     assert with_overrides({"n_layers": 1}, {"lr": 0.5}) == {"n_layers": 1, "lr": 0.5}
 
@@ -172,10 +174,10 @@ def test_plugin_float_options_refuse_non_finite_values():
     plugin = types.ModuleType("tempered")
     plugin.register_attentions = littlebaby.hookimpl(lambda register: register("tempered", Tempered))
     registry = Registry(plugins=[plugin])
-    assert from_dict({"c_attention": "tempered", "temperature": 0.5}, registry).options == {"temperature": 0.5}
+    assert resolve.config({"c_attention": "tempered", "temperature": 0.5}, registry).options == {"temperature": 0.5}
     for value in (math.nan, math.inf):
         with pytest.raises(UserError, match="temperature: expected a finite number"):
-            from_dict({"c_attention": "tempered", "temperature": value}, registry)
+            resolve.config({"c_attention": "tempered", "temperature": value}, registry)
 
 
 def test_an_option_of_an_unselected_tokenizer_names_it():  # found by the property test below
@@ -183,7 +185,7 @@ def test_an_option_of_an_unselected_tokenizer_names_it():  # found by the proper
 
 
 def test_seeds_are_whole_numbers_in_numpys_range():
-    assert from_dict({"seed": 2**63 - 1}).seed == 2**63 - 1
+    assert resolve.config({"seed": 2**63 - 1}).seed == 2**63 - 1
     assert "seed must be >= 0, got -1" in message({"seed": -1})
     assert "seed: expected an integer below 2**63" in message({"seed": 2**63})
 
@@ -223,25 +225,25 @@ def _configs():
 @given(_configs())
 def test_any_values_give_a_valid_config_or_one_user_error(data):
     try:
-        config = from_dict(data)
+        config = resolve.config(data)
     except UserError as error:
         assert "\n" not in str(error)
         return
     for key in FLOAT_KEYS:
         assert math.isfinite(getattr(config, key))
-    assert from_dict(to_dict(config)) == config  # what is written reads back
+    assert resolve.config(to_dict(config)) == config  # what is written reads back
 
 
 @pytest.mark.parametrize("name", ["", "  "])
 def test_an_empty_config_name_is_named_as_such(name):  # Path("") is the current folder: the API trained baby on config=""
     with pytest.raises(UserError, match="the config name is empty"):
-        config_dict(name)
+        find(name)
 
 
 @pytest.mark.parametrize("value", [1.5, 1e308])
 def test_init_std_has_a_ceiling(value):  # 1e308 overflowed float32 and was reported as divergence, blaming lr
     with pytest.raises(UserError, match="'init_std' must be <= 1.0"):
-        from_dict({"init_std": value})
+        resolve.config({"init_std": value})
 
 
 def test_a_config_file_giving_a_key_twice_is_refused_naming_it(tmp_path):
@@ -249,6 +251,6 @@ def test_a_config_file_giving_a_key_twice_is_refused_naming_it(tmp_path):
     path = tmp_path / "mine.json"
     path.write_text('{"n_layers": 2, "lr": 0.1, "n_emb": 32, "lr": 0.01}')
     with pytest.raises(UserError, match=r"config file .*mine.json is not valid JSON \(key 'lr' is given twice\)"):
-        config_dict(str(path))
+        find(str(path))
     path.write_text('{"n_layers": 2, "lr": 0.01}')
-    assert config_dict(str(path))[0]["lr"] == 0.01
+    assert find(str(path))[0]["lr"] == 0.01

@@ -31,8 +31,8 @@ from safetensors.numpy import load_file
 
 from littlebaby import api
 from littlebaby.training import distributed
-from littlebaby.config import from_dict
-from littlebaby.nn.gpt import build_model
+from littlebaby.plugins import resolve
+from littlebaby.plugins.resolve import build_model
 from littlebaby.nn.ops.dropout import RowStreams
 from littlebaby.training.step import compute_gradients, step_gradients
 
@@ -101,7 +101,7 @@ class Rank(distributed.Solo):
 
 def tiny(**keys):
     config = dict(n_ctx=8, n_emb=16, head_size=16, n_heads=2, n_layers=2, batch_size=6, dtype="float64", threads=1)
-    return build_model(from_dict(config | keys), vocab_size=11).train()
+    return build_model(resolve.config(config | keys), vocab_size=11).train()
 
 
 def batch(rows=6, seed=3):

@@ -9,34 +9,36 @@ import sys
 import pytest
 
 from littlebaby.store import home as files
-from littlebaby.store import report as reports
+from littlebaby.system import reading
+from littlebaby.system import atomic
+from littlebaby.store.report import Report
 from littlebaby.errors import UserError
 
 
 def test_atomic_write_replaces_and_leaves_no_temporary(tmp_path):
     path = tmp_path / "sub" / "a.json"
-    files.write_json(path, {"a": 1})
-    files.write_json(path, {"a": 2})
-    assert files.read_json(path, "test") == {"a": 2}
+    atomic.write_json(path, {"a": 1})
+    atomic.write_json(path, {"a": 2})
+    assert reading.read_json(path, "test") == {"a": 2}
     assert os.listdir(path.parent) == ["a.json"]
 
 
 def test_a_failed_write_keeps_the_old_file(tmp_path):
     path = tmp_path / "a.json"
-    files.write_json(path, {"a": 1})
+    atomic.write_json(path, {"a": 1})
     with pytest.raises(TypeError):
-        files.write_json(path, {"a": object()})
-    assert files.read_json(path, "test") == {"a": 1}
+        atomic.write_json(path, {"a": object()})
+    assert reading.read_json(path, "test") == {"a": 1}
     assert os.listdir(tmp_path) == ["a.json"]
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
 def test_json_that_no_strict_reader_reads_is_never_written(tmp_path, value):
     path = tmp_path / "a.json"
-    files.write_json(path, {"a": 1})
+    atomic.write_json(path, {"a": 1})
     with pytest.raises(ValueError, match="not JSON compliant"):
-        files.write_json(path, {"nested": [{"loss": value}]})
-    assert files.read_json(path, "test") == {"a": 1} and os.listdir(tmp_path) == ["a.json"]
+        atomic.write_json(path, {"nested": [{"loss": value}]})
+    assert reading.read_json(path, "test") == {"a": 1} and os.listdir(tmp_path) == ["a.json"]
 
 
 # a diverging run's last steps can have update ratios that overflowed float32 (stats.squared_norms):
@@ -47,7 +49,7 @@ def test_a_run_stopped_by_a_nan_loss_has_a_report_that_reads_back(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=180)
     assert done.returncode == 2 and "training diverged" in done.stderr, done.stderr
     [path] = (tmp_path / "outputs").glob("report_*.json")
-    report = reports.read(path)  # what resume and plot read: strict
+    report = Report.read(path).data  # what resume and plot read: strict
     assert report["status"] == "diverged"
     assert any(v is None for step in report["steps"] for group in step["groups"].values() for v in group.values())
     listed = subprocess.run([sys.executable, "-m", "littlebaby.cli", "runs"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
@@ -58,7 +60,7 @@ def test_a_run_stopped_by_a_nan_loss_has_a_report_that_reads_back(tmp_path):
 
 
 def make_run(home, name):
-    files.write_bytes(home.model(name), b"x")
+    atomic.write_bytes(home.model(name), b"x")
 
 
 def test_last_unknown_and_prefixes(tmp_path):
@@ -90,7 +92,7 @@ def test_a_finetune_never_takes_an_existing_name(tmp_path):
 def test_completion_names(tmp_path):
     home = files.Home(tmp_path)
     assert home.completion("r").name == "completion_r.txt"
-    files.write_text(home.completion("r", "20260101000000"), "x")
+    atomic.write_text(home.completion("r", "20260101000000"), "x")
     assert home.completion("r", "20260101000000").name == "completion_r_20260101000000-2.txt"
 
 
@@ -131,7 +133,7 @@ def test_the_next_command_removes_only_a_dead_writers_temporaries(tmp_path):
 
 def test_names_are_reserved_once(tmp_path):
     path = tmp_path / "sub" / "name"
-    assert files.reserve(path) and not files.reserve(path) and path.read_bytes() == b""
+    assert atomic.reserve(path) and not atomic.reserve(path) and path.read_bytes() == b""
     home = files.Home(tmp_path)
     base = files.new_guid()
     names = [home.finetune_name(base) for _ in range(3)]  # as three finetunes started together would
@@ -156,7 +158,7 @@ def test_last_is_the_newest_model_not_a_run_that_just_started(tmp_path):
 # -- writes that fail: one line naming the path and the reason, the old file intact ---------
 def refused_write(path) -> str:
     with pytest.raises(UserError) as error:
-        files.write_bytes(path, b"new")
+        atomic.write_bytes(path, b"new")
     text = str(error.value)
     assert "\n" not in text and str(path) in text
     return text
@@ -179,7 +181,7 @@ def test_writing_into_proc_is_one_line():
                                       (errno.EACCES, "choose a writable path")])
 def test_a_full_or_read_only_disk_keeps_the_old_file(tmp_path, monkeypatch, code, fix):
     path = tmp_path / "model.safetensors"
-    files.write_bytes(path, b"old")
+    atomic.write_bytes(path, b"old")
 
     def fail(fd):
         raise OSError(code, os.strerror(code))
@@ -207,5 +209,5 @@ def test_a_dangling_model_link_is_still_listed(tmp_path):
 def test_writing_onto_a_fifo_keeps_the_fifo(tmp_path):  # a rename over it replaced it (as root: /dev/null too)
     os.mkfifo(tmp_path / "pipe")
     with pytest.raises(UserError, match="it is a FIFO"):
-        files.write_text(tmp_path / "pipe", "text")
+        atomic.write_text(tmp_path / "pipe", "text")
     assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe").st_mode) and os.listdir(tmp_path) == ["pipe"]

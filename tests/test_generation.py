@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from littlebaby.config import from_dict
+from littlebaby.plugins import resolve
 from littlebaby.nn.generation import generate, sample, window_logits, window_reach
-from littlebaby.nn.gpt import build_model
+from littlebaby.plugins.resolve import build_model
 from littlebaby.testing import randomize
 
 
 def model_for(attention, n_ctx=8):
-    config = from_dict(dict(c_attention=attention, n_ctx=n_ctx, n_emb=16, head_size=16, n_heads=2, n_layers=2, dtype="float64"))
+    config = resolve.config(dict(c_attention=attention, n_ctx=n_ctx, n_emb=16, head_size=16, n_heads=2, n_layers=2, dtype="float64"))
     model = build_model(config, vocab_size=11)
     randomize(model.parameters, scale=0.5)
     return model
@@ -72,7 +72,7 @@ def test_a_vanishing_temperature_is_greedy_without_warnings(temperature):
 
 
 def model_without_positions(attention="rope", n_layers=2):
-    config = from_dict(dict(c_attention=attention, pos_emb=False, n_ctx=8, n_emb=16, head_size=16, n_heads=2,
+    config = resolve.config(dict(c_attention=attention, pos_emb=False, n_ctx=8, n_emb=16, head_size=16, n_heads=2,
                             n_layers=n_layers, dtype="float64"))
     model = build_model(config, vocab_size=11)
     randomize(model.parameters, scale=0.5)

@@ -7,7 +7,7 @@ import pytest
 import littlebaby
 from littlebaby.look.inspection import closed_form, parameter_rows, render_table
 from littlebaby.nn.layers import Linear
-from littlebaby.nn.gpt import build_model
+from littlebaby.plugins.resolve import build_model
 from littlebaby.plugins.registry import Registry
 
 

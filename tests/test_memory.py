@@ -7,10 +7,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from littlebaby.nn import sizes
 from littlebaby.system import memory
-from littlebaby.config import from_dict
+from littlebaby.plugins import resolve
 from littlebaby.errors import UserError
-from littlebaby.nn.gpt import build_model
+from littlebaby.plugins.resolve import build_model
 from littlebaby.training.step import compute_gradients
 
 COMBINATIONS = [
@@ -22,8 +23,8 @@ SMALL = dict(n_ctx=16, n_emb=16, head_size=16, n_heads=2, n_layers=3)
 @pytest.mark.parametrize("blocks", COMBINATIONS, ids=lambda b: "/".join(b.values()))
 def test_the_parameters_are_counted_exactly_before_allocating(monkeypatch, blocks):
     counted = []
-    real = memory.model_needs
-    monkeypatch.setattr(memory, "model_needs", lambda config, parameters, *rest: counted.append(parameters) or real(config, parameters, *rest))
+    real = sizes.model_needs
+    monkeypatch.setattr(sizes, "model_needs", lambda config, parameters, *rest: counted.append(parameters) or real(config, parameters, *rest))
     model = build_model({**SMALL, **blocks}, vocab_size=11)
     assert counted == [model.parameters.size]
 
@@ -45,7 +46,7 @@ def test_the_machine_memory_is_in_the_message(monkeypatch):
 
 def test_nothing_is_refused_when_the_system_does_not_say(monkeypatch):
     monkeypatch.setattr(memory, "available", lambda: None)
-    memory.require([("everything", 10**30, "n_emb")], "this model")
+    memory.require([("everything", 10**30, ("n_emb",))], "this model")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/meminfo")
@@ -91,21 +92,21 @@ def _traced_peak(call) -> int:
 @pytest.mark.parametrize("blocks", [dict(), dict(c_attention="moh", c_network="moe"), dict(c_sequence="post"),
                                     dict(c_sequence="rms", c_attention="rope", c_network="swiglu", pos_emb=False)], ids=str)
 def test_the_activation_estimate_is_within_a_factor_of_two_of_a_real_step(blocks):
-    config = from_dict({**SMALL, "n_ctx": 32, "n_emb": 32, "head_size": 32, "threads": 1, **blocks})
+    config = resolve.config({**SMALL, "n_ctx": 32, "n_emb": 32, "head_size": 32, "threads": 1, **blocks})
     model = build_model(config, vocab_size=40).train()
     batch = 8
     ids = np.random.default_rng(0).integers(0, 40, size=(batch, config.n_ctx + 1))
     compute_gradients(model, ids[:, :-1], ids[:, 1:])  # first-step allocations (caches) out of the way
     peak = _traced_peak(lambda: compute_gradients(model, ids[:, :-1], ids[:, 1:]))
-    estimate = memory.training_needs(model, batch, workers=1)[1][1]
+    estimate = sizes.training_needs(model, batch, workers=1)[1][1]
     assert peak / 2 <= estimate <= 2 * peak
 
 
 def test_a_batch_that_cannot_fit_is_refused_for_training_only():
     model = build_model(SMALL, vocab_size=11)  # the model itself fits
-    memory.check_training(model, batch=4)
+    memory.require(sizes.training_needs(model, 4, workers=1), "training this model")
     with pytest.raises(UserError, match="training this model needs about .*activations of a batch of 1000000000 x 16.*lower batch_size or n_ctx"):
-        memory.check_training(model, batch=10**9)
+        memory.require(sizes.training_needs(model, 10**9, workers=1), "training this model")
 
 
 def test_the_data_limit_follows_the_machine(monkeypatch):

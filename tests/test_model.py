@@ -7,8 +7,8 @@ import pytest
 
 from littlebaby.nn import layers
 from littlebaby.nn import gpt as model_module
-from littlebaby.config import from_dict
-from littlebaby.nn.gpt import build_model
+from littlebaby.plugins import resolve
+from littlebaby.plugins.resolve import build_model
 from littlebaby.testing import check_gradients, randomize
 
 COMBINATIONS = list(itertools.product(["pre", "post"], ["mha", "moh"], ["mlp", "moe"]))
@@ -17,7 +17,7 @@ COMBINATIONS = list(itertools.product(["pre", "post"], ["mha", "moh"], ["mlp", "
 def tiny(**overrides):
     keys = dict(n_ctx=8, n_emb=8, head_size=8, n_heads=2, n_layers=2, dtype="float64")
     keys.update(overrides)
-    return from_dict(keys)
+    return resolve.config(keys)
 
 
 @pytest.mark.parametrize("sequence,attention,network", COMBINATIONS)
@@ -42,7 +42,7 @@ def test_gradient_check_catches_a_wrong_sign():
 
 @pytest.mark.parametrize("sequence,attention,network", COMBINATIONS)
 def test_default_dtype_is_float32_and_trains(sequence, attention, network):
-    config = from_dict(dict(c_sequence=sequence, c_attention=attention, c_network=network,
+    config = resolve.config(dict(c_sequence=sequence, c_attention=attention, c_network=network,
                             n_ctx=8, n_emb=16, head_size=16, n_heads=4, n_layers=1))
     model = build_model(config, vocab_size=5).train()
     ids = np.random.default_rng(0).integers(0, 5, (4, 8))
@@ -124,7 +124,7 @@ def test_parameter_names_are_readable_and_decay_only_matrices():
 
 
 def test_residual_projections_get_scaled_init():
-    config = from_dict(dict(n_layers=8, n_emb=64, head_size=64, n_heads=4))
+    config = resolve.config(dict(n_layers=8, n_emb=64, head_size=64, n_heads=4))
     named = build_model(config, vocab_size=20).parameters.named()
     proj = named["blocks.0.attention.proj.weight"].std()
     qkv = named["blocks.0.attention.qkv.weight"].std()

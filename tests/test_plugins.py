@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import littlebaby
-from littlebaby.config import from_dict
+from littlebaby.plugins import resolve
 from littlebaby.errors import UserError
 from littlebaby.nn.layers import Linear
-from littlebaby.nn.gpt import build_model
+from littlebaby.plugins.resolve import build_model
 from littlebaby.plugins.registry import PluginWarning, Registry
 
 
@@ -48,7 +48,7 @@ def test_builtins_are_discovered_through_entry_points():
 def test_a_block_registered_through_the_hook_is_selected_by_name():
     mixer = plugin_module("mixer_plugin", register_attentions=lambda register: register("mixer", Mixer))
     registry = Registry(plugins=[mixer])
-    config = from_dict({"c_attention": "mixer", "n_ctx": 8, "n_emb": 8, "head_size": 8, "n_heads": 2, "n_layers": 1},
+    config = resolve.config({"c_attention": "mixer", "n_ctx": 8, "n_emb": 8, "head_size": 8, "n_heads": 2, "n_layers": 1},
                        registry=registry)
     model = build_model(config, vocab_size=5, registry=registry)
     assert isinstance(model.layers[0].attention, Mixer)

@@ -8,6 +8,8 @@ import threading
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from littlebaby.errors import describe_bytes
+from littlebaby.system import arguments
 from littlebaby.system import reading
 from littlebaby.errors import UserError
 
@@ -90,10 +92,10 @@ def test_a_file_given_as_a_directory_is_refused(tmp_path, ending):
     # pathlib drops a trailing '/' or '/.', so text.txt/ read as text.txt while the system says "Not a directory"
     (tmp_path / "text.txt").write_text("hello")
     (tmp_path / "books").mkdir()
-    line = refusal(reading.given_path, f"{tmp_path / 'text.txt'}{ending}", "data", "books/")
+    line = refusal(arguments.given_path, f"{tmp_path / 'text.txt'}{ending}", "data", "books/")
     assert f"text.txt{ending} ends as a directory's path does, but {tmp_path / 'text.txt'} is not a directory" in line
-    assert reading.given_path(f"{tmp_path / 'books'}{ending}", "data", "books/") == tmp_path / "books"
-    assert reading.given_path(f"{tmp_path / 'new'}{ending}", "out", "prepared/") == tmp_path / "new"  # created later
+    assert arguments.given_path(f"{tmp_path / 'books'}{ending}", "data", "books/") == tmp_path / "books"
+    assert arguments.given_path(f"{tmp_path / 'new'}{ending}", "out", "prepared/") == tmp_path / "new"  # created later
 
 
 @pytest.mark.parametrize("text", ["NaN", "[Infinity]", '{"lr": -Infinity}', "1e999", '{"a": [1, -1e400]}'])
@@ -123,9 +125,9 @@ def test_any_bytes_parse_or_are_one_user_error(raw):
 
 
 def test_sizes_read_as_people_write_them():
-    assert reading.describe_bytes(512) == "512 bytes"
-    assert reading.describe_bytes(3 << 30) == "3.0 GiB"
-    assert reading.describe_bytes(10**400) == "10^400 bytes"  # a config may ask for more than a float holds
+    assert describe_bytes(512) == "512 bytes"
+    assert describe_bytes(3 << 30) == "3.0 GiB"
+    assert describe_bytes(10**400) == "10^400 bytes"  # a config may ask for more than a float holds
 
 
 def test_a_file_streamed_in_chunks_hashes_as_its_bytes(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 
 from littlebaby.look import listing
 from littlebaby.store import report as reports
+from littlebaby.store.report import Report
 from littlebaby.errors import UserError
 
 
@@ -28,7 +29,7 @@ def test_a_trained_run_lists_with_every_column(tiny_run):
                                      {"status": "running", "writer": {"pid": -1, "host": socket.gethostname()}}, {"config": "pre", "data": "x", "steps_done": "many", "status": 3},
                                      {"config": {"c_sequence": 1}, "created": 5, "best_val_loss": True}])
 def test_a_damaged_report_lists_as_unknowns_not_a_crash(damaged):
-    row = listing.row("r", damaged)
+    row = listing.row("r", Report(damaged))
     assert row["guid"] == "r" and row["status"] in ("?", "killed") and row["config"] == "?"
     assert row["steps"] is None and row["best_val_loss"] is None and row["params"] is None
     assert set(row["blocks"].split("/")) <= {"?"}
@@ -38,16 +39,16 @@ def test_reading_a_report_that_is_not_an_object_is_one_user_error(tmp_path):
     path = tmp_path / "report.json"
     path.write_text(json.dumps([1, 2]))
     with pytest.raises(UserError, match="not a littlebaby report"):
-        reports.read(path)
+        Report.read(path)
 
 
 def test_the_data_of_a_run_is_recorded_by_key(tiny_run):
     home, name = tiny_run
-    report = reports.read(home / "outputs" / f"report_{name}.json")
-    data = reports.data_of(report, "report")
+    report = Report.read(home / "outputs" / f"report_{name}.json")
+    data = report.trained_on("report")
     assert data.shipped == "shakespeare" and data.characters > 1_000_000
     with pytest.raises(UserError, match="does not record the run's data"):
-        reports.data_of({"data": "tiny Shakespeare (shipped)"}, "report")
+        Report({"data": "tiny Shakespeare (shipped)"}).trained_on("report")
 
 
 def random_json(rng, depth=0):
@@ -69,17 +70,17 @@ def random_json(rng, depth=0):
 
 def test_any_damage_to_a_report_lists_without_a_crash(tiny_run):
     home, name = tiny_run
-    good = reports.read(home / "outputs" / f"report_{name}.json")
+    good = Report.read(home / "outputs" / f"report_{name}.json").data
     rng = np.random.default_rng(0)
     for _ in range(500):
         damaged = json.loads(json.dumps(good))
         for key in rng.choice(sorted(damaged), size=int(rng.integers(1, 6))):
             damaged[str(key)] = random_json(rng)
         report = damaged if rng.random() < 0.9 else random_json(rng)
-        row = listing.row(name, report)
+        row = listing.row(name, Report(report))
         assert all(value is None or isinstance(value, (str, int, float)) for value in row.values())
         assert isinstance(row["status"], str) and isinstance(row["blocks"], str) and isinstance(row["date"], str)
-        wide = listing.comparison_row(name, report)  # runs --markdown reads more of the report
+        wide = listing.comparison_row(name, Report(report))  # runs --markdown reads more of the report
         assert all(value is None or isinstance(value, (str, int, float)) for value in wide.values())
         assert listing.markdown([wide]).count("\n") == 2
 
@@ -87,14 +88,14 @@ def test_any_damage_to_a_report_lists_without_a_crash(tiny_run):
 def test_val_curve_counts_step_seconds_up_to_each_eval():
     report = {"steps": [{"step": s, "seconds": 0.5} for s in range(1, 7)], "val": [{"step": 0, "loss": 4.0},
               {"step": 3, "loss": 3.0}, {"step": 6, "loss": 2.5}]}
-    assert listing.val_curve(report) == ([0, 3, 6], [0.0, 1.5, 3.0], [4.0, 3.0, 2.5])
+    assert Report(report).val_curve() == ([0, 3, 6], [0.0, 1.5, 3.0], [4.0, 3.0, 2.5])
 
 
 def test_comparison_row_tolerates_a_damaged_report_and_shows_bits_per_byte():
-    row = listing.comparison_row("abcdef0123", {"config": "oops", "steps": [{"seconds": "x"}]})
+    row = listing.comparison_row("abcdef0123", Report({"config": "oops", "steps": [{"seconds": "x"}]}))
     assert row["run"] == "abcdef01" and row["n_ctx"] is None and row["step ms"] is None
     assert "val bits per byte" not in row
-    assert listing.comparison_row("r", {"best_val_bpb": 2.1})["val bits per byte"] == 2.1
+    assert listing.comparison_row("r", Report({"best_val_bpb": 2.1}))["val bits per byte"] == 2.1
     assert "| ? |" in listing.markdown([row])
 
 
@@ -108,9 +109,9 @@ def test_a_report_too_large_to_parse_here_is_refused_before_reading(tiny_run, mo
     size = path.stat().st_size
     monkeypatch.setattr(memory, "available", lambda *args: size * memory.JSON_BYTES_PER_BYTE - 1)
     with pytest.raises(UserError, match="parsing JSON takes up to 24 times its size in memory"):
-        reports.read(path, name)
+        Report.read(path, name)
     [listed] = listing.runs(home)  # the listing does not parse it either: the run lists with unknowns
     assert listed["guid"] == name and listed["steps"] is None
     monkeypatch.setattr(memory, "available", lambda *args: size * memory.JSON_BYTES_PER_BYTE)
-    assert reports.read(path, name)["guid"] == name
+    assert Report.read(path, name).data["guid"] == name
     assert listing.runs(home)[0]["steps"] == 4

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from littlebaby import api
-from littlebaby.store import report as reports
+from littlebaby.store.report import Report
 from littlebaby.errors import UserError
 
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -65,7 +65,7 @@ def test_a_damaged_report(run_files, tmp_path_factory, data):
     (home / "outputs" / f"report_{name}.json").write_text(json.dumps(report))
     rows = api.runs(home)  # listing never fails on one damaged report
     assert [row["guid"] for row in rows] == [name]
-    one_line_or_nothing(lambda: reports.data_of(reports.read(home / "outputs" / f"report_{name}.json"), "report"))
+    one_line_or_nothing(lambda: Report.read(home / "outputs" / f"report_{name}.json").trained_on("report"))
     pytest.importorskip("matplotlib")
     figure = one_line_or_nothing(lambda: api.plot(name, home=home)[0])
     if figure is not None:
@@ -79,9 +79,9 @@ def test_a_full_disk_inside_a_checkpoint_part_names_the_checkpoint_left(tmp_path
     import os
 
     from littlebaby.store import checkpoints
-    from littlebaby.store import home as files
+    from littlebaby.system import atomic
 
-    original, parts = files._write_atomically, []
+    original, parts = atomic._write_atomically, []
 
     def full_disk_at_the_second_optimizer(path, data):
         if path.name == "optimizer.safetensors":
@@ -90,7 +90,7 @@ def test_a_full_disk_inside_a_checkpoint_part_names_the_checkpoint_left(tmp_path
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return original(path, data)
 
-    monkeypatch.setattr(files, "_write_atomically", full_disk_at_the_second_optimizer)
+    monkeypatch.setattr(atomic, "_write_atomically", full_disk_at_the_second_optimizer)
     with pytest.raises(UserError) as error:
         api.train("tiny", overrides={"max_steps": 6, "checkpoint_interval": 2}, home=tmp_path)
     text = str(error.value)

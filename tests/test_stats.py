@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from littlebaby.nn.gpt import build_model
+from littlebaby.plugins.resolve import build_model
 from littlebaby.training.stats import GroupStats, group_of
 
 

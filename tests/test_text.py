@@ -5,7 +5,8 @@ import pytest
 
 from littlebaby.text import batches as text
 from littlebaby.errors import UserError
-from littlebaby.text.batches import Epochs, read_text, shipped_text, split, val_windows
+from littlebaby.text.batches import Epochs, split, val_windows
+from littlebaby.text.source import read_text, shipped_text
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ import pytest
 
 from littlebaby.errors import UserError
 from littlebaby.testing import tokenizer_suite
-from littlebaby.text.tokenizer import from_file, to_file
+from littlebaby.plugins.resolve import tokenizer as from_file
+from littlebaby.text.tokenizer import to_file
 from littlebaby.text.char import CharTokenizer as Tokenizer
 
 FIXTURE = Path(__file__).parent / "fixtures" / "original"

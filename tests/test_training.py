@@ -3,23 +3,24 @@
 import numpy as np
 import pytest
 
-from littlebaby.config import from_dict
+from littlebaby.plugins import resolve
 from littlebaby.training.distributed import Solo
-from littlebaby.nn.gpt import build_model
+from littlebaby.plugins.resolve import build_model
 from littlebaby.training.adamw import AdamW
 from littlebaby.text.batches import Epochs, val_windows
+from littlebaby.store.report import Report
 from littlebaby.training.trainer import Trainer, evaluate
 
 TEXT = np.array([ord(c) - 97 for c in "abcdefgh" * 60])  # a pattern a model learns in a few steps
 
 
 def trainer(dropout=0.0, **keys):
-    config = from_dict(dict(n_ctx=8, n_emb=16, head_size=16, n_heads=2, n_layers=1, batch_size=4, lr=0.01,
+    config = resolve.config(dict(n_ctx=8, n_emb=16, head_size=16, n_heads=2, n_layers=1, batch_size=4, lr=0.01,
                             warmup_steps=2, max_steps=30, num_epochs=3, eval_interval=10, dtype="float64", dropout=dropout) | keys)
     model = build_model(config, vocab_size=8)
     reports = []
-    train = Trainer(model, AdamW(model.parameters), Epochs(TEXT, 8, 4, config.seed), val_windows(TEXT, 8, 8), config, {},
-                    on_report=lambda r: reports.append(dict(r)))
+    train = Trainer(model, AdamW(model.parameters), Epochs(TEXT, 8, 4, config.seed), val_windows(TEXT, 8, 8), config, Report({}),
+                    on_report=lambda r: reports.append(dict(r.data)))
     return train, reports
 
 
@@ -27,7 +28,7 @@ def test_it_learns_and_reports():
     train, reports = trainer()
     before = evaluate(train.model, train.val_inputs, train.val_targets, 4)
     assert train.run(quiet=True) == "finished"
-    report = train.report
+    report = train.report.data
     assert report["best_val_loss"] < 0.8 * before
     assert [v["step"] for v in report["val"]] == [10, 20, 30]
     assert [s["step"] for s in report["steps"]] == list(range(1, 31))
@@ -54,7 +55,7 @@ def test_stop_request_ends_after_the_current_step():
     train, _ = trainer()
     stop_at(train, 4)
     assert train.run(quiet=True) == "interrupted"
-    assert train.step == 4 and train.report["status"] == "interrupted"
+    assert train.step == 4 and train.report.data["status"] == "interrupted"
 
 
 def test_resume_replays_the_same_run():
@@ -143,5 +144,5 @@ def test_the_all_reduce_time_per_step_counts_this_sessions_steps_only():
     train.load_state(first.state())  # resumed at step 5: this session takes steps 6 .. 12
     assert train.run(quiet=True) == "finished"
     assert (train.session_steps, train.session_reduce_seconds) == (7, pytest.approx(7 * 0.25))
-    assert train.report["world"]["allreduce_seconds_per_step"] == 0.25
-    assert [s["allreduce_seconds"] for s in train.report["steps"]] == [0.25] * 7
+    assert train.report.data["world"]["allreduce_seconds_per_step"] == 0.25
+    assert [s["allreduce_seconds"] for s in train.report.data["steps"]] == [0.25] * 7

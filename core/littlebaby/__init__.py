@@ -32,7 +32,7 @@ def __getattr__(name):
         api = importlib.import_module("littlebaby.api")  # not `from littlebaby import api`: that asks this hook again
         return api if name == "api" else getattr(api, name)
     if name == "build_model":
-        from littlebaby.nn.gpt import build_model
+        from littlebaby.plugins.resolve import build_model
 
         return build_model
     raise AttributeError(f"module 'littlebaby' has no attribute {name!r}")

@@ -10,18 +10,14 @@ out-of-range values. cattrs would report an attrs validator's error raised in `_
 """
 
 import difflib
-import importlib.resources
-import json
 import math
-import os
-from pathlib import Path
 
 import attrs
 import cattrs
 from cattrs.v import format_exception as cattrs_format_exception
 
-from littlebaby.system import reading
-from littlebaby.system.reading import shown
+from littlebaby.errors import shown
+
 from littlebaby.errors import UserError
 
 
@@ -108,14 +104,24 @@ class Config:
     threads: int = attrs.field(default=0, validator=non_negative)  # batch split; 0 = one per core
     # plugin keys (e.g. n_experts), flat in the file; validated by `resolve`
     options: dict = attrs.field(factory=dict)
+    # the plugins it selects, kind -> registry Entry (name, class, distribution): filled when the config is
+    # resolved against the installed plugins (plugins/resolve.py); never written to a file, never compared
+    selected: dict = attrs.field(factory=dict, eq=False, repr=False)
 
     @property
     def d_k(self) -> int:
         """Width of one head."""
         return self.head_size // self.n_heads
 
+    def chosen(self, kind: str) -> type:
+        """The class this config selects for `kind` (a key of PLUGIN_KEYS)."""
+        entry = self.selected.get(kind)
+        if entry is None:
+            raise TypeError("this Config names its plugins but was not resolved: make it with littlebaby.plugins.resolve.config")
+        return entry.cls
 
-CORE_KEYS = tuple(f.name for f in attrs.fields(Config) if f.name != "options")
+
+CORE_KEYS = tuple(f.name for f in attrs.fields(Config) if f.name not in ("options", "selected"))
 
 
 def architecture_keys() -> tuple[str, ...]:
@@ -185,60 +191,18 @@ def structure(data: dict, cls, what: str = "config"):
             text, _, path = message.rpartition(" @ ")
             key = path.lstrip(".")
             lines.append(f"{key}: {text}" if key else text)
-        raise UserError(f"bad {what} value: {'; '.join(lines)}", "fix the value in the config or override it (key=value)") from None
+        raise UserError(f"bad {what} value: {'; '.join(lines)}", "fix the value in the config or override it ({key=}value)", "key") from None
 
 
-def _unknown_key(key: str, known) -> UserError:
+def unknown_key(key: str, known) -> UserError:
     close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
     hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(known))}"
     return UserError(f"unknown config key {key!r}", hint)
 
 
-def from_dict(data: dict, registry=None) -> Config:
-    """Build and validate a Config from a flat dict (a JSON file, --set values).
-
-    Plugin keys are checked against the selected blocks' `Options`; a key of a
-    block the config does not select is an error naming that block, and a key
-    that no installed plugin declares is an error with the closest known name.
-    """
-    from littlebaby.plugins.registry import default_registry
-
-    if not isinstance(data, dict):
-        raise UserError("a config must be a JSON object of key: value pairs", "see the shipped baby config (littlebaby/configs/baby.json)")
-    registry = registry or default_registry()
-    data = dict(data)
-    core = {k: data.pop(k) for k in list(data) if k in CORE_KEYS}
-    config = structure(core, Config)
-    names = {kind: getattr(config, key) for kind, key in PLUGIN_KEYS.items()}
-    selected = {kind: registry.resolve(kind, names[kind]).cls.Options for kind in PLUGIN_KEYS}
-    declared = registry.declared_options()
-    options = {}
-    for kind, cls in selected.items():
-        if cls is None:
-            continue
-        mine = {f.name for f in attrs.fields(cls)}
-        value = structure({k: data[k] for k in mine if k in data}, cls, what=f"{names[kind]} option")
-        options.update(converter.unstructure(value))
-    for key in data:
-        if key in options:
-            continue
-        if key in declared:  # an option of an installed block this config does not select
-            owner = declared[key]
-            raise UserError(
-                f"config key {key!r} is an option of the {owner.kind} block {owner.name!r}, which this config does not select "
-                f"({PLUGIN_KEYS[owner.kind]} is {names[owner.kind]!r})",
-                f"select it ({PLUGIN_KEYS[owner.kind]}: {owner.name!r}) or remove {key!r}",
-            )
-        raise _unknown_key(key, set(CORE_KEYS) | set(declared))
-    return attrs.evolve(config, options=options)
-
-
 def to_dict(config: Config) -> dict:
     """The flat dict written to disk: core keys, then plugin keys."""
-    data = converter.unstructure(config)
-    options = data.pop("options")
-    data.update(options)
-    return data
+    return {**{key: getattr(config, key) for key in CORE_KEYS}, **config.options}
 
 
 def block_options(config: Config, cls):
@@ -247,66 +211,3 @@ def block_options(config: Config, cls):
         return None
     mine = {f.name for f in attrs.fields(cls.Options)}
     return structure({k: v for k, v in config.options.items() if k in mine}, cls.Options)
-
-
-def parse_override(text: str):
-    """`key=value` from the command line; the value is read as JSON when it can be."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key:
-        raise UserError(f"an override must look like key=value, got {text!r}", "for example n_layers=2")
-    try:
-        value = json.loads(raw)  # NaN and 1e999 parse here, so the key's check can name them
-    except (ValueError, RecursionError):
-        value = raw
-    return key.strip(), value
-
-
-def load_file(path) -> dict:
-    """A config JSON file as a dict, or a one-line error."""
-    data = reading.read_json(path, "config file", unique_keys=True)  # written by hand: a key twice is a slip
-    if not isinstance(data, dict):
-        raise UserError(f"config file {path} must hold a JSON object", "see the shipped baby config (littlebaby/configs/baby.json)")
-    return data
-
-
-# -- finding a config: a shipped name or a JSON file, plus overrides ------------------
-def shipped_configs() -> list[str]:
-    folder = importlib.resources.files("littlebaby.configs")
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
-
-
-def config_dict(name_or_path: str) -> tuple[dict, str]:
-    """(flat dict, display name) of a shipped config name or a JSON file path."""
-    if not str(name_or_path).strip():  # Path("") is "." (the current folder): say what was given
-        raise UserError("the config name is empty", f"give a shipped config ({', '.join(shipped_configs())}) or a JSON file path")
-    reading.given_path(name_or_path, "config", "tiny")
-    path = Path(name_or_path)
-    resource = importlib.resources.files("littlebaby.configs").joinpath(f"{name_or_path}.json")
-    # a bare name is a file here if one exists; a folder of that name (a home called `baby`, say)
-    # does not hide the shipped config
-    bare = path.suffix != ".json" and len(path.parts) == 1
-    try:
-        here = os.path.lexists(path) and not (path.is_dir() and resource.is_file())  # lexists: a broken link is named as one
-    except OSError:  # a name the system cannot look up (too long): reading it says why, in one line
-        here = True
-    if not bare or here:
-        return load_file(path), path.stem
-    if not resource.is_file():
-        raise UserError(f"no shipped config {name_or_path!r} (shipped: {', '.join(shipped_configs())})", "or pass a JSON file path")
-    return json.loads(resource.read_text(encoding="utf-8")), name_or_path
-
-
-def with_overrides(data: dict, overrides) -> dict:
-    """data updated by overrides: a dict, or "key=value" strings (the CLI's --set)."""
-    data = dict(data)
-    if isinstance(overrides, dict):
-        data.update(overrides)
-    elif isinstance(overrides, (list, tuple)) and all(isinstance(item, str) for item in overrides):
-        data.update(parse_override(item) for item in overrides)
-    elif overrides is not None:  # a lone "lr=1" would be read a character at a time
-        raise UserError(f"overrides must be a dict or a list of 'key=value' strings, got {shown(overrides)}",
-                        "for example overrides={'max_steps': 200}")
-    if not all(isinstance(key, str) for key in data):
-        raise UserError(f"config keys are strings, got {shown(next(k for k in data if not isinstance(k, str)))}",
-                        "for example overrides={'max_steps': 200}")
-    return data

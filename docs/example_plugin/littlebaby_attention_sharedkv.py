@@ -10,9 +10,7 @@ import attrs
 import numpy as np
 
 import littlebaby
-from littlebaby.config import positive
-from littlebaby.nn.layers import CausalAttention, Dropout, Linear
-from littlebaby.nn.ops.attention import merge_heads, split_heads
+from littlebaby.nn import CausalAttention, Dropout, Linear, ops, positive
 
 
 @attrs.frozen(kw_only=True)
@@ -37,19 +35,19 @@ class SharedKVAttention(littlebaby.Block):
         self.dropout = self.add("dropout", Dropout(config.dropout))
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)
-        q, k = (split_heads(part, self.n_heads) for part in np.split(self.qk.forward(x), 2, axis=-1))
+        q, k = (ops.split_heads(part, self.n_heads) for part in np.split(self.qk.forward(x), 2, axis=-1))
         if cache is not None:  # (B, H, pos + T, d_k): one tensor, not two
             k = cache.extend("k", k)
         # scaling q by 1 / temperature divides the scores q k^T by it
         o = self.attend.forward(q / self.options.temperature, k, k)  # (B, H, T, d_k)
-        return self.dropout.forward(self.proj.forward(merge_heads(o)))
+        return self.dropout.forward(self.proj.forward(ops.merge_heads(o)))
 
     def backward(self, dy):  # dy (B, T, n_emb)
-        do = split_heads(self.proj.backward(self.dropout.backward(dy)), self.n_heads)
+        do = ops.split_heads(self.proj.backward(self.dropout.backward(dy)), self.n_heads)
         dq, dk, dv = self.attend.backward(do)
         dq = dq / self.options.temperature
         dk = dk + dv  # k is used twice, as keys and as values: its gradient is the sum
-        return self.qk.backward(np.concatenate([merge_heads(dq), merge_heads(dk)], axis=-1))
+        return self.qk.backward(np.concatenate([ops.merge_heads(dq), ops.merge_heads(dk)], axis=-1))
 
 
 @littlebaby.hookimpl

@@ -3,8 +3,8 @@
 import numpy as np
 
 import littlebaby
-from littlebaby.errors import UserError
-from littlebaby.text.tokenizer import Tokenizer
+from littlebaby import UserError
+from littlebaby.text import Tokenizer
 
 
 class ByteTokenizer(Tokenizer):

@@ -10,9 +10,7 @@ import attrs
 import numpy as np
 
 import littlebaby
-from littlebaby.config import positive
-from littlebaby.nn.layers import CausalAttention, Dropout, Linear
-from littlebaby.nn.ops.attention import merge_heads, split_heads
+from littlebaby.nn import CausalAttention, Dropout, Linear, ops, positive
 
 
 @attrs.frozen(kw_only=True)
@@ -46,21 +44,21 @@ class GroupedQueryAttention(littlebaby.Block):
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)
         q, k, v = np.split(self.qkv.forward(x), self.split, axis=-1)
-        q = split_heads(q, self.n_heads)  # (B, H, T, d_k)
-        k, v = split_heads(k, self.n_kv_heads), split_heads(v, self.n_kv_heads)  # (B, G, T, d_k)
+        q = ops.split_heads(q, self.n_heads)  # (B, H, T, d_k)
+        k, v = ops.split_heads(k, self.n_kv_heads), ops.split_heads(v, self.n_kv_heads)  # (B, G, T, d_k)
         if cache is not None:  # (B, G, pos + T, d_k): the cache holds the shared heads only
             k, v = cache.extend("k", k), cache.extend("v", v)
         # every query head of a group reads the same key/value head
         o = self.attend.forward(q, np.repeat(k, self.group, axis=1), np.repeat(v, self.group, axis=1))
-        return self.dropout.forward(self.proj.forward(merge_heads(o)))
+        return self.dropout.forward(self.proj.forward(ops.merge_heads(o)))
 
     def backward(self, dy):  # dy (B, T, n_emb)
-        do = split_heads(self.proj.backward(self.dropout.backward(dy)), self.n_heads)
+        do = ops.split_heads(self.proj.backward(self.dropout.backward(dy)), self.n_heads)
         dq, dk, dv = self.attend.backward(do)  # dk, dv (B, H, T, d_k)
         B, H, T, d = dk.shape
         # a shared head's gradient is the sum over the query heads of its group
         dk, dv = (g.reshape(B, self.n_kv_heads, self.group, T, d).sum(axis=2) for g in (dk, dv))
-        return self.qkv.backward(np.concatenate([merge_heads(g) for g in (dq, dk, dv)], axis=-1))
+        return self.qkv.backward(np.concatenate([ops.merge_heads(g) for g in (dq, dk, dv)], axis=-1))
 
 
 @littlebaby.hookimpl

@@ -6,8 +6,7 @@ The KV cache keeps k and v: 2 * head_size numbers per token per layer.
 """
 
 import littlebaby
-from littlebaby.nn.layers import CausalAttention, Dropout, Linear
-from littlebaby.nn.ops.attention import merge_heads, merge_qkv, split_heads, split_qkv
+from littlebaby.nn import CausalAttention, Dropout, Linear, ops
 
 
 class MultiHeadAttention(littlebaby.Block):
@@ -33,16 +32,16 @@ class MultiHeadAttention(littlebaby.Block):
         self.dropout = self.add("dropout", Dropout(config.dropout))
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)
-        q, k, v = split_qkv(self.qkv.forward(x), self.n_heads)
+        q, k, v = ops.split_qkv(self.qkv.forward(x), self.n_heads)
         if cache is not None:  # (B, H, pos + T, d_k)
             k, v = cache.extend("k", k), cache.extend("v", v)
         o = self.attend.forward(q, k, v)  # (B, H, T, d_k)
-        return self.dropout.forward(self.proj.forward(merge_heads(o)))
+        return self.dropout.forward(self.proj.forward(ops.merge_heads(o)))
 
     def backward(self, dy):  # dy (B, T, n_emb)
-        do = split_heads(self.proj.backward(self.dropout.backward(dy)), self.n_heads)
+        do = ops.split_heads(self.proj.backward(self.dropout.backward(dy)), self.n_heads)
         dq, dk, dv = self.attend.backward(do)
-        return self.qkv.backward(merge_qkv(dq, dk, dv))
+        return self.qkv.backward(ops.merge_qkv(dq, dk, dv))
 
 
 @littlebaby.hookimpl

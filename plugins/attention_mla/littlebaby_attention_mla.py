@@ -13,9 +13,7 @@ import attrs
 import numpy as np
 
 import littlebaby
-from littlebaby.config import positive
-from littlebaby.nn.layers import CausalAttention, Dropout, LayerNorm, Linear
-from littlebaby.nn.ops.attention import merge_heads, split_heads
+from littlebaby.nn import CausalAttention, Dropout, LayerNorm, Linear, ops, positive
 
 
 @attrs.frozen(kw_only=True)
@@ -46,19 +44,19 @@ class MultiHeadLatentAttention(littlebaby.Block):
         self.dropout = self.add("dropout", Dropout(config.dropout))
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)
-        q = split_heads(self.q.forward(x), self.n_heads)  # (B, H, T, d_k)
+        q = ops.split_heads(self.q.forward(x), self.n_heads)  # (B, H, T, d_k)
         latent = self.norm.forward(self.down.forward(x))  # (B, T, kv_latent)
         if cache is not None:  # (B, pos + T, kv_latent): the only thing cached
             latent = cache.extend("latent", latent)
-        k, v = (split_heads(part, self.n_heads) for part in np.split(self.up.forward(latent), 2, axis=-1))
+        k, v = (ops.split_heads(part, self.n_heads) for part in np.split(self.up.forward(latent), 2, axis=-1))
         o = self.attend.forward(q, k, v)  # (B, H, T, d_k)
-        return self.dropout.forward(self.proj.forward(merge_heads(o)))
+        return self.dropout.forward(self.proj.forward(ops.merge_heads(o)))
 
     def backward(self, dy):  # dy (B, T, n_emb)
-        do = split_heads(self.proj.backward(self.dropout.backward(dy)), self.n_heads)
+        do = ops.split_heads(self.proj.backward(self.dropout.backward(dy)), self.n_heads)
         dq, dk, dv = self.attend.backward(do)
-        dlatent = self.up.backward(np.concatenate([merge_heads(dk), merge_heads(dv)], axis=-1))  # (B, T, kv_latent)
-        return self.q.backward(merge_heads(dq)) + self.down.backward(self.norm.backward(dlatent))
+        dlatent = self.up.backward(np.concatenate([ops.merge_heads(dk), ops.merge_heads(dv)], axis=-1))  # (B, T, kv_latent)
+        return self.q.backward(ops.merge_heads(dq)) + self.down.backward(self.norm.backward(dlatent))
 
 
 @littlebaby.hookimpl

@@ -8,9 +8,7 @@ y = sum_h gate_h * o_h (d_k wide), projected d_k -> n_emb with bias.
 import numpy as np
 
 import littlebaby
-from littlebaby.nn.layers import CausalAttention, Dropout, Linear
-from littlebaby.nn.ops.attention import merge_qkv, split_qkv
-from littlebaby.nn.ops.softmax import softmax_backward, softmax_forward
+from littlebaby.nn import CausalAttention, Dropout, Linear, ops
 
 
 class MixtureOfHeads(littlebaby.Block):
@@ -40,11 +38,11 @@ class MixtureOfHeads(littlebaby.Block):
         self.dropout = self.add("dropout", Dropout(config.dropout))
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)
-        q, k, v = split_qkv(self.qkv.forward(x), self.n_heads)
+        q, k, v = ops.split_qkv(self.qkv.forward(x), self.n_heads)
         if cache is not None:
             k, v = cache.extend("k", k), cache.extend("v", v)
         heads = self.attend.forward(q, k, v).transpose(0, 2, 1, 3)  # (B, T, H, d_k)
-        gate = softmax_forward(self.gate.forward(x))  # (B, T, H)
+        gate = ops.softmax_forward(self.gate.forward(x))  # (B, T, H)
         self.observe("gate", gate)
         mixed = np.einsum("bth,bthd->btd", gate, heads)  # (B, T, d_k)
         self.saved = (gate, heads)
@@ -55,9 +53,9 @@ class MixtureOfHeads(littlebaby.Block):
         dmixed = self.proj.backward(self.dropout.backward(dy))  # (B, T, d_k)
         dgate = np.einsum("btd,bthd->bth", dmixed, heads)
         dheads = gate[..., None] * dmixed[:, :, None, :]  # (B, T, H, d_k)
-        dx = self.gate.backward(softmax_backward(dgate, gate))
+        dx = self.gate.backward(ops.softmax_backward(dgate, gate))
         dq, dk, dv = self.attend.backward(dheads.transpose(0, 2, 1, 3))
-        dx += self.qkv.backward(merge_qkv(dq, dk, dv))
+        dx += self.qkv.backward(ops.merge_qkv(dq, dk, dv))
         return dx
 
 

@@ -18,10 +18,7 @@ import attrs
 import numpy as np
 
 import littlebaby
-from littlebaby.config import positive
-from littlebaby.nn.layers import CausalAttention, Dropout, Linear
-from littlebaby.nn.ops.attention import merge_heads, merge_qkv, split_heads, split_qkv
-from littlebaby.nn.ops.rotary import rotary_backward, rotary_forward, rotary_tables
+from littlebaby.nn import CausalAttention, Dropout, Linear, ops, positive
 
 
 @attrs.frozen(kw_only=True)
@@ -48,32 +45,32 @@ class RotaryAttention(littlebaby.Block):
         self.table, self.table_key = None, None  # cos, sin of positions 0 .. n_ctx - 1, and their (d_k, dtype)
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)
-        q, k, v = split_qkv(self.qkv.forward(x), self.n_heads)  # (B, H, T, d_k)
+        q, k, v = ops.split_qkv(self.qkv.forward(x), self.n_heads)  # (B, H, T, d_k)
         start = cache.position if cache is not None else 0
         self.saved = self.rotations(start, x.shape[1], q.shape[-1], q.dtype)  # cos, sin (T, d_k // 2)
-        q, k = rotary_forward(q, *self.saved), rotary_forward(k, *self.saved)
+        q, k = ops.rotary_forward(q, *self.saved), ops.rotary_forward(k, *self.saved)
         if cache is not None:  # (B, H, pos + T, d_k): keys stored rotated
             k, v = cache.extend("k", k), cache.extend("v", v)
         o = self.attend.forward(q, k, v)  # (B, H, T, d_k)
-        return self.dropout.forward(self.proj.forward(merge_heads(o)))
+        return self.dropout.forward(self.proj.forward(ops.merge_heads(o)))
 
     def rotations(self, start: int, T: int, d_k: int, dtype):
         """cos, sin (T, d_k // 2) of positions start .. start + T - 1. Every step, eval batch and token
         within n_ctx needs rows of the same table: it is built once and sliced. Positions past n_ctx
         (a cache sliding on) get their own rows, the same numbers the table would hold."""
         if start + T > self.n_ctx:
-            return rotary_tables(np.arange(start, start + T), d_k, self.options.rope_base, dtype)
+            return ops.rotary_tables(np.arange(start, start + T), d_k, self.options.rope_base, dtype)
         if self.table_key != (d_k, np.dtype(dtype)):
-            self.table = rotary_tables(np.arange(self.n_ctx), d_k, self.options.rope_base, dtype)
+            self.table = ops.rotary_tables(np.arange(self.n_ctx), d_k, self.options.rope_base, dtype)
             self.table_key = (d_k, np.dtype(dtype))
         cos, sin = self.table
         return cos[start : start + T], sin[start : start + T]
 
     def backward(self, dy):  # dy (B, T, n_emb)
-        do = split_heads(self.proj.backward(self.dropout.backward(dy)), self.n_heads)
+        do = ops.split_heads(self.proj.backward(self.dropout.backward(dy)), self.n_heads)
         dq, dk, dv = self.attend.backward(do)
-        dq, dk = rotary_backward(dq, *self.saved), rotary_backward(dk, *self.saved)
-        return self.qkv.backward(merge_qkv(dq, dk, dv))
+        dq, dk = ops.rotary_backward(dq, *self.saved), ops.rotary_backward(dk, *self.saved)
+        return self.qkv.backward(ops.merge_qkv(dq, dk, dv))
 
 
 @littlebaby.hookimpl

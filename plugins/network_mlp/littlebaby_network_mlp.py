@@ -1,8 +1,7 @@
 """Feed-forward network, as the original notebook's `mlp`: n_emb -> 4 n_emb -> GELU -> n_emb."""
 
 import littlebaby
-from littlebaby.nn.layers import Dropout, Linear
-from littlebaby.nn.ops.gelu import gelu_backward, gelu_forward, gelu_value
+from littlebaby.nn import Dropout, Linear, ops
 
 
 class MLP(littlebaby.Block):
@@ -29,19 +28,19 @@ class MLP(littlebaby.Block):
     def forward(self, x, cache=None):  # x (B, T, n_emb)
         gelu_input = self.up.forward(x)  # (B, T, 4 n_emb)
         if self.training:  # a backward follows: GELU's derivative comes out of the same passes
-            hidden, derivative = gelu_forward(gelu_input)
+            hidden, derivative = ops.gelu_forward(gelu_input)
             self.saved = (derivative, None)
         else:  # generation, evaluation: the value alone; a backward in eval mode derives it then
-            hidden = gelu_value(gelu_input)
+            hidden = ops.gelu_value(gelu_input)
             self.saved = (None, gelu_input)
         return self.dropout.forward(self.down.forward(hidden))
 
     def backward(self, dy):  # dy (B, T, n_emb)
         derivative, gelu_input = self.saved
         if derivative is None:
-            derivative = gelu_forward(gelu_input)[1]
+            derivative = ops.gelu_forward(gelu_input)[1]
         dhidden = self.down.backward(self.dropout.backward(dy))
-        return self.up.backward(gelu_backward(dhidden, derivative))
+        return self.up.backward(ops.gelu_backward(dhidden, derivative))
 
 
 @littlebaby.hookimpl

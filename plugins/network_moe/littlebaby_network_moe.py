@@ -12,11 +12,7 @@ import attrs
 import numpy as np
 
 import littlebaby
-from littlebaby.config import positive
-from littlebaby.nn.layers import Dropout, Linear
-from littlebaby.nn.ops.gelu import gelu_backward, gelu_forward
-from littlebaby.nn.ops.linear import linear_backward, linear_forward
-from littlebaby.nn.ops.softmax import softmax_backward, softmax_forward
+from littlebaby.nn import Dropout, Linear, ops, positive
 
 
 @attrs.frozen(kw_only=True)
@@ -73,11 +69,11 @@ class MixtureOfExperts(littlebaby.Block):
     def forward(self, x, cache=None):  # x (B, T, C)
         E, C, F = self.shape
         up_w, up_b, down_w, down_b = self._stacked(self.params)
-        gate = softmax_forward(self.gate.forward(x)).reshape(-1, E)  # (N, E)
+        gate = ops.softmax_forward(self.gate.forward(x)).reshape(-1, E)  # (N, E)
         self.observe("gate", gate.reshape(*x.shape[:-1], E))
-        hidden, derivative = gelu_forward(linear_forward(x.reshape(-1, C), up_w, up_b))  # (N, E*F)
+        hidden, derivative = ops.gelu_forward(ops.linear_forward(x.reshape(-1, C), up_w, up_b))  # (N, E*F)
         weighted = (hidden.reshape(-1, E, F) * gate[:, :, None]).reshape(-1, E * F)
-        y = linear_forward(weighted, down_w) + gate @ down_b  # (N, C)
+        y = ops.linear_forward(weighted, down_w) + gate @ down_b  # (N, C)
         self.saved = (x, gate, hidden, derivative, weighted)
         return self.dropout.forward(y.reshape(x.shape))
 
@@ -87,16 +83,16 @@ class MixtureOfExperts(littlebaby.Block):
         up_w, up_b, down_w, down_b = self._stacked(self.params)
         dup_w, dup_b, ddown_w, ddown_b = self._stacked(self.grads)
         dy = self.dropout.backward(dy).reshape(-1, C)  # (N, C)
-        dweighted = linear_backward(dy, weighted, down_w, ddown_w)  # (N, E*F)
+        dweighted = ops.linear_backward(dy, weighted, down_w, ddown_w)  # (N, E*F)
         ddown_b += gate.T @ dy
         dweighted = dweighted.reshape(-1, E, F)
         # each expert's output is hidden_e @ D_e + b_e; its gate gradient is dy . output_e
         # einsum: no (N, E, F) temporary, as multiply then sum would make
         dgate = np.einsum("nef,nef->ne", dweighted, hidden.reshape(-1, E, F)) + dy @ down_b.T  # (N, E)
         dweighted *= gate[:, :, None]  # now d hidden, in place
-        dhidden = gelu_backward(dweighted.reshape(-1, E * F), derivative)
-        dx = linear_backward(dhidden, x.reshape(-1, C), up_w, dup_w, dup_b)
-        dx += self.gate.backward(softmax_backward(dgate, gate).reshape(*x.shape[:-1], E)).reshape(-1, C)
+        dhidden = ops.gelu_backward(dweighted.reshape(-1, E * F), derivative)
+        dx = ops.linear_backward(dhidden, x.reshape(-1, C), up_w, dup_w, dup_b)
+        dx += self.gate.backward(ops.softmax_backward(dgate, gate).reshape(*x.shape[:-1], E)).reshape(-1, C)
         return dx.reshape(x.shape)
 
 

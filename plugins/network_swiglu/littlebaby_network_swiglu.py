@@ -10,9 +10,7 @@ import attrs
 import numpy as np
 
 import littlebaby
-from littlebaby.config import non_negative
-from littlebaby.nn.layers import Dropout, Linear
-from littlebaby.nn.ops.silu import silu_backward, silu_forward
+from littlebaby.nn import Dropout, Linear, non_negative, ops
 
 
 @attrs.frozen(kw_only=True)
@@ -42,14 +40,14 @@ class SwiGLU(littlebaby.Block):
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)
         gate, value = np.split(self.up.forward(x), 2, axis=-1)  # (B, T, F) each
-        activated, derivative = silu_forward(gate)
+        activated, derivative = ops.silu_forward(gate)
         self.saved = (value, activated, derivative)
         return self.dropout.forward(self.down.forward(activated * value))
 
     def backward(self, dy):  # dy (B, T, n_emb)
         value, activated, derivative = self.saved
         dhidden = self.down.backward(self.dropout.backward(dy))  # (B, T, F)
-        dgate = silu_backward(dhidden * value, derivative)
+        dgate = ops.silu_backward(dhidden * value, derivative)
         return self.up.backward(np.concatenate([dgate, dhidden * activated], axis=-1))
 
 

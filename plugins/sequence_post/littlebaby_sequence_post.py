@@ -1,7 +1,7 @@
 """Post-norm wiring (the original transformer): h = ln1(x + att(x)); y = ln2(h + net(h))."""
 
 import littlebaby
-from littlebaby.nn.layers import LayerNorm
+from littlebaby.nn import LayerNorm
 
 
 class PostNorm(littlebaby.Block):

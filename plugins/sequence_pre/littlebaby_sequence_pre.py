@@ -1,7 +1,7 @@
 """Pre-norm wiring (GPT-2): h = x + att(ln1(x)); y = h + net(ln2(h))."""
 
 import littlebaby
-from littlebaby.nn.layers import LayerNorm
+from littlebaby.nn import LayerNorm
 
 
 class PreNorm(littlebaby.Block):

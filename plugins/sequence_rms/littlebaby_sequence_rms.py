@@ -6,7 +6,7 @@ RMSNorm divides by the root mean square and scales: no mean subtracted, no bias
 """
 
 import littlebaby
-from littlebaby.nn.layers import RMSNorm
+from littlebaby.nn import RMSNorm
 
 
 class RMSPreNorm(littlebaby.Block):

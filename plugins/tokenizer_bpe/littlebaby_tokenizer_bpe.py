@@ -15,8 +15,8 @@ import numpy as np
 from tokenizers import Tokenizer as Library, decoders, models, pre_tokenizers, trainers
 
 import littlebaby
-from littlebaby.errors import UserError
-from littlebaby.text.tokenizer import Tokenizer
+from littlebaby import UserError
+from littlebaby.text import Tokenizer
 
 BYTES = 256  # the base vocabulary: every byte is a token before any merge
 

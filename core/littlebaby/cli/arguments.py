@@ -34,7 +34,7 @@ class Parser(argparse.ArgumentParser):
     """argparse with its usage errors as one line, like every other mistake."""
 
     def error(self, message):
-        message = re.sub(r"'([^']{57})[^']{4,}'", r"'\1...'", message)  # a value argparse quotes, cut short as reading.shown does
+        message = re.sub(r"'([^']{57})[^']{4,}'", r"'\1...'", message)  # a value argparse quotes, cut short as errors.shown does
         print(f"littlebaby: error: {message}; see {self.prog} --help", file=sys.stderr, flush=True)
         sys.exit(2)
 

@@ -7,10 +7,9 @@ functions serve the CLI (saved to PNG) and notebooks (displayed as returned).
 
 import numpy as np
 
-from littlebaby.look import listing
-from littlebaby.store import report as reports
+from littlebaby.errors import shown
 from littlebaby.errors import UserError
-from littlebaby.system.reading import shown
+
 
 CELL_INCHES = 2.4
 
@@ -39,9 +38,9 @@ def visible(token: str) -> str:
     return "".join(VISIBLE.get(char, char) for char in token)
 
 
-def training_figure(report: dict, name: str = ""):
+def training_figure(report, name: str = ""):
     """Train and val loss against step (and tokens), learning rate and gradient norm."""
-    steps, evals, tokens_per_step = reports.curves(report)
+    steps, evals, tokens_per_step = report.curves()
     if not steps:
         raise UserError("this run's report has no training steps yet", "train it first, or pick another run")
     step = np.array([s["step"] for s in steps])
@@ -72,7 +71,7 @@ def training_figure(report: dict, name: str = ""):
 
 def comparison_figure(named_reports: dict):
     """Val loss of several runs overlaid, against step and against training seconds (steps only)."""
-    curves = {name: listing.val_curve(report) for name, report in named_reports.items()}
+    curves = {name: report.val_curve() for name, report in named_reports.items()}
     for name, (steps, _, _) in curves.items():
         if not steps:
             raise UserError(f"run {name} has no val loss yet", "train it past its first eval, or leave it out")
@@ -81,7 +80,7 @@ def comparison_figure(named_reports: dict):
     figure = _figure(11, 4.2)
     by_step, by_time = figure.subplots(1, 2, sharey=True)
     for name, (steps, seconds, losses) in curves.items():
-        label = f"{name[:8]} {listing.row(name, named_reports[name])['blocks']}"
+        label = f"{name[:8]} {named_reports[name].listed()['blocks']}"
         by_step.plot(steps, losses, "o-", ms=3, label=label)
         by_time.plot(np.array(seconds) / per, losses, "o-", ms=3, label=label)
     by_step.set(xlabel="step", ylabel="val loss", title="val loss by step")
@@ -122,14 +121,14 @@ def attention_figure(model, ids, text, layer=None, head=None):
     for index in layers:
         if not 0 <= index < len(per_layer):
             raise UserError(f"layer {index} does not exist (the model has {len(per_layer)})",
-                            f"use layer=0..{len(per_layer) - 1}")
+                            f"use {{layer=}}0..{len(per_layer) - 1}", "layer")
     first = per_layer[0]
     if "attention" not in first:
         raise UserError("this model's attention block publishes no attention weights", "nothing to draw")
     n_heads = first["attention"].shape[0]
     heads = range(n_heads) if head is None else [head]
     if head is not None and not 0 <= head < n_heads:
-        raise UserError(f"head {head} does not exist (the model has {n_heads})", f"use head=0..{n_heads - 1}")
+        raise UserError(f"head {head} does not exist (the model has {n_heads})", f"use {{head=}}0..{n_heads - 1}", "head")
     gates = [g for g in ("heads gate", "experts gate") if g in first]
     labels = [visible(c) for c in text]
     cols = len(heads) + len(gates)

@@ -35,7 +35,7 @@ def closed_form(model):
     H, V, L, n_ctx = config.n_emb, model.vocab_size, config.n_layers, config.n_ctx
     terms, per_layer = [], 0
     for kind in ("sequence", "attention", "network"):
-        cls = model.entries[kind].cls
+        cls = model.config.chosen(kind)
         stated = cls.parameter_formula(config, block_options(config, cls))
         if stated is None:
             return None

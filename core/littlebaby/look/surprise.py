@@ -15,7 +15,7 @@ import html
 
 import numpy as np
 
-from littlebaby.system import reading
+from littlebaby.system import arguments
 from littlebaby.errors import UserError
 from littlebaby.runs.load import load
 from littlebaby.nn.ops.loss import token_cross_entropy
@@ -39,18 +39,18 @@ def windows(n: int, n_ctx: int):
         end = new_end
 
 
-def token_losses(run="last", text: str = "", home=".", registry=None) -> list[tuple[str, float]]:
+def token_losses(run="last", text: str = "", home=".") -> list[tuple[str, float]]:
     """[(token text, loss in nats), ...] for every token of text under a run (a character, with
     a character tokenizer; the pieces joined give the text back).
 
     run: "last", a run name, or what `littlebaby.load` returns.
     """
     if isinstance(run, str):
-        run = load(run, home, registry)
+        run = load(run, home)
     config, tokenizer, model = run
     if not text:
         raise UserError("the text to score is empty", "give some text, e.g. --text 'ROMEO: my love'")
-    reading.given_text(text, "text")
+    arguments.given_text(text, "text")
     targets = tokenizer.encode(text)  # (N,)
     inputs = np.concatenate([[tokenizer.start_id()], targets[:-1]])  # input j predicts target j
     spans = list(windows(len(targets), config.n_ctx))

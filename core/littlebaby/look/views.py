@@ -1,26 +1,26 @@
-"""Looking inside a run from Python: its parameter table, training curves, attention maps.
+"""Looking inside a run: its parameter table, training curves, attention maps, several runs compared.
 
-The tables and figures themselves are built by inspect.py and plots.py; this
-module finds the run and writes the PNG.
+The tables and figures themselves are built by inspection.py and figures.py; this module finds the run
+and writes the PNG.
 """
 
 import io
 from pathlib import Path
 
-from littlebaby.store import home as files
-from littlebaby.system import reading
-from littlebaby.store import report as reports
 from littlebaby.errors import UserError
 from littlebaby.runs.load import load_named
+from littlebaby.store.home import Home
+from littlebaby.store.report import Report
+from littlebaby.system import arguments, atomic
 
 
-def inspect(run="last", home=".", registry=None) -> str:
+def inspect(run="last", home=".") -> str:
     """The parameter table of a run: every tensor, totals per block and kind, the closed-form check."""
     from littlebaby.look.inspection import render_table
 
-    home = files.Home(home)
+    home = Home(home)
     name = home.resolve(run)
-    model = load_named(home, name, registry).model
+    model = load_named(home, name).model
     return f"run {name}\n" + render_table(model)
 
 
@@ -28,14 +28,14 @@ def _save_figure(figure, path: Path) -> Path:
     """A figure as a PNG, written atomically."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
-    files.write_bytes(path, buffer.getvalue())
+    atomic.write_bytes(path, buffer.getvalue())
     return path
 
 
 def _output(figure, home, kind: str, name: str, out):
     if out is None:
         return figure, None
-    path = home.path / "outputs" / f"{kind}_{name}.png" if out is True else reading.given_path(out, "out", f"{kind}.png")
+    path = home.path / "outputs" / f"{kind}_{name}.png" if out is True else arguments.given_path(out, "out", f"{kind}.png")
     return figure, _save_figure(figure, path)
 
 
@@ -46,25 +46,25 @@ def plot(run="last", home=".", out=None):
     """
     from littlebaby.look.figures import training_figure
 
-    home = files.Home(home)
+    home = Home(home)
     name = home.resolve(run)
-    report = reports.read(home.report(name), name)
+    report = Report.read(home.report(name), name)
     return _output(training_figure(report, name), home, "plot", name, out)
 
 
-def attention(run="last", prompt="ROMEO:", layer=None, head=None, home=".", out=None, registry=None):
+def attention(run="last", prompt="ROMEO:", layer=None, head=None, home=".", out=None):
     """Attention maps (and moh/moe gates) of a run on a prompt; returns (figure, PNG path or None).
 
     out: a PNG path, True for outputs/attention_<run>.png, None to only return the figure.
     """
     from littlebaby.look.figures import attention_figure
 
-    home = files.Home(home)
+    home = Home(home)
     name = home.resolve(run)
-    config, tokenizer, model = load_named(home, name, registry)
+    config, tokenizer, model = load_named(home, name)
     if not prompt:
-        raise UserError("the prompt is empty", "give the text to look at, e.g. prompt='ROMEO:'")
-    reading.given_text(prompt, "prompt")
+        raise UserError("the {prompt} is empty", "give the text to look at, e.g. {prompt=}'ROMEO:'", "prompt")
+    arguments.given_text(prompt, "prompt")
     ids = tokenizer.encode(prompt)
     if len(ids) > config.n_ctx:
         raise UserError(f"the prompt has {len(ids)} tokens, more than n_ctx = {config.n_ctx}",
@@ -80,10 +80,10 @@ def compare(runs, home=".", out=None):
     """
     from littlebaby.look.figures import comparison_figure
 
-    home = files.Home(home)
+    home = Home(home)
     runs = [runs] if isinstance(runs, str) else runs  # one run, or a list of them
     if not runs:
         raise UserError("compare needs at least one run", "name runs as `littlebaby runs` lists them")
     names = list(dict.fromkeys(home.resolve(run) for run in runs))
-    figure = comparison_figure({name: reports.read(home.report(name), name) for name in names})
+    figure = comparison_figure({name: Report.read(home.report(name), name) for name in names})
     return _output(figure, home, "compare", names[0], out)

@@ -42,9 +42,9 @@ and four optional class methods the core asks about it:
         estimate made before a model or a batch is allocated (memory.py).
         Worth stating when they grow with the block's own options (moe's
         experts); None (the default): a generic count from the config's sizes.
-    final_norm(n_emb) -> Layer      (sequence blocks)
-        The norm the model applies after its last layer (`ln_f`): a LayerNorm
-        unless overridden, as `rms` does with an RMSNorm, so that a model
+    final_norm(n_emb) -> Layer or None      (sequence blocks)
+        The norm the model applies after its last layer (`ln_f`); None (the
+        default) is a LayerNorm. `rms` returns an RMSNorm, so that a model
         normalises one way inside its layers and before its head.
 
 Attention and network blocks publish what a person may want to look at (the
@@ -146,11 +146,9 @@ class Block(Layer):
         return None
 
     @classmethod
-    def final_norm(cls, n_emb: int) -> Layer:
-        """Sequence blocks: the norm after the last layer (ln_f); see the contract above."""
-        from littlebaby.nn.layers import LayerNorm  # layers build on this module
-
-        return LayerNorm(n_emb)
+    def final_norm(cls, n_emb: int) -> Layer | None:
+        """Sequence blocks: the norm after the last layer (ln_f), or None: a LayerNorm (see the contract above)."""
+        return None
 
     def forward(self, x, cache=None):
         raise NotImplementedError

@@ -15,29 +15,29 @@ Blocks are built by `build_block`, the one builder the testing kit uses too.
 
 import numpy as np
 
-from littlebaby.system import memory
+from littlebaby.config import Config, block_options
+from littlebaby.errors import UserError
+from littlebaby.nn import sizes
 from littlebaby.nn.block import Block, Layer
 from littlebaby.nn.kv_cache import KVCache
-from littlebaby.config import BLOCK_KEYS, Config, block_options, from_dict
-from littlebaby.errors import UserError
-from littlebaby.nn.layers import Embedding, Linear
+from littlebaby.nn.layers import Embedding, LayerNorm, Linear
 from littlebaby.nn.ops.loss import cross_entropy
 from littlebaby.nn.ops.reduce import column_sum
 from littlebaby.nn.params import Parameters
-from littlebaby.plugins.registry import default_registry
-from littlebaby.system.reading import shown
+from littlebaby.system import memory
+
+BLOCKS = ("sequence", "attention", "network")
 
 
-def build_block(kind: str, config: Config, registry=None, cls: type | None = None) -> Block:
+def build_block(kind: str, config: Config, cls: type | None = None) -> Block:
     """One block of `kind` ("sequence", "attention", "network") with its options from `config`.
 
-    cls: the block class; by default the one the config selects by name. A
-    sequence block gets the config's attention and network blocks inside it.
+    cls: the block class; by default the one the (resolved) config selects. A sequence block
+    gets the config's attention and network blocks inside it.
     """
-    registry = registry or default_registry()
-    cls = cls or registry.resolve(kind, getattr(config, BLOCK_KEYS[kind])).cls
+    cls = cls or config.chosen(kind)
     if kind == "sequence":
-        inner = {part: build_block(part, config, registry) for part in ("attention", "network")}
+        inner = {part: build_block(part, config) for part in ("attention", "network")}
         return cls(config, block_options(config, cls), **inner)
     return cls(config, block_options(config, cls))
 
@@ -45,23 +45,22 @@ def build_block(kind: str, config: Config, registry=None, cls: type | None = Non
 class GPT(Layer):
     """forward(ids (B, T), cache=None) -> logits (B, T, V); backward(dlogits) fills self.grad."""
 
-    def __init__(self, config: Config, vocab_size: int, registry=None, parameters: Parameters | None = None):
+    def __init__(self, config: Config, vocab_size: int, parameters: Parameters | None = None):
         super().__init__()
-        self.config = config
-        self.registry = registry or default_registry()
+        self.config = config  # resolved: it carries the block classes it selects (config.chosen)
         self.vocab_size = vocab_size
-        self.entries = {kind: self.registry.resolve(kind, getattr(config, key)) for kind, key in BLOCK_KEYS.items()}
         self.wte = self.add("wte", Embedding(vocab_size, config.n_emb))
         self.wpe = self.add("wpe", Embedding(config.n_ctx, config.n_emb)) if config.pos_emb else None
-        ln_f, head = self.entries["sequence"].cls.final_norm(config.n_emb), Linear(config.n_emb, vocab_size)
+        ln_f = config.chosen("sequence").final_norm(config.n_emb) or LayerNorm(config.n_emb)
+        head = Linear(config.n_emb, vocab_size)
         # blocks only declare shapes: one layer tells the size of all, before n_layers are built or allocated
-        first = build_block("sequence", config, self.registry)
+        first = build_block("sequence", config)
         if parameters is None:
             ends = [layer for layer in (self.wte, self.wpe, ln_f, head) if layer is not None]
-            total = sum(map(memory.count, ends)) + config.n_layers * memory.count(first)
-            memory.require(memory.model_needs(config, total, vocab_size, self.entries), "this model")
+            total = sum(map(sizes.count, ends)) + config.n_layers * sizes.count(first)
+            memory.require(sizes.model_needs(config, total, vocab_size), "this model")
         self.layers = [self.add("blocks.0", first)]
-        self.layers += [self.add(f"blocks.{i}", build_block("sequence", config, self.registry)) for i in range(1, config.n_layers)]
+        self.layers += [self.add(f"blocks.{i}", build_block("sequence", config)) for i in range(1, config.n_layers)]
         self.ln_f = self.add("ln_f", ln_f)
         self.head = self.add("head", head)
         if parameters is None:
@@ -89,7 +88,7 @@ class GPT(Layer):
 
     def replica(self, seed_offset: int = 1) -> "GPT":
         """A model sharing these parameters, with its own gradients and saved activations."""
-        twin = GPT(self.config, self.vocab_size, self.registry, parameters=self.parameters)
+        twin = GPT(self.config, self.vocab_size, parameters=self.parameters)
         twin.set_rng(np.random.default_rng([self.config.seed, 1, seed_offset]))
         twin.train(self.training)
         return twin
@@ -167,7 +166,7 @@ class GPT(Layer):
         new ones are initialised by the rule each tensor declares, as a new model's (params.py)."""
         if vocab_size < self.vocab_size:
             raise UserError(f"cannot shrink the vocabulary from {self.vocab_size} to {vocab_size}")
-        grown = GPT(self.config, vocab_size, self.registry)
+        grown = GPT(self.config, vocab_size)
         new = grown.parameters.named()
         config = self.config
         for name, value in self.parameters.named().items():
@@ -177,14 +176,3 @@ class GPT(Layer):
                     part = (slice(None),) * axis + (slice(n_old, None),)
                     grown.parameters.initialize_part(name, part, rng, config.init_std, config.n_layers)
         return grown
-
-
-def build_model(config: Config | dict, vocab_size: int, registry=None) -> GPT:
-    """A freshly initialised model for `config` (a Config or a plain dict of config keys)."""
-    if isinstance(config, dict):
-        config = from_dict(config, registry)
-    if not isinstance(config, Config):
-        raise UserError(f"config must be a Config or a dict of config keys, got {shown(config)}", "for example {'n_layers': 2}")
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
-        raise UserError(f"vocab_size must be a whole number >= 1, got {shown(vocab_size)}", "the tokenizer's vocab_size")
-    return GPT(config, vocab_size, registry)

@@ -17,10 +17,11 @@ import warnings
 import attrs
 import pluggy
 
+from littlebaby.errors import shown
 from littlebaby.plugins import hookspecs
 from littlebaby.nn.block import Block
 from littlebaby.errors import UserError
-from littlebaby.system.reading import shown
+
 
 # kind -> name of the hook that registers blocks of that kind
 KINDS = {

@@ -16,14 +16,21 @@ Both store weights as (n_in, n_out) used as x @ W, so nothing is transposed.
 
 import numpy as np
 
-from littlebaby import config as configs
-from littlebaby.system import memory
-from littlebaby.system import reading
-from littlebaby.nn.block import Block
-from littlebaby.store.weights import copy_tensors
+from pathlib import Path
+
+from littlebaby.config import architecture_keys
+from littlebaby.configs import load_file, with_overrides
 from littlebaby.errors import UserError
-from littlebaby.nn.gpt import build_model
+from littlebaby.nn.block import Block
+from littlebaby.nn.gpt import GPT
+from littlebaby.plugins import resolve
+from littlebaby.runs.setup import new_run, write_run_files
+from littlebaby.store.home import Home
+from littlebaby.store.report import Data, Report
+from littlebaby.store.weights import copy_tensors, save_model
+from littlebaby.system import arguments, memory, reading
 from littlebaby.text.char import CharTokenizer
+from littlebaby.training.session import RunResult
 
 
 class OriginalWeights:
@@ -72,7 +79,7 @@ def tensors(weights: OriginalWeights, model) -> dict:
         "head.weight": weights("lm_head_weight"),
     }
     out["head.bias"] = weights.bias("lm_head_bias", out["head.weight"].shape[-1])
-    names = {entry.cls: entry.name for entry in model.entries.values()}
+    names = {entry.cls: entry.name for entry in model.config.selected.values()}
     for i, layer in enumerate(model.layers):
         for path, block in layer.named_layers(f"blocks.{i}."):
             if not isinstance(block, Block):  # a core layer: its owning block maps it
@@ -91,18 +98,18 @@ def tensors(weights: OriginalWeights, model) -> dict:
     return out
 
 
-def convert(raw_config: dict, tokenizer_path, model_path, registry=None):
+def convert(raw_config: dict, tokenizer_path, model_path):
     """(config, tokenizer, model) from the notebook's config dict and two files; validates all first."""
     raw = dict(raw_config)
     if raw.get("c_tokenizer", "char") != "char":  # the run would say one tokenizer and hold another
-        raise UserError(f"the original notebook uses the character tokenizer, not c_tokenizer={raw['c_tokenizer']!r}",
-                        "drop the c_tokenizer override: the imported run keeps the notebook's tokenizer")
+        raise UserError(f"the original notebook uses the character tokenizer, not {{c_tokenizer=}}{raw['c_tokenizer']!r}",
+                        "drop the {c_tokenizer} override: the imported run keeps the notebook's tokenizer", "c_tokenizer")
     data = reading.read_json(model_path, "original model file", memory.json_limit(), memory.JSON_FIX)
     if not isinstance(data, dict) or "wte_weight" not in data:
         raise UserError(f"{model_path} is not a model file of the original notebook (no 'wte_weight')", "pass the JSON written by GPT.save")
     if raw.get("c_network") == "moe":  # the notebook's moe config omits its expert count: its weights have it
         raw.setdefault("n_experts", data.get("block_0_moe_n_experts", 4))
-    config = configs.from_dict(raw, registry)
+    config = resolve.config(raw)
     tokenizer = CharTokenizer.from_dict(reading.read_json(tokenizer_path, "tokenizer file"), f"tokenizer file {tokenizer_path}")
     weights = OriginalWeights(data, model_path, config.dtype)
     vocab_size = weights("wte_weight").shape[0]
@@ -111,6 +118,35 @@ def convert(raw_config: dict, tokenizer_path, model_path, registry=None):
             f"the tokenizer has {tokenizer.vocab_size} characters but the original model has {vocab_size} embedding rows",
             "pass the tokenizer file saved with this model",
         )
-    model = build_model(config, vocab_size, registry)
+    model = GPT(config, vocab_size)
     copy_tensors(model, tensors(weights, model), f"original model file {model_path}")
     return config, tokenizer, model
+
+
+def _keep_architecture(notebook, wanted):
+    """The notebook's weights mean something only in its architecture: an override may change the
+    recipe or the dtype, not a block or a size (n_heads=1 would load the same arrays as other heads)."""
+    changed = [key for key in architecture_keys() if key != "dtype" and getattr(notebook, key) != getattr(wanted, key)]
+    if changed:
+        key = changed[0]
+        raise UserError(f"an import keeps the notebook's architecture: {key} is {getattr(notebook, key)!r} in its config, "
+                        f"not {getattr(wanted, key)!r}", f"drop the {{{key}}} override (recipe keys and dtype may change)", key)
+
+
+def import_original(config, tokenizer, model, home=".", overrides=()) -> RunResult:
+    """A new run from the JSON files of the original notebook."""
+    config, tokenizer, model = (arguments.given_path(path, name, f"{name}.json") for path, name in
+                                ((config, "config"), (tokenizer, "tokenizer"), (model, "model")))
+    notebook = load_file(config)
+    raw = with_overrides(notebook, overrides)
+    cfg, tok, net = convert(raw, tokenizer, model)  # its refusals name what the notebook lacks
+    _keep_architecture(resolve.config(notebook), cfg)
+    home = Home(home)
+    home.check_writable()
+    name = new_run(home)
+    report = Report.new(name, cfg, "imported", net, Data(str(Path(model).resolve()), None, 0))
+    report.imported()
+    written = write_run_files(home, name, cfg, tok) + [home.model(name), home.report(name)]
+    save_model(written[2], net)
+    report.save(written[3])
+    return RunResult(name, home.path, "imported", report, written)

@@ -29,13 +29,13 @@ import attrs
 import numpy as np
 from tqdm import tqdm
 
-from littlebaby import config as configs
-from littlebaby.text import corpus
-from littlebaby.store import home as files
-from littlebaby.system import reading
-from littlebaby.text import batches as text
+from littlebaby.config import block_options, converter
+from littlebaby.configs import with_overrides
+from littlebaby.errors import UserError, shown
+from littlebaby.plugins import resolve
+from littlebaby.system import arguments, atomic, processes, reading
+from littlebaby.text import batches, corpus
 from littlebaby.text import tokenizer as tokenizers
-from littlebaby.errors import UserError
 
 BLOCK = 1 << 20  # bytes read, decoded and encoded at a time
 SAMPLE_BYTES = 64 << 20  # a tokenizer learns from at most this much text
@@ -84,7 +84,7 @@ def list_sources(paths) -> list[Source]:
             try:  # names what stands there: nothing, a dangling link, a FIFO, a device
                 reading.size_of(given, "data path")
             except UserError as error:
-                raise UserError(error.problem, "give text files or directories: data=PATH") from None
+                raise UserError(error.raw_problem, "give text files or directories: {data=}PATH", (*error.keys, "data")) from None
             candidates = [given]
         prepared = sorted({p.parent for p in candidates if p.name == corpus.META and (p.parent / corpus.TRAIN).exists()})
         for folder in prepared:  # an earlier prepare's output inside the data: its meta.json is not text to learn
@@ -101,7 +101,7 @@ def list_sources(paths) -> list[Source]:
             else:
                 warnings.warn(f"skipping {path}: not a UTF-8 text file", stacklevel=2)
     if not found:
-        raise UserError(f"no UTF-8 text files in {', '.join(map(str, paths))}", "give text files or directories: data=PATH")
+        raise UserError(f"no UTF-8 text files in {', '.join(map(str, paths))}", "give text files or directories: {data=}PATH", "data")
     if not any(s.size for s in found):
         raise UserError("every text file given is empty", "give some training text")
     return found
@@ -163,29 +163,29 @@ class _Writer:
     def write(self, tokenizer, piece: str):
         ids = tokenizer.encode(piece)
         if len(ids) and ids.max() > np.iinfo(self.dtype).max:
-            raise UserError(f"the vocabulary outgrew {self.dtype.name} while encoding", "prepare with c_tokenizer=bpe")
+            raise UserError(f"the vocabulary outgrew {self.dtype.name} while encoding", "prepare with {c_tokenizer=}bpe", "c_tokenizer")
         self.file.write(ids.astype(self.dtype))  # not tofile: its failure names no reason (a full disk)
         self.tokens += len(ids)
         self.bytes += len(piece.encode("utf-8"))
 
 
-def prepare(data, out, overrides=(), quiet: bool = True, log=None, registry=None) -> dict:
+def prepare(data, out, overrides=(), quiet: bool = True, log=None) -> dict:
     """Prepare the text files and directories `data` into the directory `out`; returns meta.json."""
     say = log or (lambda line: None)
     data = [data] if isinstance(data, (str, os.PathLike)) else data  # one path, or a list of them
     if not isinstance(data, (list, tuple)):
-        raise UserError(f"data must be a path or a list of paths, got {reading.shown(data)}", "for example data=['books/']")
-    data = [reading.given_path(path, "data", "books/") for path in data]
-    given = configs.with_overrides({}, overrides)
-    config = configs.from_dict(given, registry)
-    options = _tokenizer_options(config, registry)  # a tokenizer that is not installed, or bad options: before any file
+        raise UserError(f"{{data}} must be a path or a list of paths, got {shown(data)}", "for example {data=}['books/']", "data")
+    data = [arguments.given_path(path, "data", "books/") for path in data]
+    given = with_overrides({}, overrides)
+    config = resolve.config(given)
+    options = _tokenizer_options(config)  # a tokenizer that is not installed, or bad options: before any file
     stray = sorted(set(given) - {"c_tokenizer", *options})
     if stray:  # n_ctx, lr, ...: valid config keys, but nothing prepare does depends on them
         raise UserError(f"prepare takes only c_tokenizer and its options ({', '.join(options) or 'none for ' + config.c_tokenizer}), "
                         f"not {', '.join(stray)}", "give training keys to train --data DIR")
-    out = reading.given_path(out, "out", "prepared/")
+    out = arguments.given_path(out, "out", "prepared/")
     if os.path.lexists(out):  # lexists: a dangling link there would make the final rename fail
-        raise UserError(f"out={out} exists", "give a new directory (prepare never overwrites)")
+        raise UserError(f"{{out=}}{out} exists", "give a new directory (prepare never overwrites)", "out")
     sources = list_sources(data)
     total = sum(s.size for s in sources)
     sampled = total > SAMPLE_BYTES
@@ -194,17 +194,17 @@ def prepare(data, out, overrides=(), quiet: bool = True, log=None, registry=None
         try:  # before the tokenizer's training: an out that cannot be written is said at once
             temporary = _temporary_beside(out)
         except OSError as error:
-            raise files.WriteError(out, error, kept="nothing was written") from None
+            raise atomic.WriteError(out, error, kept="nothing was written") from None
         say(f"{len(sources)} text files, {total:,} bytes; training the {config.c_tokenizer} tokenizer on {trained_on}")
-        tokenizer = tokenizers.train(config, sample(sources, total), min(total, SAMPLE_BYTES), quiet, registry)
+        tokenizer = tokenizers.train(config, sample(sources, total), min(total, SAMPLE_BYTES), quiet)
         tokenizer, meta = _encode(sources, total, tokenizer, temporary, sampled, quiet)
         meta.update(tokenizer_trained_on=trained_on, tokenizer_options=options)
-        files.write_json(temporary / corpus.META, meta)
-        temporary.chmod(0o777 & ~files.current_umask())  # mkdtemp makes 0700; the corpus is an ordinary directory
+        atomic.write_json(temporary / corpus.META, meta)
+        temporary.chmod(0o777 & ~atomic.current_umask())  # mkdtemp makes 0700; the corpus is an ordinary directory
         _move_into_place(temporary, out)
     except OSError as error:  # a full disk, a file too large, out appearing meanwhile (reads are UserErrors already)
         _remove_own_temporaries(out)
-        raise files.WriteError(out, error, kept="nothing was written") from None
+        raise atomic.WriteError(out, error, kept="nothing was written") from None
     except BaseException:  # Ctrl-C or a scheduler's signal, even one landing as the temporary was being made
         _remove_own_temporaries(out)
         raise
@@ -215,8 +215,8 @@ def _move_into_place(temporary: Path, out: Path):
     """Rename the finished temporary to out, unless out appeared while this prepare ran (another
     prepare of the same out finished first): the rename would fail with "Directory not empty", or
     quietly replace an empty directory."""
-    appeared = UserError(f"out={out} appeared while this prepare ran (another prepare wrote it?)",
-                         "give a new directory (prepare never overwrites); nothing was written")
+    appeared = UserError(f"{{out=}}{out} appeared while this prepare ran (another prepare wrote it?)",
+                         "give a new directory (prepare never overwrites); nothing was written", "out")
     if os.path.lexists(out):
         raise appeared
     try:
@@ -230,28 +230,28 @@ def _move_into_place(temporary: Path, out: Path):
 def _remove_own_temporaries(out: Path):
     """Remove the temporaries this process made beside out (by their name, which carries its pid):
     found by name, so a signal between mkdtemp and the assignment of its result leaves none either."""
-    for own in out.parent.glob(f"{glob.escape(files.temporary_prefix(out.name))}*.tmp"):
+    for own in out.parent.glob(f"{glob.escape(atomic.temporary_prefix(out.name))}*.tmp"):
         shutil.rmtree(own, ignore_errors=True)
 
 
 def _temporary_beside(out: Path) -> Path:
-    """An empty folder to write into, beside out and named after this process (files.temporary_prefix),
+    """An empty folder to write into, beside out and named after this process (atomic.temporary_prefix),
     after removing those a killed prepare of the same out left (its pid is dead)."""
-    files.make_parents(out)
+    atomic.make_parents(out)
     for leftover in out.parent.glob(f".{glob.escape(out.name)}.*.tmp"):
-        if files.is_leftover(leftover):
+        if processes.is_leftover(leftover):
             shutil.rmtree(leftover, ignore_errors=True)
-    return Path(tempfile.mkdtemp(dir=out.parent, prefix=files.temporary_prefix(out.name), suffix=".tmp"))
+    return Path(tempfile.mkdtemp(dir=out.parent, prefix=atomic.temporary_prefix(out.name), suffix=".tmp"))
 
 
-def _tokenizer_options(config, registry) -> dict:
-    options = configs.block_options(config, tokenizers.tokenizer_class(config, registry))
-    return configs.converter.unstructure(options) if options is not None else {}
+def _tokenizer_options(config) -> dict:
+    options = block_options(config, config.chosen("tokenizer"))
+    return converter.unstructure(options) if options is not None else {}
 
 
 def _encode(sources, total, tokenizer, folder: Path, sampled: bool, quiet: bool):
     dtype = corpus.dtype_for(tokenizer.vocab_size)
-    cut = int(text.TRAIN_FRACTION * total)  # in bytes of the concatenated sources
+    cut = int(batches.TRAIN_FRACTION * total)  # in bytes of the concatenated sources
     writers = {"train": _Writer(folder / corpus.TRAIN, dtype), "val": _Writer(folder / corpus.VAL, dtype)}
     listed, offset = [], 0
     with contextlib.ExitStack() as stack, tqdm(total=total, disable=quiet, unit="B", unit_scale=True, desc="prepare") as bar:
@@ -277,7 +277,7 @@ def _encode(sources, total, tokenizer, folder: Path, sampled: bool, quiet: bool)
         "tokenizer": tokenizers.to_file(tokenizer),
         "dtype": dtype,
         "splits": {name: {"tokens": w.tokens, "bytes": w.bytes} for name, w in writers.items()},
-        "split_rule": f"sources concatenated in the order listed; the first {text.TRAIN_FRACTION:.0%} of the bytes train, the rest validate",
+        "split_rule": f"sources concatenated in the order listed; the first {batches.TRAIN_FRACTION:.0%} of the bytes train, the rest validate",
         "sources": listed,
     }
     return tokenizer, meta

@@ -29,7 +29,7 @@ from pathlib import Path
 import attrs
 
 from littlebaby.store import weights as checkpoint
-from littlebaby.store import home as files
+from littlebaby.system import atomic
 from littlebaby.system import reading
 from littlebaby.errors import UserError
 
@@ -82,7 +82,7 @@ def _sync_folder(path: Path):
 
 def _retire(path: Path):
     """Delete a checkpoint folder so that no moment shows it half deleted: rename it away first."""
-    hidden = path.with_name(f"{files.temporary_prefix(path.name)}retired.tmp")
+    hidden = path.with_name(f"{atomic.temporary_prefix(path.name)}retired.tmp")
     os.rename(path, hidden)
     if hidden.is_symlink() or not hidden.is_dir():  # a file or a link where a folder belongs
         with contextlib.suppress(OSError):
@@ -99,9 +99,9 @@ def write(folder, step: int, model, optimizer, state: dict, report_position: dic
         with contextlib.suppress(BrokenCheckpoint):
             return verify(final)  # this step is saved already (the end fell on an interval)
         _retire(final)
-    temporary = Path(tempfile.mkdtemp(dir=folder, prefix=files.temporary_prefix(final.name), suffix=".tmp"))
+    temporary = Path(tempfile.mkdtemp(dir=folder, prefix=atomic.temporary_prefix(final.name), suffix=".tmp"))
     try:
-        os.chmod(temporary, 0o777 & ~files.current_umask())  # mkdtemp makes 0700; a checkpoint is an ordinary folder
+        os.chmod(temporary, 0o777 & ~atomic.current_umask())  # mkdtemp makes 0700; a checkpoint is an ordinary folder
         # each part's hash is of the bytes as written, so a checkpoint costs one write and no read
         hashes = {PARTS[0]: checkpoint.save_model(temporary / PARTS[0], model)}
         pause = float(os.environ.get(PAUSE_VARIABLE) or 0)
@@ -109,7 +109,7 @@ def write(folder, step: int, model, optimizer, state: dict, report_position: dic
             time.sleep(pause)
         hashes[PARTS[1]] = checkpoint.save_optimizer(temporary / PARTS[1], optimizer, state)
         manifest = {"format": FORMAT, "run": folder.name, "step": step, "state": state, "report": report_position, "parts": hashes}
-        files.write_json(temporary / MANIFEST, manifest)
+        atomic.write_json(temporary / MANIFEST, manifest)
         _sync_folder(temporary)
         os.rename(temporary, final)
         _sync_folder(folder)

@@ -1,29 +1,22 @@
-"""The run report, outputs/report_<run>.json: its keys are written and read here only.
+"""A run's report, outputs/report_<run>.json: `Report` owns its keys; nothing else reads or writes them.
 
-A report is a JSON object, kept as a plain dict while a run trains (a notebook looks at `result.report`),
-written after each eval and at least every few seconds, read back by resume, `plot` and `runs`. Its keys:
+The file is a JSON object, rewritten after each eval and at least every few seconds while a run trains:
 
     guid, base, created, littlebaby_version     who: the run, the run it was finetuned from
     config_name, config, blocks, parameters,    what was trained
       vocab_size, new_characters (finetunes)
-    data: {source, shipped, characters,         what it was trained on (see `Data`)
-           sha256, rereadable, train_tokens, val_tokens, val_bytes, val_bytes_per_token}
-    writer: {pid, host}                         the process training it now (or last)
-    environment                                 Python, numpy, BLAS
+    data: {source, shipped, characters, sha256, rereadable, train_tokens, val_tokens, val_bytes,
+           val_bytes_per_token}               what it was trained on (`Data`)
+    writer: {pid, host}, world, environment     the process training it now (or last), its MPI world, Python and BLAS
     total_steps, steps_per_epoch, batch_size    the schedule, set when training starts
-    steps: [step_record, ...]                   one record per step
-    val: [{step, loss, bpb}, ...], best_val_loss, best_val_step, best_val_bpb
-                                                bpb: bits per byte (corpus.bits_per_byte)
+    steps: [step record, ...], val: [{step, loss, bpb}, ...], best_val_loss, best_val_step, best_val_bpb
     status                                      running, finished, interrupted, diverged or imported
                                                   (listed as killed: running, but its writer is gone)
-    stop_signal                                 the signal that interrupted it (SIGINT, SIGTERM, SIGHUP)
-    diverged_at                                 the step whose loss was not a number
-    steps_done, train_seconds, wall_seconds,    progress and throughput
-      tokens_per_second, peak_memory_mb
-    resumed: [step, ...]                        where each resume started
+    stop_signal, diverged_at, resumed           how its sessions ended and began
+    steps_done, train_seconds, wall_seconds, tokens_per_second, peak_memory_mb
 
-Writing goes through the functions below; `read` is strict (resume and plot need a whole report);
-listing.py reads tolerantly for `runs` (a '?' for what it cannot read, not a failure on one damaged report).
+`Report.read` is strict (resume and plot need the whole report); `Report.listed` reads tolerantly for
+`runs` ('?' for what a damaged report lacks, never a failure).
 """
 
 import datetime
@@ -36,14 +29,12 @@ import attrs
 import numpy as np
 
 import littlebaby
-from littlebaby import config as configs
-from littlebaby.store import home as files
-from littlebaby.system import memory
-from littlebaby.system import reading
-from littlebaby.store.weights import plugin_metadata
-from littlebaby.text.corpus import bits_per_byte
-from littlebaby.errors import UserError
+from littlebaby.config import to_dict
+from littlebaby.errors import UserError, shown
 from littlebaby.store.report_writer import ReportWriter
+from littlebaby.store.weights import plugin_metadata
+from littlebaby.system import memory, processes, reading
+from littlebaby.text.corpus import bits_per_byte
 
 LIMIT = 256 << 20  # bytes of a report file read back: about 350,000 steps' records
 
@@ -64,7 +55,23 @@ class Data:
     val_bytes_per_token: float | None = None
 
 
-# -- creating and writing ------------------------------------------------------------
+@attrs.frozen
+class Summary:
+    """What the CLI says when a run ends."""
+
+    status: str
+    parameters: int
+    steps_done: int
+    total_steps: int
+    best_val_loss: float | None
+    best_val_step: int | None
+    train_seconds: float
+    tokens_per_second: float
+    best_val_bpb: float | None = None
+    allreduce_seconds_per_step: float | None = None
+    processes: int = 1
+
+
 def environment() -> dict:
     """Python, numpy and BLAS as reported by numpy, for the report."""
     info = {"python": platform.python_version(), "platform": platform.platform(), "numpy": np.__version__}
@@ -78,38 +85,10 @@ def environment() -> dict:
     return info
 
 
-def new(name: str, config, config_name: str, model, data: Data, base: str | None = None, new_characters=None) -> dict:
-    report = {
-        "guid": name,  # the run name: a uuid4, with _finetuned... for a finetune
-        "base": base,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "littlebaby_version": littlebaby.__version__,
-        "config_name": config_name,
-        "config": configs.to_dict(config),
-        "blocks": plugin_metadata(model),
-        "parameters": int(model.parameters.size),
-        "vocab_size": model.vocab_size,
-        "data": attrs.asdict(data),
-        "environment": environment(),
-    }
-    if new_characters is not None:  # a finetune: the characters its text added to the vocabulary
-        report["new_characters"] = new_characters
-    return report
-
-
-def write(path, report: dict, writer: ReportWriter | None = None):
-    """The report file; a session passes its one writer, which serialises only the records new since its last write."""
-    (writer or ReportWriter()).write(path, report)
-
-
-def start(report: dict, total_steps: int, steps_per_epoch: int, batch_size: int):
-    """The schedule of the training about to start (again, when resumed), by this process."""
-    report.setdefault("steps", [])
-    report.setdefault("val", [])
-    report.update(total_steps=total_steps, steps_per_epoch=steps_per_epoch, batch_size=batch_size, status="running",
-                  writer={"pid": os.getpid(), "host": socket.gethostname()})
-    for key in ("stop_signal", "diverged_at"):  # of an earlier session: this one has neither stopped nor diverged
-        report.pop(key, None)
+def _statistic(value) -> float | None:
+    """4 significant digits, or None (null) once it overflowed: a step on its way to diverging can
+    square weights past float32's range while its loss is finite, and JSON has no NaN."""
+    return float(f"{value:.4g}") if math.isfinite(value) else None
 
 
 def step_record(step: int, loss, lr, grad_norm, seconds: float, tokens: int, groups: dict) -> dict:
@@ -126,124 +105,208 @@ def step_record(step: int, loss, lr, grad_norm, seconds: float, tokens: int, gro
     }
 
 
-def _statistic(value) -> float | None:
-    """4 significant digits, or None (null) once it overflowed: a step on its way to diverging can
-    square weights past float32's range while its loss is finite, and JSON has no NaN."""
-    return float(f"{value:.4g}") if math.isfinite(value) else None
-
-
-def add_step(report: dict, record: dict, train_seconds: float):
-    report["steps"].append(record)
-    report["train_seconds"] = round(train_seconds, 3)
-
-
-def add_val(report: dict, step: int, loss: float):
-    record = {"step": step, "loss": round(loss, 5)}
-    bytes_per_token = (report.get("data") or {}).get("val_bytes_per_token")
-    if bytes_per_token:  # comparable across tokenizers
-        record["bpb"] = round(bits_per_byte(loss, bytes_per_token), 5)
-    report["val"].append(record)
-    _keep_if_best(report, record)
-
-
-def _keep_if_best(report: dict, record: dict):
-    if report.get("best_val_loss") is None or record["loss"] < report["best_val_loss"]:
-        report["best_val_loss"], report["best_val_step"], report["best_val_bpb"] = record["loss"], record["step"], record.get("bpb")
-
-
-def step_count(report: dict) -> int:
-    return len(report["steps"])
-
-
-def last_val_step(report: dict) -> int | None:
-    return report["val"][-1]["step"] if report.get("val") else None
-
-
-def add_wall_seconds(report: dict, seconds: float):
-    """Wall time includes evals and report writes; train_seconds only the steps."""
-    report["wall_seconds"] = round(report.get("wall_seconds", 0.0) + seconds, 3)
-
-
-def progress(report: dict, status: str, steps_done: int, tokens_per_second, peak_memory_mb: float):
-    report.update(status=status, steps_done=steps_done, tokens_per_second=tokens_per_second, peak_memory_mb=peak_memory_mb)
-
-
-def resumed(report: dict, config, step: int):
-    """A resume from `step`, possibly with a changed recipe (e.g. max_steps)."""
-    report["config"] = configs.to_dict(config)
-    report.setdefault("resumed", []).append(step)
-
-
-def position(report: dict) -> dict:
-    """Where the report stands, saved with each checkpoint: resuming from it forgets what came later."""
-    return {"steps": len(report["steps"]), "val": len(report["val"]), "train_seconds": report.get("train_seconds", 0.0),
-            "wall_seconds": report.get("wall_seconds", 0.0)}
-
-
-def rewind(report: dict, saved: dict, step: int):
-    """The report as it was at a checkpoint of `step`: later step and val records were not kept by it."""
-    report["steps"] = [s for s in report.get("steps", [])[: saved.get("steps")] if s.get("step", 0) <= step]
-    report["val"] = [v for v in report.get("val", [])[: saved.get("val")] if v.get("step", 0) <= step]
-    for key in ("best_val_loss", "best_val_step", "best_val_bpb"):
-        report.pop(key, None)
-    for record in report["val"]:
-        _keep_if_best(report, record)
-    report.update(train_seconds=saved.get("train_seconds", 0.0), wall_seconds=saved.get("wall_seconds", 0.0), steps_done=step)
-
-
-def stopped_by(report: dict, signal_name: str | None):
-    report["stop_signal"] = signal_name
-
-
-def diverged(report: dict, step: int):
-    """The loss stopped being a number at `step`: what the last good steps were stays."""
-    report.update(status="diverged", diverged_at=step, steps_done=step - 1)
-
-
-def trained_elsewhere(report: dict) -> int | None:
-    """The pid of another live process training this run now, or None."""
-    writer = report.get("writer")
-    if report.get("status") == "running" and writer_alive(report) and writer["pid"] != os.getpid():
-        return writer["pid"]
-    return None
-
-
-def writer_alive(report: dict) -> bool:
-    """Whether the process that last trained the run is still running (on this machine: elsewhere, assume so)."""
-    writer = report.get("writer")
-    if not isinstance(writer, dict) or not isinstance(writer.get("pid"), int):
-        return False
-    return writer.get("host") != socket.gethostname() or files.process_alive(writer["pid"])
-
-
-def imported(report: dict):
-    report.update(status="imported", steps_done=0)
-
-
-# -- reading ---------------------------------------------------------------------------
-def read_limit() -> int:
-    """The largest report file read back: LIMIT, or less on a small machine (parsing JSON costs memory)."""
-    return memory.json_limit(LIMIT)
-
-
-def read(path, run: str | None = None) -> dict:
-    """The whole report of a run (of `run`, when given), or a one-line UserError: every part resume
-    and plot use is checked here, so a damaged report fails in one line rather than deep inside a figure."""
-    report = reading.read_json(path, "report file", read_limit(), memory.JSON_FIX)
-    problem = _problem(report)
-    if problem:
-        raise UserError(f"report file {path} is not a littlebaby report ({problem})", "restore or regenerate it")
-    owner = report.get("guid")
-    if run is not None and isinstance(owner, str) and owner != run:  # copied or swapped between runs
-        raise UserError(f"report file {path} is the report of run {reading.shown(owner)}, not of {run}",
-                        "restore this run's own report")
-    return report
-
-
 def value_of(data, key, kind, default="?"):
     """data[key] when data is a dict and the value is of `kind` (bools are not numbers), else default."""
     value = data.get(key) if isinstance(data, dict) else None
     return value if isinstance(value, kind) and not isinstance(value, bool) else default
+
+
+class Report:
+    """One run's report: `data` is the JSON object as written (read it, do not change it from outside)."""
+
+    def __init__(self, data: dict):
+        self.data = data
+        self.writer = ReportWriter()  # keeps the records' text: a write serialises only what is new
+
+    # -- making and saving ---------------------------------------------------------------
+    @classmethod
+    def new(cls, name: str, config, config_name: str, model, data: Data, base: str | None = None, new_characters=None):
+        report = cls({
+            "guid": name,  # the run name: a uuid4, with _finetuned... for a finetune
+            "base": base,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "littlebaby_version": littlebaby.__version__,
+            "config_name": config_name,
+            "config": to_dict(config),
+            "blocks": plugin_metadata(model),
+            "parameters": int(model.parameters.size),
+            "vocab_size": model.vocab_size,
+            "data": attrs.asdict(data),
+            "environment": environment(),
+        })
+        if new_characters is not None:  # a finetune: the characters its text added to the vocabulary
+            report.data["new_characters"] = new_characters
+        return report
+
+    def save(self, path):
+        """The report file, replaced whole (a temporary renamed into place)."""
+        self.writer.write(path, self.data)
+
+    # -- a training session ----------------------------------------------------------------
+    def start(self, total_steps: int, steps_per_epoch: int, batch_size: int, world: dict):
+        """The schedule of the training about to start (again, when resumed), by this process."""
+        self.data.setdefault("steps", [])
+        self.data.setdefault("val", [])
+        self.data.update(total_steps=total_steps, steps_per_epoch=steps_per_epoch, batch_size=batch_size, status="running",
+                         writer={"pid": os.getpid(), "host": socket.gethostname()}, world=world)
+        for key in ("stop_signal", "diverged_at"):  # of an earlier session: this one has neither stopped nor diverged
+            self.data.pop(key, None)
+
+    def add_step(self, record: dict, train_seconds: float):
+        self.data["steps"].append(record)
+        self.data["train_seconds"] = round(train_seconds, 3)
+
+    def add_val(self, step: int, loss: float):
+        record = {"step": step, "loss": round(loss, 5)}
+        bytes_per_token = (self.data.get("data") or {}).get("val_bytes_per_token")
+        if bytes_per_token:  # comparable across tokenizers
+            record["bpb"] = round(bits_per_byte(loss, bytes_per_token), 5)
+        self.data["val"].append(record)
+        self._keep_if_best(record)
+
+    def _keep_if_best(self, record: dict):
+        if self.data.get("best_val_loss") is None or record["loss"] < self.data["best_val_loss"]:
+            self.data.update(best_val_loss=record["loss"], best_val_step=record["step"], best_val_bpb=record.get("bpb"))
+
+    def add_wall_seconds(self, seconds: float):
+        """Wall time includes evals and report writes; train_seconds only the steps."""
+        self.data["wall_seconds"] = round(self.data.get("wall_seconds", 0.0) + seconds, 3)
+
+    def progress(self, status: str, steps_done: int, tokens_per_second, peak_memory_mb: float, allreduce_seconds=None):
+        self.data.update(status=status, steps_done=steps_done, tokens_per_second=tokens_per_second, peak_memory_mb=peak_memory_mb)
+        if allreduce_seconds is not None:
+            self.data["world"]["allreduce_seconds_per_step"] = round(allreduce_seconds, 6)
+
+    def stopped_by(self, signal_name: str | None):
+        self.data["stop_signal"] = signal_name
+
+    def diverged(self, step: int):
+        """The loss stopped being a number at `step`: what the last good steps were stays."""
+        self.data.update(status="diverged", diverged_at=step, steps_done=step - 1)
+
+    def imported(self):
+        self.data.update(status="imported", steps_done=0)
+
+    # -- resuming ----------------------------------------------------------------------------
+    def position(self) -> dict:
+        """Where the report stands, saved with each checkpoint: resuming from it forgets what came later."""
+        return {"steps": len(self.data["steps"]), "val": len(self.data["val"]), "train_seconds": self.train_seconds,
+                "wall_seconds": self.data.get("wall_seconds", 0.0)}
+
+    def rewind(self, saved: dict, step: int):
+        """The report as it was at a checkpoint of `step`: later step and val records were not kept by it."""
+        data = self.data
+        data["steps"] = [s for s in data.get("steps", [])[: saved.get("steps")] if s.get("step", 0) <= step]
+        data["val"] = [v for v in data.get("val", [])[: saved.get("val")] if v.get("step", 0) <= step]
+        for key in ("best_val_loss", "best_val_step", "best_val_bpb"):
+            data.pop(key, None)
+        for record in data["val"]:
+            self._keep_if_best(record)
+        data.update(train_seconds=saved.get("train_seconds", 0.0), wall_seconds=saved.get("wall_seconds", 0.0), steps_done=step)
+
+    def resumed(self, config, step: int):
+        """A resume from `step`, possibly with a changed recipe (e.g. max_steps)."""
+        self.data["config"] = to_dict(config)
+        self.data.setdefault("resumed", []).append(step)
+
+    def trained_elsewhere(self) -> int | None:
+        """The pid of another live process training this run now, or None."""
+        writer = self.data.get("writer")
+        if self.data.get("status") == "running" and self.writer_alive() and writer["pid"] != os.getpid():
+            return writer["pid"]
+        return None
+
+    def writer_alive(self) -> bool:
+        """Whether the process that last trained the run is still running (on this machine: elsewhere, assume so)."""
+        writer = self.data.get("writer")
+        if not isinstance(writer, dict) or not isinstance(writer.get("pid"), int):
+            return False
+        return writer.get("host") != socket.gethostname() or processes.process_alive(writer["pid"])
+
+    def trained_on(self, path) -> Data:
+        """The recorded data of the run (for resume), or a UserError for a report without it."""
+        data = self.data.get("data")
+        try:
+            counts = {key: data.get(key) for key in ("train_tokens", "val_tokens", "val_bytes", "val_bytes_per_token")}
+            return Data(str(data["source"]), data.get("shipped"), int(data["characters"]), data.get("sha256"),
+                        data.get("rereadable", True) is not False, **counts)
+        except (TypeError, KeyError, ValueError, AttributeError):
+            raise UserError(f"report file {path} does not record the run's data", "finetune the run on its data instead") from None
+
+    # -- reading -------------------------------------------------------------------------------
+    @property
+    def train_seconds(self) -> float:
+        return self.data.get("train_seconds", 0.0)
+
+    @property
+    def step_count(self) -> int:
+        return len(self.data["steps"])
+
+    @property
+    def last_val_step(self) -> int | None:
+        return self.data["val"][-1]["step"] if self.data.get("val") else None
+
+    @property
+    def world(self) -> dict:
+        return self.data.get("world", {})
+
+    def summary(self) -> Summary:
+        data, world = self.data, self.world
+        return Summary(data["status"], data["parameters"], data.get("steps_done", 0), data.get("total_steps", 0),
+                       data.get("best_val_loss"), data.get("best_val_step"), self.train_seconds, data.get("tokens_per_second") or 0.0,
+                       data.get("best_val_bpb"), world.get("allreduce_seconds_per_step"), world.get("processes", 1))
+
+    def curves(self) -> tuple[list, list, int]:
+        """(step records, val records, tokens per step) for the training figure."""
+        config = self.data.get("config", {})
+        return self.data.get("steps", []), self.data.get("val", []), config["batch_size"] * config["n_ctx"]
+
+    def val_curve(self) -> tuple[list, list, list]:
+        """(steps, training seconds so far, val loss) of each val record; seconds count the steps only, not evals."""
+        elapsed, total = {}, 0.0
+        for record in self.data.get("steps", []):
+            total += record.get("seconds", 0.0)
+            elapsed[record["step"]] = total
+        steps = [v["step"] for v in self.data.get("val", [])]
+        return steps, [elapsed.get(s, 0.0) for s in steps], [v["loss"] for v in self.data.get("val", [])]
+
+    @classmethod
+    def read(cls, path, run: str | None = None) -> "Report":
+        """The whole report of a run (of `run`, when given), or a one-line UserError: every part resume
+        and plot use is checked here, so a damaged report fails in one line rather than deep inside a figure."""
+        data = reading.read_json(path, "report file", read_limit(), memory.JSON_FIX)
+        problem = _problem(data)
+        if problem:
+            raise UserError(f"report file {path} is not a littlebaby report ({problem})", "restore or regenerate it")
+        owner = data.get("guid")
+        if run is not None and isinstance(owner, str) and owner != run:  # copied or swapped between runs
+            raise UserError(f"report file {path} is the report of run {shown(owner)}, not of {run}", "restore this run's own report")
+        return cls(data)
+
+    def listed(self) -> dict:
+        """What `runs` shows of the report, tolerantly: '?' (or None) for whatever is unreadable."""
+        data = self.data
+        config = value_of(data, "config", dict, {})
+        status = value_of(data, "status", str)
+        seconds = [s for r in value_of(data, "steps", list, []) if isinstance(r, dict)
+                   if isinstance(s := r.get("seconds"), (int, float))]
+        return {
+            "created": value_of(data, "created", str, ""),
+            "config_name": value_of(data, "config_name", str),
+            "config": config,
+            "blocks": "/".join(str(value_of(config, k, str)) for k in ("c_sequence", "c_attention", "c_network")),
+            "tokenizer": value_of(config, "c_tokenizer", str, "char"),  # older runs have no key: char
+            "status": "killed" if status == "running" and not self.writer_alive() else status,
+            "parameters": value_of(data, "parameters", int, None),
+            "steps_done": value_of(data, "steps_done", int, None),
+            "step_seconds": seconds,
+            **{key: value_of(data, key, (int, float), None) for key in ("best_val_loss", "best_val_bpb", "train_seconds")},
+        }
+
+
+def read_limit() -> int:
+    """The largest report file read back: LIMIT, or less on a small machine (parsing JSON costs memory)."""
+    return memory.json_limit(LIMIT)
 
 
 def _numbers(record, keys, nulls: bool = False) -> bool:
@@ -268,45 +331,3 @@ def _problem(report) -> str | None:
     if not isinstance(val, list) or not all(_numbers(r, ("step", "loss")) for r in val):
         return "a val record lacks step or loss"
     return None
-
-
-def train_seconds(report: dict) -> float:
-    return report.get("train_seconds", 0.0)
-
-
-def data_of(report: dict, path) -> Data:
-    """The recorded data of a run (for resume), or a UserError for a report without it."""
-    data = report.get("data")
-    try:
-        counts = {key: data.get(key) for key in ("train_tokens", "val_tokens", "val_bytes", "val_bytes_per_token")}
-        return Data(str(data["source"]), data.get("shipped"), int(data["characters"]), data.get("sha256"),
-                    data.get("rereadable", True) is not False, **counts)
-    except (TypeError, KeyError, ValueError, AttributeError):
-        raise UserError(f"report file {path} does not record the run's data", "finetune the run on its data instead") from None
-
-
-@attrs.frozen
-class Summary:
-    """What the CLI says when a run ends."""
-
-    status: str
-    parameters: int
-    steps_done: int
-    total_steps: int
-    best_val_loss: float | None
-    best_val_step: int | None
-    train_seconds: float
-    tokens_per_second: float
-    best_val_bpb: float | None = None
-
-
-def summary(report: dict) -> Summary:
-    return Summary(report["status"], report["parameters"], report.get("steps_done", 0), report.get("total_steps", 0), report.get("best_val_loss"),
-                   report.get("best_val_step"), report.get("train_seconds", 0.0), report.get("tokens_per_second") or 0.0,
-                   report.get("best_val_bpb"))
-
-
-def curves(report: dict) -> tuple[list, list, int]:
-    """(step records, val records, tokens per step) for the training figure."""
-    config = report.get("config", {})
-    return report.get("steps", []), report.get("val", []), config["batch_size"] * config["n_ctx"]

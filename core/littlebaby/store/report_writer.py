@@ -15,7 +15,7 @@ place, which the writer sees and serialises afresh.
 
 import json
 
-from littlebaby.store import home as files
+from littlebaby.system import atomic
 
 INDENT = 2
 
@@ -57,4 +57,4 @@ class ReportWriter:
 
     def write(self, path, report: dict):
         """The report file, replaced whole (a temporary renamed into place)."""
-        files.write_text(path, self.text(report) + "\n")
+        atomic.write_text(path, self.text(report) + "\n")

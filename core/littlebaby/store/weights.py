@@ -20,18 +20,20 @@ import safetensors
 import safetensors.numpy
 
 import littlebaby
-from littlebaby import config as configs
+from littlebaby.errors import describe_bytes
+from littlebaby.config import to_dict
 from littlebaby.system import reading
 from littlebaby.errors import UserError
-from littlebaby.store.home import write_bytes
-from littlebaby.nn.gpt import build_model
+from littlebaby.system.atomic import write_bytes
+from littlebaby.plugins import resolve
 
 FORMAT = "littlebaby-model-1"
 
 
 def plugin_metadata(model) -> dict:
     """kind -> {name, distribution, version} of the blocks the model is built from."""
-    return {kind: {"name": e.name, "distribution": e.distribution, "version": e.version} for kind, e in model.entries.items()}
+    return {kind: {"name": e.name, "distribution": e.distribution, "version": e.version}
+            for kind, e in model.config.selected.items() if kind != "tokenizer"}
 
 
 def save_model(path, model) -> str:
@@ -40,7 +42,7 @@ def save_model(path, model) -> str:
     metadata = {
         "format": FORMAT,
         "littlebaby_version": littlebaby.__version__,
-        "config": json.dumps(configs.to_dict(model.config)),
+        "config": json.dumps(to_dict(model.config)),
         "plugins": json.dumps(plugin_metadata(model)),
         "vocab_size": str(model.vocab_size),
     }
@@ -67,7 +69,7 @@ def _opened(path, what: str):
         with open(path, "rb") as f:  # the header's length, capped before safetensors reads the header
             length = int.from_bytes(f.read(8), "little")
         if length > reading.JSON_LIMIT:
-            raise UserError(f"{what} file {path} declares a header of {reading.describe_bytes(length)}, more than any littlebaby writes",
+            raise UserError(f"{what} file {path} declares a header of {describe_bytes(length)}, more than any littlebaby writes",
                             "retrain, or restore the file")
         with safetensors.safe_open(str(path), framework="np") as handle:
             yield handle
@@ -114,7 +116,7 @@ def _metadata_json(metadata: dict, key: str, path, what: str):
     return reading.loads(metadata[key], f"the {key} in {what} file {path}")
 
 
-def load_model(path, registry=None, vocab_size: int | None = None):
+def load_model(path, vocab_size: int | None = None):
     """The model saved at path (its config from the file's metadata).
 
     The header's tensor names, dtypes and shapes are checked against the config, and the
@@ -125,7 +127,7 @@ def load_model(path, registry=None, vocab_size: int | None = None):
         metadata = handle.metadata() or {}
         if metadata.get("format") != FORMAT or "config" not in metadata:
             raise UserError(f"model file {path} has no littlebaby metadata", "is it a littlebaby model? import original models with import-original")
-        config = configs.from_dict(_metadata_json(metadata, "config", path, "model"), registry)
+        config = resolve.config(_metadata_json(metadata, "config", path, "model"))
         saved_vocab = _metadata_json(metadata, "vocab_size", path, "model")
         if isinstance(saved_vocab, bool) or not isinstance(saved_vocab, int) or saved_vocab < 1:
             raise UserError(f"model file {path} gives vocab_size {saved_vocab!r}, not a positive integer", "retrain, or restore the file")
@@ -135,7 +137,7 @@ def load_model(path, registry=None, vocab_size: int | None = None):
                 "use the tokenizer file of the same run",
             )
         found = _header(handle)
-        model = build_model(config, saved_vocab, registry)  # refuses a config too large for memory
+        model = resolve.build_model(config, saved_vocab)  # refuses a config too large for memory
         named = model.parameters.named()
         check_tensors(found, _described(named), f"model file {path}")
         for name, target in named.items():

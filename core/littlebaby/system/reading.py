@@ -21,9 +21,8 @@ import math
 import os
 import select
 import stat
-from pathlib import Path
 
-from littlebaby.errors import UserError
+from littlebaby.errors import UserError, describe_bytes, shown
 
 JSON_LIMIT = 16 << 20  # config, tokenizer and metadata JSON: far above any real one
 CHUNK = 1 << 20  # bytes read at a time from a file streamed through (hashed, encoded)
@@ -166,50 +165,3 @@ def loads(text: str | bytes, what: str, unique_keys: bool = False):
 def read_json(path, what: str, limit: int = JSON_LIMIT, fix: str = "is it the right file?", unique_keys: bool = False):
     """A JSON file (regular, at most `limit` bytes, strict JSON), or a one-line UserError (`fix`: over the limit)."""
     return loads(read_bytes(path, what, limit, fix), f"{what} {path}", unique_keys)
-
-
-# -- what a Python caller hands the API ------------------------------------------------------
-def given_path(value, name: str, example: str) -> Path:
-    """A path parameter (`home`, `data`, `out`, ...) as a Path, or a one-line UserError naming it: a
-    number or None would be a TypeError from deep inside pathlib, and '' would be the current folder."""
-    if isinstance(value, bytes) or not isinstance(value, (str, os.PathLike)):
-        raise UserError(f"{name} must be a path (a str or a pathlib.Path), got {shown(value)}", f"for example {name}={example!r}")
-    if not os.fspath(value):
-        raise UserError(f"{name} is an empty path", f"for example {name}={example!r}")
-    if "\x00" in os.fspath(value):  # every system call refuses it, with a ValueError
-        raise UserError(f"{name} {shown(os.fspath(value))} holds a NUL character, which no path can", f"for example {name}={example!r}")
-    path = Path(value)
-    if os.fspath(path) != os.fspath(value):  # pathlib drops a trailing '/' or '/.', which the system reads as "a directory"
-        try:
-            os.stat(value)
-        except NotADirectoryError:
-            raise UserError(f"{name}={os.fspath(value)} ends as a directory's path does, but {path} is not a directory",
-                            f"give {path} to mean the file, or a directory") from None
-        except OSError:  # missing, a loop, too long: whoever reads or writes the path says so
-            pass
-    return path
-
-
-def given_text(value, name: str) -> str:
-    """A text parameter (`prompt`, `text`), or a one-line UserError naming it."""
-    if not isinstance(value, str):
-        raise UserError(f"{name} must be a str, got {shown(value)}", f"for example {name}='ROMEO:'")
-    return value
-
-
-def shown(value) -> str:
-    """A value as it appears in an error line: its repr, cut short."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def describe_bytes(count: int) -> str:
-    """1536 -> '1.5 KiB': sizes in messages (a config may ask for more bytes than a float holds)."""
-    if count < 1024:
-        return f"{count} bytes"
-    for power, unit in enumerate(("KiB", "MiB", "GiB", "TiB", "PiB"), start=1):
-        if count < 1024 ** (power + 1):
-            return f"{count / 1024**power:.1f} {unit}"
-    if count < 1024**5 * 10**6:
-        return f"{count // 1024**5:,} PiB"
-    return f"10^{len(str(int(count))) - 1} bytes"

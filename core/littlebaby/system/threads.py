@@ -7,10 +7,18 @@ step's forward and backward (step.py) and the pieces of the optimizer's update
 needs more threads.
 """
 
+import os
 from concurrent.futures import ThreadPoolExecutor, wait
 
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
+
+
+def cores() -> int:
+    """CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:

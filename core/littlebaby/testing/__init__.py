@@ -15,16 +15,19 @@ The pytest plugin (`littlebaby.testing.pytest_plugin`, loaded by pytest
 through the `pytest11` entry point) adds fixtures; see docs/plugins.md.
 """
 
-from littlebaby.testing.build import SIZES, TINY, build_block, registry_with, set_training, tiny_config, tiny_model
-from littlebaby.testing.cache import CacheReport, check_cache, generation_chunks
-from littlebaby.testing.gradients import (
-    GradientReport,
+from littlebaby.testing.build import (
+    SIZES,
+    TINY,
     bind_parameters,
-    check_gradients,
-    check_model_gradients,
-    numerical_gradient,
+    build_block,
     randomize,
+    registry_with,
+    set_training,
+    tiny_config,
+    tiny_model,
 )
+from littlebaby.testing.cache import CacheReport, check_cache, generation_chunks
+from littlebaby.testing.gradients import GradientReport, check_gradients, check_model_gradients, numerical_gradient
 from littlebaby.testing.roundtrip import check_roundtrip
 from littlebaby.testing.shapes import CASES, check_shapes, with_even_head_width
 from littlebaby.testing.suite import block_suite

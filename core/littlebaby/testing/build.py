@@ -8,11 +8,13 @@ under test when it is not installed) and given random parameters, so that no
 term can hide behind a weight of exactly 1 or a bias of 0.
 """
 
+import numpy as np
+
 from littlebaby.nn import gpt as model
-from littlebaby.config import from_dict
 from littlebaby.nn.gpt import GPT
+from littlebaby.nn.params import Parameters
+from littlebaby.plugins import resolve
 from littlebaby.plugins.registry import Registry, default_registry
-from littlebaby.testing.gradients import bind_parameters, randomize
 
 TINY = {
     "n_ctx": 8,
@@ -47,7 +49,7 @@ def registry_with(plugin=None) -> Registry:
 
 def tiny_config(registry=None, **overrides):
     """A validated float64 Config of TINY sizes; overrides may name blocks and plugin options."""
-    return from_dict({**TINY, **overrides}, registry or default_registry())
+    return resolve.config({**TINY, **overrides}, registry)
 
 
 def block_class(kind: str, block, registry=None) -> type:
@@ -64,16 +66,14 @@ def build_block(kind: str, block, config, registry=None, seed=0):
     block is made here exactly as in a GPT: a sequence block gets the config's
     attention and network blocks inside it.
     """
-    registry = registry or default_registry()
-    instance = model.build_block(kind, config, registry, block_class(kind, block, registry))
+    instance = model.build_block(kind, config, block_class(kind, block, registry))
     bind_parameters(instance, dtype=config.dtype, seed=seed)
     return instance
 
 
 def tiny_model(registry=None, seed=0, vocab_size=VOCAB_SIZE, **overrides) -> GPT:
     """A GPT of TINY sizes (overrides as in tiny_config) with random parameters, in eval mode."""
-    registry = registry or default_registry()
-    gpt = GPT(tiny_config(registry, **overrides), vocab_size, registry)
+    gpt = GPT(tiny_config(registry, **overrides), vocab_size)
     randomize(gpt.parameters, seed)
     return gpt.eval()
 
@@ -83,3 +83,27 @@ def set_training(block, mode=True):
     for part in block.walk():
         part.training = mode
     return block
+
+
+def bind_parameters(block, dtype="float64", seed=0, scale=0.3) -> Parameters:
+    """Give a standalone block its flat parameter and gradient buffers, filled at random.
+
+    All values are random (norm weights around 1, everything else around 0) so
+    that no term can hide behind a weight of exactly 1 or a bias of 0.
+    """
+    parameters = Parameters(block, dtype)
+    randomize(parameters, seed, scale)
+    block.parameters = parameters
+    return parameters
+
+
+def randomize(parameters: Parameters, seed=0, scale=0.3):
+    """Fill every parameter at random: N(1, scale) for norm weights, N(0, scale) for the rest.
+
+    Checks run on random values so that no term hides behind a weight of exactly
+    1 or a bias of 0, and gradients are large enough to rise above rounding.
+    """
+    rng = np.random.default_rng(seed)
+    for name, spec in parameters.specs.items():
+        tensor = parameters.view(parameters.data, name)
+        tensor[...] = rng.standard_normal(spec.shape) * scale + (1.0 if spec.init == "ones" else 0.0)

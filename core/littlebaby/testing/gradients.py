@@ -14,7 +14,8 @@ import math
 import attrs
 import numpy as np
 
-from littlebaby.nn.params import Parameters
+from littlebaby.nn.gpt import GPT
+from littlebaby.testing.build import bind_parameters, tiny_model
 
 
 def numerical_gradient(f, array, indices, eps=1e-6):
@@ -63,30 +64,6 @@ class GradientReport:
         return f"gradient check {verdict}: worst relative error {error:.2e} in {name} (tolerance {self.tol:.0e}, {len(self.errors)} tensors)"
 
 
-def bind_parameters(block, dtype="float64", seed=0, scale=0.3) -> Parameters:
-    """Give a standalone block its flat parameter and gradient buffers, filled at random.
-
-    All values are random (norm weights around 1, everything else around 0) so
-    that no term can hide behind a weight of exactly 1 or a bias of 0.
-    """
-    parameters = Parameters(block, dtype)
-    randomize(parameters, seed, scale)
-    block.parameters = parameters
-    return parameters
-
-
-def randomize(parameters: Parameters, seed=0, scale=0.3):
-    """Fill every parameter at random: N(1, scale) for norm weights, N(0, scale) for the rest.
-
-    Checks run on random values so that no term hides behind a weight of exactly
-    1 or a bias of 0, and gradients are large enough to rise above rounding.
-    """
-    rng = np.random.default_rng(seed)
-    for name, spec in parameters.specs.items():
-        tensor = parameters.view(parameters.data, name)
-        tensor[...] = rng.standard_normal(spec.shape) * scale + (1.0 if spec.init == "ones" else 0.0)
-
-
 def _reseed(block, seed):
     # the same dropout masks in every evaluation, so dropout paths can be checked too
     rng = np.random.default_rng(seed)
@@ -110,8 +87,6 @@ def check_gradients(target, x=None, *, targets=None, tol=1e-5, eps=1e-6, samples
             when omitted; its parameters are bound at random if it has none yet).
     Raises AssertionError naming the worst tensor when an error exceeds tol.
     """
-    from littlebaby.nn.gpt import GPT
-
     rng = np.random.default_rng(seed)
     if isinstance(target, GPT):
         if target.parameters.dtype != np.float64:
@@ -179,7 +154,5 @@ def check_gradients(target, x=None, *, targets=None, tol=1e-5, eps=1e-6, samples
 def check_model_gradients(registry=None, *, dropout=0.0, seed=0, tol=1e-5, **overrides):
     """Gradient-check a tiny float64 GPT built from block names and options, e.g.
     `check_model_gradients(c_attention="gqa", n_kv_heads=2)`; with dropout > 0 in training mode."""
-    from littlebaby.testing.build import tiny_model
-
     model = tiny_model(registry, seed=seed, dropout=dropout, **overrides)
     return check_gradients(model.train(dropout > 0), seed=seed, tol=tol)

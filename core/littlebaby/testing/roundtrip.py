@@ -14,7 +14,7 @@ from safetensors.numpy import load, save
 from littlebaby.nn.block import Block
 from littlebaby.nn.gpt import GPT
 from littlebaby.testing.build import build_block, set_training, tiny_config
-from littlebaby.testing.gradients import randomize
+from littlebaby.testing.build import randomize
 
 
 def load_named(parameters, tensors: dict):
@@ -38,7 +38,7 @@ def check_roundtrip(target, config=None, *, kind="attention", registry=None, see
     rng = np.random.default_rng(seed)
     if isinstance(target, GPT):
         first = target.eval()
-        second = GPT(first.config, first.vocab_size, first.registry)
+        second = GPT(first.config, first.vocab_size)
         x = rng.integers(0, first.vocab_size, (2, first.config.n_ctx))
 
         def run(model):

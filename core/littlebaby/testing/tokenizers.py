@@ -21,15 +21,16 @@ import numpy as np
 
 from littlebaby.errors import UserError
 from littlebaby.testing.build import registry_with, tiny_config
-from littlebaby.text.batches import shipped_text
-from littlebaby.text.tokenizer import Tokenizer, from_file, to_file, train
+from littlebaby.text.source import shipped_text
+from littlebaby.plugins import resolve
+from littlebaby.text.tokenizer import Tokenizer, to_file, train
 
 # what every tokenizer is trained on in the suite: English, then scripts and symbols of several widths
 VARIED = shipped_text()[:20000] + "\nΙσμήνη, αδελφούλα μου. 日本語のテキスト. café, naïve, 😀🚀 € ½\r\n\ttab\x00nul\n"
 
 
 def train_on(name: str, text: str, registry, options=None) -> Tokenizer:
-    return train(tiny_config(registry, c_tokenizer=name, **(options or {})), [text], registry=registry)
+    return train(tiny_config(registry, c_tokenizer=name, **(options or {})), [text])
 
 
 def check_roundtrip(tokenizer: Tokenizer, text: str):
@@ -43,7 +44,7 @@ def check_roundtrip(tokenizer: Tokenizer, text: str):
 
 def check_save_load(tokenizer: Tokenizer, text: str, registry):
     data = json.loads(json.dumps(to_file(tokenizer)))  # through JSON text, as the run's file
-    loaded = from_file(data, "test", registry)
+    loaded = resolve.tokenizer(data, "test", registry)
     assert type(loaded) is type(tokenizer) and loaded.vocab_size == tokenizer.vocab_size
     np.testing.assert_array_equal(loaded.encode(text), tokenizer.encode(text))
     assert to_file(loaded) == to_file(tokenizer)

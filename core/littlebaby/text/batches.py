@@ -1,4 +1,4 @@
-"""Training text: reading it, the 90/10 split, epochs of windows, fixed val windows.
+"""Batches from token ids: the 90/10 split, epochs of windows, fixed val windows.
 
 An epoch is one pass over the train split in non-overlapping windows of
 n_ctx + 1 tokens (inputs and their next-token targets), starting at a random
@@ -10,46 +10,15 @@ Validation uses a fixed set of windows drawn with a constant seed from the
 last 10% of the text: the same windows in every run, whatever the run's seed.
 """
 
-import importlib.resources
 import math
+
 import numpy as np
 
-from littlebaby.system import memory
-from littlebaby.system import reading
 from littlebaby.errors import UserError
 
 TRAIN_FRACTION = 0.9  # as the original: the first 90% trains, the last 10% validates
 VAL_SEED = 20251125  # constant, so every run is judged on the same windows
 SHUFFLE_BLOCK = 1 << 16  # windows shuffled as one; a longer epoch is shuffled block by block
-
-
-def read_text(path) -> str:
-    """A UTF-8 text file or a pipe with a writer, or a one-line UserError (missing, another
-    kind of file, too large for this machine, empty, binary, not UTF-8)."""
-    fix = f"train on less text: it takes about {memory.BYTES_PER_CHARACTER} bytes of memory per character"
-    return decode_text(reading.read_bytes(path, "data file", memory.data_limit(), fix, pipes=True), str(path))
-
-
-def decode_text(raw: bytes, name: str) -> str:
-    if not raw.strip():
-        raise UserError(f"data file {name} is empty", "give a text file with some training text")
-    if b"\x00" in raw:
-        raise UserError(f"data file {name} looks binary (it contains NUL bytes)", "give a UTF-8 text file")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise UserError(
-            f"data file {name} is not UTF-8 (byte {raw[error.start]:#04x} at offset {error.start})",
-            "convert it, e.g. iconv -t UTF-8 FILE > FILE.utf8",
-        ) from None
-
-
-def shipped_text(name: str = "shakespeare") -> str:
-    """A text shipped inside the package (littlebaby/data/<name>.txt): tiny Shakespeare."""
-    resource = importlib.resources.files("littlebaby.data").joinpath(f"{name}.txt")
-    if not name.isidentifier() or not resource.is_file():  # a name, never a path
-        raise UserError(f"no shipped text {name!r} in this littlebaby", "install the version that trained the run")
-    return resource.read_text(encoding="utf-8")
 
 
 def split(ids: np.ndarray, n_ctx: int, name: str = "data") -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +30,8 @@ def split(ids: np.ndarray, n_ctx: int, name: str = "data") -> tuple[np.ndarray, 
         raise UserError(
             f"{name} has {len(ids)} tokens; its 10% validation split needs n_ctx + 1 = {n_ctx + 1}, "
             f"so at least {needed} in all",
-            "give more text or lower n_ctx (n_ctx=...)",
+            "give more text or lower {n_ctx}",
+            "n_ctx",
         )
     return train, val
 

@@ -21,15 +21,14 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from littlebaby import config as configs
+from littlebaby.errors import UserError, shown
 from littlebaby.system import reading
-from littlebaby.text import batches as text
-from littlebaby.text import tokenizer as tokenizers
-from littlebaby.errors import UserError
+from littlebaby.text import batches
 
 FORMAT = 1  # of meta.json; a directory of another format is prepared again
 META, TRAIN, VAL = "meta.json", "train.bin", "val.bin"
-PREPARE_AGAIN = "prepare it again: prepare data=TEXT out=DIR"
+PREPARE_AGAIN = "prepare it again: prepare {data=}TEXT {out=}DIR"  # say it with keys=PREPARE_KEYS
+PREPARE_KEYS = ("data", "out")
 
 
 class Mapped:
@@ -65,7 +64,7 @@ class Mapped:
             mapping.madvise(mmap.MADV_DONTNEED)  # a read-only file map: the pages stay in the page cache
         if self.vocab_size is not None and values.size and values.max() >= self.vocab_size:
             raise UserError(f"prepared data file {self.path} holds token id {int(values.max())}, but its tokenizer has "
-                            f"{self.vocab_size} tokens", PREPARE_AGAIN)
+                            f"{self.vocab_size} tokens", PREPARE_AGAIN, PREPARE_KEYS)
         return values
 
     def __iter__(self):
@@ -104,7 +103,7 @@ def dtype_for(vocab_size: int) -> str:
 
 
 def from_text(corpus: str, tokenizer, n_ctx: int, name: str) -> Corpus:
-    train, val = text.split(tokenizer.encode(corpus), n_ctx, name)
+    train, val = batches.split(tokenizer.encode(corpus), n_ctx, name)
     return Corpus(train, val, name, count_bytes(tokenizer, val))
 
 
@@ -119,7 +118,7 @@ def _checked(read):
     try:
         return read()
     except UserError as error:
-        raise UserError(error.problem, PREPARE_AGAIN) from None
+        raise UserError(error.raw_problem, PREPARE_AGAIN, (*error.keys, *PREPARE_KEYS)) from None
 
 
 def read_meta(directory) -> dict:
@@ -128,13 +127,13 @@ def read_meta(directory) -> dict:
     if not os.path.lexists(path):  # a directory or a dangling link in its place is named as such below
         files = [p for p in directory.iterdir()] if directory.is_dir() else []
         problem = "is an empty directory" if not files else f"has no {META}, so it is not a prepared corpus"
-        raise UserError(f"data directory {directory} {problem}", f"prepare it first: prepare data={directory} out=PREPARED")
+        raise UserError(f"data directory {directory} {problem}", f"prepare it first: prepare {{data=}}{directory} {{out=}}PREPARED", ("data", "out"))
     meta = _checked(lambda: reading.read_json(path, "prepared data file"))
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else None
         raise _bad(directory, f"{META} is format {found!r}; this littlebaby reads format {FORMAT}")
     if not isinstance(meta.get("tokenizer_options", {}), dict):
-        raise _bad(directory, f"{META} gives tokenizer_options {reading.shown(meta['tokenizer_options'])}, not keys and values")
+        raise _bad(directory, f"{META} gives tokenizer_options {shown(meta['tokenizer_options'])}, not keys and values")
     return meta
 
 
@@ -147,7 +146,7 @@ def open_split(directory, meta: dict, split: str, vocab_size: int | None = None)
     except (KeyError, TypeError, ValueError) as error:
         raise _bad(directory, f"{META} lacks a valid dtype or token count ({error})") from None
     if name not in ("uint16", "uint32"):  # by name: numpy calls '>u2' (big-endian) uint16 too, and reads it byte-swapped
-        raise _bad(directory, f"{META} gives dtype {reading.shown(name)}, not uint16 or uint32")
+        raise _bad(directory, f"{META} gives dtype {shown(name)}, not uint16 or uint32")
     dtype = np.dtype(name)
     size = _checked(lambda: reading.size_of(path, "prepared data file"))
     if size != tokens * dtype.itemsize:
@@ -160,10 +159,8 @@ def open_split(directory, meta: dict, split: str, vocab_size: int | None = None)
     return mapped
 
 
-def open_prepared(directory, n_ctx: int, registry=None):
-    """(tokenizer, Corpus, meta) of a prepared directory; every check comes before training."""
-    meta = read_meta(directory)
-    tokenizer = tokenizers.from_file(meta.get("tokenizer"), f"{directory}/{META} tokenizer", registry)
+def open_prepared(directory, meta: dict, tokenizer, n_ctx: int) -> Corpus:
+    """The Corpus of a prepared directory (its meta and the tokenizer meta records); every check comes before training."""
     train, val = (open_split(directory, meta, split, tokenizer.vocab_size) for split in ("train", "val"))
     if tokenizer.vocab_size > np.iinfo(np.dtype(meta["dtype"])).max + 1:
         raise _bad(directory, f"its tokenizer has {tokenizer.vocab_size} tokens, more than {train.dtype.name} holds")
@@ -171,51 +168,9 @@ def open_prepared(directory, n_ctx: int, registry=None):
         raise UserError(
             f"prepared data {directory} has {len(train)} train and {len(val)} val tokens; each split needs one window "
             f"of n_ctx + 1 = {n_ctx + 1}",
-            "prepare more text or lower n_ctx=...",
+            "prepare more text or lower {n_ctx}",
+            "n_ctx",
         )
     given = meta["splits"]["val"].get("bytes")  # counted again when absent (or not a count)
     val_bytes = given if isinstance(given, int) and not isinstance(given, bool) and given > 0 else count_bytes(tokenizer, val)
-    return tokenizer, Corpus(train, val, str(Path(directory).resolve()), val_bytes), meta
-
-
-def with_tokenizer(config, tokenizer, meta: dict, registry=None, asked=None, directory="DIR"):
-    """config whose tokenizer keys are those the directory was prepared with; `asked` (the user's
-    overrides) may not name other values: they would be dropped without a word."""
-    keys = {"c_tokenizer": tokenizer.name, **meta.get("tokenizer_options", {})}
-    clash = next((key for key in keys if key in (asked or {}) and asked[key] != keys[key]), None)
-    if clash is not None:
-        held = ", ".join(f"{key} {value}" for key, value in keys.items())
-        raise UserError(f"prepared data {directory} was tokenized with {tokenizer.name} ({held}), not {clash}={asked[clash]}",
-                        f"drop the {clash} override, or prepare the text again with it")
-    return configs.from_dict({**configs.to_dict(config), **keys}, registry)
-
-
-# -- what train, resume and finetune read ------------------------------------------------------
-def is_prepared(data) -> bool:
-    return data is not None and reading.given_path(data, "data", "my_text.txt").is_dir()
-
-
-def load_new(data, config, read_data, quiet=True, registry=None, asked=None):
-    """(config, tokenizer, Corpus, info) of a new run: a prepared directory brings its tokenizer
-    (info None; `asked`, the user's overrides, may not want another); a text file,
-    read_data(data) -> (text, info with .source), trains the config's."""
-    if is_prepared(data):
-        tokenizer, corpus, meta = open_prepared(data, config.n_ctx, registry)
-        return with_tokenizer(config, tokenizer, meta, registry, asked, data), tokenizer, corpus, None
-    content, info = read_data(data)
-    tokenizer = tokenizers.train(config, [content], len(content), quiet, registry)
-    return config, tokenizer, from_text(content, tokenizer, config.n_ctx, info.source), info
-
-
-def load_existing(data, tokenizer, n_ctx: int, read_data, registry=None):
-    """(tokenizer, Corpus, info) for a run that has a tokenizer (resume, finetune): a text file
-    extends it (char: new characters appended; bpe: unchanged); a prepared directory must have used the same."""
-    if is_prepared(data):
-        theirs, corpus, _ = open_prepared(data, n_ctx, registry)
-        if tokenizers.to_file(theirs) != tokenizers.to_file(tokenizer):
-            raise UserError(f"prepared data {data} was tokenized with another vocabulary than this run's",
-                            "finetune on the text files themselves (data=FILE)")
-        return tokenizer, corpus, None
-    content, info = read_data(data)
-    tokenizer = tokenizer.extend(content)
-    return tokenizer, from_text(content, tokenizer, n_ctx, info.source), info
+    return Corpus(train, val, str(Path(directory).resolve()), val_bytes)

@@ -30,7 +30,6 @@ from tqdm import tqdm
 
 from littlebaby.config import block_options
 from littlebaby.errors import UserError
-from littlebaby.plugins.registry import default_registry
 
 PROGRESS_BYTES = 16 << 20  # a tokenizer trained on more than this shows a progress bar
 DEFAULT = "char"  # files without a "tokenizer" name are char: today's files and the original notebook's
@@ -118,26 +117,13 @@ class Tokenizer:
 
 # -- the run's tokenizer file ------------------------------------------------------------
 def to_file(tokenizer: Tokenizer) -> dict:
-    """The JSON of a tokenizer file: its name, then the tokenizer's own keys."""
+    """The JSON of a tokenizer file: its name, then the tokenizer's own keys (plugins/resolve.py reads it back)."""
     return {"tokenizer": tokenizer.name, **tokenizer.to_dict()}
 
 
-def from_file(data, source: str = "tokenizer", registry=None) -> Tokenizer:
-    """A tokenizer from a file's JSON, by the name recorded in it (none: char)."""
-    name = data.get("tokenizer", DEFAULT) if isinstance(data, dict) else DEFAULT
-    if not isinstance(name, str):
-        raise UserError(f"{source} names its tokenizer with {name!r}, not a string", "fix or regenerate the file")
-    cls = (registry or default_registry()).resolve("tokenizer", name).cls
-    return cls.from_dict(data, source)
-
-
-def tokenizer_class(config, registry=None) -> type:
-    return (registry or default_registry()).resolve("tokenizer", config.c_tokenizer).cls
-
-
-def train(config, chunks, total_bytes: int | None = None, quiet: bool = True, registry=None) -> Tokenizer:
-    """The config's tokenizer trained on chunks of text, with a progress bar in bytes on large inputs."""
-    cls = tokenizer_class(config, registry)
+def train(config, chunks, total_bytes: int | None = None, quiet: bool = True) -> Tokenizer:
+    """The (resolved) config's tokenizer trained on chunks of text, with a progress bar in bytes on large inputs."""
+    cls = config.chosen("tokenizer")
     small = (total_bytes or 0) < PROGRESS_BYTES
     bar = tqdm(total=total_bytes, disable=quiet or small, unit="B", unit_scale=True, desc="tokenizer", leave=False)
 

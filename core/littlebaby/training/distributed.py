@@ -15,6 +15,7 @@ exit 2). After that, an exception on one rank calls `abort`, which ends every
 process of the job (MPI_Abort); a killed rank is ended by the launcher itself.
 """
 
+import json
 import os
 import socket
 import sys
@@ -24,6 +25,7 @@ import warnings
 import numpy as np
 
 from littlebaby.system import blas
+from littlebaby.system.threads import cores
 from littlebaby.errors import UserError
 
 # (size, rank) variables that launchers set in each process they start
@@ -109,8 +111,6 @@ class MPIWorld(Solo):
         self.is_root = self.rank == 0
         # processes on this host share its cores: threads default to cores // local_size
         self.local_size = self.comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
-        from littlebaby.training.step import cores  # step.py imports this module
-
         # and BLAS too, or each process's OpenBLAS would spread its GEMMs over every core of the host
         blas.set_threads(max(1, cores() // self.local_size))
 
@@ -147,12 +147,15 @@ class MPIWorld(Solo):
         first, self.agreed = int(first[0]), True
         if first == self.size:
             return
-        message = str(error).encode() if self.rank == first else b""
+        # its parts, not its text: the rank that prints it spells the keys it names as flags or as Python
+        parts = {"problem": error.raw_problem, "fix": error.raw_fix, "keys": list(error.keys)} if self.rank == first else {}
+        message = json.dumps(parts).encode()
         length = np.array([len(message)], dtype=np.int64)
         self.comm.Bcast(length, root=first)
         text = np.frombuffer(message, dtype=np.uint8).copy() if self.rank == first else np.empty(int(length[0]), np.uint8)
         self.comm.Bcast(text, root=first)
-        raise SharedError(text.tobytes().decode(errors="replace"))
+        parts = json.loads(text.tobytes().decode(errors="replace"))
+        raise SharedError(parts["problem"], parts["fix"], parts["keys"])
 
     def hosts(self):
         name = np.zeros(HOST_BYTES, dtype=np.uint8)

@@ -30,12 +30,12 @@ from littlebaby.store import weights as checkpoint
 from littlebaby.store import checkpoints
 from littlebaby.training import distributed
 from littlebaby.store import home as files
-from littlebaby.store import report as reports
+from littlebaby.system import atomic
+from littlebaby.store.report import Report
 from littlebaby.text import batches as text
 from littlebaby.errors import UserError
 from littlebaby.nn.generation import generate as generate_ids
 from littlebaby.training.adamw import AdamW
-from littlebaby.store.report_writer import ReportWriter
 from littlebaby.training.step import thread_count
 from littlebaby.training.stopping import StopRequest, handle_signals
 from littlebaby.text.tokenizer import Tokenizer
@@ -53,7 +53,7 @@ class RunResult:
     name: str  # the run name: a guid, or <guid>_finetuned...
     home: Path
     status: str  # "finished", "interrupted" or "imported"
-    report: dict
+    report: Report
     written: list  # paths of the files written
     sample: str | None = None
     stop_signal: str | None = None  # what interrupted it ("SIGINT", "SIGTERM", "SIGHUP"), or its end's sample (finished)
@@ -70,7 +70,7 @@ class Run:
     model: object
     train_ids: np.ndarray
     val_ids: np.ndarray
-    report: dict
+    report: Report
     written: list  # files this session wrote so far
     optimizer: AdamW | None = None  # None: a fresh AdamW
     state: TrainState | None = None  # None: from step 0
@@ -98,13 +98,12 @@ class Saver:
     step: int | None = None  # of the newest checkpoint (a resumed run starts from one)
     folder: Path | None = None  # of the checkpoint this session wrote last
     writes: bool = True  # False on MPI ranks but 0: they save nothing
-    writer: ReportWriter = attrs.Factory(ReportWriter)  # keeps the records' text: a write serialises only new ones
 
-    def report(self, report: dict):
+    def report(self, report: Report):
         if not self.writes:
             return
         with self._failing_write(self.run.home.report(self.run.name)):
-            reports.write(self.run.home.report(self.run.name), report, self.writer)
+            report.save(self.run.home.report(self.run.name))
 
     def checkpoint(self, trainer, final: bool):
         """A checkpoint of the trainer's step (and at the end the model file), after the report."""
@@ -115,7 +114,7 @@ class Saver:
         state = attrs.asdict(trainer.state())
         with self._failing_write(run.home.checkpoints(run.name)):
             done = checkpoints.write(run.home.checkpoints(run.name), trainer.step, run.model, run.optimizer, state,
-                                     reports.position(run.report))
+                                     run.report.position())
             self.step, self.folder = trainer.step, done.path
             if final:
                 checkpoint.save_model(run.home.model(run.name), run.model)
@@ -126,13 +125,13 @@ class Saver:
         try:
             yield
         except OSError as error:
-            raise UserError(f"cannot write {path} ({error.strerror or error})", f"free space or fix the folder; {self.resume_hint()}") from None
-        except files.WriteError as error:  # a part's atomic write: say which checkpoint is left
-            raise UserError(f"cannot write {error.path} ({error.reason})", f"free space or fix the folder; {self.resume_hint()}") from None
+            raise UserError(f"cannot write {path} ({error.strerror or error})", f"free space or fix the folder; {self.resume_hint()}", "resume") from None
+        except atomic.WriteError as error:  # a part's atomic write: say which checkpoint is left
+            raise UserError(f"cannot write {error.path} ({error.reason})", f"free space or fix the folder; {self.resume_hint()}", "resume") from None
 
     def resume_hint(self) -> str:
         if self.step:
-            return f"the checkpoint of step {self.step} is intact: resume={self.run.name} continues from it"
+            return f"the checkpoint of step {self.step} is intact: {{resume=}}{self.run.name} continues from it"
         return "no checkpoint was saved yet: train again"
 
 
@@ -162,13 +161,13 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
         trainer.load_state(run.state)
     saver.report(run.report)  # a run killed before its first eval is still listed (as killed)
     written = run.written + [p for p in [home.report(name)] if p not in run.written]
-    blocks = "/".join(e.name for e in run.model.entries.values())
+    blocks = "/".join(e.name for kind, e in cfg.selected.items() if kind != "tokenizer")
     with handle_signals(stop, notice=_notice(say)), warnings.catch_warnings():
         # said once the signals are handled: a script that waits for this line can stop the run cleanly
         say(
             f"run {name}: {blocks}, {run.model.parameters.size:,} parameters, {trainer.total_steps} steps "
             f"({epochs.steps_per_epoch} per epoch, batch {epochs.batch_size} x {cfg.n_ctx}) on {len(run.train_ids):,} {run.tokenizer.name} tokens, "
-            + distributed.describe(world, run.report["world"]["threads_per_process"])
+            + distributed.describe(world, run.report.world["threads_per_process"])
             + (f", resuming at step {trainer.step}" if trainer.step else "")
         )
         # numpy's overflow warnings come before the loss turns NaN: the divergence error says it in one line
@@ -176,11 +175,10 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
         try:
             status = trainer.run(quiet=quiet)
         except Diverged as error:
-            reports.diverged(run.report, error.step)
+            run.report.diverged(error.step)
             saver.report(run.report)
-            lower = f"lower lr (for example lr={cfg.lr / 4:g})"
             # every MPI process diverged at this step (the same all-reduced loss): they all leave with exit 2
-            raise distributed.SharedError(error.problem, f"the learning rate is likely too high: {lower}; {saver.resume_hint()}") from None
+            raise distributed.SharedError(error.raw_problem, f"{error.raw_fix}; {saver.resume_hint()}", (*error.keys, "resume")) from None
     stop_signal = stop.signal if status == "interrupted" else None
     if not saver.writes:
         return RunResult(name, home.path, status, run.report, [], stop_signal=stop_signal)
@@ -201,5 +199,5 @@ def _sample(home, name, tokenizer, model, seed) -> str:
     ids = tokenizer.encode(prompt) if prompt else [tokenizer.start_id()]
     out = generate_ids(model, ids, SAMPLE_TOKENS, SAMPLE_TEMPERATURE, rng=np.random.default_rng(seed))
     sample = prompt + tokenizer.decode(out)
-    files.write_text(home.completion(name), sample)
+    atomic.write_text(home.completion(name), sample)
     return sample

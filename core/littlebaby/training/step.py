@@ -25,7 +25,6 @@ buffer sums the processes' parts. Every row weighs 1 / (global batch rows),
 so the sum is the single-process gradient of the whole batch, up to rounding.
 """
 
-import os
 import weakref
 from functools import partial
 
@@ -34,17 +33,11 @@ import numpy as np
 from littlebaby.system import blas
 from littlebaby.system import threads
 from littlebaby.training.distributed import threads_per_process
+from littlebaby.system.threads import cores
 from littlebaby.nn.ops.dropout import RowStreams
 from littlebaby.nn.ops.loss import cross_entropy
 
 _replicas_of: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> its replicas, dropped with it
-
-
-def cores() -> int:
-    """CPU cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def replicas(model, n: int) -> list:

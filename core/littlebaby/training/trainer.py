@@ -31,12 +31,12 @@ import numpy as np
 from tqdm import tqdm
 
 from littlebaby.training import distributed
-from littlebaby.store import report as reports
+from littlebaby.store.report import Report, step_record
 from littlebaby.errors import UserError
 from littlebaby.training.adamw import clip_grad_norm
 from littlebaby.training.schedule import learning_rate
 from littlebaby.training.stats import GroupStats
-from littlebaby.training.step import compute_loss, cores, step_gradients, thread_count
+from littlebaby.training.step import compute_loss, step_gradients, thread_count
 from littlebaby.training.stopping import StopRequest
 
 REPORT_SECONDS = 30.0
@@ -112,14 +112,15 @@ class Diverged(distributed.SharedError):
     """The loss or the gradient stopped being a finite number at `step` (on every MPI process
     at once: they all see the same all-reduced loss and gradient)."""
 
-    def __init__(self, step: int, loss: float, grad_norm: float):
+    def __init__(self, step: int, loss: float, grad_norm: float, lr: float):
         self.step = step
         what = f"the loss is {loss}" if not math.isfinite(loss) else f"the gradient norm is {grad_norm}"
-        super().__init__(f"training diverged at step {step}: {what}", "the learning rate is likely too high: lower lr")
+        super().__init__(f"training diverged at step {step}: {what}",
+                         f"the learning rate is likely too high: lower {{lr}} (for example {{lr=}}{lr / 4:g})", "lr")
 
 
 class Trainer:
-    def __init__(self, model, optimizer, epochs, val, config, report: dict, step: int = 0, on_report=None, on_checkpoint=None,
+    def __init__(self, model, optimizer, epochs, val, config, report: Report, step: int = 0, on_report=None, on_checkpoint=None,
                  stop: StopRequest | None = None, world=None):
         self.model, self.optimizer, self.epochs, self.config = model, optimizer, epochs, config
         self.world = world or distributed.Solo()  # the processes this run trains on (distributed.py)
@@ -134,13 +135,13 @@ class Trainer:
         self.group_stats = GroupStats(model.parameters)
         self.total_steps = total_steps(epochs.steps_per_epoch, config)
         self.tokens_per_step = epochs.batch_size * config.n_ctx
-        self.train_seconds = reports.train_seconds(report)  # summed unrounded; the report rounds
-        reports.start(report, self.total_steps, epochs.steps_per_epoch, epochs.batch_size)
-        report["world"] = {  # hosts() is a collective: every rank makes its Trainer
+        self.train_seconds = report.train_seconds  # summed unrounded; the report rounds
+        world = {  # hosts() is a collective: every rank makes its Trainer
             "processes": self.world.size,
             "hosts": self.world.hosts(),
             "threads_per_process": thread_count(config),
         }
+        report.start(self.total_steps, epochs.steps_per_epoch, epochs.batch_size, world)
 
     # -- one step -------------------------------------------------------------------
     def train_step(self) -> dict:
@@ -154,14 +155,14 @@ class Trainer:
         self.session_reduce_seconds += reduce_seconds
         grad_norm = clip_grad_norm(self.model.grad, config.grad_clip)
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
-            raise Diverged(self.step + 1, float(loss), float(grad_norm))
+            raise Diverged(self.step + 1, float(loss), float(grad_norm), config.lr)
         lr = learning_rate(self.step, self.total_steps, config.lr, config.min_lr, config.warmup_steps)
         weight_sq = self.group_stats.squared_norms(self.model.parameters.data)
         self.optimizer.step(self.model.grad, lr)
         self.step += 1
         seconds = time.perf_counter() - started
         groups = self.group_stats.step_stats(self.model.grad, weight_sq, self.optimizer.update)
-        record = reports.step_record(self.step, loss, lr, grad_norm, seconds, self.tokens_per_step, groups)
+        record = step_record(self.step, loss, lr, grad_norm, seconds, self.tokens_per_step, groups)
         if self.world.size > 1:
             record["allreduce_seconds"] = round(reduce_seconds, 5)
         return record
@@ -171,8 +172,8 @@ class Trainer:
             raise RuntimeError(f"the processes' parameters differ at step {self.step}: a bug, please report it")
         loss = evaluate(self.model, self.val_inputs, self.val_targets, self.config.batch_size, self.world)
         if not math.isfinite(loss):  # the last update broke the weights: stop as at a non-finite training loss
-            raise Diverged(self.step, loss, math.nan)
-        reports.add_val(self.report, self.step, loss)
+            raise Diverged(self.step, loss, math.nan, self.config.lr)
+        self.report.add_val(self.step, loss)
         return loss
 
     # -- the loop -------------------------------------------------------------------
@@ -187,7 +188,7 @@ class Trainer:
             while self.step < self.total_steps and not self.should_stop():
                 record = self.train_step()
                 self.train_seconds += record["seconds"]
-                reports.add_step(report, record, self.train_seconds)
+                report.add_step(record, self.train_seconds)
                 postfix = {"loss": f"{record['loss']:.3f}", "tok/s": f"{self.tokens_per_second():.0f}"}
                 if self.step % self.config.eval_interval == 0 or self.step == self.total_steps:
                     val_loss = self.evaluate()
@@ -204,12 +205,12 @@ class Trainer:
                         self.on_checkpoint(self, False)
         finally:
             bar.close()
-            reports.add_wall_seconds(report, time.monotonic() - started)
-        if self.step >= self.total_steps and reports.last_val_step(report) != self.step:
+            report.add_wall_seconds(time.monotonic() - started)
+        if self.step >= self.total_steps and report.last_val_step != self.step:
             self.evaluate()  # resumed at the very end, or a schedule of zero steps
         status = "finished" if self.step >= self.total_steps else "interrupted"
         with self.stop.deferred():  # a second signal now would cut the last save short: it waits
-            reports.stopped_by(report, self.stop.signal if status == "interrupted" else None)
+            report.stopped_by(self.stop.signal if status == "interrupted" else None)
             self.on_checkpoint(self, True)
             self.finish_report(status)
         return status
@@ -229,13 +230,12 @@ class Trainer:
 
     def tokens_per_second(self) -> float | None:
         """Over every step so far (of this session and before a resume): steadier than one step's."""
-        steps = reports.step_count(self.report)
+        steps = self.report.step_count
         return round(steps * self.tokens_per_step / self.train_seconds, 1) if self.train_seconds else None
 
     def finish_report(self, status: str):
-        reports.progress(self.report, status, self.step, self.tokens_per_second(), peak_memory_mb())
-        if self.world.size > 1 and self.session_steps:
-            self.report["world"]["allreduce_seconds_per_step"] = round(self.session_reduce_seconds / self.session_steps, 6)
+        reduce = self.session_reduce_seconds / self.session_steps if self.world.size > 1 and self.session_steps else None
+        self.report.progress(status, self.step, self.tokens_per_second(), peak_memory_mb(), reduce)
         self.on_report(self.report)
 
     def state(self) -> TrainState:

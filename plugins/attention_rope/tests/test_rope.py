@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import littlebaby_attention_rope as rope_module
-from littlebaby.config import from_dict
+from littlebaby.plugins import resolve
 from littlebaby.nn.generation import generate
-from littlebaby.nn.gpt import build_model
+from littlebaby.plugins.resolve import build_model
 from littlebaby.nn.ops.rotary import rotary_tables
 from littlebaby.testing import block_suite, build_block, check_cache, randomize, tiny_config, tiny_model
 
@@ -67,7 +67,7 @@ def test_slide_needs_absolute_positions_for_queries():
 
 
 def test_rope_model_without_positions_generates_the_same_text_cached_and_uncached():
-    config = from_dict(dict(c_attention="rope", pos_emb=False, n_ctx=8, n_emb=16, head_size=16, n_heads=2,
+    config = resolve.config(dict(c_attention="rope", pos_emb=False, n_ctx=8, n_emb=16, head_size=16, n_heads=2,
                             n_layers=2, dtype="float64"))
     model = build_model(config, vocab_size=11)
     randomize(model.parameters, scale=0.5)

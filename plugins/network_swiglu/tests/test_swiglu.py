@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from littlebaby.config import from_dict
-from littlebaby.nn.gpt import build_model
+from littlebaby.plugins import resolve
+from littlebaby.plugins.resolve import build_model
 from littlebaby.testing import block_suite, build_block, tiny_config
 
 TestSwiGLU = block_suite("network", "swiglu")
@@ -13,7 +13,7 @@ TestSwiGLUHidden = block_suite("network", "swiglu", options={"swiglu_hidden": 5}
 def test_default_width_keeps_the_parameter_count_of_mlp():
     sizes = {}
     for network in ("mlp", "swiglu"):
-        model = build_model(from_dict({"c_network": network}), vocab_size=65)  # the baby sizes
+        model = build_model(resolve.config({"c_network": network}), vocab_size=65)  # the baby sizes
         sizes[network] = model.parameters.data.size
     assert abs(sizes["swiglu"] - sizes["mlp"]) / sizes["mlp"] < 0.01
     block = build_block("network", "swiglu", tiny_config(c_network="swiglu"))

@@ -1,0 +1,85 @@
+"""What train, resume and finetune share before a session starts: a config's recipe, the memory check,
+the home as each MPI rank sees it, and the run's first files.
+
+Each command validates everything it can (config, data, run names, home) BEFORE it creates a file, so a
+mistake leaves nothing behind; then it reserves the run's name and writes its files atomically.
+"""
+
+import contextlib
+
+from littlebaby.config import architecture_keys, to_dict
+from littlebaby.configs import with_overrides
+from littlebaby.errors import UserError
+from littlebaby.nn import sizes
+from littlebaby.nn.gpt import GPT
+from littlebaby.plugins import resolve
+from littlebaby.store.home import Home, new_guid
+from littlebaby.system import atomic, memory
+from littlebaby.text import tokenizer as tokenizers
+from littlebaby.text.batches import Epochs
+from littlebaby.training import distributed
+from littlebaby.training.step import workers
+
+
+def recipe_config(config, overrides):
+    """config with training overrides applied; architecture keys may not change."""
+    cfg = resolve.config(with_overrides(to_dict(config), overrides))
+    changed = [k for k in architecture_keys() if getattr(cfg, k) != getattr(config, k)]
+    if changed or cfg.options != config.options:
+        keys = ", ".join(changed) or "plugin options"
+        raise UserError(f"cannot change {keys} of an existing run", "train a new run instead")
+    return cfg
+
+
+def rebuilt(model, cfg):
+    """The same parameters in a model built from cfg (same architecture, other recipe)."""
+    twin = GPT(cfg, model.vocab_size)
+    twin.parameters.data[...] = model.parameters.data
+    return twin
+
+
+def check_memory(model, train_ids):
+    """Refuse, before any file is written, a batch that cannot fit in memory (the model itself was checked when built)."""
+    cfg = model.config
+    batch = Epochs(train_ids, cfg.n_ctx, cfg.batch_size, cfg.seed).batch_size
+    memory.require(sizes.training_needs(model, batch, workers(model, batch)), "training this model")
+
+
+class FollowerHome(Home):
+    """The home as MPI ranks other than 0 see it: they read run files and write none (rank 0
+    checks, reserves, locks, cleans and writes; its errors reach them through `world.agree`)."""
+
+    def check_writable(self):
+        pass
+
+    def reserve_run(self, name: str) -> bool:
+        return not self.model(name).exists()  # claims nothing: the name is rank 0's to claim
+
+    @contextlib.contextmanager
+    def training_lock(self, run: str):
+        yield
+
+
+def training_home(path) -> Home:
+    """The home a train, resume or finetune works in: a FollowerHome on MPI ranks but 0."""
+    return Home(path) if distributed.world().is_root else FollowerHome(path)
+
+
+def new_run(home) -> str:
+    """A fresh run name, reserved (a uuid4 does not collide; reserving makes that a fact)."""
+    name = new_guid()
+    while not home.reserve_run(name):
+        name = new_guid()
+    return name
+
+
+def write_run_files(home, name, cfg, tokenizer=None) -> list:
+    """Write the config (and tokenizer) of a run; returns the paths written (none on MPI ranks but 0)."""
+    if isinstance(home, FollowerHome):
+        return []
+    written = [home.config(name)]
+    atomic.write_json(written[0], to_dict(cfg))
+    if tokenizer is not None:
+        written.append(home.tokenizer(name))
+        atomic.write_json(written[1], tokenizers.to_file(tokenizer))
+    return written

@@ -1,0 +1,38 @@
+"""What a Python caller hands the API: a path or a text, checked before anything uses it.
+
+A number or None would be a TypeError from deep inside pathlib, and '' would quietly be the
+current folder: each is a one-line UserError naming the parameter instead.
+"""
+
+import os
+from pathlib import Path
+
+from littlebaby.errors import UserError, shown
+
+
+def given_path(value, name: str, example: str) -> Path:
+    """A path parameter (`home`, `data`, `out`, ...) as a Path, or a one-line UserError naming it."""
+    key, example = "{" + name + "}", f"for example {{{name}=}}{example!r}"
+    if isinstance(value, bytes) or not isinstance(value, (str, os.PathLike)):
+        raise UserError(f"{key} must be a path (a str or a pathlib.Path), got {shown(value)}", example, name)
+    if not os.fspath(value):
+        raise UserError(f"{key} is an empty path", example, name)
+    if "\x00" in os.fspath(value):  # every system call refuses it, with a ValueError
+        raise UserError(f"{key} {shown(os.fspath(value))} holds a NUL character, which no path can", example, name)
+    path = Path(value)
+    if os.fspath(path) != os.fspath(value):  # pathlib drops a trailing '/' or '/.', which the system reads as "a directory"
+        try:
+            os.stat(value)
+        except NotADirectoryError:
+            raise UserError(f"{{{name}=}}{os.fspath(value)} ends as a directory's path does, but {path} is not a directory",
+                            f"give {path} to mean the file, or a directory", name) from None
+        except OSError:  # missing, a loop, too long: whoever reads or writes the path says so
+            pass
+    return path
+
+
+def given_text(value, name: str) -> str:
+    """A text parameter (`prompt`, `text`), or a one-line UserError naming it."""
+    if not isinstance(value, str):
+        raise UserError(f"{{{name}}} must be a str, got {shown(value)}", f"for example {{{name}=}}'ROMEO:'", name)
+    return value
