@@ -80,7 +80,7 @@ def test_finetune_writes_a_new_run_and_leaves_the_base_alone(tiny_run, greek_fil
     home, name = tiny_run
     before = {p: p.read_bytes() for p in home.rglob(f"*{name}*") if p.is_file()}
     result = littlebaby.finetune(name, greek_file, overrides=["max_steps=2"], home=home)
-    assert result.name == f"{name}_finetuned" and result.report["base"] == name
+    assert result.name == f"{name}_finetuned" and result.report.data["base"] == name
     assert {p: p.read_bytes() for p in before} == before
     assert all(result.name in str(p) for p in result.written)
     greek = littlebaby.generate(result.name, prompt="Ισμήνη", max_tokens=10, seed=0, home=home, write=False)
@@ -118,8 +118,8 @@ def test_ctrl_c_saves_and_resume_continues_exactly(tmp_path, monkeypatch):
     home = tmp_path / "b"
     with ctrl_c_after_step(3, monkeypatch):
         stopped = api.train("tiny", home=home, **options)
-    assert stopped.status == "interrupted" and stopped.report["steps_done"] == 3 and stopped.sample is None
-    assert stopped.stop_signal == "SIGINT" and stopped.report["stop_signal"] == "SIGINT"
+    assert stopped.status == "interrupted" and stopped.report.data["steps_done"] == 3 and stopped.sample is None
+    assert stopped.stop_signal == "SIGINT" and stopped.report.data["stop_signal"] == "SIGINT"
     assert not (home / "outputs" / f"completion_{stopped.name}.txt").exists()
     # resume finds the shipped text by its recorded key, whatever the display string says
     report_path = home / "outputs" / f"report_{stopped.name}.json"
@@ -127,8 +127,8 @@ def test_ctrl_c_saves_and_resume_continues_exactly(tmp_path, monkeypatch):
     report["data"]["source"] = "a display string that names no file"
     report_path.write_text(json.dumps(report))
     resumed = api.train(resume="last", home=home)
-    assert resumed.status == "finished" and resumed.report["resumed"] == [3]
-    assert [s["step"] for s in resumed.report["steps"]] == list(range(1, 9))
+    assert resumed.status == "finished" and resumed.report.data["resumed"] == [3]
+    assert [s["step"] for s in resumed.report.data["steps"]] == list(range(1, 9))
     np.testing.assert_array_equal(
         api.load(resumed.name, home=home).model.parameters.data, api.load(straight.name, home=tmp_path / "a").model.parameters.data
     )
@@ -196,7 +196,7 @@ def test_a_run_saved_before_checkpoint_folders_still_resumes(tmp_path, monkeypat
     shutil.copy(folder / "step_000000003" / "optimizer.safetensors", home / "models" / f"optimizer_{stopped.name}.safetensors")
     shutil.rmtree(folder)
     resumed = api.train(resume="last", home=home)
-    assert resumed.status == "finished" and resumed.report["resumed"] == [3] and resumed.report["steps_done"] == 6
+    assert resumed.status == "finished" and resumed.report.data["resumed"] == [3] and resumed.report.data["steps_done"] == 6
 
 
 def test_a_run_without_a_model_or_checkpoint_yet_says_so(tiny_run, tmp_path):
@@ -223,7 +223,7 @@ def test_a_run_another_process_trains_is_not_resumed(tmp_path):
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(UserError, match="being trained by another process"):
             api.train(resume=name, home=home, overrides={"max_steps": 4})
-    assert api.train(resume=name, home=home, overrides={"max_steps": 4}).report["steps_done"] == 4
+    assert api.train(resume=name, home=home, overrides={"max_steps": 4}).report.data["steps_done"] == 4
 
 
 # every one was a TypeError or AttributeError from deep inside (pathlib, str.startswith, tokenizer.encode, numpy);

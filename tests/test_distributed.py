@@ -165,7 +165,7 @@ def train_in_process(home, **keys):
     keys = {"max_steps": 12, "eval_interval": 4, "dropout": 0.1, "warmup_steps": 2} | keys
     result = api.train("tiny", overrides=keys, home=home)
     params = load_file(str(Path(home) / "models" / f"model_{result.name}.safetensors"))
-    return [s["loss"] for s in result.report["steps"]], params
+    return [s["loss"] for s in result.report.data["steps"]], params
 
 
 def assert_same_run(a, b):

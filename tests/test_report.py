@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from littlebaby.look import listing
-from littlebaby.store import report as reports
+from littlebaby.store import records
 from littlebaby.store.report import Report
 from littlebaby.errors import UserError
 
 
 def test_environment_names_numpy_and_blas():
-    info = reports.environment()
+    info = records.environment()
     assert info["numpy"] == np.__version__ and "python" in info and "blas" in info
 
 

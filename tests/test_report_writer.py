@@ -92,14 +92,14 @@ def test_a_run_resumed_from_an_older_checkpoint_appends_after_it(tmp_path):
     """The newest checkpoint lost: resume rewinds the report to the one before and its writer appends from there."""
     result = api.train("tiny", overrides={"max_steps": 6, "checkpoint_interval": 2}, home=tmp_path)
     path = report_file(tmp_path, result.name)
-    assert path.read_text(encoding="utf-8") == whole(result.report)
+    assert path.read_text(encoding="utf-8") == whole(result.report.data)
     folders = sorted((tmp_path / "checkpoints" / result.name).glob("step_*"))
     assert [f.name for f in folders] == ["step_000000004", "step_000000006"]
     shutil.rmtree(folders[-1])
     resumed = api.train(resume=result.name, overrides={"max_steps": 9}, home=tmp_path)
     text = path.read_text(encoding="utf-8")
     assert text == whole(json.loads(text))  # the layout of a whole json.dumps
-    assert json.loads(text) == json.loads(json.dumps(resumed.report))
+    assert json.loads(text) == json.loads(json.dumps(resumed.report.data))
     assert [s["step"] for s in json.loads(text)["steps"]] == list(range(1, 10))
     assert [v["step"] for v in json.loads(text)["val"]] == [3, 6, 9]
     assert json.loads(text)["resumed"] == [4]

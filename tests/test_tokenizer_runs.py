@@ -27,10 +27,10 @@ def bpe_run(tmp_path_factory):
 def test_a_bpe_run_records_its_tokenizer(bpe_run):
     home, result = bpe_run
     saved = json.loads((home / "tokenizers" / f"tokenizer_{result.name}.json").read_text())
-    assert saved["tokenizer"] == "bpe" and saved["vocab_size"] == 300 == result.report["vocab_size"]
+    assert saved["tokenizer"] == "bpe" and saved["vocab_size"] == 300 == result.report.data["vocab_size"]
     config, tokenizer, model = api.load("last", home=home)
     assert config.c_tokenizer == "bpe" and tokenizer.vocab_size == model.vocab_size == 300
-    assert result.report["data"]["val_bytes_per_token"] > 1.3  # 44 merges already join frequent pairs
+    assert result.report.data["data"]["val_bytes_per_token"] > 1.3  # 44 merges already join frequent pairs
 
 
 def test_generate_streams_any_utf8_prompt_as_the_saved_completion(bpe_run):
@@ -46,7 +46,7 @@ def test_generate_streams_any_utf8_prompt_as_the_saved_completion(bpe_run):
 def test_finetuning_a_bpe_run_keeps_its_vocabulary(bpe_run, greek_file):
     home, result = bpe_run
     tuned = api.finetune(result.name, greek_file, overrides={"max_steps": 1}, home=home)
-    assert tuned.report["vocab_size"] == 300 and tuned.report["new_characters"] == []
+    assert tuned.report.data["vocab_size"] == 300 and tuned.report.data["new_characters"] == []
 
 
 def test_attention_maps_label_bpe_tokens(bpe_run):
@@ -72,7 +72,7 @@ def test_a_run_from_a_prepared_directory_resumes_and_refuses_other_vocabularies(
     home = tmp_path / "home"
     first = api.train("tiny", data=tmp_path / "prepared", overrides={"max_steps": 2}, home=home)
     resumed = api.train(resume=first.name, overrides={"max_steps": 4}, home=home)
-    assert resumed.report["steps_done"] == 4 and resumed.report["data"]["source"] == str((tmp_path / "prepared").resolve())
+    assert resumed.report.data["steps_done"] == 4 and resumed.report.data["data"]["source"] == str((tmp_path / "prepared").resolve())
     preparing.prepare([greek_file], tmp_path / "greek")
     with pytest.raises(UserError, match="another vocabulary"):
         api.finetune(first.name, tmp_path / "greek", home=home)
@@ -84,7 +84,7 @@ def test_train_from_a_directory_sees_the_same_ids_as_from_the_file(tmp_path):
     options = dict(overrides={"max_steps": 3, "dtype": "float64"})
     from_file = api.train("tiny", data=tmp_path / "text.txt", home=tmp_path / "a", **options)
     from_dir = api.train("tiny", data=tmp_path / "prepared", home=tmp_path / "b", **options)
-    assert [s["loss"] for s in from_file.report["steps"]] == [s["loss"] for s in from_dir.report["steps"]]
+    assert [s["loss"] for s in from_file.report.data["steps"]] == [s["loss"] for s in from_dir.report.data["steps"]]
     np.testing.assert_array_equal(api.load("last", home=tmp_path / "a").model.parameters.data,
                                   api.load("last", home=tmp_path / "b").model.parameters.data)
 

@@ -14,16 +14,16 @@ import attrs
 from littlebaby.config import to_dict
 from littlebaby.errors import UserError
 from littlebaby.plugins import resolve
-from littlebaby.store import report as reports
+from littlebaby.store.records import Data
 from littlebaby.system import arguments, reading
 from littlebaby.text import corpus as corpora
 from littlebaby.text import tokenizer as tokenizers
 from littlebaby.text.source import read_text, shipped_text
 
-SHIPPED_DATA = reports.Data("tiny Shakespeare (shipped)", "shakespeare", 0)
+SHIPPED_DATA = Data("tiny Shakespeare (shipped)", "shakespeare", 0)
 
 
-def read_data(data) -> tuple[str, reports.Data]:
+def read_data(data) -> tuple[str, Data]:
     """(text, what it is): a path, or None for the shipped tiny Shakespeare."""
     if data is None:
         corpus = shipped_text(SHIPPED_DATA.shipped)
@@ -33,10 +33,10 @@ def read_data(data) -> tuple[str, reports.Data]:
         regular = stat.S_ISREG(os.stat(data).st_mode)
     except OSError:  # a pipe that is gone once read
         regular = False
-    return corpus, reports.Data(str(Path(data).resolve()), None, len(corpus), reading.sha256(corpus.encode("utf-8")), regular)
+    return corpus, Data(str(Path(data).resolve()), None, len(corpus), reading.sha256(corpus.encode("utf-8")), regular)
 
 
-def reread_data(data: reports.Data, name: str) -> str:
+def reread_data(data: Data, name: str) -> str:
     """The text run `name` was trained on, as its report records it, unchanged."""
     if not data.rereadable:
         raise UserError(f"run {name} was trained on {data.source}, a pipe or stream that cannot be read again",
@@ -48,9 +48,9 @@ def reread_data(data: reports.Data, name: str) -> str:
     return corpus
 
 
-def data_record(info: reports.Data | None, corpus: corpora.Corpus) -> reports.Data:
+def data_record(info: Data | None, corpus: corpora.Corpus) -> Data:
     """What the report keeps of the data: its source (a prepared directory: the corpus's) and its ids."""
-    return attrs.evolve(info or reports.Data(corpus.source, None, 0), **corpus.counts())
+    return attrs.evolve(info or Data(corpus.source, None, 0), **corpus.counts())
 
 
 def is_prepared(data) -> bool:

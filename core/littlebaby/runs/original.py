@@ -26,7 +26,8 @@ from littlebaby.nn.gpt import GPT
 from littlebaby.plugins import resolve
 from littlebaby.runs.setup import new_run, write_run_files
 from littlebaby.store.home import Home
-from littlebaby.store.report import Data, Report
+from littlebaby.store.records import Data
+from littlebaby.store.report import Report
 from littlebaby.store.weights import copy_tensors, save_model
 from littlebaby.system import arguments, memory, reading
 from littlebaby.text.char import CharTokenizer

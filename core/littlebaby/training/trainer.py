@@ -31,7 +31,8 @@ import numpy as np
 from tqdm import tqdm
 
 from littlebaby.training import distributed
-from littlebaby.store.report import Report, step_record
+from littlebaby.store.records import step_record
+from littlebaby.store.report import Report
 from littlebaby.errors import UserError
 from littlebaby.training.adamw import clip_grad_norm
 from littlebaby.training.schedule import learning_rate
