@@ -25,8 +25,8 @@ from pathlib import Path
 
 import littlebaby
 from littlebaby.config import BLOCK_KEYS
-from littlebaby.plugins.registry import default_registry
 from littlebaby.look.listing import comparison_row
+from littlebaby.plugins.registry import default_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import machine  # noqa: E402
@@ -54,11 +54,19 @@ def measure(args, home, blocks: dict) -> dict:
     probe = train(args, home, blocks, {"max_steps": args.calibrate, "eval_interval": args.calibrate, "eval_windows": 1})
     steps = max(2, int(args.seconds * 1000 / probe["step ms"]))
     eval_interval = max(1, steps // args.evals)
-    rows = [train(args, home, blocks, {"max_steps": steps, "eval_interval": eval_interval, "seed": seed, "warmup_steps": min(100, steps // 10)})
-            for seed in range(args.seeds)]
+    rows = [
+        train(
+            args,
+            home,
+            blocks,
+            {"max_steps": steps, "eval_interval": eval_interval, "seed": seed, "warmup_steps": min(100, steps // 10)},
+        )
+        for seed in range(args.seeds)
+    ]
     losses = [row["best val loss"] for row in rows]
     return {
-        "blocks": "/".join(blocks[BLOCK_KEYS[k]] for k in ("sequence", "attention", "network")) + ("" if blocks.get("pos_emb", True) else " (no wpe)"),
+        "blocks": "/".join(blocks[BLOCK_KEYS[k]] for k in ("sequence", "attention", "network"))
+        + ("" if blocks.get("pos_emb", True) else " (no wpe)"),
         "parameters": rows[0]["parameters"],
         "steps": steps,
         "step ms": round(statistics.median(row["step ms"] for row in rows), 1),
@@ -69,26 +77,36 @@ def measure(args, home, blocks: dict) -> dict:
 
 
 def markdown(results: list[dict], args) -> str:
-    lines = [f"config `{args.config}`, {args.seconds:g} s of training each, {args.seeds} seeds, best val loss",
-             f"Machine: {machine()}; {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", "",
-             "| blocks | parameters | steps | step ms | best val loss: mean ± std | min - max |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"config `{args.config}`, {args.seconds:g} s of training each, {args.seeds} seeds, best val loss",
+        f"Machine: {machine()}; {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        "",
+        "| blocks | parameters | steps | step ms | best val loss: mean ± std | min - max |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in sorted(results, key=lambda r: r["mean"]):
-        lines.append(f"| {r['blocks']} | {r['parameters']:,} | {r['steps']:,} | {r['step ms']} | "
-                     f"{r['mean']:.4f} ± {r['std']:.4f} | {r['range'][0]:.4f} - {r['range'][1]:.4f} |")
+        lines.append(
+            f"| {r['blocks']} | {r['parameters']:,} | {r['steps']:,} | {r['step ms']} | "
+            f"{r['mean']:.4f} ± {r['std']:.4f} | {r['range'][0]:.4f} - {r['range'][1]:.4f} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="baby", help="a shipped config or a JSON path (default: baby)")
-    parser.add_argument("--seconds", type=float, default=90.0, help="training seconds per run (default 90: the baby's 1,500 steps here)")
+    parser.add_argument(
+        "--seconds", type=float, default=90.0, help="training seconds per run (default 90: the baby's 1,500 steps here)"
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--evals", type=int, default=10, help="val losses per run (the best counts)")
     parser.add_argument("--calibrate", type=int, default=20, help="steps timed to choose each combination's step count")
     for kind in BLOCK_KEYS:
         parser.add_argument(f"--{kind}", metavar="A,B", help=f"only these {kind} blocks (default: every installed one)")
     parser.add_argument("--rope-with-wpe", action="store_true", help="keep learned positions beside rope")
-    parser.add_argument("--tiny", action="store_true", help="smoke test: config tiny, 2 s, 2 seeds, 4 evals, 5 calibration steps")
+    parser.add_argument(
+        "--tiny", action="store_true", help="smoke test: config tiny, 2 s, 2 seeds, 4 evals, 5 calibration steps"
+    )
     parser.add_argument("--home", help="keep the runs here (default: a temporary directory)")
     args = parser.parse_args(argv)
     if args.tiny:
@@ -102,7 +120,11 @@ def main(argv=None):
             if attention == "rope" and not args.rope_with_wpe:
                 blocks["pos_emb"] = False
             results.append(measure(args, home, blocks))
-            print(f"{results[-1]['blocks']}: {results[-1]['mean']:.4f} ± {results[-1]['std']:.4f}", file=sys.stderr, flush=True)
+            print(
+                f"{results[-1]['blocks']}: {results[-1]['mean']:.4f} ± {results[-1]['std']:.4f}",
+                file=sys.stderr,
+                flush=True,
+            )
     print(markdown(results, args))
 
 

@@ -159,7 +159,8 @@ def ours_train(spec: dict, batch: int, warmup: int, steps: int) -> dict:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     matrices = sum(
-        int(np.prod(s.shape)) for name, s in model.parameters.specs.items()
+        int(np.prod(s.shape))
+        for name, s in model.parameters.specs.items()
         if len(s.shape) >= 2 and name not in ("wte.weight", "wpe.weight")
     )
     return dict(median=median, min=minimum, flops=step_flops(spec, batch, matrices), peak_mb=peak / 2**20)
@@ -210,8 +211,9 @@ def cli_step(spec: dict, batch: int, short: int, long: int, repeats: int) -> dic
         cli_seconds(spec, batch, short, home)  # warm-up: file caches, compiled bytecode
         shortest = min(cli_seconds(spec, batch, short, home) for _ in range(repeats))
         longest = min(cli_seconds(spec, batch, long, home) for _ in range(repeats))
-    return dict(short=short, long=long, short_s=shortest, long_s=longest,
-                per_step=(longest - shortest) / (long - short) * 1e3)
+    return dict(
+        short=short, long=long, short_s=shortest, long_s=longest, per_step=(longest - shortest) / (long - short) * 1e3
+    )
 
 
 # -- PyTorch (run in the torch interpreter) ------------------------------------
@@ -259,7 +261,9 @@ def run_torch(python: str, job: dict, script: str = __file__) -> dict | None:
     try:
         done = subprocess.run(
             [python, str(Path(script).resolve()), "--torch-worker", json.dumps(job)],
-            capture_output=True, text=True, timeout=1800,
+            capture_output=True,
+            text=True,
+            timeout=1800,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
         print(f"PyTorch skipped: {error}", file=sys.stderr)
@@ -282,8 +286,17 @@ def original_train(spec: dict, batch: int, steps: int) -> dict:
     import original_model as original
 
     np.random.seed(0)
-    model = original.GPT(spec["c_sequence"], spec["c_attention"], spec["c_network"], spec["n_ctx"],
-                         spec["n_emb"], spec["n_layers"], spec["head_size"], spec["n_heads"], 0.0)
+    model = original.GPT(
+        spec["c_sequence"],
+        spec["c_attention"],
+        spec["c_network"],
+        spec["n_ctx"],
+        spec["n_emb"],
+        spec["n_layers"],
+        spec["head_size"],
+        spec["n_heads"],
+        0.0,
+    )
     with contextlib.redirect_stdout(io.StringIO()):  # it prints as it grows
         model.expand_embeddings(VOCAB)
     model.set(True)
@@ -307,8 +320,17 @@ def original_generation(spec: dict, n_tokens: int) -> float:
     import original_model as original
 
     np.random.seed(0)
-    model = original.GPT(spec["c_sequence"], spec["c_attention"], spec["c_network"], spec["n_ctx"],
-                         spec["n_emb"], spec["n_layers"], spec["head_size"], spec["n_heads"], 0.0)
+    model = original.GPT(
+        spec["c_sequence"],
+        spec["c_attention"],
+        spec["c_network"],
+        spec["n_ctx"],
+        spec["n_emb"],
+        spec["n_layers"],
+        spec["head_size"],
+        spec["n_heads"],
+        0.0,
+    )
     with contextlib.redirect_stdout(io.StringIO()):
         model.expand_embeddings(VOCAB)
     start = time.perf_counter()
@@ -333,9 +355,11 @@ def machine() -> str:
     from littlebaby.training.step import cores
 
     env = ", ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ)
-    return (f"{cpu}, {cores()} cores; Python {platform.python_version()}, NumPy {np.__version__}, "
-            f"OpenBLAS kernel {blas.kernel() or 'unknown'}, {blas.threads() or '?'} BLAS threads"
-            + (f"; {env}" if env else ""))
+    return (
+        f"{cpu}, {cores()} cores; Python {platform.python_version()}, NumPy {np.__version__}, "
+        f"OpenBLAS kernel {blas.kernel() or 'unknown'}, {blas.threads() or '?'} BLAS threads"
+        + (f"; {env}" if env else "")
+    )
 
 
 def table(header, rows) -> list:
@@ -367,9 +391,16 @@ def report(args, peak, train, generation, torch, original, loads, cli=None) -> s
     for label, spec, batch in models(args.quick, args.only):
         result = train[label]
         rate = result["flops"] / (result["median"] * 1e-3) / 1e9
-        row = [label, str(batch), f"{result['median']:.1f}", f"{result['min']:.1f}",
-               f"{batch * spec['n_ctx'] / (result['median'] * 1e-3):,.0f}", f"{rate:.0f}", f"{100 * rate / peak:.0f}%",
-               f"{result['peak_mb']:.0f}"]
+        row = [
+            label,
+            str(batch),
+            f"{result['median']:.1f}",
+            f"{result['min']:.1f}",
+            f"{batch * spec['n_ctx'] / (result['median'] * 1e-3):,.0f}",
+            f"{rate:.0f}",
+            f"{100 * rate / peak:.0f}%",
+            f"{result['peak_mb']:.0f}",
+        ]
         if torch:
             theirs = torch["train"][label]["median"]
             row += [f"{theirs:.1f}", ratio(result["median"], theirs)]
@@ -400,11 +431,30 @@ def report(args, peak, train, generation, torch, original, loads, cli=None) -> s
     lines += table(header, rows)
     if cli:
         lines += ["", f"## Through the CLI (littlebaby train, model {cli['label']}, per step)", ""]
-        header = ["model", "runs", f"{cli['short']} steps s", f"{cli['long']} steps s", "CLI ms per step",
-                  "bare step ms", "overhead around the step"]
+        header = [
+            "model",
+            "runs",
+            f"{cli['short']} steps s",
+            f"{cli['long']} steps s",
+            "CLI ms per step",
+            "bare step ms",
+            "overhead around the step",
+        ]
         overhead = cli["per_step"] / cli["bare"] - 1.0
-        lines += table(header, [[cli["label"], f"min of {cli['repeats']}", f"{cli['short_s']:.3f}", f"{cli['long_s']:.3f}",
-                                 f"{cli['per_step']:.1f}", f"{cli['bare']:.1f}", f"{100 * overhead:+.1f}%"]])
+        lines += table(
+            header,
+            [
+                [
+                    cli["label"],
+                    f"min of {cli['repeats']}",
+                    f"{cli['short_s']:.3f}",
+                    f"{cli['long_s']:.3f}",
+                    f"{cli['per_step']:.1f}",
+                    f"{cli['bare']:.1f}",
+                    f"{100 * overhead:+.1f}%",
+                ]
+            ],
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -420,7 +470,9 @@ def write_markdown(path: Path, text: str) -> None:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a few steps: a smoke run for CI")
-    parser.add_argument("--torch", metavar="PYTHON", help="an interpreter with torch: run the PyTorch twin side by side")
+    parser.add_argument(
+        "--torch", metavar="PYTHON", help="an interpreter with torch: run the PyTorch twin side by side"
+    )
     parser.add_argument("--original", action="store_true", help="also time the original notebook's model (slow)")
     parser.add_argument("--steps", type=int, help="timed steps per model (default 15, quick 3)")
     parser.add_argument("--warmup", type=int, help="untimed steps first (default 3, quick 1)")
@@ -448,8 +500,14 @@ def main(argv=None):
     generation = ours_generation(b_spec, args.lengths)
     torch = None
     if args.torch:
-        job = dict(reference=str(REFERENCE), models=models(args.quick, args.only), warmup=args.warmup, steps=args.steps,
-                   lengths=args.lengths, generation_model=b_spec)
+        job = dict(
+            reference=str(REFERENCE),
+            models=models(args.quick, args.only),
+            warmup=args.warmup,
+            steps=args.steps,
+            lengths=args.lengths,
+            generation_model=b_spec,
+        )
         torch = run_torch(args.torch, job)
     original = None
     if args.original:
@@ -469,7 +527,9 @@ def main(argv=None):
         short, long = (2, 6) if args.quick else (5, 45)
         repeats = 1 if args.quick else 2
         cli = dict(cli_step(spec, batch, short, long, repeats), label=label, repeats=repeats)
-        cli["bare"] = train[label]["median"] if label in train else ours_train(spec, batch, args.warmup, args.steps)["median"]
+        cli["bare"] = (
+            train[label]["median"] if label in train else ours_train(spec, batch, args.warmup, args.steps)["median"]
+        )
         print(f"littlebaby train {label}: {cli['per_step']:.1f} ms per step, bare {cli['bare']:.1f}", file=sys.stderr)
     loads.append(os.getloadavg()[0])
     text = report(args, peak, train, generation, torch, original, loads, cli)

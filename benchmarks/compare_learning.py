@@ -32,11 +32,19 @@ HERE = pathlib.Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared"
 
 
+SHOWN_KEYS = ("c_sequence", "c_attention", "c_network", "n_layers", "n_emb", "lr", "batch_size")
+
+
 def torch_names(named, config):
     """Our tensors under torch_ref.GPT's state_dict names (torch stores Linear weights (out, in))."""
-    out = {"wte.weight": named["wte.weight"], "wpe.weight": named["wpe.weight"],
-           "ln_f.weight": named["ln_f.weight"], "ln_f.bias": named["ln_f.bias"],
-           "lm_head.weight": named["head.weight"].T, "lm_head.bias": named["head.bias"]}
+    out = {
+        "wte.weight": named["wte.weight"],
+        "wpe.weight": named["wpe.weight"],
+        "ln_f.weight": named["ln_f.weight"],
+        "ln_f.bias": named["ln_f.bias"],
+        "lm_head.weight": named["head.weight"].T,
+        "lm_head.bias": named["head.bias"],
+    }
     A = config.head_size
     for i in range(config.n_layers):
         ours, theirs = f"blocks.{i}.", f"blocks.{i}."
@@ -45,7 +53,7 @@ def torch_names(named, config):
             out[f"{theirs}ln_{n}.bias"] = named[f"{ours}ln{n}.bias"]
         qkv = named[f"{ours}attention.qkv.weight"]
         for j, part in enumerate("qkv"):
-            out[f"{theirs}att.{part}.weight"] = qkv[:, j * A:(j + 1) * A].T
+            out[f"{theirs}att.{part}.weight"] = qkv[:, j * A : (j + 1) * A].T
         out[f"{theirs}att.proj.weight"] = named[f"{ours}attention.proj.weight"].T
         out[f"{theirs}att.proj.bias"] = named[f"{ours}attention.proj.bias"]
         if config.c_attention == "moh":
@@ -97,7 +105,7 @@ def main():
     def val_loss():
         model.eval()
         x, y = window(val, val_starts)
-        loss = float(np.mean([model.loss(x[i:i + 64], y[i:i + 64]) for i in range(0, len(x), 64)]))
+        loss = float(np.mean([model.loss(x[i : i + 64], y[i : i + 64]) for i in range(0, len(x), 64)]))
         model.train()
         return loss
 
@@ -116,12 +124,15 @@ def main():
             tmp = pathlib.Path(tmp)
             np.savez(tmp / "weights.npz", **torch_names(initial, config))
             np.savez(tmp / "data.npz", train=train, val=val, starts=starts, val_starts=val_starts)
-            (tmp / "config.json").write_text(json.dumps(dict(to_dict(config), vocab_size=len(vocab),
-                                                             steps=args.steps, eval_every=args.eval_every)))
-            subprocess.run([args.torch, str(HERE / "torch_learning.py"), str(tmp), str(SHARED / "reference")], check=True)
+            (tmp / "config.json").write_text(
+                json.dumps(dict(to_dict(config), vocab_size=len(vocab), steps=args.steps, eval_every=args.eval_every))
+            )
+            subprocess.run(
+                [args.torch, str(HERE / "torch_learning.py"), str(tmp), str(SHARED / "reference")], check=True
+            )
             theirs = {int(k): v for k, v in json.loads((tmp / "curve.json").read_text()).items()}
 
-    print(f"config: {json.dumps({k: keys[k] for k in sorted(keys) if k in ('c_sequence', 'c_attention', 'c_network', 'n_layers', 'n_emb', 'lr', 'batch_size')})}")
+    print(f"config: {json.dumps({k: keys[k] for k in sorted(keys) if k in SHOWN_KEYS})}")
     print(f"{'step':>6} {'littlebaby val':>15} {'pytorch val':>12} {'difference':>11}")
     for step, loss in ours.items():
         other = theirs.get(step) if theirs else None

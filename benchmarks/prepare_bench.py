@@ -70,21 +70,45 @@ def measure(root: Path, size: int, args) -> dict:
     corpus, prepared, home = root / f"text{size}", root / f"prepared{size}", root / f"home{size}"
     write_corpus(corpus, size)
     cli = [sys.executable, "-m", "littlebaby.cli"]
-    tokenizer = ["--set", f"c_tokenizer={args.tokenizer}"] + (["--set", f"vocab_size={args.vocab_size}"] if args.tokenizer == "bpe" else [])
+    tokenizer = ["--set", f"c_tokenizer={args.tokenizer}"] + (
+        ["--set", f"vocab_size={args.vocab_size}"] if args.tokenizer == "bpe" else []
+    )
     seconds, prepare_rss, _ = run(cli + ["prepare", "--data", corpus, "--out", prepared, "--quiet"] + tokenizer)
     shutil.rmtree(corpus)  # the text is not needed to train: only the ids
     meta = json.loads((prepared / "meta.json").read_text())
-    _, train_rss, _ = run(cli + ["train", "--data", prepared, "--set", f"max_steps={args.steps}", "--set", "eval_interval=1000000",
-                                 "--quiet", "--home", home])
+    _, train_rss, _ = run(
+        cli
+        + [
+            "train",
+            "--data",
+            prepared,
+            "--set",
+            f"max_steps={args.steps}",
+            "--set",
+            "eval_interval=1000000",
+            "--quiet",
+            "--home",
+            home,
+        ]
+    )
     report = json.loads(next((home / "outputs").glob("report_*.json")).read_text())
     tokens = sum(split["tokens"] for split in meta["splits"].values())
-    return {"size": size, "seconds": seconds, "mb_per_s": size / seconds / 1e6, "prepare_rss": prepare_rss, "tokens": tokens,
-            "train_rss": train_rss, "report_peak": report["peak_memory_mb"]}
+    return {
+        "size": size,
+        "seconds": seconds,
+        "mb_per_s": size / seconds / 1e6,
+        "prepare_rss": prepare_rss,
+        "tokens": tokens,
+        "train_rss": train_rss,
+        "report_peak": report["peak_memory_mb"],
+    }
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="1G", help="bytes of the large corpus, e.g. 1G, 200M (default 1G); the small one is a tenth")
+    parser.add_argument(
+        "--size", default="1G", help="bytes of the large corpus, e.g. 1G, 200M (default 1G); the small one is a tenth"
+    )
     parser.add_argument("--tokenizer", default="char", choices=["char", "bpe"])
     parser.add_argument("--vocab-size", type=int, default=4096, help="for bpe (default 4096)")
     parser.add_argument("--steps", type=int, default=20, help="train steps on each prepared corpus (default 20)")
@@ -97,12 +121,17 @@ def main(argv=None):
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    print(f"prepare and train --data DIR, {args.tokenizer} tokenizer, {args.steps} baby steps; CPU count {os.cpu_count()}")
+    print(
+        f"prepare and train --data DIR, {args.tokenizer} tokenizer, {args.steps} baby steps; CPU count {os.cpu_count()}"
+    )
     print("| corpus | tokens | prepare s | prepare MB/s | prepare peak RSS MB | train peak RSS MB | report peak MB |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['size'] / 1e6:,.0f} MB | {r['tokens']:,} | {r['seconds']:.1f} | {r['mb_per_s']:.2f} | {r['prepare_rss']:.0f} "
-              f"| {r['train_rss']:.0f} | {r['report_peak']:.0f} |")
+        print(
+            f"| {r['size'] / 1e6:,.0f} MB | {r['tokens']:,} | {r['seconds']:.1f} | {r['mb_per_s']:.2f} | "
+            f"{r['prepare_rss']:.0f} "
+            f"| {r['train_rss']:.0f} | {r['report_peak']:.0f} |"
+        )
 
 
 if __name__ == "__main__":

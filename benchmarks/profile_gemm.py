@@ -44,10 +44,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import VOCAB, machine, median_seconds, models, run_torch  # noqa: E402
 
-from littlebaby.system import blas# noqa: E402
 from littlebaby.config import Config  # noqa: E402
-from littlebaby.plugins.resolve import build_model  # noqa: E402
 from littlebaby.nn.ops import attention as attention_ops  # noqa: E402
+from littlebaby.plugins.resolve import build_model  # noqa: E402
+from littlebaby.system import blas  # noqa: E402
 from littlebaby.training.adamw import AdamW  # noqa: E402
 from littlebaby.training.step import compute_gradients, cores  # noqa: E402
 
@@ -55,7 +55,9 @@ from littlebaby.training.step import compute_gradients, cores  # noqa: E402
 def table(header, rows) -> None:
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
     for row in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(str(cell).rjust(w) if i else str(cell).ljust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        print(
+            "  ".join(str(cell).rjust(w) if i else str(cell).ljust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        )
 
 
 def gemm_against_large(label, batched, groups, m, k, n, repeats, rng) -> list:
@@ -64,11 +66,23 @@ def gemm_against_large(label, batched, groups, m, k, n, repeats, rng) -> list:
     stacked_a, stacked_b = rng.standard_normal((groups * m, k), np.float32), rng.standard_normal((k, n), np.float32)
     side = max(1, round((groups * m * k * n) ** (1 / 3)))
     square = rng.standard_normal((side, side), np.float32)
-    times = [median_seconds(batched, repeats), median_seconds(lambda: stacked_a @ stacked_b, repeats),
-             median_seconds(lambda: square @ square, repeats)]
+    times = [
+        median_seconds(batched, repeats),
+        median_seconds(lambda: stacked_a @ stacked_b, repeats),
+        median_seconds(lambda: square @ square, repeats),
+    ]
     rate = [flops / t / 1e9 for t in times[:2]] + [2.0 * side**3 / times[2] / 1e9]
-    row = [label, f"{groups} x {m}x{k}x{n}", f"{times[0] * 1e3:.3f}", f"{rate[0]:.0f}", f"{times[0] / groups * 1e6:.2f}",
-           f"{times[1] * 1e3:.3f}", f"{rate[1]:.0f}", f"{side}^3 {rate[2]:.0f}", f"{times[0] / times[1]:.2f}x"]
+    row = [
+        label,
+        f"{groups} x {m}x{k}x{n}",
+        f"{times[0] * 1e3:.3f}",
+        f"{rate[0]:.0f}",
+        f"{times[0] / groups * 1e6:.2f}",
+        f"{times[1] * 1e3:.3f}",
+        f"{rate[1]:.0f}",
+        f"{side}^3 {rate[2]:.0f}",
+        f"{times[0] / times[1]:.2f}x",
+    ]
     return row, times[0]
 
 
@@ -81,8 +95,17 @@ def beside_torch(rows, ours, theirs) -> None:
 TORCH_COLUMNS = ["PyTorch ms", "littlebaby / PyTorch"]
 
 
-GEMM_HEADER = ["GEMM", "shape (count x m x k x n)", "batched ms", "GFLOP/s", "us per matrix",
-               "stacked ms", "GFLOP/s", "square GFLOP/s", "batched / stacked"]
+GEMM_HEADER = [
+    "GEMM",
+    "shape (count x m x k x n)",
+    "batched ms",
+    "GFLOP/s",
+    "us per matrix",
+    "stacked ms",
+    "GFLOP/s",
+    "square GFLOP/s",
+    "batched / stacked",
+]
 
 
 def attention_gemms(spec: dict, rows: int, repeats: int) -> tuple:
@@ -152,8 +175,15 @@ class Profiler:
         for label, seconds in sorted(labels.items(), key=lambda item: -item[1]):
             calls = sum(self.calls[(label, phase)] for phase in PHASES) // steps
             per_phase = [self.seconds.get((label, phase), 0.0) / steps * 1e3 for phase in PHASES]
-            rows.append([label, str(calls), *(f"{ms:.3f}" if ms else "" for ms in per_phase),
-                         f"{seconds * 1e3:.3f}", f"{100 * seconds / step_seconds:.1f}%"])
+            rows.append(
+                [
+                    label,
+                    str(calls),
+                    *(f"{ms:.3f}" if ms else "" for ms in per_phase),
+                    f"{seconds * 1e3:.3f}",
+                    f"{100 * seconds / step_seconds:.1f}%",
+                ]
+            )
         return rows
 
 
@@ -210,7 +240,9 @@ def step_profile(spec: dict, rows: int, repeats: int) -> tuple:
     for block in model.every_block:
         for method in ("forward", "backward"):
             phase = method if block is model else None
-            block.__dict__[method] = profiler.wrap(f"{type(block).__name__} (own code)", getattr(block, method), phase=phase)
+            block.__dict__[method] = profiler.wrap(
+                f"{type(block).__name__} (own code)", getattr(block, method), phase=phase
+            )
     optimizer.step = profiler.wrap("optimizer (AdamW)", optimizer.step)
     try:
         step()  # warm-up, and records the linear shapes
@@ -226,7 +258,7 @@ def step_profile(spec: dict, rows: int, repeats: int) -> tuple:
 
 
 def linear_gemms(shapes, repeats: int) -> tuple:
-    """Section 2: forward x W, backward dy W^T and x^T dy, for each linear shape of the step -> (table rows, seconds)."""
+    """Section 2: forward x W, backward dy W^T and x^T dy, per linear shape of the step -> (table rows, seconds)."""
     rng = np.random.default_rng(0)
     rows, seconds = [], []
     for n_rows, n_in, n_out in shapes:
@@ -249,8 +281,11 @@ def linear_gemms(shapes, repeats: int) -> tuple:
 # both sides wherever it is (moh's and moe's gates too); a block's own einsums are "everything else".
 KINDS = [
     ("linear layers (GEMMs, bias)", {"linear", "column_sum"}, ("aten::mm", "aten::addmm")),
-    ("attention (products, softmax)", {"attention", "softmax", "split_qkv", "merge_qkv", "split_heads", "merge_heads",
-                                       "causal_mask"}, ("aten::_scaled_dot_product", "aten::_softmax")),
+    (
+        "attention (products, softmax)",
+        {"attention", "softmax", "split_qkv", "merge_qkv", "split_heads", "merge_heads", "causal_mask"},
+        ("aten::_scaled_dot_product", "aten::_softmax"),
+    ),
     ("GELU", {"gelu"}, ("aten::gelu",)),
     ("layer norm", {"layernorm", "row_mean"}, ("aten::native_layer_norm",)),
     ("loss", {"cross_entropy"}, ("aten::_log_softmax", "aten::nll_loss")),
@@ -273,8 +308,15 @@ def side_by_side(profiler, repeats: int, theirs: dict) -> list:
     rows.append(("everything else (block code, copies, autograd)", sum(ours.values()), sum(torch_ops.values())))
     rows.append(("optimizer (AdamW, timed alone for PyTorch)", optimizer, theirs["optimizer"]))
     rows.append(("step", sum(row[1] for row in rows), sum(row[2] for row in rows)))
-    return [[kind, f"{mine * 1e3:.3f}", f"{torch_seconds * 1e3:.3f}", f"{mine / torch_seconds:.2f}x" if torch_seconds else ""]
-            for kind, mine, torch_seconds in rows]
+    return [
+        [
+            kind,
+            f"{mine * 1e3:.3f}",
+            f"{torch_seconds * 1e3:.3f}",
+            f"{mine / torch_seconds:.2f}x" if torch_seconds else "",
+        ]
+        for kind, mine, torch_seconds in rows
+    ]
 
 
 def top_torch_ops(theirs: dict, count: int = 12) -> list:
@@ -285,14 +327,20 @@ def top_torch_ops(theirs: dict, count: int = 12) -> list:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", default="A,B,C", metavar="LABELS", help="comma-separated, from bench.py (default A,B,C)")
+    parser.add_argument(
+        "--models", default="A,B,C", metavar="LABELS", help="comma-separated, from bench.py (default A,B,C)"
+    )
     parser.add_argument("--repeats", type=int, default=10, help="timed runs per measurement (median; default 10)")
     parser.add_argument("--quick", action="store_true", help="bench.py's tiny sizes, 2 repeats: a smoke run")
-    parser.add_argument("--torch", metavar="PYTHON", help="an interpreter with torch: PyTorch beside every row, and section 4")
+    parser.add_argument(
+        "--torch", metavar="PYTHON", help="an interpreter with torch: PyTorch beside every row, and section 4"
+    )
     args = parser.parse_args(argv)
     repeats = 2 if args.quick else args.repeats
     print(f"Machine: {machine()}")
-    print(f"Each measurement: one BLAS thread, median of {repeats}; batch = one worker's share (batch / {cores()} cores)")
+    print(
+        f"Each measurement: one BLAS thread, median of {repeats}; batch = one worker's share (batch / {cores()} cores)"
+    )
     with blas.limit(1):
         for label, spec, batch in models(args.quick, args.models.split(",")):
             rows = max(1, batch // cores())
@@ -310,7 +358,9 @@ def main(argv=None) -> int:
             extra = TORCH_COLUMNS if theirs else []
             if theirs:
                 beside_torch(attention_rows, attention_seconds, theirs["attention"])
-                beside_torch(linear_rows, linear_seconds, [seconds for triple in theirs["linear"] for seconds in triple])
+                beside_torch(
+                    linear_rows, linear_seconds, [seconds for triple in theirs["linear"] for seconds in triple]
+                )
             print("\n1. Attention's batched matmuls vs one large GEMM of the same FLOPs\n")
             table(GEMM_HEADER + extra, attention_rows)
             print("\n2. The linear layers' GEMMs vs a square GEMM of the same FLOPs\n")
@@ -318,15 +368,30 @@ def main(argv=None) -> int:
             print(f"\n3. One train step, per op: {bare * 1e3:.2f} ms bare, {total * 1e3:.2f} ms profiled\n")
             rows_out = profiler.rows(repeats, total)
             rest = total - sum(profiler.seconds.values()) / repeats
-            rows_out.append(["rest (grad zeroing, loss scaling, calls)", "", "", "", "", f"{rest * 1e3:.3f}",
-                             f"{100 * rest / total:.1f}%"])
+            rows_out.append(
+                [
+                    "rest (grad zeroing, loss scaling, calls)",
+                    "",
+                    "",
+                    "",
+                    "",
+                    f"{rest * 1e3:.3f}",
+                    f"{100 * rest / total:.1f}%",
+                ]
+            )
             table(["op or block", "calls", "forward ms", "backward ms", "outside ms", "ms", "% of step"], rows_out)
             if theirs:
                 step = theirs["step"]
-                print(f"\n4. Beside PyTorch {theirs['version']} (torch_ref.py, one thread, the same rows): its step "
-                      f"{(step['forward_backward'] + step['optimizer']) * 1e3:.2f} ms bare, littlebaby's {bare * 1e3:.2f} ms "
-                      f"({bare / (step['forward_backward'] + step['optimizer']):.2f}x); both profiled, by kind of work\n")
-                table(["kind of work", "littlebaby ms", "PyTorch ms", "littlebaby / PyTorch"], side_by_side(profiler, repeats, step))
+                print(
+                    f"\n4. Beside PyTorch {theirs['version']} (torch_ref.py, one thread, the same rows): its step "
+                    f"{(step['forward_backward'] + step['optimizer']) * 1e3:.2f} ms bare, littlebaby's "
+                    f"{bare * 1e3:.2f} ms "
+                    f"({bare / (step['forward_backward'] + step['optimizer']):.2f}x); both profiled, by kind of work\n"
+                )
+                table(
+                    ["kind of work", "littlebaby ms", "PyTorch ms", "littlebaby / PyTorch"],
+                    side_by_side(profiler, repeats, step),
+                )
                 print("\nPyTorch's slowest operators (forward + backward, self time)\n")
                 table(["operator", "ms"], top_torch_ops(step))
     return 0

@@ -25,17 +25,17 @@ an estimate. It prints, it does not assert.
 import argparse
 import json
 import os
-import time
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
-from littlebaby.plugins import resolve
 from littlebaby.configs import find
+from littlebaby.plugins import resolve
 from littlebaby.plugins.resolve import build_model
 
 LAYOUTS = [(1, 2), (2, 1), (1, 1)]  # (processes, threads per process)
@@ -114,7 +114,10 @@ def main(argv=None):
     if args.allreduce_worker:
         return allreduce_worker(*args.allreduce_worker)
     print(f"# scaling on this machine ({os.cpu_count()} cores), {args.steps} steps per run\n")
-    print("| config | parameters | processes x threads | step ms | tokens/s | all-reduce ms (in the step) | its share | all-reduce alone ms | vs 1 x 2 |")
+    print(
+        "| config | parameters | processes x threads | step ms | tokens/s | all-reduce ms (in the step) | its "
+        "share | all-reduce alone ms | vs 1 x 2 |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     single = {}  # config -> (parameters, tokens per step, T1)
     for config in args.configs:
@@ -125,13 +128,21 @@ def main(argv=None):
         single[config] = (params, raw["batch_size"] * raw["n_ctx"], results[(1, 2)]["seconds"])
         for (processes, threads), r in results.items():
             mpi = processes > 1
-            reduce = f"{1000 * r['allreduce']:.2f} | {r['allreduce'] / r['seconds']:.1%} | {1000 * alone:.2f}" if mpi else "- | - | -"
-            print(f"| {config} | {params:,} | {processes} x {threads} | {1000 * r['seconds']:.1f} | {r['tokens_per_second']:,.0f} "
-                  f"| {reduce} | {results[(1, 2)]['seconds'] / r['seconds']:.2f}x |")
+            reduce = (
+                f"{1000 * r['allreduce']:.2f} | {r['allreduce'] / r['seconds']:.1%} | {1000 * alone:.2f}"
+                if mpi
+                else "- | - | -"
+            )
+            print(
+                f"| {config} | {params:,} | {processes} x {threads} | {1000 * r['seconds']:.1f} | "
+                f"{r['tokens_per_second']:,.0f} "
+                f"| {reduce} | {results[(1, 2)]['seconds'] / r['seconds']:.2f}x |"
+            )
     if "baby-large" in single:
         large_params, large_tokens, large_seconds = single["baby-large"]
         big, tokens = gpt_parameters(BIG["n_emb"], BIG["n_layers"], BIG["n_ctx"]), BIG["batch_size"] * BIG["n_ctx"]
-        label = f"100M (n_emb {BIG['n_emb']}, {BIG['n_layers']} layers, batch {BIG['batch_size']} x {BIG['n_ctx']}; T1 estimated)"
+        sizes = f"n_emb {BIG['n_emb']}, {BIG['n_layers']} layers, batch {BIG['batch_size']} x {BIG['n_ctx']}"
+        label = f"100M ({sizes}; T1 estimated)"
         single[label] = (big, tokens, large_seconds * big / large_params * tokens / large_tokens)
     print("\n# the cost model: ring all-reduce, global batch fixed, no overlap (efficiency = speed-up / N)\n")
     header = " | ".join(f"{n} nodes {g} Gbit/s" for g in LINKS_GBIT for n in NODES)

@@ -32,8 +32,12 @@ def median_step_seconds(report: dict) -> float:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="baby", help="shipped config name or JSON (default baby)")
-    parser.add_argument("--char-steps", type=int, default=1500, help="steps of the char run, whose time is the budget (default 1500)")
-    parser.add_argument("--vocab-sizes", type=int, nargs="+", default=[512, 2048], help="bpe vocabularies (default 512 2048)")
+    parser.add_argument(
+        "--char-steps", type=int, default=1500, help="steps of the char run, whose time is the budget (default 1500)"
+    )
+    parser.add_argument(
+        "--vocab-sizes", type=int, nargs="+", default=[512, 2048], help="bpe vocabularies (default 512 2048)"
+    )
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory(prefix="littlebaby-tokenizers-bench-") as home:
@@ -45,12 +49,18 @@ def main(argv=None):
             timing = train(args.config, home, {**bpe, "max_steps": CALIBRATION_STEPS, "eval_interval": 10**6})
             steps = max(1, int(args.char_steps * median_step_seconds(char) / median_step_seconds(timing)))
             rows.append((f"bpe {vocab_size}", train(args.config, home, {**bpe, "max_steps": steps})))
-    print(f"tiny Shakespeare, config {args.config}, budget {budget:.1f} s of training (the char run's); CPU count {os.cpu_count()}")
+    print(
+        f"tiny Shakespeare, config {args.config}, budget {budget:.1f} s of training (the char run's); CPU "
+        f"count {os.cpu_count()}"
+    )
     print("| tokenizer | vocab | steps | train s | bytes/token | best val loss | best val bits/byte |")
     print("|---|---|---|---|---|---|---|")
     for name, report in rows:
-        print(f"| {name} | {report['vocab_size']} | {report['steps_done']} | {report['train_seconds']:.1f} | "
-              f"{report['data']['val_bytes_per_token']:.2f} | {report['best_val_loss']:.4f} | {report['best_val_bpb']:.4f} |")
+        print(
+            f"| {name} | {report['vocab_size']} | {report['steps_done']} | {report['train_seconds']:.1f} | "
+            f"{report['data']['val_bytes_per_token']:.2f} | {report['best_val_loss']:.4f} | "
+            f"{report['best_val_bpb']:.4f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -20,17 +20,28 @@ torch.set_num_threads(2)
 config = json.loads((work / "config.json").read_text())
 weights = np.load(work / "weights.npz", allow_pickle=False)
 data = np.load(work / "data.npz", allow_pickle=False)
-model = torch_ref.GPT(config["vocab_size"], config["c_sequence"], config["c_attention"], config["c_network"],
-                      config["n_ctx"], config["n_emb"], config["n_layers"], config["head_size"], config["n_heads"],
-                      config["dropout"])
+model = torch_ref.GPT(
+    config["vocab_size"],
+    config["c_sequence"],
+    config["c_attention"],
+    config["c_network"],
+    config["n_ctx"],
+    config["n_emb"],
+    config["n_layers"],
+    config["head_size"],
+    config["n_heads"],
+    config["dropout"],
+)
 state = {k: torch.from_numpy(np.array(weights[k])) for k in weights.files}
 missing = set(model.state_dict()) - set(state)
 assert not missing, f"weights missing for {sorted(missing)}"
 model.load_state_dict(state)
 flags = torch_ref.decay_flags(model)
 named = dict(model.named_parameters())
-groups = [{"params": [named[n] for n, d in flags.items() if d], "weight_decay": config["weight_decay"]},
-          {"params": [named[n] for n, d in flags.items() if not d], "weight_decay": 0.0}]
+groups = [
+    {"params": [named[n] for n, d in flags.items() if d], "weight_decay": config["weight_decay"]},
+    {"params": [named[n] for n, d in flags.items() if not d], "weight_decay": 0.0},
+]
 optimizer = torch.optim.AdamW(groups, lr=config["lr"], betas=(config["beta1"], config["beta2"]), eps=1e-8)
 T, steps, warmup = config["n_ctx"], config["steps"], config["warmup_steps"]
 train, val = torch.from_numpy(data["train"]), torch.from_numpy(data["val"])
@@ -53,8 +64,10 @@ def lr_at(step):  # the same schedule as littlebaby.training.schedule.learning_r
 def val_loss():
     model.eval()
     x, y = window(val, data["val_starts"])
-    losses = [torch.nn.functional.cross_entropy(model(x[i:i + 64]).flatten(0, 1), y[i:i + 64].flatten()).item()
-              for i in range(0, len(x), 64)]
+    losses = [
+        torch.nn.functional.cross_entropy(model(x[i : i + 64]).flatten(0, 1), y[i : i + 64].flatten()).item()
+        for i in range(0, len(x), 64)
+    ]
     model.train()
     return float(np.mean(losses))
 

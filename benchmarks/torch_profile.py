@@ -25,7 +25,9 @@ def linear_products(torch, shapes, repeats: int) -> list:
     out = []
     for n_rows, n_in, n_out in shapes:
         x, w, dy = torch.randn(n_rows, n_in), torch.randn(n_in, n_out), torch.randn(n_rows, n_out)
-        out.append([median_seconds(product, repeats) for product in (lambda: x @ w, lambda: dy @ w.T, lambda: x.T @ dy)])
+        out.append(
+            [median_seconds(product, repeats) for product in (lambda: x @ w, lambda: dy @ w.T, lambda: x.T @ dy)]
+        )
     return out
 
 
@@ -35,8 +37,14 @@ def attention_products(torch, rows: int, T: int, H: int, d: int, repeats: int) -
     used = torch.softmax(torch.randn(rows, H, T, T), dim=-1)
     scores = torch.randn(rows, H, T, T)
     do = torch.randn(rows, H, T, d)
-    products = (lambda: k @ q.transpose(-1, -2), lambda: used @ v, lambda: used.transpose(-1, -2) @ do,
-                lambda: v @ do.transpose(-1, -2), lambda: scores.transpose(-1, -2) @ k, lambda: scores @ q)
+    products = (
+        lambda: k @ q.transpose(-1, -2),
+        lambda: used @ v,
+        lambda: used.transpose(-1, -2) @ do,
+        lambda: v @ do.transpose(-1, -2),
+        lambda: scores.transpose(-1, -2) @ k,
+        lambda: scores @ q,
+    )
     return [median_seconds(product, repeats) for product in products]
 
 
@@ -56,8 +64,10 @@ def train_step(torch, spec: dict, rows: int, repeats: int) -> dict:
         torch.nn.functional.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1)).backward()
 
     forward_backward()
-    result = {"forward_backward": median_seconds(forward_backward, repeats),
-              "optimizer": median_seconds(optimizer.step, repeats)}
+    result = {
+        "forward_backward": median_seconds(forward_backward, repeats),
+        "optimizer": median_seconds(optimizer.step, repeats),
+    }
     with profile(activities=[ProfilerActivity.CPU]) as profiled:
         for _ in range(repeats):
             forward_backward()

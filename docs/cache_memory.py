@@ -15,9 +15,9 @@ from importlib.resources import files
 from pathlib import Path
 
 from littlebaby.config import BLOCK_KEYS
-from littlebaby.plugins import resolve
 from littlebaby.errors import UserError
 from littlebaby.nn.gpt import GPT
+from littlebaby.plugins import resolve
 from littlebaby.plugins.registry import default_registry
 from littlebaby.testing import check_cache
 
@@ -40,7 +40,10 @@ def cache_bytes(config_dict: dict, attention: str, options: dict, vocab_size: in
 def main(argv):
     path = Path(argv[1]) if len(argv) > 1 else files("littlebaby.configs") / "baby.json"
     config = json.loads(path.read_text())
-    print(f"{path.name}: {config.get('n_layers')} layers, n_ctx {config.get('n_ctx')}, head_size {config.get('head_size')}, one sequence\n")
+    print(
+        f"{path.name}: {config.get('n_layers')} layers, n_ctx {config.get('n_ctx')}, head_size "
+        f"{config.get('head_size')}, one sequence\n"
+    )
     print("| attention | options | KV cache bytes | vs mha |")
     print("|---|---|---|---|")
     base = None
@@ -51,7 +54,10 @@ def main(argv):
             print(f"| {attention} | {options} | ({error.problem}) | |")
             continue
         base = base or nbytes
-        print(f"| {attention} | {', '.join(f'{k} {v}' for k, v in options.items()) or '-'} | {nbytes:,} | {nbytes / base:.3g} |")
+        print(
+            f"| {attention} | {', '.join(f'{k} {v}' for k, v in options.items()) or '-'} | {nbytes:,} | "
+            f"{nbytes / base:.3g} |"
+        )
 
     print("\n| kind | block | parameters | vs the config's |")
     print("|---|---|---|---|")

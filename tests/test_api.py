@@ -18,9 +18,14 @@ from littlebaby.training.trainer import Trainer
 
 def test_train_writes_every_file_and_a_sample(tiny_run):
     home, name = tiny_run
-    for folder, pattern in [("configs", "config_{}.json"), ("tokenizers", "tokenizer_{}.json"), ("models", "model_{}.safetensors"),
-                            ("checkpoints", "{}/step_000000004/optimizer.safetensors"), ("outputs", "report_{}.json"),
-                            ("outputs", "completion_{}.txt")]:
+    for folder, pattern in [
+        ("configs", "config_{}.json"),
+        ("tokenizers", "tokenizer_{}.json"),
+        ("models", "model_{}.safetensors"),
+        ("checkpoints", "{}/step_000000004/optimizer.safetensors"),
+        ("outputs", "report_{}.json"),
+        ("outputs", "completion_{}.txt"),
+    ]:
         assert (home / folder / pattern.format(name)).is_file()
     assert (home / "outputs" / f"completion_{name}.txt").read_text().startswith("ROMEO:")
     [row] = api.runs(home)
@@ -55,7 +60,10 @@ def test_generate_writes_a_timestamped_completion(tiny_run):
     path.unlink()
 
 
-@pytest.mark.parametrize("options,message", [({"max_tokens": -1}, "max_tokens"), ({"prompt": "ROMEO€"}, "'€'"), ({"temperature": -1.0}, "temperature")])
+@pytest.mark.parametrize(
+    "options,message",
+    [({"max_tokens": -1}, "max_tokens"), ({"prompt": "ROMEO€"}, "'€'"), ({"temperature": -1.0}, "temperature")],
+)
 def test_bad_generation_options(tiny_run, options, message):
     with pytest.raises(UserError, match=message):
         littlebaby.generate("last", home=tiny_run[0], **options)
@@ -71,8 +79,12 @@ def test_finetune_keeps_the_old_logits_before_any_step(tiny_run, greek_file):
     assert tokenizer.vocab[:old] == base.tokenizer.vocab and tokenizer.vocab_size > old
     # the old rows and columns are bit for bit the base's; the logits can differ in the last bit
     # only because BLAS may block a GEMM with more columns differently
-    np.testing.assert_array_equal(grown.parameters.named()["head.weight"][:, :old], base.model.parameters.named()["head.weight"])
-    np.testing.assert_array_equal(grown.parameters.named()["wte.weight"][:old], base.model.parameters.named()["wte.weight"])
+    np.testing.assert_array_equal(
+        grown.parameters.named()["head.weight"][:, :old], base.model.parameters.named()["head.weight"]
+    )
+    np.testing.assert_array_equal(
+        grown.parameters.named()["wte.weight"][:old], base.model.parameters.named()["wte.weight"]
+    )
     np.testing.assert_allclose(grown.logits(ids)[:, :old], base.model.logits(ids), rtol=1e-14, atol=1e-15)
 
 
@@ -130,7 +142,8 @@ def test_ctrl_c_saves_and_resume_continues_exactly(tmp_path, monkeypatch):
     assert resumed.status == "finished" and resumed.report.data["resumed"] == [3]
     assert [s["step"] for s in resumed.report.data["steps"]] == list(range(1, 9))
     np.testing.assert_array_equal(
-        api.load(resumed.name, home=home).model.parameters.data, api.load(straight.name, home=tmp_path / "a").model.parameters.data
+        api.load(resumed.name, home=home).model.parameters.data,
+        api.load(straight.name, home=tmp_path / "a").model.parameters.data,
     )
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
@@ -159,14 +172,16 @@ def test_resume_refuses_a_run_trained_from_a_pipe_and_one_still_training(tmp_pat
     with pytest.raises(UserError, match="cannot be read again") as error:
         api.train(resume=name, home=home, overrides={"max_steps": 4})
     assert "finetune" in str(error.value) and "data=" not in str(error.value)
-    _edit_report(home, name, lambda r: r.update(status="running", writer={"pid": os.getppid(), "host": socket.gethostname()}))
+    _edit_report(
+        home, name, lambda r: r.update(status="running", writer={"pid": os.getppid(), "host": socket.gethostname()})
+    )
     with pytest.raises(UserError, match=f"being trained by process {os.getppid()}"):
         api.train(resume=name, home=home, overrides={"max_steps": 4})
 
 
 def test_a_full_disk_mid_run_is_one_error_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
-    from littlebaby.store import weights as checkpoint
     from littlebaby.store import checkpoints
+    from littlebaby.store import weights as checkpoint
 
     home = tmp_path / "h"
     original, calls = checkpoint.save_optimizer, []
@@ -193,10 +208,16 @@ def test_a_run_saved_before_checkpoint_folders_still_resumes(tmp_path, monkeypat
         stopped = api.train("tiny", home=home)
     # the layout of older versions: model and optimizer state in models/, no checkpoints/
     folder = home / "checkpoints" / stopped.name
-    shutil.copy(folder / "step_000000003" / "optimizer.safetensors", home / "models" / f"optimizer_{stopped.name}.safetensors")
+    shutil.copy(
+        folder / "step_000000003" / "optimizer.safetensors", home / "models" / f"optimizer_{stopped.name}.safetensors"
+    )
     shutil.rmtree(folder)
     resumed = api.train(resume="last", home=home)
-    assert resumed.status == "finished" and resumed.report.data["resumed"] == [3] and resumed.report.data["steps_done"] == 6
+    assert (
+        resumed.status == "finished"
+        and resumed.report.data["resumed"] == [3]
+        and resumed.report.data["steps_done"] == 6
+    )
 
 
 def test_a_run_without_a_model_or_checkpoint_yet_says_so(tiny_run, tmp_path):
@@ -233,20 +254,41 @@ BAD_TYPES = {
     "config number": (lambda home, run: api.train(5, home=home), "config must be a path"),
     "data number": (lambda home, run: api.train("tiny", 5, home=home), "data must be a path"),
     "data empty": (lambda home, run: api.train("tiny", "", home=home), "data is an empty path"),
-    "overrides a string": (lambda home, run: api.train("tiny", overrides="lr=1", home=home), "overrides must be a dict or a list"),
-    "overrides a number": (lambda home, run: api.train("tiny", overrides=5, home=home), "overrides must be a dict or a list"),
-    "override key a number": (lambda home, run: api.train("tiny", overrides={1: 2}, home=home), "config keys are strings"),
+    "overrides a string": (
+        lambda home, run: api.train("tiny", overrides="lr=1", home=home),
+        "overrides must be a dict or a list",
+    ),
+    "overrides a number": (
+        lambda home, run: api.train("tiny", overrides=5, home=home),
+        "overrides must be a dict or a list",
+    ),
+    "override key a number": (
+        lambda home, run: api.train("tiny", overrides={1: 2}, home=home),
+        "config keys are strings",
+    ),
     "resume a number": (lambda home, run: api.train(resume=5, home=home), "run must be a run name"),
     "run None": (lambda home, run: api.load(None, home), "run must be a run name"),
-    "prompt bytes": (lambda home, run: api.generate(run, prompt=b"RO", max_tokens=2, home=home), "prompt must be a str"),
+    "prompt bytes": (
+        lambda home, run: api.generate(run, prompt=b"RO", max_tokens=2, home=home),
+        "prompt must be a str",
+    ),
     "text a number": (lambda home, run: api.token_losses(run, 5, home), "text must be a str"),
     "attention prompt a number": (lambda home, run: api.attention(run, 5, home=home), "prompt must be a str"),
-    "layer a string": (lambda home, run: api.attention(run, "RO", layer="0", home=home), "layer must be a whole number"),
+    "layer a string": (
+        lambda home, run: api.attention(run, "RO", layer="0", home=home),
+        "layer must be a whole number",
+    ),
     "head a bool": (lambda home, run: api.attention(run, "RO", head=True, home=home), "head must be a whole number"),
     "out a number": (lambda home, run: api.plot(run, home, out=5), "out must be a path"),
-    "out empty": (lambda home, run: api.plot(run, home, out=""), "out is an empty path"),  # was "cannot write . (it is a directory)"
+    "out empty": (
+        lambda home, run: api.plot(run, home, out=""),
+        "out is an empty path",
+    ),  # was "cannot write . (it is a directory)"
     # finetuned on the shipped Shakespeare, while the command line requires --data
-    "finetune data None": (lambda home, run: api.finetune(run, None, overrides=["max_steps=1"], home=home), "data must be a path"),
+    "finetune data None": (
+        lambda home, run: api.finetune(run, None, overrides=["max_steps=1"], home=home),
+        "data must be a path",
+    ),
     "prepare data None": (lambda home, run: api.prepare(None, home / "p"), "data must be a path or a list of paths"),
     "prepare out None": (lambda home, run: api.prepare([home], None), "out must be a path"),
     "import paths None": (lambda home, run: api.import_original(None, None, None, home), "config must be a path"),

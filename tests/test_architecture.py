@@ -16,7 +16,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 LAYERS = [
     {"errors"},
     {"system"},
-    {"config", "configs"},
+    {"config", "configs", "data"},
     {"nn"},
     {"text"},
     {"plugins"},
@@ -47,7 +47,9 @@ def imports(path: Path, known: set) -> set:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:  # relative: from its package
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             names = [base] + [f"{base}.{alias.name}" for alias in node.names]
         else:
             continue
@@ -89,7 +91,7 @@ def test_no_module_imports_itself_back():
         seen[module] = "open"
         for target in sorted(edges[module]):
             if seen.get(target) == "open":
-                cycles.append(" -> ".join(trail[trail.index(target):] + [target]))
+                cycles.append(" -> ".join(trail[trail.index(target) :] + [target]))
             elif target not in seen:
                 visit(target, trail + [target])
         seen[module] = "done"
@@ -104,8 +106,11 @@ def test_folders_and_modules_stay_small():
     for folder in [PACKAGE, *(p for p in PACKAGE.rglob("*") if p.is_dir() and p.name != "__pycache__")]:
         count = len([p for p in folder.glob("*.py") if p.name not in ("__init__.py", "__main__.py")])
         assert count <= 12, f"{folder.relative_to(PACKAGE.parent)} holds {count} modules"
-    long = {str(p.relative_to(PACKAGE.parent)): n for p in PACKAGE.rglob("*.py")
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 300}
+    long = {
+        str(p.relative_to(PACKAGE.parent)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 300
+    }
     assert long == {}
 
 
@@ -119,4 +124,6 @@ def test_plugins_stay_small():
 def test_the_folder_map_names_every_module(module):
     path = modules()[module].relative_to(PACKAGE.parent).as_posix()
     named = set(re.findall(r"`([\w/]+(?:\.py)?)`", DOCS.read_text(encoding="utf-8")))
-    assert path in named or path.removesuffix("/__init__.py") + "/" in named, f"docs/architecture.md does not name {path}"
+    assert path in named or path.removesuffix("/__init__.py") + "/" in named, (
+        f"docs/architecture.md does not name {path}"
+    )

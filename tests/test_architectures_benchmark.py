@@ -10,9 +10,31 @@ SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "architectures.
 
 def test_every_chosen_combination_gets_a_row_best_first(tmp_path):
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--config", "tiny", "--seconds", "0.3", "--seeds", "2", "--evals", "2",
-         "--calibrate", "3", "--sequence", "pre", "--attention", "mha,rope", "--network", "mlp", "--home", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--config",
+            "tiny",
+            "--seconds",
+            "0.3",
+            "--seeds",
+            "2",
+            "--evals",
+            "2",
+            "--calibrate",
+            "3",
+            "--sequence",
+            "pre",
+            "--attention",
+            "mha,rope",
+            "--network",
+            "mlp",
+            "--home",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| pre/")]
@@ -23,5 +45,7 @@ def test_every_chosen_combination_gets_a_row_best_first(tmp_path):
 
 
 def test_a_block_that_is_not_installed_is_named():
-    done = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--attention", "nosuch"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--tiny", "--attention", "nosuch"], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode != 0 and "nosuch" in done.stderr

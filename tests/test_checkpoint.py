@@ -7,20 +7,23 @@ import numpy as np
 import pytest
 import safetensors
 import safetensors.numpy
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import littlebaby
-from littlebaby.store import weights as checkpoint
-from littlebaby.plugins import resolve
 from littlebaby.errors import UserError
+from littlebaby.plugins import resolve
 from littlebaby.plugins.resolve import build_model
-from littlebaby.training.adamw import AdamW
+from littlebaby.store import weights as checkpoint
 from littlebaby.testing import randomize
+from littlebaby.training.adamw import AdamW
 
 
 @pytest.fixture
 def saved(tmp_path):
-    config = resolve.config(dict(c_attention="moh", c_network="moe", n_ctx=8, n_emb=8, head_size=8, n_heads=2, n_layers=2, n_experts=3))
+    config = resolve.config(
+        dict(c_attention="moh", c_network="moe", n_ctx=8, n_emb=8, head_size=8, n_heads=2, n_layers=2, n_experts=3)
+    )
     model = build_model(config, vocab_size=7)
     randomize(model.parameters)
     path = tmp_path / "model.safetensors"
@@ -197,7 +200,9 @@ def _header_changes():
     anything = st.none() | st.booleans() | number | text | st.lists(number, max_size=4)
     tensor_field = st.tuples(st.just("tensor"), st.sampled_from(["dtype", "shape", "data_offsets", "junk"]), anything)
     meta_field = st.tuples(st.just("meta"), st.sampled_from(["format", "config", "vocab_size", "plugins"]), anything)
-    config_key = st.tuples(st.just("config"), st.sampled_from(["n_layers", "n_emb", "c_attention", "dtype", "lr", "n_experts"]), anything)
+    config_key = st.tuples(
+        st.just("config"), st.sampled_from(["n_layers", "n_emb", "c_attention", "dtype", "lr", "n_experts"]), anything
+    )
     return st.lists(tensor_field | meta_field | config_key, min_size=1, max_size=3)
 
 

@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 
-from littlebaby.store import weights as checkpoint
-from littlebaby.store import checkpoints
 from littlebaby.plugins.resolve import build_model
+from littlebaby.store import checkpoints
+from littlebaby.store import weights as checkpoint
 from littlebaby.training.adamw import AdamW
 
 
@@ -29,7 +29,10 @@ def test_a_checkpoint_holds_model_optimizer_and_manifest(tmp_path):
     optimizer.step(np.ones_like(model.parameters.data), 0.1)
     saved = save(tmp_path, 7, model, optimizer)
     assert saved.path.name == "step_000000007" and sorted(p.name for p in saved.path.iterdir()) == [
-        "manifest.json", "model.safetensors", "optimizer.safetensors"]
+        "manifest.json",
+        "model.safetensors",
+        "optimizer.safetensors",
+    ]
     again = checkpoints.newest(tmp_path)
     assert again == saved and again.report == {"steps": 7, "val": 0}
     loaded = checkpoint.load_model(again.model)
@@ -44,13 +47,19 @@ def test_a_checkpoint_holds_model_optimizer_and_manifest(tmp_path):
 def test_a_checkpoint_is_written_once_and_not_read_back_to_hash_it(tmp_path, monkeypatch):
     model, optimizer = small()
     opened, real_open = [], builtins.open
-    monkeypatch.setattr(builtins, "open", lambda file, mode="r", *a, **k: opened.append((str(file), mode)) or real_open(file, mode, *a, **k))
+    monkeypatch.setattr(
+        builtins,
+        "open",
+        lambda file, mode="r", *a, **k: opened.append((str(file), mode)) or real_open(file, mode, *a, **k),
+    )
     saved = save(tmp_path, 3, model, optimizer)
     assert not [(f, mode) for f, mode in opened if f.endswith(".safetensors") and "r" in mode]
     monkeypatch.undo()
     # the manifest is as before: the sha256 of each file's bytes, so older checkpoints and this one verify alike
     manifest = json.loads((saved.path / checkpoints.MANIFEST).read_text())
-    assert manifest["parts"] == {part: hashlib.sha256((saved.path / part).read_bytes()).hexdigest() for part in checkpoints.PARTS}
+    assert manifest["parts"] == {
+        part: hashlib.sha256((saved.path / part).read_bytes()).hexdigest() for part in checkpoints.PARTS
+    }
     assert checkpoints.verify(saved.path) == saved
 
 
@@ -62,8 +71,16 @@ def test_only_the_newest_two_are_kept(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["step_000000003", "step_000000004"]
 
 
-@pytest.mark.parametrize("damage", ["flip a byte of the model", "truncate the optimizer", "drop the manifest",
-                                    "manifest of another step", "remove a part"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "flip a byte of the model",
+        "truncate the optimizer",
+        "drop the manifest",
+        "manifest of another step",
+        "remove a part",
+    ],
+)
 def test_a_broken_newest_checkpoint_falls_back_to_the_one_before(tmp_path, damage):
     model, optimizer = small()
     save(tmp_path, 1, model, optimizer)
@@ -96,8 +113,12 @@ def test_every_checkpoint_broken_is_none_without_warnings_and_the_newest_reason(
     model, optimizer = small()
     for step in (1, 2):
         (save(tmp_path, step, model, optimizer).path / "model.safetensors").write_bytes(b"")
-    assert checkpoints.newest(tmp_path) is None and not [w for w in recwarn if issubclass(w.category, UserWarning)]  # the caller's one-line error says it all
-    assert checkpoints.why_broken(tmp_path) == "step_000000002: model.safetensors is not the file its manifest describes"
+    assert checkpoints.newest(tmp_path) is None and not [
+        w for w in recwarn if issubclass(w.category, UserWarning)
+    ]  # the caller's one-line error says it all
+    assert (
+        checkpoints.why_broken(tmp_path) == "step_000000002: model.safetensors is not the file its manifest describes"
+    )
 
 
 def test_an_interrupted_write_leaves_the_previous_set_and_no_folder(tmp_path, monkeypatch):

@@ -13,18 +13,36 @@ from pathlib import Path
 import pytest
 
 from littlebaby.errors import UserError
-
 from littlebaby.look import listing
 from littlebaby.look.views import compare
 
 FIXTURE = Path(__file__).parent / "fixtures" / "original"
-COMMANDS = ["train", "finetune", "generate", "runs", "compare", "plugins", "import-original", "inspect", "plot", "attention", "prepare", "surprise"]
+COMMANDS = [
+    "train",
+    "finetune",
+    "generate",
+    "runs",
+    "compare",
+    "plugins",
+    "import-original",
+    "inspect",
+    "plot",
+    "attention",
+    "prepare",
+    "surprise",
+]
 
 
 def littlebaby(*args, cwd, check=True):
     """Run `littlebaby args...` in cwd; returns the CompletedProcess."""
-    done = subprocess.run([sys.executable, "-m", "littlebaby.cli", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, encoding="utf-8", timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "littlebaby.cli", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
     if check:
         assert done.returncode == 0, done.stderr
     return done
@@ -39,21 +57,35 @@ def test_train_generate_finetune_generate(tmp_path, greek_file):
     guid = re.search(r"run ([0-9a-f-]{36}):", train.stdout).group(1)
     assert "best val loss" in train.stdout and "sample:\nROMEO:" in train.stdout and "wrote" in train.stdout
     assert train.stderr == ""  # --quiet: no progress bar
-    for path in [f"configs/config_{guid}.json", f"tokenizers/tokenizer_{guid}.json", f"models/model_{guid}.safetensors",
-                 f"outputs/report_{guid}.json", f"outputs/completion_{guid}.txt"]:
+    for path in [
+        f"configs/config_{guid}.json",
+        f"tokenizers/tokenizer_{guid}.json",
+        f"models/model_{guid}.safetensors",
+        f"outputs/report_{guid}.json",
+        f"outputs/completion_{guid}.txt",
+    ]:
         assert (tmp_path / path).is_file(), path
     first = littlebaby("generate", "last", "--prompt", "ROMEO:", "--max-tokens", "30", "--seed", "7", cwd=tmp_path)
     assert first.stdout.startswith("ROMEO:") and len(first.stdout) == 6 + 30 + 1
-    again = littlebaby("generate", guid, "--prompt", "ROMEO:", "--max-tokens", "30", "--seed", "7", "--no-cache", cwd=tmp_path)
+    again = littlebaby(
+        "generate", guid, "--prompt", "ROMEO:", "--max-tokens", "30", "--seed", "7", "--no-cache", cwd=tmp_path
+    )
     assert again.stdout == first.stdout
     assert len(list((tmp_path / "outputs").glob(f"completion_{guid}_2*.txt"))) == 2
 
     littlebaby("finetune", "last", "--data", greek_file, "--set", "max_steps=2", "--quiet", cwd=tmp_path)
     tuned = f"{guid}_finetuned"
-    for path in [f"configs/config_{tuned}.json", f"tokenizers/tokenizer_{tuned}.json", f"models/model_{tuned}.safetensors",
-                 f"outputs/report_{tuned}.json", f"outputs/completion_{tuned}.txt"]:
+    for path in [
+        f"configs/config_{tuned}.json",
+        f"tokenizers/tokenizer_{tuned}.json",
+        f"models/model_{tuned}.safetensors",
+        f"outputs/report_{tuned}.json",
+        f"outputs/completion_{tuned}.txt",
+    ]:
         assert (tmp_path / path).is_file(), path
-    greek = littlebaby("generate", "last", "--prompt", "Ισμήνη", "--max-tokens", "20", "--temperature", "0", cwd=tmp_path)
+    greek = littlebaby(
+        "generate", "last", "--prompt", "Ισμήνη", "--max-tokens", "20", "--temperature", "0", cwd=tmp_path
+    )
     assert greek.stdout.startswith("Ισμήνη")
     assert list((tmp_path / "outputs").glob(f"completion_{tuned}_2*.txt"))
 
@@ -63,8 +95,21 @@ def test_train_generate_finetune_generate(tmp_path, greek_file):
 
 
 def test_config_by_path_and_data_by_path(tmp_path):
-    (tmp_path / "mine.json").write_text(json.dumps({"n_ctx": 8, "n_emb": 8, "head_size": 8, "n_heads": 2, "n_layers": 1,
-                                                    "batch_size": 2, "max_steps": 2, "c_network": "moe", "n_experts": 2}))
+    (tmp_path / "mine.json").write_text(
+        json.dumps(
+            {
+                "n_ctx": 8,
+                "n_emb": 8,
+                "head_size": 8,
+                "n_heads": 2,
+                "n_layers": 1,
+                "batch_size": 2,
+                "max_steps": 2,
+                "c_network": "moe",
+                "n_experts": 2,
+            }
+        )
+    )
     (tmp_path / "data.txt").write_text("hello there, general kenobi\n" * 10)
     out = littlebaby("train", "--config", "mine.json", "--data", "data.txt", "--quiet", cwd=tmp_path).stdout
     assert "pre/mha/moe" in out
@@ -80,8 +125,18 @@ def test_plugins_lists_the_built_in_blocks(tmp_path):
 
 
 def test_import_original(tmp_path):
-    out = littlebaby("import-original", "--config", FIXTURE / "config_pre_moh_moe.json", "--tokenizer", FIXTURE / "tokenizer.json",
-                     "--model", FIXTURE / "model_pre_moh_moe.json", "--home", tmp_path / "h", cwd=tmp_path).stdout
+    out = littlebaby(
+        "import-original",
+        "--config",
+        FIXTURE / "config_pre_moh_moe.json",
+        "--tokenizer",
+        FIXTURE / "tokenizer.json",
+        "--model",
+        FIXTURE / "model_pre_moh_moe.json",
+        "--home",
+        tmp_path / "h",
+        cwd=tmp_path,
+    ).stdout
     guid = re.search(r"imported as run ([0-9a-f-]{36})", out).group(1)
     assert (tmp_path / "h" / "models" / f"model_{guid}.safetensors").is_file()
     littlebaby("generate", "last", "--home", tmp_path / "h", "--max-tokens", "5", cwd=tmp_path)
@@ -108,7 +163,9 @@ def test_generate_from_a_home_it_cannot_write_says_no_save_which_prints_and_writ
     before = tree(home)
     refused = littlebaby("generate", name, "--max-tokens", "20", "--seed", "1", "--home", home, cwd=home, check=False)
     assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1
-    assert "is not a directory" in refused.stderr and "or --no-save to print the text without saving it" in refused.stderr
+    assert (
+        "is not a directory" in refused.stderr and "or --no-save to print the text without saving it" in refused.stderr
+    )
     printed = littlebaby("generate", name, "--max-tokens", "20", "--seed", "1", "--home", home, "--no-save", cwd=home)
     assert printed.stdout.strip() and printed.stderr == ""
     assert tree(home) == before
@@ -123,24 +180,57 @@ def _data(tmp_path, content: bytes) -> Path:
 BAD_INPUTS = {
     "missing data": (lambda tmp, home, run: ["train", "--config", "tiny", "--data", tmp / "nope.txt"], "not found"),
     "empty data": (lambda tmp, home, run: ["train", "--config", "tiny", "--data", _data(tmp, b"")], "is empty"),
-    "binary data": (lambda tmp, home, run: ["train", "--config", "tiny", "--data", _data(tmp, b"\x00\x01" * 500)], "binary"),
-    "non-UTF-8 data": (lambda tmp, home, run: ["train", "--config", "tiny", "--data", _data(tmp, b"caf\xe9 " * 500)], "not UTF-8"),
-    "short data": (lambda tmp, home, run: ["train", "--config", "tiny", "--data", _data(tmp, b"to be or not to be" * 5)], "at least"),
+    "binary data": (
+        lambda tmp, home, run: ["train", "--config", "tiny", "--data", _data(tmp, b"\x00\x01" * 500)],
+        "binary",
+    ),
+    "non-UTF-8 data": (
+        lambda tmp, home, run: ["train", "--config", "tiny", "--data", _data(tmp, b"caf\xe9 " * 500)],
+        "not UTF-8",
+    ),
+    "short data": (
+        lambda tmp, home, run: ["train", "--config", "tiny", "--data", _data(tmp, b"to be or not to be" * 5)],
+        "at least",
+    ),
     "unknown guid": (lambda tmp, home, run: ["generate", "0" * 8, "--home", home], "no run '00000000'"),
-    "bad config key": (lambda tmp, home, run: ["train", "--config", "tiny", "--set", "n_embd=8"], "did you mean 'n_emb'"),
-    "bad config value": (lambda tmp, home, run: ["train", "--config", "tiny", "--set", "n_heads=3"], "n_heads must divide"),
+    "bad config key": (
+        lambda tmp, home, run: ["train", "--config", "tiny", "--set", "n_embd=8"],
+        "did you mean 'n_emb'",
+    ),
+    "bad config value": (
+        lambda tmp, home, run: ["train", "--config", "tiny", "--set", "n_heads=3"],
+        "n_heads must divide",
+    ),
     "wrong type": (lambda tmp, home, run: ["train", "--config", "tiny", "--set", "n_layers=two"], "n_layers"),
-    "option of an unselected block": (lambda tmp, home, run: ["train", "--config", "tiny", "--set", "n_experts=2"], "network block 'moe'"),
-    "unknown block": (lambda tmp, home, run: ["train", "--config", "tiny", "--set", "c_attention=rwkv"], "pip install littlebaby-attention-rwkv"),
+    "option of an unselected block": (
+        lambda tmp, home, run: ["train", "--config", "tiny", "--set", "n_experts=2"],
+        "network block 'moe'",
+    ),
+    "unknown block": (
+        lambda tmp, home, run: ["train", "--config", "tiny", "--set", "c_attention=rwkv"],
+        "pip install littlebaby-attention-rwkv",
+    ),
     "unknown config": (lambda tmp, home, run: ["train", "--config", "babyy"], "no shipped config"),
     "truncated model": (lambda tmp, home, run: ["generate", run, "--home", home], "corrupt or truncated"),
     "vocab mismatch": (lambda tmp, home, run: ["generate", run, "--home", home], "tokenizer has 66 characters"),
     "unknown prompt character": (lambda tmp, home, run: ["generate", run, "--home", home, "--prompt", "ROMEO€"], "'€'"),
-    "max tokens not a number": (lambda tmp, home, run: ["generate", run, "--home", home, "--max-tokens", "many"], "invalid int"),
+    "max tokens not a number": (
+        lambda tmp, home, run: ["generate", run, "--home", home, "--max-tokens", "many"],
+        "invalid int",
+    ),
     "unknown option": (lambda tmp, home, run: ["train", "--epochs", "3"], "unrecognized arguments"),
-    "negative max tokens": (lambda tmp, home, run: ["generate", run, "--home", home, "--max-tokens", "-1"], "max-tokens"),
-    "home is a file": (lambda tmp, home, run: ["train", "--config", "tiny", "--home", _data(tmp, b"x")], "not a directory"),
-    "no runs": (lambda tmp, home, run: ["finetune", "last", "--data", _data(tmp, b"x" * 500), "--home", tmp / "empty"], "no runs"),
+    "negative max tokens": (
+        lambda tmp, home, run: ["generate", run, "--home", home, "--max-tokens", "-1"],
+        "max-tokens",
+    ),
+    "home is a file": (
+        lambda tmp, home, run: ["train", "--config", "tiny", "--home", _data(tmp, b"x")],
+        "not a directory",
+    ),
+    "no runs": (
+        lambda tmp, home, run: ["finetune", "last", "--data", _data(tmp, b"x" * 500), "--home", tmp / "empty"],
+        "no runs",
+    ),
 }
 
 
@@ -168,8 +258,13 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, damaged_home,
 
 
 def test_ctrl_c_saves_and_says_how_to_resume(tmp_path):
-    process = subprocess.Popen([sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--set", "max_steps=100000"],
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--set", "max_steps=100000"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     first = process.stdout.readline()
     assert first.startswith("run ")
     time.sleep(1.0)  # let it take some steps
@@ -195,7 +290,14 @@ def test_a_broken_plugin_is_one_warning_line_and_the_rest_works(tmp_path):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: littlebaby-attention-broken\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[littlebaby]\nbroken = broken_plugin\n")
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "plugins"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "littlebaby.cli", "plugins"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 0
     assert done.stderr.startswith("littlebaby: warning: plugin littlebaby-attention-broken failed to import")
     assert done.stderr.count("\n") == 1 and "lapack_of_doom" in done.stderr
@@ -209,20 +311,34 @@ def test_messages_of_the_layers_below_are_said_in_flags():
     assert str(error) == "max_tokens must be >= 0; for example max_tokens=200"
     assert said(error) == "--max-tokens must be >= 0; for example --max-tokens 200"
     assert said(UserError("lower {n_ctx}", "or {n_ctx=}8", "n_ctx")) == "lower --set n_ctx; or --set n_ctx=8"
-    assert said(UserError("pass {home=}DIR; file /tmp/a=b/c.txt", None, "home")) == "pass --home DIR; file /tmp/a=b/c.txt"
+    assert (
+        said(UserError("pass {home=}DIR; file /tmp/a=b/c.txt", None, "home")) == "pass --home DIR; file /tmp/a=b/c.txt"
+    )
     assert said(UserError("or {write=False}", None, "write=False")) == "or --no-save"
 
 
 def test_runs_lists_a_run_whose_report_is_damaged(damaged_home):
     home, run = damaged_home
-    (home / "outputs" / f"report_{run}.json").write_text(json.dumps({"config": "pre", "data": "x", "steps_done": "many"}))
+    (home / "outputs" / f"report_{run}.json").write_text(
+        json.dumps({"config": "pre", "data": "x", "steps_done": "many"})
+    )
     done = littlebaby("runs", "--home", home, cwd=home)
     assert done.stderr == "" and run in done.stdout and "?/?/?" in done.stdout
 
 
 # -- comparing runs (issue 15): the modern blocks through the CLI, runs --markdown, compare --
-MODERN = ["--set", "c_sequence=rms", "--set", "c_attention=rope", "--set", "c_network=swiglu", "--set", "pos_emb=false",
-          "--set", "n_layers=2"]
+MODERN = [
+    "--set",
+    "c_sequence=rms",
+    "--set",
+    "c_attention=rope",
+    "--set",
+    "c_network=swiglu",
+    "--set",
+    "pos_emb=false",
+    "--set",
+    "n_layers=2",
+]
 
 
 @pytest.fixture(scope="module")
@@ -237,8 +353,12 @@ def two_runs(tmp_path_factory):
 
 def test_modern_blocks_generate_past_n_ctx_the_same_text_with_and_without_the_cache(two_runs):
     home, (_, modern) = two_runs
-    texts = [littlebaby("generate", modern, "--prompt", "ROMEO:", "--max-tokens", "40", "--seed", "3", *flag, cwd=home).stdout
-             for flag in ([], ["--no-cache"])]  # n_ctx 16: the cache slides 30 times
+    texts = [
+        littlebaby(
+            "generate", modern, "--prompt", "ROMEO:", "--max-tokens", "40", "--seed", "3", *flag, cwd=home
+        ).stdout
+        for flag in ([], ["--no-cache"])
+    ]  # n_ctx 16: the cache slides 30 times
     assert texts[0] == texts[1] and len(texts[0]) == len("ROMEO:") + 40 + 1
 
 

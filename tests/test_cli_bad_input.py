@@ -14,21 +14,29 @@ from pathlib import Path
 import numpy as np
 import pytest
 import safetensors.numpy
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from littlebaby import Block, api, hookimpl
-from littlebaby.training import distributed
 from littlebaby.cli.commands import main
-from littlebaby.plugins import resolve
 from littlebaby.errors import UserError
+from littlebaby.plugins import resolve
 from littlebaby.plugins.registry import Registry
+from littlebaby.training import distributed
 
 FIXTURE = Path(__file__).parent / "fixtures" / "original"
 
 
 def littlebaby(*args, cwd, env=None):
-    return subprocess.run([sys.executable, "-m", "littlebaby.cli", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, encoding="utf-8", timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "littlebaby.cli", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        env=env,
+    )
 
 
 def tree(path: Path) -> dict:
@@ -53,15 +61,21 @@ def home(tmp_path, tiny_run):
 
 
 # -- values ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("setting,expected", [
-    ("lr=NaN", "lr: expected a finite number, got nan"),
-    ("weight_decay=Infinity", "weight_decay: expected a finite number, got inf"),
-    ("init_std=1e999", "init_std: expected a finite number, got inf"),
-    ("seed=-1", "seed must be >= 0"),
-    ("warmup_steps=" + "9" * 400, "warmup_steps: expected an integer below 2**63"),  # overflowed the schedule's floats
-    ("n_emb=1000000000", "of memory"),
-    ("n_layers=1000000", "of memory"),  # used to hang, then MemoryError
-])
+@pytest.mark.parametrize(
+    "setting,expected",
+    [
+        ("lr=NaN", "lr: expected a finite number, got nan"),
+        ("weight_decay=Infinity", "weight_decay: expected a finite number, got inf"),
+        ("init_std=1e999", "init_std: expected a finite number, got inf"),
+        ("seed=-1", "seed must be >= 0"),
+        (
+            "warmup_steps=" + "9" * 400,
+            "warmup_steps: expected an integer below 2**63",
+        ),  # overflowed the schedule's floats
+        ("n_emb=1000000000", "of memory"),
+        ("n_layers=1000000", "of memory"),  # used to hang, then MemoryError
+    ],
+)
 def test_values_that_cannot_train(tmp_path, setting, expected):
     assert expected in refused("train", "--config", "tiny", "--set", setting, "--quiet", "--home", "h", cwd=tmp_path)
 
@@ -69,16 +83,30 @@ def test_values_that_cannot_train(tmp_path, setting, expected):
 def test_a_batch_that_cannot_fit_leaves_nothing_behind(tmp_path):
     # the batch is capped at the windows in the data: with n_ctx=16384 that is every character
     # of tiny Shakespeare at once, about half a terabyte of attention weights
-    line = refused("train", "--config", "tiny", "--set", "batch_size=1000000000", "--set", "n_ctx=16384", "--home", "h", cwd=tmp_path)
+    line = refused(
+        "train",
+        "--config",
+        "tiny",
+        "--set",
+        "batch_size=1000000000",
+        "--set",
+        "n_ctx=16384",
+        "--home",
+        "h",
+        cwd=tmp_path,
+    )
     assert "activations of a batch" in line and "lower batch_size or n_ctx" in line
 
 
-@pytest.mark.parametrize("flags,expected", [
-    (["--temperature", "nan"], "temperature must be a finite number >= 0"),
-    (["--temperature", "inf"], "temperature must be a finite number >= 0"),
-    (["--seed", "-1"], "seed must be a whole number in [0, 2**63)"),
-    (["--seed", str(2**63)], "seed must be a whole number in [0, 2**63)"),
-])
+@pytest.mark.parametrize(
+    "flags,expected",
+    [
+        (["--temperature", "nan"], "temperature must be a finite number >= 0"),
+        (["--temperature", "inf"], "temperature must be a finite number >= 0"),
+        (["--seed", "-1"], "seed must be a whole number in [0, 2**63)"),
+        (["--seed", str(2**63)], "seed must be a whole number in [0, 2**63)"),
+    ],
+)
 def test_generate_values(home, flags, expected):
     cwd, name = home
     assert expected in refused("generate", name, "--home", "home", "--max-tokens", "3", *flags, cwd=cwd)
@@ -103,9 +131,28 @@ def test_data_from_a_fifo_with_no_writer_does_not_hang(tmp_path):
 
 
 def test_data_from_a_pipe_with_a_writer_trains(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--data", "/dev/stdin",
-                           "--set", "max_steps=1", "--quiet", "--home", "h"], cwd=tmp_path, input="some streamed text " * 100,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "littlebaby.cli",
+            "train",
+            "--config",
+            "tiny",
+            "--data",
+            "/dev/stdin",
+            "--set",
+            "max_steps=1",
+            "--quiet",
+            "--home",
+            "h",
+        ],
+        cwd=tmp_path,
+        input="some streamed text " * 100,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
@@ -118,21 +165,65 @@ def test_configs_that_are_not_config_files(tmp_path):
 
 
 def test_import_original_refuses_devices_and_scalars(tmp_path):
-    config, tokenizer, model = FIXTURE / "config_pre_mha_mlp.json", FIXTURE / "tokenizer.json", FIXTURE / "model_pre_mha_mlp.json"
-    assert "character device" in refused("import-original", "--config", config, "--tokenizer", tokenizer, "--model", "/dev/zero",
-                                         "--home", "h", cwd=tmp_path)
+    config, tokenizer, model = (
+        FIXTURE / "config_pre_mha_mlp.json",
+        FIXTURE / "tokenizer.json",
+        FIXTURE / "model_pre_mha_mlp.json",
+    )
+    assert "character device" in refused(
+        "import-original",
+        "--config",
+        config,
+        "--tokenizer",
+        tokenizer,
+        "--model",
+        "/dev/zero",
+        "--home",
+        "h",
+        cwd=tmp_path,
+    )
     weights = json.loads(model.read_text())
     weights["block_0_mha_q_weight"] = 0.5  # a scalar where the original has a matrix
     (tmp_path / "scalar.json").write_text(json.dumps(weights))
-    line = refused("import-original", "--config", config, "--tokenizer", tokenizer, "--model", "scalar.json", "--home", "h", cwd=tmp_path)
+    line = refused(
+        "import-original",
+        "--config",
+        config,
+        "--tokenizer",
+        tokenizer,
+        "--model",
+        "scalar.json",
+        "--home",
+        "h",
+        cwd=tmp_path,
+    )
     assert "'block_0_mha_q_weight' is a single number, not an array" in line
-    assert "seed must be >= 0" in refused("import-original", "--config", config, "--tokenizer", tokenizer, "--model", model,
-                                          "--set", "seed=-1", "--home", "h", cwd=tmp_path)
+    assert "seed must be >= 0" in refused(
+        "import-original",
+        "--config",
+        config,
+        "--tokenizer",
+        tokenizer,
+        "--model",
+        model,
+        "--set",
+        "seed=-1",
+        "--home",
+        "h",
+        cwd=tmp_path,
+    )
 
 
 # -- run files -----------------------------------------------------------------------------
-@pytest.mark.parametrize("command", [["generate", "last"], ["inspect", "last"], ["finetune", "last", "--data", "text.txt"],
-                                     ["attention", "last", "--prompt", "RO"]])  # resume reads checkpoints/, not this file
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["generate", "last"],
+        ["inspect", "last"],
+        ["finetune", "last", "--data", "text.txt"],
+        ["attention", "last", "--prompt", "RO"],
+    ],
+)  # resume reads checkpoints/, not this file
 def test_a_dangling_model_link(home, command):
     cwd, name = home
     (cwd / "text.txt").write_text("some text to finetune on " * 20)
@@ -166,12 +257,15 @@ def older_layout(cwd, name):
         return path, f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
 
 
-@pytest.mark.parametrize("state,expected", [
-    ({"step": "abc"}, "no valid training state"),
-    ({"step": -3}, "no valid training state"),
-    ([1, 2], "no valid training state"),
-    ({"step": 1, "dropout_rng": {"bit_generator": "PCG64", "state": "nonsense"}}, "dropout generator state"),
-])
+@pytest.mark.parametrize(
+    "state,expected",
+    [
+        ({"step": "abc"}, "no valid training state"),
+        ({"step": -3}, "no valid training state"),
+        ([1, 2], "no valid training state"),
+        ({"step": 1, "dropout_rng": {"bit_generator": "PCG64", "state": "nonsense"}}, "dropout generator state"),
+    ],
+)
 def test_a_damaged_optimizer_file_cannot_be_resumed(home, state, expected):
     cwd, name = home
     path, metadata, tensors = older_layout(cwd, name)
@@ -193,7 +287,9 @@ def test_a_bad_generator_state_in_a_checkpoint_manifest_is_one_line(home):
     data = json.loads(manifest.read_text())
     data["state"]["dropout_rng"] = {"bit_generator": "MT19937", "state": {"key": [1, 2], "pos": -5}}
     manifest.write_text(json.dumps(data))
-    assert "dropout generator state" in refused("train", "--resume", name, "--set", "max_steps=8", "--home", "home", cwd=cwd)
+    assert "dropout generator state" in refused(
+        "train", "--resume", name, "--set", "max_steps=8", "--home", "home", cwd=cwd
+    )
 
 
 @pytest.mark.parametrize("report", [[1, 2, 3], {"data": "a string", "steps": [], "val": []}, "just a string"])
@@ -214,11 +310,21 @@ def test_an_empty_home_is_refused(tmp_path):
 def test_runs_in_a_home_without_runs_is_one_line(tmp_path, folder):
     (tmp_path / "empty").mkdir()
     done = littlebaby("runs", "--home", folder, cwd=tmp_path)
-    assert done.returncode == 0 and done.stderr == "" and done.stdout == f"no runs in {folder} (littlebaby train makes one)\n"
+    assert (
+        done.returncode == 0
+        and done.stderr == ""
+        and done.stdout == f"no runs in {folder} (littlebaby train makes one)\n"
+    )
 
 
-@pytest.mark.parametrize("out,expected", [("outdir", "it is a directory"), ("afile/x.png", "afile is a file, not a directory"),
-                                          ("/proc/x.png", "cannot write /proc/x.png")])
+@pytest.mark.parametrize(
+    "out,expected",
+    [
+        ("outdir", "it is a directory"),
+        ("afile/x.png", "afile is a file, not a directory"),
+        ("/proc/x.png", "cannot write /proc/x.png"),
+    ],
+)
 def test_a_figure_that_cannot_be_written(home, out, expected):
     pytest.importorskip("matplotlib")
     cwd, name = home
@@ -239,21 +345,33 @@ def plugin_dist(tmp_path, name, source):
     return dict(os.environ, PYTHONPATH=str(tmp_path))
 
 
-
 def test_a_plugin_whose_register_hook_raises_leaves_every_command_working(tmp_path):
-    env = plugin_dist(tmp_path, "raising", "import littlebaby\n\n@littlebaby.hookimpl\n"
-                                           "def register_attentions(register):\n    raise KeyError('oops')\n")
+    env = plugin_dist(
+        tmp_path,
+        "raising",
+        "import littlebaby\n\n@littlebaby.hookimpl\ndef register_attentions(register):\n    raise KeyError('oops')\n",
+    )
     done = littlebaby("plugins", cwd=tmp_path, env=env)
     assert done.returncode == 0
-    assert done.stderr == ("littlebaby: warning: plugin littlebaby-attention-raising failed to register its blocks "
-                           "(KeyError: 'oops'); its blocks are unavailable\n")
+    assert done.stderr == (
+        "littlebaby: warning: plugin littlebaby-attention-raising failed to register its blocks "
+        "(KeyError: 'oops'); its blocks are unavailable\n"
+    )
     assert "littlebaby-attention-mha" in done.stdout
-    assert any(line.split()[:3] == ["broken", "raising", "littlebaby-attention-raising"] for line in done.stdout.splitlines())
+    assert any(
+        line.split()[:3] == ["broken", "raising", "littlebaby-attention-raising"] for line in done.stdout.splitlines()
+    )
 
 
 # -- found by the review of config, import-original, plugins, distributed and the arguments ----
-ORIGINAL = ["--config", FIXTURE / "config_pre_mha_mlp.json", "--tokenizer", FIXTURE / "tokenizer.json",
-            "--model", FIXTURE / "model_pre_mha_mlp.json"]
+ORIGINAL = [
+    "--config",
+    FIXTURE / "config_pre_mha_mlp.json",
+    "--tokenizer",
+    FIXTURE / "tokenizer.json",
+    "--model",
+    FIXTURE / "model_pre_mha_mlp.json",
+]
 
 
 # -- config keys --------------------------------------------------------------------------------
@@ -270,13 +388,16 @@ def test_a_config_file_with_nested_options_is_refused_not_emptied():
 
 
 # -- empty paths --------------------------------------------------------------------------------
-@pytest.mark.parametrize("command", [
-    ["train", "--config", ""],  # used to train the default baby config for minutes
-    ["train", "--config", "tiny", "--data", ""],  # used to read the current directory as a corpus
-    ["prepare", "--data", "", "--out", "p"],
-    ["prepare", "--data", "text.txt", "--out", ""],
-    ["import-original", "--config", "", "--tokenizer", "t.json", "--model", "m.json"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "--config", ""],  # used to train the default baby config for minutes
+        ["train", "--config", "tiny", "--data", ""],  # used to read the current directory as a corpus
+        ["prepare", "--data", "", "--out", "p"],
+        ["prepare", "--data", "text.txt", "--out", ""],
+        ["import-original", "--config", "", "--tokenizer", "t.json", "--model", "m.json"],
+    ],
+)
 def test_an_empty_path_is_refused_by_name(tmp_path, command):
     (tmp_path / "text.txt").write_text("some text " * 100)
     assert "is an empty path" in refused(*command, cwd=tmp_path)
@@ -305,19 +426,35 @@ def test_import_original_keeps_the_notebooks_architecture(tmp_path, override, ke
     assert f"keeps the notebook's architecture: {key}" in line and not (tmp_path / "h").exists()
 
 
-@pytest.mark.parametrize("registered", ["'odd', object()", "'odd', dict", "'', littlebaby.Block", "7, littlebaby.Block",
-                                        "'odd', littlebaby.text.tokenizer.Tokenizer",
-                                        "'odd', type('Odd', (littlebaby.Block,), {'Options': dict})"])  # not an attrs class
+@pytest.mark.parametrize(
+    "registered",
+    [
+        "'odd', object()",
+        "'odd', dict",
+        "'', littlebaby.Block",
+        "7, littlebaby.Block",
+        "'odd', littlebaby.text.tokenizer.Tokenizer",
+        "'odd', type('Odd', (littlebaby.Block,), {'Options': dict})",
+    ],
+)  # not an attrs class
 def test_a_plugin_registering_something_else_than_a_block_costs_only_its_own_blocks(tmp_path, registered):
     # a non-class used to end every command (even generate) in an AttributeError traceback
-    env = plugin_dist(tmp_path, "odd", "import littlebaby, littlebaby.text.tokenizer\n\n@littlebaby.hookimpl\n"
-                                       f"def register_attentions(register):\n    register({registered})\n")
+    env = plugin_dist(
+        tmp_path,
+        "odd",
+        "import littlebaby, littlebaby.text.tokenizer\n\n@littlebaby.hookimpl\n"
+        f"def register_attentions(register):\n    register({registered})\n",
+    )
     listing = littlebaby("plugins", cwd=tmp_path, env=env)
     assert listing.returncode == 0, listing.stderr
-    assert listing.stderr.startswith("littlebaby: warning: plugin littlebaby-attention-odd failed to register its blocks")
+    assert listing.stderr.startswith(
+        "littlebaby: warning: plugin littlebaby-attention-odd failed to register its blocks"
+    )
     assert listing.stderr.count("\n") == 1 and "Traceback" not in listing.stderr
     assert any(line.split()[:2] == ["broken", "odd"] for line in listing.stdout.splitlines())
-    trained = littlebaby("train", "--config", "tiny", "--set", "max_steps=1", "--quiet", "--home", "h", cwd=tmp_path, env=env)
+    trained = littlebaby(
+        "train", "--config", "tiny", "--set", "max_steps=1", "--quiet", "--home", "h", cwd=tmp_path, env=env
+    )
     assert trained.returncode == 0 and "Traceback" not in trained.stderr, trained.stderr
 
 
@@ -329,15 +466,18 @@ def test_a_tokenizer_hook_must_register_a_tokenizer():
 
 
 # -- MPI launcher variables without a launcher ---------------------------------------------------
-@pytest.mark.parametrize("environ", [
-    {"PMI_SIZE": "²"},  # str.isdigit() says yes, int() says no: used to be a traceback before any command
-    {"PMI_SIZE": "2", "PMI_RANK": "²"},
-    {"PMI_SIZE": "٢"},  # a digit to Python, not to MPICH, which aborted in MPI_Init
-    {"PMI_SIZE": "2", "PMI_RANK": "5"},  # no rank 5 of 2: every command used to exit silently
-    {"PMI_SIZE": "2", "PMI_RANK": "-1"},
-    {"PMI_SIZE": "-2"},
-    {"PMI_RANK": "1"},
-])
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"PMI_SIZE": "²"},  # str.isdigit() says yes, int() says no: used to be a traceback before any command
+        {"PMI_SIZE": "2", "PMI_RANK": "²"},
+        {"PMI_SIZE": "٢"},  # a digit to Python, not to MPICH, which aborted in MPI_Init
+        {"PMI_SIZE": "2", "PMI_RANK": "5"},  # no rank 5 of 2: every command used to exit silently
+        {"PMI_SIZE": "2", "PMI_RANK": "-1"},
+        {"PMI_SIZE": "-2"},
+        {"PMI_RANK": "1"},
+    ],
+)
 def test_launcher_variables_that_no_launcher_sets_are_no_launch(environ):
     assert distributed.launched(environ) == (1, 0)
 
@@ -349,24 +489,42 @@ def test_launcher_variables_that_a_launcher_sets_are_read():
 
 def without_launcher() -> dict:
     """This environment without any launcher's variables (the tests might run under one)."""
-    return {k: v for k, v in os.environ.items() if k not in [n for pair in distributed.LAUNCHER_VARIABLES for n in pair]}
+    return {
+        k: v for k, v in os.environ.items() if k not in [n for pair in distributed.LAUNCHER_VARIABLES for n in pair]
+    }
 
 
 @pytest.mark.parametrize("size,rank", [("²", "0"), ("2", "5"), ("٢", "0")])
 def test_a_half_set_launcher_environment_trains_as_one_process(tmp_path, size, rank):
     env = without_launcher()
-    done = littlebaby("train", "--config", "tiny", "--set", "max_steps=1", "--quiet", "--home", "h", cwd=tmp_path,
-                      env=env | {"PMI_SIZE": size, "PMI_RANK": rank})
+    done = littlebaby(
+        "train",
+        "--config",
+        "tiny",
+        "--set",
+        "max_steps=1",
+        "--quiet",
+        "--home",
+        "h",
+        cwd=tmp_path,
+        env=env | {"PMI_SIZE": size, "PMI_RANK": rank},
+    )
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert any((tmp_path / "h" / "models").iterdir())
 
 
 # -- a user's own text in an error line -------------------------------------------------------
-@pytest.mark.parametrize("command,named", [
-    (["train", "--config", "tiny", "--data", "x=1.txt"], "data file x=1.txt not found"),  # was: data file --set x=1.txt
-    (["generate", "max_tokens=5"], "no run 'max_tokens=5'"),  # was: no run '--max-tokens 5'
-    (["generate", "seed"], "no run 'seed'"),
-])
+@pytest.mark.parametrize(
+    "command,named",
+    [
+        (
+            ["train", "--config", "tiny", "--data", "x=1.txt"],
+            "data file x=1.txt not found",
+        ),  # was: data file --set x=1.txt
+        (["generate", "max_tokens=5"], "no run 'max_tokens=5'"),  # was: no run '--max-tokens 5'
+        (["generate", "seed"], "no run 'seed'"),
+    ],
+)
 def test_a_path_or_run_name_is_named_as_the_user_gave_it(home, command, named):
     cwd, _ = home
     assert named in refused(*command, "--home", "home", cwd=cwd)
@@ -377,8 +535,14 @@ def test_only_the_keys_an_error_names_become_flags():
 
     error = UserError("lower {n_experts} ({n_experts=}2); see {max_tokens}", None, ("n_experts", "max_tokens"))
     assert said(error) == "lower --set n_experts (--set n_experts=2); see --max-tokens"
-    assert said(UserError("no run 'max_tokens=5'; file x=1.txt", "{seed}", ())) == "no run 'max_tokens=5'; file x=1.txt; {seed}"
-    assert said(UserError("drop {config=}..., set {key=}value", None, ("config", "key"))) == "drop --config ..., set --set key=value"
+    assert (
+        said(UserError("no run 'max_tokens=5'; file x=1.txt", "{seed}", ()))
+        == "no run 'max_tokens=5'; file x=1.txt; {seed}"
+    )
+    assert (
+        said(UserError("drop {config=}..., set {key=}value", None, ("config", "key")))
+        == "drop --config ..., set --set key=value"
+    )
 
 
 def test_a_folder_named_like_a_shipped_config_does_not_hide_it(tmp_path):
@@ -392,17 +556,34 @@ def test_a_folder_named_like_a_shipped_config_does_not_hide_it(tmp_path):
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
-@pytest.mark.parametrize("command", [["plugins"], ["runs", "--home", "home"], ["inspect", "last", "--home", "home"],
-                                     ["generate", "last", "--max-tokens", "3", "--home", "home"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["plugins"],
+        ["runs", "--home", "home"],
+        ["inspect", "last", "--home", "home"],
+        ["generate", "last", "--max-tokens", "3", "--home", "home"],
+    ],
+)
 def test_an_output_that_cannot_be_written_is_one_line(home, command):
     # a full disk under `> out.txt` used to end in an OSError traceback
     cwd, _ = home
     before = tree(cwd)
     with open("/dev/full", "w") as full:
-        done = subprocess.run([sys.executable, "-m", "littlebaby.cli", *command], cwd=cwd, stdout=full,
-                              stderr=subprocess.PIPE, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "littlebaby.cli", *command],
+            cwd=cwd,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode == 2, done.stderr
-    assert done.stderr == "littlebaby: error: cannot write the output (No space left on device); free some space, or send it elsewhere\n"
+    assert (
+        done.stderr
+        == "littlebaby: error: cannot write the output (No space left on device); free some space, or send it "
+        "elsewhere\n"
+    )
     assert tree(cwd) == before
 
 
@@ -410,11 +591,18 @@ def test_an_output_that_cannot_be_written_is_one_line(home, command):
 def test_a_run_outlives_an_output_that_cannot_be_written(tmp_path):
     # its first line used to end the run (left 'killed'), then a traceback
     with open("/dev/full", "w") as full:
-        done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--quiet", "--home", "h"],
-                              cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--quiet", "--home", "h"],
+            cwd=tmp_path,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode == 0
-    assert done.stderr == ("littlebaby: warning: cannot write the output (No space left on device); "
-                           "the run goes on and is saved\n")
+    assert done.stderr == (
+        "littlebaby: warning: cannot write the output (No space left on device); the run goes on and is saved\n"
+    )
     listing = littlebaby("runs", "--home", "h", cwd=tmp_path)
     assert listing.stdout.splitlines()[1].endswith("finished"), listing.stdout
 
@@ -424,15 +612,19 @@ def test_a_plugin_that_exits_on_import_costs_only_its_own_blocks(tmp_path):
     env = plugin_dist(tmp_path, "script", "import sys\nsys.exit(3)\n")
     done = littlebaby("plugins", cwd=tmp_path, env=env)
     assert done.returncode == 0 and "littlebaby-attention-mha" in done.stdout
-    assert done.stderr == ("littlebaby: warning: plugin littlebaby-attention-script failed to import (SystemExit: 3); "
-                           "its blocks are unavailable\n")
+    assert done.stderr == (
+        "littlebaby: warning: plugin littlebaby-attention-script failed to import (SystemExit: 3); "
+        "its blocks are unavailable\n"
+    )
 
 
 def test_an_error_before_the_plugins_load_is_still_one_line_with_a_broken_plugin(tmp_path):
     env = plugin_dist(tmp_path, "script", "import sys\nsys.exit(3)\n")
     # surprise reads its text before the run, so only the error line's key lookup loads the plugins
     done = littlebaby("surprise", "last", "--file", "missing.txt", "--home", "h", cwd=tmp_path, env=env)
-    assert done.returncode == 2 and done.stderr == "littlebaby: error: data file missing.txt not found; check the path\n"
+    assert (
+        done.returncode == 2 and done.stderr == "littlebaby: error: data file missing.txt not found; check the path\n"
+    )
 
 
 def test_a_launcher_variable_left_over_from_another_job_says_how_to_train_alone(tmp_path):
@@ -453,8 +645,15 @@ def test_a_config_name_too_long_for_the_system_is_one_line(tmp_path):
 LONG = "a" * 300  # past NAME_MAX (255): every lookup fails with ENAMETOOLONG
 
 
-@pytest.mark.parametrize("command", [["train", "--data", LONG], ["prepare", "--data", LONG, "--out", "o"],
-                                     ["runs", "--home", f"{LONG}/b"], ["train", "--config", "tiny", "--home", LONG]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "--data", LONG],
+        ["prepare", "--data", LONG, "--out", "o"],
+        ["runs", "--home", f"{LONG}/b"],
+        ["train", "--config", "tiny", "--home", LONG],
+    ],
+)
 def test_a_name_too_long_is_one_line(tmp_path, command):  # were OSError tracebacks
     assert "File name too long" in refused(*command, cwd=tmp_path)
 
@@ -465,19 +664,36 @@ def test_runs_in_a_file_is_not_an_empty_home(tmp_path):  # said "no runs in /etc
 
 
 # -- found by the hostile sweep of 2026-11-26 ------------------------------------------------------
-@pytest.mark.parametrize("command", [["train", "--config", "tiny", "--data", "text.txt\n", "--home", "h"],  # a path with a newline
-                                     ["generate", "last", "--home", "home\n"],
-                                     ["train", "--config", "tiny", "--set", "c_attention=mha\n", "--home", "h"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "--config", "tiny", "--data", "text.txt\n", "--home", "h"],  # a path with a newline
+        ["generate", "last", "--home", "home\n"],
+        ["train", "--config", "tiny", "--set", "c_attention=mha\n", "--home", "h"],
+    ],
+)
 def test_a_newline_in_a_users_value_stays_inside_the_one_line(home, command):
     # the value was printed as it was: the error took two lines
     cwd, _ = home
     assert "\\n" in refused(*command, cwd=cwd)
 
 
-@pytest.mark.parametrize("obstacle,expected", [("symlink loop", "home h is a loop of symbolic links"),
-                                               ("dangling link", "home h is a symbolic link to a missing directory")])
-@pytest.mark.parametrize("command", [["train", "--config", "tiny", "--set", "max_steps=1", "--quiet"], ["generate", "last"],
-                                     ["inspect", "last"], ["runs"]])
+@pytest.mark.parametrize(
+    "obstacle,expected",
+    [
+        ("symlink loop", "home h is a loop of symbolic links"),
+        ("dangling link", "home h is a symbolic link to a missing directory"),
+    ],
+)
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "--config", "tiny", "--set", "max_steps=1", "--quiet"],
+        ["generate", "last"],
+        ["inspect", "last"],
+        ["runs"],
+    ],
+)
 def test_a_home_that_is_a_broken_link_is_one_line(tmp_path, obstacle, expected, command):
     # a loop was a RuntimeError traceback (Path.resolve), a dangling link a FileExistsError one (mkdir);
     # then runs listed "no runs" and exited 0, generate and inspect said "no runs with a model in h"
@@ -489,16 +705,23 @@ def test_an_ambiguous_run_prefix_names_the_runs_it_matches(home):
     # said "no run '<prefix>'" while two runs began with it
     cwd, name = home
     twin = name[:-1] + ("0" if name[-1] != "0" else "1")
-    for folder, pattern in (("configs", "config_{}.json"), ("tokenizers", "tokenizer_{}.json"), ("models", "model_{}.safetensors")):
+    for folder, pattern in (
+        ("configs", "config_{}.json"),
+        ("tokenizers", "tokenizer_{}.json"),
+        ("models", "model_{}.safetensors"),
+    ):
         shutil.copy(cwd / "home" / folder / pattern.format(name), cwd / "home" / folder / pattern.format(twin))
     line = refused("generate", name[:8], "--home", "home", cwd=cwd)
     assert f"'{name[:8]}' is the beginning of 2 runs" in line and "give more of the name" in line
 
 
-@pytest.mark.parametrize("flags,expected", [
-    (["--max-tokens", str(10**30)], "--max-tokens"),  # hung, sampling for ever into a list that grows without end
-    (["--top-k", str(10**30)], "--top-k must be a whole number in [0, 2**63)"),  # was taken as "every token"
-])
+@pytest.mark.parametrize(
+    "flags,expected",
+    [
+        (["--max-tokens", str(10**30)], "--max-tokens"),  # hung, sampling for ever into a list that grows without end
+        (["--top-k", str(10**30)], "--top-k must be a whole number in [0, 2**63)"),  # was taken as "every token"
+    ],
+)
 def test_generate_counts_beyond_reach(home, flags, expected):
     cwd, name = home
     assert expected in refused("generate", name, "--home", "home", *flags, cwd=cwd)
@@ -529,10 +752,14 @@ def test_an_output_onto_a_fifo_is_refused_not_replaced(home, command):
     # the atomic rename put a file in the FIFO's place; as root, `--out /dev/null` replaced the system's /dev/null
     cwd, _ = home
     os.mkfifo(cwd / "pipe")
-    assert "it is a FIFO (named pipe), not a regular file" in refused(*command, "--home", "home", "--out", "pipe", cwd=cwd)
+    assert "it is a FIFO (named pipe), not a regular file" in refused(
+        *command, "--home", "home", "--out", "pipe", cwd=cwd
+    )
 
 
-@pytest.mark.parametrize("command", [["plot", "RUN", "--out", "p.png"], ["train", "--resume", "RUN", "--set", "max_steps=8"]])
+@pytest.mark.parametrize(
+    "command", [["plot", "RUN", "--out", "p.png"], ["train", "--resume", "RUN", "--set", "max_steps=8"]]
+)
 def test_a_report_of_another_run_is_refused(home, command):
     # plot drew the other run's curves under this run's name; resume read the other run's data and
     # blamed the text ("now holds characters the run's vocabulary lacks")
@@ -560,7 +787,9 @@ def test_a_usage_error_shows_a_long_value_cut_short(home):  # argparse echoed al
     assert "invalid int value" in line and len(line) < 300
 
 
-@pytest.mark.parametrize("link,expected", [("gone", "is a symbolic link to a missing file"), ("mine", "Too many levels of symbolic links")])
+@pytest.mark.parametrize(
+    "link,expected", [("gone", "is a symbolic link to a missing file"), ("mine", "Too many levels of symbolic links")]
+)
 def test_a_config_that_is_a_broken_link_is_named_as_a_link(tmp_path, link, expected):  # was "no shipped config 'mine'"
     (tmp_path / "mine").symlink_to(link)
     assert expected in refused("train", "--config", "mine", "--home", "h", cwd=tmp_path)
@@ -580,7 +809,9 @@ def test_any_run_name_or_home_is_one_line(tmp_path_factory, text):
                 code = main(argv)
             except SystemExit as usage:  # argparse: a name that looks like an option
                 code = usage.code
-        assert code == 2 and stderr.getvalue().startswith("littlebaby: error: ") and stderr.getvalue().count("\n") == 1, stderr.getvalue()
+        assert (
+            code == 2 and stderr.getvalue().startswith("littlebaby: error: ") and stderr.getvalue().count("\n") == 1
+        ), stderr.getvalue()
     with pytest.raises(UserError):
         api.load(text, home / text)
     try:

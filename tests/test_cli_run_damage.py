@@ -14,8 +14,14 @@ from littlebaby.store import checkpoints
 
 
 def littlebaby(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "littlebaby.cli", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, encoding="utf-8", timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "littlebaby.cli", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=180,
+    )
 
 
 def files_in(home):
@@ -26,8 +32,19 @@ def files_in(home):
 def two_checkpoints(tmp_path_factory):
     """A tiny finished run with checkpoints at steps 4 and 6."""
     home = tmp_path_factory.mktemp("pristine")
-    done = littlebaby("train", "--config", "tiny", "--set", "checkpoint_interval=2", "--set", "max_steps=6", "--quiet",
-                      "--home", home, cwd=home)
+    done = littlebaby(
+        "train",
+        "--config",
+        "tiny",
+        "--set",
+        "checkpoint_interval=2",
+        "--set",
+        "max_steps=6",
+        "--quiet",
+        "--home",
+        home,
+        cwd=home,
+    )
     assert done.returncode == 0, done.stderr
     (name,) = os.listdir(home / "checkpoints")
     return home, name
@@ -48,8 +65,10 @@ def one_line(result, code=2):
     return result.stderr
 
 
-@pytest.mark.parametrize("position", [{"steps": "x", "val": -5}, {"steps": 6, "val": 2, "train_seconds": "soon"},
-                                      {"steps": True, "val": 2}, [6, 2]])
+@pytest.mark.parametrize(
+    "position",
+    [{"steps": "x", "val": -5}, {"steps": 6, "val": 2, "train_seconds": "soon"}, {"steps": True, "val": 2}, [6, 2]],
+)
 def test_a_manifest_with_a_damaged_report_position_is_a_broken_checkpoint(damaged, position):
     home, name, folder = damaged
     manifest = folder / "step_000000006" / checkpoints.MANIFEST
@@ -108,8 +127,11 @@ def test_a_non_folder_in_a_checkpoints_place_is_replaced_when_that_step_is_saved
     home, name, folder = damaged
     shutil.rmtree(folder / "step_000000006")
     target = folder / "step_000000006"
-    {"file": lambda: target.write_text("x"), "symlink loop": lambda: os.symlink(target.name, target),
-     "dangling link": lambda: os.symlink("nowhere", target)}[obstacle]()
+    {
+        "file": lambda: target.write_text("x"),
+        "symlink loop": lambda: os.symlink(target.name, target),
+        "dangling link": lambda: os.symlink("nowhere", target),
+    }[obstacle]()
     resumed = littlebaby("train", "--resume", name, "--set", "max_steps=8", "--quiet", "--home", home, cwd=home)
     assert resumed.returncode == 0 and "resuming at step 4" in resumed.stdout, resumed.stderr
     assert sorted(os.listdir(folder)) == ["lock", "step_000000006", "step_000000008"]
@@ -128,8 +150,21 @@ def test_a_killed_run_whose_checkpoints_are_all_broken_is_said_so(damaged, comma
 def test_a_resume_beside_a_training_one_is_refused_before_it_writes_or_reads_checkpoints(damaged):
     home, name, folder = damaged
     env = dict(os.environ, LITTLEBABY_CHECKPOINT_PAUSE="0.5")  # the trainer retires checkpoints slowly, one per step
-    argv = [sys.executable, "-m", "littlebaby.cli", "train", "--resume", name, "--set", "max_steps=40", "--set",
-            "checkpoint_interval=1", "--quiet", "--home", str(home)]
+    argv = [
+        sys.executable,
+        "-m",
+        "littlebaby.cli",
+        "train",
+        "--resume",
+        name,
+        "--set",
+        "max_steps=40",
+        "--set",
+        "checkpoint_interval=1",
+        "--quiet",
+        "--home",
+        str(home),
+    ]
     trainer = subprocess.Popen(argv, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert trainer.stdout.readline().startswith("run "), trainer.stderr.read()

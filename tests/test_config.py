@@ -6,19 +6,29 @@ import types
 
 import attrs
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import littlebaby
 from littlebaby.config import Config, architecture_keys, to_dict
-from littlebaby.plugins import resolve
 from littlebaby.configs import find, parse_override, shipped, with_overrides
 from littlebaby.errors import UserError
+from littlebaby.plugins import resolve
 from littlebaby.plugins.registry import Registry
 
 ORIGINAL = {  # a config as the original notebook wrote it
-    "c_sequence": "post", "c_attention": "moh", "c_network": "moe", "n_ctx": 64, "n_emb": 128,
-    "dropout": 0.1, "head_size": 128, "n_heads": 4, "n_layers": 4, "num_epochs": 1,
-    "batch_size": 32, "lr": 0.001,
+    "c_sequence": "post",
+    "c_attention": "moh",
+    "c_network": "moe",
+    "n_ctx": 64,
+    "n_emb": 128,
+    "dropout": 0.1,
+    "head_size": 128,
+    "n_heads": 4,
+    "n_layers": 4,
+    "num_epochs": 1,
+    "batch_size": 32,
+    "lr": 0.001,
 }
 
 
@@ -64,13 +74,16 @@ def test_unknown_key_close_to_a_plugin_option():
     assert "did you mean 'n_experts'" in message({"c_network": "moe", "n_expert": 2})
 
 
-@pytest.mark.parametrize("data,expected", [
-    ({"n_layers": "4"}, "n_layers: expected an integer, got '4'"),
-    ({"n_layers": 2.5}, "n_layers: expected an integer"),
-    ({"n_layers": True}, "n_layers: expected an integer"),
-    ({"lr": "fast"}, "lr: expected a number"),
-    ({"c_attention": 3}, "c_attention: expected a string"),
-])
+@pytest.mark.parametrize(
+    "data,expected",
+    [
+        ({"n_layers": "4"}, "n_layers: expected an integer, got '4'"),
+        ({"n_layers": 2.5}, "n_layers: expected an integer"),
+        ({"n_layers": True}, "n_layers: expected an integer"),
+        ({"lr": "fast"}, "lr: expected a number"),
+        ({"c_attention": 3}, "c_attention: expected a string"),
+    ],
+)
 def test_wrong_types(data, expected):
     assert expected in message(data)
 
@@ -115,8 +128,19 @@ def test_architecture_keys_are_the_keys_that_shape_the_parameters():
     from littlebaby.plugins.resolve import build_model
 
     # c_tokenizer fixes the vocabulary, so the embedding and head rows
-    assert set(architecture_keys()) == {"c_sequence", "c_attention", "c_network", "c_tokenizer", "n_ctx", "n_emb", "head_size",
-                                        "n_heads", "n_layers", "pos_emb", "dtype"}
+    assert set(architecture_keys()) == {
+        "c_sequence",
+        "c_attention",
+        "c_network",
+        "c_tokenizer",
+        "n_ctx",
+        "n_emb",
+        "head_size",
+        "n_heads",
+        "n_layers",
+        "pos_emb",
+        "dtype",
+    }
     assert "wpe.weight" not in build_model({"pos_emb": False}, vocab_size=5).parameters.named()
     small = dict(n_ctx=8, n_emb=8, head_size=8, n_heads=2, n_layers=1)
     base = build_model(small, vocab_size=5).parameters.named()
@@ -181,7 +205,9 @@ def test_plugin_float_options_refuse_non_finite_values():
 
 
 def test_an_option_of_an_unselected_tokenizer_names_it():  # found by the property test below
-    assert "option of the tokenizer block 'bpe', which this config does not select (c_tokenizer is 'char')" in message({"vocab_size": 0})
+    assert "option of the tokenizer block 'bpe', which this config does not select (c_tokenizer is 'char')" in message(
+        {"vocab_size": 0}
+    )
 
 
 def test_seeds_are_whole_numbers_in_numpys_range():
@@ -196,8 +222,19 @@ def test_integers_beyond_int64_are_refused(key):
 
 
 def _values():
-    scalars = st.floats() | st.integers() | st.integers(min_value=-(10**400), max_value=10**400) | st.text(max_size=5) | st.booleans() | st.none()
-    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3), max_leaves=5)
+    scalars = (
+        st.floats()
+        | st.integers()
+        | st.integers(min_value=-(10**400), max_value=10**400)
+        | st.text(max_size=5)
+        | st.booleans()
+        | st.none()
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+        max_leaves=5,
+    )
 
 
 def _installed():
@@ -235,7 +272,9 @@ def test_any_values_give_a_valid_config_or_one_user_error(data):
 
 
 @pytest.mark.parametrize("name", ["", "  "])
-def test_an_empty_config_name_is_named_as_such(name):  # Path("") is the current folder: the API trained baby on config=""
+def test_an_empty_config_name_is_named_as_such(
+    name,
+):  # Path("") is the current folder: the API trained baby on config=""
     with pytest.raises(UserError, match="the config name is empty"):
         find(name)
 

@@ -7,9 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from littlebaby.text import corpus
-from littlebaby.runs import prepare as preparing
 from littlebaby.errors import UserError
+from littlebaby.runs import prepare as preparing
+from littlebaby.text import corpus
 from littlebaby.text.batches import Epochs, val_windows
 from littlebaby.text.char import CharTokenizer
 
@@ -62,14 +62,24 @@ BAD = {
     "other format": (lambda d: _rewrite_meta(d, format=99), "format 99; this littlebaby reads format 1"),
     "short bin": (lambda d: (d / corpus.VAL).write_bytes((d / corpus.VAL).read_bytes()[:-2]), "val.bin has"),
     "missing bin": (lambda d: (d / corpus.TRAIN).unlink(), r"train.bin not found; prepare it again"),
-    "a directory for a bin": (lambda d: (d / corpus.TRAIN).unlink() or (d / corpus.TRAIN).mkdir(), "train.bin is a directory"),
-    "a dangling link for a bin": (lambda d: (d / corpus.VAL).unlink() or (d / corpus.VAL).symlink_to(d / "gone"),
-                                  "val.bin is a symbolic link to a missing file"),
+    "a directory for a bin": (
+        lambda d: (d / corpus.TRAIN).unlink() or (d / corpus.TRAIN).mkdir(),
+        "train.bin is a directory",
+    ),
+    "a dangling link for a bin": (
+        lambda d: (d / corpus.VAL).unlink() or (d / corpus.VAL).symlink_to(d / "gone"),
+        "val.bin is a symbolic link to a missing file",
+    ),
     "a FIFO for a bin": (lambda d: (d / corpus.TRAIN).unlink() or os.mkfifo(d / corpus.TRAIN), "train.bin is a FIFO"),
-    "a directory for meta": (lambda d: (d / corpus.META).unlink() or (d / corpus.META).mkdir(), "meta.json is a directory"),
+    "a directory for meta": (
+        lambda d: (d / corpus.META).unlink() or (d / corpus.META).mkdir(),
+        "meta.json is a directory",
+    ),
     "not JSON": (lambda d: (d / corpus.META).write_text("{"), "meta.json is not valid JSON"),
-    "NaN in meta": (lambda d: (d / corpus.META).write_text((d / corpus.META).read_text().replace('"format": 1', '"format": NaN')),
-                    "NaN is not a number JSON allows"),
+    "NaN in meta": (
+        lambda d: (d / corpus.META).write_text((d / corpus.META).read_text().replace('"format": 1', '"format": NaN')),
+        "NaN is not a number JSON allows",
+    ),
     "huge meta": (lambda d: os.truncate(d / corpus.META, 1 << 30), "meta.json is 1.0 GiB, more than"),
     "options not a dict": (lambda d: _rewrite_meta(d, tokenizer_options=[1]), "tokenizer_options \\[1\\], not keys"),
     "bad dtype": (lambda d: _rewrite_meta(d, dtype="float32"), "not uint16 or uint32"),

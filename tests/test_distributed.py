@@ -30,10 +30,10 @@ import pytest
 from safetensors.numpy import load_file
 
 from littlebaby import api
-from littlebaby.training import distributed
+from littlebaby.nn.ops.dropout import RowStreams
 from littlebaby.plugins import resolve
 from littlebaby.plugins.resolve import build_model
-from littlebaby.nn.ops.dropout import RowStreams
+from littlebaby.training import distributed
 from littlebaby.training.step import compute_gradients, step_gradients
 
 TIMEOUT = 120  # seconds for any one subprocess: a hang fails, never stalls
@@ -131,7 +131,9 @@ def test_dropout_masks_do_not_depend_on_threads_or_micro_batches(threads):
     one = tiny(dropout=0.3)
     loss = step_gradients(one, inputs, targets, 2, distributed.Solo())
     split = tiny(dropout=0.3, threads=threads)
-    assert step_gradients(split, inputs, targets, 2, distributed.Solo(), accumulation=2) == pytest.approx(loss, rel=1e-12)
+    assert step_gradients(split, inputs, targets, 2, distributed.Solo(), accumulation=2) == pytest.approx(
+        loss, rel=1e-12
+    )
     np.testing.assert_allclose(split.grad, one.grad, rtol=1e-10, atol=1e-14)
     other_step = tiny(dropout=0.3)
     assert step_gradients(other_step, inputs, targets, 3, distributed.Solo()) != pytest.approx(loss, rel=1e-6)
@@ -196,7 +198,9 @@ def littlebaby(home, *args, processes=1, script=None, timeout=TIMEOUT):
     command = program + list(args) + ["--home", str(home)]
     if processes > 1:
         command = [MPIEXEC, "-n", str(processes)] + command
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=clean_env(), preexec_fn=_ends_with_pytest)
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env=clean_env(), preexec_fn=_ends_with_pytest
+    )
 
 
 def train_args(*sets):
@@ -226,7 +230,9 @@ def run_of(home):
 
 def assert_same_files(home_a, home_b):
     (report_a, params_a), (report_b, params_b) = run_of(home_a), run_of(home_b)
-    assert_same_run(([s["loss"] for s in report_a["steps"]], params_a), ([s["loss"] for s in report_b["steps"]], params_b))
+    assert_same_run(
+        ([s["loss"] for s in report_a["steps"]], params_a), ([s["loss"] for s in report_b["steps"]], params_b)
+    )
     assert [v["loss"] for v in report_a["val"]] == pytest.approx([v["loss"] for v in report_b["val"]], abs=1e-5)
     return report_a, report_b
 
@@ -253,7 +259,9 @@ def test_resume_on_another_number_of_processes(tmp_path, first, then):
     constant = ["dropout=0.1", "lr=0.01", "min_lr=0.01"]
     straight = littlebaby(tmp_path / "straight", *train_args(*constant))
     half = littlebaby(tmp_path / "split", *train_args(*constant, "max_steps=10"), processes=first)
-    rest = littlebaby(tmp_path / "split", "train", "--resume", "last", "--quiet", "--set", "max_steps=20", processes=then)
+    rest = littlebaby(
+        tmp_path / "split", "train", "--resume", "last", "--quiet", "--set", "max_steps=20", processes=then
+    )
     for done in (straight, half, rest):
         assert done.returncode == 0, done.stderr
     report, _ = assert_same_files(tmp_path / "split", tmp_path / "straight")
@@ -263,26 +271,33 @@ def test_resume_on_another_number_of_processes(tmp_path, first, then):
 def script(tmp_path, body):
     """A Python file that runs `body` (with `rank` set from the launcher), then the CLI's main."""
     path = tmp_path / "job.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         import os, signal, sys
         from littlebaby.training import distributed
         from littlebaby.training import trainer as training
         from littlebaby.cli.commands import main
         rank = distributed.launched()[1]
         original = training.Trainer.train_step
-    """) + textwrap.dedent(body) + "\nsys.exit(main(sys.argv[1:]))\n")
+    """)
+        + textwrap.dedent(body)
+        + "\nsys.exit(main(sys.argv[1:]))\n"
+    )
     return path
 
 
 @needs_mpi
 def test_a_rank_that_raises_ends_the_job(tmp_path):
-    job = script(tmp_path, """
+    job = script(
+        tmp_path,
+        """
         def train_step(self):
             if rank == 1 and self.step == 3:
                 raise RuntimeError("a bug on rank 1")
             return original(self)
         training.Trainer.train_step = train_step
-    """)
+    """,
+    )
     started = time.monotonic()
     done = littlebaby(tmp_path / "home", *train_args("max_steps=100000"), processes=2, script=job, timeout=60)
     assert done.returncode != 0 and time.monotonic() - started < 30  # seconds, not the test's timeout
@@ -291,15 +306,20 @@ def test_a_rank_that_raises_ends_the_job(tmp_path):
 
 @needs_mpi
 def test_a_killed_rank_ends_the_job(tmp_path):
-    job = script(tmp_path, """
+    job = script(
+        tmp_path,
+        """
         def train_step(self):
             if rank == 1 and self.step == 3:
                 os.kill(os.getpid(), signal.SIGKILL)
             return original(self)
         training.Trainer.train_step = train_step
-    """)
+    """,
+    )
     started = time.monotonic()
-    done = littlebaby(tmp_path / "home", *train_args("max_steps=30", "checkpoint_interval=2"), processes=2, script=job, timeout=60)
+    done = littlebaby(
+        tmp_path / "home", *train_args("max_steps=30", "checkpoint_interval=2"), processes=2, script=job, timeout=60
+    )
     assert done.returncode != 0 and "signal 9" in done.stdout + done.stderr
     assert time.monotonic() - started < 30  # seconds, not the test's timeout
     # rank 0's checkpoint of step 2 is intact: the run goes on from it, on one process
@@ -309,14 +329,17 @@ def test_a_killed_rank_ends_the_job(tmp_path):
 
 @needs_mpi
 def test_a_stop_asked_of_one_rank_stops_every_rank_at_the_same_step(tmp_path):
-    job = script(tmp_path, """
+    job = script(
+        tmp_path,
+        """
         def train_step(self):
             record = original(self)
             if rank == 1 and self.step == 5:
                 self.stop.request("SIGTERM")  # as SIGTERM delivered to rank 1 alone would
             return record
         training.Trainer.train_step = train_step
-    """)
+    """,
+    )
     done = littlebaby(tmp_path / "home", *train_args("max_steps=100000"), processes=2, script=job)
     report, _ = run_of(tmp_path / "home")
     assert report["status"] == "interrupted" and report["steps_done"] == 5, done.stderr
@@ -328,9 +351,19 @@ def test_a_stop_asked_of_one_rank_stops_every_rank_at_the_same_step(tmp_path):
 @pytest.mark.parametrize("signal_name, code", [("SIGINT", 130), ("SIGTERM", 143)])
 def test_a_signal_to_the_job_stops_every_rank(tmp_path, signal_name, code):
     home = tmp_path / "home"
-    command = [MPIEXEC, "-n", "2", sys.executable, "-m", "littlebaby.cli"] + train_args("max_steps=100000") + ["--home", str(home)]
-    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(),
-                           preexec_fn=_ends_with_pytest)
+    command = (
+        [MPIEXEC, "-n", "2", sys.executable, "-m", "littlebaby.cli"]
+        + train_args("max_steps=100000")
+        + ["--home", str(home)]
+    )
+    job = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+        preexec_fn=_ends_with_pytest,
+    )
     try:
         reports = home / "outputs"
         deadline = time.monotonic() + TIMEOUT
@@ -359,10 +392,13 @@ def test_bad_input_is_one_line_once_and_exit_2_on_every_rank(tmp_path):
 @needs_mpi
 @pytest.mark.parametrize("failing", [0, 1])
 def test_bad_input_on_one_rank_only_is_agreed_before_any_collective(tmp_path, failing):
-    job = script(tmp_path, f"""
+    job = script(
+        tmp_path,
+        f"""
         if rank == {failing}:  # as when a data file is missing on one node only
             sys.argv[sys.argv.index("--data") + 1] = "/nowhere/on/rank{failing}.txt"
-    """)
+    """,
+    )
     data = tmp_path / "data.txt"
     data.write_text("some text to train on, long enough for a window or two. " * 20)
     done = littlebaby(tmp_path / "home", "train", "--config", "tiny", "--data", str(data), processes=2, script=job)
@@ -391,11 +427,25 @@ def test_finetune_on_two_processes_is_the_same_as_on_one(tmp_path, tiny_run, gre
     runs = {}
     for processes in (1, 2):
         copy = shutil.copytree(home, tmp_path / f"home{processes}")
-        done = littlebaby(copy, "finetune", name, "--data", str(greek_file), "--quiet", "--set", "max_steps=8",
-                          "--set", "dropout=0.1", processes=processes)
+        done = littlebaby(
+            copy,
+            "finetune",
+            name,
+            "--data",
+            str(greek_file),
+            "--quiet",
+            "--set",
+            "max_steps=8",
+            "--set",
+            "dropout=0.1",
+            processes=processes,
+        )
         assert done.returncode == 0, done.stderr
         report = json.loads((copy / "outputs" / f"report_{name}_finetuned.json").read_text())
-        runs[processes] = ([s["loss"] for s in report["steps"]], load_file(str(copy / "models" / f"model_{name}_finetuned.safetensors")))
+        runs[processes] = (
+            [s["loss"] for s in report["steps"]],
+            load_file(str(copy / "models" / f"model_{name}_finetuned.safetensors")),
+        )
         assert not (copy / "outputs" / f"report_{name}_finetuned2.json").exists()  # one run, not one per rank
     assert_same_run(runs[1], runs[2])
 
@@ -403,7 +453,8 @@ def test_finetune_on_two_processes_is_the_same_as_on_one(tmp_path, tiny_run, gre
 @needs_mpi
 def test_an_exception_in_a_python_script_under_mpiexec_ends_the_job(tmp_path):
     job = tmp_path / "job.py"
-    job.write_text(textwrap.dedent("""
+    job.write_text(
+        textwrap.dedent("""
         import sys
         from littlebaby import api
         from littlebaby.training import distributed
@@ -416,9 +467,16 @@ def test_an_exception_in_a_python_script_under_mpiexec_ends_the_job(tmp_path):
             return original(self)
         training.Trainer.train_step = train_step
         api.train("tiny", overrides={"max_steps": 100000}, home=sys.argv[1])
-    """))
-    done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, str(job), str(tmp_path / "home")],
-                          capture_output=True, text=True, timeout=60, env=clean_env(), preexec_fn=_ends_with_pytest)
+    """)
+    )
+    done = subprocess.run(
+        [MPIEXEC, "-n", "2", sys.executable, str(job), str(tmp_path / "home")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(),
+        preexec_fn=_ends_with_pytest,
+    )
     assert done.returncode != 0 and "rank 1 of 2 failed; ending the job" in done.stderr
 
 
@@ -433,13 +491,16 @@ def test_ranks_rows_cover_the_batch_once_in_near_equal_shares(size, n):
 
 @needs_mpi
 def test_parameters_that_drift_apart_end_the_job(tmp_path):
-    job = script(tmp_path, """
+    job = script(
+        tmp_path,
+        """
         def train_step(self):
             if rank == 1 and self.step == 2:
                 self.model.parameters.data[0] += 1e-3  # as a bug that updated one replica differently would
             return original(self)
         training.Trainer.train_step = train_step
-    """)
+    """,
+    )
     done = littlebaby(tmp_path / "home", *train_args("max_steps=100000"), processes=2, script=job, timeout=60)
     assert done.returncode != 0 and "parameters differ at step 5" in done.stderr
 
@@ -449,8 +510,13 @@ def test_a_launcher_of_another_mpi_is_refused_instead_of_training_n_runs(tmp_pat
     """Open MPI's mpirun starting processes whose mpi4py uses MPICH: each would see a world of one."""
     for rank, says in ((0, 1), (1, 0)):
         env = clean_env() | {"OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": str(rank)}
-        done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--home", str(tmp_path)],
-                              capture_output=True, text=True, timeout=TIMEOUT, env=env)
+        done = subprocess.run(
+            [sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--home", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            env=env,
+        )
         assert done.returncode == 2 and done.stderr.count("MPI sees only this one") == says, done.stderr
     assert not any(tmp_path.rglob("*.json"))
 
@@ -459,8 +525,13 @@ def test_a_launcher_of_another_mpi_is_refused_instead_of_training_n_runs(tmp_pat
 def test_the_scaling_benchmark_runs(tmp_path):
     """Smoke test of benchmarks/scaling.py on the tiny config: it prints both tables."""
     script_path = Path(__file__).resolve().parent.parent / "benchmarks" / "scaling.py"
-    done = subprocess.run([sys.executable, str(script_path), "--configs", "tiny", "--steps", "4"],
-                          capture_output=True, text=True, timeout=TIMEOUT, env=clean_env())
+    done = subprocess.run(
+        [sys.executable, str(script_path), "--configs", "tiny", "--steps", "4"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=clean_env(),
+    )
     assert done.returncode == 0, done.stderr
     assert "| tiny | 5,665 | 2 x 1 |" in done.stdout and "2 nodes 10 Gbit/s" in done.stdout
 

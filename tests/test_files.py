@@ -8,11 +8,10 @@ import sys
 
 import pytest
 
-from littlebaby.store import home as files
-from littlebaby.system import reading
-from littlebaby.system import atomic
-from littlebaby.store.report import Report
 from littlebaby.errors import UserError
+from littlebaby.store import home as files
+from littlebaby.store.report import Report
+from littlebaby.system import atomic, reading
 
 
 def test_atomic_write_replaces_and_leaves_no_temporary(tmp_path):
@@ -44,18 +43,49 @@ def test_json_that_no_strict_reader_reads_is_never_written(tmp_path, value):
 # a diverging run's last steps can have update ratios that overflowed float32 (stats.squared_norms):
 # report.step_record writes them as null, so the strict readers (resume, runs, plot) still read the report
 def test_a_run_stopped_by_a_nan_loss_has_a_report_that_reads_back(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--set", "lr=1e20", "--set", "grad_clip=0", "--set", "weight_decay=0",
-                           "--set", "warmup_steps=0", "--set", "dtype=float32", "--set", "checkpoint_interval=1", "--quiet"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "littlebaby.cli",
+            "train",
+            "--config",
+            "tiny",
+            "--set",
+            "lr=1e20",
+            "--set",
+            "grad_clip=0",
+            "--set",
+            "weight_decay=0",
+            "--set",
+            "warmup_steps=0",
+            "--set",
+            "dtype=float32",
+            "--set",
+            "checkpoint_interval=1",
+            "--quiet",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 2 and "training diverged" in done.stderr, done.stderr
     [path] = (tmp_path / "outputs").glob("report_*.json")
     report = Report.read(path).data  # what resume and plot read: strict
     assert report["status"] == "diverged"
     assert any(v is None for step in report["steps"] for group in step["groups"].values() for v in group.values())
-    listed = subprocess.run([sys.executable, "-m", "littlebaby.cli", "runs"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    listed = subprocess.run(
+        [sys.executable, "-m", "littlebaby.cli", "runs"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert "diverged" in listed.stdout, listed.stdout + listed.stderr
-    plotted = subprocess.run([sys.executable, "-m", "littlebaby.cli", "plot", "last", "--out", "curve.png"], cwd=tmp_path,
-                             capture_output=True, text=True, timeout=120)
+    plotted = subprocess.run(
+        [sys.executable, "-m", "littlebaby.cli", "plot", "last", "--out", "curve.png"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert plotted.returncode == 0 and (tmp_path / "curve.png").stat().st_size > 0, plotted.stderr
 
 
@@ -121,9 +151,16 @@ def test_the_next_command_removes_only_a_dead_writers_temporaries(tmp_path):
     outputs.mkdir()
     run_checkpoints.mkdir(parents=True)
     dead, alive = dead_pid(), os.getpid()
-    leftovers = [outputs / f".report_r.json.{dead}.ab12cd_x.tmp", run_checkpoints / f".step_000000005.{dead}.k2j3h4.tmp",
-                 outputs / ".report_r.json.abcdefgh.tmp"]  # the last: an older version's name, without a pid
-    kept = [outputs / f".report_r.json.{alive}.zz99yy.tmp", outputs / ".report_q.json.abcdefgh.tmp", outputs / "report_r.json"]
+    leftovers = [
+        outputs / f".report_r.json.{dead}.ab12cd_x.tmp",
+        run_checkpoints / f".step_000000005.{dead}.k2j3h4.tmp",
+        outputs / ".report_r.json.abcdefgh.tmp",
+    ]  # the last: an older version's name, without a pid
+    kept = [
+        outputs / f".report_r.json.{alive}.zz99yy.tmp",
+        outputs / ".report_q.json.abcdefgh.tmp",
+        outputs / "report_r.json",
+    ]
     for path in leftovers + kept:
         path.mkdir() if "step_" in path.name else path.write_text("x")
     os.utime(leftovers[2], (1, 1))  # old enough to be a leftover; the other pid-less one is fresh
@@ -177,8 +214,14 @@ def test_writing_into_proc_is_one_line():
     refused_write("/proc/x.png")
 
 
-@pytest.mark.parametrize("code,fix", [(errno.ENOSPC, "free some disk space"), (errno.EROFS, "choose a writable path"),
-                                      (errno.EACCES, "choose a writable path")])
+@pytest.mark.parametrize(
+    "code,fix",
+    [
+        (errno.ENOSPC, "free some disk space"),
+        (errno.EROFS, "choose a writable path"),
+        (errno.EACCES, "choose a writable path"),
+    ],
+)
 def test_a_full_or_read_only_disk_keeps_the_old_file(tmp_path, monkeypatch, code, fix):
     path = tmp_path / "model.safetensors"
     atomic.write_bytes(path, b"old")

@@ -3,14 +3,16 @@
 import numpy as np
 import pytest
 
-from littlebaby.plugins import resolve
 from littlebaby.nn.generation import generate, sample, window_logits, window_reach
+from littlebaby.plugins import resolve
 from littlebaby.plugins.resolve import build_model
 from littlebaby.testing import randomize
 
 
 def model_for(attention, n_ctx=8):
-    config = resolve.config(dict(c_attention=attention, n_ctx=n_ctx, n_emb=16, head_size=16, n_heads=2, n_layers=2, dtype="float64"))
+    config = resolve.config(
+        dict(c_attention=attention, n_ctx=n_ctx, n_emb=16, head_size=16, n_heads=2, n_layers=2, dtype="float64")
+    )
     model = build_model(config, vocab_size=11)
     randomize(model.parameters, scale=0.5)
     return model
@@ -18,8 +20,15 @@ def model_for(attention, n_ctx=8):
 
 def run(model, use_cache, max_tokens, prompt=(1, 2, 3), seed=5, **options):
     logits = []
-    ids = generate(model, list(prompt), max_tokens, rng=np.random.default_rng(seed), use_cache=use_cache,
-                   on_logits=lambda row: logits.append(row.copy()), **options)
+    ids = generate(
+        model,
+        list(prompt),
+        max_tokens,
+        rng=np.random.default_rng(seed),
+        use_cache=use_cache,
+        on_logits=lambda row: logits.append(row.copy()),
+        **options,
+    )
     return ids, np.array(logits)
 
 
@@ -72,8 +81,18 @@ def test_a_vanishing_temperature_is_greedy_without_warnings(temperature):
 
 
 def model_without_positions(attention="rope", n_layers=2):
-    config = resolve.config(dict(c_attention=attention, pos_emb=False, n_ctx=8, n_emb=16, head_size=16, n_heads=2,
-                            n_layers=n_layers, dtype="float64"))
+    config = resolve.config(
+        dict(
+            c_attention=attention,
+            pos_emb=False,
+            n_ctx=8,
+            n_emb=16,
+            head_size=16,
+            n_heads=2,
+            n_layers=n_layers,
+            dtype="float64",
+        )
+    )
     model = build_model(config, vocab_size=11)
     randomize(model.parameters, scale=0.5)
     return model

@@ -71,15 +71,18 @@ def test_moe_with_another_expansion_is_refused_by_the_moe_block(tmp_path):
         api.import_original(config, tokenizer, broken, home=tmp_path / "home")
 
 
-@pytest.mark.parametrize("key,value,expected", [
-    ("block_0_mha_q_weight", 0.5, "'block_0_mha_q_weight' is a single number, not an array"),
-    ("block_0_mha_q_weight", [0.5, 0.5], "weights of layer 0 do not fit together"),  # a vector beside matrices
-    ("block_0_mha_k_weight", [[0.5] * 3] * 5, "weights of layer 0 do not fit together"),  # another row count
-    ("block_0_mha_c_weight", [[0.5] * 3] * 5, "blocks.0.attention.proj.weight has shape (5, 3)"),
-    ("block_0_mha_q_weight", [[0.5, "x"]], "'block_0_mha_q_weight' is not a numeric array"),
-    ("wte_weight", [[1e400]], "number 1e400 is too large for a float"),
-    ("wte_weight", [[10**400]], "'wte_weight' is not a numeric array"),
-])
+@pytest.mark.parametrize(
+    "key,value,expected",
+    [
+        ("block_0_mha_q_weight", 0.5, "'block_0_mha_q_weight' is a single number, not an array"),
+        ("block_0_mha_q_weight", [0.5, 0.5], "weights of layer 0 do not fit together"),  # a vector beside matrices
+        ("block_0_mha_k_weight", [[0.5] * 3] * 5, "weights of layer 0 do not fit together"),  # another row count
+        ("block_0_mha_c_weight", [[0.5] * 3] * 5, "blocks.0.attention.proj.weight has shape (5, 3)"),
+        ("block_0_mha_q_weight", [[0.5, "x"]], "'block_0_mha_q_weight' is not a numeric array"),
+        ("wte_weight", [[1e400]], "number 1e400 is too large for a float"),
+        ("wte_weight", [[10**400]], "'wte_weight' is not a numeric array"),
+    ],
+)
 def test_weights_of_the_wrong_shape_are_one_line(tmp_path, key, value, expected):
     config, tokenizer, model = files_of("pre_mha_mlp")
     weights = json.loads(model.read_text())

@@ -7,16 +7,27 @@ import pytest
 import littlebaby
 from littlebaby.look.inspection import closed_form, parameter_rows, render_table
 from littlebaby.nn.layers import Linear
-from littlebaby.plugins.resolve import build_model
 from littlebaby.plugins.registry import Registry
+from littlebaby.plugins.resolve import build_model
 
 
 @pytest.mark.parametrize("pos_emb", [True, False])
-@pytest.mark.parametrize("sequence,attention,network",
-                         list(itertools.product(["pre", "post", "rms"], ["mha", "moh", "rope"], ["mlp", "moe", "swiglu"])))
+@pytest.mark.parametrize(
+    "sequence,attention,network",
+    list(itertools.product(["pre", "post", "rms"], ["mha", "moh", "rope"], ["mlp", "moe", "swiglu"])),
+)
 def test_closed_form_equals_allocated_count(sequence, attention, network, pos_emb):
-    config = dict(c_sequence=sequence, c_attention=attention, c_network=network, pos_emb=pos_emb,
-                  n_ctx=16, n_emb=24, head_size=36, n_heads=3, n_layers=3) | ({"n_experts": 5} if network == "moe" else {})
+    config = dict(
+        c_sequence=sequence,
+        c_attention=attention,
+        c_network=network,
+        pos_emb=pos_emb,
+        n_ctx=16,
+        n_emb=24,
+        head_size=36,
+        n_heads=3,
+        n_layers=3,
+    ) | ({"n_experts": 5} if network == "moe" else {})
     model = build_model(config, vocab_size=11)
     text, count = closed_form(model)
     assert count == model.parameters.size

@@ -14,8 +14,12 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def littlebaby_cli(*args, cwd, code=0, prelude=""):
-    command = [sys.executable, "-c", f"{prelude}import sys; from littlebaby.cli.commands import main; sys.exit(main(sys.argv[1:]))",
-               *map(str, args)]
+    command = [
+        sys.executable,
+        "-c",
+        f"{prelude}import sys; from littlebaby.cli.commands import main; sys.exit(main(sys.argv[1:]))",
+        *map(str, args),
+    ]
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert done.returncode == code, done.stderr
     return done
@@ -31,8 +35,21 @@ def png_size(path):
 @pytest.fixture(scope="module")
 def moh_run(tmp_path_factory):
     home = tmp_path_factory.mktemp("look")
-    littlebaby_cli("train", "--config", "tiny", "--quiet", "--set", "c_attention=moh", "--set", "c_network=moe",
-                   "--set", "max_steps=6", "--set", "n_layers=2", cwd=home)
+    littlebaby_cli(
+        "train",
+        "--config",
+        "tiny",
+        "--quiet",
+        "--set",
+        "c_attention=moh",
+        "--set",
+        "c_network=moe",
+        "--set",
+        "max_steps=6",
+        "--set",
+        "n_layers=2",
+        cwd=home,
+    )
     return home
 
 
@@ -64,19 +81,24 @@ def test_plot_writes_a_png_of_the_right_size(moh_run):
 
 def test_attention_maps_with_gates(moh_run):
     littlebaby_cli("attention", "last", "--prompt", "To be", "--out", "all.png", cwd=moh_run)
-    littlebaby_cli("attention", "last", "--prompt", "To be", "--layer", "1", "--head", "0", "--out", "one.png", cwd=moh_run)
+    littlebaby_cli(
+        "attention", "last", "--prompt", "To be", "--layer", "1", "--head", "0", "--out", "one.png", cwd=moh_run
+    )
     all_w, all_h = png_size(moh_run / "all.png")
     one_w, one_h = png_size(moh_run / "one.png")
     # all: 2 layers x (2 heads + heads gate + experts gate); one: 1 layer x (1 head + 2 gates)
     assert (all_w, all_h) == (1060, 540) and (one_w, one_h) == (820, 300)
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--layer", "5"], "layer 5 does not exist (the model has 2); use --layer 0..1"),
-    (["--head", "9"], "head 9 does not exist (the model has 2); use --head 0..1"),
-    (["--prompt", "x" * 40], "the prompt has 40 tokens, more than n_ctx = 16"),
-    (["--prompt", "€"], "'€'"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--layer", "5"], "layer 5 does not exist (the model has 2); use --layer 0..1"),
+        (["--head", "9"], "head 9 does not exist (the model has 2); use --head 0..1"),
+        (["--prompt", "x" * 40], "the prompt has 40 tokens, more than n_ctx = 16"),
+        (["--prompt", "€"], "'€'"),
+    ],
+)
 def test_attention_bad_input_is_one_line(moh_run, args, message):
     full = ["attention", "last", "--prompt", "To be", *args] if args[0] != "--prompt" else ["attention", "last", *args]
     done = littlebaby_cli(*full, cwd=moh_run, code=2)
@@ -84,8 +106,15 @@ def test_attention_bad_input_is_one_line(moh_run, args, message):
 
 
 def test_missing_matplotlib_gets_a_one_line_hint(moh_run):
-    done = littlebaby_cli("plot", "last", "--out", "none.png", cwd=moh_run, code=2,
-                          prelude="import sys; sys.modules['matplotlib'] = None; ")
+    done = littlebaby_cli(
+        "plot",
+        "last",
+        "--out",
+        "none.png",
+        cwd=moh_run,
+        code=2,
+        prelude="import sys; sys.modules['matplotlib'] = None; ",
+    )
     assert "pip install 'littlebaby[plot]'" in done.stderr and done.stderr.count("\n") == 1
     assert not (moh_run / "none.png").exists()
 

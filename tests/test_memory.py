@@ -7,15 +7,18 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from littlebaby.nn import sizes
-from littlebaby.system import memory
-from littlebaby.plugins import resolve
 from littlebaby.errors import UserError
+from littlebaby.nn import sizes
+from littlebaby.plugins import resolve
 from littlebaby.plugins.resolve import build_model
+from littlebaby.system import memory
 from littlebaby.training.step import compute_gradients
 
 COMBINATIONS = [
-    dict(c_sequence=s, c_attention=a, c_network=n) for s in ("pre", "post") for a in ("mha", "moh") for n in ("mlp", "moe")
+    dict(c_sequence=s, c_attention=a, c_network=n)
+    for s in ("pre", "post")
+    for a in ("mha", "moh")
+    for n in ("mlp", "moe")
 ]
 SMALL = dict(n_ctx=16, n_emb=16, head_size=16, n_heads=2, n_layers=3)
 
@@ -24,13 +27,26 @@ SMALL = dict(n_ctx=16, n_emb=16, head_size=16, n_heads=2, n_layers=3)
 def test_the_parameters_are_counted_exactly_before_allocating(monkeypatch, blocks):
     counted = []
     real = sizes.model_needs
-    monkeypatch.setattr(sizes, "model_needs", lambda config, parameters, *rest: counted.append(parameters) or real(config, parameters, *rest))
+    monkeypatch.setattr(
+        sizes,
+        "model_needs",
+        lambda config, parameters, *rest: counted.append(parameters) or real(config, parameters, *rest),
+    )
     model = build_model({**SMALL, **blocks}, vocab_size=11)
     assert counted == [model.parameters.size]
 
 
-@pytest.mark.parametrize("sizes", [dict(n_emb=10**9), dict(head_size=2**30, n_heads=1), dict(n_layers=10**7),
-                                   dict(n_ctx=10**9), dict(c_network="moe", n_experts=10**6)], ids=str)
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        dict(n_emb=10**9),
+        dict(head_size=2**30, n_heads=1),
+        dict(n_layers=10**7),
+        dict(n_ctx=10**9),
+        dict(c_network="moe", n_experts=10**6),
+    ],
+    ids=str,
+)
 def test_a_model_too_large_for_any_machine_is_one_line_naming_the_memory(sizes):
     with pytest.raises(UserError) as error:
         build_model(sizes, vocab_size=65)  # n_layers=10**7 used to build ten million layers first
@@ -89,8 +105,16 @@ def _traced_peak(call) -> int:
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("blocks", [dict(), dict(c_attention="moh", c_network="moe"), dict(c_sequence="post"),
-                                    dict(c_sequence="rms", c_attention="rope", c_network="swiglu", pos_emb=False)], ids=str)
+@pytest.mark.parametrize(
+    "blocks",
+    [
+        dict(),
+        dict(c_attention="moh", c_network="moe"),
+        dict(c_sequence="post"),
+        dict(c_sequence="rms", c_attention="rope", c_network="swiglu", pos_emb=False),
+    ],
+    ids=str,
+)
 def test_the_activation_estimate_is_within_a_factor_of_two_of_a_real_step(blocks):
     config = resolve.config({**SMALL, "n_ctx": 32, "n_emb": 32, "head_size": 32, "threads": 1, **blocks})
     model = build_model(config, vocab_size=40).train()
@@ -105,7 +129,10 @@ def test_the_activation_estimate_is_within_a_factor_of_two_of_a_real_step(blocks
 def test_a_batch_that_cannot_fit_is_refused_for_training_only():
     model = build_model(SMALL, vocab_size=11)  # the model itself fits
     memory.require(sizes.training_needs(model, 4, workers=1), "training this model")
-    with pytest.raises(UserError, match="training this model needs about .*activations of a batch of 1000000000 x 16.*lower batch_size or n_ctx"):
+    with pytest.raises(
+        UserError,
+        match="training this model needs about .*activations of a batch of 1000000000 x 16.*lower batch_size or n_ctx",
+    ):
         memory.require(sizes.training_needs(model, 10**9, workers=1), "training this model")
 
 

@@ -5,8 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from littlebaby.nn import layers
 from littlebaby.nn import gpt as model_module
+from littlebaby.nn import layers
 from littlebaby.plugins import resolve
 from littlebaby.plugins.resolve import build_model
 from littlebaby.testing import check_gradients, randomize
@@ -42,8 +42,18 @@ def test_gradient_check_catches_a_wrong_sign():
 
 @pytest.mark.parametrize("sequence,attention,network", COMBINATIONS)
 def test_default_dtype_is_float32_and_trains(sequence, attention, network):
-    config = resolve.config(dict(c_sequence=sequence, c_attention=attention, c_network=network,
-                            n_ctx=8, n_emb=16, head_size=16, n_heads=4, n_layers=1))
+    config = resolve.config(
+        dict(
+            c_sequence=sequence,
+            c_attention=attention,
+            c_network=network,
+            n_ctx=8,
+            n_emb=16,
+            head_size=16,
+            n_heads=4,
+            n_layers=1,
+        )
+    )
     model = build_model(config, vocab_size=5).train()
     ids = np.random.default_rng(0).integers(0, 5, (4, 8))
     loss = model.loss_and_grad(ids, ids)

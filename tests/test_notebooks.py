@@ -37,7 +37,9 @@ def kernel_manager():
         spec = Path(folder) / KERNEL
         spec.mkdir()
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-        (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "littlebaby tests", "language": "python"}))
+        (spec / "kernel.json").write_text(
+            json.dumps({"argv": argv, "display_name": "littlebaby tests", "language": "python"})
+        )
         yield KernelManager(kernel_name=KERNEL, kernel_spec_manager=KernelSpecManager(kernel_dirs=[folder]))
 
 
@@ -48,8 +50,14 @@ def execute(name: str, cwd: Path, parameters: str = ""):
         index = next(i for i, cell in enumerate(notebook.cells) if "parameters" in cell.metadata.get("tags", []))
         notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(parameters))
     with kernel_manager() as manager:
-        client = nbclient.NotebookClient(notebook, km=manager, timeout=600, record_timing=False, coalesce_streams=True,
-                                         resources={"metadata": {"path": str(cwd)}})
+        client = nbclient.NotebookClient(
+            notebook,
+            km=manager,
+            timeout=600,
+            record_timing=False,
+            coalesce_streams=True,
+            resources={"metadata": {"path": str(cwd)}},
+        )
         try:
             client.execute()  # raises CellExecutionError on the first cell that fails
         finally:
@@ -92,7 +100,7 @@ def test_train_plan_shows_sample_curve_attention_and_losses(trained):
 
 def test_inference_plan_trains_nothing(trained):
     home, _ = trained
-    (base,) = [p.name[len("model_"):-len(".safetensors")] for p in (home / "models").glob("model_*.safetensors")]
+    (base,) = [p.name[len("model_") : -len(".safetensors")] for p in (home / "models").glob("model_*.safetensors")]
     before = sorted(p.name for p in home.rglob("*.safetensors"))
     notebook = execute("littlebaby.ipynb", home, f'plan = "inference"\nrun = "{base}"\nprompt = "JULIET:"')
     stdout = "".join(outputs(notebook, "stdout"))
@@ -104,8 +112,14 @@ def test_finetune_plan_and_import_of_original_files(trained, tmp_path):
     home, _ = trained
     (home / "inputs").mkdir(exist_ok=True)
     (home / "inputs" / "finetune.txt").write_text("ΑΝΤΙΓΟΝΗ\nΙσμήνη, αδελφούλα μου.\n" * 40, encoding="utf-8")
-    files = {kind: str(ORIGINAL / name) for kind, name in
-             (("config", "config_pre_mha_mlp.json"), ("tokenizer", "tokenizer.json"), ("model", "model_pre_mha_mlp.json"))}
+    files = {
+        kind: str(ORIGINAL / name)
+        for kind, name in (
+            ("config", "config_pre_mha_mlp.json"),
+            ("tokenizer", "tokenizer.json"),
+            ("model", "model_pre_mha_mlp.json"),
+        )
+    }
     notebook = execute("littlebaby.ipynb", home, f'plan = "finetune"\nfinetune_steps = 20\noriginal = {files!r}')
     stdout = "".join(outputs(notebook, "stdout"))
     assert "new characters: [" in stdout and "imported as run" in stdout

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from littlebaby.nn.block import Block
-from littlebaby.training.adamw import AdamW, clip_grad_norm
 from littlebaby.nn.params import Parameters
+from littlebaby.training.adamw import AdamW, clip_grad_norm
 from littlebaby.training.schedule import learning_rate
 
 

@@ -51,7 +51,12 @@ class Venv:
         self.root = root
         self.path = root / "venv"
         self.bin = self.path / "bin"
-        self.env = {"PATH": f"{self.bin}:/usr/bin:/bin", "HOME": str(root), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        self.env = {
+            "PATH": f"{self.bin}:/usr/bin:/bin",
+            "HOME": str(root),
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+        }
 
     def run(self, *args, cwd=None):
         return subprocess.run(args, cwd=cwd or self.root, env=self.env, capture_output=True, text=True, timeout=120)
@@ -150,8 +155,16 @@ def test_docs_example_plugin_installs_passes_its_tests_and_trains(venv):
     listed = venv.littlebaby("plugins")
     assert "sharedkv" in listed.stdout, listed.stdout + listed.stderr
 
-    tested = venv.run(str(venv.bin / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_sharedkv.py",
-                      cwd=venv.root / "author")
+    tested = venv.run(
+        str(venv.bin / "python"),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "test_sharedkv.py",
+        cwd=venv.root / "author",
+    )
     assert tested.returncode == 0, tested.stdout[-3000:]
     assert " passed" in tested.stdout and " failed" not in tested.stdout
 
@@ -174,8 +187,12 @@ def test_docs_show_the_example_as_it_is():
     example = REPO / "docs" / "example_plugin"
     module = example / "littlebaby_attention_sharedkv.py"
     code = module.read_text().split('"""', 2)[2].strip()  # without the module docstring
-    assert any(block.removeprefix("python").strip() == code for block in blocks), f"docs/plugins.md does not show {module} as it is"
+    assert any(block.removeprefix("python").strip() == code for block in blocks), (
+        f"docs/plugins.md does not show {module} as it is"
+    )
     toml = "\n".join(line for line in (example / "pyproject.toml").read_text().splitlines() if not line.startswith("#"))
-    assert any(block.removeprefix("toml").strip() == toml.strip() for block in blocks), "docs/plugins.md does not show the example's pyproject.toml"
+    assert any(block.removeprefix("toml").strip() == toml.strip() for block in blocks), (
+        "docs/plugins.md does not show the example's pyproject.toml"
+    )
     test_file = (example / "test_sharedkv.py").read_text().split('"""', 2)[2].strip()
     assert any(block.removeprefix("python").strip() == test_file for block in blocks)

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import littlebaby
-from littlebaby.plugins import resolve
 from littlebaby.errors import UserError
 from littlebaby.nn.layers import Linear
-from littlebaby.plugins.resolve import build_model
+from littlebaby.plugins import resolve
 from littlebaby.plugins.registry import PluginWarning, Registry
+from littlebaby.plugins.resolve import build_model
 
 
 class Mixer(littlebaby.Block):
@@ -41,15 +41,21 @@ def test_builtins_are_discovered_through_entry_points():
     registry = Registry()
     names = {(e.kind, e.name): e.distribution for e in registry.entries()}
     assert names[("attention", "mha")] == "littlebaby-attention-mha"
-    assert {("sequence", "pre"), ("sequence", "post"), ("attention", "moh"),
-            ("network", "mlp"), ("network", "moe")} <= set(names)
+    assert {
+        ("sequence", "pre"),
+        ("sequence", "post"),
+        ("attention", "moh"),
+        ("network", "mlp"),
+        ("network", "moe"),
+    } <= set(names)
 
 
 def test_a_block_registered_through_the_hook_is_selected_by_name():
     mixer = plugin_module("mixer_plugin", register_attentions=lambda register: register("mixer", Mixer))
     registry = Registry(plugins=[mixer])
-    config = resolve.config({"c_attention": "mixer", "n_ctx": 8, "n_emb": 8, "head_size": 8, "n_heads": 2, "n_layers": 1},
-                       registry=registry)
+    config = resolve.config(
+        {"c_attention": "mixer", "n_ctx": 8, "n_emb": 8, "head_size": 8, "n_heads": 2, "n_layers": 1}, registry=registry
+    )
     model = build_model(config, vocab_size=5, registry=registry)
     assert isinstance(model.layers[0].attention, Mixer)
     assert "blocks.0.attention.proj.weight" in model.parameters.specs
@@ -65,8 +71,9 @@ def test_unknown_name_is_one_line_with_installed_and_hint():
     # mha, moh; also gqa, mla after `uv sync --all-packages` (what .ci/run does)
     installed = ", ".join(sorted(registry.blocks["attention"]))
     assert {"mha", "moh"} <= set(registry.blocks["attention"])
-    assert text == (f"unknown attention block 'rwkv' (installed: {installed}); "
-                    "install it: pip install littlebaby-attention-rwkv")
+    assert text == (
+        f"unknown attention block 'rwkv' (installed: {installed}); install it: pip install littlebaby-attention-rwkv"
+    )
 
 
 def test_close_name_is_suggested():
@@ -103,31 +110,49 @@ def installed_plugin(tmp_path, monkeypatch, name: str, source: str) -> Registry:
 
 
 def test_a_broken_plugin_warns_and_the_others_keep_working(tmp_path, monkeypatch):
-    registry = installed_plugin(tmp_path, monkeypatch, "broken", """
+    registry = installed_plugin(
+        tmp_path,
+        monkeypatch,
+        "broken",
+        """
         raise ImportError("needs a library that is not installed")
-    """)
-    assert registry.warned == ["plugin littlebaby-attention-broken failed to import "
-                               "(ImportError: needs a library that is not installed); its blocks are unavailable"]
+    """,
+    )
+    assert registry.warned == [
+        "plugin littlebaby-attention-broken failed to import "
+        "(ImportError: needs a library that is not installed); its blocks are unavailable"
+    ]
     assert registry.resolve("attention", "mha").name == "mha"
     with pytest.raises(UserError, match="comes from plugin littlebaby-attention-broken, which failed to import"):
         registry.resolve("attention", "broken")
 
 
 def test_a_plugin_whose_register_hook_raises_is_broken_not_fatal(tmp_path, monkeypatch):
-    registry = installed_plugin(tmp_path, monkeypatch, "raises", """
+    registry = installed_plugin(
+        tmp_path,
+        monkeypatch,
+        "raises",
+        """
         import littlebaby
 
         @littlebaby.hookimpl
         def register_attentions(register):
             register("half", object)  # registered before the failure: must not stay
             raise RuntimeError("the register hook broke")
-    """)
-    assert registry.warned == ["plugin littlebaby-attention-raises failed to register its blocks "
-                               "(RuntimeError: the register hook broke); its blocks are unavailable"]
+    """,
+    )
+    assert registry.warned == [
+        "plugin littlebaby-attention-raises failed to register its blocks "
+        "(RuntimeError: the register hook broke); its blocks are unavailable"
+    ]
     assert "half" not in registry.blocks["attention"] and registry.resolve("attention", "mha").name == "mha"
-    assert [(b.distribution, b.stage) for b in registry.broken] == [("littlebaby-attention-raises", "failed to register its blocks")]
+    assert [(b.distribution, b.stage) for b in registry.broken] == [
+        ("littlebaby-attention-raises", "failed to register its blocks")
+    ]
     assert registry.manager.get_plugin("raises") is None
-    with pytest.raises(UserError, match="comes from plugin littlebaby-attention-raises, which failed to register its blocks"):
+    with pytest.raises(
+        UserError, match="comes from plugin littlebaby-attention-raises, which failed to register its blocks"
+    ):
         registry.resolve("attention", "raises")
 
 
@@ -136,7 +161,10 @@ def test_char_is_built_in_through_the_same_hook_and_bpe_comes_from_its_distribut
     from littlebaby.text.char import CharTokenizer
 
     bare = Registry(entry_points=False)
-    assert bare.resolve("tokenizer", "char").cls is CharTokenizer and bare.resolve("tokenizer", "char").distribution == "littlebaby"
+    assert (
+        bare.resolve("tokenizer", "char").cls is CharTokenizer
+        and bare.resolve("tokenizer", "char").distribution == "littlebaby"
+    )
     with pytest.raises(UserError, match="unknown tokenizer 'bpe' .*pip install littlebaby-tokenizer-bpe"):
         bare.resolve("tokenizer", "bpe")
     assert Registry().resolve("tokenizer", "bpe").distribution == "littlebaby-tokenizer-bpe"

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from littlebaby.text import corpus
-from littlebaby.runs import prepare as preparing
 from littlebaby.errors import UserError
+from littlebaby.runs import prepare as preparing
+from littlebaby.text import corpus
 
 ENGLISH = "But, soft! what light through yonder window breaks?\n" * 60
 GREEK = "Ισμήνη, αδελφούλα μου, εσύ αγαπημένο κεφαλάκι.\n" * 40
@@ -42,8 +42,14 @@ def test_the_ids_decode_to_the_sources_split_ninety_ten(tmp_path, sources, overr
     train, val, meta = decoded(tmp_path / "out")
     whole = ENGLISH + GREEK  # a directory's files in sorted path order
     assert train + val == whole
-    assert len(train.encode("utf-8")) == meta["splits"]["train"]["bytes"] == pytest.approx(0.9 * len(whole.encode("utf-8")), abs=2)
-    assert [s["sha256"] for s in meta["sources"]] == [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in (ENGLISH, GREEK)]
+    assert (
+        len(train.encode("utf-8"))
+        == meta["splits"]["train"]["bytes"]
+        == pytest.approx(0.9 * len(whole.encode("utf-8")), abs=2)
+    )
+    assert [s["sha256"] for s in meta["sources"]] == [
+        hashlib.sha256(t.encode("utf-8")).hexdigest() for t in (ENGLISH, GREEK)
+    ]
     assert meta["tokenizer"]["tokenizer"] == ("bpe" if overrides else "char") and meta["dtype"] == "uint16"
     assert "all" in meta["tokenizer_trained_on"] and "90%" in meta["split_rule"]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
@@ -70,15 +76,47 @@ def test_not_utf8_after_the_first_bytes_leaves_nothing(tmp_path, sources):
 
 
 def cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "littlebaby.cli", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, encoding="utf-8", timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "littlebaby.cli", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
 
 
 def test_prepare_then_train_from_the_directory(tmp_path, sources):
-    done = cli("prepare", "--data", sources, "--set", "c_tokenizer=bpe", "--set", "vocab_size=300", "--out", "prepared", "--quiet", cwd=tmp_path)
+    done = cli(
+        "prepare",
+        "--data",
+        sources,
+        "--set",
+        "c_tokenizer=bpe",
+        "--set",
+        "vocab_size=300",
+        "--out",
+        "prepared",
+        "--quiet",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0 and done.stderr.count("\n") == 1 and "picture.png" in done.stderr, done.stderr
     assert "bpe vocabulary of 300" in done.stdout
-    done = cli("train", "--config", "tiny", "--data", "prepared", "--set", "n_ctx=8", "--set", "max_steps=2", "--quiet", "--home", "h", cwd=tmp_path)
+    done = cli(
+        "train",
+        "--config",
+        "tiny",
+        "--data",
+        "prepared",
+        "--set",
+        "n_ctx=8",
+        "--set",
+        "max_steps=2",
+        "--quiet",
+        "--home",
+        "h",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "bits per byte" in done.stdout
     report = json.loads(next((tmp_path / "h" / "outputs").glob("report_*.json")).read_text())
@@ -107,37 +145,111 @@ def _replace(tmp, sources, name, by):
 
 
 BAD = {
-    "empty directory": (lambda tmp, s: ["prepare", "--data", (tmp / "void").mkdir() or tmp / "void", "--out", tmp / "o"], "is empty"),
-    "no text files": (lambda tmp, s: ["prepare", "--data", s / "picture.png", "--out", tmp / "o"], "no UTF-8 text files"),
+    "empty directory": (
+        lambda tmp, s: ["prepare", "--data", (tmp / "void").mkdir() or tmp / "void", "--out", tmp / "o"],
+        "is empty",
+    ),
+    "no text files": (
+        lambda tmp, s: ["prepare", "--data", s / "picture.png", "--out", tmp / "o"],
+        "no UTF-8 text files",
+    ),
     "out exists": (lambda tmp, s: ["prepare", "--data", s, "--out", s], "exists"),
     "missing path": (lambda tmp, s: ["prepare", "--data", tmp / "nope", "--out", tmp / "o"], "data path"),
-    "bpe vocabulary too small": (lambda tmp, s: ["prepare", "--data", s, "--set", "c_tokenizer=bpe", "--set", "vocab_size=100", "--out", tmp / "o"],
-                                 "vocab_size must be at least 257"),
+    "bpe vocabulary too small": (
+        lambda tmp, s: [
+            "prepare",
+            "--data",
+            s,
+            "--set",
+            "c_tokenizer=bpe",
+            "--set",
+            "vocab_size=100",
+            "--out",
+            tmp / "o",
+        ],
+        "vocab_size must be at least 257",
+    ),
     "a training key": (lambda tmp, s: ["prepare", "--data", s, "--set", "n_ctx=3", "--out", tmp / "o"], "not n_ctx"),
-    "a training key beside bpe's": (lambda tmp, s: ["prepare", "--data", s, "--set", "c_tokenizer=bpe", "--set", "lr=1", "--out", tmp / "o"],
-                                    "its options (vocab_size), not lr"),
-    "bad tokenizer": (lambda tmp, s: ["prepare", "--data", s, "--set", "c_tokenizer=wordpiece", "--out", tmp / "o"], "pip install littlebaby-tokenizer-wordpiece"),
-    "train on an unprepared directory": (lambda tmp, s: ["train", "--data", s, "--home", tmp / "h"], "not a prepared corpus"),
-    "train on an empty directory": (lambda tmp, s: ["train", "--data", (tmp / "void").mkdir() or tmp / "void", "--home", tmp / "h"], "empty directory"),
-    "smaller than one window": (lambda tmp, s: ["train", "--data", _prepared(tmp, s), "--set", "n_ctx=1024", "--home", tmp / "h"], "needs one window"),
-    "bin disagrees with meta": (lambda tmp, s: ["train", "--data", _damage_bin(tmp, s), "--home", tmp / "h"], "train.bin has 6 bytes"),
-    "a FIFO for data": (lambda tmp, s: ["prepare", "--data", os.mkfifo(tmp / "fifo") or tmp / "fifo", "--out", tmp / "o"],
-                        "fifo is a FIFO (named pipe), not a regular file"),
-    "a device for data": (lambda tmp, s: ["prepare", "--data", "/dev/zero", "--out", tmp / "o"], "/dev/zero is a character device"),
-    "a dangling link for data": (lambda tmp, s: ["prepare", "--data", (tmp / "l").symlink_to(tmp / "gone") or tmp / "l", "--out", tmp / "o"],
-                                 "l is a symbolic link to a missing file"),
-    "a dangling link for out": (lambda tmp, s: ["prepare", "--data", s, "--out", (tmp / "l").symlink_to(tmp / "gone") or tmp / "l"], "exists"),
-    "a file given as a directory": (lambda tmp, s: ["prepare", "--data", f"{s / 'a.txt'}/", "--out", tmp / "o"],
-                                    "a.txt/ ends as a directory's path does, but"),  # pathlib dropped the slash: prepared a.txt
-    "out under a file": (lambda tmp, s: ["prepare", "--data", s, "--out", s / "a.txt" / "o"], "a.txt is a file, not a directory"),
-    "bad options for a nested out": (lambda tmp, s: ["prepare", "--data", s, "--set", "c_tokenizer=bpe", "--set", "vocab_size=1",
-                                                     "--out", tmp / "new" / "deeper" / "o"], "vocab_size must be at least 257"),
-    "a directory for train.bin": (lambda tmp, s: ["train", "--data", _replace(tmp, s, corpus.TRAIN, Path.mkdir), "--home", tmp / "h"],
-                                  "train.bin is a directory, not a regular file"),
-    "a dangling link for train.bin": (lambda tmp, s: ["train", "--data", _replace(tmp, s, corpus.TRAIN, lambda p: p.symlink_to(tmp / "gone")),
-                                      "--home", tmp / "h"], "train.bin is a symbolic link to a missing file"),
-    "a directory for meta.json": (lambda tmp, s: ["train", "--data", _replace(tmp, s, corpus.META, Path.mkdir), "--home", tmp / "h"],
-                                  "meta.json is a directory, not a regular file"),
+    "a training key beside bpe's": (
+        lambda tmp, s: ["prepare", "--data", s, "--set", "c_tokenizer=bpe", "--set", "lr=1", "--out", tmp / "o"],
+        "its options (vocab_size), not lr",
+    ),
+    "bad tokenizer": (
+        lambda tmp, s: ["prepare", "--data", s, "--set", "c_tokenizer=wordpiece", "--out", tmp / "o"],
+        "pip install littlebaby-tokenizer-wordpiece",
+    ),
+    "train on an unprepared directory": (
+        lambda tmp, s: ["train", "--data", s, "--home", tmp / "h"],
+        "not a prepared corpus",
+    ),
+    "train on an empty directory": (
+        lambda tmp, s: ["train", "--data", (tmp / "void").mkdir() or tmp / "void", "--home", tmp / "h"],
+        "empty directory",
+    ),
+    "smaller than one window": (
+        lambda tmp, s: ["train", "--data", _prepared(tmp, s), "--set", "n_ctx=1024", "--home", tmp / "h"],
+        "needs one window",
+    ),
+    "bin disagrees with meta": (
+        lambda tmp, s: ["train", "--data", _damage_bin(tmp, s), "--home", tmp / "h"],
+        "train.bin has 6 bytes",
+    ),
+    "a FIFO for data": (
+        lambda tmp, s: ["prepare", "--data", os.mkfifo(tmp / "fifo") or tmp / "fifo", "--out", tmp / "o"],
+        "fifo is a FIFO (named pipe), not a regular file",
+    ),
+    "a device for data": (
+        lambda tmp, s: ["prepare", "--data", "/dev/zero", "--out", tmp / "o"],
+        "/dev/zero is a character device",
+    ),
+    "a dangling link for data": (
+        lambda tmp, s: ["prepare", "--data", (tmp / "l").symlink_to(tmp / "gone") or tmp / "l", "--out", tmp / "o"],
+        "l is a symbolic link to a missing file",
+    ),
+    "a dangling link for out": (
+        lambda tmp, s: ["prepare", "--data", s, "--out", (tmp / "l").symlink_to(tmp / "gone") or tmp / "l"],
+        "exists",
+    ),
+    "a file given as a directory": (
+        lambda tmp, s: ["prepare", "--data", f"{s / 'a.txt'}/", "--out", tmp / "o"],
+        "a.txt/ ends as a directory's path does, but",
+    ),  # pathlib dropped the slash: prepared a.txt
+    "out under a file": (
+        lambda tmp, s: ["prepare", "--data", s, "--out", s / "a.txt" / "o"],
+        "a.txt is a file, not a directory",
+    ),
+    "bad options for a nested out": (
+        lambda tmp, s: [
+            "prepare",
+            "--data",
+            s,
+            "--set",
+            "c_tokenizer=bpe",
+            "--set",
+            "vocab_size=1",
+            "--out",
+            tmp / "new" / "deeper" / "o",
+        ],
+        "vocab_size must be at least 257",
+    ),
+    "a directory for train.bin": (
+        lambda tmp, s: ["train", "--data", _replace(tmp, s, corpus.TRAIN, Path.mkdir), "--home", tmp / "h"],
+        "train.bin is a directory, not a regular file",
+    ),
+    "a dangling link for train.bin": (
+        lambda tmp, s: [
+            "train",
+            "--data",
+            _replace(tmp, s, corpus.TRAIN, lambda p: p.symlink_to(tmp / "gone")),
+            "--home",
+            tmp / "h",
+        ],
+        "train.bin is a symbolic link to a missing file",
+    ),
+    "a directory for meta.json": (
+        lambda tmp, s: ["train", "--data", _replace(tmp, s, corpus.META, Path.mkdir), "--home", tmp / "h"],
+        "meta.json is a directory, not a regular file",
+    ),
 }
 
 
@@ -171,9 +283,19 @@ def test_a_write_that_fails_is_one_line_and_leaves_nothing(tmp_path):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
 
-    done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "prepare", "--data", "big.txt", "--out", "o", "--quiet"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120, preexec_fn=small_files)
-    assert done.returncode == 2 and done.stderr == "littlebaby: error: cannot write o (File too large); free some disk space; nothing was written\n", done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "littlebaby.cli", "prepare", "--data", "big.txt", "--out", "o", "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=small_files,
+    )
+    assert (
+        done.returncode == 2
+        and done.stderr
+        == "littlebaby: error: cannot write o (File too large); free some disk space; nothing was written\n"
+    ), done.stderr
     assert os.listdir(tmp_path) == ["big.txt"]
 
 
@@ -183,13 +305,16 @@ def test_a_file_met_twice_is_prepared_once(tmp_path, sources):
         preparing.prepare([sources / "a.txt", sources / "greek", sources / "a.txt"], tmp_path / "o")
     assert sorted(str(w.message) for w in caught if "same file" in str(w.message)) == [
         f"skipping {sources / 'a.txt'}: the same file as {sources / 'a.txt'}",
-        f"skipping {sources / 'greek' / 'again.txt'}: the same file as {sources / 'a.txt'}"]
+        f"skipping {sources / 'greek' / 'again.txt'}: the same file as {sources / 'a.txt'}",
+    ]
     train, val, meta = decoded(tmp_path / "o")
     assert train + val == ENGLISH + GREEK and len(meta["sources"]) == 2  # none of the val text is also train text
 
 
 def test_a_killed_prepares_leftover_is_removed_by_the_next(tmp_path, sources):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     leftover = tmp_path / f".o.{dead}.abc123.tmp"
     (leftover / "train.bin").parent.mkdir()
     (leftover / "train.bin").write_bytes(b"\x00" * 64)
@@ -202,7 +327,21 @@ def test_ids_beyond_the_vocabulary_are_one_line_not_an_index_error(tmp_path, sou
     ids = np.fromfile(out / corpus.TRAIN, dtype=np.uint16)
     ids[::7] = 60000  # a damaged file of the right size
     ids.tofile(out / corpus.TRAIN)
-    done = cli("train", "--config", "tiny", "--data", out, "--set", "n_ctx=8", "--set", "max_steps=2", "--quiet", "--home", "h", cwd=tmp_path)
+    done = cli(
+        "train",
+        "--config",
+        "tiny",
+        "--data",
+        out,
+        "--set",
+        "n_ctx=8",
+        "--set",
+        "max_steps=2",
+        "--quiet",
+        "--home",
+        "h",
+        cwd=tmp_path,
+    )
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "train.bin holds token id 60000, but its tokenizer has" in done.stderr and "prepare it again" in done.stderr
 
@@ -219,16 +358,36 @@ def _cut_vocabulary(out):
     (out / corpus.META).write_text(json.dumps(meta))
 
 
-@pytest.mark.parametrize("damage,message", [
-    (lambda out: (out / corpus.TRAIN).write_bytes(b"\xff" * (out / corpus.TRAIN).stat().st_size), "train.bin holds token id 65535"),
-    (_lie_about_dtype, "dtype '>u2', not uint16 or uint32"),
-    (_cut_vocabulary, "holds token id"),
-])
+@pytest.mark.parametrize(
+    "damage,message",
+    [
+        (
+            lambda out: (out / corpus.TRAIN).write_bytes(b"\xff" * (out / corpus.TRAIN).stat().st_size),
+            "train.bin holds token id 65535",
+        ),
+        (_lie_about_dtype, "dtype '>u2', not uint16 or uint32"),
+        (_cut_vocabulary, "holds token id"),
+    ],
+)
 def test_a_corpus_whose_ids_cannot_be_right_is_refused_before_the_run_exists(tmp_path, sources, damage, message):
     # found only at the first batch: the run's config, lock and report were left behind
     out = _prepared(tmp_path, sources)
     damage(out)
-    done = cli("train", "--config", "tiny", "--data", out, "--set", "n_ctx=8", "--set", "max_steps=2", "--quiet", "--home", "h", cwd=tmp_path)
+    done = cli(
+        "train",
+        "--config",
+        "tiny",
+        "--data",
+        out,
+        "--set",
+        "n_ctx=8",
+        "--set",
+        "max_steps=2",
+        "--quiet",
+        "--home",
+        "h",
+        cwd=tmp_path,
+    )
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
     assert not (tmp_path / "h").exists()
 
@@ -263,8 +422,10 @@ def test_an_out_that_appears_while_preparing_is_named_and_kept(tmp_path, sources
     monkeypatch.setattr(preparing, "_encode", encode_while_another_writes)
     with pytest.raises(UserError) as error:
         preparing.prepare([sources / "a.txt"], tmp_path / "out")
-    assert str(error.value) == (f"out={tmp_path / 'out'} appeared while this prepare ran (another prepare wrote it?); "
-                                "give a new directory (prepare never overwrites); nothing was written")
+    assert str(error.value) == (
+        f"out={tmp_path / 'out'} appeared while this prepare ran (another prepare wrote it?); "
+        "give a new directory (prepare never overwrites); nothing was written"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["books", "out"]  # no temporary left beside it
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == (["meta.json"] if other == "a corpus" else [])
 
@@ -274,8 +435,27 @@ def test_a_prepare_stopped_by_a_scheduler_leaves_nothing(tmp_path, name):
     # Ctrl-C removed the temporary directory on the way out; SIGTERM and SIGHUP killed the process and left it
     words = np.random.default_rng(0).choice(["alpha", "beta", "gamma", "delta", "omega", "sigma", "\n"], size=1_500_000)
     (tmp_path / "big.txt").write_text(" ".join(words))
-    process = subprocess.Popen([sys.executable, "-m", "littlebaby.cli", "prepare", "--data", "big.txt", "--out", "o", "--set", "c_tokenizer=bpe",
-                                "--set", "vocab_size=300", "--quiet"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "littlebaby.cli",
+            "prepare",
+            "--data",
+            "big.txt",
+            "--out",
+            "o",
+            "--set",
+            "c_tokenizer=bpe",
+            "--set",
+            "vocab_size=300",
+            "--quiet",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     while not any(p.name.startswith(".o.") for p in tmp_path.iterdir()) and process.poll() is None:
         pass
     process.send_signal(getattr(signal, name))

@@ -6,12 +6,11 @@ import os
 import threading
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from littlebaby.errors import describe_bytes
-from littlebaby.system import arguments
-from littlebaby.system import reading
-from littlebaby.errors import UserError
+from littlebaby.errors import UserError, describe_bytes
+from littlebaby.system import arguments, reading
 
 
 def refusal(call, *args) -> str:
@@ -50,7 +49,9 @@ def test_a_fifo_without_a_writer_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     outcome = []
-    worker = threading.Thread(target=lambda: outcome.append(refusal(reading.read_bytes, fifo, "data file", 1024)), daemon=True)
+    worker = threading.Thread(
+        target=lambda: outcome.append(refusal(reading.read_bytes, fifo, "data file", 1024)), daemon=True
+    )
     worker.start()
     worker.join(timeout=10)
     if worker.is_alive():  # unblock the reader so the test run can end, then fail

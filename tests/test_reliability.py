@@ -16,11 +16,21 @@ import numpy as np
 import pytest
 
 import littlebaby
-from littlebaby.store import weights as checkpoint
 from littlebaby.store import checkpoints
+from littlebaby.store import weights as checkpoint
 from littlebaby.training.adamw import AdamW
 
-TINY = ["--config", "tiny", "--set", "dropout=0.1", "--set", "checkpoint_interval=5", "--set", "eval_interval=10", "--quiet"]
+TINY = [
+    "--config",
+    "tiny",
+    "--set",
+    "dropout=0.1",
+    "--set",
+    "checkpoint_interval=5",
+    "--set",
+    "eval_interval=10",
+    "--quiet",
+]
 
 
 def command(*args, pause=0.0):
@@ -93,14 +103,26 @@ def test_sigkill_after_a_checkpoint_then_resume_continues_from_it(tmp_path, stra
     resumed = littlebaby_run("train", "--resume", "last", "--home", tmp_path, "--quiet", cwd=tmp_path)
     assert resumed.returncode == 0 and f"resuming at step {newest}" in resumed.stdout, resumed.stderr
     np.testing.assert_array_equal(parameters(tmp_path), straight)
-    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []  # the killed writer's temporaries are gone
+    assert [
+        p.name for p in folder.iterdir() if p.name.startswith(".")
+    ] == []  # the killed writer's temporaries are gone
     report = json.loads((tmp_path / "outputs" / f"report_{name}.json").read_text())
     assert [s["step"] for s in report["steps"]] == list(range(1, 41))  # no step recorded twice
 
 
 def test_a_second_sigint_during_the_save_never_yields_a_mixed_set(tmp_path):
-    process, name = start("train", *TINY, "--set", "checkpoint_interval=0", "--set", "max_steps=100000", "--home", tmp_path,
-                          cwd=tmp_path, pause=2.0)
+    process, name = start(
+        "train",
+        *TINY,
+        "--set",
+        "checkpoint_interval=0",
+        "--set",
+        "max_steps=100000",
+        "--home",
+        tmp_path,
+        cwd=tmp_path,
+        pause=2.0,
+    )
     folder = tmp_path / "checkpoints" / name
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
@@ -114,8 +136,9 @@ def test_a_second_sigint_during_the_save_never_yields_a_mixed_set(tmp_path):
     report = json.loads((tmp_path / "outputs" / f"report_{name}.json").read_text())
     assert saved.step == optimizer_state["step"] == report["steps_done"] == len(report["steps"]) > 0
     np.testing.assert_array_equal(model.parameters.data, parameters(tmp_path, name))
-    resumed = littlebaby_run("train", "--resume", name, "--set", f"max_steps={saved.step + 2}", "--home", tmp_path, "--quiet",
-                             cwd=tmp_path)
+    resumed = littlebaby_run(
+        "train", "--resume", name, "--set", f"max_steps={saved.step + 2}", "--home", tmp_path, "--quiet", cwd=tmp_path
+    )
     assert resumed.returncode == 0 and f"resuming at step {saved.step}" in resumed.stdout, resumed.stderr
 
 
@@ -133,14 +156,18 @@ def test_concurrent_finetunes_of_one_run_get_distinct_complete_runs(tmp_path, gr
     base = littlebaby_run("train", "--config", "tiny", "--set", "max_steps=2", "--quiet", cwd=tmp_path)
     assert base.returncode == 0, base.stderr
     # by name, not `last`: a sibling that finishes first would become `last` for a slower one
-    base_name = next((tmp_path / "configs").glob("config_*.json")).name[len("config_"):-len(".json")]
+    base_name = next((tmp_path / "configs").glob("config_*.json")).name[len("config_") : -len(".json")]
     argv, env = command("finetune", base_name, "--data", greek_file, "--set", "max_steps=2", "--quiet")
-    processes = [subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(3)]
+    processes = [
+        subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
     for process in processes:
         _, err = process.communicate(timeout=180)
         assert process.returncode == 0, err
-    tuned = sorted(p.name[len("config_"):-len(".json")] for p in (tmp_path / "configs").glob("config_*_finetuned*.json"))
+    tuned = sorted(
+        p.name[len("config_") : -len(".json")] for p in (tmp_path / "configs").glob("config_*_finetuned*.json")
+    )
     assert len(tuned) == 3 and len({name.rsplit("_", 1)[1] for name in tuned}) == 3
     for name in tuned:
         config, tokenizer, model = littlebaby.load(name, home=tmp_path)
@@ -162,10 +189,29 @@ def test_concurrent_generates_keep_every_completion(tiny_run):
 
 
 def test_a_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
-    done = littlebaby_run("train", "--config", "tiny", "--set", "lr=1e20", "--set", "weight_decay=0", "--set", "grad_clip=0",
-                          "--set", "warmup_steps=0", "--set", "dtype=float32", "--set", "checkpoint_interval=1", "--quiet", cwd=tmp_path)
+    done = littlebaby_run(
+        "train",
+        "--config",
+        "tiny",
+        "--set",
+        "lr=1e20",
+        "--set",
+        "weight_decay=0",
+        "--set",
+        "grad_clip=0",
+        "--set",
+        "warmup_steps=0",
+        "--set",
+        "dtype=float32",
+        "--set",
+        "checkpoint_interval=1",
+        "--quiet",
+        cwd=tmp_path,
+    )
     assert done.returncode == 2
-    assert done.stderr.count("\n") == 1 and re.match(r"littlebaby: error: training diverged at step (\d+): the loss is nan", done.stderr)
+    assert done.stderr.count("\n") == 1 and re.match(
+        r"littlebaby: error: training diverged at step (\d+): the loss is nan", done.stderr
+    )
     assert "lower lr" in done.stderr and "--resume" in done.stderr, done.stderr
     [report_path] = (tmp_path / "outputs").glob("report_*.json")
     report = json.loads(report_path.read_text())
@@ -173,7 +219,9 @@ def test_a_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_p
     assert report["status"] == "diverged" and f"at step {step}" in done.stderr
     name = report["guid"]
     assert checkpoints.newest(tmp_path / "checkpoints" / name).step == step - 1
-    assert np.isfinite(checkpoint.load_model(checkpoints.newest(tmp_path / "checkpoints" / name).model).parameters.data).all()
+    assert np.isfinite(
+        checkpoint.load_model(checkpoints.newest(tmp_path / "checkpoints" / name).model).parameters.data
+    ).all()
 
 
 def test_resume_refuses_a_changed_text(tmp_path):
@@ -188,8 +236,18 @@ def test_resume_refuses_a_changed_text(tmp_path):
 
 def test_a_second_signal_during_a_periodic_checkpoint_keeps_it_and_exits_by_its_number(tmp_path):
     # the notice promises "again quits at once, after any save in progress": the periodic save too
-    process, name = start("train", *TINY, "--set", "checkpoint_interval=1", "--set", "max_steps=100000", "--home", tmp_path,
-                          cwd=tmp_path, pause=2.0)
+    process, name = start(
+        "train",
+        *TINY,
+        "--set",
+        "checkpoint_interval=1",
+        "--set",
+        "max_steps=100000",
+        "--home",
+        tmp_path,
+        cwd=tmp_path,
+        pause=2.0,
+    )
     folder = tmp_path / "checkpoints" / name
     wait_for(lambda: folder.exists() and any(p.name.endswith(".tmp") for p in folder.iterdir()))
     process.send_signal(signal.SIGTERM)
@@ -198,5 +256,7 @@ def test_a_second_signal_during_a_periodic_checkpoint_keeps_it_and_exits_by_its_
     out, err = process.communicate(timeout=60)
     assert process.returncode == 143 and err.strip() == "littlebaby: interrupted", err
     assert checkpoints.newest(folder).step == 1
-    resumed = littlebaby_run("train", "--resume", "last", "--set", "max_steps=3", "--home", tmp_path, "--quiet", cwd=tmp_path)
+    resumed = littlebaby_run(
+        "train", "--resume", "last", "--set", "max_steps=3", "--home", tmp_path, "--quiet", cwd=tmp_path
+    )
     assert resumed.returncode == 0 and "resuming at step 1" in resumed.stdout, resumed.stderr

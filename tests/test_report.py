@@ -6,10 +6,10 @@ import socket
 import numpy as np
 import pytest
 
+from littlebaby.errors import UserError
 from littlebaby.look import listing
 from littlebaby.store import records
 from littlebaby.store.report import Report
-from littlebaby.errors import UserError
 
 
 def test_environment_names_numpy_and_blas():
@@ -25,9 +25,18 @@ def test_a_trained_run_lists_with_every_column(tiny_run):
     assert isinstance(row["best_val_loss"], float) and row["date"][:2] == "20"
 
 
-@pytest.mark.parametrize("damaged", [[1, 2], "text", None, {"status": "running", "writer": {"pid": 10**20, "host": socket.gethostname()}},
-                                     {"status": "running", "writer": {"pid": -1, "host": socket.gethostname()}}, {"config": "pre", "data": "x", "steps_done": "many", "status": 3},
-                                     {"config": {"c_sequence": 1}, "created": 5, "best_val_loss": True}])
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        [1, 2],
+        "text",
+        None,
+        {"status": "running", "writer": {"pid": 10**20, "host": socket.gethostname()}},
+        {"status": "running", "writer": {"pid": -1, "host": socket.gethostname()}},
+        {"config": "pre", "data": "x", "steps_done": "many", "status": 3},
+        {"config": {"c_sequence": 1}, "created": 5, "best_val_loss": True},
+    ],
+)
 def test_a_damaged_report_lists_as_unknowns_not_a_crash(damaged):
     row = listing.row("r", Report(damaged))
     assert row["guid"] == "r" and row["status"] in ("?", "killed") and row["config"] == "?"
@@ -58,14 +67,17 @@ def random_json(rng, depth=0):
     if kind == 1:
         return bool(rng.integers(0, 2))
     if kind == 2:
-        return int(rng.integers(-10**6, 10**6))
+        return int(rng.integers(-(10**6), 10**6))
     if kind == 3:
         return float(rng.normal()) * 10.0 ** int(rng.integers(-5, 30))
     if kind == 4:
         return "".join(rng.choice(list("abcT:-0 é"), size=int(rng.integers(0, 20))))
     if kind == 5:
         return [random_json(rng, depth + 1) for _ in range(int(rng.integers(0, 4)))]
-    return {str(k): random_json(rng, depth + 1) for k in rng.choice(["config", "status", "c_network", "created", "x"], size=3)}
+    return {
+        str(k): random_json(rng, depth + 1)
+        for k in rng.choice(["config", "status", "c_network", "created", "x"], size=3)
+    }
 
 
 def test_any_damage_to_a_report_lists_without_a_crash(tiny_run):
@@ -86,8 +98,10 @@ def test_any_damage_to_a_report_lists_without_a_crash(tiny_run):
 
 
 def test_val_curve_counts_step_seconds_up_to_each_eval():
-    report = {"steps": [{"step": s, "seconds": 0.5} for s in range(1, 7)], "val": [{"step": 0, "loss": 4.0},
-              {"step": 3, "loss": 3.0}, {"step": 6, "loss": 2.5}]}
+    report = {
+        "steps": [{"step": s, "seconds": 0.5} for s in range(1, 7)],
+        "val": [{"step": 0, "loss": 4.0}, {"step": 3, "loss": 3.0}, {"step": 6, "loss": 2.5}],
+    }
     assert Report(report).val_curve() == ([0, 3, 6], [0.0, 1.5, 3.0], [4.0, 3.0, 2.5])
 
 

@@ -4,7 +4,8 @@ import json
 import shutil
 from pathlib import Path
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from littlebaby import api
 from littlebaby.store import report_writer

@@ -5,18 +5,29 @@ import json
 import shutil
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from littlebaby import api
-from littlebaby.store.report import Report
 from littlebaby.errors import UserError
+from littlebaby.store.report import Report
 
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def json_values():
-    scalars = st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=4)
-    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**70), max_value=2**70)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=4)
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+        max_leaves=6,
+    )
 
 
 def damaged(original: dict, keys: list[str]):
@@ -37,7 +48,12 @@ def one_line_or_nothing(call):
 def run_files(tiny_run):
     home, name = tiny_run
     read = lambda path: json.loads(path.read_text())  # noqa: E731
-    return home, name, read(home / "tokenizers" / f"tokenizer_{name}.json"), read(home / "outputs" / f"report_{name}.json")
+    return (
+        home,
+        name,
+        read(home / "tokenizers" / f"tokenizer_{name}.json"),
+        read(home / "outputs" / f"report_{name}.json"),
+    )
 
 
 def copy_home(run_files, tmp_path_factory):
@@ -60,7 +76,18 @@ def test_a_damaged_tokenizer_file(run_files, tmp_path_factory, data):
 @given(data=st.data())
 def test_a_damaged_report(run_files, tmp_path_factory, data):
     home, name = copy_home(run_files, tmp_path_factory)
-    keys = ["data", "steps", "val", "config", "status", "created", "parameters", "best_val_loss", "train_seconds", "steps_done"]
+    keys = [
+        "data",
+        "steps",
+        "val",
+        "config",
+        "status",
+        "created",
+        "parameters",
+        "best_val_loss",
+        "train_seconds",
+        "steps_done",
+    ]
     report = data.draw(damaged(run_files[3], keys))
     (home / "outputs" / f"report_{name}.json").write_text(json.dumps(report))
     rows = api.runs(home)  # listing never fails on one damaged report

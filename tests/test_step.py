@@ -6,11 +6,11 @@ import attrs
 import numpy as np
 import pytest
 
+from littlebaby.config import Config
+from littlebaby.plugins.resolve import build_model
 from littlebaby.system import blas
 from littlebaby.training import step
-from littlebaby.config import Config
 from littlebaby.training.distributed import Solo
-from littlebaby.plugins.resolve import build_model
 from littlebaby.training.step import compute_gradients, compute_loss
 from littlebaby.training.trainer import evaluate
 

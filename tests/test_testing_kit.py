@@ -245,4 +245,6 @@ class WrongFormula(MultiHeadAttention):
 def test_the_suite_checks_a_stated_parameter_formula():
     with pytest.raises(AssertionError, match="allocated"):
         block_suite("attention", "wrong", plugin=plugin_of("wrong", WrongFormula))().test_parameter_formula()
-    block_suite("attention", "even", plugin=plugin_of("even", EvenHeads), sizes={"head_size": 16})().test_parameter_formula()
+    block_suite(
+        "attention", "even", plugin=plugin_of("even", EvenHeads), sizes={"head_size": 16}
+    )().test_parameter_formula()

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from littlebaby.text import batches as text
 from littlebaby.errors import UserError
+from littlebaby.text import batches as text
 from littlebaby.text.batches import Epochs, split, val_windows
 from littlebaby.text.source import read_text, shipped_text
 
@@ -73,7 +73,10 @@ def _visiting_order_the_slow_way(epochs, epoch, block):
     order = []
     for b in [*rng.permutation(full), full]:
         size = min(block, epochs.windows_per_epoch - b * block)
-        order += [offset + (b * block + i) * epochs.n_ctx for i in np.random.default_rng([epochs.seed, epoch, b]).permutation(size)]
+        order += [
+            offset + (b * block + i) * epochs.n_ctx
+            for i in np.random.default_rng([epochs.seed, epoch, b]).permutation(size)
+        ]
     return np.array(order)
 
 

@@ -1,16 +1,16 @@
 """Per-character losses: equal to the model's own cross-entropy, windows for long text, the CLI view."""
 
-from html.parser import HTMLParser
 import os
 import subprocess
 import sys
+from html.parser import HTMLParser
 
 import numpy as np
 import pytest
 
 from littlebaby import api
-from littlebaby.look import surprise as token_losses
 from littlebaby.errors import UserError
+from littlebaby.look import surprise as token_losses
 from littlebaby.nn.ops.loss import cross_entropy, token_cross_entropy
 
 
@@ -87,8 +87,14 @@ def test_html_escapes_the_text():
     # the tooltip of the quote character may not close its attribute
     assert 'title="&#x27;&quot;&#x27;: 3.500 nats"' in page
     # parsed as HTML, the spans in <pre> hold the text, character by character, with its losses as tooltips
-    assert PreSpans.of(page) == [("<", "'<': 0.100 nats"), ("s", "'s': 5.000 nats"), (">", "'>': 1.500 nats"),
-                                 ("&", "'&': 2.500 nats"), ('"', "'\"': 3.500 nats"), ("⏎\n", "'\\n': 0.700 nats")]
+    assert PreSpans.of(page) == [
+        ("<", "'<': 0.100 nats"),
+        ("s", "'s': 5.000 nats"),
+        (">", "'>': 1.500 nats"),
+        ("&", "'&': 2.500 nats"),
+        ('"', "'\"': 3.500 nats"),
+        ("⏎\n", "'\\n': 0.700 nats"),
+    ]
 
 
 class PreSpans(HTMLParser):
@@ -129,8 +135,15 @@ def test_digits_sit_under_their_characters():
 
 
 def surprise(*args, cwd, env=None):
-    return subprocess.run([sys.executable, "-m", "littlebaby.cli", "surprise", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, encoding="utf-8", timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "littlebaby.cli", "surprise", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        env=env,
+    )
 
 
 def test_cli_digits_when_not_a_terminal_and_html_page(tiny_run, tmp_path, loaded):
@@ -152,13 +165,17 @@ def test_cli_digits_when_not_a_terminal_and_html_page(tiny_run, tmp_path, loaded
     assert done.returncode == 0, done.stderr
     page = (tmp_path / "scene.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "&amp;" in page
-    assert [text for text, _ in PreSpans.of(page)] == ["⏎\n" if c == "\n" else c for c in scene.read_text(encoding="utf-8")]
+    assert [text for text, _ in PreSpans.of(page)] == [
+        "⏎\n" if c == "\n" else c for c in scene.read_text(encoding="utf-8")
+    ]
 
 
 def test_cli_colours_a_terminal_unless_no_color(tiny_run, tmp_path):
     home, name = tiny_run
-    script = ("import sys, pty, os; code = pty.spawn([sys.executable, '-m', 'littlebaby.cli', 'surprise', 'last',"
-              f" '--text', 'ROMEO:', '--home', {str(home)!r}]); sys.exit(os.waitstatus_to_exitcode(code))")
+    script = (
+        "import sys, pty, os; code = pty.spawn([sys.executable, '-m', 'littlebaby.cli', 'surprise', 'last',"
+        f" '--text', 'ROMEO:', '--home', {str(home)!r}]); sys.exit(os.waitstatus_to_exitcode(code))"
+    )
     if sys.platform == "win32":
         pytest.skip("no pty on Windows")
     for no_color, coloured in ((None, True), ("1", False)):
@@ -172,8 +189,12 @@ def test_cli_colours_a_terminal_unless_no_color(tiny_run, tmp_path):
 
 def test_cli_mistakes_are_one_line(tiny_run, tmp_path):
     home, _ = tiny_run
-    for args in (["last", "--text", "ROMEO €", "--home", home], ["last", "--file", tmp_path / "missing.txt", "--home", home],
-                 ["last", "--home", home], ["last", "--text", "a", "--file", "b", "--home", home]):
+    for args in (
+        ["last", "--text", "ROMEO €", "--home", home],
+        ["last", "--file", tmp_path / "missing.txt", "--home", home],
+        ["last", "--home", home],
+        ["last", "--text", "a", "--file", "b", "--home", home],
+    ):
         done = surprise(*args, cwd=tmp_path)
         assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stdout == "", args
 
@@ -203,4 +224,6 @@ def test_a_character_the_run_lacks_is_asked_out_of_the_text_not_a_prompt(tiny_ru
     # surprise's text is no prompt: the fix said "remove it from the prompt"
     home, _ = tiny_run
     done = surprise("last", "--text", "ROMEO €", "--home", home, cwd=tmp_path)
-    assert "character '€' (at position 6) is not in the model's vocabulary" in done.stderr and "prompt" not in done.stderr
+    assert (
+        "character '€' (at position 6) is not in the model's vocabulary" in done.stderr and "prompt" not in done.stderr
+    )

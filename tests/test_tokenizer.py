@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from littlebaby.errors import UserError
-from littlebaby.testing import tokenizer_suite
 from littlebaby.plugins.resolve import tokenizer as from_file
-from littlebaby.text.tokenizer import to_file
+from littlebaby.testing import tokenizer_suite
 from littlebaby.text.char import CharTokenizer as Tokenizer
+from littlebaby.text.tokenizer import to_file
 
 FIXTURE = Path(__file__).parent / "fixtures" / "original"
 
@@ -44,7 +44,9 @@ def test_start_is_a_newline_when_there_is_one():
     assert Tokenizer(["x", "\n"]).start_id() == 1
 
 
-@pytest.mark.parametrize("data", [{}, {"vocab": "abc"}, {"vocab": ["ab"]}, {"vocab": ["a", "b"], "vocab_size": 3}, {"vocab": ["a", "a"]}])
+@pytest.mark.parametrize(
+    "data", [{}, {"vocab": "abc"}, {"vocab": ["ab"]}, {"vocab": ["a", "b"], "vocab_size": 3}, {"vocab": ["a", "a"]}]
+)
 def test_bad_tokenizer_files(data):
     with pytest.raises(UserError):
         Tokenizer.from_dict(data)
@@ -93,7 +95,12 @@ TestDocsExample = tokenizer_suite("bytes", plugin=_docs_example())
 
 def test_the_docs_show_the_example_as_it_is():
     root = Path(__file__).parent.parent
-    code = (root / "docs" / "example_tokenizer" / "littlebaby_tokenizer_bytes.py").read_text().split('"""\n', 2)[-1].lstrip()
+    code = (
+        (root / "docs" / "example_tokenizer" / "littlebaby_tokenizer_bytes.py")
+        .read_text()
+        .split('"""\n', 2)[-1]
+        .lstrip()
+    )
     assert code in (root / "docs" / "plugins.md").read_text()
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from littlebaby import api
-from littlebaby.runs import prepare as preparing
 from littlebaby.errors import UserError
 from littlebaby.look.figures import visible
+from littlebaby.runs import prepare as preparing
 
 PROMPT = "Ἀντιγόνη ☃ 日本 ROMEO:"
 
@@ -35,8 +35,27 @@ def test_a_bpe_run_records_its_tokenizer(bpe_run):
 
 def test_generate_streams_any_utf8_prompt_as_the_saved_completion(bpe_run):
     home, _ = bpe_run
-    done = subprocess.run([sys.executable, "-m", "littlebaby.cli", "generate", "last", "--prompt", PROMPT, "--max-tokens", "60",
-                           "--seed", "3", "--home", str(home)], capture_output=True, text=True, encoding="utf-8", timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "littlebaby.cli",
+            "generate",
+            "last",
+            "--prompt",
+            PROMPT,
+            "--max-tokens",
+            "60",
+            "--seed",
+            "3",
+            "--home",
+            str(home),
+        ],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     completion = max((home / "outputs").glob("completion_*_*.txt"), key=lambda p: p.stat().st_mtime_ns)
     assert done.stdout == completion.read_text(encoding="utf-8") + "\n"
@@ -72,7 +91,9 @@ def test_a_run_from_a_prepared_directory_resumes_and_refuses_other_vocabularies(
     home = tmp_path / "home"
     first = api.train("tiny", data=tmp_path / "prepared", overrides={"max_steps": 2}, home=home)
     resumed = api.train(resume=first.name, overrides={"max_steps": 4}, home=home)
-    assert resumed.report.data["steps_done"] == 4 and resumed.report.data["data"]["source"] == str((tmp_path / "prepared").resolve())
+    assert resumed.report.data["steps_done"] == 4 and resumed.report.data["data"]["source"] == str(
+        (tmp_path / "prepared").resolve()
+    )
     preparing.prepare([greek_file], tmp_path / "greek")
     with pytest.raises(UserError, match="another vocabulary"):
         api.finetune(first.name, tmp_path / "greek", home=home)
@@ -85,8 +106,10 @@ def test_train_from_a_directory_sees_the_same_ids_as_from_the_file(tmp_path):
     from_file = api.train("tiny", data=tmp_path / "text.txt", home=tmp_path / "a", **options)
     from_dir = api.train("tiny", data=tmp_path / "prepared", home=tmp_path / "b", **options)
     assert [s["loss"] for s in from_file.report.data["steps"]] == [s["loss"] for s in from_dir.report.data["steps"]]
-    np.testing.assert_array_equal(api.load("last", home=tmp_path / "a").model.parameters.data,
-                                  api.load("last", home=tmp_path / "b").model.parameters.data)
+    np.testing.assert_array_equal(
+        api.load("last", home=tmp_path / "a").model.parameters.data,
+        api.load("last", home=tmp_path / "b").model.parameters.data,
+    )
 
 
 def test_resume_refuses_a_text_that_gained_characters(tmp_path):

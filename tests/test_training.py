@@ -4,23 +4,46 @@ import numpy as np
 import pytest
 
 from littlebaby.plugins import resolve
-from littlebaby.training.distributed import Solo
 from littlebaby.plugins.resolve import build_model
-from littlebaby.training.adamw import AdamW
-from littlebaby.text.batches import Epochs, val_windows
 from littlebaby.store.report import Report
+from littlebaby.text.batches import Epochs, val_windows
+from littlebaby.training.adamw import AdamW
+from littlebaby.training.distributed import Solo
 from littlebaby.training.trainer import Trainer, evaluate
 
 TEXT = np.array([ord(c) - 97 for c in "abcdefgh" * 60])  # a pattern a model learns in a few steps
 
 
 def trainer(dropout=0.0, **keys):
-    config = resolve.config(dict(n_ctx=8, n_emb=16, head_size=16, n_heads=2, n_layers=1, batch_size=4, lr=0.01,
-                            warmup_steps=2, max_steps=30, num_epochs=3, eval_interval=10, dtype="float64", dropout=dropout) | keys)
+    config = resolve.config(
+        dict(
+            n_ctx=8,
+            n_emb=16,
+            head_size=16,
+            n_heads=2,
+            n_layers=1,
+            batch_size=4,
+            lr=0.01,
+            warmup_steps=2,
+            max_steps=30,
+            num_epochs=3,
+            eval_interval=10,
+            dtype="float64",
+            dropout=dropout,
+        )
+        | keys
+    )
     model = build_model(config, vocab_size=8)
     reports = []
-    train = Trainer(model, AdamW(model.parameters), Epochs(TEXT, 8, 4, config.seed), val_windows(TEXT, 8, 8), config, Report({}),
-                    on_report=lambda r: reports.append(dict(r.data)))
+    train = Trainer(
+        model,
+        AdamW(model.parameters),
+        Epochs(TEXT, 8, 4, config.seed),
+        val_windows(TEXT, 8, 8),
+        config,
+        Report({}),
+        on_report=lambda r: reports.append(dict(r.data)),
+    )
     return train, reports
 
 

@@ -1,9 +1,9 @@
 """The Python API in one place: every function the CLI calls, re-exported from the module of its idea.
 
-    import littlebaby
-    run = littlebaby.train(overrides={"max_steps": 200})
-    config, tokenizer, model = littlebaby.load("last")
-    print(littlebaby.generate("last", prompt="ROMEO:", max_tokens=200, seed=1))
+import littlebaby
+run = littlebaby.train(overrides={"max_steps": 200})
+config, tokenizer, model = littlebaby.load("last")
+print(littlebaby.generate("last", prompt="ROMEO:", max_tokens=200, seed=1))
 """
 
 from littlebaby.look.listing import runs
@@ -18,5 +18,21 @@ from littlebaby.runs.prepare import prepare
 from littlebaby.runs.train import train
 from littlebaby.training.session import RunResult
 
-__all__ = ["Loaded", "RunResult", "attention", "compare", "finetune", "generate", "grown_model", "import_original", "inspect",
-           "load", "plot", "plugins", "prepare", "runs", "token_losses", "train"]
+__all__ = [
+    "Loaded",
+    "RunResult",
+    "attention",
+    "compare",
+    "finetune",
+    "generate",
+    "grown_model",
+    "import_original",
+    "inspect",
+    "load",
+    "plot",
+    "plugins",
+    "prepare",
+    "runs",
+    "token_losses",
+    "train",
+]

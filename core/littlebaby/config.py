@@ -16,9 +16,7 @@ import attrs
 import cattrs
 from cattrs.v import format_exception as cattrs_format_exception
 
-from littlebaby.errors import shown
-
-from littlebaby.errors import UserError
+from littlebaby.errors import UserError, shown
 
 
 # `not 0 < value < inf`: NaN (false in every comparison) and infinity fail too
@@ -40,9 +38,7 @@ def probability(instance, attribute, value):
 def _divides_head_size(instance, attribute, value):
     positive(instance, attribute, value)
     if instance.head_size % value != 0:
-        raise ValueError(
-            f"n_heads must divide head_size (head_size % n_heads = {instance.head_size} % {value} != 0)"
-        )
+        raise ValueError(f"n_heads must divide head_size (head_size % n_heads = {instance.head_size} % {value} != 0)")
 
 
 def _decays_less_than_the_weights(instance, attribute, value):
@@ -50,8 +46,10 @@ def _decays_less_than_the_weights(instance, attribute, value):
     # decoupled decay multiplies every weight by 1 - lr * weight_decay each step: at 1 or more it
     # zeroes, flips or grows them, and the run diverges as if lr alone were too high
     if instance.lr * value >= 1:
-        raise ValueError(f"lr * weight_decay must be below 1 (each step multiplies the weights by 1 - lr * weight_decay), "
-                         f"got {instance.lr:g} * {value:g}")
+        raise ValueError(
+            f"lr * weight_decay must be below 1 (each step multiplies the weights by 1 - lr * weight_decay), "
+            f"got {instance.lr:g} * {value:g}"
+        )
 
 
 def _dtype(instance, attribute, value):
@@ -71,10 +69,14 @@ class Config:
     c_sequence: str = attrs.field(default="pre", metadata=ARCHITECTURE)  # where the LayerNorms sit: "pre" or "post"
     c_attention: str = attrs.field(default="mha", metadata=ARCHITECTURE)  # "mha", or "moh" (mixture of heads)
     c_network: str = attrs.field(default="mlp", metadata=ARCHITECTURE)  # "mlp", or "moe" (dense mixture of experts)
-    c_tokenizer: str = attrs.field(default="char", metadata=ARCHITECTURE)  # "char", or "bpe" (byte-level BPE): fixes the vocabulary
+    c_tokenizer: str = attrs.field(
+        default="char", metadata=ARCHITECTURE
+    )  # "char", or "bpe" (byte-level BPE): fixes the vocabulary
     n_ctx: int = attrs.field(default=64, validator=positive, metadata=ARCHITECTURE)  # context length in tokens
     n_emb: int = attrs.field(default=128, validator=positive, metadata=ARCHITECTURE)  # embedding width
-    head_size: int = attrs.field(default=128, validator=positive, metadata=ARCHITECTURE)  # total width of q, k, v over all heads
+    head_size: int = attrs.field(
+        default=128, validator=positive, metadata=ARCHITECTURE
+    )  # total width of q, k, v over all heads
     n_heads: int = attrs.field(default=4, validator=_divides_head_size, metadata=ARCHITECTURE)
     n_layers: int = attrs.field(default=4, validator=positive, metadata=ARCHITECTURE)
     # learned absolute positions (wpe); false for a model that positions itself (rope) or not at all,
@@ -93,7 +95,9 @@ class Config:
     beta1: float = attrs.field(default=0.9, validator=probability)
     beta2: float = attrs.field(default=0.99, validator=probability)
     grad_clip: float = attrs.field(default=1.0, validator=non_negative)  # global norm; 0 = off
-    init_std: float = attrs.field(default=0.02, validator=[positive, attrs.validators.le(1.0)])  # GPT-2's 0.02; above 1 overflows
+    init_std: float = attrs.field(
+        default=0.02, validator=[positive, attrs.validators.le(1.0)]
+    )  # GPT-2's 0.02; above 1 overflows
     eval_interval: int = attrs.field(default=100, validator=positive)  # steps between val losses
     eval_windows: int = attrs.field(default=256, validator=positive)  # fixed, seeded val windows
     # steps between checkpoints (0 = only at the end and at a stop): 250 loses at most a few minutes of
@@ -117,7 +121,9 @@ class Config:
         """The class this config selects for `kind` (a key of PLUGIN_KEYS)."""
         entry = self.selected.get(kind)
         if entry is None:
-            raise TypeError("this Config names its plugins but was not resolved: make it with littlebaby.plugins.resolve.config")
+            raise TypeError(
+                "this Config names its plugins but was not resolved: make it with littlebaby.plugins.resolve.config"
+            )
         return entry.cls
 
 
@@ -159,10 +165,12 @@ def _strict_float(value, _type):
 
 def _exactly(kind: type, words: str):
     """A structure hook taking only values of `kind` (cattrs would turn 1 into "1" or True)."""
+
     def hook(value, _type):
         if not isinstance(value, kind):
             raise TypeError(f"expected {words}, got {shown(value)}")
         return value
+
     return hook
 
 
@@ -191,7 +199,9 @@ def structure(data: dict, cls, what: str = "config"):
             text, _, path = message.rpartition(" @ ")
             key = path.lstrip(".")
             lines.append(f"{key}: {text}" if key else text)
-        raise UserError(f"bad {what} value: {'; '.join(lines)}", "fix the value in the config or override it ({key=}value)", "key") from None
+        raise UserError(
+            f"bad {what} value: {'; '.join(lines)}", "fix the value in the config or override it ({key=}value)", "key"
+        ) from None
 
 
 def unknown_key(key: str, known) -> UserError:

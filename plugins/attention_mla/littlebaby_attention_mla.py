@@ -55,7 +55,9 @@ class MultiHeadLatentAttention(littlebaby.Block):
     def backward(self, dy):  # dy (B, T, n_emb)
         do = ops.split_heads(self.proj.backward(self.dropout.backward(dy)), self.n_heads)
         dq, dk, dv = self.attend.backward(do)
-        dlatent = self.up.backward(np.concatenate([ops.merge_heads(dk), ops.merge_heads(dv)], axis=-1))  # (B, T, kv_latent)
+        dlatent = self.up.backward(
+            np.concatenate([ops.merge_heads(dk), ops.merge_heads(dv)], axis=-1)
+        )  # (B, T, kv_latent)
         return self.q.backward(ops.merge_heads(dq)) + self.down.backward(self.norm.backward(dlatent))
 
 

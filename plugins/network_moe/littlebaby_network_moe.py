@@ -38,8 +38,9 @@ class MixtureOfExperts(littlebaby.Block):
     def from_original(cls, weights, prefix, config, options):
         expansion = weights.value(prefix + "moe_expansion", 4)
         if expansion != 4:
-            raise littlebaby.UserError(f"the original model uses moe expansion {expansion}",
-                                       "littlebaby's moe expands 4x; only those import")
+            raise littlebaby.UserError(
+                f"the original model uses moe expansion {expansion}", "littlebaby's moe expands 4x; only those import"
+            )
         C, experts = config.n_emb, range(options.n_experts)
         expert = f"{prefix}moe_expert_"  # the notebook keeps one MLP per expert; ours are stacked, see _stacked
         return {
@@ -63,8 +64,12 @@ class MixtureOfExperts(littlebaby.Block):
 
     def _stacked(self, store):
         E, C, F = self.shape
-        return (store["up.weight"].reshape(C, E * F), store["up.bias"].reshape(E * F),
-                store["down.weight"].reshape(E * F, C), store["down.bias"])
+        return (
+            store["up.weight"].reshape(C, E * F),
+            store["up.bias"].reshape(E * F),
+            store["down.weight"].reshape(E * F, C),
+            store["down.bias"],
+        )
 
     def forward(self, x, cache=None):  # x (B, T, C)
         E, C, F = self.shape

@@ -12,7 +12,8 @@ On disk: the tokenizers library's own JSON string, inside the run's tokenizer fi
 
 import attrs
 import numpy as np
-from tokenizers import Tokenizer as Library, decoders, models, pre_tokenizers, trainers
+from tokenizers import Tokenizer as Library
+from tokenizers import decoders, models, pre_tokenizers, trainers
 
 import littlebaby
 from littlebaby import UserError
@@ -90,9 +91,14 @@ class ByteBPE(Tokenizer):
             library = Library.from_str(data["library"])
             tokenizer = cls(library)
         except Exception as error:  # a missing key, or the library's own plain Exception for bad JSON
-            raise UserError(f"{source} holds no valid byte-level BPE ({error})", "regenerate the tokenizer file") from None
+            raise UserError(
+                f"{source} holds no valid byte-level BPE ({error})", "regenerate the tokenizer file"
+            ) from None
         if data.get("vocab_size") != tokenizer.vocab_size:
-            raise UserError(f"{source} says vocab_size {data.get('vocab_size')} but holds {tokenizer.vocab_size} tokens", "fix the file")
+            raise UserError(
+                f"{source} says vocab_size {data.get('vocab_size')} but holds {tokenizer.vocab_size} tokens",
+                "fix the file",
+            )
         return tokenizer
 
 

@@ -1,10 +1,11 @@
 """bpe: the tokenizer kit, then what is bpe's own: any text round-trips, the vocabulary is fixed."""
 
+import littlebaby_tokenizer_bpe as bpe
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-import littlebaby_tokenizer_bpe as bpe
 from littlebaby.errors import UserError
 from littlebaby.testing import registry_with, tiny_config, tokenizer_suite
 from littlebaby.testing.tokenizers import VARIED, check_roundtrip, train_on

@@ -18,7 +18,8 @@ EXAMPLES = {
     "generate": "examples:\n  littlebaby generate last --prompt 'ROMEO:' --max-tokens 300 --temperature 0.8 --seed 1\n"
     "  littlebaby generate 5f0c... --top-k 10 --no-cache",
     "runs": "examples:\n  littlebaby runs --home runs/\n  littlebaby runs --markdown > RUNS.md",
-    "compare": "examples:\n  littlebaby compare 5f0c... 9a1b...\n  littlebaby compare 5f0c... 9a1b... last --out curves.png",
+    "compare": "examples:\n  littlebaby compare 5f0c... 9a1b...\n  littlebaby compare 5f0c... 9a1b... last "
+    "--out curves.png",
     "plugins": "example:\n  littlebaby plugins",
     "inspect": "example:\n  littlebaby inspect last",
     "plot": "examples:\n  littlebaby plot last\n  littlebaby plot 5f0c... --out curves.png",
@@ -26,7 +27,8 @@ EXAMPLES = {
     "  littlebaby attention last --prompt 'ROMEO:' --layer 0 --head 2 --out map.png",
     "surprise": "examples:\n  littlebaby surprise last --text 'ROMEO: my love, my lady'\n"
     "  littlebaby surprise last --file scene.txt --out scene.html",
-    "import-original": "example:\n  littlebaby import-original --config config.json --tokenizer tokenizer.json --model model.json",
+    "import-original": "example:\n  littlebaby import-original --config config.json --tokenizer tokenizer.json "
+    "--model model.json",
 }
 
 
@@ -34,7 +36,9 @@ class Parser(argparse.ArgumentParser):
     """argparse with its usage errors as one line, like every other mistake."""
 
     def error(self, message):
-        message = re.sub(r"'([^']{57})[^']{4,}'", r"'\1...'", message)  # a value argparse quotes, cut short as errors.shown does
+        message = re.sub(
+            r"'([^']{57})[^']{4,}'", r"'\1...'", message
+        )  # a value argparse quotes, cut short as errors.shown does
         print(f"littlebaby: error: {message}; see {self.prog} --help", file=sys.stderr, flush=True)
         sys.exit(2)
 
@@ -51,7 +55,8 @@ def parser() -> argparse.ArgumentParser:
     """The `littlebaby` argument parser with one subcommand per command."""
     parser = Parser(
         prog="littlebaby",
-        description="A GPT-style language model in pure NumPy: every forward and backward pass by hand, every block a plugin.",
+        description="A GPT-style language model in pure NumPy: every forward and backward pass by hand, every "
+        "block a plugin.",
         epilog="example:\n  littlebaby train            # train the default baby on tiny Shakespeare\n"
         "  littlebaby generate last --prompt 'ROMEO:'\nrun `littlebaby COMMAND --help` for a command's options",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -60,21 +65,41 @@ def parser() -> argparse.ArgumentParser:
 
     def command(name, help_text):
         sub = commands.add_parser(
-            name, help=help_text, description=help_text, epilog=EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EXAMPLES[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         return sub
 
     def home(sub):
-        sub.add_argument("--home", default=".", metavar="DIR", help="folder of the run files (default: current directory)")
+        sub.add_argument(
+            "--home", default=".", metavar="DIR", help="folder of the run files (default: current directory)"
+        )
 
     def training(sub):
-        sub.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
+        sub.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a config key (repeatable)",
+        )
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
         home(sub)
 
     train = command("train", "Train a model from scratch (default: config baby on tiny Shakespeare).")
-    train.add_argument("--config", type=path, metavar="NAME|PATH", help="shipped config name or JSON file (default: baby)")
-    train.add_argument("--data", type=path, metavar="PATH", help="UTF-8 training text, or a directory made by prepare (default: tiny Shakespeare, shipped)")
+    train.add_argument(
+        "--config", type=path, metavar="NAME|PATH", help="shipped config name or JSON file (default: baby)"
+    )
+    train.add_argument(
+        "--data",
+        type=path,
+        metavar="PATH",
+        help="UTF-8 training text, or a directory made by prepare (default: tiny Shakespeare, shipped)",
+    )
     train.add_argument("--resume", metavar="GUID", help="continue an interrupted run (a run name or 'last')")
     training(train)
 
@@ -88,26 +113,55 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--prompt", default=None, help="text to continue (default: start from a newline)")
     generate.add_argument("--max-tokens", type=int, default=500, metavar="N", help="tokens to sample (default 500)")
     generate.add_argument("--temperature", type=float, default=1.0, metavar="T", help="0 = greedy (default 1.0)")
-    generate.add_argument("--top-k", type=int, default=0, metavar="K", help="sample from the K likeliest only (default 0 = all)")
+    generate.add_argument(
+        "--top-k", type=int, default=0, metavar="K", help="sample from the K likeliest only (default 0 = all)"
+    )
     generate.add_argument("--seed", type=int, default=None, metavar="S", help="same seed, same text")
-    generate.add_argument("--no-cache", action="store_true", help="recompute the whole window each token (same text, slower)")
-    generate.add_argument("--no-save", action="store_true", help="print the text only, write no completion file (a home you cannot write)")
+    generate.add_argument(
+        "--no-cache", action="store_true", help="recompute the whole window each token (same text, slower)"
+    )
+    generate.add_argument(
+        "--no-save", action="store_true", help="print the text only, write no completion file (a home you cannot write)"
+    )
     home(generate)
 
-    prepare = command("prepare", "Tokenize text files and directories into train.bin, val.bin and meta.json, for train --data DIR.")
-    prepare.add_argument("--data", type=path, action="append", required=True, metavar="PATH", help="a UTF-8 text file or a directory of them (repeatable)")
+    prepare = command(
+        "prepare", "Tokenize text files and directories into train.bin, val.bin and meta.json, for train --data DIR."
+    )
+    prepare.add_argument(
+        "--data",
+        type=path,
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="a UTF-8 text file or a directory of them (repeatable)",
+    )
     prepare.add_argument("--out", type=path, required=True, metavar="DIR", help="the directory to create")
-    prepare.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="tokenizer keys, e.g. c_tokenizer=bpe, vocab_size=4096")
+    prepare.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="tokenizer keys, e.g. c_tokenizer=bpe, vocab_size=4096",
+    )
     prepare.add_argument("--quiet", action="store_true", help="no progress bar")
 
     runs = command("runs", "List the runs in the home.")
-    runs.add_argument("--markdown", action="store_true",
-                      help="a Markdown table of architecture, recipe, step time, parameters and best val loss")
+    runs.add_argument(
+        "--markdown",
+        action="store_true",
+        help="a Markdown table of architecture, recipe, step time, parameters and best val loss",
+    )
     home(runs)
 
-    compare = command("compare", "Val loss of several runs overlaid, by step and by training time, as a PNG (needs littlebaby[plot]).")
+    compare = command(
+        "compare", "Val loss of several runs overlaid, by step and by training time, as a PNG (needs littlebaby[plot])."
+    )
     compare.add_argument("runs", nargs="+", metavar="GUID|last")
-    compare.add_argument("--out", type=path, metavar="FILE.png", help="where to write (default: outputs/compare_<first run>.png)")
+    compare.add_argument(
+        "--out", type=path, metavar="FILE.png", help="where to write (default: outputs/compare_<first run>.png)"
+    )
     home(compare)
 
     command("plugins", "List installed blocks and tokenizers by kind, with their distribution and version.")
@@ -116,32 +170,51 @@ def parser() -> argparse.ArgumentParser:
     original.add_argument("--config", type=path, required=True, metavar="F", help="the notebook's config JSON")
     original.add_argument("--tokenizer", type=path, required=True, metavar="F", help="the notebook's tokenizer JSON")
     original.add_argument("--model", type=path, required=True, metavar="F", help="the notebook's model JSON (GPT.save)")
-    original.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. dtype=float64")
+    original.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. dtype=float64",
+    )
     home(original)
 
     inspect = command("inspect", "Every parameter tensor of a run, totals, and the closed-form parameter count.")
     inspect.add_argument("run", metavar="GUID|last")
     home(inspect)
 
-    plot = command("plot", "Train/val loss, learning rate, gradient norm and update ratios of a run, as a PNG (needs littlebaby[plot]).")
+    plot = command(
+        "plot",
+        "Train/val loss, learning rate, gradient norm and update ratios of a run, as a PNG (needs littlebaby[plot]).",
+    )
     plot.add_argument("run", metavar="GUID|last")
     plot.add_argument("--out", type=path, metavar="FILE.png", help="where to write (default: outputs/plot_<run>.png)")
     home(plot)
 
-    attention = command("attention", "Attention maps of a run on a prompt (and the moh/moe gates), as a PNG (needs littlebaby[plot]).")
+    attention = command(
+        "attention", "Attention maps of a run on a prompt (and the moh/moe gates), as a PNG (needs littlebaby[plot])."
+    )
     attention.add_argument("run", metavar="GUID|last")
     attention.add_argument("--prompt", required=True, help="the text to look at (at most n_ctx tokens)")
     attention.add_argument("--layer", type=int, default=None, metavar="L", help="only this layer (default: all)")
     attention.add_argument("--head", type=int, default=None, metavar="H", help="only this head (default: all)")
-    attention.add_argument("--out", type=path, metavar="FILE.png", help="where to write (default: outputs/attention_<run>.png)")
+    attention.add_argument(
+        "--out", type=path, metavar="FILE.png", help="where to write (default: outputs/attention_<run>.png)"
+    )
     home(attention)
 
-    surprise = command("surprise", "Each character of a text with the run's loss on it (where the model is surprised): coloured in a "
-                       "terminal; as digits under the text when piped or NO_COLOR is set; an HTML page with --out.")
+    surprise = command(
+        "surprise",
+        "Each character of a text with the run's loss on it (where the model is surprised): coloured in a "
+        "terminal; as digits under the text when piped or NO_COLOR is set; an HTML page with --out.",
+    )
     surprise.add_argument("run", metavar="GUID|last")
     source = surprise.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="the text to score")
     source.add_argument("--file", type=path, metavar="F", help="a UTF-8 text file to score")
-    surprise.add_argument("--out", type=path, metavar="FILE.html", help="write an HTML page instead of colouring the terminal")
+    surprise.add_argument(
+        "--out", type=path, metavar="FILE.html", help="write an HTML page instead of colouring the terminal"
+    )
     home(surprise)
     return parser

@@ -31,16 +31,26 @@ def _continue_hint(args, name: str) -> str:
 def _report_run(args, result, log):
     done = result.report.summary()
     if result.status == "interrupted":
-        log(f"interrupted at step {done.steps_done} of {done.total_steps} ({result.stop_signal}); saved a checkpoint, the model and the report")
+        log(
+            f"interrupted at step {done.steps_done} of {done.total_steps} ({result.stop_signal}); saved a "
+            "checkpoint, the model and the report"
+        )
         log(f"continue with: {_continue_hint(args, result.name)}")
     else:
-        best = f"best val loss {done.best_val_loss:.4f} at step {done.best_val_step}" if done.best_val_loss is not None else "no val loss"
+        best = (
+            f"best val loss {done.best_val_loss:.4f} at step {done.best_val_step}"
+            if done.best_val_loss is not None
+            else "no val loss"
+        )
         best += f" ({done.best_val_bpb:.4f} bits per byte)" if done.best_val_bpb is not None else ""
         log(f"{best}; {done.steps_done} steps in {done.train_seconds:.1f} s ({done.tokens_per_second:,.0f} tokens/s)")
     if done.allreduce_seconds_per_step is not None:
         per_step = done.train_seconds / max(1, done.steps_done)
-        log(f"all-reduce {1000 * done.allreduce_seconds_per_step:.2f} ms per step, {done.allreduce_seconds_per_step / per_step:.1%} "
-            f"of a step on {done.processes} processes (waits for the slowest included)")
+        log(
+            f"all-reduce {1000 * done.allreduce_seconds_per_step:.2f} ms per step, "
+            f"{done.allreduce_seconds_per_step / per_step:.1%} "
+            f"of a step on {done.processes} processes (waits for the slowest included)"
+        )
     if result.sample is not None:
         log("sample:")
         log(result.sample)
@@ -61,8 +71,18 @@ def train(args):
 
 
 def generate(args):
-    api.generate(args.run, args.prompt, args.max_tokens, args.temperature, args.top_k, args.seed, not args.no_cache, args.home,
-                 on_text=write, write=not args.no_save)
+    api.generate(
+        args.run,
+        args.prompt,
+        args.max_tokens,
+        args.temperature,
+        args.top_k,
+        args.seed,
+        not args.no_cache,
+        args.home,
+        on_text=write,
+        write=not args.no_save,
+    )
     write("\n")
 
 
@@ -79,14 +99,32 @@ def runs(args):
         return
     for row in rows:
         row["seconds"] = None if row["seconds"] is None else round(row["seconds"])
-    table(rows, ["guid", "date", "config", "blocks", "tokenizer", "params", "steps", "best_val_loss", "best_val_bpb", "seconds", "status"])
+    table(
+        rows,
+        [
+            "guid",
+            "date",
+            "config",
+            "blocks",
+            "tokenizer",
+            "params",
+            "steps",
+            "best_val_loss",
+            "best_val_bpb",
+            "seconds",
+            "status",
+        ],
+    )
 
 
 def prepare(args):
     meta = api.prepare(args.data, args.out, args.overrides, quiet=args.quiet, log=say)
     splits = meta["splits"]
-    say(f"wrote {args.out}: {splits['train']['tokens']:,} train and {splits['val']['tokens']:,} val tokens ({meta['dtype']}), "
-        f"{meta['tokenizer']['tokenizer']} vocabulary of {meta['tokenizer']['vocab_size']}")
+    say(
+        f"wrote {args.out}: {splits['train']['tokens']:,} train and {splits['val']['tokens']:,} val tokens "
+        f"({meta['dtype']}), "
+        f"{meta['tokenizer']['tokenizer']} vocabulary of {meta['tokenizer']['vocab_size']}"
+    )
 
 
 def plugins(args):
@@ -128,9 +166,20 @@ def import_original(args):
     say("wrote " + ", ".join(str(p) for p in result.written))
 
 
-COMMANDS = {"train": train, "finetune": train, "generate": generate, "runs": runs, "prepare": prepare, "plugins": plugins,
-            "inspect": inspect, "compare": picture, "plot": picture, "attention": picture, "surprise": surprise_of,
-            "import-original": import_original}
+COMMANDS = {
+    "train": train,
+    "finetune": train,
+    "generate": generate,
+    "runs": runs,
+    "prepare": prepare,
+    "plugins": plugins,
+    "inspect": inspect,
+    "compare": picture,
+    "plot": picture,
+    "attention": picture,
+    "surprise": surprise_of,
+    "import-original": import_original,
+}
 TRAINING = ("train", "finetune")  # run on every MPI process; the other commands on one
 
 
@@ -143,7 +192,11 @@ def _one_process(command) -> bool:
     does the work (saying so once) and the others leave at once without starting MPI."""
     size, rank = distributed.launched()
     if size > 1 and rank == 0:
-        print(f"littlebaby: {command} runs on one process; the other {size - 1} have nothing to do", file=sys.stderr, flush=True)
+        print(
+            f"littlebaby: {command} runs on one process; the other {size - 1} have nothing to do",
+            file=sys.stderr,
+            flush=True,
+        )
     return rank == 0
 
 
@@ -196,7 +249,11 @@ def main(argv=None) -> int:
     except OSError as error:  # a path the system refuses to look up at all, wherever it was first touched
         if error.errno not in (errno.ENAMETOOLONG, errno.ELOOP) or error.filename is None:
             raise
-        fix = "give a shorter path" if error.errno == errno.ENAMETOOLONG else "give a path without a loop of symbolic links"
+        fix = (
+            "give a shorter path"
+            if error.errno == errno.ENAMETOOLONG
+            else "give a path without a loop of symbolic links"
+        )
         return _user_error(world, UserError(f"path {error.filename}: {error.strerror}", fix))
     return code or 0
 

@@ -7,10 +7,24 @@ A `UserError` lists the settings it names (errors.py); here each is spelled as t
 import re
 
 FLAGS = {  # a parameter of the Python API -> its flag
-    "max_tokens": "--max-tokens", "top_k": "--top-k", "temperature": "--temperature", "seed": "--seed",
-    "home": "--home", "data": "--data", "prompt": "--prompt", "layer": "--layer", "head": "--head",
-    "resume": "--resume", "out": "--out", "config": "--config", "text": "--text", "file": "--file",
-    "tokenizer": "--tokenizer", "model": "--model", "num_samples": "--num-samples", "name": "--name",
+    "max_tokens": "--max-tokens",
+    "top_k": "--top-k",
+    "temperature": "--temperature",
+    "seed": "--seed",
+    "home": "--home",
+    "data": "--data",
+    "prompt": "--prompt",
+    "layer": "--layer",
+    "head": "--head",
+    "resume": "--resume",
+    "out": "--out",
+    "config": "--config",
+    "text": "--text",
+    "file": "--file",
+    "tokenizer": "--tokenizer",
+    "model": "--model",
+    "num_samples": "--num-samples",
+    "name": "--name",
 }
 SWITCHES = {"write=False": "--no-save"}  # a parameter's value that is a flag of its own
 POSITIONAL = {"run": "RUN", "runs": "RUN"}  # given without a flag

@@ -20,7 +20,9 @@ def write(text: str):
     except OSError as error:
         # what stays buffered would fail again, with a traceback-like message, in Python's final flush
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise OutputError(f"cannot write the output ({error.strerror})", "free some space, or send it elsewhere") from None
+        raise OutputError(
+            f"cannot write the output ({error.strerror})", "free some space, or send it elsewhere"
+        ) from None
 
 
 def say(line: str = ""):
@@ -42,15 +44,22 @@ class RunLog:
         except OutputError as error:
             self.failed = True
             try:
-                print(f"littlebaby: warning: {error.problem}; the run goes on and is saved", file=sys.stderr, flush=True)
+                print(
+                    f"littlebaby: warning: {error.problem}; the run goes on and is saved", file=sys.stderr, flush=True
+                )
             except OSError:  # no terminal for stderr either
                 pass
 
 
 def table(rows, columns):
     """Rows of dicts as aligned columns; None prints as '-', floats with four decimals."""
-    cells = [[("-" if row.get(c) is None else f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c])) for c in columns]
-             for row in rows]
+    cells = [
+        [
+            ("-" if row.get(c) is None else f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]))
+            for c in columns
+        ]
+        for row in rows
+    ]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]  # no rows: the titles' widths
     for line in [columns, *cells]:
         say("  ".join(value.ljust(width) for value, width in zip(line, widths)).rstrip())

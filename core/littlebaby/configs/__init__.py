@@ -16,7 +16,9 @@ def load_file(path) -> dict:
     """A config JSON file as a dict, or a one-line error."""
     data = reading.read_json(path, "config file", unique_keys=True)  # written by hand: a key twice is a slip
     if not isinstance(data, dict):
-        raise UserError(f"config file {path} must hold a JSON object", "see the shipped baby config (littlebaby/configs/baby.json)")
+        raise UserError(
+            f"config file {path} must hold a JSON object", "see the shipped baby config (littlebaby/configs/baby.json)"
+        )
     return data
 
 
@@ -28,7 +30,9 @@ def shipped() -> list[str]:
 def find(name_or_path: str) -> tuple[dict, str]:
     """(flat dict, display name) of a shipped config name or a JSON file path."""
     if not str(name_or_path).strip():  # Path("") is "." (the current folder): say what was given
-        raise UserError("the config name is empty", f"give a shipped config ({', '.join(shipped())}) or a JSON file path")
+        raise UserError(
+            "the config name is empty", f"give a shipped config ({', '.join(shipped())}) or a JSON file path"
+        )
     arguments.given_path(name_or_path, "config", "tiny")
     path = Path(name_or_path)
     resource = importlib.resources.files("littlebaby.configs").joinpath(f"{name_or_path}.json")
@@ -36,13 +40,17 @@ def find(name_or_path: str) -> tuple[dict, str]:
     # does not hide the shipped config
     bare = path.suffix != ".json" and len(path.parts) == 1
     try:
-        here = os.path.lexists(path) and not (path.is_dir() and resource.is_file())  # lexists: a broken link is named as one
+        here = os.path.lexists(path) and not (
+            path.is_dir() and resource.is_file()
+        )  # lexists: a broken link is named as one
     except OSError:  # a name the system cannot look up (too long): reading it says why, in one line
         here = True
     if not bare or here:
         return load_file(path), path.stem
     if not resource.is_file():
-        raise UserError(f"no shipped config {name_or_path!r} (shipped: {', '.join(shipped())})", "or pass a JSON file path")
+        raise UserError(
+            f"no shipped config {name_or_path!r} (shipped: {', '.join(shipped())})", "or pass a JSON file path"
+        )
     return json.loads(resource.read_text(encoding="utf-8")), name_or_path
 
 
@@ -54,11 +62,17 @@ def with_overrides(data: dict, overrides) -> dict:
     elif isinstance(overrides, (list, tuple)) and all(isinstance(item, str) for item in overrides):
         data.update(parse_override(item) for item in overrides)
     elif overrides is not None:  # a lone "lr=1" would be read a character at a time
-        raise UserError(f"{{overrides}} must be a dict or a list of 'key=value' strings, got {shown(overrides)}",
-                        "for example {overrides=}{'max_steps': 200}", "overrides")
+        raise UserError(
+            f"{{overrides}} must be a dict or a list of 'key=value' strings, got {shown(overrides)}",
+            "for example {overrides=}{'max_steps': 200}",
+            "overrides",
+        )
     if not all(isinstance(key, str) for key in data):
-        raise UserError(f"config keys are strings, got {shown(next(k for k in data if not isinstance(k, str)))}",
-                        "for example {overrides=}{'max_steps': 200}", "overrides")
+        raise UserError(
+            f"config keys are strings, got {shown(next(k for k in data if not isinstance(k, str)))}",
+            "for example {overrides=}{'max_steps': 200}",
+            "overrides",
+        )
     return data
 
 
@@ -66,7 +80,9 @@ def parse_override(text: str):
     """`key=value` from the command line; the value is read as JSON when it can be."""
     key, sep, raw = text.partition("=")
     if not sep or not key:
-        raise UserError(f"an override must look like {{key=}}value, got {text!r}", "for example {n_layers=}2", ("key", "n_layers"))
+        raise UserError(
+            f"an override must look like {{key=}}value, got {text!r}", "for example {n_layers=}2", ("key", "n_layers")
+        )
     try:
         value = json.loads(raw)  # NaN and 1e999 parse here, so the key's check can name them
     except (ValueError, RecursionError):

@@ -7,9 +7,7 @@ functions serve the CLI (saved to PNG) and notebooks (displayed as returned).
 
 import numpy as np
 
-from littlebaby.errors import shown
-from littlebaby.errors import UserError
-
+from littlebaby.errors import UserError, shown
 
 CELL_INCHES = 2.4
 
@@ -51,8 +49,9 @@ def training_figure(report, name: str = ""):
         loss_ax.plot([e["step"] for e in evals], [e["loss"] for e in evals], "o-", label="val")
     loss_ax.set(xlabel="step", ylabel="loss", title="loss")
     loss_ax.legend()
-    tokens_axis = loss_ax.secondary_xaxis("top", functions=(lambda s: s * tokens_per_step / 1e6,
-                                                            lambda t: t * 1e6 / tokens_per_step))
+    tokens_axis = loss_ax.secondary_xaxis(
+        "top", functions=(lambda s: s * tokens_per_step / 1e6, lambda t: t * 1e6 / tokens_per_step)
+    )
     tokens_axis.set_xlabel("tokens (millions)")
     lr_ax.plot(step, [s["lr"] for s in steps])
     lr_ax.set(xlabel="step", ylabel="learning rate", title="learning rate")
@@ -60,8 +59,9 @@ def training_figure(report, name: str = ""):
     norm_ax.set(xlabel="step", ylabel="global gradient norm", title="gradient norm (before clipping)", yscale="log")
     groups = steps[-1].get("groups", {})
     for group in groups:
-        ratio_ax.plot(step, [_or_nan(s.get("groups", {}).get(group, {}).get("update_ratio")) for s in steps],
-                      lw=0.8, label=group)
+        ratio_ax.plot(
+            step, [_or_nan(s.get("groups", {}).get(group, {}).get("update_ratio")) for s in steps], lw=0.8, label=group
+        )
     ratio_ax.set(xlabel="step", ylabel="|update| / |weights|", title="update-to-weight ratio", yscale="log")
     if groups:
         ratio_ax.legend()
@@ -120,15 +120,20 @@ def attention_figure(model, ids, text, layer=None, head=None):
     layers = range(len(per_layer)) if layer is None else [layer]
     for index in layers:
         if not 0 <= index < len(per_layer):
-            raise UserError(f"layer {index} does not exist (the model has {len(per_layer)})",
-                            f"use {{layer=}}0..{len(per_layer) - 1}", "layer")
+            raise UserError(
+                f"layer {index} does not exist (the model has {len(per_layer)})",
+                f"use {{layer=}}0..{len(per_layer) - 1}",
+                "layer",
+            )
     first = per_layer[0]
     if "attention" not in first:
         raise UserError("this model's attention block publishes no attention weights", "nothing to draw")
     n_heads = first["attention"].shape[0]
     heads = range(n_heads) if head is None else [head]
     if head is not None and not 0 <= head < n_heads:
-        raise UserError(f"head {head} does not exist (the model has {n_heads})", f"use {{head=}}0..{n_heads - 1}", "head")
+        raise UserError(
+            f"head {head} does not exist (the model has {n_heads})", f"use {{head=}}0..{n_heads - 1}", "head"
+        )
     gates = [g for g in ("heads gate", "experts gate") if g in first]
     labels = [visible(c) for c in text]
     cols = len(heads) + len(gates)

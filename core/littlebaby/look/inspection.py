@@ -24,8 +24,16 @@ def parameter_rows(model) -> list[dict]:
     """One row per tensor: name, shape, count, dtype, mean, std."""
     rows = []
     for name, value in model.parameters.named().items():
-        rows.append(dict(name=name, shape=tuple(value.shape), count=int(value.size), dtype=str(value.dtype),
-                         mean=float(value.mean()), std=float(value.std())))
+        rows.append(
+            dict(
+                name=name,
+                shape=tuple(value.shape),
+                count=int(value.size),
+                dtype=str(value.dtype),
+                mean=float(value.mean()),
+                std=float(value.std()),
+            )
+        )
     return rows
 
 
@@ -46,8 +54,10 @@ def closed_form(model):
     final = sum(math.prod(spec.shape) for *_, spec in model.ln_f.named_specs())
     positions = n_ctx * H if config.pos_emb else 0
     total = V * H + positions + L * per_layer + final + H * V + V
-    text = (f"P = V*H + {'n_ctx*H' if config.pos_emb else '0 (no wpe)'} + L*(per layer) + {final // H}H (ln_f) + H*V + V, "
-            f"per layer = {' + '.join(terms)}; H=n_emb={H}, A=head_size={config.head_size}, V={V}, L={L}, n_ctx={n_ctx}")
+    text = (
+        f"P = V*H + {'n_ctx*H' if config.pos_emb else '0 (no wpe)'} + L*(per layer) + {final // H}H (ln_f) + H*V + V, "
+        f"per layer = {' + '.join(terms)}; H=n_emb={H}, A=head_size={config.head_size}, V={V}, L={L}, n_ctx={n_ctx}"
+    )
     return text, total
 
 
@@ -58,7 +68,9 @@ def render_table(model) -> str:
     lines = [f"{'name':<{width}}  {'shape':<16} {'count':>9}  {'dtype':<8} {'mean':>10} {'std':>10}"]
     for r in rows:
         shape = "x".join(map(str, r["shape"]))
-        lines.append(f"{r['name']:<{width}}  {shape:<16} {r['count']:>9,}  {r['dtype']:<8} {r['mean']:>10.4f} {r['std']:>10.4f}")
+        lines.append(
+            f"{r['name']:<{width}}  {shape:<16} {r['count']:>9,}  {r['dtype']:<8} {r['mean']:>10.4f} {r['std']:>10.4f}"
+        )
     total = sum(r["count"] for r in rows)
     by_block, by_group = {}, {}
     for r in rows:

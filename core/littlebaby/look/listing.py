@@ -32,8 +32,21 @@ def row(name: str, report: Report) -> dict:
 
 
 # the columns of the original project's report analysis, where a report has them
-COMPARISON = ("run", "blocks", "n_ctx", "n_emb", "head_size", "n_heads", "n_layers", "batch", "lr",
-              "step ms", "train s", "parameters", "best val loss")
+COMPARISON = (
+    "run",
+    "blocks",
+    "n_ctx",
+    "n_emb",
+    "head_size",
+    "n_heads",
+    "n_layers",
+    "batch",
+    "lr",
+    "step ms",
+    "train s",
+    "parameters",
+    "best val loss",
+)
 
 
 def _number(config: dict, key: str, kind=int):
@@ -47,10 +60,14 @@ def comparison_row(name: str, report: Report) -> dict:
     config, seconds = seen["config"], seen["step_seconds"]
     blocks = seen["blocks"] + (" (no wpe)" if config.get("pos_emb") is False else "")
     values = [name[:8], blocks] + [_number(config, k) for k in COMPARISON[2:7]]
-    values += [_number(config, "batch_size"), _number(config, "lr", (int, float)),
-               round(1000 * float(np.median(seconds)), 1) if seconds else None,  # median: robust to the first, slow step
-               None if seen["train_seconds"] is None else round(seen["train_seconds"], 1), seen["parameters"],
-               seen["best_val_loss"]]
+    values += [
+        _number(config, "batch_size"),
+        _number(config, "lr", (int, float)),
+        round(1000 * float(np.median(seconds)), 1) if seconds else None,  # median: robust to the first, slow step
+        None if seen["train_seconds"] is None else round(seen["train_seconds"], 1),
+        seen["parameters"],
+        seen["best_val_loss"],
+    ]
     result = dict(zip(COMPARISON, values))
     if seen["best_val_bpb"] is not None:
         result["val bits per byte"] = seen["best_val_bpb"]
@@ -63,7 +80,9 @@ def markdown(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
         cells = (r.get(c) for c in columns)
-        lines.append("| " + " | ".join("?" if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in cells) + " |")
+        lines.append(
+            "| " + " | ".join("?" if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in cells) + " |"
+        )
     return "\n".join(lines)
 
 
@@ -74,7 +93,9 @@ def runs(home=".", comparison: bool = False) -> list[dict]:
     """
     home = Home(home)
     if home.path.exists() and not home.path.is_dir():  # "no runs" would hide the mistyped path
-        raise UserError(f"home {home.path} is a file, not a directory", "pass the folder holding the run files ({home=}DIR)", "home")
+        raise UserError(
+            f"home {home.path} is a file, not a directory", "pass the folder holding the run files ({home=}DIR)", "home"
+        )
     home.clean_leftovers()
     rows, limit = [], read_limit()
     for name in home.runs():

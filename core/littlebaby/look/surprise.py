@@ -15,10 +15,10 @@ import html
 
 import numpy as np
 
-from littlebaby.system import arguments
 from littlebaby.errors import UserError
-from littlebaby.runs.load import load
 from littlebaby.nn.ops.loss import token_cross_entropy
+from littlebaby.runs.load import load
+from littlebaby.system import arguments
 
 WINDOWS_PER_FORWARD = 32  # windows stacked into one batch: bounded memory for a book-length text
 
@@ -90,7 +90,9 @@ def legend_labels() -> list[str]:
 
 
 def ansi_legend() -> str:
-    return "nats: " + " ".join(f"\x1b[30;48;5;{c}m {label} \x1b[0m" for c, label in zip(ANSI_BACKGROUNDS, legend_labels()))
+    return "nats: " + " ".join(
+        f"\x1b[30;48;5;{c}m {label} \x1b[0m" for c, label in zip(ANSI_BACKGROUNDS, legend_labels())
+    )
 
 
 def to_digits(pairs) -> str:
@@ -126,16 +128,23 @@ def to_html_fragment(pairs) -> str:
     for token, loss in pairs:
         shown = token.replace("\n", "⏎\n")
         tip = html.escape(f"{token!r}: {loss:.3f} nats", quote=True)
-        spans.append(f'<span style="background:{HTML_BACKGROUNDS[level(loss)]}" title="{tip}">{html.escape(shown)}</span>')
-    scale = " ".join(f'<span style="background:{c};color:black">&nbsp;{html.escape(label)}&nbsp;</span>'
-                     for c, label in zip(HTML_BACKGROUNDS, legend_labels()))
-    return (f"<div><p>loss in nats: {scale}</p>\n"
-            f"<pre style=\"font-size:15px;line-height:1.5;color:black\">{''.join(spans)}</pre></div>")
+        spans.append(
+            f'<span style="background:{HTML_BACKGROUNDS[level(loss)]}" title="{tip}">{html.escape(shown)}</span>'
+        )
+    scale = " ".join(
+        f'<span style="background:{c};color:black">&nbsp;{html.escape(label)}&nbsp;</span>'
+        for c, label in zip(HTML_BACKGROUNDS, legend_labels())
+    )
+    return (
+        f"<div><p>loss in nats: {scale}</p>\n"
+        f'<pre style="font-size:15px;line-height:1.5;color:black">{"".join(spans)}</pre></div>'
+    )
 
 
 def to_html(pairs, title: str = "per-character loss", unit: str = "characters") -> str:
     """A standalone HTML page: title, summary (counting `unit`), and the coloured text of `to_html_fragment`."""
     return (
-        f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title></head>\n<body>\n"
-        f"<h1>{html.escape(title)}</h1>\n<p>{html.escape(summary(pairs, unit))}</p>\n{to_html_fragment(pairs)}\n</body></html>\n"
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>\n<body>\n'
+        f"<h1>{html.escape(title)}</h1>\n<p>{html.escape(summary(pairs, unit))}</p>\n"
+        f"{to_html_fragment(pairs)}\n</body></html>\n"
     )

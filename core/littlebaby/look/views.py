@@ -35,7 +35,9 @@ def _save_figure(figure, path: Path) -> Path:
 def _output(figure, home, kind: str, name: str, out):
     if out is None:
         return figure, None
-    path = home.path / "outputs" / f"{kind}_{name}.png" if out is True else arguments.given_path(out, "out", f"{kind}.png")
+    path = (
+        home.path / "outputs" / f"{kind}_{name}.png" if out is True else arguments.given_path(out, "out", f"{kind}.png")
+    )
     return figure, _save_figure(figure, path)
 
 
@@ -67,8 +69,10 @@ def attention(run="last", prompt="ROMEO:", layer=None, head=None, home=".", out=
     arguments.given_text(prompt, "prompt")
     ids = tokenizer.encode(prompt)
     if len(ids) > config.n_ctx:
-        raise UserError(f"the prompt has {len(ids)} tokens, more than n_ctx = {config.n_ctx}",
-                        f"use a prompt of at most {config.n_ctx} tokens")
+        raise UserError(
+            f"the prompt has {len(ids)} tokens, more than n_ctx = {config.n_ctx}",
+            f"use a prompt of at most {config.n_ctx} tokens",
+        )
     figure = attention_figure(model, ids, [tokenizer.token_text(i) for i in ids], layer, head)
     return _output(figure, home, "attention", name, out)
 

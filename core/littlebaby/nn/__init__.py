@@ -14,5 +14,17 @@ from littlebaby.nn import ops
 from littlebaby.nn.block import Block, Layer
 from littlebaby.nn.layers import CausalAttention, Dropout, Embedding, LayerNorm, Linear, RMSNorm
 
-__all__ = ["Block", "CausalAttention", "Dropout", "Embedding", "LayerNorm", "Layer", "Linear", "RMSNorm", "non_negative", "ops",
-           "positive", "probability"]
+__all__ = [
+    "Block",
+    "CausalAttention",
+    "Dropout",
+    "Embedding",
+    "LayerNorm",
+    "Layer",
+    "Linear",
+    "RMSNorm",
+    "non_negative",
+    "ops",
+    "positive",
+    "probability",
+]

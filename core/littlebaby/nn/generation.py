@@ -1,23 +1,12 @@
 """Sampling text from a model, with or without the KV cache, under one context policy.
 
-Context policy (see cache.py): the prompt keeps its last n_ctx tokens. When a
-new token would make the window longer than n_ctx:
-
-- refill (a model with learned absolute positions): generation continues from
-  the window's last n_ctx // 2 tokens; the cached path resets its cache and
-  refills it from them once, the uncached path feeds exactly that window.
-- slide (no absolute positions, `model.slides`): the cached path drops its
-  oldest entry and appends the new token. That is sliding-window attention:
-  every layer attends to at most n_ctx positions, but the cached keys and
-  values of layer 2 and up were computed while older tokens were in sight, so
-  it is NOT a recomputation of the last n_ctx tokens (equal only with one
-  layer). The uncached path computes the same function from the tokens
-  (`window_logits`): slower (a reference, not a fast path), but exact.
-
-Either way both paths compute the same logits, and the same seed gives the same text.
-
-Sampling: logits / temperature (0 = greedy), optionally only the top k, then
-a draw from a numpy Generator seeded by the caller.
+The prompt keeps its last n_ctx tokens. When a new token would make the window longer than n_ctx, a model
+with learned absolute positions refills: it continues from the window's last n_ctx // 2 tokens (the cache
+is reset and refilled once). A model without them slides (`model.slides`): the cache drops its oldest
+entry, which is sliding-window attention; the uncached path computes the same function from the tokens
+(`window_logits`, a reference, not a fast path). Either way both paths give the same logits, and the same
+seed the same text (docs/context.md). Sampling: logits / temperature (0: greedy), the top k, one draw from
+the caller's seeded generator.
 """
 
 import contextlib
@@ -39,7 +28,9 @@ def sample(logits, temperature: float, top_k: int, rng) -> int:
     if temperature == 0:
         return int(np.argmax(logits))
     scaled = logits.astype(np.float64)
-    scaled -= np.maximum.reduce(scaled)  # <= 0, so a tiny temperature sends the others to -inf (probability 0), never to inf - inf
+    scaled -= np.maximum.reduce(
+        scaled
+    )  # <= 0, so a tiny temperature sends the others to -inf (probability 0), never to inf - inf
     if temperature != 1.0:
         with np.errstate(over="ignore"):
             scaled /= temperature

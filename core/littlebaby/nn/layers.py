@@ -130,4 +130,3 @@ class CausalAttention(Layer):
     def backward(self, do):
         q, k, v, weights, used, mask = self.saved
         return attention_backward(do, q, k, v, weights, used, mask)
-

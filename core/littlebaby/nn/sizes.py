@@ -63,8 +63,11 @@ def model_needs(config, parameters: int, vocab_size: int) -> list:
     size = np.dtype(config.dtype).itemsize
     return [
         (f"{parameters:,} parameters (weights and gradients)", 2 * parameters * size, SIZE_KEYS),
-        (f"activations of one {config.n_ctx}-token window", _activations(config, vocab_size, config.n_ctx),
-         ("n_ctx", "n_layers")),
+        (
+            f"activations of one {config.n_ctx}-token window",
+            _activations(config, vocab_size, config.n_ctx),
+            ("n_ctx", "n_layers"),
+        ),
     ]
 
 
@@ -76,8 +79,11 @@ def training_needs(model, batch: int, workers: int) -> list:
     return [
         # + the float64 squares of the report's per-group statistics
         (f"{P:,} parameters ({buffers})", P * size * (1 + workers + 3) + P * 8, SIZE_KEYS),
-        (f"activations of a batch of {batch} x {config.n_ctx} tokens",
-         _activations(config, model.vocab_size, batch * config.n_ctx), ("batch_size", "n_ctx")),
+        (
+            f"activations of a batch of {batch} x {config.n_ctx} tokens",
+            _activations(config, model.vocab_size, batch * config.n_ctx),
+            ("batch_size", "n_ctx"),
+        ),
     ]
 
 

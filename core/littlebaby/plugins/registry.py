@@ -17,11 +17,9 @@ import warnings
 import attrs
 import pluggy
 
-from littlebaby.errors import shown
-from littlebaby.plugins import hookspecs
+from littlebaby.errors import UserError, shown
 from littlebaby.nn.block import Block
-from littlebaby.errors import UserError
-
+from littlebaby.plugins import hookspecs
 
 # kind -> name of the hook that registers blocks of that kind
 KINDS = {
@@ -100,7 +98,9 @@ class Registry:
             except (Exception, SystemExit) as error:  # any failure in someone else's code, a script's sys.exit too
                 broken = BrokenPlugin(ep.name, dist, version, f"{type(error).__name__}: {error}", doing)
                 self.broken.append(broken)
-                warnings.warn(f"plugin {dist} {doing} ({broken.error}); its blocks are unavailable", PluginWarning, stacklevel=2)
+                warnings.warn(
+                    f"plugin {dist} {doing} ({broken.error}); its blocks are unavailable", PluginWarning, stacklevel=2
+                )
 
     def add(self, plugin, name=None, distribution=None, version=None):
         """Register a plugin object (module or class) and collect its blocks.
@@ -151,15 +151,19 @@ class Registry:
         for broken in self.broken:
             if broken.distribution == distribution or broken.entry_point == name:
                 raise UserError(
-                    f"{kind} block {name!r} comes from plugin {broken.distribution}, which {broken.stage} ({broken.error})",
+                    f"{kind} block {name!r} comes from plugin {broken.distribution}, which {broken.stage} "
+                    f"({broken.error})",
                     f"reinstall or fix it: pip install --force-reinstall {broken.distribution}",
                 )
         installed = ", ".join(sorted(self.blocks[kind])) or "none"
         close = difflib.get_close_matches(name, list(self.blocks[kind]), n=1)
         if not PACKAGE_NAME.fullmatch(name):  # '', ' mha', '../x': no package is called that, pip would fail
-            fix = f"did you mean {close[0]!r}?" if close else f"{_what(kind)} names are letters, digits, '.', '-' or '_'"
+            fix = (
+                f"did you mean {close[0]!r}?" if close else f"{_what(kind)} names are letters, digits, '.', '-' or '_'"
+            )
         else:
-            fix = f"{f'did you mean {close[0]!r}? Or install it: ' if close else 'install it: '}pip install {distribution}"
+            asked = f"did you mean {close[0]!r}? Or install it: " if close else "install it: "
+            fix = f"{asked}pip install {distribution}"
         raise UserError(f"unknown {_what(kind)} {shown(name)} (installed: {installed})", fix)
 
     def entries(self):
@@ -193,9 +197,14 @@ def _check_contract(entry: Entry):
     if not isinstance(entry.name, str) or not entry.name:
         raise TypeError(f"a {_what(entry.kind)} must be registered under a non-empty name, got {entry.name!r}")
     if not (isinstance(entry.cls, type) and issubclass(entry.cls, base)):
-        raise TypeError(f"{_what(entry.kind)} {entry.name!r} must be a subclass of {base.__module__}.{base.__name__}, got {entry.cls!r}")
+        raise TypeError(
+            f"{_what(entry.kind)} {entry.name!r} must be a subclass of {base.__module__}.{base.__name__}, got "
+            f"{entry.cls!r}"
+        )
     if entry.cls.Options is not None and not attrs.has(entry.cls.Options):
-        raise TypeError(f"{_what(entry.kind)} {entry.name!r}: Options must be an attrs class or None, got {entry.cls.Options!r}")
+        raise TypeError(
+            f"{_what(entry.kind)} {entry.name!r}: Options must be an attrs class or None, got {entry.cls.Options!r}"
+        )
 
 
 _default: Registry | None = None
@@ -212,7 +221,18 @@ def default_registry() -> Registry:
 def rows(registry=None) -> list[dict]:
     """Installed blocks by kind, and plugins that failed to import (`littlebaby plugins`)."""
     registry = registry or default_registry()
-    found = [{"kind": e.kind, "name": e.name, "distribution": e.distribution, "version": e.version} for e in registry.entries()]
-    found += [{"kind": "broken", "name": b.entry_point, "distribution": b.distribution, "version": b.version, "error": b.error}
-              for b in registry.broken]
+    found = [
+        {"kind": e.kind, "name": e.name, "distribution": e.distribution, "version": e.version}
+        for e in registry.entries()
+    ]
+    found += [
+        {
+            "kind": "broken",
+            "name": b.entry_point,
+            "distribution": b.distribution,
+            "version": b.version,
+            "error": b.error,
+        }
+        for b in registry.broken
+    ]
     return found

@@ -19,7 +19,10 @@ from littlebaby.text.tokenizer import DEFAULT, Tokenizer
 def config(data: dict, registry=None) -> Config:
     """A valid Config, its plugins resolved, from a flat dict of config keys."""
     if not isinstance(data, dict):
-        raise UserError("a config must be a JSON object of key: value pairs", "see the shipped baby config (littlebaby/configs/baby.json)")
+        raise UserError(
+            "a config must be a JSON object of key: value pairs",
+            "see the shipped baby config (littlebaby/configs/baby.json)",
+        )
     registry = registry or default_registry()
     data = dict(data)
     core = structure({k: data.pop(k) for k in list(data) if k in CORE_KEYS}, Config)
@@ -39,7 +42,8 @@ def config(data: dict, registry=None) -> Config:
         if key in declared:  # an option of an installed plugin this config does not select
             owner = declared[key]
             raise UserError(
-                f"config key {key!r} is an option of the {owner.kind} block {owner.name!r}, which this config does not select "
+                f"config key {key!r} is an option of the {owner.kind} block {owner.name!r}, which this config "
+                "does not select "
                 f"({PLUGIN_KEYS[owner.kind]} is {names[owner.kind]!r})",
                 f"select it ({PLUGIN_KEYS[owner.kind]}: {owner.name!r}) or remove {key!r}",
             )
@@ -53,14 +57,18 @@ def resolved(given: Config | dict, registry=None) -> Config:
         return given if given.selected else config(to_dict(given), registry)
     if isinstance(given, dict):
         return config(given, registry)
-    raise UserError(f"config must be a Config or a dict of config keys, got {shown(given)}", "for example {'n_layers': 2}")
+    raise UserError(
+        f"config must be a Config or a dict of config keys, got {shown(given)}", "for example {'n_layers': 2}"
+    )
 
 
 def build_model(given: Config | dict, vocab_size: int, registry=None) -> GPT:
     """A freshly initialised model for `given` (a Config or a plain dict of config keys)."""
     given = resolved(given, registry)
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
-        raise UserError(f"vocab_size must be a whole number >= 1, got {shown(vocab_size)}", "the tokenizer's vocab_size")
+        raise UserError(
+            f"vocab_size must be a whole number >= 1, got {shown(vocab_size)}", "the tokenizer's vocab_size"
+        )
     return GPT(given, vocab_size)
 
 

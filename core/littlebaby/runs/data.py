@@ -39,12 +39,16 @@ def read_data(data) -> tuple[str, Data]:
 def reread_data(data: Data, name: str) -> str:
     """The text run `name` was trained on, as its report records it, unchanged."""
     if not data.rereadable:
-        raise UserError(f"run {name} was trained on {data.source}, a pipe or stream that cannot be read again",
-                        "it cannot be resumed; finetune it on a saved copy of the text instead")
+        raise UserError(
+            f"run {name} was trained on {data.source}, a pipe or stream that cannot be read again",
+            "it cannot be resumed; finetune it on a saved copy of the text instead",
+        )
     corpus = shipped_text(data.shipped) if data.shipped else read_text(data.source)
     if data.sha256 is not None and reading.sha256(corpus.encode("utf-8")) != data.sha256:
-        raise UserError(f"the text run {name} was trained on changed since ({data.source}: its sha256 differs)",
-                        "restore that text to resume the run, or finetune it on the new text")
+        raise UserError(
+            f"the text run {name} was trained on changed since ({data.source}: its sha256 differs)",
+            "restore that text to resume the run, or finetune it on the new text",
+        )
     return corpus
 
 
@@ -71,8 +75,11 @@ def with_tokenizer(config, tokenizer, meta: dict, asked=None, directory="DIR"):
     clash = next((key for key in keys if key in (asked or {}) and asked[key] != keys[key]), None)
     if clash is not None:
         held = ", ".join(f"{key} {value}" for key, value in keys.items())
-        raise UserError(f"prepared data {directory} was tokenized with {tokenizer.name} ({held}), not {{{clash}=}}{asked[clash]}",
-                        f"drop the {{{clash}}} override, or prepare the text again with it", clash)
+        raise UserError(
+            f"prepared data {directory} was tokenized with {tokenizer.name} ({held}), not {{{clash}=}}{asked[clash]}",
+            f"drop the {{{clash}}} override, or prepare the text again with it",
+            clash,
+        )
     return resolve.config({**to_dict(config), **keys})
 
 
@@ -89,12 +96,16 @@ def load_new(data, config, quiet=True, asked=None):
 
 def load_existing(data, tokenizer, n_ctx: int, read=read_data):
     """(tokenizer, Corpus, info) for a run that has a tokenizer (resume, finetune): a text, read(data) ->
-    (text, info), extends it (char: new characters appended; bpe: unchanged); a prepared directory must have used the same."""
+    (text, info), extends it (char: new characters appended; bpe: unchanged); a prepared directory must have used
+    the same."""
     if is_prepared(data):
         theirs, corpus, _ = open_prepared(data, n_ctx)
         if tokenizers.to_file(theirs) != tokenizers.to_file(tokenizer):
-            raise UserError(f"prepared data {data} was tokenized with another vocabulary than this run's",
-                            "finetune on the text files themselves ({data=}FILE)", "data")
+            raise UserError(
+                f"prepared data {data} was tokenized with another vocabulary than this run's",
+                "finetune on the text files themselves ({data=}FILE)",
+                "data",
+            )
         return tokenizer, corpus, None
     content, info = read(data)
     tokenizer = tokenizer.extend(content)

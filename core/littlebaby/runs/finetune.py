@@ -37,7 +37,12 @@ def finetune(run: str, data, overrides=(), home=".", quiet: bool = True, log=Non
     model = grown_model(loaded.model, cfg, tokenizer.vocab_size)
     check_memory(model, corpus.train)
     new_characters = [tokenizer.token_text(i) for i in range(loaded.tokenizer.vocab_size, tokenizer.vocab_size)]
-    report = Report.new(name, cfg, "finetune", model, data_record(info, corpus), base=base, new_characters=new_characters)
+    report = Report.new(
+        name, cfg, "finetune", model, data_record(info, corpus), base=base, new_characters=new_characters
+    )
     written = write_run_files(home, name, cfg, tokenizer)
-    log and log(f"finetuning {base}: {len(new_characters)} new tokens, vocabulary {loaded.tokenizer.vocab_size} -> {tokenizer.vocab_size}")
+    log and log(
+        f"finetuning {base}: {len(new_characters)} new tokens, vocabulary {loaded.tokenizer.vocab_size} -> "
+        f"{tokenizer.vocab_size}"
+    )
     return train_session(Run(home, name, cfg, tokenizer, model, corpus.train, corpus.val, report, written), quiet, log)

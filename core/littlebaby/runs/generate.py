@@ -1,6 +1,6 @@
 """Generating text from a run: a prompt, sampling settings, the completion streamed and saved.
 
-    print(littlebaby.generate("last", prompt="ROMEO:", max_tokens=200, seed=1))
+print(littlebaby.generate("last", prompt="ROMEO:", max_tokens=200, seed=1))
 """
 
 import math
@@ -22,17 +22,30 @@ def _whole(value) -> bool:
 def check_sampling(max_tokens, temperature, top_k, seed=None):
     """A UserError naming the parameter for a value sampling cannot use."""
     if not _whole(max_tokens) or max_tokens < 0:
-        raise UserError(f"{{max_tokens}} must be a whole number >= 0, got {shown(max_tokens)}", "for example {max_tokens=}200", "max_tokens")
+        raise UserError(
+            f"{{max_tokens}} must be a whole number >= 0, got {shown(max_tokens)}",
+            "for example {max_tokens=}200",
+            "max_tokens",
+        )
     # every token is held until the text is saved: a count no memory holds would sample for ever, then fail
-    memory.require([("the generated tokens", max_tokens * memory.BYTES_PER_GENERATED_TOKEN, ("max_tokens",))],
-                   "generating this many tokens")
+    memory.require(
+        [("the generated tokens", max_tokens * memory.BYTES_PER_GENERATED_TOKEN, ("max_tokens",))],
+        "generating this many tokens",
+    )
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature < math.inf:
-        raise UserError(f"{{temperature}} must be a finite number >= 0, got {shown(temperature)}", "0 is greedy, 1 samples the model as is",
-                        "temperature")
+        raise UserError(
+            f"{{temperature}} must be a finite number >= 0, got {shown(temperature)}",
+            "0 is greedy, 1 samples the model as is",
+            "temperature",
+        )
     if not _whole(top_k) or not 0 <= top_k < INT_LIMIT:
-        raise UserError(f"{{top_k}} must be a whole number in [0, 2**63), got {shown(top_k)}", "0 keeps every token", "top_k")
+        raise UserError(
+            f"{{top_k}} must be a whole number in [0, 2**63), got {shown(top_k)}", "0 keeps every token", "top_k"
+        )
     if seed is not None and (not _whole(seed) or not 0 <= seed < INT_LIMIT):  # as the config's seed
-        raise UserError(f"{{seed}} must be a whole number in [0, 2**63), got {shown(seed)}", "for example {seed=}1", "seed")
+        raise UserError(
+            f"{{seed}} must be a whole number in [0, 2**63), got {shown(seed)}", "for example {seed=}1", "seed"
+        )
 
 
 def generate(
@@ -67,8 +80,11 @@ def generate(
             home.check_writable()
         except UserError as error:  # runs shared read-only can still be sampled, without the file
             fix = error.raw_fix or "pass a writable directory as {home=}DIR"
-            raise UserError(error.raw_problem, f"{fix}, or {{write=False}} to print the text without saving it",
-                            (*error.keys, "home", "write=False")) from None
+            raise UserError(
+                error.raw_problem,
+                f"{fix}, or {{write=False}} to print the text without saving it",
+                (*error.keys, "home", "write=False"),
+            ) from None
     stream = tokenizer.stream_decoder()  # a character split over two bpe tokens is written once whole
     decode = (lambda token: on_text(stream(token))) if on_text else None
     if on_text and prompt:

@@ -1,6 +1,6 @@
 """Loading a run: its config, tokenizer and model, by name, `last` or a unique prefix.
 
-    config, tokenizer, model = littlebaby.load("last")
+config, tokenizer, model = littlebaby.load("last")
 """
 
 from typing import NamedTuple
@@ -41,10 +41,15 @@ def model_file(home: Home, name: str):
     saved = checkpoints.newest(home.checkpoints(name))
     broken = checkpoints.why_broken(home.checkpoints(name)) if saved is None else None
     if broken:
-        raise UserError(f"run {name} has no model file and no intact checkpoint (newest {broken})", "restore one, or give another run's name")
+        raise UserError(
+            f"run {name} has no model file and no intact checkpoint (newest {broken})",
+            "restore one, or give another run's name",
+        )
     if saved is None and home.config(name).exists():
-        raise UserError(f"run {name} has no model yet: it has not reached its first checkpoint",
-                        "wait for it (checkpoint_interval steps), or give another run's name")
+        raise UserError(
+            f"run {name} has no model yet: it has not reached its first checkpoint",
+            "wait for it (checkpoint_interval steps), or give another run's name",
+        )
     return saved.model if saved is not None else path
 
 

@@ -14,9 +14,9 @@ block without one is not in the notebook (a one-line error).
 Both store weights as (n_in, n_out) used as x @ W, so nothing is transposed.
 """
 
-import numpy as np
-
 from pathlib import Path
+
+import numpy as np
 
 from littlebaby.config import architecture_keys
 from littlebaby.configs import load_file, with_overrides
@@ -48,13 +48,20 @@ class OriginalWeights:
     def __call__(self, key: str):
         value = self.data.get(key)
         if value is None:
-            raise UserError(f"original model file {self.path} has no {key!r}", "do the config and model files belong together?")
+            raise UserError(
+                f"original model file {self.path} has no {key!r}", "do the config and model files belong together?"
+            )
         try:
             array = np.asarray(value, dtype=self.dtype)
         except (TypeError, ValueError, OverflowError):
-            raise UserError(f"original model file {self.path}: {key!r} is not a numeric array", "is it a file written by GPT.save?") from None
+            raise UserError(
+                f"original model file {self.path}: {key!r} is not a numeric array", "is it a file written by GPT.save?"
+            ) from None
         if array.ndim == 0:  # every weight the notebook saves is a vector or a matrix
-            raise UserError(f"original model file {self.path}: {key!r} is a single number, not an array", "is it a file written by GPT.save?")
+            raise UserError(
+                f"original model file {self.path}: {key!r} is a single number, not an array",
+                "is it a file written by GPT.save?",
+            )
         return array
 
     def bias(self, key: str, size: int):
@@ -88,12 +95,16 @@ def tensors(weights: OriginalWeights, model) -> dict:
             try:
                 mapped = type(block).from_original(weights, f"block_{i}_", model.config, block.options)
             except ValueError as error:  # numpy joining arrays of shapes that do not fit together
-                raise UserError(f"original model file {weights.path}: the {path.rstrip('.') or 'layer'} weights of layer {i} "
-                                f"do not fit together ({error})", "do the config and model files belong together?") from None
+                raise UserError(
+                    f"original model file {weights.path}: the {path.rstrip('.') or 'layer'} weights of layer {i} "
+                    f"do not fit together ({error})",
+                    "do the config and model files belong together?",
+                ) from None
             if mapped is None:
                 raise UserError(
                     f"the original notebook has no {names.get(type(block), type(block).__name__)} block",
-                    "import a config of its blocks: c_sequence pre or post, c_attention mha or moh, c_network mlp or moe",
+                    "import a config of its blocks: c_sequence pre or post, c_attention mha or moh, c_network "
+                    "mlp or moe",
                 )
             out.update((path + local, value) for local, value in mapped.items())
     return out
@@ -103,20 +114,29 @@ def convert(raw_config: dict, tokenizer_path, model_path):
     """(config, tokenizer, model) from the notebook's config dict and two files; validates all first."""
     raw = dict(raw_config)
     if raw.get("c_tokenizer", "char") != "char":  # the run would say one tokenizer and hold another
-        raise UserError(f"the original notebook uses the character tokenizer, not {{c_tokenizer=}}{raw['c_tokenizer']!r}",
-                        "drop the {c_tokenizer} override: the imported run keeps the notebook's tokenizer", "c_tokenizer")
+        raise UserError(
+            f"the original notebook uses the character tokenizer, not {{c_tokenizer=}}{raw['c_tokenizer']!r}",
+            "drop the {c_tokenizer} override: the imported run keeps the notebook's tokenizer",
+            "c_tokenizer",
+        )
     data = reading.read_json(model_path, "original model file", memory.json_limit(), memory.JSON_FIX)
     if not isinstance(data, dict) or "wte_weight" not in data:
-        raise UserError(f"{model_path} is not a model file of the original notebook (no 'wte_weight')", "pass the JSON written by GPT.save")
+        raise UserError(
+            f"{model_path} is not a model file of the original notebook (no 'wte_weight')",
+            "pass the JSON written by GPT.save",
+        )
     if raw.get("c_network") == "moe":  # the notebook's moe config omits its expert count: its weights have it
         raw.setdefault("n_experts", data.get("block_0_moe_n_experts", 4))
     config = resolve.config(raw)
-    tokenizer = CharTokenizer.from_dict(reading.read_json(tokenizer_path, "tokenizer file"), f"tokenizer file {tokenizer_path}")
+    tokenizer = CharTokenizer.from_dict(
+        reading.read_json(tokenizer_path, "tokenizer file"), f"tokenizer file {tokenizer_path}"
+    )
     weights = OriginalWeights(data, model_path, config.dtype)
     vocab_size = weights("wte_weight").shape[0]
     if vocab_size != tokenizer.vocab_size:
         raise UserError(
-            f"the tokenizer has {tokenizer.vocab_size} characters but the original model has {vocab_size} embedding rows",
+            f"the tokenizer has {tokenizer.vocab_size} characters but the original model has {vocab_size} "
+            "embedding rows",
             "pass the tokenizer file saved with this model",
         )
     model = GPT(config, vocab_size)
@@ -130,14 +150,20 @@ def _keep_architecture(notebook, wanted):
     changed = [key for key in architecture_keys() if key != "dtype" and getattr(notebook, key) != getattr(wanted, key)]
     if changed:
         key = changed[0]
-        raise UserError(f"an import keeps the notebook's architecture: {key} is {getattr(notebook, key)!r} in its config, "
-                        f"not {getattr(wanted, key)!r}", f"drop the {{{key}}} override (recipe keys and dtype may change)", key)
+        raise UserError(
+            f"an import keeps the notebook's architecture: {key} is {getattr(notebook, key)!r} in its config, "
+            f"not {getattr(wanted, key)!r}",
+            f"drop the {{{key}}} override (recipe keys and dtype may change)",
+            key,
+        )
 
 
 def import_original(config, tokenizer, model, home=".", overrides=()) -> RunResult:
     """A new run from the JSON files of the original notebook."""
-    config, tokenizer, model = (arguments.given_path(path, name, f"{name}.json") for path, name in
-                                ((config, "config"), (tokenizer, "tokenizer"), (model, "model")))
+    config, tokenizer, model = (
+        arguments.given_path(path, name, f"{name}.json")
+        for path, name in ((config, "config"), (tokenizer, "tokenizer"), (model, "model"))
+    )
     notebook = load_file(config)
     raw = with_overrides(notebook, overrides)
     cfg, tok, net = convert(raw, tokenizer, model)  # its refusals name what the notebook lacks

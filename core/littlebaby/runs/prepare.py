@@ -54,7 +54,9 @@ def _reading(path):
     try:
         yield
     except OSError as error:
-        raise UserError(f"cannot read data file {path} ({error.strerror or error})", "check the file, or leave it out") from None
+        raise UserError(
+            f"cannot read data file {path} ({error.strerror or error})", "check the file, or leave it out"
+        ) from None
 
 
 def is_text(path: Path) -> bool:
@@ -76,17 +78,24 @@ def list_sources(paths) -> list[Source]:
     found, seen = [], {}  # resolved path -> the path it was first met by
     for given in map(Path, paths):
         if given.is_dir():
-            candidates = sorted(p for p in given.rglob("*")
-                                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(given).parts))
+            candidates = sorted(
+                p
+                for p in given.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(given).parts)
+            )
             if not candidates:
                 raise UserError(f"data directory {given} is empty", "give a directory holding UTF-8 text files")
         else:
             try:  # names what stands there: nothing, a dangling link, a FIFO, a device
                 reading.size_of(given, "data path")
             except UserError as error:
-                raise UserError(error.raw_problem, "give text files or directories: {data=}PATH", (*error.keys, "data")) from None
+                raise UserError(
+                    error.raw_problem, "give text files or directories: {data=}PATH", (*error.keys, "data")
+                ) from None
             candidates = [given]
-        prepared = sorted({p.parent for p in candidates if p.name == corpus.META and (p.parent / corpus.TRAIN).exists()})
+        prepared = sorted(
+            {p.parent for p in candidates if p.name == corpus.META and (p.parent / corpus.TRAIN).exists()}
+        )
         for folder in prepared:  # an earlier prepare's output inside the data: its meta.json is not text to learn
             warnings.warn(f"skipping {folder}: a prepared corpus", stacklevel=2)
         for path in candidates:
@@ -101,7 +110,11 @@ def list_sources(paths) -> list[Source]:
             else:
                 warnings.warn(f"skipping {path}: not a UTF-8 text file", stacklevel=2)
     if not found:
-        raise UserError(f"no UTF-8 text files in {', '.join(map(str, paths))}", "give text files or directories: {data=}PATH", "data")
+        raise UserError(
+            f"no UTF-8 text files in {', '.join(map(str, paths))}",
+            "give text files or directories: {data=}PATH",
+            "data",
+        )
     if not any(s.size for s in found):
         raise UserError("every text file given is empty", "give some training text")
     return found
@@ -137,8 +150,10 @@ def _blocks(source: Source, digest=None):
             try:
                 block = carried + decoder.decode(raw, final=not raw)
             except UnicodeDecodeError as error:
-                raise UserError(f"data file {source.path} is not UTF-8 (at byte {position + error.start})",
-                                "convert it, e.g. iconv -t UTF-8 FILE > FILE.utf8, or leave it out") from None
+                raise UserError(
+                    f"data file {source.path} is not UTF-8 (at byte {position + error.start})",
+                    "convert it, e.g. iconv -t UTF-8 FILE > FILE.utf8, or leave it out",
+                ) from None
             position += len(raw)
             end = block.rfind("\n") + 1 if raw else len(block)
             block, carried = (block[:end], block[end:]) if end else (block, "")
@@ -163,7 +178,11 @@ class _Writer:
     def write(self, tokenizer, piece: str):
         ids = tokenizer.encode(piece)
         if len(ids) and ids.max() > np.iinfo(self.dtype).max:
-            raise UserError(f"the vocabulary outgrew {self.dtype.name} while encoding", "prepare with {c_tokenizer=}bpe", "c_tokenizer")
+            raise UserError(
+                f"the vocabulary outgrew {self.dtype.name} while encoding",
+                "prepare with {c_tokenizer=}bpe",
+                "c_tokenizer",
+            )
         self.file.write(ids.astype(self.dtype))  # not tofile: its failure names no reason (a full disk)
         self.tokens += len(ids)
         self.bytes += len(piece.encode("utf-8"))
@@ -174,22 +193,32 @@ def prepare(data, out, overrides=(), quiet: bool = True, log=None) -> dict:
     say = log or (lambda line: None)
     data = [data] if isinstance(data, (str, os.PathLike)) else data  # one path, or a list of them
     if not isinstance(data, (list, tuple)):
-        raise UserError(f"{{data}} must be a path or a list of paths, got {shown(data)}", "for example {data=}['books/']", "data")
+        raise UserError(
+            f"{{data}} must be a path or a list of paths, got {shown(data)}", "for example {data=}['books/']", "data"
+        )
     data = [arguments.given_path(path, "data", "books/") for path in data]
     given = with_overrides({}, overrides)
     config = resolve.config(given)
     options = _tokenizer_options(config)  # a tokenizer that is not installed, or bad options: before any file
     stray = sorted(set(given) - {"c_tokenizer", *options})
     if stray:  # n_ctx, lr, ...: valid config keys, but nothing prepare does depends on them
-        raise UserError(f"prepare takes only c_tokenizer and its options ({', '.join(options) or 'none for ' + config.c_tokenizer}), "
-                        f"not {', '.join(stray)}", "give training keys to train --data DIR")
+        raise UserError(
+            "prepare takes only c_tokenizer and its options "
+            f"({', '.join(options) or 'none for ' + config.c_tokenizer}), "
+            f"not {', '.join(stray)}",
+            "give training keys to train --data DIR",
+        )
     out = arguments.given_path(out, "out", "prepared/")
     if os.path.lexists(out):  # lexists: a dangling link there would make the final rename fail
         raise UserError(f"{{out=}}{out} exists", "give a new directory (prepare never overwrites)", "out")
     sources = list_sources(data)
     total = sum(s.size for s in sources)
     sampled = total > SAMPLE_BYTES
-    trained_on = f"a sample of {SAMPLE_BYTES} bytes in {SAMPLE_BYTES // BLOCK} evenly spaced pieces" if sampled else f"all {total} bytes"
+    trained_on = (
+        f"a sample of {SAMPLE_BYTES} bytes in {SAMPLE_BYTES // BLOCK} evenly spaced pieces"
+        if sampled
+        else f"all {total} bytes"
+    )
     try:
         try:  # before the tokenizer's training: an out that cannot be written is said at once
             temporary = _temporary_beside(out)
@@ -215,8 +244,11 @@ def _move_into_place(temporary: Path, out: Path):
     """Rename the finished temporary to out, unless out appeared while this prepare ran (another
     prepare of the same out finished first): the rename would fail with "Directory not empty", or
     quietly replace an empty directory."""
-    appeared = UserError(f"{{out=}}{out} appeared while this prepare ran (another prepare wrote it?)",
-                         "give a new directory (prepare never overwrites); nothing was written", "out")
+    appeared = UserError(
+        f"{{out=}}{out} appeared while this prepare ran (another prepare wrote it?)",
+        "give a new directory (prepare never overwrites); nothing was written",
+        "out",
+    )
     if os.path.lexists(out):
         raise appeared
     try:
@@ -254,7 +286,10 @@ def _encode(sources, total, tokenizer, folder: Path, sampled: bool, quiet: bool)
     cut = int(batches.TRAIN_FRACTION * total)  # in bytes of the concatenated sources
     writers = {"train": _Writer(folder / corpus.TRAIN, dtype), "val": _Writer(folder / corpus.VAL, dtype)}
     listed, offset = [], 0
-    with contextlib.ExitStack() as stack, tqdm(total=total, disable=quiet, unit="B", unit_scale=True, desc="prepare") as bar:
+    with (
+        contextlib.ExitStack() as stack,
+        tqdm(total=total, disable=quiet, unit="B", unit_scale=True, desc="prepare") as bar,
+    ):
         for writer in writers.values():
             stack.callback(writer.file.close)
         for source in sources:
@@ -277,7 +312,8 @@ def _encode(sources, total, tokenizer, folder: Path, sampled: bool, quiet: bool)
         "tokenizer": tokenizers.to_file(tokenizer),
         "dtype": dtype,
         "splits": {name: {"tokens": w.tokens, "bytes": w.bytes} for name, w in writers.items()},
-        "split_rule": f"sources concatenated in the order listed; the first {batches.TRAIN_FRACTION:.0%} of the bytes train, the rest validate",
+        "split_rule": f"sources concatenated in the order listed; the first {batches.TRAIN_FRACTION:.0%} of "
+        "the bytes train, the rest validate",
         "sources": listed,
     }
     return tokenizer, meta

@@ -4,8 +4,7 @@ from littlebaby.errors import UserError
 from littlebaby.runs.data import load_existing, reread_data
 from littlebaby.runs.load import load_tokenizer
 from littlebaby.runs.setup import check_memory, rebuilt, recipe_config, write_run_files
-from littlebaby.store import checkpoints
-from littlebaby.store import weights
+from littlebaby.store import checkpoints, weights
 from littlebaby.store.report import Report
 from littlebaby.system import atomic
 from littlebaby.text.batches import Epochs
@@ -19,7 +18,9 @@ def resume_run(home, run, overrides, quiet, log) -> RunResult:
     home.check_writable()
     # locked before its checkpoints are read: a trainer beside it could retire the one chosen, and
     # a resume refused for running beside it must not rewrite the run's config first
-    if not home.checkpoints(name).is_dir():  # an older run without checkpoint folders: no lock file made before it is valid
+    if not home.checkpoints(
+        name
+    ).is_dir():  # an older run without checkpoint folders: no lock file made before it is valid
         return _resume_locked(home, name, overrides, quiet, log, locked=False)
     with home.training_lock(name):
         return _resume_locked(home, name, overrides, quiet, log)
@@ -36,19 +37,27 @@ def _resume_locked(home, name, overrides, quiet, log, locked=True) -> RunResult:
         saved = checkpoints.before_checkpoints(home.model(name), home.optimizer(name))
     broken = checkpoints.why_broken(home.checkpoints(name)) if saved is None else None
     if broken:
-        raise UserError(f"run {name} has no intact checkpoint to resume from ({home.checkpoints(name)}, newest {broken})",
-                        "restore one, or finetune the run from its model file")
+        raise UserError(
+            f"run {name} has no intact checkpoint to resume from ({home.checkpoints(name)}, newest {broken})",
+            "restore one, or finetune the run from its model file",
+        )
     if saved is None:
-        raise UserError(f"run {name} has no checkpoint to resume from (in {home.checkpoints(name)})",
-                        "it stopped before its first one; train it again")
+        raise UserError(
+            f"run {name} has no checkpoint to resume from (in {home.checkpoints(name)})",
+            "it stopped before its first one; train it again",
+        )
     model = weights.load_model(saved.model, vocab_size=tokenizer.vocab_size)
     cfg = recipe_config(model.config, overrides)
     data_info = report.trained_on(home.report(name))
-    extended, corpus, _ = load_existing(data_info.source, tokenizer, cfg.n_ctx, lambda _: (reread_data(data_info, name), data_info))
+    extended, corpus, _ = load_existing(
+        data_info.source, tokenizer, cfg.n_ctx, lambda _: (reread_data(data_info, name), data_info)
+    )
     if extended is not tokenizer:  # a report without the text's sha256, and a text that changed since
         new = "".join(extended.token_text(i) for i in range(tokenizer.vocab_size, extended.vocab_size))
-        raise UserError(f"{data_info.source} now holds characters the run's vocabulary lacks: {new[:20]!r}",
-                        "restore it, or finetune the run on it")
+        raise UserError(
+            f"{data_info.source} now holds characters the run's vocabulary lacks: {new[:20]!r}",
+            "restore it, or finetune the run on it",
+        )
     recipe_changed = cfg != model.config  # e.g. max_steps: the run's config file is rewritten
     model = rebuilt(model, cfg) if recipe_changed else model
     check_memory(model, corpus.train)
@@ -57,8 +66,11 @@ def _resume_locked(home, name, overrides, quiet, log, locked=True) -> RunResult:
     session.state = TrainState.from_dict(saved.state or state, f"checkpoint {saved.path}")
     planned = total_steps(Epochs(corpus.train, cfg.n_ctx, cfg.batch_size, cfg.seed).steps_per_epoch, cfg)
     if session.state.step > planned:  # it would train nothing and record a schedule shorter than what it holds
-        raise UserError(f"run {name} has done {session.state.step} steps, more than the {planned} this config plans",
-                        f"resume with {{max_steps=}}{session.state.step} or more", "max_steps")
+        raise UserError(
+            f"run {name} has done {session.state.step} steps, more than the {planned} this config plans",
+            f"resume with {{max_steps=}}{session.state.step} or more",
+            "max_steps",
+        )
     for path in (home.model(name), home.report(name), home.config(name)):  # written after training: refused before it
         atomic.check_replaceable(path)
     if saved.report is not None:

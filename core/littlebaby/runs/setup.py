@@ -39,7 +39,7 @@ def rebuilt(model, cfg):
 
 
 def check_memory(model, train_ids):
-    """Refuse, before any file is written, a batch that cannot fit in memory (the model itself was checked when built)."""
+    """Refuse, before any file is written, a batch that cannot fit in memory (the model was checked when built)."""
     cfg = model.config
     batch = Epochs(train_ids, cfg.n_ctx, cfg.batch_size, cfg.seed).batch_size
     memory.require(sizes.training_needs(model, batch, workers(model, batch)), "training this model")

@@ -1,7 +1,7 @@
 """`train`: a new run from a config and a text (or a prepared directory), or, with resume=RUN, an old one continued.
 
-    run = littlebaby.train(overrides={"max_steps": 200})
-    again = littlebaby.train(resume="last", overrides={"max_steps": 400})
+run = littlebaby.train(overrides={"max_steps": 200})
+again = littlebaby.train(resume="last", overrides={"max_steps": 400})
 """
 
 from littlebaby.configs import find, with_overrides
@@ -15,8 +15,15 @@ from littlebaby.store.report import Report
 from littlebaby.training.session import Run, RunResult, train_session
 
 
-def train(config: str | None = None, data=None, overrides=(), home=".", resume: str | None = None, quiet: bool = True,
-          log=None) -> RunResult:
+def train(
+    config: str | None = None,
+    data=None,
+    overrides=(),
+    home=".",
+    resume: str | None = None,
+    quiet: bool = True,
+    log=None,
+) -> RunResult:
     """Train a new run (or continue one with resume=name) and return its result.
 
     config: a shipped name or a JSON path (None: baby); data: a text file (None: tiny Shakespeare) or a
@@ -25,11 +32,17 @@ def train(config: str | None = None, data=None, overrides=(), home=".", resume: 
     """
     if resume is not None:
         if data is not None:
-            raise UserError("{resume=}RUN continues on the run's own data", "drop {data=}..., or finetune the run on new data",
-                            ("resume", "data"))
+            raise UserError(
+                "{resume=}RUN continues on the run's own data",
+                "drop {data=}..., or finetune the run on new data",
+                ("resume", "data"),
+            )
         if config is not None:  # it would be ignored: the run's architecture is its model's
-            raise UserError("{resume=}RUN continues with the run's own config",
-                            "drop {config=}..., and change recipe keys with {key=}value", ("resume", "config", "key"))
+            raise UserError(
+                "{resume=}RUN continues with the run's own config",
+                "drop {config=}..., and change recipe keys with {key=}value",
+                ("resume", "config", "key"),
+            )
         return resume_run(training_home(home), resume, overrides, quiet, log)
     raw, config_name = find("baby" if config is None else config)
     cfg = resolve.config(with_overrides(raw, overrides))

@@ -28,10 +28,9 @@ from pathlib import Path
 
 import attrs
 
-from littlebaby.store import weights as checkpoint
-from littlebaby.system import atomic
-from littlebaby.system import reading
 from littlebaby.errors import UserError
+from littlebaby.store import weights as checkpoint
+from littlebaby.system import atomic, reading
 
 FORMAT = "littlebaby-checkpoint-1"
 MANIFEST = "manifest.json"
@@ -108,7 +107,14 @@ def write(folder, step: int, model, optimizer, state: dict, report_position: dic
         if pause:
             time.sleep(pause)
         hashes[PARTS[1]] = checkpoint.save_optimizer(temporary / PARTS[1], optimizer, state)
-        manifest = {"format": FORMAT, "run": folder.name, "step": step, "state": state, "report": report_position, "parts": hashes}
+        manifest = {
+            "format": FORMAT,
+            "run": folder.name,
+            "step": step,
+            "state": state,
+            "report": report_position,
+            "parts": hashes,
+        }
         atomic.write_json(temporary / MANIFEST, manifest)
         _sync_folder(temporary)
         os.rename(temporary, final)
@@ -144,7 +150,11 @@ def verify(path: Path) -> Checkpoint:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BrokenCheckpoint("its manifest is not a littlebaby checkpoint manifest")
     step, state, parts = manifest.get("step"), manifest.get("state"), manifest.get("parts")
-    if step != int(STEP_FOLDER.fullmatch(path.name).group(1)) or not isinstance(state, dict) or state.get("step") != step:
+    if (
+        step != int(STEP_FOLDER.fullmatch(path.name).group(1))
+        or not isinstance(state, dict)
+        or state.get("step") != step
+    ):
         raise BrokenCheckpoint(f"its manifest says step {step!r}, its folder {path.name}")
     if manifest.get("run", path.parent.name) != path.parent.name:  # copied over from another run (older ones name none)
         raise BrokenCheckpoint(f"it was saved by run {manifest['run']!r}, not {path.parent.name!r}")
@@ -165,9 +175,12 @@ def verify(path: Path) -> Checkpoint:
 def _position(report) -> bool:
     """Whether report is a report.position (record counts, seconds): resume cuts the report with it."""
     counts = [report.get(key, 0) for key in ("steps", "val")] if isinstance(report, dict) else [None]
-    seconds = [report.get(key, 0.0) for key in ("train_seconds", "wall_seconds")] if isinstance(report, dict) else [None]
+    seconds = (
+        [report.get(key, 0.0) for key in ("train_seconds", "wall_seconds")] if isinstance(report, dict) else [None]
+    )
     return all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts) and all(
-        isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < float("inf") for x in seconds)
+        isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < float("inf") for x in seconds
+    )
 
 
 def newest(folder) -> Checkpoint | None:

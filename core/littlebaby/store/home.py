@@ -93,12 +93,16 @@ class Home:
             path.parent.mkdir(parents=True, exist_ok=True)
             f = open(path, "a")
         except OSError as error:  # a folder or a symlink loop where the lock file goes
-            raise UserError(f"cannot open the lock file {path} ({error.strerror or error})", "remove it; it is recreated") from None
+            raise UserError(
+                f"cannot open the lock file {path} ({error.strerror or error})", "remove it; it is recreated"
+            ) from None
         with f:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise UserError(f"run {run} is being trained by another process", "wait for it to end, or stop it first") from None
+                raise UserError(
+                    f"run {run} is being trained by another process", "wait for it to end, or stop it first"
+                ) from None
             yield
 
     def clean_leftovers(self):
@@ -123,15 +127,23 @@ class Home:
         while not existing.exists():  # the home may not exist yet: its nearest ancestor decides
             existing = existing.parent
         if not existing.is_dir():
-            raise UserError(f"home {path} cannot be created ({existing} is a file)", "pass a directory as {home=}DIR", "home")
+            raise UserError(
+                f"home {path} cannot be created ({existing} is a file)", "pass a directory as {home=}DIR", "home"
+            )
         try:
             with tempfile.TemporaryFile(dir=existing):
                 pass
         except OSError as error:
-            raise UserError(f"home {path} is not writable ({error.strerror})", "pass a writable directory as {home=}DIR", "home") from None
+            raise UserError(
+                f"home {path} is not writable ({error.strerror})", "pass a writable directory as {home=}DIR", "home"
+            ) from None
         for folder in (*FOLDERS, "checkpoints"):  # a file or a symlink loop in a folder's place fails every later write
             if os.path.lexists(path / folder) and not (path / folder).is_dir():
-                raise UserError(f"{path / folder} in the home is not a directory", "move it away, or pass another {home=}DIR", "home")
+                raise UserError(
+                    f"{path / folder} in the home is not a directory",
+                    "move it away, or pass another {home=}DIR",
+                    "home",
+                )
         self.clean_leftovers()
 
     def refuse_broken_link(self):
@@ -143,8 +155,12 @@ class Home:
         try:
             os.stat(path)  # which of the two: a loop is ELOOP
         except OSError as error:
-            problem = "a loop of symbolic links" if error.errno == errno.ELOOP else "a symbolic link to a missing directory"
-            raise UserError(f"home {path} is {problem}", "pass a directory as {home=}DIR, or fix the link", "home") from None
+            problem = (
+                "a loop of symbolic links" if error.errno == errno.ELOOP else "a symbolic link to a missing directory"
+            )
+            raise UserError(
+                f"home {path} is {problem}", "pass a directory as {home=}DIR, or fix the link", "home"
+            ) from None
 
     def runs(self) -> list[str]:
         """Names of the runs in the home, least recently changed first. A run is there once its
@@ -175,7 +191,9 @@ class Home:
         is never `last`.
         """
         if not isinstance(run, str):
-            raise UserError(f"{{run}} must be a run name or 'last', got {shown(run)}", "for example {run=}'last'", "run")
+            raise UserError(
+                f"{{run}} must be a run name or 'last', got {shown(run)}", "for example {run=}'last'", "run"
+            )
         runs = self.runs()
         where = os.path.abspath(self.path)  # not Path.resolve: a home that is a loop of links raises there
         if run == "last":
@@ -190,7 +208,9 @@ class Home:
             return matches[0]
         if len(matches) > 1 and len(run) >= 4:
             some = ", ".join(matches[:3]) + (" ..." if len(matches) > 3 else "")
-            raise UserError(f"{run!r} is the beginning of {len(matches)} runs in {where} ({some})", "give more of the name")
+            raise UserError(
+                f"{run!r} is the beginning of {len(matches)} runs in {where} ({some})", "give more of the name"
+            )
         hint = f"known runs: {', '.join(runs[-3:])}{' ...' if len(runs) > 3 else ''}" if runs else "train one first"
         raise UserError(f"no run {shown(run)} in {where}", f"{hint} (listing the runs shows them all)")
 

@@ -53,19 +53,21 @@ class Report:
     # -- making and saving ---------------------------------------------------------------
     @classmethod
     def new(cls, name: str, config, config_name: str, model, data: Data, base: str | None = None, new_characters=None):
-        report = cls({
-            "guid": name,  # the run name: a uuid4, with _finetuned... for a finetune
-            "base": base,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "littlebaby_version": littlebaby.__version__,
-            "config_name": config_name,
-            "config": to_dict(config),
-            "blocks": plugin_metadata(model),
-            "parameters": int(model.parameters.size),
-            "vocab_size": model.vocab_size,
-            "data": attrs.asdict(data),
-            "environment": environment(),
-        })
+        report = cls(
+            {
+                "guid": name,  # the run name: a uuid4, with _finetuned... for a finetune
+                "base": base,
+                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "littlebaby_version": littlebaby.__version__,
+                "config_name": config_name,
+                "config": to_dict(config),
+                "blocks": plugin_metadata(model),
+                "parameters": int(model.parameters.size),
+                "vocab_size": model.vocab_size,
+                "data": attrs.asdict(data),
+                "environment": environment(),
+            }
+        )
         if new_characters is not None:  # a finetune: the characters its text added to the vocabulary
             report.data["new_characters"] = new_characters
         return report
@@ -79,8 +81,14 @@ class Report:
         """The schedule of the training about to start (again, when resumed), by this process."""
         self.data.setdefault("steps", [])
         self.data.setdefault("val", [])
-        self.data.update(total_steps=total_steps, steps_per_epoch=steps_per_epoch, batch_size=batch_size, status="running",
-                         writer={"pid": os.getpid(), "host": socket.gethostname()}, world=world)
+        self.data.update(
+            total_steps=total_steps,
+            steps_per_epoch=steps_per_epoch,
+            batch_size=batch_size,
+            status="running",
+            writer={"pid": os.getpid(), "host": socket.gethostname()},
+            world=world,
+        )
         for key in ("stop_signal", "diverged_at"):  # of an earlier session: this one has neither stopped nor diverged
             self.data.pop(key, None)
 
@@ -105,7 +113,9 @@ class Report:
         self.data["wall_seconds"] = round(self.data.get("wall_seconds", 0.0) + seconds, 3)
 
     def progress(self, status: str, steps_done: int, tokens_per_second, peak_memory_mb: float, allreduce_seconds=None):
-        self.data.update(status=status, steps_done=steps_done, tokens_per_second=tokens_per_second, peak_memory_mb=peak_memory_mb)
+        self.data.update(
+            status=status, steps_done=steps_done, tokens_per_second=tokens_per_second, peak_memory_mb=peak_memory_mb
+        )
         if allreduce_seconds is not None:
             self.data["world"]["allreduce_seconds_per_step"] = round(allreduce_seconds, 6)
 
@@ -122,8 +132,12 @@ class Report:
     # -- resuming ----------------------------------------------------------------------------
     def position(self) -> dict:
         """Where the report stands, saved with each checkpoint: resuming from it forgets what came later."""
-        return {"steps": len(self.data["steps"]), "val": len(self.data["val"]), "train_seconds": self.train_seconds,
-                "wall_seconds": self.data.get("wall_seconds", 0.0)}
+        return {
+            "steps": len(self.data["steps"]),
+            "val": len(self.data["val"]),
+            "train_seconds": self.train_seconds,
+            "wall_seconds": self.data.get("wall_seconds", 0.0),
+        }
 
     def rewind(self, saved: dict, step: int):
         """The report as it was at a checkpoint of `step`: later step and val records were not kept by it."""
@@ -134,7 +148,9 @@ class Report:
             data.pop(key, None)
         for record in data["val"]:
             self._keep_if_best(record)
-        data.update(train_seconds=saved.get("train_seconds", 0.0), wall_seconds=saved.get("wall_seconds", 0.0), steps_done=step)
+        data.update(
+            train_seconds=saved.get("train_seconds", 0.0), wall_seconds=saved.get("wall_seconds", 0.0), steps_done=step
+        )
 
     def resumed(self, config, step: int):
         """A resume from `step`, possibly with a changed recipe (e.g. max_steps)."""
@@ -160,10 +176,18 @@ class Report:
         data = self.data.get("data")
         try:
             counts = {key: data.get(key) for key in ("train_tokens", "val_tokens", "val_bytes", "val_bytes_per_token")}
-            return Data(str(data["source"]), data.get("shipped"), int(data["characters"]), data.get("sha256"),
-                        data.get("rereadable", True) is not False, **counts)
+            return Data(
+                str(data["source"]),
+                data.get("shipped"),
+                int(data["characters"]),
+                data.get("sha256"),
+                data.get("rereadable", True) is not False,
+                **counts,
+            )
         except (TypeError, KeyError, ValueError, AttributeError):
-            raise UserError(f"report file {path} does not record the run's data", "finetune the run on its data instead") from None
+            raise UserError(
+                f"report file {path} does not record the run's data", "finetune the run on its data instead"
+            ) from None
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -184,9 +208,19 @@ class Report:
 
     def summary(self) -> Summary:
         data, world = self.data, self.world
-        return Summary(data["status"], data["parameters"], data.get("steps_done", 0), data.get("total_steps", 0),
-                       data.get("best_val_loss"), data.get("best_val_step"), self.train_seconds, data.get("tokens_per_second") or 0.0,
-                       data.get("best_val_bpb"), world.get("allreduce_seconds_per_step"), world.get("processes", 1))
+        return Summary(
+            data["status"],
+            data["parameters"],
+            data.get("steps_done", 0),
+            data.get("total_steps", 0),
+            data.get("best_val_loss"),
+            data.get("best_val_step"),
+            self.train_seconds,
+            data.get("tokens_per_second") or 0.0,
+            data.get("best_val_bpb"),
+            world.get("allreduce_seconds_per_step"),
+            world.get("processes", 1),
+        )
 
     def curves(self) -> tuple[list, list, int]:
         """(step records, val records, tokens per step) for the training figure."""
@@ -212,7 +246,9 @@ class Report:
             raise UserError(f"report file {path} is not a littlebaby report ({problem})", "restore or regenerate it")
         owner = data.get("guid")
         if run is not None and isinstance(owner, str) and owner != run:  # copied or swapped between runs
-            raise UserError(f"report file {path} is the report of run {shown(owner)}, not of {run}", "restore this run's own report")
+            raise UserError(
+                f"report file {path} is the report of run {shown(owner)}, not of {run}", "restore this run's own report"
+            )
         return cls(data)
 
     def listed(self) -> dict:
@@ -220,8 +256,12 @@ class Report:
         data = self.data
         config = value_of(data, "config", dict, {})
         status = value_of(data, "status", str)
-        seconds = [s for r in value_of(data, "steps", list, []) if isinstance(r, dict)
-                   if isinstance(s := r.get("seconds"), (int, float))]
+        seconds = [
+            s
+            for r in value_of(data, "steps", list, [])
+            if isinstance(r, dict)
+            if isinstance(s := r.get("seconds"), (int, float))
+        ]
         return {
             "created": value_of(data, "created", str, ""),
             "config_name": value_of(data, "config_name", str),
@@ -232,7 +272,10 @@ class Report:
             "parameters": value_of(data, "parameters", int, None),
             "steps_done": value_of(data, "steps_done", int, None),
             "step_seconds": seconds,
-            **{key: value_of(data, key, (int, float), None) for key in ("best_val_loss", "best_val_bpb", "train_seconds")},
+            **{
+                key: value_of(data, key, (int, float), None)
+                for key in ("best_val_loss", "best_val_bpb", "train_seconds")
+            },
         }
 
 
@@ -244,8 +287,10 @@ def read_limit() -> int:
 def _numbers(record, keys, nulls: bool = False) -> bool:
     """A JSON object with a number under each key (`keys`: all of its own when None), or with
     `nulls` a null too (a group statistic that overflowed, step_record)."""
-    return isinstance(record, dict) and all((nulls and k in record and record[k] is None)
-                                            or value_of(record, k, (int, float), None) is not None for k in keys or record)
+    return isinstance(record, dict) and all(
+        (nulls and k in record and record[k] is None) or value_of(record, k, (int, float), None) is not None
+        for k in keys or record
+    )
 
 
 def _problem(report) -> str | None:

@@ -20,20 +20,22 @@ import safetensors
 import safetensors.numpy
 
 import littlebaby
-from littlebaby.errors import describe_bytes
 from littlebaby.config import to_dict
-from littlebaby.system import reading
-from littlebaby.errors import UserError
-from littlebaby.system.atomic import write_bytes
+from littlebaby.errors import UserError, describe_bytes
 from littlebaby.plugins import resolve
+from littlebaby.system import reading
+from littlebaby.system.atomic import write_bytes
 
 FORMAT = "littlebaby-model-1"
 
 
 def plugin_metadata(model) -> dict:
     """kind -> {name, distribution, version} of the blocks the model is built from."""
-    return {kind: {"name": e.name, "distribution": e.distribution, "version": e.version}
-            for kind, e in model.config.selected.items() if kind != "tokenizer"}
+    return {
+        kind: {"name": e.name, "distribution": e.distribution, "version": e.version}
+        for kind, e in model.config.selected.items()
+        if kind != "tokenizer"
+    }
 
 
 def save_model(path, model) -> str:
@@ -69,13 +71,17 @@ def _opened(path, what: str):
         with open(path, "rb") as f:  # the header's length, capped before safetensors reads the header
             length = int.from_bytes(f.read(8), "little")
         if length > reading.JSON_LIMIT:
-            raise UserError(f"{what} file {path} declares a header of {describe_bytes(length)}, more than any littlebaby writes",
-                            "retrain, or restore the file")
+            raise UserError(
+                f"{what} file {path} declares a header of {describe_bytes(length)}, more than any littlebaby writes",
+                "retrain, or restore the file",
+            )
         with safetensors.safe_open(str(path), framework="np") as handle:
             yield handle
     except (safetensors.SafetensorError, OSError) as error:
         reason = " ".join(str(error).split())  # safetensors quotes the header, whose strings may hold newlines
-        raise UserError(f"{what} file {path} is corrupt or truncated ({reason})", "retrain, or restore the file") from None
+        raise UserError(
+            f"{what} file {path} is corrupt or truncated ({reason})", "retrain, or restore the file"
+        ) from None
 
 
 def _header(handle) -> dict:
@@ -95,19 +101,31 @@ def check_tensors(found: dict, expected: dict, source: str):
     if missing or extra:
         details = "; ".join(
             part
-            for part in (f"missing {', '.join(missing[:3])}" if missing else "", f"unexpected {', '.join(extra[:3])}" if extra else "")
+            for part in (
+                f"missing {', '.join(missing[:3])}" if missing else "",
+                f"unexpected {', '.join(extra[:3])}" if extra else "",
+            )
             if part
         )
-        raise UserError(f"{source} does not fit the model its config describes ({details})", "retrain, or restore the file")
+        raise UserError(
+            f"{source} does not fit the model its config describes ({details})", "retrain, or restore the file"
+        )
     for name, (dtype, shape) in expected.items():
         if found[name][1] != shape:
-            raise UserError(f"{source}: tensor {name} has shape {found[name][1]}, the config needs {shape}", "retrain, or restore the file")
+            raise UserError(
+                f"{source}: tensor {name} has shape {found[name][1]}, the config needs {shape}",
+                "retrain, or restore the file",
+            )
         if found[name][0] != dtype:
-            raise UserError(f"{source}: tensor {name} is {found[name][0]}, the config needs {dtype}", "retrain, or restore the file")
+            raise UserError(
+                f"{source}: tensor {name} is {found[name][0]}, the config needs {dtype}", "retrain, or restore the file"
+            )
 
 
 def _described(arrays: dict) -> dict:
-    return {name: (DTYPE_NAMES.get(value.dtype, str(value.dtype)), tuple(value.shape)) for name, value in arrays.items()}
+    return {
+        name: (DTYPE_NAMES.get(value.dtype, str(value.dtype)), tuple(value.shape)) for name, value in arrays.items()
+    }
 
 
 def _metadata_json(metadata: dict, key: str, path, what: str):
@@ -126,11 +144,17 @@ def load_model(path, vocab_size: int | None = None):
     with _opened(path, "model") as handle:
         metadata = handle.metadata() or {}
         if metadata.get("format") != FORMAT or "config" not in metadata:
-            raise UserError(f"model file {path} has no littlebaby metadata", "is it a littlebaby model? import original models with import-original")
+            raise UserError(
+                f"model file {path} has no littlebaby metadata",
+                "is it a littlebaby model? import original models with import-original",
+            )
         config = resolve.config(_metadata_json(metadata, "config", path, "model"))
         saved_vocab = _metadata_json(metadata, "vocab_size", path, "model")
         if isinstance(saved_vocab, bool) or not isinstance(saved_vocab, int) or saved_vocab < 1:
-            raise UserError(f"model file {path} gives vocab_size {saved_vocab!r}, not a positive integer", "retrain, or restore the file")
+            raise UserError(
+                f"model file {path} gives vocab_size {saved_vocab!r}, not a positive integer",
+                "retrain, or restore the file",
+            )
         if vocab_size is not None and vocab_size != saved_vocab:
             raise UserError(
                 f"the tokenizer has {vocab_size} characters but model file {path} was saved for {saved_vocab}",
@@ -157,7 +181,9 @@ def copy_tensors(model, tensors: dict, source: str):
 def save_optimizer(path, optimizer, state: dict) -> str:
     """AdamW's arrays, plus `state` (JSON-able: step, epoch, rng states) in the metadata; returns
     the sha256 of the bytes written, as save_model."""
-    return _write(path, safetensors.numpy.save(optimizer.state(), metadata={"format": FORMAT, "state": json.dumps(state)}))
+    return _write(
+        path, safetensors.numpy.save(optimizer.state(), metadata={"format": FORMAT, "state": json.dumps(state)})
+    )
 
 
 def load_optimizer(path, optimizer) -> dict:

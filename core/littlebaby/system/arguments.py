@@ -20,12 +20,17 @@ def given_path(value, name: str, example: str) -> Path:
     if "\x00" in os.fspath(value):  # every system call refuses it, with a ValueError
         raise UserError(f"{key} {shown(os.fspath(value))} holds a NUL character, which no path can", example, name)
     path = Path(value)
-    if os.fspath(path) != os.fspath(value):  # pathlib drops a trailing '/' or '/.', which the system reads as "a directory"
+    if os.fspath(path) != os.fspath(
+        value
+    ):  # pathlib drops a trailing '/' or '/.', which the system reads as "a directory"
         try:
             os.stat(value)
         except NotADirectoryError:
-            raise UserError(f"{{{name}=}}{os.fspath(value)} ends as a directory's path does, but {path} is not a directory",
-                            f"give {path} to mean the file, or a directory", name) from None
+            raise UserError(
+                f"{{{name}=}}{os.fspath(value)} ends as a directory's path does, but {path} is not a directory",
+                f"give {path} to mean the file, or a directory",
+                name,
+            ) from None
         except OSError:  # missing, a loop, too long: whoever reads or writes the path says so
             pass
     return path

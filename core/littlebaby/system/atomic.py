@@ -22,7 +22,11 @@ class WriteError(UserError):
 
     def __init__(self, path, error: OSError, kept: str = "any earlier version of the file is unchanged"):
         self.path, self.reason = path, error.strerror or str(error) or type(error).__name__
-        fix = "free some disk space" if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "choose a writable path"
+        fix = (
+            "free some disk space"
+            if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+            else "choose a writable path"
+        )
         super().__init__(f"cannot write {path} ({self.reason})", f"{fix}; {kept}")
 
 

@@ -18,9 +18,24 @@ import os
 
 import numpy as np
 
-_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads64_", "openblas_set_num_threads")
-_GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads", "openblas_get_num_threads64_", "openblas_get_num_threads")
-_CORENAMES = ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename64_", "openblas_get_corename")
+_SETTERS = (
+    "scipy_openblas_set_num_threads64_",
+    "scipy_openblas_set_num_threads",
+    "openblas_set_num_threads64_",
+    "openblas_set_num_threads",
+)
+_GETTERS = (
+    "scipy_openblas_get_num_threads64_",
+    "scipy_openblas_get_num_threads",
+    "openblas_get_num_threads64_",
+    "openblas_get_num_threads",
+)
+_CORENAMES = (
+    "scipy_openblas_get_corename64_",
+    "scipy_openblas_get_corename",
+    "openblas_get_corename64_",
+    "openblas_get_corename",
+)
 
 
 def _find_library():
@@ -34,7 +49,10 @@ def _find_library():
             library = ctypes.CDLL(path)
         except OSError:
             continue
-        found = [next((getattr(library, n) for n in names if hasattr(library, n)), None) for names in (_SETTERS, _GETTERS, _CORENAMES)]
+        found = [
+            next((getattr(library, n) for n in names if hasattr(library, n)), None)
+            for names in (_SETTERS, _GETTERS, _CORENAMES)
+        ]
         if found[0] is not None and found[1] is not None:
             found[0].argtypes, found[0].restype, found[1].restype = [ctypes.c_int], None, ctypes.c_int
             if found[2] is not None:

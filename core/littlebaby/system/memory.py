@@ -9,9 +9,7 @@ MemAvailable from /proc/meminfo, capped by a cgroup v2 limit; where neither can 
 import os
 from pathlib import Path
 
-from littlebaby.errors import describe_bytes
-from littlebaby.errors import UserError
-
+from littlebaby.errors import UserError, describe_bytes
 
 DATA_LIMIT = 4 << 30  # bytes of training text read into memory, at most
 BYTES_PER_CHARACTER = 10  # text in memory: the file's bytes, the str, and an int64 id per character
@@ -62,7 +60,9 @@ def _reclaimable(cgroup: Path) -> int:
 JSON_BYTES_PER_BYTE = 24
 
 
-JSON_FIX = f"parsing JSON takes up to {JSON_BYTES_PER_BYTE} times its size in memory; free some, or use a larger machine"
+JSON_FIX = (
+    f"parsing JSON takes up to {JSON_BYTES_PER_BYTE} times its size in memory; free some, or use a larger machine"
+)
 
 
 def json_limit(cap: int = DATA_LIMIT) -> int:
@@ -79,7 +79,7 @@ def data_limit() -> int:
 
 
 def require(parts: list, what: str):
-    """A one-line UserError when the parts (what, bytes, the keys that shrink it) need more than the available memory."""
+    """A one-line UserError when the parts (what, bytes, the keys that shrink it) need more than is available."""
     room = available()
     needed = sum(part[1] for part in parts)
     if room is None or needed <= room:
@@ -87,5 +87,9 @@ def require(parts: list, what: str):
     keys = max(parts, key=lambda part: part[1])[2]  # the settings that shrink the largest part
     lower = ", ".join("{" + key + "}" for key in keys[:-1]) + (" or " if len(keys) > 1 else "") + "{" + keys[-1] + "}"
     details = "; ".join(f"{name}: {describe_bytes(value)}" for name, value, _ in parts)
-    raise UserError(f"{what} needs about {describe_bytes(needed)} of memory ({details}), "
-                    f"but this machine has {describe_bytes(room)} available", f"lower {lower}", keys)
+    raise UserError(
+        f"{what} needs about {describe_bytes(needed)} of memory ({details}), "
+        f"but this machine has {describe_bytes(room)} available",
+        f"lower {lower}",
+        keys,
+    )

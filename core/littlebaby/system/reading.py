@@ -107,7 +107,10 @@ def read_bytes(path, what: str, limit: int, fix: str = "is it the right file?", 
     if total > limit:
         raise _too_large(what, path, total, limit, fix)
     if pipe and not total:
-        raise UserError(f"{what} {path} is a FIFO with no writer (or one that wrote nothing)", "start its writer first, or give a file")
+        raise UserError(
+            f"{what} {path} is a FIFO with no writer (or one that wrote nothing)",
+            "start its writer first, or give a file",
+        )
     return b"".join(chunks)
 
 
@@ -152,10 +155,16 @@ def loads(text: str | bytes, what: str, unique_keys: bool = False):
     """Parse strict JSON (no NaN, Infinity, overflowing numbers; with unique_keys, no key twice in
     an object), or a one-line UserError naming `what`."""
     try:
-        return json.loads(text, parse_float=_finite, parse_constant=_refuse_constant,
-                          object_pairs_hook=_unique_keys if unique_keys else None)
+        return json.loads(
+            text,
+            parse_float=_finite,
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_unique_keys if unique_keys else None,
+        )
     except RecursionError:
-        raise UserError(f"{what} is nested too deeply to be a JSON file littlebaby writes", "is it the right file?") from None
+        raise UserError(
+            f"{what} is nested too deeply to be a JSON file littlebaby writes", "is it the right file?"
+        ) from None
     except UnicodeDecodeError as error:
         raise UserError(f"{what} is not UTF-8 text (byte offset {error.start})", "is it the right file?") from None
     except ValueError as error:  # JSONDecodeError is a ValueError

@@ -18,9 +18,9 @@ import attrs
 import numpy as np
 
 from littlebaby.nn.block import Block
-from littlebaby.nn.kv_cache import KVCache
 from littlebaby.nn.generation import window_logits
 from littlebaby.nn.gpt import GPT
+from littlebaby.nn.kv_cache import KVCache
 from littlebaby.testing.build import build_block, set_training, tiny_config
 
 
@@ -70,12 +70,25 @@ class CacheReport:
         where = "the refill" if refill else "the step"
         return (
             f"cache check {verdict}: worst relative error {error:.2e} at {where} ending at token {stop} "
-            f"(tolerance {self.tol:.0e}, {len(self.errors)} cached forwards, {self.policy} policy, {self.refills} refills, cache {self.nbytes} bytes)"
+            f"(tolerance {self.tol:.0e}, {len(self.errors)} cached forwards, {self.policy} policy, "
+            f"{self.refills} refills, cache {self.nbytes} bytes)"
         )
 
 
-def check_cache(target, config=None, *, kind="attention", registry=None, steps=None, prompt=3, batch=2,
-                seed=0, tol=None, raise_on_failure=True, policy=None) -> CacheReport:
+def check_cache(
+    target,
+    config=None,
+    *,
+    kind="attention",
+    registry=None,
+    steps=None,
+    prompt=3,
+    batch=2,
+    seed=0,
+    tol=None,
+    raise_on_failure=True,
+    policy=None,
+) -> CacheReport:
     """Cached step-by-step outputs against full forwards, past n_ctx; returns a CacheReport.
 
     target: a GPT (random token ids are fed), a block instance, or a block

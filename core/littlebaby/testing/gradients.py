@@ -61,7 +61,10 @@ class GradientReport:
     def __str__(self):
         name, error = self.worst
         verdict = "ok" if self.ok else "FAILED"
-        return f"gradient check {verdict}: worst relative error {error:.2e} in {name} (tolerance {self.tol:.0e}, {len(self.errors)} tensors)"
+        return (
+            f"gradient check {verdict}: worst relative error {error:.2e} in {name} "
+            f"(tolerance {self.tol:.0e}, {len(self.errors)} tensors)"
+        )
 
 
 def _reseed(block, seed):

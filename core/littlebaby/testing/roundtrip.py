@@ -13,8 +13,7 @@ from safetensors.numpy import load, save
 
 from littlebaby.nn.block import Block
 from littlebaby.nn.gpt import GPT
-from littlebaby.testing.build import build_block, set_training, tiny_config
-from littlebaby.testing.build import randomize
+from littlebaby.testing.build import build_block, randomize, set_training, tiny_config
 
 
 def load_named(parameters, tensors: dict):
@@ -25,7 +24,9 @@ def load_named(parameters, tensors: dict):
         raise AssertionError(f"saved and declared parameters differ: missing {missing}, unexpected {extra}")
     for name, value in parameters.named().items():
         if tensors[name].shape != value.shape or tensors[name].dtype != value.dtype:
-            raise AssertionError(f"{name}: saved {tensors[name].dtype}{tensors[name].shape}, declared {value.dtype}{value.shape}")
+            raise AssertionError(
+                f"{name}: saved {tensors[name].dtype}{tensors[name].shape}, declared {value.dtype}{value.shape}"
+            )
         value[...] = tensors[name]
 
 
@@ -61,5 +62,7 @@ def check_roundtrip(target, config=None, *, kind="attention", registry=None, see
     load_named(second.parameters, load(blob))
     expected, got = run(first), run(second)
     if not np.array_equal(expected, got):
-        raise AssertionError(f"outputs differ after save and load: max |difference| {np.max(np.abs(expected - got)):.3e}")
+        raise AssertionError(
+            f"outputs differ after save and load: max |difference| {np.max(np.abs(expected - got)):.3e}"
+        )
     return len(blob)

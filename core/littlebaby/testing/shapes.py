@@ -56,5 +56,8 @@ def check_shapes(block, *, kind="attention", registry=None, options=None, cases=
         if not (np.all(np.isfinite(y)) and np.all(np.isfinite(dx)) and np.all(np.isfinite(instance.grad))):
             problems.append("non-finite values")
         if problems:
-            raise AssertionError(f"{kind} block {block if isinstance(block, str) else block.__name__} at {name} ({changes or 'tiny config'}, batch {batch}): {'; '.join(problems)}")
+            raise AssertionError(
+                f"{kind} block {block if isinstance(block, str) else block.__name__} at {name} "
+                f"({changes or 'tiny config'}, batch {batch}): {'; '.join(problems)}"
+            )
     return [case[0] for case in cases]

@@ -19,10 +19,10 @@ import functools
 
 import attrs
 
-from littlebaby.nn.block import Block
 from littlebaby.config import BLOCK_KEYS, block_options
 from littlebaby.errors import UserError
 from littlebaby.look.inspection import closed_form
+from littlebaby.nn.block import Block
 from littlebaby.testing.build import build_block, check_sizes, registry_with, set_training, tiny_config, tiny_model
 from littlebaby.testing.cache import check_cache
 from littlebaby.testing.gradients import check_gradients, check_model_gradients
@@ -96,7 +96,9 @@ def block_suite(kind: str, name: str, *, plugin=None, options=None, sizes=None, 
             if cls.parameter_formula(model.config, block_options(model.config, cls)) is None:
                 pytest.skip(f"{name} states no parameter_formula (inspect leaves the total unchecked)")
             text, count = closed_form(model)
-            assert count == model.parameters.size, f"closed form {text} = {count:,}, allocated {model.parameters.size:,}"
+            assert count == model.parameters.size, (
+                f"closed form {text} = {count:,}, allocated {model.parameters.size:,}"
+            )
 
         def test_roundtrip(self):
             check_roundtrip(name, tiny_config(registry(), **selected), kind=kind, registry=registry())

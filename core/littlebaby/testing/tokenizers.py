@@ -20,9 +20,9 @@ import attrs
 import numpy as np
 
 from littlebaby.errors import UserError
+from littlebaby.plugins import resolve
 from littlebaby.testing.build import registry_with, tiny_config
 from littlebaby.text.source import shipped_text
-from littlebaby.plugins import resolve
 from littlebaby.text.tokenizer import Tokenizer, to_file, train
 
 # what every tokenizer is trained on in the suite: English, then scripts and symbols of several widths
@@ -76,7 +76,8 @@ def check_stream(tokenizer: Tokenizer, text: str):
 def tokenizer_suite(name: str, *, plugin=None, options=None):
     """A pytest test class for the tokenizer registered as `name` (plugin, options: as block_suite)."""
     import pytest  # only test code needs pytest and hypothesis
-    from hypothesis import HealthCheck, given, settings, strategies as st
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
 
     slow = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

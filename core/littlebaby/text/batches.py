@@ -89,7 +89,10 @@ class Epochs:
             block = int(blocks[rank])
             if self._block != (epoch, block):
                 size = min(SHUFFLE_BLOCK, self.windows_per_epoch - block * SHUFFLE_BLOCK)
-                self._block, self._inside = (epoch, block), np.random.default_rng([self.seed, epoch, block]).permutation(size)
+                self._block, self._inside = (
+                    (epoch, block),
+                    np.random.default_rng([self.seed, epoch, block]).permutation(size),
+                )
             here = ranks == rank
             starts[here] = offset + (block * SHUFFLE_BLOCK + self._inside[positions[here] % SHUFFLE_BLOCK]) * self.n_ctx
         return starts

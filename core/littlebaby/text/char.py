@@ -24,7 +24,9 @@ class CharTokenizer(Tokenizer):
         self.vocab = list(vocab)
         self.ids = {char: i for i, char in enumerate(self.vocab)}
         if len(self.ids) != len(self.vocab):
-            raise UserError("the tokenizer's vocabulary lists a character twice", "fix or regenerate the tokenizer file")
+            raise UserError(
+                "the tokenizer's vocabulary lists a character twice", "fix or regenerate the tokenizer file"
+            )
         # encode looks ids up by code point in one table (-1: not in the vocabulary) rather than a
         # dict per character; the table is as long as the largest code point, at most 1.1 M entries
         codes = np.array([ord(c) for c in self.vocab], dtype=np.int64)

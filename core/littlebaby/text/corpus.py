@@ -63,8 +63,12 @@ class Mapped:
         if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
             mapping.madvise(mmap.MADV_DONTNEED)  # a read-only file map: the pages stay in the page cache
         if self.vocab_size is not None and values.size and values.max() >= self.vocab_size:
-            raise UserError(f"prepared data file {self.path} holds token id {int(values.max())}, but its tokenizer has "
-                            f"{self.vocab_size} tokens", PREPARE_AGAIN, PREPARE_KEYS)
+            raise UserError(
+                f"prepared data file {self.path} holds token id {int(values.max())}, but its tokenizer has "
+                f"{self.vocab_size} tokens",
+                PREPARE_AGAIN,
+                PREPARE_KEYS,
+            )
         return values
 
     def __iter__(self):
@@ -83,8 +87,12 @@ class Corpus:
 
     def counts(self) -> dict:
         """What the report keeps about the ids (report.Data)."""
-        return {"train_tokens": len(self.train), "val_tokens": len(self.val),
-                "val_bytes": self.val_bytes, "val_bytes_per_token": round(self.val_bytes / len(self.val), 6)}
+        return {
+            "train_tokens": len(self.train),
+            "val_tokens": len(self.val),
+            "val_bytes": self.val_bytes,
+            "val_bytes_per_token": round(self.val_bytes / len(self.val), 6),
+        }
 
 
 def bits_per_byte(loss: float, bytes_per_token: float) -> float:
@@ -127,7 +135,11 @@ def read_meta(directory) -> dict:
     if not os.path.lexists(path):  # a directory or a dangling link in its place is named as such below
         files = [p for p in directory.iterdir()] if directory.is_dir() else []
         problem = "is an empty directory" if not files else f"has no {META}, so it is not a prepared corpus"
-        raise UserError(f"data directory {directory} {problem}", f"prepare it first: prepare {{data=}}{directory} {{out=}}PREPARED", ("data", "out"))
+        raise UserError(
+            f"data directory {directory} {problem}",
+            f"prepare it first: prepare {{data=}}{directory} {{out=}}PREPARED",
+            ("data", "out"),
+        )
     meta = _checked(lambda: reading.read_json(path, "prepared data file"))
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else None
@@ -145,12 +157,19 @@ def open_split(directory, meta: dict, split: str, vocab_size: int | None = None)
         name, tokens = meta["dtype"], int(meta["splits"][split]["tokens"])
     except (KeyError, TypeError, ValueError) as error:
         raise _bad(directory, f"{META} lacks a valid dtype or token count ({error})") from None
-    if name not in ("uint16", "uint32"):  # by name: numpy calls '>u2' (big-endian) uint16 too, and reads it byte-swapped
+    if name not in (
+        "uint16",
+        "uint32",
+    ):  # by name: numpy calls '>u2' (big-endian) uint16 too, and reads it byte-swapped
         raise _bad(directory, f"{META} gives dtype {shown(name)}, not uint16 or uint32")
     dtype = np.dtype(name)
     size = _checked(lambda: reading.size_of(path, "prepared data file"))
     if size != tokens * dtype.itemsize:
-        raise _bad(directory, f"{path.name} has {size} bytes, but {META} says {tokens} {dtype.name} tokens ({tokens * dtype.itemsize} bytes)")
+        raise _bad(
+            directory,
+            f"{path.name} has {size} bytes, but {META} says {tokens} {dtype.name} tokens "
+            f"({tokens * dtype.itemsize} bytes)",
+        )
     if tokens == 0:
         return np.zeros(0, dtype)  # an empty file cannot be mapped
     mapped = Mapped(path, dtype, tokens, vocab_size)
@@ -160,7 +179,7 @@ def open_split(directory, meta: dict, split: str, vocab_size: int | None = None)
 
 
 def open_prepared(directory, meta: dict, tokenizer, n_ctx: int) -> Corpus:
-    """The Corpus of a prepared directory (its meta and the tokenizer meta records); every check comes before training."""
+    """The Corpus of a prepared directory (its meta, and the tokenizer meta records); all checked before training."""
     train, val = (open_split(directory, meta, split, tokenizer.vocab_size) for split in ("train", "val"))
     if tokenizer.vocab_size > np.iinfo(np.dtype(meta["dtype"])).max + 1:
         raise _bad(directory, f"its tokenizer has {tokenizer.vocab_size} tokens, more than {train.dtype.name} holds")
@@ -172,5 +191,7 @@ def open_prepared(directory, meta: dict, tokenizer, n_ctx: int) -> Corpus:
             "n_ctx",
         )
     given = meta["splits"]["val"].get("bytes")  # counted again when absent (or not a count)
-    val_bytes = given if isinstance(given, int) and not isinstance(given, bool) and given > 0 else count_bytes(tokenizer, val)
+    val_bytes = (
+        given if isinstance(given, int) and not isinstance(given, bool) and given > 0 else count_bytes(tokenizer, val)
+    )
     return Corpus(train, val, str(Path(directory).resolve()), val_bytes)

@@ -12,7 +12,6 @@ import numpy as np
 
 from littlebaby.system import threads
 
-
 # Below this many parameters a thread's hand-off costs more than the share of the update it takes.
 PIECE_MIN = 1 << 16
 

@@ -24,9 +24,9 @@ import warnings
 
 import numpy as np
 
+from littlebaby.errors import UserError
 from littlebaby.system import blas
 from littlebaby.system.threads import cores
-from littlebaby.errors import UserError
 
 # (size, rank) variables that launchers set in each process they start
 LAUNCHER_VARIABLES = (
@@ -148,11 +148,15 @@ class MPIWorld(Solo):
         if first == self.size:
             return
         # its parts, not its text: the rank that prints it spells the keys it names as flags or as Python
-        parts = {"problem": error.raw_problem, "fix": error.raw_fix, "keys": list(error.keys)} if self.rank == first else {}
+        parts = (
+            {"problem": error.raw_problem, "fix": error.raw_fix, "keys": list(error.keys)} if self.rank == first else {}
+        )
         message = json.dumps(parts).encode()
         length = np.array([len(message)], dtype=np.int64)
         self.comm.Bcast(length, root=first)
-        text = np.frombuffer(message, dtype=np.uint8).copy() if self.rank == first else np.empty(int(length[0]), np.uint8)
+        text = (
+            np.frombuffer(message, dtype=np.uint8).copy() if self.rank == first else np.empty(int(length[0]), np.uint8)
+        )
         self.comm.Bcast(text, root=first)
         parts = json.loads(text.tobytes().decode(errors="replace"))
         raise SharedError(parts["problem"], parts["fix"], parts["keys"])

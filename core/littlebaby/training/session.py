@@ -1,21 +1,9 @@
-"""One training session of a run: the trainer, its signals, its checkpoints, the final save and sample.
+"""One training session of a run: the trainer under signal handlers, its saves in order, the final sample.
 
-runs.py prepares a `Run` (new, resumed or finetuned) and hands it here. What
-is saved when:
-
-- the report, at the start, after each eval, at least every 30 s, and before
-  each checkpoint (so it always holds at least the checkpoint's steps);
-- a checkpoint (checkpoints.py) every `checkpoint_interval` steps, and at the
-  end or at a stop;
-- models/model_<run>.safetensors at the end or at a stop, after the last
-  checkpoint; then the report's final status, then (finished runs) a sample.
-
-Signals (stopping.py) stop the run after the current step; the run returns
-status "interrupted" with the signal in `stop_signal`. A loss that is not a
-number stops it with a one-line error and the last good checkpoint kept.
-
-Over MPI (distributed.py) every process runs the session; rank 0 alone prints
-and saves, the others train beside it and write no file.
+runs/ prepares a `Run` (new, resumed or finetuned) and hands it here. The report is saved at the start,
+after each eval, at least every 30 s and before each checkpoint; a checkpoint every `checkpoint_interval`
+steps and at the end or a stop; then the model file, the report's final status and (finished runs) a
+sample. Over MPI every process runs the session; rank 0 alone prints and saves.
 """
 
 import contextlib
@@ -26,19 +14,19 @@ import attrs
 import numpy as np
 
 from littlebaby import config as configs
-from littlebaby.store import weights as checkpoint
-from littlebaby.store import checkpoints
-from littlebaby.training import distributed
-from littlebaby.store import home as files
-from littlebaby.system import atomic
-from littlebaby.store.report import Report
-from littlebaby.text import batches as text
 from littlebaby.errors import UserError
 from littlebaby.nn.generation import generate as generate_ids
+from littlebaby.store import checkpoints
+from littlebaby.store import home as files
+from littlebaby.store import weights as checkpoint
+from littlebaby.store.report import Report
+from littlebaby.system import atomic
+from littlebaby.text import batches as text
+from littlebaby.text.tokenizer import Tokenizer
+from littlebaby.training import distributed
 from littlebaby.training.adamw import AdamW
 from littlebaby.training.step import thread_count
 from littlebaby.training.stopping import StopRequest, handle_signals
-from littlebaby.text.tokenizer import Tokenizer
 from littlebaby.training.trainer import Diverged, Trainer, TrainState
 
 SAMPLE_PROMPT = "ROMEO:"  # the end-of-training sample starts here when the vocabulary allows
@@ -56,7 +44,9 @@ class RunResult:
     report: Report
     written: list  # paths of the files written
     sample: str | None = None
-    stop_signal: str | None = None  # what interrupted it ("SIGINT", "SIGTERM", "SIGHUP"), or its end's sample (finished)
+    stop_signal: str | None = (
+        None  # what interrupted it ("SIGINT", "SIGTERM", "SIGHUP"), or its end's sample (finished)
+    )
 
 
 @attrs.define
@@ -78,14 +68,21 @@ class Run:
     def __attrs_post_init__(self):
         if self.optimizer is None:
             cfg = self.config
-            self.optimizer = AdamW(self.model.parameters, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay,
-                                   threads=thread_count(cfg))
+            self.optimizer = AdamW(
+                self.model.parameters,
+                betas=(cfg.beta1, cfg.beta2),
+                weight_decay=cfg.weight_decay,
+                threads=thread_count(cfg),
+            )
 
 
 def _notice(say):
     def notice(signal_name: str):
         again = "Ctrl-C" if signal_name == "SIGINT" else signal_name
-        say(f"{signal_name}: stopping after this step and saving ({again} again quits at once, after any save in progress)")
+        say(
+            f"{signal_name}: stopping after this step and saving ({again} again quits at once, after any save "
+            "in progress)"
+        )
 
     return notice
 
@@ -113,8 +110,9 @@ class Saver:
         self.report(run.report)  # first: the report then holds at least the checkpoint's steps
         state = attrs.asdict(trainer.state())
         with self._failing_write(run.home.checkpoints(run.name)):
-            done = checkpoints.write(run.home.checkpoints(run.name), trainer.step, run.model, run.optimizer, state,
-                                     run.report.position())
+            done = checkpoints.write(
+                run.home.checkpoints(run.name), trainer.step, run.model, run.optimizer, state, run.report.position()
+            )
             self.step, self.folder = trainer.step, done.path
             if final:
                 checkpoint.save_model(run.home.model(run.name), run.model)
@@ -125,9 +123,17 @@ class Saver:
         try:
             yield
         except OSError as error:
-            raise UserError(f"cannot write {path} ({error.strerror or error})", f"free space or fix the folder; {self.resume_hint()}", "resume") from None
+            raise UserError(
+                f"cannot write {path} ({error.strerror or error})",
+                f"free space or fix the folder; {self.resume_hint()}",
+                "resume",
+            ) from None
         except atomic.WriteError as error:  # a part's atomic write: say which checkpoint is left
-            raise UserError(f"cannot write {error.path} ({error.reason})", f"free space or fix the folder; {self.resume_hint()}", "resume") from None
+            raise UserError(
+                f"cannot write {error.path} ({error.reason})",
+                f"free space or fix the folder; {self.resume_hint()}",
+                "resume",
+            ) from None
 
     def resume_hint(self) -> str:
         if self.step:
@@ -155,8 +161,18 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
         world.broadcast(array)  # rank 0's parameters and AdamW state, whatever the others read
     saver = Saver(run, run.state.step if run.state is not None else None, writes=world.is_root)
     stop = StopRequest()
-    trainer = Trainer(run.model, run.optimizer, epochs, val, cfg, run.report, on_report=saver.report,
-                      on_checkpoint=saver.checkpoint, stop=stop, world=world)
+    trainer = Trainer(
+        run.model,
+        run.optimizer,
+        epochs,
+        val,
+        cfg,
+        run.report,
+        on_report=saver.report,
+        on_checkpoint=saver.checkpoint,
+        stop=stop,
+        world=world,
+    )
     if run.state is not None:
         trainer.load_state(run.state)
     saver.report(run.report)  # a run killed before its first eval is still listed (as killed)
@@ -166,7 +182,8 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
         # said once the signals are handled: a script that waits for this line can stop the run cleanly
         say(
             f"run {name}: {blocks}, {run.model.parameters.size:,} parameters, {trainer.total_steps} steps "
-            f"({epochs.steps_per_epoch} per epoch, batch {epochs.batch_size} x {cfg.n_ctx}) on {len(run.train_ids):,} {run.tokenizer.name} tokens, "
+            f"({epochs.steps_per_epoch} per epoch, batch {epochs.batch_size} x {cfg.n_ctx}) on "
+            f"{len(run.train_ids):,} {run.tokenizer.name} tokens, "
             + distributed.describe(world, run.report.world["threads_per_process"])
             + (f", resuming at step {trainer.step}" if trainer.step else "")
         )
@@ -178,7 +195,9 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
             run.report.diverged(error.step)
             saver.report(run.report)
             # every MPI process diverged at this step (the same all-reduced loss): they all leave with exit 2
-            raise distributed.SharedError(error.raw_problem, f"{error.raw_fix}; {saver.resume_hint()}", (*error.keys, "resume")) from None
+            raise distributed.SharedError(
+                error.raw_problem, f"{error.raw_fix}; {saver.resume_hint()}", (*error.keys, "resume")
+            ) from None
     stop_signal = stop.signal if status == "interrupted" else None
     if not saver.writes:
         return RunResult(name, home.path, status, run.report, [], stop_signal=stop_signal)
@@ -188,7 +207,9 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
         try:
             result.sample = _sample(home, name, run.tokenizer, run.model, cfg.seed)
             written.append(home.completion(name))
-        except KeyboardInterrupt:  # Ctrl-C during the end's sample: the run is finished and saved, only the sample is skipped
+        except (
+            KeyboardInterrupt
+        ):  # Ctrl-C during the end's sample: the run is finished and saved, only the sample is skipped
             result.stop_signal = "SIGINT"
     return result
 

@@ -57,6 +57,10 @@ class GroupStats:
         """
         grad_sq = self.squared_norms(grad)
         update_sq = self.squared_norms(update)
-        return {g: {"grad_norm": float(np.sqrt(grad_sq[i])),
-                    "update_ratio": float(np.sqrt(update_sq[i] / max(weight_sq[i], 1e-30)))}
-                for i, g in enumerate(self.groups)}
+        return {
+            g: {
+                "grad_norm": float(np.sqrt(grad_sq[i])),
+                "update_ratio": float(np.sqrt(update_sq[i] / max(weight_sq[i], 1e-30))),
+            }
+            for i, g in enumerate(self.groups)
+        }

@@ -1,28 +1,14 @@
-"""One training step's gradient: forward, loss, backward over a batch, split over threads.
+"""One training step's gradient: forward, loss, backward over a batch, split over threads and processes.
 
-`compute_gradients(model, ids, targets)` returns the mean loss over the batch
-and leaves d loss / d parameters in `model.grad`. `compute_loss(model, ids,
-targets)` is the same split without the backward (evaluation).
+`compute_gradients(model, ids, targets)` returns the mean loss and leaves d loss / d parameters in
+`model.grad`; `compute_loss` is the same split without the backward. The batch's rows are cut into one
+chunk per worker thread: the model runs the first, replicas (same parameters, their own gradients and
+activations, kept here per model) the others, with OpenBLAS on one thread each (NumPy releases the GIL).
+Each chunk is weighted by its share of the rows, so the sum is the one-thread gradient up to rounding, and
+dropout draws each row's mask from that row's own stream, so no split changes it.
 
-With `config.threads` workers (0 = one per core) the batch is cut into that
-many row chunks. The model runs the first chunk on the calling thread; each
-other chunk runs on a replica (`GPT.replica()`: same parameters, its own
-gradient buffer and saved activations) in a thread pool; this module keeps
-each model's replicas (`replicas(model, n)`) for as long as the model lives.
-NumPy releases the GIL inside its ops, so the chunks really run in parallel
-(threads.py); OpenBLAS is held to one thread meanwhile (`blas.limit`), as each chunk already
-has a core: on 2 cores this beats one model with a 2-thread BLAS
-(benchmarks/RESULTS.md). Each chunk's loss and loss gradient are scaled by its
-share of the tokens, so the sums equal the single-thread ones up to float
-rounding. With dropout, each chunk draws its rows' masks from their own
-streams (ops.dropout.RowStreams), so the split cannot change them.
-
-`step_gradients` is the whole training step's gradient over the world of
-processes (distributed.py): this process takes its rows of the global batch,
-cuts them into `grad_accum_steps` micro-batches (each split over threads as
-above, their gradients summed in model.grad itself), and one in-place all-reduce of the flat gradient
-buffer sums the processes' parts. Every row weighs 1 / (global batch rows),
-so the sum is the single-process gradient of the whole batch, up to rounding.
+`step_gradients` is the whole step over the MPI world: this process's rows of the global batch, in
+`grad_accum_steps` micro-batches, then one all-reduce of the flat gradient.
 """
 
 import weakref
@@ -30,12 +16,11 @@ from functools import partial
 
 import numpy as np
 
-from littlebaby.system import blas
-from littlebaby.system import threads
-from littlebaby.training.distributed import threads_per_process
-from littlebaby.system.threads import cores
 from littlebaby.nn.ops.dropout import RowStreams
 from littlebaby.nn.ops.loss import cross_entropy
+from littlebaby.system import blas, threads
+from littlebaby.system.threads import cores
+from littlebaby.training.distributed import threads_per_process
 
 _replicas_of: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> its replicas, dropped with it
 
@@ -52,7 +37,7 @@ def replicas(model, n: int) -> list:
 
 
 def _chunk(model, ids, targets, share: float, add: bool = False) -> float:
-    """Gradient of share * (mean loss over these rows) into model.grad (zeroed first unless add); returns share * loss."""
+    """share * (mean loss over these rows): its gradient into model.grad (zeroed first unless add); returns it."""
     if not add:
         model.grad[...] = 0.0
     loss, dlogits = cross_entropy(model.forward(ids), targets)
@@ -95,12 +80,15 @@ def _split(models, ids, targets, work, total_rows=None, streams=None) -> float:
     if n == 1:
         return work(model, ids, targets, shares[0])
     with blas.limit(1):
-        first, *others = threads.run([partial(work, models[i], ids[rows[i]], targets[rows[i]], shares[i]) for i in range(n)])
+        first, *others = threads.run(
+            [partial(work, models[i], ids[rows[i]], targets[rows[i]], shares[i]) for i in range(n)]
+        )
         return first + sum(others)
 
 
-def compute_gradients(model, ids, targets, total_rows: int | None = None, streams: RowStreams | None = None,
-                      add: bool = False) -> float:
+def compute_gradients(
+    model, ids, targets, total_rows: int | None = None, streams: RowStreams | None = None, add: bool = False
+) -> float:
     """ids, targets (B, T) -> mean loss; model.grad holds d loss / d parameters.
 
     These rows may be part of a batch of total_rows rows: then each row weighs 1 / total_rows and

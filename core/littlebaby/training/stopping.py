@@ -101,6 +101,7 @@ def quit_on_signals():
     quit as Ctrl-C does, by an exception (QuitNow), so what the command was writing (prepare's
     temporary directory) is removed on the way out and the exit code still names the signal.
     Their default action would end the process at once and leave it."""
+
     def quit(signum, frame):
         raise QuitNow(signal.Signals(signum).name)
 
@@ -109,6 +110,6 @@ def quit_on_signals():
 
 
 def exit_code(signal_name: str | None) -> int:
-    """The shell's convention for a process stopped by a signal: 128 + its number (SIGINT 130, SIGTERM 143, SIGHUP 129)."""
+    """The shell's convention for a process a signal stopped: 128 + its number (SIGINT 130, SIGTERM 143, SIGHUP 129)."""
     number = getattr(signal, signal_name or "", None)
     return 128 + int(number) if number is not None else 130

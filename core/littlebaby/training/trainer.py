@@ -1,28 +1,17 @@
 """The training loop.
 
-`Trainer.run()` takes steps until the schedule ends or a stop is requested
-(stopping.py: a signal; the current step finishes first). A step is: the batch of that step
-(text.Epochs, reproducible from the seed), gradients through
-`step.step_gradients` (the one place they are computed; over MPI processes
-too, see distributed.py), global-norm
-clipping, the learning rate of the schedule, one AdamW update. Every
-`eval_interval` steps and at the end, the loss on the fixed val windows.
-
-The trainer keeps the run's report (a JSON-able dict, its keys in report.py)
-up to date: one record per step, every val loss (and its bits per byte), throughput, peak memory.
-`on_report` is called after each eval and at least every REPORT_SECONDS, so
-an interrupted run keeps its report. Every `checkpoint_interval` steps, and
-once at the end (or stop), `on_checkpoint` saves what resume needs
-(checkpoints.py); the end's save is shielded from a second signal.
-
-A loss or gradient that is not a finite number stops the run at that step
-(`Diverged`) before the update, so the parameters of the last good step are
-never overwritten with NaN.
+`Trainer.run()` takes steps until the schedule ends or a stop is requested (a signal: the current step
+finishes first). A step: its batch (reproducible from the seed), the gradient (step.py), global-norm
+clipping, the rate of the schedule, one AdamW update, its record in the report. Every `eval_interval` steps
+and at the end, the loss on the fixed val windows. `on_report` is called after each eval and at least every
+REPORT_SECONDS; `on_checkpoint` every `checkpoint_interval` steps and at the end, shielded from a second
+signal. A loss or gradient that is not finite stops the run (`Diverged`) before the update, so the last
+good parameters are never overwritten with NaN.
 """
 
 import math
-import signal
 import resource
+import signal
 import sys
 import time
 
@@ -30,10 +19,10 @@ import attrs
 import numpy as np
 from tqdm import tqdm
 
-from littlebaby.training import distributed
+from littlebaby.errors import UserError
 from littlebaby.store.records import step_record
 from littlebaby.store.report import Report
-from littlebaby.errors import UserError
+from littlebaby.training import distributed
 from littlebaby.training.adamw import clip_grad_norm
 from littlebaby.training.schedule import learning_rate
 from littlebaby.training.stats import GroupStats
@@ -99,7 +88,10 @@ class TrainState:
             try:  # numpy checks the generator's name and the state's keys and ranges
                 np.random.default_rng().bit_generator.state = rng
             except (TypeError, ValueError, KeyError, OverflowError):
-                raise UserError(f"{source} holds a dropout generator state numpy cannot use", "restore it, or finetune the run instead") from None
+                raise UserError(
+                    f"{source} holds a dropout generator state numpy cannot use",
+                    "restore it, or finetune the run instead",
+                ) from None
         return cls(step, rng)
 
 
@@ -116,13 +108,28 @@ class Diverged(distributed.SharedError):
     def __init__(self, step: int, loss: float, grad_norm: float, lr: float):
         self.step = step
         what = f"the loss is {loss}" if not math.isfinite(loss) else f"the gradient norm is {grad_norm}"
-        super().__init__(f"training diverged at step {step}: {what}",
-                         f"the learning rate is likely too high: lower {{lr}} (for example {{lr=}}{lr / 4:g})", "lr")
+        super().__init__(
+            f"training diverged at step {step}: {what}",
+            f"the learning rate is likely too high: lower {{lr}} (for example {{lr=}}{lr / 4:g})",
+            "lr",
+        )
 
 
 class Trainer:
-    def __init__(self, model, optimizer, epochs, val, config, report: Report, step: int = 0, on_report=None, on_checkpoint=None,
-                 stop: StopRequest | None = None, world=None):
+    def __init__(
+        self,
+        model,
+        optimizer,
+        epochs,
+        val,
+        config,
+        report: Report,
+        step: int = 0,
+        on_report=None,
+        on_checkpoint=None,
+        stop: StopRequest | None = None,
+        world=None,
+    ):
         self.model, self.optimizer, self.epochs, self.config = model, optimizer, epochs, config
         self.world = world or distributed.Solo()  # the processes this run trains on (distributed.py)
         self.session_steps = 0  # steps taken by this session (not before a resume)
@@ -183,7 +190,14 @@ class Trainer:
         self.model.train()
         report = self.report
         last_write = started = time.monotonic()
-        bar = progress_bar(total=self.total_steps, initial=self.step, disable=quiet or not self.world.is_root, unit="step", dynamic_ncols=True, leave=True)
+        bar = progress_bar(
+            total=self.total_steps,
+            initial=self.step,
+            disable=quiet or not self.world.is_root,
+            unit="step",
+            dynamic_ncols=True,
+            leave=True,
+        )
         val_loss = None
         try:
             while self.step < self.total_steps and not self.should_stop():
@@ -235,7 +249,9 @@ class Trainer:
         return round(steps * self.tokens_per_step / self.train_seconds, 1) if self.train_seconds else None
 
     def finish_report(self, status: str):
-        reduce = self.session_reduce_seconds / self.session_steps if self.world.size > 1 and self.session_steps else None
+        reduce = (
+            self.session_reduce_seconds / self.session_steps if self.world.size > 1 and self.session_steps else None
+        )
         self.report.progress(status, self.step, self.tokens_per_second(), peak_memory_mb(), reduce)
         self.on_report(self.report)
 

@@ -1,14 +1,14 @@
 """rope through the kit (the tiny config has odd head widths, d_k 3, and an even one below),
 and its own behaviour: relative positions, sliding generation, rope_base."""
 
+import littlebaby_attention_rope as rope_module
 import numpy as np
 import pytest
 
-import littlebaby_attention_rope as rope_module
-from littlebaby.plugins import resolve
 from littlebaby.nn.generation import generate
-from littlebaby.plugins.resolve import build_model
 from littlebaby.nn.ops.rotary import rotary_tables
+from littlebaby.plugins import resolve
+from littlebaby.plugins.resolve import build_model
 from littlebaby.testing import block_suite, build_block, check_cache, randomize, tiny_config, tiny_model
 
 TestRotaryAttention = block_suite("attention", "rope", options={"rope_base": 100.0})
@@ -67,16 +67,23 @@ def test_slide_needs_absolute_positions_for_queries():
 
 
 def test_rope_model_without_positions_generates_the_same_text_cached_and_uncached():
-    config = resolve.config(dict(c_attention="rope", pos_emb=False, n_ctx=8, n_emb=16, head_size=16, n_heads=2,
-                            n_layers=2, dtype="float64"))
+    config = resolve.config(
+        dict(c_attention="rope", pos_emb=False, n_ctx=8, n_emb=16, head_size=16, n_heads=2, n_layers=2, dtype="float64")
+    )
     model = build_model(config, vocab_size=11)
     randomize(model.parameters, scale=0.5)
     assert "wpe.weight" not in model.parameters.named() and model.slides
     runs = []
     for use_cache in (True, False):
         logits = []
-        ids = generate(model, [1, 2, 3], 30, rng=np.random.default_rng(3), use_cache=use_cache,
-                       on_logits=lambda row: logits.append(row.copy()))
+        ids = generate(
+            model,
+            [1, 2, 3],
+            30,
+            rng=np.random.default_rng(3),
+            use_cache=use_cache,
+            on_logits=lambda row: logits.append(row.copy()),
+        )
         runs.append((ids, np.array(logits)))
     assert runs[0][0] == runs[1][0]
     np.testing.assert_allclose(runs[0][1], runs[1][1], atol=1e-9, rtol=0)
@@ -91,7 +98,11 @@ def test_rope_base_changes_the_outputs():
 def test_the_rotation_tables_are_built_once_for_every_step_and_token_within_n_ctx(monkeypatch):
     built = []
     original = rope_module.rotary_tables
-    monkeypatch.setattr(rope_module, "rotary_tables", lambda positions, *rest: built.append(len(positions)) or original(positions, *rest))
+    monkeypatch.setattr(
+        rope_module,
+        "rotary_tables",
+        lambda positions, *rest: built.append(len(positions)) or original(positions, *rest),
+    )
     block = attention(head_size=16)
     n_ctx = block.n_ctx
     x = np.random.default_rng(5).standard_normal((2, n_ctx, 12))

@@ -1,6 +1,6 @@
 """RMS normalisation over the last axis (Zhang and Sennrich 2019): no mean, no bias, eps 1e-5.
 
-    y = x / sqrt(mean(x^2) + eps) * weight
+y = x / sqrt(mean(x^2) + eps) * weight
 """
 
 import numpy as np
