@@ -138,8 +138,8 @@ def ours_train(spec: dict, batch: int, warmup: int, steps: int) -> dict:
     import tracemalloc
 
     from littlebaby.config import Config
+    from littlebaby.optim.adamw import AdamW
     from littlebaby.plugins.resolve import build_model
-    from littlebaby.training.adamw import AdamW
     from littlebaby.training.step import compute_gradients, thread_count
 
     config = Config(batch_size=batch, **spec)

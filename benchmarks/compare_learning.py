@@ -23,8 +23,8 @@ import numpy as np
 
 import littlebaby
 from littlebaby.config import to_dict
+from littlebaby.optim.adamw import AdamW, clip_grad_norm
 from littlebaby.plugins import resolve
-from littlebaby.training.adamw import AdamW, clip_grad_norm
 from littlebaby.training.schedule import learning_rate
 from littlebaby.training.step import compute_gradients
 

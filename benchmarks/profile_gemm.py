@@ -46,9 +46,9 @@ from bench import VOCAB, machine, median_seconds, models, run_torch  # noqa: E40
 
 from littlebaby.config import Config  # noqa: E402
 from littlebaby.nn.ops import attention as attention_ops  # noqa: E402
+from littlebaby.optim.adamw import AdamW  # noqa: E402
 from littlebaby.plugins.resolve import build_model  # noqa: E402
 from littlebaby.system import blas  # noqa: E402
-from littlebaby.training.adamw import AdamW  # noqa: E402
 from littlebaby.training.step import compute_gradients, cores  # noqa: E402
 
 

@@ -18,6 +18,7 @@ LAYERS = [
     {"system"},
     {"config", "configs", "data"},
     {"nn"},
+    {"optim"},
     {"text"},
     {"plugins"},
     {"store"},

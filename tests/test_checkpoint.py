@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 import littlebaby
 from littlebaby.errors import UserError
+from littlebaby.optim.adamw import AdamW
 from littlebaby.plugins import resolve
 from littlebaby.plugins.resolve import build_model
 from littlebaby.store import weights as checkpoint
 from littlebaby.testing import randomize
-from littlebaby.training.adamw import AdamW
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import os
 import numpy as np
 import pytest
 
+from littlebaby.optim.adamw import AdamW
 from littlebaby.plugins.resolve import build_model
 from littlebaby.store import checkpoints
 from littlebaby.store import weights as checkpoint
-from littlebaby.training.adamw import AdamW
 
 
 def small():

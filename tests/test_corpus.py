@@ -9,6 +9,7 @@ import pytest
 
 from littlebaby.errors import UserError
 from littlebaby.runs import prepare as preparing
+from littlebaby.runs.data import open_prepared
 from littlebaby.text import corpus
 from littlebaby.text.batches import Epochs, val_windows
 from littlebaby.text.char import CharTokenizer
@@ -44,7 +45,7 @@ def prepared(tmp_path):
 
 
 def test_open_prepared_gives_the_ids_of_the_text(prepared):
-    tokenizer, data, meta = corpus.open_prepared(prepared, n_ctx=8)
+    tokenizer, data, meta = open_prepared(prepared, n_ctx=8)
     assert isinstance(data.train, corpus.Mapped) and data.train.dtype == np.uint16
     assert tokenizer.decode(data.train) + tokenizer.decode(data.val) == TEXT
     assert data.val_bytes == meta["splits"]["val"]["bytes"] == len(tokenizer.decode(data.val).encode("utf-8"))
@@ -92,7 +93,7 @@ def test_bad_prepared_directories_are_one_line(prepared, case):
     damage, message = BAD[case]
     damage(prepared)
     with pytest.raises(UserError, match=message) as error:
-        corpus.open_prepared(prepared, n_ctx=1000 if case == "smaller than a window" else 8)
+        open_prepared(prepared, n_ctx=1000 if case == "smaller than a window" else 8)
     assert "\n" not in str(error.value)
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from littlebaby.nn.block import Block
 from littlebaby.nn.params import Parameters
-from littlebaby.training.adamw import AdamW, clip_grad_norm
+from littlebaby.optim.adamw import AdamW, clip_grad_norm
 from littlebaby.training.schedule import learning_rate
 
 

@@ -14,7 +14,9 @@ import pytest
 
 from littlebaby.errors import UserError
 from littlebaby.runs import prepare as preparing
+from littlebaby.runs.data import open_prepared
 from littlebaby.text import corpus
+from littlebaby.text.source import SNIFF
 
 ENGLISH = "But, soft! what light through yonder window breaks?\n" * 60
 GREEK = "Ισμήνη, αδελφούλα μου, εσύ αγαπημένο κεφαλάκι.\n" * 40
@@ -31,7 +33,7 @@ def sources(tmp_path):
 
 
 def decoded(out):
-    tokenizer, data, meta = corpus.open_prepared(out, n_ctx=4)
+    tokenizer, data, meta = open_prepared(out, n_ctx=4)
     return tokenizer.decode(data.train), tokenizer.decode(data.val), meta
 
 
@@ -69,7 +71,7 @@ def test_uint32_when_the_vocabulary_does_not_fit_uint16():
 
 
 def test_not_utf8_after_the_first_bytes_leaves_nothing(tmp_path, sources):
-    (sources / "late.txt").write_bytes(b"a" * (preparing.SNIFF + 10) + b"caf\xe9")
+    (sources / "late.txt").write_bytes(b"a" * (SNIFF + 10) + b"caf\xe9")
     with pytest.raises(UserError, match="late.txt is not UTF-8"), pytest.warns(UserWarning):
         preparing.prepare([sources], tmp_path / "out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["books"]

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 import littlebaby
+from littlebaby.optim.adamw import AdamW
 from littlebaby.store import checkpoints
 from littlebaby.store import weights as checkpoint
-from littlebaby.training.adamw import AdamW
 
 TINY = [
     "--config",
@@ -212,7 +212,7 @@ def test_a_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_p
     assert done.stderr.count("\n") == 1 and re.match(
         r"littlebaby: error: training diverged at step (\d+): the loss is nan", done.stderr
     )
-    assert "lower lr" in done.stderr and "--resume" in done.stderr, done.stderr
+    assert "lower it (for example --set lr=" in done.stderr and "--resume" in done.stderr, done.stderr
     [report_path] = (tmp_path / "outputs").glob("report_*.json")
     report = json.loads(report_path.read_text())
     step = report["diverged_at"]

@@ -9,7 +9,8 @@ import numpy as np
 
 from littlebaby.errors import UserError
 from littlebaby.store.home import Home
-from littlebaby.store.report import Report, read_limit
+from littlebaby.store.records import read_limit
+from littlebaby.store.report import Report
 from littlebaby.system import reading
 
 

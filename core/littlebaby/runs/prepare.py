@@ -14,18 +14,14 @@ the end, so a failure leaves nothing half-written (and the temporary directory
 of a prepare that was killed is removed by the next prepare of the same out).
 """
 
-import codecs
 import contextlib
 import glob
 import hashlib
-import itertools
 import os
 import shutil
 import tempfile
-import warnings
 from pathlib import Path
 
-import attrs
 import numpy as np
 from tqdm import tqdm
 
@@ -33,140 +29,10 @@ from littlebaby.config import block_options, converter
 from littlebaby.configs import with_overrides
 from littlebaby.errors import UserError, shown
 from littlebaby.plugins import resolve
-from littlebaby.system import arguments, atomic, processes, reading
+from littlebaby.system import arguments, atomic, processes
 from littlebaby.text import batches, corpus
 from littlebaby.text import tokenizer as tokenizers
-
-BLOCK = 1 << 20  # bytes read, decoded and encoded at a time
-SAMPLE_BYTES = 64 << 20  # a tokenizer learns from at most this much text
-SNIFF = 1 << 16  # bytes looked at to tell a text file from another file
-
-
-@attrs.frozen
-class Source:
-    path: Path
-    size: int
-
-
-@contextlib.contextmanager
-def _reading(path):
-    """A source that cannot be read (gone since it was listed, unreadable) is a one-line UserError."""
-    try:
-        yield
-    except OSError as error:
-        raise UserError(
-            f"cannot read data file {path} ({error.strerror or error})", "check the file, or leave it out"
-        ) from None
-
-
-def is_text(path: Path) -> bool:
-    """UTF-8 without NUL bytes in its first SNIFF bytes (a cut character at the end is fine)."""
-    with _reading(path), open(path, "rb") as f:
-        head = f.read(SNIFF)
-    if b"\x00" in head:
-        return False
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def list_sources(paths) -> list[Source]:
-    """Text files of the given files and directories; other files, and a file met again (given
-    twice, or through a link: its text would be in both splits), are skipped with a warning."""
-    found, seen = [], {}  # resolved path -> the path it was first met by
-    for given in map(Path, paths):
-        if given.is_dir():
-            candidates = sorted(
-                p
-                for p in given.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(given).parts)
-            )
-            if not candidates:
-                raise UserError(f"data directory {given} is empty", "give a directory holding UTF-8 text files")
-        else:
-            try:  # names what stands there: nothing, a dangling link, a FIFO, a device
-                reading.size_of(given, "data path")
-            except UserError as error:
-                raise UserError(
-                    error.raw_problem, "give text files or directories: {data=}PATH", (*error.keys, "data")
-                ) from None
-            candidates = [given]
-        prepared = sorted(
-            {p.parent for p in candidates if p.name == corpus.META and (p.parent / corpus.TRAIN).exists()}
-        )
-        for folder in prepared:  # an earlier prepare's output inside the data: its meta.json is not text to learn
-            warnings.warn(f"skipping {folder}: a prepared corpus", stacklevel=2)
-        for path in candidates:
-            if path.parent in prepared:
-                continue
-            first = seen.setdefault(path.resolve(), path)
-            if first is not path:
-                warnings.warn(f"skipping {path}: the same file as {first}", stacklevel=2)
-                continue
-            if is_text(path):
-                found.append(Source(path, path.stat().st_size))
-            else:
-                warnings.warn(f"skipping {path}: not a UTF-8 text file", stacklevel=2)
-    if not found:
-        raise UserError(
-            f"no UTF-8 text files in {', '.join(map(str, paths))}",
-            "give text files or directories: {data=}PATH",
-            "data",
-        )
-    if not any(s.size for s in found):
-        raise UserError("every text file given is empty", "give some training text")
-    return found
-
-
-def sample(sources, total: int, size: int = SAMPLE_BYTES):
-    """Text chunks for the tokenizer: everything, or `size` bytes in evenly spaced BLOCKs."""
-    if total <= size:
-        for source in sources:
-            yield from _blocks(source)
-        return
-    pieces = size // BLOCK
-    starts = [round(i * total / pieces) for i in range(pieces)]
-    offset = 0
-    for source in sources:
-        mine = [s - offset for s in starts if offset <= s < offset + source.size]
-        offset += source.size
-        with _reading(source.path), open(source.path, "rb") as f:
-            for start in mine:
-                f.seek(start)
-                yield f.read(BLOCK).decode("utf-8", errors="ignore")  # a piece may cut a character at each end
-
-
-def _blocks(source: Source, digest=None):
-    """The text of a file a block at a time, each ending after a newline when it has one (so
-    that a word is not cut in two tokens); a file that is not UTF-8 after all is a UserError."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    carried, position = "", 0
-    with _reading(source.path):  # around the reads only: what the consumer raises is not thrown in here
-        for raw in itertools.chain(reading.chunks(source.path, BLOCK), [b""]):  # b"": the end, flushing the decoder
-            if digest is not None:
-                digest.update(raw)
-            try:
-                block = carried + decoder.decode(raw, final=not raw)
-            except UnicodeDecodeError as error:
-                raise UserError(
-                    f"data file {source.path} is not UTF-8 (at byte {position + error.start})",
-                    "convert it, e.g. iconv -t UTF-8 FILE > FILE.utf8, or leave it out",
-                ) from None
-            position += len(raw)
-            end = block.rfind("\n") + 1 if raw else len(block)
-            block, carried = (block[:end], block[end:]) if end else (block, "")
-            if block:
-                yield block
-
-
-def _split_at(raw_text: str, byte_cut: int) -> tuple[str, str]:
-    """text cut after byte_cut bytes of its UTF-8 (moved forward to a character boundary)."""
-    raw = raw_text.encode("utf-8")
-    while byte_cut < len(raw) and raw[byte_cut] & 0xC0 == 0x80:
-        byte_cut += 1
-    return raw[:byte_cut].decode("utf-8"), raw[byte_cut:].decode("utf-8")
+from littlebaby.text.source import BLOCK, SAMPLE_BYTES, blocks, list_sources, sample, split_at
 
 
 class _Writer:
@@ -294,12 +160,12 @@ def _encode(sources, total, tokenizer, folder: Path, sampled: bool, quiet: bool)
             stack.callback(writer.file.close)
         for source in sources:
             digest = hashlib.sha256()
-            for block in _blocks(source, digest):
+            for block in blocks(source, digest):
                 raw_length = len(block.encode("utf-8"))
                 if sampled:
                     tokenizer = tokenizer.extend(block)
                 if offset < cut < offset + raw_length:
-                    before, after = _split_at(block, cut - offset)
+                    before, after = split_at(block, cut - offset)
                     writers["train"].write(tokenizer, before)
                     writers["val"].write(tokenizer, after)
                 else:

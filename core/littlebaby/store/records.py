@@ -1,10 +1,15 @@
-"""The records a report holds: what a run trained on, one step, the machine, and what is said at the end."""
+"""The records a report holds (what a run trained on, one step, the machine, what is said at the end), and
+what makes a report readable: strict checks for resume and plot, tolerant values for listings."""
 
 import math
 import platform
 
 import attrs
 import numpy as np
+
+from littlebaby.system import memory
+
+LIMIT = 256 << 20  # bytes of a report file read back: about 350,000 steps' records
 
 
 @attrs.frozen
@@ -71,3 +76,40 @@ def step_record(step: int, loss, lr, grad_norm, seconds: float, tokens: int, gro
         "tokens_per_second": round(tokens / seconds, 1),
         "groups": {name: {k: _statistic(v) for k, v in stats.items()} for name, stats in groups.items()},
     }
+
+
+def value_of(data, key, kind, default="?"):
+    """data[key] when data is a dict and the value is of `kind` (bools are not numbers), else default."""
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, kind) and not isinstance(value, bool) else default
+
+
+def read_limit() -> int:
+    """The largest report file read back: LIMIT, or less on a small machine (parsing JSON costs memory)."""
+    return memory.json_limit(LIMIT)
+
+
+def _numbers(record, keys, nulls: bool = False) -> bool:
+    """A JSON object with a number under each key (`keys`: all of its own when None), or with
+    `nulls` a null too (a group statistic that overflowed, step_record)."""
+    return isinstance(record, dict) and all(
+        (nulls and k in record and record[k] is None) or value_of(record, k, (int, float), None) is not None
+        for k in keys or record
+    )
+
+
+def problem(report) -> str | None:
+    """What makes `report` unusable for resume and plot, or None."""
+    if not isinstance(report, dict):
+        return "not a JSON object"
+    if not all(value_of(report.get("config"), k, int, 0) > 0 for k in ("batch_size", "n_ctx")):
+        return "no config with batch_size and n_ctx"
+    steps, val = report.get("steps", []), report.get("val", [])
+    if not isinstance(steps, list) or not all(_numbers(r, ("step", "loss", "lr", "grad_norm")) for r in steps):
+        return "a step record lacks step, loss, lr or grad_norm"
+    groups = [r.get("groups", {}) for r in steps]
+    if not all(isinstance(g, dict) and all(_numbers(v, None, nulls=True) for v in g.values()) for g in groups):
+        return "a step record has unreadable group statistics"
+    if not isinstance(val, list) or not all(_numbers(r, ("step", "loss")) for r in val):
+        return "a val record lacks step or loss"
+    return None

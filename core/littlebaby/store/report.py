@@ -28,19 +28,11 @@ import attrs
 import littlebaby
 from littlebaby.config import to_dict
 from littlebaby.errors import UserError, shown
-from littlebaby.store.records import Data, Summary, environment
+from littlebaby.store.records import Data, Summary, environment, problem, read_limit, value_of
 from littlebaby.store.report_writer import ReportWriter
 from littlebaby.store.weights import plugin_metadata
 from littlebaby.system import memory, processes, reading
 from littlebaby.text.corpus import bits_per_byte
-
-LIMIT = 256 << 20  # bytes of a report file read back: about 350,000 steps' records
-
-
-def value_of(data, key, kind, default="?"):
-    """data[key] when data is a dict and the value is of `kind` (bools are not numbers), else default."""
-    value = data.get(key) if isinstance(data, dict) else None
-    return value if isinstance(value, kind) and not isinstance(value, bool) else default
 
 
 class Report:
@@ -241,9 +233,9 @@ class Report:
         """The whole report of a run (of `run`, when given), or a one-line UserError: every part resume
         and plot use is checked here, so a damaged report fails in one line rather than deep inside a figure."""
         data = reading.read_json(path, "report file", read_limit(), memory.JSON_FIX)
-        problem = _problem(data)
-        if problem:
-            raise UserError(f"report file {path} is not a littlebaby report ({problem})", "restore or regenerate it")
+        damage = problem(data)
+        if damage:
+            raise UserError(f"report file {path} is not a littlebaby report ({damage})", "restore or regenerate it")
         owner = data.get("guid")
         if run is not None and isinstance(owner, str) and owner != run:  # copied or swapped between runs
             raise UserError(
@@ -277,34 +269,3 @@ class Report:
                 for key in ("best_val_loss", "best_val_bpb", "train_seconds")
             },
         }
-
-
-def read_limit() -> int:
-    """The largest report file read back: LIMIT, or less on a small machine (parsing JSON costs memory)."""
-    return memory.json_limit(LIMIT)
-
-
-def _numbers(record, keys, nulls: bool = False) -> bool:
-    """A JSON object with a number under each key (`keys`: all of its own when None), or with
-    `nulls` a null too (a group statistic that overflowed, step_record)."""
-    return isinstance(record, dict) and all(
-        (nulls and k in record and record[k] is None) or value_of(record, k, (int, float), None) is not None
-        for k in keys or record
-    )
-
-
-def _problem(report) -> str | None:
-    """What makes `report` unusable for resume and plot, or None."""
-    if not isinstance(report, dict):
-        return "not a JSON object"
-    if not all(value_of(report.get("config"), k, int, 0) > 0 for k in ("batch_size", "n_ctx")):
-        return "no config with batch_size and n_ctx"
-    steps, val = report.get("steps", []), report.get("val", [])
-    if not isinstance(steps, list) or not all(_numbers(r, ("step", "loss", "lr", "grad_norm")) for r in steps):
-        return "a step record lacks step, loss, lr or grad_norm"
-    groups = [r.get("groups", {}) for r in steps]
-    if not all(isinstance(g, dict) and all(_numbers(v, None, nulls=True) for v in g.values()) for g in groups):
-        return "a step record has unreadable group statistics"
-    if not isinstance(val, list) or not all(_numbers(r, ("step", "loss")) for r in val):
-        return "a val record lacks step or loss"
-    return None

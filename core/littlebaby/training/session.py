@@ -16,6 +16,7 @@ import numpy as np
 from littlebaby import config as configs
 from littlebaby.errors import UserError
 from littlebaby.nn.generation import generate as generate_ids
+from littlebaby.optim.adamw import AdamW
 from littlebaby.store import checkpoints
 from littlebaby.store import home as files
 from littlebaby.store import weights as checkpoint
@@ -24,7 +25,6 @@ from littlebaby.system import atomic
 from littlebaby.text import batches as text
 from littlebaby.text.tokenizer import Tokenizer
 from littlebaby.training import distributed
-from littlebaby.training.adamw import AdamW
 from littlebaby.training.step import thread_count
 from littlebaby.training.stopping import StopRequest, handle_signals
 from littlebaby.training.trainer import Diverged, Trainer, TrainState

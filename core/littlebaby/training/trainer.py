@@ -20,10 +20,10 @@ import numpy as np
 from tqdm import tqdm
 
 from littlebaby.errors import UserError
+from littlebaby.optim.adamw import clip_grad_norm
 from littlebaby.store.records import step_record
 from littlebaby.store.report import Report
 from littlebaby.training import distributed
-from littlebaby.training.adamw import clip_grad_norm
 from littlebaby.training.schedule import learning_rate
 from littlebaby.training.stats import GroupStats
 from littlebaby.training.step import compute_loss, step_gradients, thread_count
@@ -110,7 +110,7 @@ class Diverged(distributed.SharedError):
         what = f"the loss is {loss}" if not math.isfinite(loss) else f"the gradient norm is {grad_norm}"
         super().__init__(
             f"training diverged at step {step}: {what}",
-            f"the learning rate is likely too high: lower {{lr}} (for example {{lr=}}{lr / 4:g})",
+            f"the learning rate is likely too high: lower it (for example {{lr=}}{lr / 4:g})",
             "lr",
         )
 
