@@ -95,7 +95,7 @@ def test_a_batch_that_cannot_fit_leaves_nothing_behind(tmp_path):
         "h",
         cwd=tmp_path,
     )
-    assert "activations of a batch" in line and "lower batch_size or n_ctx" in line
+    assert "activations of a batch" in line and "lower --set batch_size or --set n_ctx" in line
 
 
 @pytest.mark.parametrize(

@@ -97,9 +97,9 @@ def test_rope_base_changes_the_outputs():
 
 def test_the_rotation_tables_are_built_once_for_every_step_and_token_within_n_ctx(monkeypatch):
     built = []
-    original = rope_module.rotary_tables
+    original = rope_module.ops.rotary_tables
     monkeypatch.setattr(
-        rope_module,
+        rope_module.ops,
         "rotary_tables",
         lambda positions, *rest: built.append(len(positions)) or original(positions, *rest),
     )
