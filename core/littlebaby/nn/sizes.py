@@ -16,7 +16,7 @@ from littlebaby.config import block_options
 
 
 # What forward keeps for backward in the built-in blocks, in floats per token of one layer;
-# tests/test_memory.py holds these to within a factor of two of a traced training step.
+# tests/nn/test_sizes.py holds these to within a factor of two of a traced training step.
 def _sequence_floats(config) -> int:
     return 4 * config.n_emb  # two LayerNorms' normalised inputs and the two residual sums
 

@@ -10,7 +10,7 @@ Plugins use them as `littlebaby.nn.ops.<name>` (re-exported here).
 
 Where a fast path hides the formula, the plain formula comes first in the same
 module as `X_reference`, with X's signature and return values (differences are
-in its docstring), and tests/test_fast_paths.py checks that the two agree.
+in its docstring), and tests/nn/ops/test_fast_paths.py checks that the two agree.
 """
 
 from littlebaby.nn.ops.attention import (

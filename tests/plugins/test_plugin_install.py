@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BUILT_INS = ("sequence_pre", "sequence_post", "attention_mha", "attention_moh", "network_mlp", "network_moe")
 CONFIG = {  # tiny, so two steps and 20 tokens take a moment
     "c_attention": "gqa",

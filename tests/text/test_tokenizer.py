@@ -13,7 +13,7 @@ from littlebaby.testing import tokenizer_suite
 from littlebaby.text.char import CharTokenizer as Tokenizer
 from littlebaby.text.tokenizer import to_file
 
-FIXTURE = Path(__file__).parent / "fixtures" / "original"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "original"
 
 
 def test_vocab_is_sorted_and_round_trips():
@@ -83,7 +83,7 @@ def test_encode_is_the_dictionary_lookup():
 
 def _docs_example():
     """The bytes tokenizer of docs/plugins.md, from its file: the page's code is the tested code."""
-    path = Path(__file__).parent.parent / "docs" / "example_tokenizer" / "littlebaby_tokenizer_bytes.py"
+    path = Path(__file__).resolve().parents[2] / "docs" / "example_tokenizer" / "littlebaby_tokenizer_bytes.py"
     spec = importlib.util.spec_from_file_location("littlebaby_tokenizer_bytes", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -94,7 +94,7 @@ TestDocsExample = tokenizer_suite("bytes", plugin=_docs_example())
 
 
 def test_the_docs_show_the_example_as_it_is():
-    root = Path(__file__).parent.parent
+    root = Path(__file__).resolve().parents[2]
     code = (
         (root / "docs" / "example_tokenizer" / "littlebaby_tokenizer_bytes.py")
         .read_text()

@@ -524,7 +524,7 @@ def test_a_launcher_of_another_mpi_is_refused_instead_of_training_n_runs(tmp_pat
 @needs_mpi
 def test_the_scaling_benchmark_runs(tmp_path):
     """Smoke test of benchmarks/scaling.py on the tiny config: it prints both tables."""
-    script_path = Path(__file__).resolve().parent.parent / "benchmarks" / "scaling.py"
+    script_path = Path(__file__).resolve().parents[2] / "benchmarks" / "scaling.py"
     done = subprocess.run(
         [sys.executable, str(script_path), "--configs", "tiny", "--steps", "4"],
         capture_output=True,

@@ -24,7 +24,7 @@ from littlebaby.plugins import resolve
 from littlebaby.plugins.registry import Registry
 from littlebaby.training import distributed
 
-FIXTURE = Path(__file__).parent / "fixtures" / "original"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "original"
 
 
 def littlebaby(*args, cwd, env=None):

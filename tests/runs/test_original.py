@@ -9,7 +9,7 @@ import pytest
 from littlebaby import api
 from littlebaby.errors import UserError
 
-FIXTURE = Path(__file__).parent / "fixtures" / "original"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "original"
 NAMES = ["pre_mha_mlp", "post_mha_moe", "pre_moh_moe", "post_moh_mlp"]
 
 

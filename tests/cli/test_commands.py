@@ -16,7 +16,7 @@ from littlebaby.errors import UserError
 from littlebaby.look import listing
 from littlebaby.look.views import compare
 
-FIXTURE = Path(__file__).parent / "fixtures" / "original"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "original"
 COMMANDS = [
     "train",
     "finetune",
