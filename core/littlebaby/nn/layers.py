@@ -28,11 +28,13 @@ class Linear(Layer):
         if bias:
             self.parameter("bias", (n_out,), init="zeros")
 
-    def forward(self, x):  # x (..., n_in) -> (..., n_out)
+    def forward(self, x):
+        """x (..., n_in) -> (..., n_out); keeps x for backward."""
         self.saved = x
         return linear_forward(x, self.params["weight"], self.params.get("bias"))
 
     def backward(self, dy):
+        """dy (..., n_out) -> dx (..., n_in); adds into the weight's (and bias's) gradient."""
         return linear_backward(dy, self.saved, self.params["weight"], self.grads["weight"], self.grads.get("bias"))
 
 
@@ -44,11 +46,13 @@ class LayerNorm(Layer):
         self.parameter("weight", (n,), init="ones")
         self.parameter("bias", (n,), init="zeros")
 
-    def forward(self, x):  # x (..., n) -> (..., n)
+    def forward(self, x):
+        """x (..., n) -> (..., n); keeps the normalised x and 1/std per row for backward."""
         y, self.saved = layernorm_forward(x, self.params["weight"], self.params["bias"])
         return y
 
     def backward(self, dy):
+        """dy (..., n) -> dx (..., n); adds into the weight's and bias's gradients."""
         return layernorm_backward(dy, self.saved, self.params["weight"], self.grads["weight"], self.grads["bias"])
 
 
@@ -60,10 +64,12 @@ class RMSNorm(Layer):
         self.parameter("weight", (n,), init="ones")
 
     def forward(self, x, cache=None):
+        """x (..., n) -> (..., n); keeps what backward needs (x and 1/rms per row)."""
         y, self.saved = rmsnorm_forward(x, self.params["weight"])
         return y
 
     def backward(self, dy):
+        """dy (..., n) -> dx (..., n); adds into the weight's gradient."""
         return rmsnorm_backward(dy, self.saved, self.params["weight"], self.grads["weight"])
 
 
@@ -74,7 +80,8 @@ class Embedding(Layer):
         super().__init__()
         self.parameter("weight", (n, dim), init="normal")
 
-    def forward(self, ids):  # ids (...) int -> (..., dim)
+    def forward(self, ids):
+        """ids (...) int -> (..., dim); keeps the ids for backward."""
         self.saved = ids
         return embedding_forward(ids, self.params["weight"])
 
@@ -99,10 +106,12 @@ class Dropout(Layer):
         return dropout_mask(shape, self.p, self.rng, dtype)
 
     def forward(self, x):
+        """x -> x with a fresh mask applied (training) or x itself; keeps the mask for backward."""
         self.saved = self.mask(x.shape, x.dtype)
         return dropout_forward(x, self.saved)
 
     def backward(self, dy):
+        """dy -> dx, through the same mask."""
         return dropout_backward(dy, self.saved)
 
 
@@ -120,7 +129,8 @@ class CausalAttention(Layer):
         super().__init__()
         self.dropout = self.add("dropout", Dropout(dropout))
 
-    def forward(self, q, k, v):  # (B, H, T, d), (B, H, S, d), (B, H, S, d)
+    def forward(self, q, k, v):
+        """q (B, H, T, d), k, v (B, H, S, d) -> o (B, H, T, d); keeps q, k, v, the weights and the mask."""
         mask = self.dropout.mask(q.shape[:3] + (k.shape[2],), q.dtype)
         o, weights, used = attention_forward(q, k, v, mask)
         self.saved = (q, k, v, weights, used, mask)
@@ -128,5 +138,6 @@ class CausalAttention(Layer):
         return o
 
     def backward(self, do):
+        """do (B, H, T, d) -> (dq, dk, dv), shaped as q, k, v."""
         q, k, v, weights, used, mask = self.saved
         return attention_backward(do, q, k, v, weights, used, mask)
