@@ -397,3 +397,59 @@ def test_compare_from_python_returns_both_views(two_runs):
     assert len(by_step.lines) == len(by_time.lines) == 2
     steps, elapsed = by_step.lines[1].get_xdata(), by_time.lines[1].get_xdata()
     assert list(steps) == [3, 6] and 0 < elapsed[0] < elapsed[1]
+
+
+def generated(*args, home, stdin=None):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "littlebaby.cli",
+            "generate",
+            "last",
+            "--max-tokens",
+            "12",
+            "--no-save",
+            *args,
+            "--home",
+            str(home),
+        ],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_several_samples_are_each_the_one_of_its_seed(tiny_run):
+    home, _ = tiny_run
+    both = generated("--prompt", "RO", "--num-samples", "2", "--seed", "5", home=home)
+    first, second = (
+        generated("--prompt", "RO", "--seed", "5", home=home),
+        generated("--prompt", "RO", "--seed", "6", home=home),
+    )
+    assert both == first.rstrip("\n") + "\n" + "-" * 40 + "\n" + second
+
+
+def test_a_prompt_from_standard_input_is_the_same_as_given(tiny_run):
+    home, _ = tiny_run
+    assert generated("--prompt", "-", "--seed", "2", home=home, stdin="MENENIUS:") == generated(
+        "--prompt", "MENENIUS:", "--seed", "2", home=home
+    )
+
+
+def test_interactive_answers_each_line_until_the_end_of_input(tiny_run):
+    home, _ = tiny_run
+    answers = generated("--interactive", "--seed", "1", home=home, stdin="ROMEO:\nJULIET:\n")
+    one, two = (generated("--prompt", p, "--seed", "1", home=home).rstrip("\n") for p in ("ROMEO:", "JULIET:"))
+    assert answers == f"{one}\n\n{two}\n\n"
+
+
+@pytest.mark.parametrize("args", [["--interactive", "--prompt", "a"], ["--num-samples", "0"]])
+def test_generation_options_that_do_not_go_together_are_one_line(tiny_run, args):
+    home, _ = tiny_run
+    done = littlebaby("generate", "last", *args, "--home", home, cwd=home, check=False)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stdout == "", done.stderr

@@ -16,7 +16,9 @@ EXAMPLES = {
     "  littlebaby prepare --data a.txt --data more/ --set c_tokenizer=bpe --set vocab_size=4096 --out prepared/",
     "finetune": "example:\n  littlebaby finetune last --data sophocles.txt --set max_steps=300",
     "generate": "examples:\n  littlebaby generate last --prompt 'ROMEO:' --max-tokens 300 --temperature 0.8 --seed 1\n"
-    "  littlebaby generate 5f0c... --top-k 10 --no-cache",
+    "  littlebaby generate 5f0c... --top-k 10 --num-samples 3\n"
+    "  echo 'JULIET:' | littlebaby generate last --prompt -\n"
+    "  littlebaby generate last --interactive",
     "runs": "examples:\n  littlebaby runs --home runs/\n  littlebaby runs --markdown > RUNS.md",
     "compare": "examples:\n  littlebaby compare 5f0c... 9a1b...\n  littlebaby compare 5f0c... 9a1b... last "
     "--out curves.png",
@@ -110,7 +112,23 @@ def parser() -> argparse.ArgumentParser:
 
     generate = command("generate", "Sample text from a run, streamed to stdout and saved as a completion file.")
     generate.add_argument("run", metavar="GUID|last")
-    generate.add_argument("--prompt", default=None, help="text to continue (default: start from a newline)")
+    generate.add_argument(
+        "--prompt",
+        default=None,
+        help="text to continue; - reads it from standard input (default: start from a newline)",
+    )
+    generate.add_argument(
+        "--num-samples",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N completions of the prompt; with --seed S, the i-th is seed S+i",
+    )
+    generate.add_argument(
+        "--interactive",
+        action="store_true",
+        help="read a prompt per line from standard input, answer each, until its end",
+    )
     generate.add_argument("--max-tokens", type=int, default=500, metavar="N", help="tokens to sample (default 500)")
     generate.add_argument("--temperature", type=float, default=1.0, metavar="T", help="0 = greedy (default 1.0)")
     generate.add_argument(

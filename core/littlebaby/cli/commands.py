@@ -17,6 +17,8 @@ from littlebaby.cli.output import RunLog, say, table, write
 from littlebaby.errors import UserError
 from littlebaby.look import surprise
 from littlebaby.look.listing import markdown
+from littlebaby.runs.load import load_named
+from littlebaby.store.home import Home
 from littlebaby.system import atomic
 from littlebaby.text.source import read_text
 from littlebaby.training import distributed
@@ -71,18 +73,39 @@ def train(args):
 
 
 def generate(args):
-    api.generate(
-        args.run,
-        args.prompt,
-        args.max_tokens,
-        args.temperature,
-        args.top_k,
-        args.seed,
-        not args.no_cache,
-        args.home,
+    if args.interactive and args.prompt is not None:
+        raise UserError("--interactive reads its prompts from standard input", "drop --prompt, or drop --interactive")
+    if not isinstance(args.num_samples, int) or args.num_samples < 1:
+        raise UserError(f"--num-samples must be 1 or more, got {args.num_samples}", "for example --num-samples 3")
+    home = Home(args.home)
+    name = home.resolve(args.run)
+    loaded = load_named(home, name)  # once, however many completions follow
+    settings = dict(
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        cache=not args.no_cache,
+        home=args.home,
         on_text=write,
         write=not args.no_save,
+        name=name,
     )
+    if args.interactive:
+        interactive = sys.stdin.isatty()
+        while True:
+            if interactive:
+                print("prompt> ", end="", file=sys.stderr, flush=True)
+            line = sys.stdin.readline()
+            if not line:  # end of input
+                return
+            api.generate(loaded, line.rstrip("\n") or None, seed=args.seed, **settings)
+            write("\n\n")
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    for i in range(args.num_samples):
+        if i:
+            write("\n" + "-" * 40 + "\n")
+        seed = None if args.seed is None else args.seed + i
+        api.generate(loaded, prompt, seed=seed, **settings)
     write("\n")
 
 

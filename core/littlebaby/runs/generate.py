@@ -59,18 +59,19 @@ def generate(
     home=".",
     on_text=None,
     write: bool = True,
+    name: str | None = None,
 ) -> str:
     """Sample from a run ("last", a run name, or a `load` result); returns prompt + completion.
 
     on_text(str) receives the prompt, then the text of each token as it is sampled; with write, the text is
-    also saved as outputs/completion_<run>_<yyyymmddhhmmss>.txt.
+    also saved as outputs/completion_<run>_<yyyymmddhhmmss>.txt (for a `load` result, under `name` when given).
     """
     check_sampling(max_tokens, temperature, top_k, seed)
     if prompt is not None:
         arguments.given_text(prompt, "prompt")
     home = Home(home)
     if isinstance(run, Loaded):
-        name, (config, tokenizer, model) = None, run
+        config, tokenizer, model = run
     else:
         name = home.resolve(run)
         config, tokenizer, model = load_named(home, name)
