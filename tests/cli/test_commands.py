@@ -453,3 +453,35 @@ def test_generation_options_that_do_not_go_together_are_one_line(tiny_run, args)
     home, _ = tiny_run
     done = littlebaby("generate", "last", *args, "--home", home, cwd=home, check=False)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stdout == "", done.stderr
+
+
+def test_compare_names_its_figure_after_the_runs_and_says_what_differs(two_runs, tmp_path):
+    home, names = two_runs
+    first = littlebaby("compare", *names, cwd=home).stdout
+    assert f"compare_{'_'.join(sorted(n[:8] for n in names))}.png" in first
+    alone = littlebaby("compare", names[0], cwd=home).stdout  # another comparison: another file, the first kept
+    assert alone != first and len(list((home / "outputs").glob("compare_*.png"))) >= 2
+    figure, _ = compare(names, home)
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert all("c_attention=" in label and "c_network=" in label for label in legend), legend
+    assert legend[0].startswith("tiny max_steps=6 (") and names[0][:8] in legend[0]
+
+
+def test_a_run_has_a_readable_name_runs_show_and_commands_take(tmp_path):
+    littlebaby("train", "--config", "tiny", "--set", "max_steps=2", "--quiet", "--name", "my baby", cwd=tmp_path)
+    littlebaby("train", "--config", "tiny", "--set", "max_steps=2", "--set", "lr=0.01", "--quiet", cwd=tmp_path)
+    listed = littlebaby("runs", cwd=tmp_path).stdout
+    assert "my baby" in listed and "tiny max_steps=2 lr=0.01" in listed
+    by_name = littlebaby("generate", "my baby", "--max-tokens", "5", "--seed", "1", "--no-save", cwd=tmp_path).stdout
+    [guid] = [line.split()[0] for line in listed.splitlines() if "my baby" in line]
+    assert by_name == littlebaby("generate", guid, "--max-tokens", "5", "--seed", "1", "--no-save", cwd=tmp_path).stdout
+    littlebaby("train", "--config", "tiny", "--set", "max_steps=2", "--quiet", "--name", "my baby", cwd=tmp_path)
+    twice = littlebaby("generate", "my baby", cwd=tmp_path, check=False)
+    assert twice.returncode == 2 and "2 runs in" in twice.stderr and "are named 'my baby'" in twice.stderr
+
+
+@pytest.mark.parametrize("name", ["", "a\nb", "x" * 81])
+def test_a_name_that_is_no_name_is_one_line_and_writes_nothing(tmp_path, name):
+    done = littlebaby("train", "--config", "tiny", "--name", name, "--quiet", cwd=tmp_path, check=False)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--name must be a text" in done.stderr
+    assert not (tmp_path / "configs").exists()

@@ -29,7 +29,12 @@ def test_train_writes_every_file_and_a_sample(tiny_run):
         assert (home / folder / pattern.format(name)).is_file()
     assert (home / "outputs" / f"completion_{name}.txt").read_text().startswith("ROMEO:")
     [row] = api.runs(home)
-    assert row["guid"] == name and row["steps"] == 4 and row["blocks"] == "pre/mha/mlp" and row["config"] == "tiny"
+    assert (
+        row["guid"] == name
+        and row["steps"] == 4
+        and row["blocks"] == "pre/mha/mlp"
+        and row["name"] == "tiny max_steps=4"
+    )
 
 
 def test_load_returns_config_tokenizer_and_model(tiny_run):

@@ -21,7 +21,7 @@ def test_a_trained_run_lists_with_every_column(tiny_run):
     home, name = tiny_run
     [row] = listing.runs(home)
     assert row["guid"] == name and row["status"] == "finished" and row["steps"] == 4
-    assert row["config"] == "tiny" and row["blocks"] == "pre/mha/mlp" and row["params"] > 0
+    assert row["name"] == "tiny max_steps=4" and row["blocks"] == "pre/mha/mlp" and row["params"] > 0
     assert isinstance(row["best_val_loss"], float) and row["date"][:2] == "20"
 
 
@@ -39,7 +39,7 @@ def test_a_trained_run_lists_with_every_column(tiny_run):
 )
 def test_a_damaged_report_lists_as_unknowns_not_a_crash(damaged):
     row = listing.row("r", Report(damaged))
-    assert row["guid"] == "r" and row["status"] in ("?", "killed") and row["config"] == "?"
+    assert row["guid"] == "r" and row["status"] in ("?", "killed") and row["name"] == "?"
     assert row["steps"] is None and row["best_val_loss"] is None and row["params"] is None
     assert set(row["blocks"].split("/")) <= {"?"}
 

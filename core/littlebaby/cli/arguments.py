@@ -90,6 +90,9 @@ def parser() -> argparse.ArgumentParser:
             help="override a config key (repeatable)",
         )
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
+        sub.add_argument(
+            "--name", metavar="TEXT", help="a readable name for the run (default: the config and its --set)"
+        )
         home(sub)
 
     train = command("train", "Train a model from scratch (default: config baby on tiny Shakespeare).")

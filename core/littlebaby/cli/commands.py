@@ -19,6 +19,7 @@ from littlebaby.look import surprise
 from littlebaby.look.listing import markdown
 from littlebaby.runs.load import load_named
 from littlebaby.store.home import Home
+from littlebaby.store.report import Report
 from littlebaby.system import atomic
 from littlebaby.text.source import read_text
 from littlebaby.training import distributed
@@ -64,9 +65,11 @@ def _report_run(args, result, log):
 def train(args):
     log = RunLog()
     if args.command == "train":
-        result = api.train(args.config, args.data, args.overrides, args.home, args.resume, quiet=args.quiet, log=log)
+        result = api.train(
+            args.config, args.data, args.overrides, args.home, args.resume, quiet=args.quiet, log=log, name=args.name
+        )
     else:
-        result = api.finetune(args.run, args.data, args.overrides, args.home, quiet=args.quiet, log=log)
+        result = api.finetune(args.run, args.data, args.overrides, args.home, quiet=args.quiet, log=log, name=args.name)
     _report_run(args, result, log)
     if result.stop_signal:  # interrupted, or Ctrl-C during the end's sample
         return exit_code(result.stop_signal)
@@ -109,6 +112,10 @@ def generate(args):
     write("\n")
 
 
+RUN_COLUMNS = ("guid", "name", "date", "blocks", "tokenizer", "params", "steps", "best_val_loss", "best_val_bpb")
+RUN_COLUMNS += ("seconds", "status")
+
+
 def runs(args):
     if args.markdown:
         rows = api.runs(args.home, comparison=True)
@@ -122,22 +129,7 @@ def runs(args):
         return
     for row in rows:
         row["seconds"] = None if row["seconds"] is None else round(row["seconds"])
-    table(
-        rows,
-        [
-            "guid",
-            "date",
-            "config",
-            "blocks",
-            "tokenizer",
-            "params",
-            "steps",
-            "best_val_loss",
-            "best_val_bpb",
-            "seconds",
-            "status",
-        ],
-    )
+    table(rows, RUN_COLUMNS)
 
 
 def prepare(args):
@@ -170,10 +162,13 @@ def picture(args):
 
 def surprise_of(args):
     source = args.text if args.file is None else read_text(args.file)
-    loaded = api.load(args.run, args.home)
+    home = Home(args.home)
+    name = home.resolve(args.run)
+    loaded = load_named(home, name)
     pairs, unit = api.token_losses(loaded, source), surprise.unit(loaded.tokenizer)
     if args.out:
-        atomic.write_text(args.out, surprise.to_html(pairs, f"littlebaby surprise {args.run}", unit))
+        title = f"littlebaby surprise: {Report.tolerant(home.report(name)).listed()['name']} ({name[:8]})"
+        atomic.write_text(args.out, surprise.to_html(pairs, title, unit))
         say(f"wrote {args.out}")
     elif sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
         say(surprise.to_ansi(pairs))

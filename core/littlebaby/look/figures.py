@@ -65,7 +65,7 @@ def training_figure(report, name: str = ""):
     ratio_ax.set(xlabel="step", ylabel="|update| / |weights|", title="update-to-weight ratio", yscale="log")
     if groups:
         ratio_ax.legend()
-    figure.suptitle(f"run {name}")
+    figure.suptitle(name)
     return figure
 
 
@@ -79,14 +79,27 @@ def comparison_figure(named_reports: dict):
     unit, per = ("minutes", 60) if longest > 120 else ("seconds", 1)
     figure = _figure(11, 4.2)
     by_step, by_time = figure.subplots(1, 2, sharey=True)
+    labels = legend_labels(named_reports)
     for name, (steps, seconds, losses) in curves.items():
-        label = f"{name[:8]} {named_reports[name].listed()['blocks']}"
+        label = labels[name]
         by_step.plot(steps, losses, "o-", ms=3, label=label)
         by_time.plot(np.array(seconds) / per, losses, "o-", ms=3, label=label)
     by_step.set(xlabel="step", ylabel="val loss", title="val loss by step")
     by_time.set(xlabel=f"training {unit} (steps only, no evals)", title="val loss by wall time")
     by_step.legend()
     return figure
+
+
+def legend_labels(named_reports: dict) -> dict:
+    """run -> 'its name (guid): the config keys whose values differ between the runs'."""
+    configs = {name: report.listed()["config"] for name, report in named_reports.items()}
+    keys = sorted({key for config in configs.values() for key in config})
+    differ = [key for key in keys if len({repr(config.get(key)) for config in configs.values()}) > 1]
+    labels = {}
+    for name, report in named_reports.items():
+        values = ", ".join(f"{key}={configs[name].get(key)}" for key in differ[:4]) + " ..." * (len(differ) > 4)
+        labels[name] = f"{report.listed()['name']} ({name[:8]})" + (f": {values}" if values else "")
+    return labels
 
 
 def observations(model, ids) -> list[dict]:
@@ -115,7 +128,9 @@ def attention_figure(model, ids, text, layer=None, head=None):
     text: the prompt (one label per character) or the text of each token (tokenizer.token_text)."""
     for name, value in (("layer", layer), ("head", head)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise UserError(f"{name} must be a whole number or None, got {shown(value)}", f"for example {name}=0")
+            raise UserError(
+                f"{{{name}}} must be a whole number or None, got {shown(value)}", f"for example {{{name}=}}0", name
+            )
     per_layer = observations(model, ids)
     layers = range(len(per_layer)) if layer is None else [layer]
     for index in layers:

@@ -11,7 +11,6 @@ from littlebaby.errors import UserError
 from littlebaby.store.home import Home
 from littlebaby.store.records import read_limit
 from littlebaby.store.report import Report
-from littlebaby.system import reading
 
 
 def row(name: str, report: Report) -> dict:
@@ -19,8 +18,8 @@ def row(name: str, report: Report) -> dict:
     seen = report.listed()
     return {
         "guid": name,
+        "name": seen["name"],
         "date": seen["created"][:16].replace("T", " "),
-        "config": seen["config_name"],
         "blocks": seen["blocks"],
         "tokenizer": seen["tokenizer"],
         "params": seen["parameters"],
@@ -100,9 +99,6 @@ def runs(home=".", comparison: bool = False) -> list[dict]:
     home.clean_leftovers()
     rows, limit = [], read_limit()
     for name in home.runs():
-        try:
-            report = Report(reading.read_json(home.report(name), "report file", limit))
-        except UserError:
-            report = Report({})
+        report = Report.tolerant(home.report(name), limit)
         rows.append((comparison_row if comparison else row)(name, report))
     return rows

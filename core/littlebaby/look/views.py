@@ -4,6 +4,7 @@ The tables and figures themselves are built by inspection.py and figures.py; thi
 and writes the PNG.
 """
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def plot(run="last", home=".", out=None):
     home = Home(home)
     name = home.resolve(run)
     report = Report.read(home.report(name), name)
-    return _output(training_figure(report, name), home, "plot", name, out)
+    return _output(training_figure(report, f"{report.listed()['name']} ({name[:8]})"), home, "plot", name, out)
 
 
 def attention(run="last", prompt="ROMEO:", layer=None, head=None, home=".", out=None):
@@ -80,7 +81,8 @@ def attention(run="last", prompt="ROMEO:", layer=None, head=None, home=".", out=
 def compare(runs, home=".", out=None):
     """Val curves of several runs overlaid, by step and by training time; returns (figure, PNG path or None).
 
-    runs: run names (or "last"); out: a PNG path, True for outputs/compare_<first run>.png, None for the figure only.
+    runs: run names (or "last"); out: a PNG path, True for outputs/compare_<runs>.png (named after every run
+    compared, so that another comparison never writes over it), None for the figure only.
     """
     from littlebaby.look.figures import comparison_figure
 
@@ -90,4 +92,8 @@ def compare(runs, home=".", out=None):
         raise UserError("compare needs at least one run", "name runs as `littlebaby runs` lists them")
     names = list(dict.fromkeys(home.resolve(run) for run in runs))
     figure = comparison_figure({name: Report.read(home.report(name), name) for name in names})
-    return _output(figure, home, "compare", names[0], out)
+    # the runs' GUID prefixes in a fixed order: the same comparison, the same file; another one, another file
+    key = "_".join(sorted(name[:8] for name in names))
+    if len(names) > 6:
+        key = f"{len(names)}_runs_{hashlib.sha256(' '.join(sorted(names)).encode()).hexdigest()[:12]}"
+    return _output(figure, home, "compare", key, out)

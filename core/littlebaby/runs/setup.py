@@ -6,10 +6,11 @@ mistake leaves nothing behind; then it reserves the run's name and writes its fi
 """
 
 import contextlib
+import json
 
 from littlebaby.config import architecture_keys, to_dict
 from littlebaby.configs import with_overrides
-from littlebaby.errors import UserError
+from littlebaby.errors import UserError, shown
 from littlebaby.nn import sizes
 from littlebaby.nn.gpt import GPT
 from littlebaby.plugins import resolve
@@ -71,6 +72,28 @@ def new_run(home) -> str:
     while not home.reserve_run(name):
         name = new_guid()
     return name
+
+
+LABEL_LIMIT = 80  # characters of a run's readable name: a column of `runs`, a legend, a title
+
+
+def run_label(given, made: str) -> str:
+    """A run's readable name: the one given (`name=`), or the one made from what it was trained with."""
+    if given is None:
+        return made if len(made) <= LABEL_LIMIT else made[: LABEL_LIMIT - 3] + "..."
+    if not isinstance(given, str) or not given.strip() or len(given) > LABEL_LIMIT or not given.isprintable():
+        raise UserError(
+            f"{{name}} must be a text of 1 to {LABEL_LIMIT} printable characters, got {shown(given)}",
+            "for example {name=}'baby with a higher lr'",
+            "name",
+        )
+    return given.strip()
+
+
+def made_label(config_name: str, overrides: dict) -> str:
+    """'baby' or 'baby lr=0.002 max_steps=300': the config and what the user changed of it."""
+    changed = (f"{key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in overrides.items())
+    return " ".join([config_name, *changed])
 
 
 def write_run_files(home, name, cfg, tokenizer=None) -> list:

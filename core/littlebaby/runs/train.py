@@ -10,7 +10,7 @@ from littlebaby.nn.gpt import GPT
 from littlebaby.plugins import resolve
 from littlebaby.runs.data import data_record, load_new
 from littlebaby.runs.resume import resume_run
-from littlebaby.runs.setup import check_memory, new_run, training_home, write_run_files
+from littlebaby.runs.setup import check_memory, made_label, new_run, run_label, training_home, write_run_files
 from littlebaby.store.report import Report
 from littlebaby.training.session import Run, RunResult, train_session
 
@@ -23,12 +23,14 @@ def train(
     resume: str | None = None,
     quiet: bool = True,
     log=None,
+    name: str | None = None,
 ) -> RunResult:
     """Train a new run (or continue one with resume=name) and return its result.
 
     config: a shipped name or a JSON path (None: baby); data: a text file (None: tiny Shakespeare) or a
     directory made by `prepare` (its tokenizer and memory-mapped ids);
-    overrides: {"key": value} or ["key=value", ...]; log: a callable for progress lines.
+    overrides: {"key": value} or ["key=value", ...]; log: a callable for progress lines; name: the run's
+    readable name (default: the config and the overrides, e.g. "baby lr=0.002").
     """
     if resume is not None:
         if data is not None:
@@ -43,17 +45,20 @@ def train(
                 "drop {config=}..., and change recipe keys with {key=}value",
                 ("resume", "config", "key"),
             )
+        if name is not None:
+            raise UserError("a resumed run keeps its {name}", "drop {name=}...", "name")
         return resume_run(training_home(home), resume, overrides, quiet, log)
     raw, config_name = find("baby" if config is None else config)
     cfg = resolve.config(with_overrides(raw, overrides))
     asked = with_overrides({}, overrides)
+    label = run_label(name, made_label(config_name, asked))
     cfg, tokenizer, corpus, info = load_new(data, cfg, quiet, asked)
     home = training_home(home)
     home.check_writable()
     model = GPT(cfg, tokenizer.vocab_size)
     check_memory(model, corpus.train)
     # everything is valid: from here on, files are created
-    name = new_run(home)
-    report = Report.new(name, cfg, config_name, model, data_record(info, corpus))
-    written = write_run_files(home, name, cfg, tokenizer)
-    return train_session(Run(home, name, cfg, tokenizer, model, corpus.train, corpus.val, report, written), quiet, log)
+    run = new_run(home)
+    report = Report.new(run, cfg, config_name, model, data_record(info, corpus), label=label, overrides=asked)
+    written = write_run_files(home, run, cfg, tokenizer)
+    return train_session(Run(home, run, cfg, tokenizer, model, corpus.train, corpus.val, report, written), quiet, log)

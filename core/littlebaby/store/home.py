@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 
 from littlebaby.errors import UserError, shown
+from littlebaby.store.report import Report
 from littlebaby.system import arguments
 from littlebaby.system.atomic import reserve
 from littlebaby.system.processes import is_leftover
@@ -184,7 +185,7 @@ class Home:
         return max(times)
 
     def resolve(self, run: str) -> str:
-        """A run name from a user: `last`, a name, or a unique prefix.
+        """A run name from a user: `last`, a run's GUID name or a unique prefix of one, or its readable name.
 
         `last` is the run with the newest model: a model file or a checkpoint (a run killed
         mid-way has one); a run that has neither yet, such as a finetune that just started,
@@ -210,6 +211,14 @@ class Home:
             some = ", ".join(matches[:3]) + (" ..." if len(matches) > 3 else "")
             raise UserError(
                 f"{run!r} is the beginning of {len(matches)} runs in {where} ({some})", "give more of the name"
+            )
+        named = [name for name in runs if Report.tolerant(self.report(name)).listed()["name"] == run]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            some = ", ".join(named[:3]) + (" ..." if len(named) > 3 else "")
+            raise UserError(
+                f"{len(named)} runs in {where} are named {run!r} ({some})", "give the run's GUID (or a prefix)"
             )
         hint = f"known runs: {', '.join(runs[-3:])}{' ...' if len(runs) > 3 else ''}" if runs else "train one first"
         raise UserError(f"no run {shown(run)} in {where}", f"{hint} (listing the runs shows them all)")

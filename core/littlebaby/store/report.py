@@ -2,8 +2,10 @@
 
 The file is a JSON object, rewritten after each eval and at least every few seconds while a run trains:
 
-    guid, base, created, littlebaby_version     who: the run, the run it was finetuned from
-    config_name, config, blocks, parameters,    what was trained
+    guid, name, base, created,                  who: the run, its readable name, the run it was finetuned from
+      littlebaby_version
+    config_name, overrides, config, blocks,     what was trained
+      parameters,
       vocab_size, new_characters (finetunes)
     data: {source, shipped, characters, sha256, rereadable, train_tokens, val_tokens, val_bytes,
            val_bytes_per_token}               what it was trained on (`Data`)
@@ -44,14 +46,27 @@ class Report:
 
     # -- making and saving ---------------------------------------------------------------
     @classmethod
-    def new(cls, name: str, config, config_name: str, model, data: Data, base: str | None = None, new_characters=None):
+    def new(
+        cls,
+        name: str,
+        config,
+        config_name: str,
+        model,
+        data: Data,
+        base: str | None = None,
+        new_characters=None,
+        label: str | None = None,
+        overrides: dict | None = None,
+    ):
         report = cls(
             {
                 "guid": name,  # the run name: a uuid4, with _finetuned... for a finetune
+                "name": label or config_name,  # for people: --name, or the config and its overrides
                 "base": base,
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "littlebaby_version": littlebaby.__version__,
                 "config_name": config_name,
+                "overrides": dict(overrides or {}),  # what the user changed of the config (train --set)
                 "config": to_dict(config),
                 "blocks": plugin_metadata(model),
                 "parameters": int(model.parameters.size),
@@ -243,6 +258,14 @@ class Report:
             )
         return cls(data)
 
+    @classmethod
+    def tolerant(cls, path, limit: int | None = None) -> "Report":
+        """The report at path for a listing: an empty one where it is missing or unreadable."""
+        try:
+            return cls(reading.read_json(path, "report file", limit or read_limit()))
+        except UserError:
+            return cls({})
+
     def listed(self) -> dict:
         """What `runs` shows of the report, tolerantly: '?' (or None) for whatever is unreadable."""
         data = self.data
@@ -257,6 +280,8 @@ class Report:
         return {
             "created": value_of(data, "created", str, ""),
             "config_name": value_of(data, "config_name", str),
+            "name": value_of(data, "name", str, None) or value_of(data, "config_name", str),
+            "overrides": value_of(data, "overrides", dict, {}),
             "config": config,
             "blocks": "/".join(str(value_of(config, k, str)) for k in ("c_sequence", "c_attention", "c_network")),
             "tokenizer": value_of(config, "c_tokenizer", str, "char"),  # older runs have no key: char
