@@ -13,6 +13,7 @@ from littlebaby import api
 from littlebaby.errors import UserError
 from littlebaby.look.figures import visible
 from littlebaby.runs import prepare as preparing
+from littlebaby.text.source import shipped_text
 
 PROMPT = "Ἀντιγόνη ☃ 日本 ROMEO:"
 
@@ -135,3 +136,39 @@ def test_a_tokenizer_override_a_prepared_corpus_cannot_honour_is_refused(tmp_pat
     with pytest.raises(UserError, match=f"prepared data .* was tokenized with bpe .*, not {key}="):
         api.train("tiny", tmp_path / "p", overrides + ["max_steps=1"], home=tmp_path / "h")
     assert not (tmp_path / "h").exists()
+
+
+def test_every_tokenizer_is_scored_on_the_same_val_bytes(bpe_run, tmp_path):
+    _, bpe = bpe_run
+    char = api.train("tiny", overrides={"max_steps": 1}, home=tmp_path)
+    greek = tmp_path / "greek.txt"
+    greek.write_text("Ἀντιγόνη, ὦ κοινὸν αὐτάδελφον Ἰσμήνης κάρα.\n" * 300, encoding="utf-8")
+    runs = [
+        api.train("tiny", data=greek, overrides={"max_steps": 1, **more}, home=tmp_path)
+        for more in ({}, {"c_tokenizer": "bpe", "vocab_size": 300})
+    ]
+    for pair in ((char, bpe), runs):
+        data = [run.report.data["data"] for run in pair]
+        assert data[0]["val_bytes"] == data[1]["val_bytes"] and data[0]["split"] == data[1]["split"] == "bytes"
+        assert data[0]["val_tokens"] != data[1]["val_tokens"]  # the same bytes in other tokens
+    assert runs[0].report.data["data"]["val_bytes"] == len(greek.read_bytes()) - int(0.9 * len(greek.read_bytes()))
+
+
+def test_a_run_made_before_the_split_by_bytes_resumes_on_its_own_windows_and_says_its_bpb_differs(tmp_path):
+    first = api.train("tiny", overrides={"max_steps": 2, "c_tokenizer": "bpe", "vocab_size": 300}, home=tmp_path)
+    path = tmp_path / "outputs" / f"report_{first.name}.json"
+    old = json.loads(path.read_text())
+    del old["data"]["split"]  # as a report written before it had the key
+    path.write_text(json.dumps(old))
+    resumed = api.train(resume=first.name, overrides={"max_steps": 3}, home=tmp_path)
+    tokens = resumed.report.data["data"]["val_tokens"]
+    assert resumed.report.data["data"]["split"] == "tokens" and tokens != first.report.data["data"]["val_tokens"]
+    ids = len(api.load(first.name, tmp_path).tokenizer.encode(shipped_text()))
+    assert tokens == ids - int(0.9 * ids)  # the last 10% of the tokens, as it was cut then
+    listed = subprocess.run(
+        [sys.executable, "-m", "littlebaby.cli", "runs", "--home", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert "*" in listed and "compare only with runs of the same tokenizer" in listed

@@ -5,7 +5,7 @@ import pytest
 
 from littlebaby.errors import UserError
 from littlebaby.text import batches as text
-from littlebaby.text.batches import Epochs, split, val_windows
+from littlebaby.text.batches import Epochs, split, split_text, val_windows
 from littlebaby.text.source import read_text, shipped_text
 
 
@@ -33,8 +33,16 @@ def test_shipped_text_is_tiny_shakespeare():
 def test_split_is_ninety_ten_and_needs_a_window_in_each_part():
     train, val = split(np.arange(200), n_ctx=8)
     assert len(train) == 180 and len(val) == 20
-    with pytest.raises(UserError, match="at least 90"):
+    with pytest.raises(UserError, match="so about 90 in all"):
         split(np.arange(60), n_ctx=8)
+
+
+def test_a_text_is_cut_by_its_bytes_at_a_character_boundary():
+    text = "ab" * 40 + "é" * 10  # 100 bytes, the last 20 in two-byte characters
+    train, val = split_text(text)
+    assert train + val == text and len(train.encode("utf-8")) == 90 and val == "é" * 5
+    odd = "a" * 89 + "é" + "b" * 10  # the 90th byte falls inside é: the cut moves past it
+    assert split_text(odd) == ("a" * 89 + "é", "b" * 10)
 
 
 def test_an_epoch_visits_disjoint_windows_reproducibly():

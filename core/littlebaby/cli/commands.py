@@ -129,7 +129,11 @@ def runs(args):
         return
     for row in rows:
         row["seconds"] = None if row["seconds"] is None else round(row["seconds"])
+        if row["best_val_bpb"] is not None and not row["bpb_comparable"]:
+            row["best_val_bpb"] = f"{row['best_val_bpb']:.4f}*"
     table(rows, RUN_COLUMNS)
+    if any(isinstance(row["best_val_bpb"], str) for row in rows):
+        say("* made before val was cut by bytes: its bits per byte compare only with runs of the same tokenizer")
 
 
 def prepare(args):

@@ -26,6 +26,7 @@ def row(name: str, report: Report) -> dict:
         "steps": seen["steps_done"],
         "best_val_loss": seen["best_val_loss"],
         "best_val_bpb": seen["best_val_bpb"],
+        "bpb_comparable": seen["bpb_comparable"],  # False: a run made before val was cut by bytes
         "seconds": seen["train_seconds"],
         "status": seen["status"],
     }

@@ -94,10 +94,10 @@ def load_new(data, config, quiet=True, asked=None):
     return config, tokenizer, corpora.from_text(content, tokenizer, config.n_ctx, info.source), info
 
 
-def load_existing(data, tokenizer, n_ctx: int, read=read_data):
+def load_existing(data, tokenizer, n_ctx: int, read=read_data, split: str = "bytes"):
     """(tokenizer, Corpus, info) for a run that has a tokenizer (resume, finetune): a text, read(data) ->
     (text, info), extends it (char: new characters appended; bpe: unchanged); a prepared directory must have used
-    the same."""
+    the same. split: how a text is cut into train and val (corpus.from_text), "tokens" for runs made before."""
     if is_prepared(data):
         theirs, corpus, _ = open_prepared(data, n_ctx)
         if tokenizers.to_file(theirs) != tokenizers.to_file(tokenizer):
@@ -109,4 +109,4 @@ def load_existing(data, tokenizer, n_ctx: int, read=read_data):
         return tokenizer, corpus, None
     content, info = read(data)
     tokenizer = tokenizer.extend(content)
-    return tokenizer, corpora.from_text(content, tokenizer, n_ctx, info.source), info
+    return tokenizer, corpora.from_text(content, tokenizer, n_ctx, info.source, split), info

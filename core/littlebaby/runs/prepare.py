@@ -32,7 +32,8 @@ from littlebaby.plugins import resolve
 from littlebaby.system import arguments, atomic, processes
 from littlebaby.text import batches, corpus
 from littlebaby.text import tokenizer as tokenizers
-from littlebaby.text.source import BLOCK, SAMPLE_BYTES, blocks, list_sources, sample, split_at
+from littlebaby.text.batches import split_at
+from littlebaby.text.source import BLOCK, SAMPLE_BYTES, blocks, list_sources, sample
 
 
 class _Writer:

@@ -26,6 +26,9 @@ class Data:
     val_tokens: int | None = None
     val_bytes: int | None = None
     val_bytes_per_token: float | None = None
+    # how train and val were cut: "bytes" (the text's first 90% of bytes, before tokenizing: every tokenizer is
+    # judged on the same val bytes) or "tokens" (runs made before: the last 10% of the ids)
+    split: str = "tokens"
 
 
 @attrs.frozen

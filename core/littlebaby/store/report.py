@@ -178,11 +178,16 @@ class Report:
             return False
         return writer.get("host") != socket.gethostname() or processes.process_alive(writer["pid"])
 
+    def read_again(self, data: Data):
+        """What a resume read of the run's data, as it was cut (runs made before the split by bytes say so)."""
+        self.data["data"] = attrs.asdict(data)
+
     def trained_on(self, path) -> Data:
         """The recorded data of the run (for resume), or a UserError for a report without it."""
         data = self.data.get("data")
         try:
             counts = {key: data.get(key) for key in ("train_tokens", "val_tokens", "val_bytes", "val_bytes_per_token")}
+            counts["split"] = data.get("split", "tokens")
             return Data(
                 str(data["source"]),
                 data.get("shipped"),
@@ -282,6 +287,8 @@ class Report:
             "config_name": value_of(data, "config_name", str),
             "name": value_of(data, "name", str, None) or value_of(data, "config_name", str),
             "overrides": value_of(data, "overrides", dict, {}),
+            # bits per byte compare across runs when val is the same bytes for every tokenizer
+            "bpb_comparable": value_of(value_of(data, "data", dict, {}), "split", str, None) == "bytes",
             "config": config,
             "blocks": "/".join(str(value_of(config, k, str)) for k in ("c_sequence", "c_attention", "c_network")),
             "tokenizer": value_of(config, "c_tokenizer", str, "char"),  # older runs have no key: char

@@ -21,19 +21,39 @@ VAL_SEED = 20251125  # constant, so every run is judged on the same windows
 SHUFFLE_BLOCK = 1 << 16  # windows shuffled as one; a longer epoch is shuffled block by block
 
 
+def split_at(raw_text: str, byte_cut: int) -> tuple[str, str]:
+    """text cut after byte_cut bytes of its UTF-8 (moved forward to a character boundary)."""
+    raw = raw_text.encode("utf-8")
+    while byte_cut < len(raw) and raw[byte_cut] & 0xC0 == 0x80:
+        byte_cut += 1
+    return raw[:byte_cut].decode("utf-8"), raw[byte_cut:].decode("utf-8")
+
+
+def split_text(text: str) -> tuple[str, str]:
+    """(train, val) text: the first 90% of its UTF-8 bytes and the rest, cut at a character boundary. A text is
+    split before it is tokenized, so every tokenizer is judged on the same val bytes (bits per byte compare)."""
+    return split_at(text, int(TRAIN_FRACTION * len(text.encode("utf-8"))))
+
+
 def split(ids: np.ndarray, n_ctx: int, name: str = "data") -> tuple[np.ndarray, np.ndarray]:
-    """(train, val) token arrays; each must hold at least one window of n_ctx + 1 tokens."""
+    """(train, val) token arrays, the last 10% of the tokens validating: how runs made before the split by
+    bytes were split, kept so that they resume on the same windows."""
     cut = int(TRAIN_FRACTION * len(ids))
     train, val = ids[:cut], ids[cut:]
+    check_split(train, val, n_ctx, name)
+    return train, val
+
+
+def check_split(train, val, n_ctx: int, name: str = "data"):
+    """A one-line UserError unless each split holds at least one window of n_ctx + 1 tokens."""
     if min(len(train), len(val)) < n_ctx + 1:
         needed = math.ceil(round((n_ctx + 1) / (1 - TRAIN_FRACTION), 6))  # round: 9 / 0.1 is 90.00000000000001
         raise UserError(
-            f"{name} has {len(ids)} tokens; its 10% validation split needs n_ctx + 1 = {n_ctx + 1}, "
-            f"so at least {needed} in all",
+            f"{name} has {len(train)} train and {len(val)} val tokens; its 10% validation split needs "
+            f"n_ctx + 1 = {n_ctx + 1}, so about {needed} in all",
             "give more text or lower {n_ctx}",
             "n_ctx",
         )
-    return train, val
 
 
 def windows(ids: np.ndarray, starts: np.ndarray, n_ctx: int) -> tuple[np.ndarray, np.ndarray]:

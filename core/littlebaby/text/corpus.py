@@ -84,10 +84,12 @@ class Corpus:
     val: np.ndarray
     source: str
     val_bytes: int  # bytes of the text the val ids stand for
+    split: str = "bytes"  # how train and val were cut (see from_text)
 
     def counts(self) -> dict:
         """What the report keeps about the ids (report.Data)."""
         return {
+            "split": self.split,
             "train_tokens": len(self.train),
             "val_tokens": len(self.val),
             "val_bytes": self.val_bytes,
@@ -110,9 +112,16 @@ def dtype_for(vocab_size: int) -> str:
     return "uint16" if vocab_size <= 1 << 16 else "uint32"
 
 
-def from_text(corpus: str, tokenizer, n_ctx: int, name: str) -> Corpus:
-    train, val = batches.split(tokenizer.encode(corpus), n_ctx, name)
-    return Corpus(train, val, name, count_bytes(tokenizer, val))
+def from_text(corpus: str, tokenizer, n_ctx: int, name: str, split: str = "bytes") -> Corpus:
+    """The ids of a text, split by its bytes before tokenizing (split="bytes"), or as runs made before that
+    were split (split="tokens": the last 10% of the ids, whose bytes then depend on the tokenizer)."""
+    if split == "tokens":
+        train, val = batches.split(tokenizer.encode(corpus), n_ctx, name)
+        return Corpus(train, val, name, count_bytes(tokenizer, val), split)
+    train_text, val_text = batches.split_text(corpus)
+    train, val = tokenizer.encode(train_text), tokenizer.encode(val_text)
+    batches.check_split(train, val, n_ctx, name)
+    return Corpus(train, val, name, len(val_text.encode("utf-8")))
 
 
 # -- prepared directories ----------------------------------------------------------------

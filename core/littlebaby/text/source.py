@@ -167,11 +167,3 @@ def blocks(source: Source, digest=None):
             block, carried = (block[:end], block[end:]) if end else (block, "")
             if block:
                 yield block
-
-
-def split_at(raw_text: str, byte_cut: int) -> tuple[str, str]:
-    """text cut after byte_cut bytes of its UTF-8 (moved forward to a character boundary)."""
-    raw = raw_text.encode("utf-8")
-    while byte_cut < len(raw) and raw[byte_cut] & 0xC0 == 0x80:
-        byte_cut += 1
-    return raw[:byte_cut].decode("utf-8"), raw[byte_cut:].decode("utf-8")
