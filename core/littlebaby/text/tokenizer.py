@@ -20,7 +20,10 @@ A tokenizer subclasses `Tokenizer` and provides:
 
 and may override decode, token_text (how a token is labelled in attention maps),
 start_id, and declare `Options` (an attrs class of its own config keys) and
-`encodes_any_text = True` when every UTF-8 text encodes without training on it.
+`encodes_any_text = True` when every UTF-8 text encodes without training on it, and `lossless = False` when
+decode(encode(text)) may differ from text (a word tokenizer with `<unk>`): then decode(encode(text)) is a text
+the tokenizer keeps as it is, and `token_bytes(<unk>)` is the bytes it shows in its place. Bits per byte count
+the text's own bytes (corpus.py), so a lossy tokenizer is charged for what it drops.
 """
 
 import codecs
@@ -39,6 +42,7 @@ class Tokenizer:
     name = "?"  # the name a config selects; registration sets it (the tokenizer file records it)
     Options = None
     encodes_any_text = False
+    lossless = True
 
     @classmethod
     def train(cls, chunks, options=None) -> "Tokenizer":
