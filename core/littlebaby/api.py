@@ -10,6 +10,7 @@ from littlebaby.look.listing import runs
 from littlebaby.look.surprise import token_losses
 from littlebaby.look.views import attention, compare, inspect, plot
 from littlebaby.plugins.registry import rows as plugins
+from littlebaby.plugins.scaffold import new_plugin
 from littlebaby.runs.finetune import finetune, grown_model
 from littlebaby.runs.generate import generate
 from littlebaby.runs.load import Loaded, load
@@ -29,6 +30,7 @@ __all__ = [
     "import_original",
     "inspect",
     "load",
+    "new_plugin",
     "plot",
     "plugins",
     "prepare",

@@ -40,11 +40,6 @@ CONFIG = {  # tiny, so two steps and 20 tokens take a moment
 }
 TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 20
 
-needs_cli = pytest.mark.skipif(
-    not (REPO / "core" / "littlebaby" / "cli.py").exists(),
-    reason="the littlebaby CLI (issue 4, branch runs) has not landed on this branch: core/littlebaby/cli.py is missing",
-)
-
 
 class Venv:
     def __init__(self, root: Path):
@@ -125,7 +120,6 @@ def assert_one_line_install_hint(done):
     assert "pip install littlebaby-attention-gqa" in lines[0]
 
 
-@needs_cli
 def test_gqa_is_an_error_before_install_trains_after_and_is_an_error_again_after_uninstall(venv):
     assert_one_line_install_hint(train(venv))
     assert not (venv.root / "home").exists() or not any((venv.root / "home").iterdir())
@@ -149,7 +143,6 @@ def test_gqa_is_an_error_before_install_trains_after_and_is_an_error_again_after
     assert_one_line_install_hint(venv.littlebaby("generate", "last", "--home", "home", "--max-tokens", "5"))
 
 
-@needs_cli
 def test_docs_example_plugin_installs_passes_its_tests_and_trains(venv):
     venv.install(venv.root / "author")
     listed = venv.littlebaby("plugins")
@@ -172,7 +165,6 @@ def test_docs_example_plugin_installs_passes_its_tests_and_trains(venv):
     assert trained.returncode == 0, trained.stderr
 
 
-@needs_cli
 def test_mla_installs_trains_and_generates(venv):
     venv.install(venv.source / "plugins" / "attention_mla")
     trained = train(venv, config="mla.json", home="home_mla")
@@ -196,3 +188,27 @@ def test_docs_show_the_example_as_it_is():
     )
     test_file = (example / "test_sharedkv.py").read_text().split('"""', 2)[2].strip()
     assert any(block.removeprefix("python").strip() == test_file for block in blocks)
+
+
+def test_a_new_plugin_folder_installs_passes_its_own_test_and_trains(venv):
+    made = venv.littlebaby("new-plugin", "network", "fresh", "--out", "fresh")
+    assert made.returncode == 0, made.stderr
+    venv.install(venv.root / "fresh")
+    assert "littlebaby-network-fresh" in venv.littlebaby("plugins").stdout
+    tested = venv.run(
+        str(venv.bin / "python"),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "gradients or roundtrip",
+        "test_fresh.py",
+        cwd=venv.root / "fresh",
+    )
+    assert tested.returncode == 0 and " passed" in tested.stdout, tested.stdout[-3000:]
+    example = {key: value for key, value in CONFIG.items() if key != "n_kv_heads"}
+    (venv.root / "fresh.json").write_text(json.dumps({**example, "c_attention": "mha", "c_network": "fresh"}))
+    trained = train(venv, config="fresh.json", home="home_fresh")
+    assert trained.returncode == 0, trained.stderr

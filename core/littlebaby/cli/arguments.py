@@ -29,6 +29,8 @@ EXAMPLES = {
     "  littlebaby attention last --prompt 'ROMEO:' --layer 0 --head 2 --out map.png",
     "surprise": "examples:\n  littlebaby surprise last --text 'ROMEO: my love, my lady'\n"
     "  littlebaby surprise last --file scene.txt --out scene.html",
+    "new-plugin": "examples:\n  littlebaby new-plugin attention sharedkv\n"
+    "  littlebaby new-plugin tokenizer words --out plugins/tokenizer_words",
     "import-original": "example:\n  littlebaby import-original --config config.json --tokenizer tokenizer.json "
     "--model model.json",
 }
@@ -184,6 +186,16 @@ def parser() -> argparse.ArgumentParser:
         "--out", type=path, metavar="FILE.png", help="where to write (default: outputs/compare_<first run>.png)"
     )
     home(compare)
+
+    new_plugin = command(
+        "new-plugin",
+        "Write a folder for a new plugin: pyproject with its entry point, a module that passes the kit, its test.",
+    )
+    new_plugin.add_argument("kind", choices=["sequence", "attention", "network", "tokenizer"])
+    new_plugin.add_argument("name", help="what a config selects it by (c_KIND: NAME), a lowercase identifier")
+    new_plugin.add_argument(
+        "--out", type=path, metavar="DIR", help="the folder to create (default: ./littlebaby-KIND-NAME)"
+    )
 
     command("plugins", "List installed blocks and tokenizers by kind, with their distribution and version.")
 

@@ -150,6 +150,12 @@ def plugins(args):
     table(api.plugins(), ["kind", "name", "distribution", "version"])
 
 
+def new_plugin(args):
+    written = api.new_plugin(args.kind, args.name, args.out)
+    say("wrote " + ", ".join(map(str, written)))
+    say(f"next: cd {written[0].parent} and follow its README (install it, run its test through the kit)")
+
+
 def inspect(args):
     say(api.inspect(args.run, args.home))
 
@@ -201,6 +207,7 @@ COMMANDS = {
     "attention": picture,
     "surprise": surprise_of,
     "import-original": import_original,
+    "new-plugin": new_plugin,
 }
 TRAINING = ("train", "finetune")  # run on every MPI process; the other commands on one
 
