@@ -2,23 +2,18 @@
 
 The file is a JSON object, rewritten after each eval and at least every few seconds while a run trains:
 
-    guid, name, base, created,                  who: the run, its readable name, the run it was finetuned from
-      littlebaby_version
-    config_name, overrides, config, blocks,     what was trained
-      parameters,
-      vocab_size, new_characters (finetunes)
-    data: {source, shipped, characters, sha256, rereadable, train_tokens, val_tokens, val_bytes,
-           val_bytes_per_token}               what it was trained on (`Data`)
-    writer: {pid, host}, world, environment     the process training it now (or last), its MPI world, Python and BLAS
-    total_steps, steps_per_epoch, batch_size    the schedule, set when training starts
-    steps: [step record, ...], val: [{step, loss, bpb}, ...], best_val_loss, best_val_step, best_val_bpb
-    status                                      running, finished, interrupted, diverged or imported
-                                                  (listed as killed: running, but its writer is gone)
-    stop_signal, diverged_at, resumed           how its sessions ended and began
+    guid, name, base, created, littlebaby_version      the run, its readable name, the run it was finetuned from
+    config_name, overrides, config, blocks,            what was trained (new_characters: a finetune's)
+      parameters, vocab_size, new_characters
+    data: {source, ..., val_bytes, split}              what it was trained on (records.Data)
+    writer: {pid, host}, world, environment            who trains it now (or last), its MPI world, Python, BLAS
+    total_steps, steps_per_epoch, batch_size           the schedule, set when training starts
+    steps, val, best_val_loss, best_val_step, best_val_bpb    one record per step and per eval
+    status, stop_signal, diverged_at, resumed          running, finished, interrupted, diverged or imported
     steps_done, train_seconds, wall_seconds, tokens_per_second, peak_memory_mb
 
 `Report.read` is strict (resume and plot need the whole report); `Report.listed` reads tolerantly for
-`runs` ('?' for what a damaged report lacks, never a failure).
+`runs` ('?' for what a damaged report lacks, never a failure; "killed": running, but its writer is gone).
 """
 
 import datetime
