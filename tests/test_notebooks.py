@@ -109,9 +109,7 @@ def test_inference_plan_trains_nothing(trained):
 
 
 def test_finetune_plan_and_import_of_original_files(trained, tmp_path):
-    home, _ = trained
-    (home / "inputs").mkdir(exist_ok=True)
-    (home / "inputs" / "finetune.txt").write_text("ΑΝΤΙΓΟΝΗ\nΙσμήνη, αδελφούλα μου.\n" * 40, encoding="utf-8")
+    home, _ = trained  # finetune_data None: the shipped Antigone
     files = {
         kind: str(ORIGINAL / name)
         for kind, name in (
