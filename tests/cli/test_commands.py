@@ -90,7 +90,7 @@ def test_train_generate_finetune_generate(tmp_path, greek_file):
     assert list((tmp_path / "outputs").glob(f"completion_{tuned}_2*.txt"))
 
     runs = littlebaby("runs", cwd=tmp_path).stdout.splitlines()
-    assert runs[0].split()[:4] == ["guid", "date", "config", "blocks"] and len(runs) == 3
+    assert runs[0].split()[:4] == ["guid", "name", "date", "blocks"] and len(runs) == 3
     assert runs[1].startswith(guid) and runs[2].startswith(tuned)
 
 
@@ -190,7 +190,7 @@ BAD_INPUTS = {
     ),
     "short data": (
         lambda tmp, home, run: ["train", "--config", "tiny", "--data", _data(tmp, b"to be or not to be" * 5)],
-        "at least",
+        "so about 170 in all",
     ),
     "unknown guid": (lambda tmp, home, run: ["generate", "0" * 8, "--home", home], "no run '00000000'"),
     "bad config key": (
