@@ -160,3 +160,21 @@ def test_a_manifest_without_a_run_name_still_verifies(tmp_path):  # written befo
     del manifest["run"]
     (path / "manifest.json").write_text(json.dumps(manifest))
     assert checkpoints.verify(path).step == 3
+
+
+def test_broken_or_foreign_folders_never_push_the_intact_ones_out(tmp_path):
+    import shutil
+
+    model, optimizer = small()
+    for step in (15, 20):
+        save(tmp_path, step, model, optimizer)
+    for step in (40, 45):  # copies of step 20 under later names: their manifests say 20
+        shutil.copytree(tmp_path / "step_000000020", tmp_path / f"step_{step:09d}")
+    other = tmp_path.parent / "other_run"
+    save(other, 28, model, optimizer)  # another run's own checkpoint, copied in
+    shutil.copytree(other / "step_000000028", tmp_path / "step_000000028")
+    for step in (25, 30):  # the run resumed from 20 goes on
+        save(tmp_path, step, model, optimizer)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["step_000000025", "step_000000030", "step_000000040", "step_000000045"]
+    assert checkpoints.newest(tmp_path).step == 30  # the broken later ones are passed over, not the good ones lost

@@ -1,4 +1,4 @@
-"""A run's checkpoints: one folder per saved step, complete or absent, the newest two kept.
+"""A run's checkpoints: one folder per saved step, complete or absent, the newest two intact ones kept.
 
     checkpoints/<run>/step_000000250/
         model.safetensors       the parameters (checkpoint.py's model file)
@@ -122,10 +122,28 @@ def write(folder, step: int, model, optimizer, state: dict, report_position: dic
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
-    for old in steps(folder)[KEEP:]:
-        with contextlib.suppress(OSError):
-            _retire(old)
+    _rotate(folder, step)
     return Checkpoint(final, step, state, report_position)
+
+
+def _rotate(folder: Path, step: int):
+    """Keep the KEEP newest intact checkpoints up to `step` (the one just written first) and retire the others
+    up to it: a broken folder, or one copied from another run, is never counted among those kept, so it cannot
+    push a good one out. Folders past `step` are not this session's to judge (resume passed over them)."""
+    kept = 0
+    for path in steps(folder):
+        if int(STEP_FOLDER.fullmatch(path.name).group(1)) > step:
+            continue
+        if kept < KEEP:
+            try:
+                if int(STEP_FOLDER.fullmatch(path.name).group(1)) != step:  # the one just written is intact
+                    verify(path)
+                kept += 1
+                continue
+            except BrokenCheckpoint:
+                pass
+        with contextlib.suppress(OSError):
+            _retire(path)
 
 
 def steps(folder) -> list[Path]:
