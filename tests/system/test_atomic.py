@@ -168,6 +168,46 @@ def test_the_next_command_removes_only_a_dead_writers_temporaries(tmp_path):
     assert [p for p in leftovers if p.exists()] == [] and all(p.exists() for p in kept)
 
 
+def test_a_writer_on_another_machine_is_never_judged_dead_by_its_pid(tmp_path):
+    # a trainer in a container, or on another node sharing the home: its pid means nothing here
+    from littlebaby.system import processes
+
+    home = files.Home(tmp_path)
+    folder = tmp_path / "checkpoints" / "r"
+    folder.mkdir(parents=True)
+    dead, ours, theirs = dead_pid(), processes.machine(), "0123456789ab"
+    elsewhere = folder / f".step_000000099.{dead}-{theirs}.k2j3h4.tmp"
+    here = folder / f".step_000000098.{dead}-{ours}.k2j3h4.tmp"
+    forgotten = folder / f".step_000000097.{dead}-{theirs}.k2j3h5.tmp"
+    for path in (elsewhere, here, forgotten):
+        path.mkdir()
+    os.utime(forgotten, (1, 1))  # older than any write could take: its writer is gone, wherever it was
+    home.check_writable()
+    assert elsewhere.exists() and not here.exists() and not forgotten.exists()
+    assert atomic.temporary_prefix("x").endswith(f".{os.getpid()}-{ours}.")
+
+
+def test_a_run_trained_in_another_container_of_this_host_lists_as_running(tiny_run):
+    import json
+    import socket
+
+    from littlebaby import api
+
+    home, name = tiny_run
+    path = home / "outputs" / f"report_{name}.json"
+    saved = path.read_text()
+    report = json.loads(saved)
+    report.update(status="running", writer={"pid": dead_pid(), "host": socket.gethostname(), "machine": "0123456789ab"})
+    path.write_text(json.dumps(report))
+    try:
+        assert [row["status"] for row in api.runs(home)] == ["running"]
+        report["writer"]["machine"] = None  # a record without one (older versions): this machine, pid dead
+        path.write_text(json.dumps(report))
+        assert [row["status"] for row in api.runs(home)] == ["killed"]
+    finally:
+        path.write_text(saved)
+
+
 def test_names_are_reserved_once(tmp_path):
     path = tmp_path / "sub" / "name"
     assert atomic.reserve(path) and not atomic.reserve(path) and path.read_bytes() == b""

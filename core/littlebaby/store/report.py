@@ -88,7 +88,7 @@ class Report:
             steps_per_epoch=steps_per_epoch,
             batch_size=batch_size,
             status="running",
-            writer={"pid": os.getpid(), "host": socket.gethostname()},
+            writer={"pid": os.getpid(), "host": socket.gethostname(), "machine": processes.machine()},
             world=world,
         )
         for key in ("stop_signal", "diverged_at"):  # of an earlier session: this one has neither stopped nor diverged
@@ -171,7 +171,9 @@ class Report:
         writer = self.data.get("writer")
         if not isinstance(writer, dict) or not isinstance(writer.get("pid"), int):
             return False
-        return writer.get("host") != socket.gethostname() or processes.process_alive(writer["pid"])
+        if writer.get("host") != socket.gethostname():
+            return True  # another node sharing the home: assume so
+        return processes.writer_alive(writer["pid"], writer.get("machine"))
 
     def read_again(self, data: Data):
         """What a resume read of the run's data, as it was cut (runs made before the split by bytes say so)."""

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from littlebaby.errors import UserError
-from littlebaby.system import reading
+from littlebaby.system import processes, reading
 
 
 class WriteError(UserError):
@@ -90,8 +90,8 @@ def current_umask() -> int:
 
 
 def temporary_prefix(name: str) -> str:
-    """Names of temporaries carry the writer's pid, so a later command can tell a dead writer's."""
-    return f".{name}.{os.getpid()}."
+    """Names of temporaries carry the writer's pid and machine, so a later command can tell a dead writer's."""
+    return f".{name}.{os.getpid()}-{processes.machine()}."
 
 
 def reserve(path) -> bool:
