@@ -5,6 +5,7 @@ import textwrap
 import types
 import warnings
 
+import attrs
 import numpy as np
 import pytest
 
@@ -168,3 +169,21 @@ def test_char_is_built_in_through_the_same_hook_and_bpe_comes_from_its_distribut
     with pytest.raises(UserError, match="unknown tokenizer 'bpe' .*pip install littlebaby-tokenizer-bpe"):
         bare.resolve("tokenizer", "bpe")
     assert Registry().resolve("tokenizer", "bpe").distribution == "littlebaby-tokenizer-bpe"
+
+
+@pytest.mark.parametrize(
+    "option,said",
+    [
+        ("lr", "'lr', a core config key"),
+        ("n_experts", "already an option of network block 'moe' (littlebaby-network-moe)"),
+    ],
+)
+def test_an_option_named_like_a_core_key_or_another_plugins_option_is_refused(option, said):
+    Options = attrs.make_class("Options", {option: attrs.field(default=1.0)}, frozen=True)
+    clashing = type("Clashing", (Mixer,), {"Options": Options})
+    module = plugin_module("clash_plugin", register_attentions=lambda register: register("clash", clashing))
+    registry = Registry()
+    with pytest.raises(TypeError, match=said):
+        registry.add(module)
+    assert "clash" not in registry.blocks["attention"]  # the registry is as it was; the others keep working
+    assert resolve.config({"c_network": "moe", "n_experts": 2}, registry).options == {"n_experts": 2}

@@ -17,6 +17,7 @@ import warnings
 import attrs
 import pluggy
 
+from littlebaby.config import CORE_KEYS
 from littlebaby.errors import UserError, shown
 from littlebaby.nn.block import Block
 from littlebaby.plugins import hookspecs
@@ -124,11 +125,30 @@ class Registry:
                     impl.function(register=register)
             for entry in found:
                 _check_contract(entry)
+                self._check_options(entry)
         except BaseException:
             self.manager.unregister(plugin)
             raise
         for entry in found:
             self._register(entry)
+
+    def _check_options(self, entry: Entry):
+        """An option sits flat beside the core keys in a config: one named like a core key, or like another
+        installed plugin's option, would be read by both, so the later plugin is refused, naming the other."""
+        if entry.cls.Options is None:
+            return
+        declared = self.declared_options()
+        for field in attrs.fields(entry.cls.Options):
+            if field.name in CORE_KEYS:
+                raise TypeError(
+                    f"{_what(entry.kind)} {entry.name!r} declares option {field.name!r}, a core config key: rename it"
+                )
+            owner = declared.get(field.name)
+            if owner is not None and owner.distribution != entry.distribution:
+                raise TypeError(
+                    f"{_what(entry.kind)} {entry.name!r} declares option {field.name!r}, already an option of "
+                    f"{_what(owner.kind)} {owner.name!r} ({owner.distribution}): rename one of them"
+                )
 
     def _register(self, entry: Entry):
         known = self.blocks[entry.kind].get(entry.name)
