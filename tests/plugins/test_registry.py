@@ -175,7 +175,7 @@ def test_char_is_built_in_through_the_same_hook_and_bpe_comes_from_its_distribut
     "option,said",
     [
         ("lr", "'lr', a core config key"),
-        ("n_experts", "already an option of network block 'moe' (littlebaby-network-moe)"),
+        ("n_experts", r"already an option of network block 'moe' \(littlebaby-network-moe\)"),
     ],
 )
 def test_an_option_named_like_a_core_key_or_another_plugins_option_is_refused(option, said):
