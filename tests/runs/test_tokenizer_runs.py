@@ -172,3 +172,28 @@ def test_a_run_made_before_the_split_by_bytes_resumes_on_its_own_windows_and_say
         timeout=60,
     ).stdout
     assert "*" in listed and "compare only with runs of the same tokenizer" in listed
+
+
+def test_resume_refuses_a_prepared_corpus_rewritten_or_put_in_a_texts_place(tmp_path, greek_file):
+    import shutil
+
+    text = tmp_path / "text.txt"
+    text.write_text(shipped_text()[:200_000], encoding="utf-8")
+    preparing.prepare([text], tmp_path / "prepared")
+    home = tmp_path / "home"
+    first = api.train(
+        "tiny", data=tmp_path / "prepared", overrides={"max_steps": 2, "checkpoint_interval": 1}, home=home
+    )
+    train_bin = tmp_path / "prepared" / "train.bin"
+    saved = train_bin.read_bytes()
+    train_bin.write_bytes(np.frombuffer(saved, dtype=np.uint16)[::-1].tobytes())  # the same size, the ids reversed
+    with pytest.raises(UserError, match="changed since"):
+        api.train(resume=first.name, overrides={"max_steps": 3}, home=home)
+    train_bin.write_bytes(saved)
+    assert api.train(resume=first.name, overrides={"max_steps": 3}, home=home).status == "finished"
+
+    second = api.train("tiny", data=text, overrides={"max_steps": 2}, home=home)
+    text.unlink()
+    shutil.copytree(tmp_path / "prepared", text)  # a prepared folder where the text was
+    with pytest.raises(UserError, match="trained on a text file, .* which is now a folder"):
+        api.train(resume=second.name, overrides={"max_steps": 3}, home=home)

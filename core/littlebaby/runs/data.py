@@ -110,3 +110,23 @@ def load_existing(data, tokenizer, n_ctx: int, read=read_data, split: str = "byt
     content, info = read(data)
     tokenizer = tokenizer.extend(content)
     return tokenizer, corpora.from_text(content, tokenizer, n_ctx, info.source, split), info
+
+
+def resume_data(info: Data, name: str, tokenizer, n_ctx: int):
+    """(tokenizer, Corpus) of what run `name` was trained on, as its report records it, or a UserError if it
+    changed since: a text by its sha256, a prepared directory by its fingerprint, one turned into the other."""
+    kind = "a prepared corpus" if info.prepared else "a text file"
+    if not info.shipped and is_prepared(info.source) != info.prepared:
+        now = "a folder" if info.prepared is False else "not a prepared folder"
+        raise UserError(
+            f"run {name} was trained on {kind}, {info.source}, which is now {now}",
+            "restore what it was to resume the run, or finetune the run on what is there",
+        )
+    reread = lambda _: (reread_data(info, name), info)
+    extended, corpus, _ = load_existing(info.source, tokenizer, n_ctx, reread, info.split)
+    if info.prepared and info.sha256 is not None and corpus.fingerprint != info.sha256:
+        raise UserError(
+            f"the prepared corpus run {name} was trained on changed since ({info.source}: its files differ)",
+            "restore it to resume the run, or finetune the run on it",
+        )
+    return extended, corpus

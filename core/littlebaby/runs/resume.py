@@ -1,7 +1,7 @@
 """Resume: a run continued from its newest intact checkpoint, on the data its report records (checked by its sha256)."""
 
 from littlebaby.errors import UserError
-from littlebaby.runs.data import data_record, load_existing, reread_data
+from littlebaby.runs.data import data_record, resume_data
 from littlebaby.runs.load import load_tokenizer
 from littlebaby.runs.setup import check_memory, rebuilt, recipe_config, write_run_files
 from littlebaby.store import checkpoints, weights
@@ -49,8 +49,7 @@ def _resume_locked(home, name, overrides, quiet, log, locked=True) -> RunResult:
     model = weights.load_model(saved.model, vocab_size=tokenizer.vocab_size)
     cfg = recipe_config(model.config, overrides)
     data_info = report.trained_on(home.report(name))
-    reread = lambda _: (reread_data(data_info, name), data_info)
-    extended, corpus, _ = load_existing(data_info.source, tokenizer, cfg.n_ctx, reread, data_info.split)
+    extended, corpus = resume_data(data_info, name, tokenizer, cfg.n_ctx)
     if extended is not tokenizer:  # a report without the text's sha256, and a text that changed since
         new = "".join(extended.token_text(i) for i in range(tokenizer.vocab_size, extended.vocab_size))
         raise UserError(

@@ -29,6 +29,7 @@ class Data:
     # how train and val were cut: "bytes" (the text's first 90% of bytes, before tokenizing: every tokenizer is
     # judged on the same val bytes) or "tokens" (runs made before: the last 10% of the ids)
     split: str = "tokens"
+    prepared: bool = False  # a directory made by prepare (sha256: its fingerprint, text/corpus.py)
 
 
 @attrs.frozen

@@ -185,6 +185,8 @@ class Report:
         try:
             counts = {key: data.get(key) for key in ("train_tokens", "val_tokens", "val_bytes", "val_bytes_per_token")}
             counts["split"] = data.get("split", "tokens")
+            # reports before the key: a prepared directory was the source with no characters and no sha256
+            counts["prepared"] = data.get("prepared", int(data["characters"]) == 0 and data.get("sha256") is None)
             return Data(
                 str(data["source"]),
                 data.get("shipped"),

@@ -13,6 +13,7 @@ Bits per byte make runs with different tokenizers comparable: the val loss
 (nats per token) times tokens per byte of the val text, over ln 2.
 """
 
+import hashlib
 import math
 import mmap
 import os
@@ -85,10 +86,13 @@ class Corpus:
     source: str
     val_bytes: int  # bytes of the text the val ids stand for
     split: str = "bytes"  # how train and val were cut (see from_text)
+    fingerprint: str | None = None  # of a prepared directory (see fingerprint); None for a text
 
     def counts(self) -> dict:
         """What the report keeps about the ids (report.Data)."""
+        prepared = {"prepared": True, "sha256": self.fingerprint} if self.fingerprint else {}
         return {
+            **prepared,
             "split": self.split,
             "train_tokens": len(self.train),
             "val_tokens": len(self.val),
@@ -203,4 +207,23 @@ def open_prepared(directory, meta: dict, tokenizer, n_ctx: int) -> Corpus:
     val_bytes = (
         given if isinstance(given, int) and not isinstance(given, bool) and given > 0 else count_bytes(tokenizer, val)
     )
-    return Corpus(train, val, str(Path(directory).resolve()), val_bytes)
+    return Corpus(train, val, str(Path(directory).resolve()), val_bytes, fingerprint=fingerprint(directory))
+
+
+FINGERPRINT_BLOCKS, FINGERPRINT_BLOCK = 64, 4096
+
+
+def fingerprint(directory) -> str:
+    """A sha256 of what a prepared directory holds, for resume to refuse one rewritten since: meta.json whole, and
+    the size and 64 evenly spaced 4 KB blocks of each .bin (hashing a corpus larger than memory whole would read
+    all of it at every start; the blocks catch a file rewritten throughout, as prepare rewrites one)."""
+    digest = hashlib.sha256((Path(directory) / META).read_bytes())
+    for name in (TRAIN, VAL):
+        path = Path(directory) / name
+        size = path.stat().st_size
+        digest.update(f"{name} {size}".encode())
+        with open(path, "rb") as f:
+            for start in sorted({int(s) for s in np.linspace(0, max(0, size - FINGERPRINT_BLOCK), FINGERPRINT_BLOCKS)}):
+                f.seek(start)
+                digest.update(f.read(FINGERPRINT_BLOCK))
+    return digest.hexdigest()
