@@ -318,3 +318,18 @@ def test_one_path_or_run_is_taken_as_a_list_of_one(tiny_run, tmp_path):
     assert api.prepare(str(tmp_path / "a.txt"), tmp_path / "p")["splits"]["train"]["tokens"] > 0
     _, path = api.compare(run, home)
     assert path is None
+
+
+def test_an_edited_run_config_is_applied_on_resume_and_never_left_saying_otherwise(tmp_path):
+    first = api.train("tiny", overrides={"max_steps": 4, "checkpoint_interval": 2}, home=tmp_path)
+    path = tmp_path / "configs" / f"config_{first.name}.json"
+    config = json.loads(path.read_text())
+    path.write_text(json.dumps({**config, "lr": 0.05, "max_steps": 6}))
+    said = []
+    resumed = api.train(resume=first.name, home=tmp_path, log=said.append)
+    assert resumed.report.data["steps_done"] == 6 and resumed.report.data["config"]["lr"] == 0.05
+    assert [s["lr"] for s in resumed.report.data["steps"]][-1] > 0 and any("lr=0.05" in line for line in said)
+    assert json.loads(path.read_text()) == resumed.report.data["config"]
+    path.write_text(json.dumps({**json.loads(path.read_text()), "n_layers": 3, "max_steps": 8}))
+    with pytest.raises(UserError, match="cannot change n_layers of an existing run"):
+        api.train(resume=first.name, home=tmp_path)

@@ -1,5 +1,7 @@
 """Resume: a run continued from its newest intact checkpoint, on the data its report records (checked by its sha256)."""
 
+from littlebaby.config import to_dict
+from littlebaby.configs import load_file, with_overrides
 from littlebaby.errors import UserError
 from littlebaby.runs.data import data_record, resume_data
 from littlebaby.runs.load import load_tokenizer
@@ -26,6 +28,20 @@ def resume_run(home, run, overrides, quiet, log) -> RunResult:
         return _resume_locked(home, name, overrides, quiet, log)
 
 
+def _read_config(home, name) -> dict | None:
+    try:
+        return load_file(home.config(name))
+    except UserError:
+        return None
+
+
+def _config_file_edits(home, name, config) -> dict:
+    """The keys a person changed in the run's config file since its checkpoint: a resume applies them as
+    overrides (an architecture key is refused as one would be), never leaving the file saying another run."""
+    on_file, saved = _read_config(home, name) or {}, to_dict(config)
+    return {key: value for key, value in on_file.items() if saved.get(key, value) != value or key not in saved}
+
+
 def _resume_locked(home, name, overrides, quiet, log, locked=True) -> RunResult:
     report = Report.read(home.report(name), name)
     other = report.trained_elsewhere()
@@ -47,7 +63,10 @@ def _resume_locked(home, name, overrides, quiet, log, locked=True) -> RunResult:
             "it stopped before its first one; train it again",
         )
     model = weights.load_model(saved.model, vocab_size=tokenizer.vocab_size)
-    cfg = recipe_config(model.config, overrides)
+    edits = _config_file_edits(home, name, model.config)
+    cfg = recipe_config(model.config, {**edits, **with_overrides({}, overrides)})
+    if edits and log:
+        log(f"the run's config file changes {', '.join(f'{k}={v}' for k, v in edits.items())}: resuming with it")
     data_info = report.trained_on(home.report(name))
     extended, corpus = resume_data(data_info, name, tokenizer, cfg.n_ctx)
     if extended is not tokenizer:  # a report without the text's sha256, and a text that changed since
@@ -75,6 +94,6 @@ def _resume_locked(home, name, overrides, quiet, log, locked=True) -> RunResult:
         report.rewind(saved.report, session.state.step)
     report.resumed(cfg, session.state.step)
     report.read_again(data_record(data_info, corpus))
-    if recipe_changed:
-        session.written = write_run_files(home, name, cfg)
+    if recipe_changed or not home.config(name).is_file() or _read_config(home, name) != to_dict(cfg):
+        session.written = write_run_files(home, name, cfg)  # the file says what the run does, always
     return train_session(session, quiet, log, locked=locked)
