@@ -10,10 +10,12 @@ inventing a leading space, and with no normalizer decode(encode(text)) == text.
 On disk: the tokenizers library's own JSON string, inside the run's tokenizer file.
 """
 
+import threading
+
 import attrs
 import numpy as np
+from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
 from tokenizers import Tokenizer as Library
-from tokenizers import decoders, models, pre_tokenizers, trainers
 
 import littlebaby
 from littlebaby import UserError
@@ -48,6 +50,29 @@ class Options:
     vocab_size: int = attrs.field(default=512, validator=_enough_for_bytes)  # bytes + learned merges
 
 
+PIECE = 64  # characters of the longest piece BPE learns merges inside
+
+
+def _waiting(work):
+    """work() on a thread of its own while this one waits in short joins: the trainer runs in Rust, and a
+    signal's Python handler (Ctrl-C, SIGTERM) only runs when Python does, so it runs here at once."""
+    failed = []
+    thread = threading.Thread(target=lambda: failed.extend(_failure(work)), daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.1)
+    if failed:
+        raise failed[0]
+
+
+def _failure(work) -> list:
+    try:
+        work()
+    except BaseException as error:  # raised again on the waiting thread
+        return [error]
+    return []
+
+
 class ByteBPE(Tokenizer):
     name = "bpe"
     Options = Options
@@ -61,12 +86,20 @@ class ByteBPE(Tokenizer):
     def train(cls, chunks, options=None) -> "ByteBPE":
         options = options or Options()
         library = Library(models.BPE())
-        library.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        # while it learns, no piece is longer than PIECE: a text without whitespace (one 1 MB "word") would make
+        # every merge rescan the whole word; the file keeps the plain byte level, so encoding is unchanged
+        library.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.ByteLevel(add_prefix_space=False),
+                pre_tokenizers.Split(Regex(f".{{1,{PIECE}}}"), "isolated"),
+            ]
+        )
         library.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(
             vocab_size=options.vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
         )
-        library.train_from_iterator(chunks, trainer)
+        _waiting(lambda: library.train_from_iterator(chunks, trainer))
+        library.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         return cls(library)
 
     def extend(self, text: str) -> "ByteBPE":
