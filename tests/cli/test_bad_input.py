@@ -819,3 +819,46 @@ def test_any_run_name_or_home_is_one_line(tmp_path_factory, text):
     except UserError:
         pass
     assert list(home.iterdir()) == []
+
+
+BAD_BLOCKS = {  # a forward and backward of an attention block, each with one fault a plugin author makes
+    "shape": ("return x[..., :-1]", "return dy", "gives its output of shape (1, 4, 7), not (1, 4, 8)"),
+    "raising": ("return self.missing", "return dy", "fails on a first tiny batch (AttributeError:"),
+    "nobackward": ("return x", "raise NotImplementedError", "has no backward"),
+    "nan": ("return x / 0.0 * 0.0", "return dy", "values that are not finite on a first tiny batch"),
+}
+
+
+@pytest.mark.parametrize("fault", BAD_BLOCKS)
+def test_a_block_that_fails_a_first_tiny_batch_is_one_line_naming_its_plugin_and_writes_nothing(tmp_path, fault):
+    forward, backward, said = BAD_BLOCKS[fault]
+    source = (
+        "import numpy as np\nimport littlebaby\n\n"
+        "class Bad(littlebaby.Block):\n"
+        f"    def forward(self, x, cache=None):\n        {forward}\n"
+        f"    def backward(self, dy):\n        {backward}\n\n"
+        "@littlebaby.hookimpl\ndef register_attentions(register):\n"
+        f"    register('{fault}', Bad)\n"
+    )
+    env = plugin_dist(tmp_path, fault, source)
+    done = littlebaby(
+        "train",
+        "--config",
+        "tiny",
+        "--set",
+        f"c_attention={fault}",
+        "--set",
+        "n_emb=8",
+        "--set",
+        "head_size=8",
+        "--set",
+        "n_heads=2",
+        "--quiet",
+        "--home",
+        "h",
+        cwd=tmp_path,
+        env=env,
+    )
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert f"attention block '{fault}' (littlebaby-attention-{fault})" in done.stderr and said in done.stderr
+    assert not (tmp_path / "h").exists() or not any((tmp_path / "h").rglob("*.json"))

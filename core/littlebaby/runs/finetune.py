@@ -7,7 +7,7 @@ from littlebaby.configs import with_overrides
 from littlebaby.runs.data import data_record, load_existing
 from littlebaby.runs.load import load_named
 from littlebaby.runs.setup import (
-    check_memory,
+    check_model,
     made_label,
     rebuilt,
     recipe_config,
@@ -50,7 +50,7 @@ def finetune(
     home.check_writable()
     tuned = home.finetune_name(base)
     model = grown_model(loaded.model, cfg, tokenizer.vocab_size)
-    check_memory(model, corpus.train)
+    check_model(model, corpus.train)
     new_characters = [tokenizer.token_text(i) for i in range(loaded.tokenizer.vocab_size, tokenizer.vocab_size)]
     report = Report.new(
         tuned,

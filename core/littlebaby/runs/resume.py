@@ -5,7 +5,7 @@ from littlebaby.configs import load_file, with_overrides
 from littlebaby.errors import UserError
 from littlebaby.runs.data import data_record, resume_data
 from littlebaby.runs.load import load_tokenizer
-from littlebaby.runs.setup import check_memory, rebuilt, recipe_config, write_run_files
+from littlebaby.runs.setup import check_model, rebuilt, recipe_config, write_run_files
 from littlebaby.store import checkpoints, weights
 from littlebaby.store.report import Report
 from littlebaby.system import atomic
@@ -77,7 +77,7 @@ def _resume_locked(home, name, overrides, quiet, log, locked=True) -> RunResult:
         )
     recipe_changed = cfg != model.config  # e.g. max_steps: the run's config file is rewritten
     model = rebuilt(model, cfg) if recipe_changed else model
-    check_memory(model, corpus.train)
+    check_model(model, corpus.train)
     session = Run(home, name, cfg, tokenizer, model, corpus.train, corpus.val, report, [])
     state = weights.load_optimizer(saved.optimizer, session.optimizer)
     session.state = TrainState.from_dict(saved.state or state, f"checkpoint {saved.path}")

@@ -14,6 +14,7 @@ from littlebaby.errors import UserError, shown
 from littlebaby.nn import sizes
 from littlebaby.nn.gpt import GPT
 from littlebaby.plugins import resolve
+from littlebaby.runs.probe import probe
 from littlebaby.store.home import Home, new_guid
 from littlebaby.system import atomic, memory
 from littlebaby.text import tokenizer as tokenizers
@@ -39,11 +40,13 @@ def rebuilt(model, cfg):
     return twin
 
 
-def check_memory(model, train_ids):
-    """Refuse, before any file is written, a batch that cannot fit in memory (the model was checked when built)."""
+def check_model(model, train_ids):
+    """Refuse, before any file is written, a batch that cannot fit in memory (the model was checked when built),
+    or blocks that fail on a first tiny batch (probe.py)."""
     cfg = model.config
     batch = Epochs(train_ids, cfg.n_ctx, cfg.batch_size, cfg.seed).batch_size
     memory.require(sizes.training_needs(model, batch, workers(model, batch)), "training this model")
+    probe(model)
 
 
 class FollowerHome(Home):
