@@ -48,6 +48,22 @@ class Summary:
     allreduce_seconds_per_step: float | None = None
     processes: int = 1
 
+    @classmethod
+    def of(cls, data: dict) -> "Summary":
+        world, counts = data.get("world", {}), [data.get(key, 0) for key in ("steps_done", "total_steps")]
+        best = [data.get(key) for key in ("best_val_loss", "best_val_step")]
+        return cls(
+            data["status"],
+            data["parameters"],
+            *counts,
+            *best,
+            data.get("train_seconds", 0.0),
+            data.get("tokens_per_second") or 0.0,
+            data.get("best_val_bpb"),
+            world.get("allreduce_seconds_per_step"),
+            world.get("processes", 1),
+        )
+
 
 def environment() -> dict:
     """Python, numpy and BLAS as reported by numpy, for the report."""

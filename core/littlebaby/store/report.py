@@ -218,20 +218,7 @@ class Report:
         return self.data.get("world", {})
 
     def summary(self) -> Summary:
-        data, world = self.data, self.world
-        return Summary(
-            data["status"],
-            data["parameters"],
-            data.get("steps_done", 0),
-            data.get("total_steps", 0),
-            data.get("best_val_loss"),
-            data.get("best_val_step"),
-            self.train_seconds,
-            data.get("tokens_per_second") or 0.0,
-            data.get("best_val_bpb"),
-            world.get("allreduce_seconds_per_step"),
-            world.get("processes", 1),
-        )
+        return Summary.of(self.data)
 
     def curves(self) -> tuple[list, list, int]:
         """(step records, val records, tokens per step) for the training figure."""
