@@ -197,3 +197,26 @@ def test_resume_refuses_a_prepared_corpus_rewritten_or_put_in_a_texts_place(tmp_
     shutil.copytree(tmp_path / "prepared", text)  # a prepared folder where the text was
     with pytest.raises(UserError, match="trained on a text file, .* which is now a folder"):
         api.train(resume=second.name, overrides={"max_steps": 3}, home=home)
+
+
+@pytest.mark.parametrize(
+    "command", [["generate", "last", "--prompt"], ["surprise", "last", "--text"], ["attention", "last", "--prompt"]]
+)
+def test_a_byte_that_is_not_utf8_in_a_prompt_is_one_line(bpe_run, command):
+    home, _ = bpe_run
+    done = subprocess.run(
+        [
+            sys.executable.encode(),
+            b"-m",
+            b"littlebaby.cli",
+            *map(str.encode, command),
+            b"RO\xffME",
+            b"--home",
+            str(home).encode(),
+        ],
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and done.stderr.count(b"\n") == 1 and b"not UTF-8 text" in done.stderr, done.stderr
+    with pytest.raises(UserError, match="not UTF-8 text"):
+        api.generate("last", prompt="RO\udcffME", home=home, max_tokens=2, write=False)

@@ -75,6 +75,13 @@ def train(args):
         return exit_code(result.stop_signal)
 
 
+def _stdin(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UserError(f"standard input is not UTF-8 text (byte {error.start})", "give UTF-8 text") from None
+
+
 def generate(args):
     if args.interactive and args.prompt is not None:
         raise UserError("--interactive reads its prompts from standard input", "drop --prompt, or drop --interactive")
@@ -98,12 +105,12 @@ def generate(args):
         while True:
             if interactive:
                 print("prompt> ", end="", file=sys.stderr, flush=True)
-            line = sys.stdin.readline()
+            line = _stdin(sys.stdin.buffer.readline())
             if not line:  # end of input
                 return
             api.generate(loaded, line.rstrip("\n") or None, seed=args.seed, **settings)
             write("\n\n")
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    prompt = _stdin(sys.stdin.buffer.read()) if args.prompt == "-" else args.prompt
     for i in range(args.num_samples):
         if i:
             write("\n" + "-" * 40 + "\n")

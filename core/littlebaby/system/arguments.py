@@ -37,7 +37,16 @@ def given_path(value, name: str, example: str) -> Path:
 
 
 def given_text(value, name: str) -> str:
-    """A text parameter (`prompt`, `text`), or a one-line UserError naming it."""
+    """A text parameter (`prompt`, `text`), or a one-line UserError naming it: also a str that is not Unicode
+    text (a byte that is not UTF-8 on the command line arrives as a lone surrogate, which no tokenizer encodes)."""
     if not isinstance(value, str):
         raise UserError(f"{{{name}}} must be a str, got {shown(value)}", f"for example {{{name}=}}'ROMEO:'", name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise UserError(
+            f"the {{{name}}} holds a byte that is not UTF-8 text (at character {error.start})",
+            "give UTF-8 text (iconv -t UTF-8 converts it)",
+            name,
+        ) from None
     return value
