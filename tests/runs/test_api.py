@@ -333,3 +333,16 @@ def test_an_edited_run_config_is_applied_on_resume_and_never_left_saying_otherwi
     path.write_text(json.dumps({**json.loads(path.read_text()), "n_layers": 3, "max_steps": 8}))
     with pytest.raises(UserError, match="cannot change n_layers of an existing run"):
         api.train(resume=first.name, home=tmp_path)
+
+
+def test_a_run_whose_first_writes_fail_leaves_no_ghost(tmp_path, monkeypatch):
+    from littlebaby.runs import train as training
+    from littlebaby.system import atomic
+
+    def full_disk(path, data):
+        raise atomic.WriteError(path, OSError(28, "No space left on device"))
+
+    monkeypatch.setattr(training, "write_run_files", lambda *args: full_disk(tmp_path / "configs" / "x.json", b""))
+    with pytest.raises(UserError, match="No space left"):
+        api.train("tiny", overrides={"max_steps": 1}, home=tmp_path)
+    assert api.runs(tmp_path) == [] and not list((tmp_path / "configs").iterdir())

@@ -51,6 +51,12 @@ def test_open_prepared_gives_the_ids_of_the_text(prepared):
     assert data.val_bytes == meta["splits"]["val"]["bytes"] == len(tokenizer.decode(data.val).encode("utf-8"))
 
 
+def _val_bytes(directory, count):
+    meta = json.loads((directory / corpus.META).read_text())
+    meta["splits"]["val"]["bytes"] = count
+    (directory / corpus.META).write_text(json.dumps(meta))
+
+
 def _rewrite_meta(directory, **changes):
     meta = json.loads((directory / corpus.META).read_text())
     meta.update(changes)
@@ -84,6 +90,9 @@ BAD = {
     "huge meta": (lambda d: os.truncate(d / corpus.META, 1 << 30), "meta.json is 1.0 GiB, more than"),
     "options not a dict": (lambda d: _rewrite_meta(d, tokenizer_options=[1]), "tokenizer_options \\[1\\], not keys"),
     "bad dtype": (lambda d: _rewrite_meta(d, dtype="float32"), "not uint16 or uint32"),
+    "val bytes past a float": (lambda d: _val_bytes(d, 10**400), "gives 1000000000000000000000000000000"),
+    "val bytes no tokens could stand for": (lambda d: _val_bytes(d, 10**300), "val bytes for"),
+    "fewer val bytes than tokens": (lambda d: _val_bytes(d, 1), "gives 1 val bytes for"),
     "smaller than a window": (lambda d: None, "needs one window"),
 }
 

@@ -8,6 +8,7 @@ from littlebaby.runs.data import data_record, load_existing
 from littlebaby.runs.load import load_named
 from littlebaby.runs.setup import (
     check_model,
+    creating,
     made_label,
     rebuilt,
     recipe_config,
@@ -48,22 +49,16 @@ def finetune(
     label = run_label(name, made_label(f"{base_label}, finetuned on {data.name}", asked))
     tokenizer, corpus, info = load_existing(data, loaded.tokenizer, cfg.n_ctx)
     home.check_writable()
-    tuned = home.finetune_name(base)
     model = grown_model(loaded.model, cfg, tokenizer.vocab_size)
     check_model(model, corpus.train)
     new_characters = [tokenizer.token_text(i) for i in range(loaded.tokenizer.vocab_size, tokenizer.vocab_size)]
-    report = Report.new(
-        tuned,
-        cfg,
-        "finetune",
-        model,
-        data_record(info, corpus),
-        base=base,
-        new_characters=new_characters,
-        label=label,
-        overrides=asked,
-    )
-    written = write_run_files(home, tuned, cfg, tokenizer)
+    tuned = home.finetune_name(base)  # reserved once everything is checked
+    with creating(home, tuned):
+        data = data_record(info, corpus)
+        report = Report.new(
+            tuned, cfg, "finetune", model, data, base=base, new_characters=new_characters, label=label, overrides=asked
+        )
+        written = write_run_files(home, tuned, cfg, tokenizer)
     log and log(
         f"finetuning {base}: {len(new_characters)} new tokens, vocabulary {loaded.tokenizer.vocab_size} -> "
         f"{tokenizer.vocab_size}"

@@ -24,7 +24,7 @@ from littlebaby.errors import UserError
 from littlebaby.nn.block import Block
 from littlebaby.nn.gpt import GPT
 from littlebaby.plugins import resolve
-from littlebaby.runs.setup import made_label, new_run, write_run_files
+from littlebaby.runs.setup import creating, made_label, new_run, write_run_files
 from littlebaby.store.home import Home
 from littlebaby.store.records import Data
 from littlebaby.store.report import Report
@@ -171,10 +171,11 @@ def import_original(config, tokenizer, model, home=".", overrides=()) -> RunResu
     home = Home(home)
     home.check_writable()
     name = new_run(home)
-    label = made_label(f"original {Path(model).stem}", with_overrides({}, overrides))
-    report = Report.new(name, cfg, "imported", net, Data(str(Path(model).resolve()), None, 0), label=label)
-    report.imported()
-    written = write_run_files(home, name, cfg, tok) + [home.model(name), home.report(name)]
-    save_model(written[2], net)
-    report.save(written[3])
+    with creating(home, name):
+        label = made_label(f"original {Path(model).stem}", with_overrides({}, overrides))
+        report = Report.new(name, cfg, "imported", net, Data(str(Path(model).resolve()), None, 0), label=label)
+        report.imported()
+        written = write_run_files(home, name, cfg, tok) + [home.model(name), home.report(name)]
+        save_model(written[2], net)
+        report.save(written[3])
     return RunResult(name, home.path, "imported", report, written)

@@ -69,6 +69,20 @@ def training_home(path) -> Home:
     return Home(path) if distributed.world().is_root else FollowerHome(path)
 
 
+@contextlib.contextmanager
+def creating(home, name: str):
+    """Around the first writes of a run whose name was just reserved: if they fail, what they wrote goes, and
+    the reservation (its config file) too, so that no ghost run is listed."""
+    try:
+        yield
+    except BaseException:
+        if not isinstance(home, FollowerHome):
+            for path in (home.report(name), home.model(name), home.tokenizer(name), home.config(name)):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        raise
+
+
 def new_run(home) -> str:
     """A fresh run name, reserved (a uuid4 does not collide; reserving makes that a fact)."""
     name = new_guid()

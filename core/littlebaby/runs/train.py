@@ -10,7 +10,15 @@ from littlebaby.nn.gpt import GPT
 from littlebaby.plugins import resolve
 from littlebaby.runs.data import data_record, load_new
 from littlebaby.runs.resume import resume_run
-from littlebaby.runs.setup import check_model, made_label, new_run, run_label, training_home, write_run_files
+from littlebaby.runs.setup import (
+    check_model,
+    creating,
+    made_label,
+    new_run,
+    run_label,
+    training_home,
+    write_run_files,
+)
 from littlebaby.store.report import Report
 from littlebaby.training.session import Run, RunResult, train_session
 
@@ -59,6 +67,7 @@ def train(
     check_model(model, corpus.train)
     # everything is valid: from here on, files are created
     run = new_run(home)
-    report = Report.new(run, cfg, config_name, model, data_record(info, corpus), label=label, overrides=asked)
-    written = write_run_files(home, run, cfg, tokenizer)
+    with creating(home, run):
+        report = Report.new(run, cfg, config_name, model, data_record(info, corpus), label=label, overrides=asked)
+        written = write_run_files(home, run, cfg, tokenizer)
     return train_session(Run(home, run, cfg, tokenizer, model, corpus.train, corpus.val, report, written), quiet, log)

@@ -26,6 +26,7 @@ from littlebaby.errors import UserError, shown
 from littlebaby.system import reading
 from littlebaby.text import batches
 
+MAX_TOKEN_BYTES = 1 << 20  # bytes one token may stand for in a prepared corpus's count
 FORMAT = 1  # of meta.json; a directory of another format is prepared again
 META, TRAIN, VAL = "meta.json", "train.bin", "val.bin"
 PREPARE_AGAIN = "prepare it again: prepare {data=}TEXT {out=}DIR"  # say it with keys=PREPARE_KEYS
@@ -203,10 +204,14 @@ def open_prepared(directory, meta: dict, tokenizer, n_ctx: int) -> Corpus:
             "prepare more text or lower {n_ctx}",
             "n_ctx",
         )
-    given = meta["splits"]["val"].get("bytes")  # counted again when absent (or not a count)
-    val_bytes = (
-        given if isinstance(given, int) and not isinstance(given, bool) and given > 0 else count_bytes(tokenizer, val)
-    )
+    given = meta["splits"]["val"].get("bytes")  # counted again when absent
+    if given is None:
+        val_bytes = count_bytes(tokenizer, val)
+    elif isinstance(given, bool) or not isinstance(given, int) or not len(val) <= given <= len(val) * MAX_TOKEN_BYTES:
+        # a token stands for at least a byte; far more than a megabyte each is a lie that would make bits per byte 0
+        raise _bad(directory, f"{META} gives {shown(given)} val bytes for {len(val)} val tokens")
+    else:
+        val_bytes = given
     return Corpus(train, val, str(Path(directory).resolve()), val_bytes, fingerprint=fingerprint(directory))
 
 
