@@ -81,6 +81,7 @@ def test_moe_with_another_expansion_is_refused_by_the_moe_block(tmp_path):
         ("block_0_mha_q_weight", [[0.5, "x"]], "'block_0_mha_q_weight' is not a numeric array"),
         ("wte_weight", [[1e400]], "number 1e400 is too large for a float"),
         ("wte_weight", [[10**400]], "'wte_weight' is not a numeric array"),
+        ("wte_weight", [[1e39]], "'wte_weight' holds a number too large for float32"),
     ],
 )
 def test_weights_of_the_wrong_shape_are_one_line(tmp_path, key, value, expected):

@@ -62,6 +62,11 @@ class OriginalWeights:
                 f"original model file {self.path}: {key!r} is a single number, not an array",
                 "is it a file written by GPT.save?",
             )
+        if not np.isfinite(array).all():  # strict JSON holds no inf: a number too large for the dtype became one
+            raise UserError(
+                f"original model file {self.path}: {key!r} holds a number too large for {np.dtype(self.dtype).name}",
+                "is it a file written by GPT.save? (dtype=float64 holds larger numbers)",
+            )
         return array
 
     def bias(self, key: str, size: int):
