@@ -22,13 +22,30 @@ hookimpl = pluggy.HookimplMarker("littlebaby")
 from littlebaby.errors import UserError  # noqa: E402
 from littlebaby.nn.block import Block, Layer  # noqa: E402
 
-__all__ = ["hookimpl", "UserError", "Block", "Layer", "__version__", "train", "load", "generate", "build_model"]
+# the Python API (api.py): littlebaby.train, .load, .generate, .compare, .runs, ... on first use
+API = (
+    "train",
+    "load",
+    "generate",
+    "finetune",
+    "runs",
+    "compare",
+    "inspect",
+    "plot",
+    "attention",
+    "token_losses",
+    "prepare",
+    "import_original",
+    "plugins",
+    "new_plugin",
+)
+__all__ = ["hookimpl", "UserError", "Block", "Layer", "__version__", "build_model", *API]
 
 
 def __getattr__(name):
     # The run-level API imports the whole stack; load it on first use so that
     # `import littlebaby` stays cheap for plugin authors.
-    if name in ("api", "train", "load", "generate", "finetune"):
+    if name == "api" or name in API:
         api = importlib.import_module("littlebaby.api")  # not `from littlebaby import api`: that asks this hook again
         return api if name == "api" else getattr(api, name)
     if name == "build_model":

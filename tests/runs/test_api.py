@@ -346,3 +346,25 @@ def test_a_run_whose_first_writes_fail_leaves_no_ghost(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="No space left"):
         api.train("tiny", overrides={"max_steps": 1}, home=tmp_path)
     assert api.runs(tmp_path) == [] and not list((tmp_path / "configs").iterdir())
+
+
+@pytest.mark.parametrize("ids", [[], [10**6], [1.5], [-1], [[]]])
+def test_logits_of_ids_that_are_not_the_vocabularys_are_one_user_error(tiny_run, ids):
+    home, name = tiny_run
+    _, tokenizer, model = api.load(name, home)
+    with pytest.raises(UserError) as error:
+        model.logits(ids)
+    assert "\n" not in str(error.value)
+    if ids == [-1]:
+        with pytest.raises(UserError, match="outside the vocabulary"):
+            tokenizer.decode(ids)
+
+
+def test_the_api_the_readme_names_is_there_and_checks_before_writing(tmp_path):
+    import littlebaby
+
+    assert littlebaby.compare is api.compare and littlebaby.inspect is api.inspect
+    for bad in ({"log": 5}, {"quiet": "yes"}):
+        with pytest.raises(UserError, match=next(iter(bad))):
+            littlebaby.train("tiny", overrides={"max_steps": 1}, home=tmp_path, **bad)
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())

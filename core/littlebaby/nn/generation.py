@@ -96,7 +96,7 @@ def generate(
     model.eval()
 
     def last_logits(ids):
-        return model.logits(np.asarray(ids, dtype=np.int64), cache)[-1]
+        return model.logits(np.asarray(ids, dtype=np.int64), cache, check=False)[-1]
 
     # set once for the whole loop, not per token: setting OpenBLAS's thread count has a cost too
     one_thread = cache is not None or n_ctx <= ONE_THREAD_IDS

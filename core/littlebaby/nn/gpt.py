@@ -24,7 +24,7 @@ from littlebaby.nn.layers import Embedding, LayerNorm, Linear
 from littlebaby.nn.ops.loss import cross_entropy
 from littlebaby.nn.ops.reduce import column_sum
 from littlebaby.nn.params import Parameters
-from littlebaby.system import memory
+from littlebaby.system import arguments, memory
 
 BLOCKS = ("sequence", "attention", "network")
 
@@ -133,12 +133,13 @@ class GPT(Layer):
         """Mean cross-entropy without gradients (eval mode is up to the caller)."""
         return cross_entropy(self.forward(ids), targets)[0]
 
-    def logits(self, ids, cache: KVCache | None = None):
-        """Logits in eval mode for ids (T,) or (B, T); restores the previous mode."""
+    def logits(self, ids, cache: KVCache | None = None, check: bool = True):
+        """Logits in eval mode for ids (T,) or (B, T); restores the previous mode. check: refuse (one line) ids
+        that are not whole numbers in range(vocab_size), or none (generation, whose ids are its own, skips it)."""
+        ids = arguments.given_ids(ids, self.vocab_size, shapes=(1, 2)) if check else np.asarray(ids)
         was_training = self.training
         if was_training:  # switching modes walks every block: only when needed (per-token cost in generation)
             self.eval()
-        ids = np.asarray(ids)
         single = ids.ndim == 1
         try:
             out = self.forward(ids[None] if single else ids, cache)

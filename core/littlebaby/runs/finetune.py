@@ -39,6 +39,7 @@ def finetune(
     data: a text file or a directory made by `prepare`, as `--data` is required on the command line
     (None is refused: train's default, the shipped Shakespeare, is not new text); name: the new run's readable
     name (default: the base's, finetuned on the data's file name)."""
+    arguments.given_log(log, quiet)
     data = arguments.given_path(data, "data", "new_text.txt")
     home = training_home(home)
     base = home.resolve(run)

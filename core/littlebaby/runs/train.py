@@ -20,6 +20,7 @@ from littlebaby.runs.setup import (
     write_run_files,
 )
 from littlebaby.store.report import Report
+from littlebaby.system import arguments
 from littlebaby.training.session import Run, RunResult, train_session
 
 
@@ -40,6 +41,7 @@ def train(
     overrides: {"key": value} or ["key=value", ...]; log: a callable for progress lines; name: the run's
     readable name (default: the config and the overrides, e.g. "baby lr=0.002").
     """
+    arguments.given_log(log, quiet)
     if resume is not None:
         if data is not None:
             raise UserError(

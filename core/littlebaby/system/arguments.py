@@ -7,6 +7,8 @@ current folder: each is a one-line UserError naming the parameter instead.
 import os
 from pathlib import Path
 
+import numpy as np
+
 from littlebaby.errors import UserError, shown
 
 
@@ -50,3 +52,32 @@ def given_text(value, name: str) -> str:
             name,
         ) from None
     return value
+
+
+def given_ids(ids, vocab_size: int, shapes=None):
+    """Token ids as an array of whole numbers in range(vocab_size) (of one of `shapes`' ranks, and at least one,
+    when given), or a one-line UserError: -1 would wrap to the last row, 1.5 or 10**6 fail deep in the model."""
+    ids = np.asarray(ids)
+    if shapes is not None and (ids.ndim not in shapes or ids.shape[-1] == 0):
+        raise UserError(
+            f"token ids (T,) or (B, T) are needed, at least one; got shape {ids.shape}",
+            "for example model.logits(tokenizer.encode('ROMEO:'))",
+        )
+    if ids.size and ids.dtype.kind not in "iu":
+        raise UserError(f"token ids must be whole numbers, got {ids.dtype.name} ones", "for example [1, 2, 3]")
+    if ids.size and not 0 <= ids.min() <= ids.max() < vocab_size:
+        bad = int(ids.min()) if ids.min() < 0 else int(ids.max())
+        raise UserError(
+            f"token id {bad} is outside the vocabulary (0 to {vocab_size - 1})", "give ids its tokenizer made"
+        )
+    return ids
+
+
+def given_log(log, quiet=True):
+    """The progress callable a run writes lines to (or None), and `quiet`, checked before the run exists."""
+    if log is not None and not callable(log):
+        raise UserError(
+            f"{{log}} must be a function of one text (print, say), got {shown(log)}", "for example {log=}print", "log"
+        )
+    if not isinstance(quiet, bool):
+        raise UserError(f"{{quiet}} must be True or False, got {shown(quiet)}", "for example {quiet=}False", "quiet")

@@ -14,6 +14,7 @@ import numpy as np
 
 import littlebaby
 from littlebaby.errors import UserError
+from littlebaby.system import arguments
 from littlebaby.text.tokenizer import Tokenizer
 
 
@@ -68,7 +69,7 @@ class CharTokenizer(Tokenizer):
         return ids
 
     def decode(self, ids) -> str:
-        return "".join(self.vocab[int(i)] for i in ids)
+        return "".join(self.vocab[int(i)] for i in arguments.given_ids(ids, self.vocab_size))
 
     def token_bytes(self, token: int) -> bytes:
         return self.vocab[token].encode("utf-8", errors="surrogatepass")

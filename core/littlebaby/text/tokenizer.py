@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from littlebaby.config import block_options
 from littlebaby.errors import UserError
+from littlebaby.system import arguments
 
 PROGRESS_BYTES = 16 << 20  # a tokenizer trained on more than this shows a progress bar
 DEFAULT = "char"  # files without a "tokenizer" name are char: today's files and the original notebook's
@@ -71,7 +72,9 @@ class Tokenizer:
     # -- defaults built on the contract ------------------------------------------------
     def decode(self, ids) -> str:
         # a byte-level token may end inside a character: join bytes, then decode once
-        return b"".join(self.token_bytes(int(i)) for i in ids).decode("utf-8", errors="replace")
+        return b"".join(self.token_bytes(int(i)) for i in arguments.given_ids(ids, self.vocab_size)).decode(
+            "utf-8", errors="replace"
+        )
 
     def token_text(self, token: int) -> str:
         """A token for display: its text, with bytes that are not whole characters as \\xNN."""
