@@ -862,3 +862,22 @@ def test_a_block_that_fails_a_first_tiny_batch_is_one_line_naming_its_plugin_and
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert f"attention block '{fault}' (littlebaby-attention-{fault})" in done.stderr and said in done.stderr
     assert not (tmp_path / "h").exists() or not any((tmp_path / "h").rglob("*.json"))
+
+
+def test_a_block_declaring_a_negative_size_is_one_line_naming_it(tmp_path):
+    source = (
+        "import littlebaby\n\n"
+        "class Negative(littlebaby.Block):\n"
+        "    def __init__(self, config, options=None):\n"
+        "        super().__init__(config, options)\n"
+        "        self.parameter('w', (-3, config.n_emb))\n\n"
+        "@littlebaby.hookimpl\ndef register_attentions(register):\n"
+        "    register('negative', Negative)\n"
+    )
+    env = plugin_dist(tmp_path, "negative", source)
+    done = littlebaby(
+        "train", "--config", "tiny", "--set", "c_attention=negative", "--home", "h", cwd=tmp_path, env=env
+    )
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "attention block Negative (littlebaby-attention-negative) cannot be built" in done.stderr
+    assert "shape (-3, 16): every size must be >= 1" in done.stderr

@@ -375,9 +375,9 @@ def test_runs_markdown_has_the_original_columns(two_runs):
         assert float(row[header.index("best val loss")]) > 0 and float(row[header.index("step ms")]) > 0
 
 
-def test_runs_markdown_in_an_empty_home_is_one_line_exit_2(tmp_path):
+def test_runs_markdown_in_an_empty_home_says_so_and_exits_0(tmp_path):
     done = littlebaby("runs", "--markdown", cwd=tmp_path, check=False)
-    assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stdout == ""
+    assert done.returncode == 0 and done.stderr.count("\n") == 1 and done.stdout == ""
 
 
 def test_compare_writes_a_png_and_refuses_an_unknown_run(two_runs, tmp_path):

@@ -42,10 +42,15 @@ def spell(key: str, value_follows: bool) -> str:
     return f"--set {key}=" if value_follows else f"--set {key}"
 
 
+LONG = re.compile(r"\S{201,}")  # a path or value of more than 200 characters without a space
+
+
 def one_line(text: str) -> str:
     """text with its control characters escaped as repr writes them (a newline as \\n): a path or a
-    value the user typed with a newline in it must not break the one line an error or warning is."""
-    return CONTROL.sub(lambda match: repr(match[0])[1:-1], text)
+    value the user typed with a newline in it must not break the one line an error or warning is;
+    and a path or value of kilobytes is cut to its beginning and end."""
+    text = CONTROL.sub(lambda match: repr(match[0])[1:-1], text)
+    return LONG.sub(lambda match: f"{match[0][:120]}...{match[0][-60:]}", text)
 
 
 def said(error) -> str:

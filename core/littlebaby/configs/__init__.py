@@ -60,7 +60,12 @@ def with_overrides(data: dict, overrides) -> dict:
     if isinstance(overrides, dict):
         data.update(overrides)
     elif isinstance(overrides, (list, tuple)) and all(isinstance(item, str) for item in overrides):
-        data.update(parse_override(item) for item in overrides)
+        pairs = [parse_override(item) for item in overrides]
+        keys = [key for key, _ in pairs]
+        twice = next((key for key in keys if keys.count(key) > 1), None)
+        if twice is not None:  # as a config file giving a key twice is: one of them would be dropped without a word
+            raise UserError(f"{{{twice}}} is given twice", "give each key once", twice)
+        data.update(pairs)
     elif overrides is not None:  # a lone "lr=1" would be read a character at a time
         raise UserError(
             f"{{overrides}} must be a dict or a list of 'key=value' strings, got {shown(overrides)}",

@@ -89,6 +89,8 @@ class Layer:
     def parameter(self, name: str, shape, init: str = "normal", decay: bool | None = None):
         """Declare a parameter; its array appears in self.params[name] once the model is built."""
         shape = tuple(int(s) for s in shape)
+        if not all(s > 0 for s in shape):  # numpy would quietly make a -3 (or 0) axis empty
+            raise ValueError(f"parameter {name!r} of {type(self).__name__} has shape {shape}: every size must be >= 1")
         if init not in ("normal", "residual", "zeros", "ones"):
             raise ValueError(f"unknown init {init!r} for parameter {name!r}")
         self.specs[name] = ParameterSpec(shape, init, len(shape) >= 2 if decay is None else decay)

@@ -36,10 +36,17 @@ def build_block(kind: str, config: Config, cls: type | None = None) -> Block:
     gets the config's attention and network blocks inside it.
     """
     cls = cls or config.chosen(kind)
-    if kind == "sequence":
-        inner = {part: build_block(part, config) for part in ("attention", "network")}
+    inner = {part: build_block(part, config) for part in ("attention", "network")} if kind == "sequence" else {}
+    try:
         return cls(config, block_options(config, cls), **inner)
-    return cls(config, block_options(config, cls))
+    except (ValueError, TypeError) as error:  # a plugin's own code: one line naming it, not a traceback
+        entry = config.selected.get(kind)
+        where = f" ({entry.distribution})" if entry is not None and entry.cls is cls else ""
+        text = " ".join(str(error).split())[:200]
+        raise UserError(
+            f"the {kind} block {cls.__name__}{where} cannot be built ({text})",
+            "fix or update the plugin, or choose another block",
+        ) from None
 
 
 class GPT(Layer):

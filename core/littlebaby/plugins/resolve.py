@@ -24,8 +24,14 @@ def config(data: dict, registry=None) -> Config:
             "see the shipped baby config (littlebaby/configs/baby.json)",
         )
     registry = registry or default_registry()
-    data = dict(data)
+    given, data = data, dict(data)
     core = structure({k: data.pop(k) for k in list(data) if k in CORE_KEYS}, Config)
+    if "min_lr" in given and core.min_lr > core.lr:  # the default min_lr is capped at a small lr (schedule.py)
+        raise UserError(
+            f"min_lr {core.min_lr:g} is above lr {core.lr:g}: the schedule would rise",
+            f"set {{min_lr=}}{core.lr:g} or less",
+            "min_lr",
+        )
     names = {kind: getattr(core, key) for kind, key in PLUGIN_KEYS.items()}
     selected = {kind: registry.resolve(kind, names[kind]) for kind in PLUGIN_KEYS}
     declared = registry.declared_options()

@@ -173,6 +173,12 @@ def _encode(sources, total, tokenizer, folder: Path, sampled: bool, quiet: bool)
                     writers["train" if offset < cut else "val"].write(tokenizer, block)
                 offset += raw_length
                 bar.update(raw_length)
+            read = offset - sum(entry["bytes"] for entry in listed)
+            if read != source.size:  # the split was cut by the sizes listed: a file that changed moves it
+                raise UserError(
+                    f"data file {source.path} changed while prepare read it ({source.size} bytes listed, {read} read)",
+                    "prepare again once nothing writes to the sources",
+                )
             listed.append({"path": str(source.path.resolve()), "bytes": source.size, "sha256": digest.hexdigest()})
     meta = {
         "format": corpus.FORMAT,

@@ -121,6 +121,10 @@ class Report:
         if allreduce_seconds is not None:
             self.data["world"]["allreduce_seconds_per_step"] = round(allreduce_seconds, 6)
 
+    def stopped(self, status: str):
+        """The session ended early, by a mistake it could not go past ("error"): the last checkpoint stands."""
+        self.data["status"] = status
+
     def stopped_by(self, signal_name: str | None):
         self.data["stop_signal"] = signal_name
 

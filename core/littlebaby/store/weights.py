@@ -77,6 +77,8 @@ def _opened(path, what: str):
             )
         with safetensors.safe_open(str(path), framework="np") as handle:
             yield handle
+    except PermissionError as error:
+        raise UserError(f"cannot read {what} file {path} ({error.strerror})", "check its permissions") from None
     except (safetensors.SafetensorError, OSError) as error:
         reason = " ".join(str(error).split())  # safetensors quotes the header, whose strings may hold newlines
         raise UserError(

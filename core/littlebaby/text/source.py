@@ -23,8 +23,10 @@ def read_text(path) -> str:
 
 
 def decode_text(raw: bytes, name: str) -> str:
-    if not raw.strip():
+    if not raw:
         raise UserError(f"data file {name} is empty", "give a text file with some training text")
+    if not raw.strip():  # spaces, tabs, line ends (CRLF too): text, but nothing to learn from
+        raise UserError(f"data file {name} holds only whitespace", "give a text file with some training text")
     if b"\x00" in raw:
         raise UserError(f"data file {name} looks binary (it contains NUL bytes)", "give a UTF-8 text file")
     try:
@@ -162,6 +164,11 @@ def blocks(source: Source, digest=None):
                     f"data file {source.path} is not UTF-8 (at byte {position + error.start})",
                     "convert it, e.g. iconv -t UTF-8 FILE > FILE.utf8, or leave it out",
                 ) from None
+            if "\x00" in block:  # as train refuses one, wherever it is (the sniff saw only the first 64 KB)
+                raise UserError(
+                    f"data file {source.path} looks binary (it contains NUL bytes)",
+                    "give UTF-8 text files, or leave it out",
+                )
             position += len(raw)
             end = block.rfind("\n") + 1 if raw else len(block)
             block, carried = (block[:end], block[end:]) if end else (block, "")

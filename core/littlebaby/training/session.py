@@ -198,6 +198,11 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
             raise distributed.SharedError(
                 error.raw_problem, f"{error.raw_fix}; {saver.resume_hint()}", (*error.keys, "resume")
             ) from None
+        except UserError:  # damaged data met mid-run, a full disk: the run stopped cleanly, it was not killed
+            run.report.stopped("error")
+            with contextlib.suppress(UserError):
+                saver.report(run.report)
+            raise
     stop_signal = stop.signal if status == "interrupted" else None
     if not saver.writes:
         return RunResult(name, home.path, status, run.report, [], stop_signal=stop_signal)

@@ -108,11 +108,11 @@ class Diverged(distributed.SharedError):
     def __init__(self, step: int, loss: float, grad_norm: float, lr: float):
         self.step = step
         what = f"the loss is {loss}" if not math.isfinite(loss) else f"the gradient norm is {grad_norm}"
-        super().__init__(
-            f"training diverged at step {step}: {what}",
-            f"the learning rate is likely too high: lower it (for example {{lr=}}{lr / 4:g})",
-            "lr",
-        )
+        if step == 1:  # the first loss comes before any update: no learning rate made it
+            fix = "no update has run yet, so not the learning rate: a block gives values that are not finite"
+        else:
+            fix = f"the learning rate is likely too high: lower it (for example {{lr=}}{lr / 4:g})"
+        super().__init__(f"training diverged at step {step}: {what}", fix, "lr")
 
 
 class Trainer:
