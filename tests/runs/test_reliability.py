@@ -33,6 +33,14 @@ TINY = [
 ]
 
 
+def tiny(**changes) -> list:
+    """TINY with some of its --set values changed (a key may be given only once)."""
+    args = list(TINY)
+    for key, value in changes.items():
+        args[args.index(next(a for a in args if a.startswith(key + "=")))] = f"{key}={value}"
+    return args
+
+
 def command(*args, pause=0.0):
     env = dict(os.environ, LITTLEBABY_CHECKPOINT_PAUSE=str(pause))
     return [sys.executable, "-m", "littlebaby.cli", *map(str, args)], env
@@ -113,9 +121,7 @@ def test_sigkill_after_a_checkpoint_then_resume_continues_from_it(tmp_path, stra
 def test_a_second_sigint_during_the_save_never_yields_a_mixed_set(tmp_path):
     process, name = start(
         "train",
-        *TINY,
-        "--set",
-        "checkpoint_interval=0",
+        *tiny(checkpoint_interval=0),
         "--set",
         "max_steps=100000",
         "--home",
@@ -238,9 +244,7 @@ def test_a_second_signal_during_a_periodic_checkpoint_keeps_it_and_exits_by_its_
     # the notice promises "again quits at once, after any save in progress": the periodic save too
     process, name = start(
         "train",
-        *TINY,
-        "--set",
-        "checkpoint_interval=1",
+        *tiny(checkpoint_interval=1),
         "--set",
         "max_steps=100000",
         "--home",

@@ -216,9 +216,9 @@ def test_a_block_states_the_sizes_it_needs():
     plugin = plugin_of("even", EvenHeads)
     every_check = ["test_registered_and_options_validated", "test_roundtrip", "test_shapes", "test_cache"]
     default = block_suite("attention", "even", plugin=plugin)()
-    with pytest.raises(ValueError, match="head width 3 is odd"):  # the kit's heads are 3 wide
+    with pytest.raises(littlebaby.UserError, match="head width 3 is odd"):  # the kit's heads are 3 wide
         default.test_gradients(0.0)
-    with pytest.raises(ValueError, match="head width 3 is odd"):  # and so is "odd widths" (9 over 3 heads)
+    with pytest.raises(littlebaby.UserError, match="head width 3 is odd"):  # and so is "odd widths" (9 over 3 heads)
         block_suite("attention", "even", plugin=plugin, sizes={"head_size": 16})().test_shapes()
     sized = block_suite("attention", "even", plugin=plugin, sizes={"head_size": 16}, cases=with_even_head_width())()
     for name in every_check:
