@@ -90,6 +90,7 @@ def venv(tmp_path_factory):
     for part in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / part, source / part)
     shutil.copytree(REPO / "docs" / "example_plugin", root / "author", ignore=skip)  # a third party's own folder
+    shutil.copytree(REPO / "docs" / "example_alibi", root / "alibi", ignore=skip)
 
     venv = Venv(root)
     subprocess.run([sys.executable, "-m", "venv", str(venv.path)], check=True, timeout=120)
@@ -102,6 +103,7 @@ def venv(tmp_path_factory):
     example = {key: value for key, value in CONFIG.items() if key != "n_kv_heads"}
     (root / "sharedkv.json").write_text(json.dumps({**example, "c_attention": "sharedkv", "temperature": 2.0}))
     (root / "mla.json").write_text(json.dumps({**example, "c_attention": "mla", "kv_latent": 8}))
+    (root / "alibi.json").write_text(json.dumps({**example, "c_attention": "alibi", "pos_emb": False}))
     (root / "data.txt").write_text(TEXT)
     venv.source = source
     return venv
@@ -165,12 +167,34 @@ def test_docs_example_plugin_installs_passes_its_tests_and_trains(venv):
     assert trained.returncode == 0, trained.stderr
 
 
+def test_docs_alibi_example_installs_passes_its_tests_trains_and_generates_past_its_window(venv):
+    venv.install(venv.root / "alibi")
+    pytest = (str(venv.bin / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    tested = venv.run(*pytest, "test_alibi.py", cwd=venv.root / "alibi")
+    assert tested.returncode == 0, tested.stdout[-3000:]
+    assert " passed" in tested.stdout and " failed" not in tested.stdout
+    trained = train(venv, config="alibi.json", home="home_alibi")
+    assert trained.returncode == 0, trained.stderr
+    window = json.loads((venv.root / "alibi.json").read_text())["n_ctx"]
+    generated = venv.littlebaby(
+        "generate", "last", "--home", "home_alibi", "--max-tokens", str(3 * window), "--seed", "1", "--no-save"
+    )
+    assert generated.returncode == 0 and len(generated.stdout) >= 3 * window, generated.stderr
+
+
 def test_mla_installs_trains_and_generates(venv):
     venv.install(venv.source / "plugins" / "attention_mla")
     trained = train(venv, config="mla.json", home="home_mla")
     assert trained.returncode == 0, trained.stderr
     generated = venv.littlebaby("generate", "last", "--home", "home_mla", "--max-tokens", "20", "--seed", "1")
     assert generated.returncode == 0 and generated.stdout.strip(), generated.stderr
+
+
+def test_docs_show_the_alibi_example_as_it_is():
+    blocks = (REPO / "docs" / "plugins.md").read_text().split("```")[1::2]  # the fenced code blocks
+    module = REPO / "docs" / "example_alibi" / "littlebaby_attention_alibi.py"
+    code = module.read_text().split('"""', 2)[2].strip()
+    assert any(block.removeprefix("python").strip() == code for block in blocks), f"docs/plugins.md lacks {module}"
 
 
 def test_docs_show_the_example_as_it_is():

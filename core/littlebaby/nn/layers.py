@@ -9,8 +9,10 @@ them. The model still walks them, so their dropout follows its training mode
 and generator, and what they observe is recorded with the blocks'.
 """
 
+import numpy as np
+
 from littlebaby.nn.block import Layer
-from littlebaby.nn.ops.attention import attention_backward, attention_forward
+from littlebaby.nn.ops.attention import attention_backward, attention_forward, unbroadcast
 from littlebaby.nn.ops.dropout import dropout_backward, dropout_forward, dropout_mask
 from littlebaby.nn.ops.embedding import embedding_backward, embedding_forward
 from littlebaby.nn.ops.layernorm import layernorm_backward, layernorm_forward
@@ -116,11 +118,13 @@ class Dropout(Layer):
 
 
 class CausalAttention(Layer):
-    """softmax(q k^T / sqrt(d) + causal mask) v over heads, with dropout on the weights.
+    """softmax(q k^T / sqrt(d) + bias + causal mask) v over heads, with dropout on the weights.
 
-    forward(q, k, v): q (B, H, T, d), k and v (B, H, S, d) with S >= T (the
-    cache's earlier positions come first) -> o (B, H, T, d).
-    backward(do) -> (dq, dk, dv), shaped as q, k, v. No parameters: the
+    forward(q, k, v, bias=None): q (B, H, T, d), k and v (B, H, S, d) with S >= T (the
+    cache's earlier positions come first) -> o (B, H, T, d). bias: an optional score bias
+    that broadcasts to (B, H, T, S) (ALiBi's distances, a learned relative bias).
+    backward(do) -> (dq, dk, dv), shaped as q, k, v; after it, `bias_grad` holds d loss / d bias
+    in the bias's own shape (None when forward had no bias). No parameters: the
     projections around it are the attention block's. The weights are
     published as the observation "attention" (B, H, T, S).
     """
@@ -128,16 +132,22 @@ class CausalAttention(Layer):
     def __init__(self, dropout):
         super().__init__()
         self.dropout = self.add("dropout", Dropout(dropout))
+        self.bias_grad = None
 
-    def forward(self, q, k, v):
+    def forward(self, q, k, v, bias=None):
         """q (B, H, T, d), k, v (B, H, S, d) -> o (B, H, T, d); keeps q, k, v, the weights and the mask."""
         mask = self.dropout.mask(q.shape[:3] + (k.shape[2],), q.dtype)
-        o, weights, used = attention_forward(q, k, v, mask)
-        self.saved = (q, k, v, weights, used, mask)
+        o, weights, used = attention_forward(q, k, v, mask, bias)
+        self.saved = (q, k, v, weights, used, mask, None if bias is None else np.shape(bias))
         self.observe("attention", weights)
         return o
 
     def backward(self, do):
-        """do (B, H, T, d) -> (dq, dk, dv), shaped as q, k, v."""
-        q, k, v, weights, used, mask = self.saved
-        return attention_backward(do, q, k, v, weights, used, mask)
+        """do (B, H, T, d) -> (dq, dk, dv), shaped as q, k, v; the bias's gradient into `bias_grad`."""
+        q, k, v, weights, used, mask, bias_shape = self.saved
+        if bias_shape is None:
+            self.bias_grad = None
+            return attention_backward(do, q, k, v, weights, used, mask)
+        dq, dk, dv, dbias = attention_backward(do, q, k, v, weights, used, mask, bias_grad=True)
+        self.bias_grad = unbroadcast(dbias, bias_shape)
+        return dq, dk, dv

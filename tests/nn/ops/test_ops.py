@@ -160,6 +160,50 @@ def test_attention(T, S, with_dropout, twin):
     assert np.all(weights[..., 0, S - T + 1 :] < 1e-300)
 
 
+@pytest.mark.parametrize("T,S", [(4, 4), (2, 5), (1, 6)])
+@pytest.mark.parametrize("bias_shape", ["full", "heads", "shared"])
+@BOTH
+def test_attention_with_a_score_bias(T, S, bias_shape, twin):
+    attention_forward, attention_backward = pair(attention, "attention", twin)
+    q = rng.standard_normal((2, 3, T, 4))
+    k, v = rng.standard_normal((2, 3, S, 4)), rng.standard_normal((2, 3, S, 4))
+    shape = {"full": (2, 3, T, S), "heads": (3, T, S), "shared": (1, 1, T, S)}[bias_shape]
+    bias = rng.standard_normal(shape)
+    mask = dropout_mask((2, 3, T, S), 0.3, np.random.default_rng(1), np.float64)
+    probe = rng.standard_normal(q.shape)
+    f = lambda: float(np.sum(attention_forward(q, k, v, mask, bias)[0] * probe))
+    o, weights, used = attention_forward(q, k, v, mask, bias)
+    dq, dk, dv, dbias = attention_backward(probe, q, k, v, weights, used, mask, bias_grad=True)
+    assert dbias.shape == (2, 3, T, S)
+    for array, grad in ((q, dq), (k, dk), (v, dv), (bias, attention.unbroadcast(dbias, shape))):
+        assert_grad(f, array, grad)
+    # the bias moves the weights: a large penalty on key 0 takes its weight from every query that sees
+    # another key, and the causal mask still holds
+    penalty = np.zeros((T, S))
+    penalty[:, 0] = -50.0
+    moved = attention_forward(q, k, v, None, penalty)[1]
+    seeing_more = S - T + np.arange(T) >= 1
+    assert np.all(moved[..., seeing_more, 0] < 1e-15) and np.all(moved[..., 0, S - T + 1 :] < 1e-300)
+    np.testing.assert_allclose(moved.sum(-1), 1.0)
+
+
+def test_the_layer_hands_back_the_bias_gradient_in_its_own_shape():
+    from littlebaby.nn import CausalAttention
+
+    layer = CausalAttention(0.0)
+    q, k, v = (rng.standard_normal((2, 3, 4, 4)) for _ in range(3))
+    bias = rng.standard_normal((3, 4, 4))
+    probe = rng.standard_normal(q.shape)
+    f = lambda: float(np.sum(layer.forward(q, k, v, bias) * probe))
+    layer.forward(q, k, v, bias)
+    layer.backward(probe)
+    assert layer.bias_grad.shape == bias.shape
+    assert_grad(f, bias, layer.bias_grad.copy())
+    layer.forward(q, k, v)
+    layer.backward(probe)
+    assert layer.bias_grad is None  # no bias, no gradient left from before
+
+
 def test_split_and_merge_heads_are_inverse():
     x = rng.standard_normal((2, 3, 12))
     heads = split_heads(x, 4)

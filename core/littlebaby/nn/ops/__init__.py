@@ -21,6 +21,7 @@ from littlebaby.nn.ops.attention import (
     merge_qkv,
     split_heads,
     split_qkv,
+    unbroadcast,
 )
 from littlebaby.nn.ops.dropout import dropout_backward, dropout_forward, dropout_mask
 from littlebaby.nn.ops.embedding import embedding_backward, embedding_forward
@@ -42,6 +43,7 @@ __all__ = [
     "merge_heads",
     "attention_forward",
     "attention_backward",
+    "unbroadcast",
     "dropout_mask",
     "dropout_forward",
     "dropout_backward",
