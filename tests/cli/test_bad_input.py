@@ -326,7 +326,7 @@ def test_runs_in_a_home_without_runs_is_one_line(tmp_path, folder):
     ],
 )
 def test_a_figure_that_cannot_be_written(home, out, expected):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason="matplotlib, the plot extra, is not installed")
     cwd, name = home
     (cwd / "outdir").mkdir()
     (cwd / "afile").write_text("x")
@@ -628,7 +628,7 @@ def test_an_error_before_the_plugins_load_is_still_one_line_with_a_broken_plugin
 
 
 def test_a_launcher_variable_left_over_from_another_job_says_how_to_train_alone(tmp_path):
-    pytest.importorskip("mpi4py")
+    pytest.importorskip("mpi4py", reason="mpi4py, the mpi extra, is not installed (uv sync --all-extras)")
     env = without_launcher()
     done = littlebaby("train", "--config", "tiny", "--home", "h", cwd=tmp_path, env=env | {"PMI_SIZE": "2"})
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr

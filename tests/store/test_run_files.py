@@ -93,7 +93,7 @@ def test_a_damaged_report(run_files, tmp_path_factory, data):
     rows = api.runs(home)  # listing never fails on one damaged report
     assert [row["guid"] for row in rows] == [name]
     one_line_or_nothing(lambda: Report.read(home / "outputs" / f"report_{name}.json").trained_on("report"))
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason="matplotlib, the plot extra, is not installed")
     figure = one_line_or_nothing(lambda: api.plot(name, home=home)[0])
     if figure is not None:
         import matplotlib.pyplot as plt

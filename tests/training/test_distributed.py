@@ -33,7 +33,7 @@ from littlebaby import api
 from littlebaby.nn.ops.dropout import RowStreams
 from littlebaby.plugins import resolve
 from littlebaby.plugins.resolve import build_model
-from littlebaby.training import distributed
+from littlebaby.training import distributed, joining
 from littlebaby.training.step import compute_gradients, step_gradients
 
 TIMEOUT = 120  # seconds for any one subprocess: a hang fails, never stalls
@@ -204,8 +204,10 @@ def littlebaby(home, *args, processes=1, script=None, timeout=TIMEOUT):
 
 
 def train_args(*sets):
-    keys = ["max_steps=20", "eval_interval=5", "eval_windows=12", "warmup_steps=2"] + list(sets)
-    return ["train", "--config", "tiny", "--quiet"] + [a for key in keys for a in ("--set", key)]
+    """A tiny run's train arguments; `sets` ("key=value") replace the defaults (a key may be given once)."""
+    keys = dict(key.split("=", 1) for key in ["max_steps=20", "eval_interval=5", "eval_windows=12", "warmup_steps=2"])
+    keys.update(key.split("=", 1) for key in sets)
+    return ["train", "--config", "tiny", "--quiet"] + [a for k, v in keys.items() for a in ("--set", f"{k}={v}")]
 
 
 def steps_recorded(outputs) -> bool:
@@ -266,6 +268,22 @@ def test_resume_on_another_number_of_processes(tmp_path, first, then):
         assert done.returncode == 0, done.stderr
     report, _ = assert_same_files(tmp_path / "split", tmp_path / "straight")
     assert report["resumed"] == [10] and report["world"]["processes"] == then
+
+
+@needs_mpi
+def test_muon_on_two_processes_then_resumed_on_one_is_the_run_on_one(tmp_path):
+    pytest.importorskip("littlebaby_optimizer_muon", reason="littlebaby-optimizer-muon is not installed")
+    constant = ["dropout=0.1", "lr=0.01", "min_lr=0.01", "c_optimizer=muon"]
+    straight = littlebaby(tmp_path / "straight", *train_args(*constant))
+    half = littlebaby(tmp_path / "split", *train_args(*constant, "max_steps=10"), processes=2)
+    rest = littlebaby(tmp_path / "split", "train", "--resume", "last", "--quiet", "--set", "max_steps=20")
+    for done in (straight, half, rest):
+        assert done.returncode == 0, done.stderr
+    report, _ = assert_same_files(tmp_path / "split", tmp_path / "straight")
+    assert report["resumed"] == [10] and report["config"]["c_optimizer"] == "muon"
+    switched = littlebaby(tmp_path / "split", "train", "--resume", "last", "--set", "c_optimizer=adamw")
+    assert switched.returncode == 2 and len(switched.stderr.splitlines()) == 1, switched.stderr
+    assert "--set c_optimizer" in switched.stderr or "c_optimizer" in switched.stderr
 
 
 def script(tmp_path, body):
@@ -542,3 +560,38 @@ def test_one_progress_bar(tmp_path):
     done = littlebaby(tmp_path / "home", *args, processes=2)
     assert done.returncode == 0, done.stderr
     assert done.stderr.count(" 0/6 [") == 1, done.stderr  # each bar starts at 0/6 once: one bar
+
+
+@needs_mpi
+@pytest.mark.parametrize("other", ["runs", "sleep"])
+def test_a_job_whose_other_rank_never_trains_ends_instead_of_hanging(tmp_path, other):
+    # MPMD: rank 0 trains, rank 1 is another command (which leaves at once) or another program; MPI's start
+    # waits for every rank, so without the watchdog rank 0 would wait in MPI_Init for ever
+    home = tmp_path / "home"
+    trainer = [sys.executable, "-m", "littlebaby.cli", *train_args(), "--home", str(home)]
+    second = (
+        [sys.executable, "-m", "littlebaby.cli", "runs", "--home", str(home)]
+        if other == "runs"
+        else [sys.executable, "-c", "import time; time.sleep(100)"]
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [MPIEXEC, "-n", "1", *trainer, ":", "-n", "1", *second],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env={**clean_env(), "LITTLEBABY_JOIN_SECONDS": "4"},
+        preexec_fn=_ends_with_pytest,
+    )
+    assert done.returncode != 0 and time.monotonic() - started < 60, done.stderr
+    said = [line for line in done.stderr.splitlines() if line.startswith("littlebaby: error:")]
+    assert len(said) == 1 and "did not all start training within 4 s" in said[0], done.stderr
+    assert not home.exists() or not any((home / "configs").glob("*")), "no run files from a job that never began"
+
+
+def test_the_join_time_is_a_positive_number():
+    assert joining.join_seconds({}) == joining.JOIN_SECONDS
+    assert joining.join_seconds({"LITTLEBABY_JOIN_SECONDS": "2.5"}) == 2.5
+    for bad in ("0", "-1", "nan", "inf", "soon"):
+        with pytest.raises(joining.UserError, match="LITTLEBABY_JOIN_SECONDS"):
+            joining.join_seconds({"LITTLEBABY_JOIN_SECONDS": bad})

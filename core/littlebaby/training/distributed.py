@@ -8,7 +8,8 @@ process they cost nothing and mpi4py is never imported: whether a launcher
 started several processes is read from the environment it sets (below), and
 only then is mpi4py imported (and MPI initialised).
 
-Faults must never hang a job. Every rank validates its inputs, then all call
+Faults must never hang a job. A rank the others never meet ends the job at its start (joining.py).
+Every rank validates its inputs, then all call
 `agree(error_or_None)` once, before any other collective: if any rank failed,
 every rank raises the first failing rank's UserError (rank 0 prints it, all
 exit 2). After that, an exception on one rank calls `abort`, which ends every
@@ -27,6 +28,7 @@ import numpy as np
 from littlebaby.errors import UserError
 from littlebaby.system import blas
 from littlebaby.system.threads import cores
+from littlebaby.training import joining
 
 # (size, rank) variables that launchers set in each process they start
 LAUNCHER_VARIABLES = (
@@ -199,9 +201,13 @@ def _mpi_world():
             "pip install 'littlebaby[mpi]' (or mpi4py built against your system MPI)",
         ) from None
     mpi4py.rc.thread_level = "funneled"  # only the main thread calls MPI; step threads only run NumPy
+    watchdog = joining.watchdog(*launched())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # mpi4py's own word on a mismatch: ours follows
         from mpi4py import MPI
+    if MPI.COMM_WORLD.Get_size() > 1:
+        MPI.COMM_WORLD.Barrier()  # every rank is in: no collective after this one waits on a rank that never came
+    joining.joined(watchdog)
 
     if MPI.COMM_WORLD.Get_size() == 1:
         size, _, variable = _launcher()
