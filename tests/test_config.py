@@ -205,7 +205,7 @@ def test_plugin_float_options_refuse_non_finite_values():
 
 
 def test_an_option_of_an_unselected_tokenizer_names_it():  # found by the property test below
-    assert "option of the tokenizer block 'bpe', which this config does not select (c_tokenizer is 'char')" in message(
+    assert "option of the tokenizer 'bpe', which this config does not select (c_tokenizer is 'char')" in message(
         {"vocab_size": 0}
     )
 

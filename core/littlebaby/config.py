@@ -72,6 +72,9 @@ class Config:
     c_tokenizer: str = attrs.field(
         default="char", metadata=ARCHITECTURE
     )  # "char", or "bpe" (byte-level BPE): fixes the vocabulary
+    # how the parameters move: "adamw", or an installed optimizer plugin ("muon"); fixed on resume (its state
+    # is the run's), free for a finetune, which starts a fresh one
+    c_optimizer: str = "adamw"
     n_ctx: int = attrs.field(default=64, validator=positive, metadata=ARCHITECTURE)  # context length in tokens
     n_emb: int = attrs.field(default=128, validator=positive, metadata=ARCHITECTURE)  # embedding width
     head_size: int = attrs.field(
@@ -136,7 +139,11 @@ def architecture_keys() -> tuple[str, ...]:
 
 
 BLOCK_KEYS = {"sequence": "c_sequence", "attention": "c_attention", "network": "c_network"}
-PLUGIN_KEYS = {**BLOCK_KEYS, "tokenizer": "c_tokenizer"}  # every plugin kind a config selects
+PLUGIN_KEYS = {
+    **BLOCK_KEYS,
+    "tokenizer": "c_tokenizer",
+    "optimizer": "c_optimizer",
+}  # every plugin kind a config selects
 
 
 INT_LIMIT = 2**63  # every int key, seed included, fits numpy's int64 and converts to a float

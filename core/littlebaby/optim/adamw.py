@@ -4,19 +4,28 @@ Decoupled (Loshchilov & Hutter): the decay shrinks the weights directly,
 p -= lr * wd * p, instead of adding wd * p to the gradient as the original
 did (that is Adam with L2). Only matrices decay; biases, norms and other
 vectors do not (they sit after `decay_size` in the flat buffer, see params.py).
+
+`adamw` is the default `c_optimizer`, registered through the same hook a plugin uses (optimizer.py has
+the contract); its keys are the core's `beta1`, `beta2` and `weight_decay`.
 """
 
 from functools import partial
 
 import numpy as np
 
+import littlebaby
+from littlebaby.optim.optimizer import Optimizer
 from littlebaby.system import threads
 
 # Below this many parameters a thread's hand-off costs more than the share of the update it takes.
 PIECE_MIN = 1 << 16
 
 
-class AdamW:
+class AdamW(Optimizer):
+    @classmethod
+    def build(cls, parameters, config, options=None, threads: int = 1) -> "AdamW":
+        return cls(parameters, betas=(config.beta1, config.beta2), weight_decay=config.weight_decay, threads=threads)
+
     def __init__(self, parameters, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.1, threads: int = 1):
         self.parameters = parameters
         self.beta1, self.beta2 = betas
@@ -33,10 +42,11 @@ class AdamW:
         bounds = [size * i // pieces for i in range(pieces + 1)]
         self.pieces = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
 
-    def step(self, grad, lr: float):
-        """One update of parameters.data from the flat gradient `grad` at learning rate lr."""
+    def step(self, grad, lr: float, only=None):
+        """One update of parameters.data from the flat gradient `grad` at learning rate lr; `only`: a list of
+        slices of the buffer to update, the rest left as it is (an optimizer that moves some tensors itself)."""
         self.t += 1
-        threads.run([partial(self._update, piece, grad, lr) for piece in self.pieces])
+        threads.run([partial(self._update, piece, grad, lr) for piece in (self.pieces if only is None else only)])
 
     def _update(self, piece: slice, grad, lr: float):
         """The update of the elements `piece` of the flat buffer."""
@@ -68,6 +78,11 @@ class AdamW:
         self.m[...] = state["m"]
         self.v[...] = state["v"]
         self.t = int(state["t"][0])
+
+
+@littlebaby.hookimpl
+def register_optimizers(register):
+    register("adamw", AdamW)
 
 
 def clip_grad_norm(grad, max_norm: float) -> float:

@@ -5,7 +5,8 @@ that implements one or more of these hooks with `@littlebaby.hookimpl`. Each
 hook receives a `register(name, block_class)` callback: call it once per block
 the plugin provides. The name is what a config selects (`c_attention: "mha"`).
 Tokenizers are registered the same way (`c_tokenizer: "bpe"`); their contract
-is `littlebaby.text.tokenizer.Tokenizer`.
+is `littlebaby.text.tokenizer.Tokenizer`. So are optimizers (`c_optimizer:
+"muon"`), whose contract is `littlebaby.optim.Optimizer` (optim/optimizer.py).
 
 A block class subclasses `littlebaby.Block`; `core/littlebaby/block.py` is the
 whole contract:
@@ -67,3 +68,11 @@ def register_networks(register):
 def register_tokenizers(register):
     """Register tokenizers: text to ids and back, a `littlebaby.text.tokenizer.Tokenizer`
     subclass each (`char`, built in; `bpe`)."""
+
+
+@hookspec
+def register_optimizers(register):
+    """Register optimizers: how the flat parameter buffer moves given its gradient, a
+    `littlebaby.optim.Optimizer` subclass each (`adamw`, built in; `muon`). The contract
+    (which tensors it updates, its state for checkpoints, its options) is in
+    `core/littlebaby/optim/optimizer.py`."""

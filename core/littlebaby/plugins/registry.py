@@ -20,6 +20,7 @@ import pluggy
 from littlebaby.config import CORE_KEYS
 from littlebaby.errors import UserError, shown
 from littlebaby.nn.block import Block
+from littlebaby.optim.optimizer import Optimizer
 from littlebaby.plugins import hookspecs
 
 # kind -> name of the hook that registers blocks of that kind
@@ -28,8 +29,9 @@ KINDS = {
     "attention": "register_attentions",
     "network": "register_networks",
     "tokenizer": "register_tokenizers",
+    "optimizer": "register_optimizers",
 }
-BUILT_IN = ("littlebaby.text.char",)  # the core's own plugins, registered like any other
+BUILT_IN = ("littlebaby.text.char", "littlebaby.optim.adamw")  # the core's own plugins, registered like any other
 PACKAGE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?")  # PEP 508's name, of a sane length
 
 
@@ -141,13 +143,13 @@ class Registry:
         for field in attrs.fields(entry.cls.Options):
             if field.name in CORE_KEYS:
                 raise TypeError(
-                    f"{_what(entry.kind)} {entry.name!r} declares option {field.name!r}, a core config key: rename it"
+                    f"{what(entry.kind)} {entry.name!r} declares option {field.name!r}, a core config key: rename it"
                 )
             owner = declared.get(field.name)
             if owner is not None and owner.distribution != entry.distribution:
                 raise TypeError(
-                    f"{_what(entry.kind)} {entry.name!r} declares option {field.name!r}, already an option of "
-                    f"{_what(owner.kind)} {owner.name!r} ({owner.distribution}): rename one of them"
+                    f"{what(entry.kind)} {entry.name!r} declares option {field.name!r}, already an option of "
+                    f"{what(owner.kind)} {owner.name!r} ({owner.distribution}): rename one of them"
                 )
 
     def _register(self, entry: Entry):
@@ -171,20 +173,18 @@ class Registry:
         for broken in self.broken:
             if broken.distribution == distribution or broken.entry_point == name:
                 raise UserError(
-                    f"{kind} block {name!r} comes from plugin {broken.distribution}, which {broken.stage} "
+                    f"{what(kind)} {name!r} comes from plugin {broken.distribution}, which {broken.stage} "
                     f"({broken.error})",
                     f"reinstall or fix it: pip install --force-reinstall {broken.distribution}",
                 )
         installed = ", ".join(sorted(self.blocks[kind])) or "none"
         close = difflib.get_close_matches(name, list(self.blocks[kind]), n=1)
         if not PACKAGE_NAME.fullmatch(name):  # '', ' mha', '../x': no package is called that, pip would fail
-            fix = (
-                f"did you mean {close[0]!r}?" if close else f"{_what(kind)} names are letters, digits, '.', '-' or '_'"
-            )
+            fix = f"did you mean {close[0]!r}?" if close else f"{what(kind)} names are letters, digits, '.', '-' or '_'"
         else:
             asked = f"did you mean {close[0]!r}? Or install it: " if close else "install it: "
             fix = f"{asked}pip install {distribution}"
-        raise UserError(f"unknown {_what(kind)} {shown(name)} (installed: {installed})", fix)
+        raise UserError(f"unknown {what(kind)} {shown(name)} (installed: {installed})", fix)
 
     def entries(self):
         """Every registered block, kind by kind, name by name."""
@@ -202,8 +202,9 @@ class Registry:
         return declared
 
 
-def _what(kind: str) -> str:
-    return "tokenizer" if kind == "tokenizer" else f"{kind} block"
+def what(kind: str) -> str:
+    """How a message names a plugin of `kind`: 'tokenizer', 'optimizer', 'attention block'."""
+    return kind if kind in ("tokenizer", "optimizer") else f"{kind} block"
 
 
 def _check_contract(entry: Entry):
@@ -213,17 +214,17 @@ def _check_contract(entry: Entry):
     it that plugin's own error."""
     from littlebaby.text.tokenizer import Tokenizer  # tokenizer.py imports this module
 
-    base = Tokenizer if entry.kind == "tokenizer" else Block
+    base = {"tokenizer": Tokenizer, "optimizer": Optimizer}.get(entry.kind, Block)
     if not isinstance(entry.name, str) or not entry.name:
-        raise TypeError(f"a {_what(entry.kind)} must be registered under a non-empty name, got {entry.name!r}")
+        raise TypeError(f"a {what(entry.kind)} must be registered under a non-empty name, got {entry.name!r}")
     if not (isinstance(entry.cls, type) and issubclass(entry.cls, base)):
         raise TypeError(
-            f"{_what(entry.kind)} {entry.name!r} must be a subclass of {base.__module__}.{base.__name__}, got "
+            f"{what(entry.kind)} {entry.name!r} must be a subclass of {base.__module__}.{base.__name__}, got "
             f"{entry.cls!r}"
         )
     if entry.cls.Options is not None and not attrs.has(entry.cls.Options):
         raise TypeError(
-            f"{_what(entry.kind)} {entry.name!r}: Options must be an attrs class or None, got {entry.cls.Options!r}"
+            f"{what(entry.kind)} {entry.name!r}: Options must be an attrs class or None, got {entry.cls.Options!r}"
         )
 
 

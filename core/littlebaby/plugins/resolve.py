@@ -12,7 +12,7 @@ import attrs
 from littlebaby.config import CORE_KEYS, PLUGIN_KEYS, Config, converter, structure, to_dict, unknown_key
 from littlebaby.errors import UserError, shown
 from littlebaby.nn.gpt import GPT
-from littlebaby.plugins.registry import default_registry
+from littlebaby.plugins.registry import default_registry, what
 from littlebaby.text.tokenizer import DEFAULT, Tokenizer
 
 
@@ -48,7 +48,7 @@ def config(data: dict, registry=None) -> Config:
         if key in declared:  # an option of an installed plugin this config does not select
             owner = declared[key]
             raise UserError(
-                f"config key {key!r} is an option of the {owner.kind} block {owner.name!r}, which this config "
+                f"config key {key!r} is an option of the {what(owner.kind)} {owner.name!r}, which this config "
                 "does not select "
                 f"({PLUGIN_KEYS[owner.kind]} is {names[owner.kind]!r})",
                 f"select it ({PLUGIN_KEYS[owner.kind]}: {owner.name!r}) or remove {key!r}",

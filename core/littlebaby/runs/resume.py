@@ -64,7 +64,14 @@ def _resume_locked(home, name, overrides, quiet, log, locked=True) -> RunResult:
         )
     model = weights.load_model(saved.model, vocab_size=tokenizer.vocab_size)
     edits = _config_file_edits(home, name, model.config)
-    cfg = recipe_config(model.config, {**edits, **with_overrides({}, overrides)})
+    wanted = {**edits, **with_overrides({}, overrides)}
+    if wanted.get("c_optimizer", model.config.c_optimizer) != model.config.c_optimizer:
+        raise UserError(
+            f"run {name} trains with optimizer {model.config.c_optimizer!r}, whose state its checkpoint holds",
+            f"resume it as it is, or finetune it with {{c_optimizer=}}{wanted['c_optimizer']} as a new run",
+            ["c_optimizer"],
+        )
+    cfg = recipe_config(model.config, wanted)
     if edits and log:
         log(f"the run's config file changes {', '.join(f'{k}={v}' for k, v in edits.items())}: resuming with it")
     data_info = report.trained_on(home.report(name))

@@ -8,6 +8,8 @@ mistake leaves nothing behind; then it reserves the run's name and writes its fi
 import contextlib
 import json
 
+import attrs
+
 from littlebaby.config import architecture_keys, to_dict
 from littlebaby.configs import with_overrides
 from littlebaby.errors import UserError, shown
@@ -23,11 +25,23 @@ from littlebaby.training import distributed
 from littlebaby.training.step import workers
 
 
+def _optimizer_options(config) -> set:
+    """The config keys of the optimizer a config selects (recipe, not architecture: they may change)."""
+    options = config.chosen("optimizer").Options
+    return {field.name for field in attrs.fields(options)} if options is not None else set()
+
+
 def recipe_config(config, overrides):
-    """config with training overrides applied; architecture keys may not change."""
-    cfg = resolve.config(with_overrides(to_dict(config), overrides))
+    """config with training overrides applied; architecture keys (and the blocks' options) may not change.
+    Another optimizer (a finetune's) leaves the old one's options behind."""
+    base, wanted = to_dict(config), with_overrides({}, overrides)
+    if wanted.get("c_optimizer", config.c_optimizer) != config.c_optimizer:
+        base = {key: value for key, value in base.items() if key not in _optimizer_options(config)}
+    cfg = resolve.config({**base, **wanted})
     changed = [k for k in architecture_keys() if getattr(cfg, k) != getattr(config, k)]
-    if changed or cfg.options != config.options:
+    mine, theirs = _optimizer_options(cfg), _optimizer_options(config)
+    blocks = {k: v for k, v in cfg.options.items() if k not in mine}
+    if changed or blocks != {k: v for k, v in config.options.items() if k not in theirs}:
         keys = ", ".join(changed) or "plugin options"
         raise UserError(f"cannot change {keys} of an existing run", "train a new run instead")
     return cfg

@@ -181,7 +181,7 @@ def copy_tensors(model, tensors: dict, source: str):
 
 # -- optimizer state, for --resume ----------------------------------------------
 def save_optimizer(path, optimizer, state: dict) -> str:
-    """AdamW's arrays, plus `state` (JSON-able: step, epoch, rng states) in the metadata; returns
+    """The optimizer's state arrays, plus `state` (JSON-able: step, epoch, rng states) in the metadata; returns
     the sha256 of the bytes written, as save_model."""
     return _write(
         path, safetensors.numpy.save(optimizer.state(), metadata={"format": FORMAT, "state": json.dumps(state)})
@@ -189,14 +189,14 @@ def save_optimizer(path, optimizer, state: dict) -> str:
 
 
 def load_optimizer(path, optimizer) -> dict:
-    """Restore AdamW from path (its header checked first); returns the saved training state
+    """Restore the optimizer from path (its header checked first); returns the saved training state
     as parsed (training.TrainState.from_dict checks it)."""
     with _opened(path, "optimizer") as handle:
         metadata = handle.metadata() or {}
         check_tensors(_header(handle), _described(optimizer.state()), f"optimizer file {path}")
         state = _metadata_json(metadata, "state", path, "optimizer")
         arrays = {name: handle.get_tensor(name) for name in optimizer.state()}
-    if int(arrays["t"][0]) < 0:
-        raise UserError(f"optimizer file {path} counts {int(arrays['t'][0])} AdamW steps", "restore the file")
+    if "t" in arrays and int(arrays["t"][0]) < 0:
+        raise UserError(f"optimizer file {path} counts {int(arrays['t'][0])} optimizer steps", "restore the file")
     optimizer.load_state(arrays)
     return state

@@ -6,6 +6,8 @@
     check_roundtrip(block_or_model, ...)    safetensors save and load give identical outputs
     check_shapes(block, ...)                batch 1, one token, one head, odd widths, float32
     block_suite(kind, name, sizes=...)      all of the above as a pytest test class
+    optimizer_suite(name)                   an optimizer's contract (a quadratic, a tiny model, resume
+                                            bit for bit from its file, threads, options)
     tokenizer_suite(name)                   a tokenizer's contract (round trip with hypothesis,
                                             save/load, vocabulary, determinism, extend, streaming)
     tiny_config / tiny_model / build_block  the float64 test-sized pieces they run on
@@ -28,6 +30,7 @@ from littlebaby.testing.build import (
 )
 from littlebaby.testing.cache import CacheReport, check_cache, generation_chunks
 from littlebaby.testing.gradients import GradientReport, check_gradients, check_model_gradients, numerical_gradient
+from littlebaby.testing.optimizers import optimizer_suite
 from littlebaby.testing.roundtrip import check_roundtrip
 from littlebaby.testing.shapes import CASES, check_shapes, with_even_head_width
 from littlebaby.testing.suite import block_suite
@@ -54,6 +57,7 @@ __all__ = [
     "set_training",
     "tiny_config",
     "tiny_model",
+    "optimizer_suite",
     "tokenizer_suite",
     "with_even_head_width",
 ]

@@ -14,9 +14,10 @@ import attrs
 import numpy as np
 
 from littlebaby import config as configs
+from littlebaby.config import block_options
 from littlebaby.errors import UserError
 from littlebaby.nn.generation import generate as generate_ids
-from littlebaby.optim.adamw import AdamW
+from littlebaby.optim.optimizer import Optimizer
 from littlebaby.store import checkpoints
 from littlebaby.store import home as files
 from littlebaby.store import weights as checkpoint
@@ -62,18 +63,14 @@ class Run:
     val_ids: np.ndarray
     report: Report
     written: list  # files this session wrote so far
-    optimizer: AdamW | None = None  # None: a fresh AdamW
+    optimizer: Optimizer | None = None  # None: a fresh one, of the config's c_optimizer
     state: TrainState | None = None  # None: from step 0
 
     def __attrs_post_init__(self):
         if self.optimizer is None:
-            cfg = self.config
-            self.optimizer = AdamW(
-                self.model.parameters,
-                betas=(cfg.beta1, cfg.beta2),
-                weight_decay=cfg.weight_decay,
-                threads=thread_count(cfg),
-            )
+            cfg, chosen = self.config, self.config.chosen("optimizer")
+            options = block_options(cfg, chosen)
+            self.optimizer = chosen.build(self.model.parameters, cfg, options, thread_count(cfg))
 
 
 def _notice(say):
@@ -157,8 +154,8 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
     val = text.val_windows(run.val_ids, cfg.n_ctx, cfg.eval_windows)
     # every process has checked its inputs; from here on they meet in collectives
     world.agree()
-    for array in (run.model.parameters.data, run.optimizer.m, run.optimizer.v):
-        world.broadcast(array)  # rank 0's parameters and AdamW state, whatever the others read
+    for array in (run.model.parameters.data, *run.optimizer.state().values()):
+        world.broadcast(array)  # rank 0's parameters and optimizer state, whatever the others read
     saver = Saver(run, run.state.step if run.state is not None else None, writes=world.is_root)
     stop = StopRequest()
     trainer = Trainer(

@@ -1,0 +1,40 @@
+"""The optimizer contract: how a plugin moves the flat parameter buffer given its gradient.
+
+An optimizer is registered like a block (`register_optimizers`, selected by `c_optimizer`) and built once per
+run with `build(parameters, config, options, threads)`:
+
+- `parameters` is the model's `nn.params.Parameters`: the flat buffer `data`, and where each named tensor
+  sits (`named()`, `specs`, `offsets`); `decay_size` ends the tensors weight decay applies to. Which tensors an
+  optimizer treats how is its own rule, by name and shape (muon: the blocks' 2-D matrices; AdamW the rest).
+- `step(grad, lr)` updates `parameters.data` in place from the flat gradient (already summed over MPI
+  processes and clipped), at the schedule's rate `lr` (the config's `lr` at the peak; an optimizer with a
+  rate of its own scales it by `lr / config.lr`), and leaves the change it made, before minus after, in
+  `update` (an array like `data`: the report's update-to-weight ratios read it).
+- `state()` returns its state as named NumPy arrays (a step count as a 1-element int64 array `t`);
+  checkpoints save exactly these, and `load_state(arrays)` restores them so that resume continues bit for
+  bit. The same gradient gives the same update on every process, so N processes stay one run.
+- `Options` (optional): an attrs class of its own config keys, validated like a block's.
+"""
+
+import numpy as np
+
+
+class Optimizer:
+    """Base class of every optimizer plugin (see the module docstring for the contract)."""
+
+    Options = None
+    update: np.ndarray
+
+    @classmethod
+    def build(cls, parameters, config, options=None, threads: int = 1) -> "Optimizer":
+        """This optimizer for a model's parameters, from the run's config and the optimizer's own options."""
+        return cls(parameters, config, options, threads)
+
+    def step(self, grad: np.ndarray, lr: float):
+        raise NotImplementedError
+
+    def state(self) -> dict:
+        raise NotImplementedError
+
+    def load_state(self, state: dict):
+        raise NotImplementedError
