@@ -8,7 +8,7 @@ print(littlebaby.generate("last", prompt="ROMEO:", max_tokens=200, seed=1))
 
 from littlebaby.look.listing import runs
 from littlebaby.look.surprise import token_losses
-from littlebaby.look.views import attention, compare, inspect, plot
+from littlebaby.look.views import attention, compare, inspect, plot, significance
 from littlebaby.plugins.registry import rows as plugins
 from littlebaby.plugins.scaffold import new_plugin
 from littlebaby.runs.finetune import finetune, grown_model
@@ -24,6 +24,7 @@ __all__ = [
     "RunResult",
     "attention",
     "compare",
+    "significance",
     "finetune",
     "generate",
     "grown_model",

@@ -179,7 +179,9 @@ def parser() -> argparse.ArgumentParser:
     home(runs)
 
     compare = command(
-        "compare", "Val loss of several runs overlaid, by step and by training time, as a PNG (needs littlebaby[plot])."
+        "compare",
+        "Val loss of several runs overlaid, by step and by training time, as a PNG (needs littlebaby[plot]); "
+        "runs alike but for their seed are grouped, and each group is tested against the first (Welch's t).",
     )
     compare.add_argument("runs", nargs="+", metavar="GUID|last")
     compare.add_argument(

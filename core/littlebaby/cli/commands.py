@@ -170,6 +170,7 @@ def inspect(args):
 
 def picture(args):
     if args.command == "compare":
+        say("\n".join(api.significance(args.runs, args.home)))  # first: it needs no plotting library
         _, path = api.compare(args.runs, args.home, out=args.out or True)
     elif args.command == "plot":
         _, path = api.plot(args.run, args.home, out=args.out or True)

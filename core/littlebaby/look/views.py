@@ -78,6 +78,25 @@ def attention(run="last", prompt="ROMEO:", layer=None, head=None, home=".", out=
     return _output(figure, home, "attention", name, out)
 
 
+def significance(runs, home=".") -> list[str]:
+    """Lines saying whether groups of runs (configs alike but for the seed) differ beyond noise (Welch's t)."""
+    from littlebaby.look.figures import legend_labels
+    from littlebaby.look.significance import lines
+
+    home = Home(home)
+    runs = [runs] if isinstance(runs, str) else runs
+    names = list(dict.fromkeys(home.resolve(run) for run in runs))
+    reports = {name: Report.read(home.report(name), name) for name in names}
+    results = {
+        name: {
+            "config": report.listed()["config"],
+            **{k: report.data.get(k) for k in ("best_val_loss", "best_val_bpb")},
+        }
+        for name, report in reports.items()
+    }
+    return lines(results, legend_labels(reports))
+
+
 def compare(runs, home=".", out=None):
     """Val curves of several runs overlaid, by step and by training time; returns (figure, PNG path or None).
 
