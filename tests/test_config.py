@@ -139,6 +139,10 @@ def test_architecture_keys_are_the_keys_that_shape_the_parameters():
         "n_heads",
         "n_layers",
         "pos_emb",
+        "bias",
+        "qkv_bias",
+        "tie_embeddings",
+        "norm_eps",
         "dtype",
     }
     assert "wpe.weight" not in build_model({"pos_emb": False}, vocab_size=5).parameters.named()

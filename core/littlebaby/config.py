@@ -85,6 +85,13 @@ class Config:
     # learned absolute positions (wpe); false for a model that positions itself (rope) or not at all,
     # which also lets generation slide its KV cache past n_ctx instead of refilling it
     pos_emb: bool = attrs.field(default=True, metadata=ARCHITECTURE)
+    # what model families differ in (the defaults are littlebaby's own): biases of the blocks' linear layers
+    # and the head (false: none, as Llama), biases of q, k and v (GPT-2: true), a head that is the token
+    # embedding transposed (GPT-2, and many small models), the norms' eps (added to the variance)
+    bias: bool = attrs.field(default=True, metadata=ARCHITECTURE)
+    qkv_bias: bool = attrs.field(default=False, metadata=ARCHITECTURE)
+    tie_embeddings: bool = attrs.field(default=False, metadata=ARCHITECTURE)
+    norm_eps: float = attrs.field(default=1e-5, validator=[positive, attrs.validators.le(1.0)], metadata=ARCHITECTURE)
     dropout: float = attrs.field(default=0.0, validator=probability)
     # training
     num_epochs: int = attrs.field(default=1, validator=positive)  # passes over the train text

@@ -1,7 +1,8 @@
 """Causal multi-head attention, as the original notebook's `mha`.
 
-q, k, v: n_emb -> head_size (no bias, one fused GEMM), split into n_heads heads
-of d_k = head_size / n_heads; concatenated head outputs -> n_emb with bias.
+q, k, v: n_emb -> head_size (one fused GEMM; a bias with `qkv_bias`, as GPT-2), split into
+n_heads heads of d_k = head_size / n_heads; concatenated head outputs -> n_emb (a bias unless
+`bias: false`). GPT-2's attention is this block: `hugging_face` names its tensors there.
 The KV cache keeps k and v: 2 * head_size numbers per token per layer.
 """
 
@@ -13,7 +14,20 @@ class MultiHeadAttention(littlebaby.Block):
     @classmethod
     def parameter_formula(cls, config, options):
         H, A = config.n_emb, config.head_size
-        return "4HA + H (q, k, v, projection and its bias)", 4 * H * A + H
+        qkv_bias, bias = 3 * A * config.qkv_bias, H * config.bias
+        return f"4HA{' + 3A' * config.qkv_bias}{' + H' * config.bias} (q, k, v, projection, biases)", (
+            4 * H * A + qkv_bias + bias
+        )
+
+    @classmethod
+    def hugging_face(cls, family, config, options):
+        """Our tensors -> (the family's name within a layer, whether it is stored transposed)."""
+        if family != "gpt2":
+            return None
+        names = {"qkv": "attn.c_attn", "proj": "attn.c_proj"}  # Conv1D: (in, out), as ours
+        present = [("qkv", "weight"), ("proj", "weight")] + [("qkv", "bias")] * config.qkv_bias
+        present += [("proj", "bias")] * config.bias
+        return {f"{ours}.{part}": (f"{names[ours]}.{part}", False) for ours, part in present}
 
     @classmethod
     def from_original(cls, weights, prefix, config, options):
@@ -26,9 +40,9 @@ class MultiHeadAttention(littlebaby.Block):
         super().__init__(config, options)
         self.n_heads = config.n_heads
         # one fused q/k/v weight: one larger GEMM runs faster than three smaller ones
-        self.qkv = self.add("qkv", Linear(config.n_emb, 3 * config.head_size, bias=False))
+        self.qkv = self.add("qkv", Linear(config.n_emb, 3 * config.head_size, bias=config.qkv_bias))
         self.attend = self.add("attend", CausalAttention(config.dropout))
-        self.proj = self.add("proj", Linear(config.head_size, config.n_emb, init="residual"))
+        self.proj = self.add("proj", Linear(config.head_size, config.n_emb, bias=config.bias, init="residual"))
         self.dropout = self.add("dropout", Dropout(config.dropout))
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)

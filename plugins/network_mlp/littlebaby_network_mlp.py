@@ -8,7 +8,18 @@ class MLP(littlebaby.Block):
     @classmethod
     def parameter_formula(cls, config, options):
         H = config.n_emb
+        if not config.bias:
+            return "8H^2 (H -> 4H -> H)", 8 * H * H
         return "8H^2 + 5H (H -> 4H -> H with biases)", 8 * H * H + 5 * H
+
+    @classmethod
+    def hugging_face(cls, family, config, options):
+        """Our tensors -> (the family's name within a layer, whether it is stored transposed)."""
+        if family != "gpt2":
+            return None
+        parts = ("weight", "bias") if config.bias else ("weight",)
+        names = {"up": "mlp.c_fc", "down": "mlp.c_proj"}  # Conv1D: (in, out), as ours; GELU's tanh form, as ours
+        return {f"{ours}.{part}": (f"{theirs}.{part}", False) for ours, theirs in names.items() for part in parts}
 
     @classmethod
     def from_original(cls, weights, prefix, config, options):
@@ -21,8 +32,8 @@ class MLP(littlebaby.Block):
 
     def __init__(self, config, options=None):
         super().__init__(config, options)
-        self.up = self.add("up", Linear(config.n_emb, 4 * config.n_emb))
-        self.down = self.add("down", Linear(4 * config.n_emb, config.n_emb, init="residual"))
+        self.up = self.add("up", Linear(config.n_emb, 4 * config.n_emb, bias=config.bias))
+        self.down = self.add("down", Linear(4 * config.n_emb, config.n_emb, bias=config.bias, init="residual"))
         self.dropout = self.add("dropout", Dropout(config.dropout))
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)

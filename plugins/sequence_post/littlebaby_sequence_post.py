@@ -17,9 +17,9 @@ class PostNorm(littlebaby.Block):
     def __init__(self, config, options=None, *, attention, network):
         super().__init__(config, options)
         self.attention = self.add("attention", attention)
-        self.ln1 = self.add("ln1", LayerNorm(config.n_emb))
+        self.ln1 = self.add("ln1", LayerNorm(config.n_emb, config.norm_eps))
         self.network = self.add("network", network)
-        self.ln2 = self.add("ln2", LayerNorm(config.n_emb))
+        self.ln2 = self.add("ln2", LayerNorm(config.n_emb, config.norm_eps))
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)
         h = self.ln1.forward(x + self.attention.forward(x, cache))

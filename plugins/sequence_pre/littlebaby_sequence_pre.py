@@ -14,11 +14,18 @@ class PreNorm(littlebaby.Block):
         names = (("weight", "gamma"), ("bias", "beta"))  # ours, the notebook's
         return {f"ln{n}.{ours}": weights(f"{prefix}ln{n}_{theirs}") for n in (1, 2) for ours, theirs in names}
 
+    @classmethod
+    def hugging_face(cls, family, config, options):
+        """Our tensors -> (the family's name within a layer, whether it is stored transposed)."""
+        if family != "gpt2":
+            return None
+        return {f"ln{n}.{part}": (f"ln_{n}.{part}", False) for n in (1, 2) for part in ("weight", "bias")}
+
     def __init__(self, config, options=None, *, attention, network):
         super().__init__(config, options)
-        self.ln1 = self.add("ln1", LayerNorm(config.n_emb))
+        self.ln1 = self.add("ln1", LayerNorm(config.n_emb, config.norm_eps))
         self.attention = self.add("attention", attention)
-        self.ln2 = self.add("ln2", LayerNorm(config.n_emb))
+        self.ln2 = self.add("ln2", LayerNorm(config.n_emb, config.norm_eps))
         self.network = self.add("network", network)
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)

@@ -20,9 +20,9 @@ class RMSPreNorm(littlebaby.Block):
 
     def __init__(self, config, options=None, *, attention, network):
         super().__init__(config, options)
-        self.norm1 = self.add("norm1", RMSNorm(config.n_emb))
+        self.norm1 = self.add("norm1", RMSNorm(config.n_emb, config.norm_eps))
         self.attention = self.add("attention", attention)
-        self.norm2 = self.add("norm2", RMSNorm(config.n_emb))
+        self.norm2 = self.add("norm2", RMSNorm(config.n_emb, config.norm_eps))
         self.network = self.add("network", network)
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)

@@ -105,8 +105,9 @@ def test_grown_vocabulary_initialises_new_rows_by_each_tensors_declared_rule(mon
     here a head whose weight is a residual projection and whose bias starts at one."""
 
     class Head(layers.Linear):
-        def __init__(self, n_in, n_out):
-            super().__init__(n_in, n_out, init="residual")
+        def __init__(self, n_in, n_out, bias=True):
+            super().__init__(n_in, n_out, bias=False, init="residual")
+            self.has_bias = bias
             self.parameter("bias", (n_out,), init="ones")
 
     monkeypatch.setattr(model_module, "Linear", Head)
@@ -177,3 +178,33 @@ def test_core_layers_are_walked_by_the_model_but_are_not_blocks():
     first = model.forward(ids)
     model.set_rng(np.random.default_rng(3))
     np.testing.assert_array_equal(model.forward(ids), first)  # its masks come from model.rng alone
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {"tie_embeddings": True, "qkv_bias": True, "norm_eps": 1e-3},  # GPT-2's shape
+        {"bias": False, "c_sequence": "rms", "c_network": "swiglu", "norm_eps": 1e-6},  # Llama's
+        {"tie_embeddings": True, "bias": False, "c_sequence": "post"},
+    ],
+)
+def test_what_families_differ_in_keeps_gradients_cache_and_counts_right(keys):
+    from littlebaby.look.inspection import closed_form
+    from littlebaby.testing import check_cache, check_model_gradients, tiny_model
+
+    check_model_gradients(None, **keys)  # a tied head: wte's gradient holds both of its uses
+    model = tiny_model(**keys)
+    check_cache(model)
+    names = model.parameters.named()
+    assert ("head.weight" in names) is not keys.get("tie_embeddings", False)
+    assert ("blocks.0.attention.qkv.bias" in names) is keys.get("qkv_bias", False)
+    assert ("blocks.0.attention.proj.bias" in names) is keys.get("bias", True)
+    assert closed_form(model)[1] == model.parameters.size
+    assert model.ln_f.eps == keys["norm_eps"] if "norm_eps" in keys else model.ln_f.eps == 1e-5
+
+
+def test_norm_eps_is_the_eps_the_norms_use():
+    ids = np.arange(6)[None] % 5
+    small, large = (build_model(tiny(norm_eps=eps), vocab_size=5) for eps in (1e-5, 1.0))
+    large.parameters.data[...] = small.parameters.data
+    assert not np.allclose(small.eval().logits(ids), large.eval().logits(ids))

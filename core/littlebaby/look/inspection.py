@@ -53,9 +53,12 @@ def closed_form(model):
     # the final norm is the sequence block's choice (LayerNorm: 2H, RMSNorm: H); positions are optional
     final = sum(math.prod(spec.shape) for *_, spec in model.ln_f.named_specs())
     positions = n_ctx * H if config.pos_emb else 0
-    total = V * H + positions + L * per_layer + final + H * V + V
+    head = 0 if config.tie_embeddings else H * V + (V if config.bias else 0)
+    head_text = "0 (head tied to wte)" if config.tie_embeddings else ("H*V + V" if config.bias else "H*V")
+    total = V * H + positions + L * per_layer + final + head
     text = (
-        f"P = V*H + {'n_ctx*H' if config.pos_emb else '0 (no wpe)'} + L*(per layer) + {final // H}H (ln_f) + H*V + V, "
+        f"P = V*H + {'n_ctx*H' if config.pos_emb else '0 (no wpe)'} + L*(per layer) + {final // H}H (ln_f) + "
+        f"{head_text}, "
         f"per layer = {' + '.join(terms)}; H=n_emb={H}, A=head_size={config.head_size}, V={V}, L={L}, n_ctx={n_ctx}"
     )
     return text, total

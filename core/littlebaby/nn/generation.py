@@ -67,7 +67,7 @@ def window_logits(model, ids):
         needed = min(T, (n_layers - depth - 1) * (n_ctx - 1) + 1)  # states the layers above read
         rows = [layer.forward(x[:, max(0, t - n_ctx + 1) : t + 1])[:, -1:] for t in range(T - needed, T)]
         x = np.concatenate(rows, axis=1)  # (B, needed, n_emb)
-    return model.head.forward(model.ln_f.forward(x))[:, -1]
+    return model.head_forward(model.ln_f.forward(x))[:, -1]
 
 
 def generate(

@@ -59,7 +59,9 @@ class GPT(Layer):
         self.wte = self.add("wte", Embedding(vocab_size, config.n_emb))
         self.wpe = self.add("wpe", Embedding(config.n_ctx, config.n_emb)) if config.pos_emb else None
         ln_f = config.chosen("sequence").final_norm(config.n_emb) or LayerNorm(config.n_emb)
-        head = Linear(config.n_emb, vocab_size)
+        ln_f.eps = config.norm_eps
+        # tied: the head is wte transposed, no tensor of its own (and no bias)
+        head = None if config.tie_embeddings else Linear(config.n_emb, vocab_size, bias=config.bias)
         # blocks only declare shapes: one layer tells the size of all, before n_layers are built or allocated
         first = build_block("sequence", config)
         if parameters is None:
@@ -69,7 +71,7 @@ class GPT(Layer):
         self.layers = [self.add("blocks.0", first)]
         self.layers += [self.add(f"blocks.{i}", build_block("sequence", config)) for i in range(1, config.n_layers)]
         self.ln_f = self.add("ln_f", ln_f)
-        self.head = self.add("head", head)
+        self.head = self.add("head", head) if head is not None else None
         if parameters is None:
             self.parameters = Parameters(self, config.dtype)
             self.parameters.initialize(np.random.default_rng(config.seed), config.init_std, config.n_layers)
@@ -113,14 +115,30 @@ class GPT(Layer):
             x = x + self.wpe.forward(np.arange(start, start + T))
         for i, layer in enumerate(self.layers):
             x = layer.forward(x, cache.layers[i] if cache is not None else None)
-        logits = self.head.forward(self.ln_f.forward(x))
+        logits = self.head_forward(self.ln_f.forward(x))
         if cache is not None:
             cache.pos += T
         return logits
 
+    def head_forward(self, h):
+        """h (B, T, C) -> logits (B, T, V): the head, or with tied embeddings h @ wte^T."""
+        if self.head is not None:
+            return self.head.forward(h)
+        self.saved_h = h
+        return h @ self.wte.params["weight"].T
+
+    def head_backward(self, dlogits):
+        """dlogits (B, T, V) -> dh; a tied head's weight gradient adds into wte's (its other use)."""
+        if self.head is not None:
+            return self.head.backward(dlogits)
+        h, embedding = self.saved_h, self.wte.params["weight"]
+        V, C = embedding.shape
+        self.wte.grads["weight"] += dlogits.reshape(-1, V).T @ h.reshape(-1, C)
+        return dlogits @ embedding
+
     def backward(self, dlogits):
         """dlogits (B, T, V) -> adds every parameter's gradient into self.grad."""
-        dx = self.ln_f.backward(self.head.backward(dlogits))
+        dx = self.ln_f.backward(self.head_backward(dlogits))
         for layer in reversed(self.layers):
             dx = layer.backward(dx)
         self.wte.backward(dx)

@@ -15,8 +15,10 @@ from littlebaby.nn.block import Layer
 from littlebaby.nn.ops.attention import attention_backward, attention_forward, unbroadcast
 from littlebaby.nn.ops.dropout import dropout_backward, dropout_forward, dropout_mask
 from littlebaby.nn.ops.embedding import embedding_backward, embedding_forward
+from littlebaby.nn.ops.layernorm import EPS as LAYERNORM_EPS
 from littlebaby.nn.ops.layernorm import layernorm_backward, layernorm_forward
 from littlebaby.nn.ops.linear import linear_backward, linear_forward
+from littlebaby.nn.ops.rmsnorm import EPS as RMSNORM_EPS
 from littlebaby.nn.ops.rmsnorm import rmsnorm_backward, rmsnorm_forward
 
 
@@ -41,16 +43,17 @@ class Linear(Layer):
 
 
 class LayerNorm(Layer):
-    """Normalise the last axis, then scale (weight) and shift (bias)."""
+    """Normalise the last axis, then scale (weight) and shift (bias); eps is added to the variance."""
 
-    def __init__(self, n):
+    def __init__(self, n, eps=LAYERNORM_EPS):
         super().__init__()
+        self.eps = eps
         self.parameter("weight", (n,), init="ones")
         self.parameter("bias", (n,), init="zeros")
 
     def forward(self, x):
         """x (..., n) -> (..., n); keeps the normalised x and 1/std per row for backward."""
-        y, self.saved = layernorm_forward(x, self.params["weight"], self.params["bias"])
+        y, self.saved = layernorm_forward(x, self.params["weight"], self.params["bias"], self.eps)
         return y
 
     def backward(self, dy):
@@ -59,15 +62,16 @@ class LayerNorm(Layer):
 
 
 class RMSNorm(Layer):
-    """Divide the last axis by its root mean square, then scale (weight); no shift."""
+    """Divide the last axis by its root mean square, then scale (weight); no shift. eps is added to the mean square."""
 
-    def __init__(self, n):
+    def __init__(self, n, eps=RMSNORM_EPS):
         super().__init__()
+        self.eps = eps
         self.parameter("weight", (n,), init="ones")
 
     def forward(self, x, cache=None):
         """x (..., n) -> (..., n); keeps what backward needs (x and 1/rms per row)."""
-        y, self.saved = rmsnorm_forward(x, self.params["weight"])
+        y, self.saved = rmsnorm_forward(x, self.params["weight"], self.eps)
         return y
 
     def backward(self, dy):
