@@ -23,7 +23,7 @@ LAYERS = [
     {"plugins"},
     {"store"},
     {"training"},
-    {"runs"},
+    {"runs", "hf"},
     {"look"},
     {"api", "cli", "serve", "testing", "__init__", "__main__"},
 ]

@@ -1,5 +1,5 @@
 import sys
 
-from littlebaby.cli.commands import main
+from littlebaby.cli.main import main
 
 sys.exit(main())

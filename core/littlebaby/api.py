@@ -6,6 +6,8 @@ config, tokenizer, model = littlebaby.load("last")
 print(littlebaby.generate("last", prompt="ROMEO:", max_tokens=200, seed=1))
 """
 
+from littlebaby.hf.exporting import export_hf
+from littlebaby.hf.importing import import_hf
 from littlebaby.look.listing import runs
 from littlebaby.look.surprise import token_losses
 from littlebaby.look.views import attention, compare, inspect, plot, significance
@@ -29,6 +31,8 @@ __all__ = [
     "generate",
     "grown_model",
     "import_original",
+    "import_hf",
+    "export_hf",
     "inspect",
     "load",
     "new_plugin",

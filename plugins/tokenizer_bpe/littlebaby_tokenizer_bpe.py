@@ -10,6 +10,7 @@ inventing a leading space, and with no normalizer decode(encode(text)) == text.
 On disk: the tokenizers library's own JSON string, inside the run's tokenizer file.
 """
 
+import json
 import threading
 
 import attrs
@@ -115,11 +116,19 @@ class ByteBPE(Tokenizer):
     def token_bytes(self, token: int) -> bytes:
         return self._bytes[token]
 
+    @property
+    def end_id(self) -> int | None:
+        """The end-of-text token's id (GPT-2's `<|endoftext|>`), when the vocabulary has one."""
+        return self.library.token_to_id("<|endoftext|>")
+
     def to_dict(self) -> dict:
         return {"vocab_size": self.vocab_size, "library": self.library.to_str()}
 
     @classmethod
     def from_dict(cls, data, source: str = "tokenizer") -> "ByteBPE":
+        """A run's tokenizer file, or a Hugging Face tokenizer.json as it is (a byte-level BPE: GPT-2's kind)."""
+        if isinstance(data, dict) and "model" in data and "library" not in data:
+            data = {"library": json.dumps(data), "vocab_size": None}
         try:
             library = Library.from_str(data["library"])
             tokenizer = cls(library)
@@ -127,7 +136,7 @@ class ByteBPE(Tokenizer):
             raise UserError(
                 f"{source} holds no valid byte-level BPE ({error})", "regenerate the tokenizer file"
             ) from None
-        if data.get("vocab_size") != tokenizer.vocab_size:
+        if data.get("vocab_size") not in (None, tokenizer.vocab_size) or "vocab_size" not in data:
             raise UserError(
                 f"{source} says vocab_size {data.get('vocab_size')} but holds {tokenizer.vocab_size} tokens",
                 "fix the file",

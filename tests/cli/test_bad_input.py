@@ -18,7 +18,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from littlebaby import Block, api, hookimpl
-from littlebaby.cli.commands import main
+from littlebaby.cli import main
 from littlebaby.errors import UserError
 from littlebaby.plugins import resolve
 from littlebaby.plugins.registry import Registry

@@ -179,7 +179,7 @@ def test_a_resume_beside_a_training_one_is_refused_before_it_writes_or_reads_che
 
 
 def test_ctrl_c_during_the_end_sample_keeps_the_finished_run_and_says_so(tmp_path, monkeypatch, capsys):
-    from littlebaby.cli import commands as cli
+    from littlebaby import cli
     from littlebaby.training import session
 
     def interrupted(*args, **kwargs):

@@ -17,7 +17,7 @@ def littlebaby_cli(*args, cwd, code=0, prelude=""):
     command = [
         sys.executable,
         "-c",
-        f"{prelude}import sys; from littlebaby.cli.commands import main; sys.exit(main(sys.argv[1:]))",
+        f"{prelude}import sys; from littlebaby.cli import main; sys.exit(main(sys.argv[1:]))",
         *map(str, args),
     ]
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, encoding="utf-8", timeout=120)

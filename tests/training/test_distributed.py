@@ -80,7 +80,7 @@ def test_launcher_variables_announce_the_world():
 def test_plain_training_never_imports_mpi4py(tmp_path):
     code = textwrap.dedent(f"""
         import sys
-        from littlebaby.cli.commands import main
+        from littlebaby.cli import main
         code = main(["train", "--config", "tiny", "--quiet", "--home", {str(tmp_path)!r}, "--set", "max_steps=2"])
         print("mpi4py" in sys.modules, code)
     """)
@@ -294,7 +294,7 @@ def script(tmp_path, body):
         import os, signal, sys
         from littlebaby.training import distributed
         from littlebaby.training import trainer as training
-        from littlebaby.cli.commands import main
+        from littlebaby.cli import main
         rank = distributed.launched()[1]
         original = training.Trainer.train_step
     """)

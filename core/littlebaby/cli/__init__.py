@@ -1,5 +1,5 @@
-"""The `littlebaby` command: its grammar (arguments.py) and what each command does (commands.py)."""
+"""The `littlebaby` command: its grammar (arguments.py), what each command does (commands.py), main (main.py)."""
 
-from littlebaby.cli.commands import main
+from littlebaby.cli.main import main
 
 __all__ = ["main"]

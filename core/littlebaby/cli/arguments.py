@@ -33,6 +33,11 @@ EXAMPLES = {
     "  littlebaby new-plugin tokenizer words --out plugins/tokenizer_words",
     "import-original": "example:\n  littlebaby import-original --config config.json --tokenizer tokenizer.json "
     "--model model.json",
+    "import-hf": "examples:\n  hf download gpt2 --local-dir gpt2      (any download of the folder will do)\n"
+    "  littlebaby import-hf gpt2/\n"
+    "  littlebaby attention last --prompt 'The cat sat on the mat'",
+    "export-hf": "example:\n  littlebaby export-hf last --out exported/\n"
+    "  python -c \"from transformers import AutoModelForCausalLM; AutoModelForCausalLM.from_pretrained('exported')\"",
 }
 
 
@@ -146,6 +151,12 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument(
         "--no-save", action="store_true", help="print the text only, write no completion file (a home you cannot write)"
     )
+    generate.add_argument(
+        "--no-stop-at-eos",
+        dest="no_stop",
+        action="store_true",
+        help="go on past the end-of-text token (an imported model's <|endoftext|>), where the vocabulary has one",
+    )
     home(generate)
 
     prepare = command(
@@ -200,6 +211,14 @@ def parser() -> argparse.ArgumentParser:
     )
 
     command("plugins", "List installed blocks and tokenizers by kind, with their distribution and version.")
+
+    hf = command("import-hf", "Import a Hugging Face model folder (GPT-2: config.json, safetensors, tokenizer.json).")
+    hf.add_argument("folder", type=path, metavar="DIR", help="the folder, as save_pretrained or a download writes it")
+    home(hf)
+    export = command("export-hf", "Write a run as a Hugging Face GPT-2 folder that transformers loads.")
+    export.add_argument("run", metavar="RUN")
+    export.add_argument("--out", type=path, required=True, metavar="DIR", help="a new folder to write into")
+    home(export)
 
     original = command("import-original", "Import the JSON files of the original notebook as a new run.")
     original.add_argument("--config", type=path, required=True, metavar="F", help="the notebook's config JSON")

@@ -80,8 +80,10 @@ def generate(
     use_cache: bool = True,
     on_token=None,
     on_logits=None,
+    stop_id: int | None = None,
 ) -> list[int]:
-    """Sample max_tokens ids after prompt_ids (a non-empty sequence).
+    """Sample max_tokens ids after prompt_ids (a non-empty sequence), or fewer: sampling stop_id (an end-of-text
+    token) ends it, that token left out.
 
     on_token(id) is called as each token is sampled (streaming); on_logits(logits (V,))
     with the logits each token is sampled from (tests compare the two paths with it).
@@ -108,6 +110,8 @@ def generate(
                 if on_logits is not None:
                     on_logits(logits)
                 token = sample(logits, temperature, top_k, rng)
+                if token == stop_id:
+                    break
                 generated.append(token)
                 if on_token is not None:
                     on_token(token)

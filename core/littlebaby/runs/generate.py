@@ -60,11 +60,13 @@ def generate(
     on_text=None,
     write: bool = True,
     name: str | None = None,
+    stop_at_eos: bool = True,
 ) -> str:
     """Sample from a run ("last", a run name, or a `load` result); returns prompt + completion.
 
     on_text(str) receives the prompt, then the text of each token as it is sampled; with write, the text is
     also saved as outputs/completion_<run>_<yyyymmddhhmmss>.txt (for a `load` result, under `name` when given).
+    stop_at_eos: end at the vocabulary's end-of-text token (an imported model's `<|endoftext|>`), where it has one.
     """
     check_sampling(max_tokens, temperature, top_k, seed)
     if prompt is not None:
@@ -90,7 +92,9 @@ def generate(
     decode = (lambda token: on_text(stream(token))) if on_text else None
     if on_text and prompt:
         on_text(prompt)
-    out = generate_ids(model, ids, max_tokens, temperature, top_k, np.random.default_rng(seed), cache, on_token=decode)
+    stop = tokenizer.end_id if stop_at_eos else None
+    rng = np.random.default_rng(seed)
+    out = generate_ids(model, ids, max_tokens, temperature, top_k, rng, cache, on_token=decode, stop_id=stop)
     if on_text:
         on_text(stream(None))
     completion = (prompt or "") + tokenizer.decode(out)

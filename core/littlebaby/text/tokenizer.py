@@ -76,6 +76,8 @@ class Tokenizer:
             "utf-8", errors="replace"
         )
 
+    end_id: int | None = None  # the end-of-text token's id, where the vocabulary has one (generation may stop there)
+
     def token_text(self, token: int) -> str:
         """A token for display: its text, with bytes that are not whole characters as \\xNN."""
         return self.token_bytes(token).decode("utf-8", errors="backslashreplace")

@@ -1,0 +1,78 @@
+"""`import-hf DIR`: a Hugging Face model folder as a new run that every command takes.
+
+Everything is read and checked before the run's first file: config.json (its family, sizes and settings),
+tokenizer.json (byte-level BPE, as the `bpe` plugin holds it: the same ids), every weight's name, dtype and
+shape against the model the config builds. Then the run's files are written as any run's, its report saying
+"imported" and where from; a failure while writing leaves nothing (setup.creating).
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from littlebaby.errors import UserError
+from littlebaby.hf import families, folder
+from littlebaby.nn.gpt import GPT
+from littlebaby.plugins import resolve
+from littlebaby.runs.setup import creating, made_label, new_run, write_run_files
+from littlebaby.store.home import Home
+from littlebaby.store.records import Data
+from littlebaby.store.report import Report
+from littlebaby.store.weights import copy_tensors, save_model
+from littlebaby.system import arguments, reading
+from littlebaby.training.session import RunResult
+
+IGNORED = (".attn.bias", ".attn.masked_bias")  # GPT-2's causal-mask buffers, in older files: not parameters
+
+
+def tokenizer_of(path: Path):
+    """The folder's tokenizer.json as littlebaby's `bpe` tokenizer, which takes the file as it is (same ids)."""
+    return resolve.tokenizer_class("bpe", str(path)).from_dict(reading.read_json(path, "tokenizer.json"), str(path))
+
+
+def convert(source: Path):
+    """(config, tokenizer, model, dtypes converted) from a Hugging Face folder; validates all first."""
+    hf = folder.read_config(source)
+    tokenizer = tokenizer_of(source / "tokenizer.json")
+    config = resolve.config(families.config_of(hf, tokenizer.vocab_size))
+    tensors, converted = folder.read_weights(source)
+    model = GPT(config, tokenizer.vocab_size)
+    prefix = "transformer." if any(name.startswith("transformer.") for name in tensors) else ""
+    names = families.tensor_names(model, hf["model_type"], prefix)
+    ours = {}
+    for name, (theirs, transposed) in names.items():
+        if theirs not in tensors:
+            raise UserError(f"{source} has no tensor {theirs!r} (for {name})", "is the folder whole?")
+        ours[name] = tensors[theirs].T if transposed else tensors[theirs]
+    unused = sorted(set(tensors) - {theirs for theirs, _ in names.values()})
+    unused = [name for name in unused if not name.endswith(IGNORED)]
+    if unused:
+        raise UserError(f"{source} has a tensor littlebaby has no place for: {unused[0]!r}", "is it a GPT-2 folder?")
+    if "head.bias" in model.parameters.specs:  # GPT-2's own head has no bias
+        ours["head.bias"] = np.zeros(model.vocab_size, dtype=np.float32)
+    for name, array in ours.items():
+        if not np.isfinite(array).all():
+            raise UserError(f"{source}: tensor {names[name][0]!r} holds values that are not finite", "re-download it")
+    copy_tensors(model, ours, f"the weights of {source}")
+    return config, tokenizer, model, converted
+
+
+def import_hf(source, home=".", log=None) -> RunResult:
+    """A new run from a Hugging Face model folder (GPT-2)."""
+    source = arguments.given_path(source, "folder", "gpt2/")
+    if not source.is_dir():
+        raise UserError(f"{source} is not a folder", "give the folder holding config.json and the weights")
+    config, tokenizer, model, converted = convert(source)
+    if converted and log is not None:
+        log(f"{', '.join(sorted(converted))} weights converted to float32")
+    home = Home(home)
+    home.check_writable()
+    name = new_run(home)
+    with creating(home, name):
+        label = made_label(f"{config.c_sequence}/{config.c_attention}/{config.c_network} {source.name}", {})
+        report = Report.new(name, config, "imported", model, Data(str(source.resolve()), None, 0), label=label)
+        report.imported()
+        written = write_run_files(home, name, config, tokenizer) + [home.model(name), home.report(name)]
+        save_model(written[2], model)
+        report.save(written[3])
+    return RunResult(name, home.path, "imported", report, written)
