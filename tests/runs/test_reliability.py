@@ -264,3 +264,17 @@ def test_a_second_signal_during_a_periodic_checkpoint_keeps_it_and_exits_by_its_
         "train", "--resume", "last", "--set", "max_steps=3", "--home", tmp_path, "--quiet", cwd=tmp_path
     )
     assert resumed.returncode == 0 and "resuming at step 1" in resumed.stdout, resumed.stderr
+
+
+def test_a_resume_right_after_a_stop_waits_for_the_trainer_to_leave(tmp_path):
+    # as when an MPI job ends because a remote rank died: the local trainer takes a moment to save and leave,
+    # and a resume typed at once used to be refused as "being trained by process N"
+    process, name = start(
+        "train", *tiny(checkpoint_interval=2), "--set", "max_steps=100000", "--home", tmp_path, cwd=tmp_path, pause=1.0
+    )
+    folder = tmp_path / "checkpoints" / name
+    wait_for(lambda: folder.exists() and any(p.name.startswith("step_") for p in folder.iterdir()))
+    process.send_signal(signal.SIGTERM)  # it saves a last checkpoint, pausing 1 s in it, then leaves
+    resumed = littlebaby_run("train", "--resume", name, "--set", "max_steps=30", "--home", tmp_path, cwd=tmp_path)
+    process.communicate(timeout=60)
+    assert resumed.returncode == 0 and "being trained" not in resumed.stderr, resumed.stderr

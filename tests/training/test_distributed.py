@@ -423,6 +423,38 @@ def test_bad_input_on_one_rank_only_is_agreed_before_any_collective(tmp_path, fa
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("littlebaby: error:") == 1 and f"rank{failing}.txt" in done.stderr
     assert "Abort" not in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
+    home = tmp_path / "home"  # one process leaves nothing; N must not either (no ghost run, no lock)
+    assert not home.exists() or not [p for p in home.rglob("*") if p.is_file()], list(home.rglob("*"))
+
+
+@needs_mpi
+@pytest.mark.parametrize("difference", ["shuffled", "shorter", "vocabulary", "config"])
+def test_ranks_that_would_train_different_runs_are_refused_naming_the_rank(tmp_path, difference):
+    text = "".join(f"line {i}: some text to train on, long enough for a window or two.\n" for i in range(60))
+    other = {
+        "shuffled": "".join(sorted(text)),  # the same size, the same characters, another order
+        "shorter": text[: len(text) // 2],
+        "vocabulary": text + "QZXJ",
+        "config": text,
+    }[difference]
+    (tmp_path / "rank0.txt").write_text(text)
+    (tmp_path / "rank1.txt").write_text(other)
+    change = 'sys.argv += ["--set", "lr=0.002"]' if difference == "config" else ""
+    job = script(
+        tmp_path,
+        f"""
+        sys.argv[sys.argv.index("--data") + 1] = "{tmp_path}/rank%d.txt" % rank
+        if rank == 1:
+            {change or "pass"}
+    """,
+    )
+    done = littlebaby(tmp_path / "home", *train_args(), "--data", "rank0.txt", processes=2, script=job)
+    assert done.returncode == 2, done.stdout + done.stderr
+    said = {"shuffled": "training data", "shorter": "training data", "vocabulary": "tokenizer", "config": "config"}
+    assert done.stderr.count("littlebaby: error:") == 1 and f"rank 1 of 2 has other {said[difference]}" in done.stderr
+    assert "Traceback" not in done.stderr and "Abort" not in done.stderr, done.stderr
+    home = tmp_path / "home"
+    assert not home.exists() or not [p for p in home.rglob("*") if p.is_file()], list(home.rglob("*"))
 
 
 @needs_mpi

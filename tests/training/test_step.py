@@ -153,3 +153,20 @@ def test_accumulation_keeps_no_second_gradient_buffer():
     finally:
         tracemalloc.stop()
     assert kept < model.grad.nbytes / 4, (kept, model.grad.nbytes)
+
+
+def test_a_thread_count_in_the_config_bounds_blas_too(monkeypatch):
+    # threads=1 used to leave OpenBLAS on every core: one process at load 6.5 took 20x longer than it should
+    from littlebaby.system import blas
+    from littlebaby.testing import tiny_model
+
+    if blas.threads() is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS littlebaby can hold to a thread count")
+    seen = []
+    model = tiny_model(threads=1)
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda *a, **k: seen.append(blas.threads()) or forward(*a, **k))
+    ids = np.zeros((3, model.config.n_ctx), dtype=np.int64)
+    before = blas.threads()
+    compute_gradients(model, ids, ids)
+    assert seen == [1] and blas.threads() == before  # held inside the step, restored after

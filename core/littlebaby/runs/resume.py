@@ -1,5 +1,7 @@
 """Resume: a run continued from its newest intact checkpoint, on the data its report records (checked by its sha256)."""
 
+import time
+
 from littlebaby.config import to_dict
 from littlebaby.configs import load_file, with_overrides
 from littlebaby.errors import UserError
@@ -24,8 +26,13 @@ def resume_run(home, run, overrides, quiet, log) -> RunResult:
         name
     ).is_dir():  # an older run without checkpoint folders: no lock file made before it is valid
         return _resume_locked(home, name, overrides, quiet, log, locked=False)
-    with home.training_lock(name):
+    with home.training_lock(name, patience=LEAVING_SECONDS):
         return _resume_locked(home, name, overrides, quiet, log)
+
+
+# a trainer whose MPI job has just ended (a remote rank killed) takes a moment to leave: an immediate resume
+# waits this long for it before saying the run is being trained
+LEAVING_SECONDS = 3.0
 
 
 def _read_config(home, name) -> dict | None:
@@ -45,6 +52,10 @@ def _config_file_edits(home, name, config) -> dict:
 def _resume_locked(home, name, overrides, quiet, log, locked=True) -> RunResult:
     report = Report.read(home.report(name), name)
     other = report.trained_elsewhere()
+    deadline = time.monotonic() + LEAVING_SECONDS
+    while other is not None and locked and time.monotonic() < deadline:  # it let go of the lock: it is leaving
+        time.sleep(0.1)
+        other = report.trained_elsewhere()
     if other is not None:
         raise UserError(f"run {name} is being trained by process {other}", "wait for it to end, or stop it first")
     tokenizer = load_tokenizer(home, name)

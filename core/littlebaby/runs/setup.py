@@ -74,7 +74,7 @@ class FollowerHome(Home):
         return not self.model(name).exists()  # claims nothing: the name is rank 0's to claim
 
     @contextlib.contextmanager
-    def training_lock(self, run: str):
+    def training_lock(self, run: str, patience: float = 0.0):
         yield
 
 

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -81,9 +82,10 @@ class Home:
         return path
 
     @contextlib.contextmanager
-    def training_lock(self, run: str):
-        """Held while this process trains `run`; another process is refused. The system drops the
-        lock when its holder dies, however it dies, so a killed run never stays locked."""
+    def training_lock(self, run: str, patience: float = 0.0):
+        """Held while this process trains `run`; another process is refused (after `patience` seconds of
+        waiting for it to let go: a trainer whose job just ended may take a moment to leave). The system drops
+        the lock when its holder dies, however it dies, so a killed run never stays locked."""
         try:
             import fcntl
         except ImportError:  # no flock (Windows): the report's writer pid is the only guard
@@ -98,12 +100,17 @@ class Home:
                 f"cannot open the lock file {path} ({error.strerror or error})", "remove it; it is recreated"
             ) from None
         with f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise UserError(
-                    f"run {run} is being trained by another process", "wait for it to end, or stop it first"
-                ) from None
+            deadline = time.monotonic() + patience
+            while True:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise UserError(
+                            f"run {run} is being trained by another process", "wait for it to end, or stop it first"
+                        ) from None
+                    time.sleep(0.1)
             yield
 
     def clean_leftovers(self):

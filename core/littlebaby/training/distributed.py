@@ -16,6 +16,7 @@ exit 2). After that, an exception on one rank calls `abort`, which ends every
 process of the job (MPI_Abort); a killed rank is ended by the launcher itself.
 """
 
+import hashlib
 import json
 import os
 import socket
@@ -96,6 +97,10 @@ class Solo:
     def same(self, array: np.ndarray) -> bool:
         return True
 
+    def gather(self, data: bytes) -> list[bytes]:
+        """Every rank's `data` (of one length on every rank), in rank order."""
+        return [data]
+
     def hosts(self) -> list[str]:
         return [socket.gethostname()]
 
@@ -162,6 +167,12 @@ class MPIWorld(Solo):
         self.comm.Bcast(text, root=first)
         parts = json.loads(text.tobytes().decode(errors="replace"))
         raise SharedError(parts["problem"], parts["fix"], parts["keys"])
+
+    def gather(self, data):
+        mine = np.frombuffer(data, dtype=np.uint8).copy()
+        everyone = np.empty((self.size, len(mine)), dtype=np.uint8)
+        self.comm.Allgather(mine, everyone)
+        return [bytes(row) for row in everyone]
 
     def hosts(self):
         name = np.zeros(HOST_BYTES, dtype=np.uint8)
@@ -240,6 +251,21 @@ def _abort_on_uncaught(world):
         world.abort(130 if issubclass(kind, KeyboardInterrupt) else 1)
 
     sys.excepthook = hook
+
+
+def refuse_differences(world, parts: dict):
+    """Every rank must train on the same inputs: parts (what -> its bytes, or a digest of them) are compared
+    with rank 0's, and the first rank whose part differs is named, on every rank, in one line."""
+    names = list(parts)
+    mine = b"".join(hashlib.sha256(parts[name]).digest() for name in names)
+    everyone = world.gather(mine)
+    for rank, theirs in enumerate(everyone):
+        for i, name in enumerate(names):
+            if theirs[32 * i : 32 * i + 32] != everyone[0][32 * i : 32 * i + 32]:
+                raise SharedError(
+                    f"rank {rank} of {world.size} has other {name} than rank 0: the ranks would train different runs",
+                    "give every rank the same files (copy them to every machine, or one shared copy) and command",
+                )
 
 
 def describe(world, threads: int) -> str:

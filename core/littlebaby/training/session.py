@@ -7,6 +7,7 @@ sample. Over MPI every process runs the session; rank 0 alone prints and saves.
 """
 
 import contextlib
+import json
 import warnings
 from pathlib import Path
 
@@ -23,7 +24,10 @@ from littlebaby.store import home as files
 from littlebaby.store import weights as checkpoint
 from littlebaby.store.report import Report
 from littlebaby.system import atomic
+from littlebaby.system.threads import cores
 from littlebaby.text import batches as text
+from littlebaby.text import tokenizer as tokenizers
+from littlebaby.text.corpus import sampled_digest
 from littlebaby.text.tokenizer import Tokenizer
 from littlebaby.training import distributed
 from littlebaby.training.step import thread_count
@@ -153,7 +157,24 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
     epochs = text.Epochs(run.train_ids, cfg.n_ctx, cfg.batch_size, cfg.seed)
     val = text.val_windows(run.val_ids, cfg.n_ctx, cfg.eval_windows)
     # every process has checked its inputs; from here on they meet in collectives
-    world.agree()
+    try:
+        world.agree()
+        distributed.refuse_differences(
+            world,
+            {
+                "config": json.dumps(configs.to_dict(cfg), sort_keys=True).encode(),
+                "tokenizer": json.dumps(tokenizers.to_file(run.tokenizer), sort_keys=True).encode(),
+                "training data": sampled_digest(run.train_ids) + sampled_digest(run.val_ids),
+            },
+        )
+    except UserError:
+        if run.state is None and world.is_root:  # a new run no rank can train: rank 0's first files go
+            for path in (home.config(name), home.tokenizer(name), home.report(name), home.checkpoints(name) / "lock"):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            with contextlib.suppress(OSError):
+                home.checkpoints(name).rmdir()
+        raise
     for array in (run.model.parameters.data, *run.optimizer.state().values()):
         world.broadcast(array)  # rank 0's parameters and optimizer state, whatever the others read
     saver = Saver(run, run.state.step if run.state is not None else None, writes=world.is_root)
@@ -184,6 +205,14 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
             + distributed.describe(world, run.report.world["threads_per_process"])
             + (f", resuming at step {trainer.step}" if trainer.step else "")
         )
+        busy = world.local_size * run.report.world["threads_per_process"]
+        if busy > cores() and world.is_root:
+            warnings.warn(
+                f"{world.local_size} process(es) x {run.report.world['threads_per_process']} thread(s) on this "
+                f"host's {cores()} cores: they will wait on each other, many times slower; lower threads or the "
+                "processes per host",
+                stacklevel=2,
+            )
         # numpy's overflow warnings come before the loss turns NaN: the divergence error says it in one line
         warnings.filterwarnings("ignore", "(overflow|invalid value|divide by zero) encountered", RuntimeWarning)
         try:

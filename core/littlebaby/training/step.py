@@ -11,6 +11,7 @@ dropout draws each row's mask from that row's own stream, so no split changes it
 `grad_accum_steps` micro-batches, then one all-reduce of the flat gradient.
 """
 
+import contextlib
 import weakref
 from functools import partial
 
@@ -77,8 +78,10 @@ def _split(models, ids, targets, work, total_rows=None, streams=None) -> float:
     if streams is not None:
         for chunk_model, chunk_rows in zip(models, rows):
             chunk_model.set_rng(streams.part(chunk_rows))
-    if n == 1:
-        return work(model, ids, targets, shares[0])
+    if n == 1:  # one chunk: BLAS may spread its GEMMs, over no more threads than a `threads` set in the config
+        cap = model.config.threads
+        with blas.limit(cap) if cap else contextlib.nullcontext():
+            return work(model, ids, targets, shares[0])
     with blas.limit(1):
         first, *others = threads.run(
             [partial(work, models[i], ids[rows[i]], targets[rows[i]], shares[i]) for i in range(n)]
