@@ -36,6 +36,8 @@ EXAMPLES = {
     "import-hf": "examples:\n  hf download gpt2 --local-dir gpt2      (any download of the folder will do)\n"
     "  littlebaby import-hf gpt2/\n"
     "  littlebaby attention last --prompt 'The cat sat on the mat'",
+    "serve": "examples:\n  littlebaby serve\n  curl localhost:8000/v1/completions -H 'Content-Type: application/json' "
+    '-d \'{"model": "last", "prompt": "ROMEO:", "max_tokens": 50}\'',
     "export-hf": "example:\n  littlebaby export-hf last --out exported/\n"
     "  python -c \"from transformers import AutoModelForCausalLM; AutoModelForCausalLM.from_pretrained('exported')\"",
 }
@@ -211,6 +213,11 @@ def parser() -> argparse.ArgumentParser:
     )
 
     command("plugins", "List installed blocks and tokenizers by kind, with their distribution and version.")
+
+    served = command("serve", "Serve the runs of a home: a web app at / and the OpenAI API under /v1.")
+    served.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
+    served.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    home(served)
 
     hf = command("import-hf", "Import a Hugging Face model folder (GPT-2: config.json, safetensors, tokenizer.json).")
     hf.add_argument("folder", type=path, metavar="DIR", help="the folder, as save_pretrained or a download writes it")

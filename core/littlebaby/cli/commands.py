@@ -200,6 +200,16 @@ def importing(args):
     say("wrote " + ", ".join(str(p) for p in result.written))
 
 
+def serve(args):
+    try:
+        from littlebaby.serve.app import serve as run_server
+    except ImportError as missing:
+        raise UserError(f"serve needs {missing.name}, which is not installed", "pip install 'littlebaby[serve]'")
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port must be from 1 to 65535, got {args.port}", "give a free port, e.g. --port 8000")
+    run_server(args.home, args.host, args.port, log=say)
+
+
 def export_hf(args):
     say("wrote " + ", ".join(str(p) for p in api.export_hf(args.run, args.out, args.home)))
 
@@ -219,5 +229,6 @@ COMMANDS = {
     "import-original": importing,
     "import-hf": importing,
     "export-hf": export_hf,
+    "serve": serve,
     "new-plugin": new_plugin,
 }

@@ -1,0 +1,41 @@
+"""The runs a server answers with: resolved by any name `littlebaby` takes, loaded once, one request at a time each.
+
+A model keeps what its last forward saw (activations for backward, its KV cache), so two requests must not run
+through one model together: each loaded run has a lock, and a request holds it while it generates. Requests for
+different runs run side by side on the server's worker threads. A run is loaded again when its model file
+changes (a run still training writes a newer checkpoint or model).
+"""
+
+import threading
+
+from littlebaby.errors import UserError
+from littlebaby.runs.load import load_named
+from littlebaby.store.home import Home
+
+
+class Pool:
+    def __init__(self, home):
+        self.home = Home(home)
+        self.loaded: dict = {}  # run name -> (stamp of its files, Loaded, lock)
+        self.guard = threading.Lock()
+
+    def name(self, run: str) -> str:
+        """The run's name (GUID) for `run` as a user gives it: `last`, a GUID or prefix, a readable name."""
+        if not isinstance(run, str) or not run:
+            raise UserError("model must be a run's name, GUID or 'last'", "list them with GET /v1/models")
+        return self.home.resolve(run)
+
+    def _stamp(self, name: str):
+        files = [self.home.model(name), *self.home.checkpoints(name).glob("step_*")]
+        return max((path.stat().st_mtime_ns for path in files if path.exists()), default=None)
+
+    def get(self, run: str):
+        """(name, Loaded, lock) of a run, loaded now if it is new or its model changed."""
+        name = self.name(run)
+        stamp = self._stamp(name)
+        with self.guard:
+            kept = self.loaded.get(name)
+            if kept is None or kept[0] != stamp:
+                kept = (stamp, load_named(self.home, name), threading.Lock())
+                self.loaded[name] = kept
+        return name, kept[1], kept[2]
