@@ -2,10 +2,8 @@
 
 import json
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -15,73 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 openai = pytest.importorskip("openai", reason="the openai client is a dev dependency (uv sync)")
-pytest.importorskip("starlette", reason="the serve extra is not installed (uv sync --all-extras)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def littlebaby(*args, home, **kwargs):
-    return subprocess.run(
-        [sys.executable, "-m", "littlebaby.cli", *map(str, args), "--home", str(home)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        **kwargs,
-    )
-
-
-def start_server(home, *extra):
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "littlebaby.cli", "serve", "--home", str(home), "--port", str(port), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(url + "/v1/models", timeout=1)
-            return process, url
-        except OSError:
-            if process.poll() is not None:
-                raise AssertionError(process.stderr.read())
-            time.sleep(0.05)
-    raise AssertionError("the server did not answer")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("served")
-    trained = littlebaby("train", "--config", "tiny", "--quiet", "--set", "max_steps=30", home=home)
-    assert trained.returncode == 0, trained.stderr
-    process, url = start_server(home)
-    yield home, url, openai.OpenAI(base_url=url + "/v1", api_key="none", max_retries=0)
-    process.send_signal(signal.SIGTERM)
-    started = time.monotonic()
-    process.wait(timeout=10)
-    assert time.monotonic() - started < 5, "SIGTERM stops the server within seconds"
 
 
 def generated(home, prompt, seed, max_tokens=24, temperature=0.8) -> str:
-    done = littlebaby(
-        "generate",
-        "last",
-        "--prompt",
-        prompt,
-        "--seed",
-        seed,
-        "--max-tokens",
-        max_tokens,
-        "--temperature",
-        temperature,
-        "--no-save",
-        home=home,
-    )
+    """What `littlebaby generate` prints after the prompt."""
+    settings_ = ["--prompt", prompt, "--seed", seed, "--max-tokens", max_tokens, "--temperature", temperature]
+    command = [sys.executable, "-m", "littlebaby.cli", "generate", "last", *map(str, settings_), "--no-save"]
+    done = subprocess.run(command + ["--home", str(home)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return done.stdout[len(prompt) :].rstrip("\n")
 
@@ -229,8 +167,8 @@ def test_no_body_makes_a_server_error(server, body):
     assert code < 500, answer
 
 
-def test_another_host_than_this_machine_is_a_warning(tmp_path):
-    process, _ = start_server(tmp_path, "--host", "0.0.0.0")
+def test_another_host_than_this_machine_is_a_warning(tmp_path, launch):
+    process, _ = launch(tmp_path, "--host", "0.0.0.0")
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=10)
     assert "littlebaby: warning: serving on 0.0.0.0" in err

@@ -1,5 +1,8 @@
 """The server: one Starlette app (the OpenAI API, the web app's pages and their JSON), run by uvicorn.
 
+The pages (static/) are plain HTML, CSS and JavaScript shipped in the package, with plotly.js served from the
+plotly package: no build step, nothing from a CDN.
+
 It binds 127.0.0.1 unless told otherwise, and says so in a warning line when told: the API has no keys and
 runs any request it is sent. uvicorn ends it on Ctrl-C or SIGTERM, after the requests in flight.
 """
@@ -9,7 +12,7 @@ import sys
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from littlebaby.serve import openai_api
+from littlebaby.serve import openai_api, pages
 from littlebaby.serve.pool import Pool
 
 LOCAL = ("127.0.0.1", "localhost", "::1")
@@ -28,6 +31,12 @@ def build(home) -> Starlette:
         return endpoint
 
     routes = [
+        Route("/", guarded(pages.page), methods=["GET"]),
+        Route("/api/runs", guarded(pages.listing), methods=["GET"]),
+        Route("/api/runs/{run}", guarded(pages.run_data), methods=["GET"]),
+        Route("/api/runs/{run}/attention", guarded(pages.attention), methods=["GET"]),
+        Route("/api/runs/{run}/surprise", guarded(pages.surprise), methods=["GET"]),
+        Route("/{page}", guarded(pages.page), methods=["GET"]),
         Route("/v1/models", guarded(openai_api.models), methods=["GET"]),
         Route("/v1/completions", guarded(lambda r, p: openai_api.complete(r, p, chat=False)), methods=["POST"]),
         Route("/v1/chat/completions", guarded(lambda r, p: openai_api.complete(r, p, chat=True)), methods=["POST"]),
