@@ -36,7 +36,7 @@ def convert(source: Path):
     tokenizer = tokenizer_of(source / "tokenizer.json")
     config = resolve.config(families.config_of(hf, tokenizer.vocab_size))
     tensors, converted = folder.read_weights(source)
-    model = GPT(config, tokenizer.vocab_size)
+    model = GPT(config, tokenizer.vocab_size, initialize=False)  # every tensor comes from the folder
     prefix = "transformer." if any(name.startswith("transformer.") for name in tensors) else ""
     names = families.tensor_names(model, hf["model_type"], prefix)
     ours = {}

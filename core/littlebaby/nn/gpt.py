@@ -52,7 +52,7 @@ def build_block(kind: str, config: Config, cls: type | None = None) -> Block:
 class GPT(Layer):
     """forward(ids (B, T), cache=None) -> logits (B, T, V); backward(dlogits) fills self.grad."""
 
-    def __init__(self, config: Config, vocab_size: int, parameters: Parameters | None = None):
+    def __init__(self, config: Config, vocab_size: int, parameters: Parameters | None = None, initialize=True):
         super().__init__()
         self.config = config  # resolved: it carries the block classes it selects (config.chosen)
         self.vocab_size = vocab_size
@@ -74,7 +74,8 @@ class GPT(Layer):
         self.head = self.add("head", head) if head is not None else None
         if parameters is None:
             self.parameters = Parameters(self, config.dtype)
-            self.parameters.initialize(np.random.default_rng(config.seed), config.init_std, config.n_layers)
+            if initialize:  # not for a model about to be filled from a file: drawing GPT-2's 124M numbers takes seconds
+                self.parameters.initialize(np.random.default_rng(config.seed), config.init_std, config.n_layers)
         else:  # a replica: same parameters, its own gradients
             self.parameters = parameters
             parameters.bind(self, np.zeros_like(parameters.data))

@@ -68,14 +68,15 @@ def resolved(given: Config | dict, registry=None) -> Config:
     )
 
 
-def build_model(given: Config | dict, vocab_size: int, registry=None) -> GPT:
-    """A freshly initialised model for `given` (a Config or a plain dict of config keys)."""
+def build_model(given: Config | dict, vocab_size: int, registry=None, initialize: bool = True) -> GPT:
+    """A freshly initialised model for `given` (a Config or a plain dict of config keys); initialize=False
+    leaves its parameters at zero, for a caller that fills every one (a model file's)."""
     given = resolved(given, registry)
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
         raise UserError(
             f"vocab_size must be a whole number >= 1, got {shown(vocab_size)}", "the tokenizer's vocab_size"
         )
-    return GPT(given, vocab_size)
+    return GPT(given, vocab_size, initialize=initialize)
 
 
 def tokenizer_class(name, source: str, registry=None) -> type:

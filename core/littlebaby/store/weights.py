@@ -163,7 +163,7 @@ def load_model(path, vocab_size: int | None = None):
                 "use the tokenizer file of the same run",
             )
         found = _header(handle)
-        model = resolve.build_model(config, saved_vocab)  # refuses a config too large for memory
+        model = resolve.build_model(config, saved_vocab, initialize=False)  # refuses a config too large for memory
         named = model.parameters.named()
         check_tensors(found, _described(named), f"model file {path}")
         for name, target in named.items():
