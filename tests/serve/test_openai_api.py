@@ -26,8 +26,15 @@ def generated(home, prompt, seed, max_tokens=24, temperature=0.8) -> str:
 
 def test_models_lists_the_runs_and_last(server):
     home, _, client = server
-    ids = [model.id for model in client.models.list()]
+    models = client.models.list().data
+    ids = [model.id for model in models]
     assert ids[0] == "last" and len(ids) == 2 and (home / "configs" / f"config_{ids[1]}.json").exists()
+    assert models[1].model_extra["name"] == "tiny max_steps=30"  # the readable name beside the GUID
+    by_name = client.completions.create(model="tiny max_steps=30", prompt="A", max_tokens=5, seed=1)
+    assert (
+        by_name.choices[0].text
+        == client.completions.create(model="last", prompt="A", max_tokens=5, seed=1).choices[0].text
+    )
 
 
 def test_a_seeded_completion_is_what_generate_prints(server):

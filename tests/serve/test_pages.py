@@ -32,8 +32,12 @@ def browser():
 @pytest.fixture
 def page(browser):
     opened = browser.new_page()
+    errors = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     yield opened
     opened.close()
+    assert not [e for e in errors if "status of 400" not in e], errors  # a refusal the page shows is not a fault
 
 
 def test_the_runs_table_sorts_by_keyboard_and_follows_a_new_run(server, page):
@@ -83,3 +87,48 @@ def test_attention_and_surprise_are_drawn_for_what_is_typed(server, page):
     page.get_by_role("button", name="Show attention").click()
     page.wait_for_selector("#attention.error")
     assert "head must be from 0 to" in page.inner_text("#attention")
+
+
+def test_the_attention_map_redraws_for_another_head(server, page):
+    _, url, _ = server
+    page.goto(url + "/run.html?run=last")
+    page.fill("#attention-prompt", "ROMEO: my love")
+    weights = []
+    for head in ("0", "1"):
+        page.fill("#head", head)
+        page.get_by_role("button", name="Show attention").click()
+        page.wait_for_selector(f"#attention[data-shown='0/{head}']")
+        weights.append(page.evaluate("document.getElementById('attention').data[0].z"))
+    assert weights[0] != weights[1] and len(weights[0]) == len("ROMEO: my love")
+
+
+def test_a_curve_grows_while_its_run_trains(server, page):
+    home, url, _ = server
+    command = [
+        sys.executable,
+        "-m",
+        "littlebaby.cli",
+        "train",
+        "--config",
+        "tiny",
+        "--quiet",
+        "--home",
+        str(home),
+        "--name",
+        "growing",
+        "--set",
+        "max_steps=100000",
+        "--set",
+        "eval_interval=200",
+    ]
+    trainer = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert trainer.stdout.readline().startswith("run "), trainer.stderr.read()
+        page.goto(url + "/run.html?run=growing")
+        page.wait_for_function("document.getElementById('loss').data?.[0]?.x?.length > 0", timeout=60000)
+        first = page.evaluate("document.getElementById('loss').data[0].x.length")
+        page.wait_for_function(f"document.getElementById('loss').data[0].x.length > {first}", timeout=60000)
+        assert "running" in page.inner_text("#status")
+    finally:
+        trainer.terminate()
+        trainer.communicate(timeout=60)

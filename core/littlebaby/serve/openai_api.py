@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, StreamingResponse
 
 from littlebaby.errors import UserError
+from littlebaby.look.listing import runs
 from littlebaby.runs.generate import generate
 from littlebaby.system import reading
 
@@ -205,6 +206,11 @@ def _events(name, loaded, lock, prompt, wanted, chat):
 
 
 async def models(request, pool):
-    names = await run_in_threadpool(pool.home.runs)
-    listed = [{"id": name, "object": "model", "created": 0, "owned_by": "littlebaby"} for name in ["last", *names]]
+    """`last`, then each run by its GUID (unique, as a model id must be), its readable name beside it."""
+    rows = await run_in_threadpool(runs, pool.home.path)
+    listed = [{"id": "last", "object": "model", "created": 0, "owned_by": "littlebaby", "name": "last"}]
+    for row in rows:
+        listed.append(
+            {"id": row["guid"], "object": "model", "created": 0, "owned_by": "littlebaby", "name": row["name"]}
+        )
     return JSONResponse({"object": "list", "data": listed})

@@ -50,8 +50,9 @@ document.getElementById("compare").addEventListener("click", async () => {
   const runs = await Promise.all([...ticked].map(async guid => (await fetch("/api/runs/" + guid)).json()));
   const byStep = runs.map(r => ({x: r.val.map(v => v[0]), y: r.val.map(v => v[2]), name: r.name, mode: "lines+markers"}));
   const byTime = runs.map(r => ({x: r.val.map(v => v[1]), y: r.val.map(v => v[2]), name: r.name, mode: "lines+markers"}));
-  Plotly.newPlot("compare-by-step", byStep, {title: "val loss by step", xaxis: {title: "step"}});
-  Plotly.newPlot("compare-by-time", byTime, {title: "val loss by training time", xaxis: {title: "seconds"}});
+  Plotly.newPlot("compare-by-step", byStep, {title: {text: "val loss by step"}, xaxis: {title: {text: "step"}}});
+  Plotly.newPlot("compare-by-time", byTime,
+                 {title: {text: "val loss by training time"}, xaxis: {title: {text: "seconds"}}});
 });
 
 refresh();

@@ -21,9 +21,9 @@ async function refresh() {
     Plotly.react("loss", [
       {x: data.steps.map(s => s[0]), y: data.steps.map(s => s[1]), name: "train", mode: "lines"},
       {x: data.val.map(v => v[0]), y: data.val.map(v => v[2]), name: "val", mode: "lines+markers"},
-    ], {title: "loss", xaxis: {title: "step"}});
+    ], {title: {text: "loss"}, xaxis: {title: {text: "step"}}});
     Plotly.react("lr", [{x: data.steps.map(s => s[0]), y: data.steps.map(s => s[2]), name: "lr", mode: "lines"}],
-                 {title: "learning rate", xaxis: {title: "step"}});
+                 {title: {text: "learning rate"}, xaxis: {title: {text: "step"}}});
     $("parameters").textContent = data.parameters;
     if (data.status === "running") setTimeout(refresh, 3000);
   } catch (error) { say($("status"), String(error.message || error), true); }
@@ -64,8 +64,10 @@ $("attend").addEventListener("submit", async event => {
     const data = await json("/api/runs/" + encodeURIComponent(run) + "/attention?" + query);
     const labels = data.tokens.map((t, i) => i + " " + t);
     Plotly.react("attention", [{z: data.weights, x: labels, y: labels, type: "heatmap", colorscale: "Blues"}],
-                 {title: "layer " + $("layer").value + " of " + data.layers + ", head " + $("head").value +
-                  " of " + data.heads, yaxis: {autorange: "reversed", title: "query"}, xaxis: {title: "key"}});
+                 {title: {text: "layer " + $("layer").value + " of " + data.layers + ", head " + $("head").value +
+                  " of " + data.heads}, yaxis: {autorange: "reversed", title: {text: "query"}},
+                  xaxis: {title: {text: "key"}}});
+    $("attention").dataset.shown = $("layer").value + "/" + $("head").value;
   } catch (error) { say($("attention"), String(error.message || error), true); }
 });
 
