@@ -132,3 +132,14 @@ def test_a_curve_grows_while_its_run_trains(server, page):
     finally:
         trainer.terminate()
         trainer.communicate(timeout=60)
+
+
+def test_the_gates_of_moh_are_drawn_beside_its_attention(server, page):
+    home, url, _ = server
+    command = [sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--quiet", "--home", str(home)]
+    done = subprocess.run(command + ["--set", "max_steps=5", "--set", "c_attention=moh", "--name", "gated"])
+    assert done.returncode == 0
+    page.goto(url + "/run.html?run=gated")
+    page.get_by_role("button", name="Show attention").click()
+    page.wait_for_selector("#gates .main-svg")
+    assert "heads gate" in page.inner_text("#gates")

@@ -68,6 +68,13 @@ $("attend").addEventListener("submit", async event => {
                   " of " + data.heads}, yaxis: {autorange: "reversed", title: {text: "query"}},
                   xaxis: {title: {text: "key"}}});
     $("attention").dataset.shown = $("layer").value + "/" + $("head").value;
+    const gates = Object.entries(data.gates);  // moh's heads gate, moe's experts gate: (tokens, heads or experts)
+    if (gates.length) {
+      Plotly.react("gates", gates.map(([name, z]) => ({z, y: labels, type: "heatmap", name, colorscale: "Greens"})),
+                   {title: {text: gates.map(g => g[0]).join(", ") + " per token"}, yaxis: {autorange: "reversed"}});
+    } else {
+      Plotly.purge("gates");
+    }
   } catch (error) { say($("attention"), String(error.message || error), true); }
 });
 
