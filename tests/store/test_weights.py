@@ -253,3 +253,21 @@ def test_a_header_string_holding_a_newline_is_still_one_line(saved):
     with pytest.raises(UserError, match="corrupt or truncated") as error:
         checkpoint.load_model(path.with_name("broken.safetensors"))
     assert "\n" not in str(error.value)
+
+
+def test_loading_reads_each_tensor_into_the_model_without_a_second_copy(tmp_path):
+    # a GPT-2-sized file is 0.5 GB: a copy of each tensor (wte: 150 MB) on its way in, or a memory map
+    # counted beside the parameters, would double what generation holds
+    import tracemalloc
+
+    from littlebaby.plugins.resolve import build_model
+
+    model = build_model(dict(n_emb=64, head_size=64, n_heads=4, n_layers=1, n_ctx=16), vocab_size=5000)
+    checkpoint.save_model(tmp_path / "model.safetensors", model)
+    tracemalloc.start()
+    loaded = checkpoint.load_model(tmp_path / "model.safetensors")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_array_equal(loaded.parameters.data, model.parameters.data)
+    weights_bytes, embedding_bytes = model.parameters.data.nbytes, model.parameters.named()["wte.weight"].nbytes
+    assert peak < 2 * weights_bytes + embedding_bytes // 2  # the parameters and the gradient buffer, no more
