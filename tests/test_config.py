@@ -143,6 +143,7 @@ def test_architecture_keys_are_the_keys_that_shape_the_parameters():
         "qkv_bias",
         "tie_embeddings",
         "norm_eps",
+        "logit_softcap",
         "dtype",
     }
     assert "wpe.weight" not in build_model({"pos_emb": False}, vocab_size=5).parameters.named()

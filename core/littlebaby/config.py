@@ -35,6 +35,14 @@ def probability(instance, attribute, value):
         raise ValueError(f"{attribute.name} must be in [0, 1), got {value}")
 
 
+def _schedule(instance, attribute, value):
+    if value not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {value!r}")
+
+
+SCHEDULES = ("cosine", "wsd")
+
+
 def _divides_head_size(instance, attribute, value):
     positive(instance, attribute, value)
     if instance.head_size % value != 0:
@@ -92,6 +100,8 @@ class Config:
     qkv_bias: bool = attrs.field(default=False, metadata=ARCHITECTURE)
     tie_embeddings: bool = attrs.field(default=False, metadata=ARCHITECTURE)
     norm_eps: float = attrs.field(default=1e-5, validator=[positive, attrs.validators.le(1.0)], metadata=ARCHITECTURE)
+    # logits squashed to (-c, c) by c * tanh(logits / c) (Gemma 2, the speedrun); 0: left as they are
+    logit_softcap: float = attrs.field(default=0.0, validator=non_negative, metadata=ARCHITECTURE)
     dropout: float = attrs.field(default=0.0, validator=probability)
     # training
     num_epochs: int = attrs.field(default=1, validator=positive)  # passes over the train text
@@ -100,6 +110,10 @@ class Config:
     lr: float = attrs.field(default=3e-3, validator=positive)  # peak learning rate
     min_lr: float = attrs.field(default=3e-4, validator=non_negative)  # end of the cosine decay (at most lr)
     warmup_steps: int = attrs.field(default=100, validator=non_negative)  # linear warmup from 0
+    # after warmup: "cosine" down to min_lr, or "wsd" (warmup-stable-decay): lr until the last `cooldown`
+    # fraction of the steps, then a straight line down to min_lr
+    schedule: str = attrs.field(default="cosine", validator=_schedule)
+    cooldown: float = attrs.field(default=0.2, validator=probability)
     max_steps: int = attrs.field(default=0, validator=non_negative)  # cap on steps; 0 = no cap
     weight_decay: float = attrs.field(default=0.1, validator=_decays_less_than_the_weights)  # decoupled, matrices only
     beta1: float = attrs.field(default=0.9, validator=probability)

@@ -186,6 +186,8 @@ def test_core_layers_are_walked_by_the_model_but_are_not_blocks():
         {"tie_embeddings": True, "qkv_bias": True, "norm_eps": 1e-3},  # GPT-2's shape
         {"bias": False, "c_sequence": "rms", "c_network": "swiglu", "norm_eps": 1e-6},  # Llama's
         {"tie_embeddings": True, "bias": False, "c_sequence": "post"},
+        {"logit_softcap": 2.0},  # the speedrun's tanh cap on the logits
+        {"logit_softcap": 1.5, "tie_embeddings": True},
     ],
 )
 def test_what_families_differ_in_keeps_gradients_cache_and_counts_right(keys):
@@ -208,3 +210,13 @@ def test_norm_eps_is_the_eps_the_norms_use():
     small, large = (build_model(tiny(norm_eps=eps), vocab_size=5) for eps in (1e-5, 1.0))
     large.parameters.data[...] = small.parameters.data
     assert not np.allclose(small.eval().logits(ids), large.eval().logits(ids))
+
+
+def test_the_soft_cap_bounds_the_logits_and_is_off_at_zero():
+    ids = np.arange(6)[None] % 5
+    plain, capped = (build_model(tiny(logit_softcap=cap), vocab_size=5).eval() for cap in (0.0, 0.5))
+    capped.parameters.data[...] = plain.parameters.data * 50  # large logits, to be squashed
+    plain.parameters.data[...] *= 50
+    raw, squashed = plain.logits(ids), capped.logits(ids)
+    assert np.abs(raw).max() > 100 and np.abs(squashed).max() <= 0.5
+    np.testing.assert_allclose(squashed, 0.5 * np.tanh(raw / 0.5), rtol=1e-5, atol=1e-6)

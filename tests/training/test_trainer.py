@@ -169,3 +169,23 @@ def test_the_all_reduce_time_per_step_counts_this_sessions_steps_only():
     assert (train.session_steps, train.session_reduce_seconds) == (7, pytest.approx(7 * 0.25))
     assert train.report.data["world"]["allreduce_seconds_per_step"] == 0.25
     assert [s["allreduce_seconds"] for s in train.report.data["steps"]] == [0.25] * 7
+
+
+def test_warmup_stable_decay_holds_the_rate_then_falls_in_a_line():
+    from littlebaby.training.schedule import learning_rate
+
+    rates = [learning_rate(step, 100, 1.0, 0.1, 10, "wsd", 0.2) for step in range(100)]
+    assert rates[:10] == [pytest.approx((s + 1) / 10) for s in range(10)]  # warmup as cosine's
+    assert rates[10:80] == [1.0] * 70  # stable: the peak until the last fifth
+    falls = np.diff(rates[79:])
+    assert np.all(falls < 0) and np.allclose(falls, falls[0]) and rates[-1] == pytest.approx(0.1)
+    cosine = [learning_rate(step, 100, 1.0, 0.1, 10) for step in range(100)]
+    assert cosine[50] < 1.0 and cosine == [learning_rate(s, 100, 1.0, 0.1, 10, "cosine", 0.5) for s in range(100)]
+
+
+def test_a_run_trained_with_wsd_records_its_rates(tmp_path):
+    from littlebaby import api
+
+    keys = {"max_steps": 20, "warmup_steps": 2, "schedule": "wsd", "cooldown": 0.5, "lr": 0.01, "min_lr": 0.001}
+    rates = [s["lr"] for s in api.train("tiny", overrides=keys, home=tmp_path).report.data["steps"]]
+    assert rates[2:10] == [0.01] * 8 and rates[-1] == pytest.approx(0.001) and rates[10] < 0.01

@@ -122,14 +122,22 @@ class GPT(Layer):
         return logits
 
     def head_forward(self, h):
-        """h (B, T, C) -> logits (B, T, V): the head, or with tied embeddings h @ wte^T."""
+        """h (B, T, C) -> logits (B, T, V): the head, or with tied embeddings h @ wte^T; then the soft cap."""
         if self.head is not None:
-            return self.head.forward(h)
-        self.saved_h = h
-        return h @ self.wte.params["weight"].T
+            logits = self.head.forward(h)
+        else:
+            self.saved_h = h
+            logits = h @ self.wte.params["weight"].T
+        cap = self.config.logit_softcap
+        if cap:  # cap * tanh(logits / cap): backward needs the tanh
+            self.saved_tanh = np.tanh(logits / cap)
+            logits = cap * self.saved_tanh
+        return logits
 
     def head_backward(self, dlogits):
         """dlogits (B, T, V) -> dh; a tied head's weight gradient adds into wte's (its other use)."""
+        if self.config.logit_softcap:
+            dlogits = dlogits * (1.0 - self.saved_tanh * self.saved_tanh)
         if self.head is not None:
             return self.head.backward(dlogits)
         h, embedding = self.saved_h, self.wte.params["weight"]

@@ -164,7 +164,9 @@ class Trainer:
         grad_norm = clip_grad_norm(self.model.grad, config.grad_clip)
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             raise Diverged(self.step + 1, float(loss), float(grad_norm), config.lr)
-        lr = learning_rate(self.step, self.total_steps, config.lr, config.min_lr, config.warmup_steps)
+        lr = learning_rate(
+            self.step, self.total_steps, config.lr, config.min_lr, config.warmup_steps, config.schedule, config.cooldown
+        )
         weight_sq = self.group_stats.squared_norms(self.model.parameters.data)
         self.optimizer.step(self.model.grad, lr)
         self.step += 1
