@@ -119,6 +119,7 @@ class Config:
     beta1: float = attrs.field(default=0.9, validator=probability)
     beta2: float = attrs.field(default=0.99, validator=probability)
     grad_clip: float = attrs.field(default=1.0, validator=non_negative)  # global norm; 0 = off
+    zero_init_residual: bool = False  # projections into the residual stream start at zero (the speedrun's)
     init_std: float = attrs.field(
         default=0.02, validator=[positive, attrs.validators.le(1.0)]
     )  # GPT-2's 0.02; above 1 overflows

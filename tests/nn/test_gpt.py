@@ -220,3 +220,14 @@ def test_the_soft_cap_bounds_the_logits_and_is_off_at_zero():
     raw, squashed = plain.logits(ids), capped.logits(ids)
     assert np.abs(raw).max() > 100 and np.abs(squashed).max() <= 0.5
     np.testing.assert_allclose(squashed, 0.5 * np.tanh(raw / 0.5), rtol=1e-5, atol=1e-6)
+
+
+def test_zero_initialised_projections_start_at_zero_and_leave_the_rest_as_drawn():
+    plain, zeroed = (build_model(tiny(zero_init_residual=flag), vocab_size=5) for flag in (False, True))
+    for name, spec in plain.parameters.specs.items():
+        mine, theirs = zeroed.parameters.named()[name], plain.parameters.named()[name]
+        if spec.init == "residual":
+            assert not mine.any() and theirs.any(), name
+        else:
+            np.testing.assert_array_equal(mine, theirs, err_msg=name)
+    assert any(spec.init == "residual" for spec in plain.parameters.specs.values())

@@ -75,7 +75,8 @@ class GPT(Layer):
         if parameters is None:
             self.parameters = Parameters(self, config.dtype)
             if initialize:  # not for a model about to be filled from a file: drawing GPT-2's 124M numbers takes seconds
-                self.parameters.initialize(np.random.default_rng(config.seed), config.init_std, config.n_layers)
+                rng = np.random.default_rng(config.seed)
+                self.parameters.initialize(rng, config.init_std, config.n_layers, config.zero_init_residual)
         else:  # a replica: same parameters, its own gradients
             self.parameters = parameters
             parameters.bind(self, np.zeros_like(parameters.data))

@@ -48,10 +48,13 @@ class Parameters:
         buffer = self.data if buffer is None else buffer
         return {name: self.view(buffer, name) for name in self.specs}
 
-    def initialize(self, rng, init_std: float, n_layers: int):
-        """Every tensor drawn by the rule it declares (`initialize_part`)."""
+    def initialize(self, rng, init_std: float, n_layers: int, zero_residual: bool = False):
+        """Every tensor drawn by the rule it declares (`initialize_part`); zero_residual: the projections into
+        the residual stream start at zero instead (the speedrun's: each layer starts as the identity)."""
         for name in self.specs:
             self.initialize_part(name, ..., rng, init_std, n_layers)
+            if zero_residual and self.specs[name].init == "residual":
+                self.view(self.data, name)[...] = 0.0  # drawn all the same: the other tensors' draws are unchanged
 
     def initialize_part(self, name: str, part, rng, init_std: float, n_layers: int):
         """tensor `name`[part] by its declared init, GPT-2's: "normal" N(0, init_std), "residual"
