@@ -91,9 +91,7 @@ def creating(home, name: str):
         yield
     except BaseException:
         if not isinstance(home, FollowerHome):
-            for path in (home.report(name), home.model(name), home.tokenizer(name), home.config(name)):
-                with contextlib.suppress(OSError):
-                    path.unlink()
+            home.forget_new_run(name)
         raise
 
 

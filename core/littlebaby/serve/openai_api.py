@@ -126,11 +126,14 @@ def sample(loaded, lock, prompt: str, wanted: dict, on_piece=None) -> tuple[str,
         if started[0]:
             started[0] = False
             return
+        if not piece:  # a character still waiting for its other bytes
+            return
         said.append(piece)
-        text = "".join(said)
-        if any(stop in text for stop in wanted["stop"]):
+        reach = len(piece) + max((len(stop) for stop in wanted["stop"]), default=0)
+        tail = "".join(said[-reach:])[-reach:]  # a stop that ends in this piece lies within its reach
+        if any(stop in tail for stop in wanted["stop"]):
             raise _Stopped
-        if on_piece is not None and piece:
+        if on_piece is not None:
             on_piece(piece)
 
     options = {k: wanted[k] for k in ("max_tokens", "temperature", "top_k", "seed")}

@@ -113,6 +113,16 @@ class Home:
                     time.sleep(0.1)
             yield
 
+    def forget_new_run(self, run: str):
+        """Remove what a new run wrote before it could train (its report, model, tokenizer, config and lock), so
+        that no ghost run is listed; missing files are fine."""
+        for path in (self.report(run), self.model(run), self.tokenizer(run), self.config(run)):
+            with contextlib.suppress(OSError):
+                path.unlink()
+        with contextlib.suppress(OSError):
+            (self.checkpoints(run) / "lock").unlink()
+            self.checkpoints(run).rmdir()
+
     def clean_leftovers(self):
         """Remove the temporary files and folders of writers that died (SIGKILL, power loss)."""
         folders = [self.path / f for f in FOLDERS]

@@ -169,11 +169,7 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
         )
     except UserError:
         if run.state is None and world.is_root:  # a new run no rank can train: rank 0's first files go
-            for path in (home.config(name), home.tokenizer(name), home.report(name), home.checkpoints(name) / "lock"):
-                with contextlib.suppress(OSError):
-                    path.unlink()
-            with contextlib.suppress(OSError):
-                home.checkpoints(name).rmdir()
+            home.forget_new_run(name)
         raise
     for array in (run.model.parameters.data, *run.optimizer.state().values()):
         world.broadcast(array)  # rank 0's parameters and optimizer state, whatever the others read
