@@ -26,8 +26,7 @@ VARIANTS = (
     ("gqa", {"n_kv_heads": 2}),
     ("gqa", {"n_kv_heads": 1}),
     ("mla", {"kv_latent": 32}),
-    ("rope", {}),
-    ("rope", {"pos_emb": False}),
+    ("mha", {"c_position": "rope"}),
 )
 
 
@@ -63,11 +62,11 @@ def main(argv):
     print("|---|---|---|---|")
     own = GPT(resolve.config(config), 65).parameters.data.size
     for entry in default_registry().entries():
+        if entry.kind not in BLOCK_KEYS:  # tokenizers and optimizers shape no tensor here
+            continue
         key = BLOCK_KEYS[entry.kind]
         count = GPT(resolve.config({**config, key: entry.name}), 65).parameters.data.size
         print(f"| {entry.kind} | {entry.name} | {count:,} | {count / own:.3f} |")
-    count = GPT(resolve.config({**config, "pos_emb": False}), 65).parameters.data.size
-    print(f"| (no wpe) | pos_emb false | {count:,} | {count / own:.3f} |")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""benchmarks/architectures.py runs (a smoke run): one row per combination, rope without wpe, sorted by loss."""
+"""benchmarks/architectures.py runs (a smoke run): one row per combination, sorted by loss."""
 
 import re
 import subprocess
@@ -26,7 +26,9 @@ def test_every_chosen_combination_gets_a_row_best_first(tmp_path):
             "--sequence",
             "pre",
             "--attention",
-            "mha,rope",
+            "mha",
+            "--position",
+            "learned,rope",
             "--network",
             "mlp",
             "--home",
@@ -38,7 +40,7 @@ def test_every_chosen_combination_gets_a_row_best_first(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| pre/")]
-    assert sorted(row.split(" | ")[0] for row in rows) == ["| pre/mha/mlp", "| pre/rope/mlp (no wpe)"]
+    assert sorted(row.split(" | ")[0] for row in rows) == ["| pre/mha+rope/mlp (no wpe)", "| pre/mha/mlp"]
     means = [float(re.search(r"\| ([\d.]+) ± ([\d.]+) \|", row).group(1)) for row in rows]
     assert means == sorted(means) and all(0 < m < 10 for m in means)
     assert len(list((tmp_path / "outputs").glob("report_*.json"))) == 2 * (1 + 2)  # a timing probe and 2 seeds each

@@ -132,13 +132,13 @@ def test_architecture_keys_are_the_keys_that_shape_the_parameters():
         "c_sequence",
         "c_attention",
         "c_network",
+        "c_position",
         "c_tokenizer",
         "n_ctx",
         "n_emb",
         "head_size",
         "n_heads",
         "n_layers",
-        "pos_emb",
         "bias",
         "qkv_bias",
         "tie_embeddings",
@@ -146,7 +146,7 @@ def test_architecture_keys_are_the_keys_that_shape_the_parameters():
         "logit_softcap",
         "dtype",
     }
-    assert "wpe.weight" not in build_model({"pos_emb": False}, vocab_size=5).parameters.named()
+    assert "wpe.weight" not in build_model({"c_position": "none"}, vocab_size=5).parameters.named()
     small = dict(n_ctx=8, n_emb=8, head_size=8, n_heads=2, n_layers=1)
     base = build_model(small, vocab_size=5).parameters.named()
     # every other core key leaves every tensor's shape and dtype alone

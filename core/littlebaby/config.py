@@ -76,6 +76,9 @@ class Config:
     # architecture: blocks by plugin name, sizes
     c_sequence: str = attrs.field(default="pre", metadata=ARCHITECTURE)  # where the LayerNorms sit: "pre" or "post"
     c_attention: str = attrs.field(default="mha", metadata=ARCHITECTURE)  # "mha", or "moh" (mixture of heads)
+    # how tokens know where they are: "learned" (a table added to the token embeddings, wpe), "rope" (q and k
+    # rotated in every attention), "none"; without a learned table generation slides its KV cache past n_ctx
+    c_position: str = attrs.field(default="learned", metadata=ARCHITECTURE)
     c_network: str = attrs.field(default="mlp", metadata=ARCHITECTURE)  # "mlp", or "moe" (dense mixture of experts)
     c_tokenizer: str = attrs.field(
         default="char", metadata=ARCHITECTURE
@@ -90,9 +93,6 @@ class Config:
     )  # total width of q, k, v over all heads
     n_heads: int = attrs.field(default=4, validator=_divides_head_size, metadata=ARCHITECTURE)
     n_layers: int = attrs.field(default=4, validator=positive, metadata=ARCHITECTURE)
-    # learned absolute positions (wpe); false for a model that positions itself (rope) or not at all,
-    # which also lets generation slide its KV cache past n_ctx instead of refilling it
-    pos_emb: bool = attrs.field(default=True, metadata=ARCHITECTURE)
     # what model families differ in (the defaults are littlebaby's own): biases of the blocks' linear layers
     # and the head (false: none, as Llama), biases of q, k and v (GPT-2: true), a head that is the token
     # embedding transposed (GPT-2, and many small models), the norms' eps (added to the variance)
@@ -138,6 +138,12 @@ class Config:
     selected: dict = attrs.field(factory=dict, eq=False, repr=False)
 
     @property
+    def pos_emb(self) -> bool:
+        """Whether the model adds a learned position table (wpe) to the token embeddings."""
+        cls = self.chosen("position")
+        return cls.absolute(self, block_options(self, cls))
+
+    @property
     def d_k(self) -> int:
         """Width of one head."""
         return self.head_size // self.n_heads
@@ -160,7 +166,7 @@ def architecture_keys() -> tuple[str, ...]:
     return tuple(f.name for f in attrs.fields(Config) if f.metadata.get("architecture"))
 
 
-BLOCK_KEYS = {"sequence": "c_sequence", "attention": "c_attention", "network": "c_network"}
+BLOCK_KEYS = {"sequence": "c_sequence", "attention": "c_attention", "network": "c_network", "position": "c_position"}
 PLUGIN_KEYS = {
     **BLOCK_KEYS,
     "tokenizer": "c_tokenizer",
@@ -231,6 +237,33 @@ def structure(data: dict, cls, what: str = "config"):
         raise UserError(
             f"bad {what} value: {'; '.join(lines)}", "fix the value in the config or override it ({key=}value)", "key"
         ) from None
+
+
+def migrate(data: dict) -> dict:
+    """A config dict in today's keys. Runs made before positions were a plugin kind said `pos_emb` (a learned
+    table or not) and `c_attention: "rope"` (mha with q and k rotated): both mean a `c_position` now, with the
+    same parameters and the same logits. Giving `pos_emb` beside a `c_position` it contradicts is an error."""
+    if "pos_emb" not in data and data.get("c_attention") != "rope":
+        return data
+    data = dict(data)
+    table = data.pop("pos_emb", True)
+    if not isinstance(table, bool):
+        raise UserError(f"bad config value: pos_emb: expected true or false, got {shown(table)}", "use c_position")
+    if data.get("c_attention") == "rope":  # the rope attention was mha rotating q and k: a position plugin now
+        data["c_attention"] = "mha"
+        wanted = "rope"
+        if table:
+            data["rope_with_wpe"] = True
+    else:
+        wanted = "learned" if table else "none"
+    given = data.setdefault("c_position", wanted)
+    if given != wanted and not (given == "rope" and not table):
+        raise UserError(
+            f"pos_emb {str(table).lower()} contradicts c_position {shown(given)}",
+            'pos_emb is the old name of c_position ("learned", "rope" or "none"): give c_position alone',
+            "c_position",
+        )
+    return data
 
 
 def unknown_key(key: str, known) -> UserError:

@@ -6,7 +6,7 @@ from littlebaby_attention_alibi import alibi_bias
 from littlebaby.testing import block_suite
 
 TestALiBi = block_suite("attention", "alibi")
-TestALiBiWithoutPositions = block_suite("attention", "alibi", options={"pos_emb": False})  # ALiBi alone positions
+TestALiBiWithoutPositions = block_suite("attention", "alibi", options={"c_position": "none"})  # ALiBi alone positions
 
 
 def test_the_bias_falls_with_distance_and_is_the_same_from_a_cache():

@@ -7,7 +7,7 @@ The KV cache keeps k and v: 2 * head_size numbers per token per layer.
 """
 
 import littlebaby
-from littlebaby.nn import CausalAttention, Dropout, Linear, ops
+from littlebaby.nn import CausalAttention, Dropout, Linear, NoPositions, ops
 
 
 class MultiHeadAttention(littlebaby.Block):
@@ -21,7 +21,12 @@ class MultiHeadAttention(littlebaby.Block):
 
     @classmethod
     def hugging_face(cls, family, config, options):
-        """Our tensors -> (the family's name within a layer, whether it is stored transposed)."""
+        """Our tensors -> (the family's name within a layer, whether it is stored transposed), or q, k and v's."""
+        if family == "llama":  # separate nn.Linear q, k, v: our fused weight's column blocks; no biases
+            A = config.head_size
+            attention = "self_attn."
+            qkv = [(f"{attention}{part}_proj.weight", A) for part in "qkv"]
+            return {"qkv.weight": qkv, "proj.weight": (f"{attention}o_proj.weight", True)}
         if family != "gpt2":
             return None
         names = {"qkv": "attn.c_attn", "proj": "attn.c_proj"}  # Conv1D: (in, out), as ours
@@ -36,9 +41,10 @@ class MultiHeadAttention(littlebaby.Block):
         proj = {"proj.weight": weights(old + "c_weight"), "proj.bias": weights.bias(old + "c_bias", config.n_emb)}
         return {"qkv.weight": qkv, **proj}
 
-    def __init__(self, config, options=None):
+    def __init__(self, config, options=None, position=None):
         super().__init__(config, options)
         self.n_heads = config.n_heads
+        self.position = self.add("position", position or NoPositions(config))  # rope rotates q and k
         # one fused q/k/v weight: one larger GEMM runs faster than three smaller ones
         self.qkv = self.add("qkv", Linear(config.n_emb, 3 * config.head_size, bias=config.qkv_bias))
         self.attend = self.add("attend", CausalAttention(config.dropout))
@@ -47,6 +53,7 @@ class MultiHeadAttention(littlebaby.Block):
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)
         q, k, v = ops.split_qkv(self.qkv.forward(x), self.n_heads)
+        q, k = self.position.place(q, k, cache)
         if cache is not None:  # (B, H, pos + T, d_k)
             k, v = cache.extend("k", k), cache.extend("v", v)
         o = self.attend.forward(q, k, v)  # (B, H, T, d_k)
@@ -55,6 +62,7 @@ class MultiHeadAttention(littlebaby.Block):
     def backward(self, dy):  # dy (B, T, n_emb)
         do = ops.split_heads(self.proj.backward(self.dropout.backward(dy)), self.n_heads)
         dq, dk, dv = self.attend.backward(do)
+        dq, dk = self.position.place_backward(dq, dk)
         return self.qkv.backward(ops.merge_qkv(dq, dk, dv))
 
 

@@ -8,7 +8,7 @@ y = sum_h gate_h * o_h (d_k wide), projected d_k -> n_emb with bias.
 import numpy as np
 
 import littlebaby
-from littlebaby.nn import CausalAttention, Dropout, Linear, ops
+from littlebaby.nn import CausalAttention, Dropout, Linear, NoPositions, ops
 
 
 class MixtureOfHeads(littlebaby.Block):
@@ -28,9 +28,10 @@ class MixtureOfHeads(littlebaby.Block):
             "proj.bias": weights.bias(old + "m_bias", config.n_emb),
         }
 
-    def __init__(self, config, options=None):
+    def __init__(self, config, options=None, position=None):
         super().__init__(config, options)
         self.n_heads = config.n_heads
+        self.position = self.add("position", position or NoPositions(config))
         self.qkv = self.add("qkv", Linear(config.n_emb, 3 * config.head_size, bias=False))
         self.attend = self.add("attend", CausalAttention(config.dropout))
         self.gate = self.add("gate", Linear(config.n_emb, config.n_heads, bias=False))
@@ -39,6 +40,7 @@ class MixtureOfHeads(littlebaby.Block):
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)
         q, k, v = ops.split_qkv(self.qkv.forward(x), self.n_heads)
+        q, k = self.position.place(q, k, cache)
         if cache is not None:
             k, v = cache.extend("k", k), cache.extend("v", v)
         heads = self.attend.forward(q, k, v).transpose(0, 2, 1, 3)  # (B, T, H, d_k)
@@ -55,6 +57,7 @@ class MixtureOfHeads(littlebaby.Block):
         dheads = gate[..., None] * dmixed[:, :, None, :]  # (B, T, H, d_k)
         dx = self.gate.backward(ops.softmax_backward(dgate, gate))
         dq, dk, dv = self.attend.backward(dheads.transpose(0, 2, 1, 3))
+        dq, dk = self.position.place_backward(dq, dk)
         dx += self.qkv.backward(ops.merge_qkv(dq, dk, dv))
         return dx
 

@@ -31,6 +31,17 @@ class SwiGLU(littlebaby.Block):
         H, F = config.n_emb, hidden_width(config, options)
         return f"3HF (H -> 2F gate|value -> F -> H, no biases; F={F})", 3 * H * F
 
+    @classmethod
+    def hugging_face(cls, family, config, options):
+        """Llama's gate and up (out, in) are our fused up's column blocks [W1 | W3]; its down is ours, transposed."""
+        if family != "llama":
+            return None
+        F = hidden_width(config, options)
+        return {
+            "up.weight": [("mlp.gate_proj.weight", F), ("mlp.up_proj.weight", F)],
+            "down.weight": ("mlp.down_proj.weight", True),
+        }
+
     def __init__(self, config, options=None):
         super().__init__(config, options or SwiGLUOptions())
         self.hidden = hidden_width(config, self.options)

@@ -15,6 +15,16 @@ class RMSPreNorm(littlebaby.Block):
         return "2H (two RMSNorm weights)", 2 * config.n_emb
 
     @classmethod
+    def hugging_face(cls, family, config, options):
+        """Llama's two norms of a layer."""
+        if family != "llama":
+            return None
+        return {
+            "norm1.weight": ("input_layernorm.weight", False),
+            "norm2.weight": ("post_attention_layernorm.weight", False),
+        }
+
+    @classmethod
     def final_norm(cls, n_emb):
         return RMSNorm(n_emb)
 

@@ -331,11 +331,9 @@ MODERN = [
     "--set",
     "c_sequence=rms",
     "--set",
-    "c_attention=rope",
+    "c_position=rope",
     "--set",
     "c_network=swiglu",
-    "--set",
-    "pos_emb=false",
     "--set",
     "n_layers=2",
 ]
@@ -369,7 +367,7 @@ def test_runs_markdown_has_the_original_columns(two_runs):
     assert header[:13] == list(listing.COMPARISON) and set(lines[1]) == {"|", "-"}
     assert len(lines) == 4
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
-    assert rows[0][:2] == [names[0][:8], "pre/mha/mlp"] and rows[1][1] == "rms/rope/swiglu (no wpe)"
+    assert rows[0][:2] == [names[0][:8], "pre/mha/mlp"] and rows[1][1] == "rms/mha+rope/swiglu (no wpe)"
     assert rows[1][header.index("n_layers")] == "2" and rows[0][header.index("n_layers")] == "1"
     for row in rows:
         assert float(row[header.index("best val loss")]) > 0 and float(row[header.index("step ms")]) > 0
@@ -463,7 +461,7 @@ def test_compare_names_its_figure_after_the_runs_and_says_what_differs(two_runs,
     assert alone != first and len(list((home / "outputs").glob("compare_*.png"))) >= 2
     figure, _ = compare(names, home)
     legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
-    assert all("c_attention=" in label and "c_network=" in label for label in legend), legend
+    assert all("c_position=" in label and "c_network=" in label for label in legend), legend
     assert legend[0].startswith("tiny max_steps=6 (") and names[0][:8] in legend[0]
 
 

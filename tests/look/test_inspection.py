@@ -11,17 +11,17 @@ from littlebaby.plugins.registry import Registry
 from littlebaby.plugins.resolve import build_model
 
 
-@pytest.mark.parametrize("pos_emb", [True, False])
+@pytest.mark.parametrize("position", ["learned", "none", "rope"])
 @pytest.mark.parametrize(
     "sequence,attention,network",
-    list(itertools.product(["pre", "post", "rms"], ["mha", "moh", "rope"], ["mlp", "moe", "swiglu"])),
+    list(itertools.product(["pre", "post", "rms"], ["mha", "moh", "gqa"], ["mlp", "moe", "swiglu"])),
 )
-def test_closed_form_equals_allocated_count(sequence, attention, network, pos_emb):
+def test_closed_form_equals_allocated_count(sequence, attention, network, position):
     config = dict(
         c_sequence=sequence,
         c_attention=attention,
         c_network=network,
-        pos_emb=pos_emb,
+        c_position=position,
         n_ctx=16,
         n_emb=24,
         head_size=36,

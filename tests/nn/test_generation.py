@@ -80,11 +80,10 @@ def test_a_vanishing_temperature_is_greedy_without_warnings(temperature):
         assert {sample(logits, temperature, 0, rng) for _ in range(50)} == {1}
 
 
-def model_without_positions(attention="rope", n_layers=2):
+def model_without_positions(position="rope", n_layers=2):
     config = resolve.config(
         dict(
-            c_attention=attention,
-            pos_emb=False,
+            c_position=position,
             n_ctx=8,
             n_emb=16,
             head_size=16,
@@ -98,9 +97,9 @@ def model_without_positions(attention="rope", n_layers=2):
     return model
 
 
-@pytest.mark.parametrize("attention", ["mha", "rope"])
-def test_a_model_without_positions_slides_and_both_paths_agree(attention):
-    model = model_without_positions(attention)
+@pytest.mark.parametrize("position", ["none", "rope"])
+def test_a_model_without_positions_slides_and_both_paths_agree(position):
+    model = model_without_positions(position)
     assert model.slides and not model_for("mha").slides
     cached_ids, cached = run(model, True, 3 * 8 + 5)
     plain_ids, plain = run(model, False, 3 * 8 + 5)

@@ -164,7 +164,9 @@ def test_core_layers_are_walked_by_the_model_but_are_not_blocks():
 
     model = build_model(tiny(dropout=0.5), vocab_size=7)
     attends = [layer for layer in model.walk() if isinstance(layer, CausalAttention)]
-    selected = [block for layer in model.layers for block in (layer, layer.attention, layer.network)]
+    selected = [
+        block for layer in model.layers for block in (layer, layer.attention, layer.attention.position, layer.network)
+    ]
     assert len(attends) == 2 and [layer for layer in model.walk() if isinstance(layer, Block)] == selected
     ids = np.arange(6)[None] % 7
     model.eval()

@@ -111,7 +111,7 @@ def _traced_peak(call) -> int:
         dict(),
         dict(c_attention="moh", c_network="moe"),
         dict(c_sequence="post"),
-        dict(c_sequence="rms", c_attention="rope", c_network="swiglu", pos_emb=False),
+        dict(c_sequence="rms", c_position="rope", c_network="swiglu"),
     ],
     ids=str,
 )

@@ -16,7 +16,7 @@ alibi = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(alibi)
 
 TestALiBi = block_suite("attention", "alibi", plugin=alibi)
-TestALiBiWithoutPositions = block_suite("attention", "alibi", plugin=alibi, options={"pos_emb": False})
+TestALiBiWithoutPositions = block_suite("attention", "alibi", plugin=alibi, options={"c_position": "none"})
 
 
 def test_the_bias_is_what_the_paper_gives():

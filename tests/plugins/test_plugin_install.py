@@ -103,7 +103,7 @@ def venv(tmp_path_factory):
     example = {key: value for key, value in CONFIG.items() if key != "n_kv_heads"}
     (root / "sharedkv.json").write_text(json.dumps({**example, "c_attention": "sharedkv", "temperature": 2.0}))
     (root / "mla.json").write_text(json.dumps({**example, "c_attention": "mla", "kv_latent": 8}))
-    (root / "alibi.json").write_text(json.dumps({**example, "c_attention": "alibi", "pos_emb": False}))
+    (root / "alibi.json").write_text(json.dumps({**example, "c_attention": "alibi", "c_position": "none"}))
     (root / "data.txt").write_text(TEXT)
     venv.source = source
     return venv

@@ -1,110 +1,72 @@
-"""The model families a Hugging Face folder may hold, as littlebaby configs, and where each tensor goes.
+"""The model families a Hugging Face folder may hold, and where each tensor goes.
 
-GPT-2 (`model_type: gpt2`) is littlebaby's `pre` / `mha` / `mlp` with learned positions, GELU's tanh form,
-biases everywhere (q, k and v too: `qkv_bias`), and usually the head tied to wte (`tie_embeddings`). Its
-Conv1D weights are (in, out), as littlebaby's, so nothing is transposed; a head of its own (nn.Linear) is
-(out, in). The model's own tensors (embeddings, final norm, head) are named here; each block names its own in
-its `hugging_face(family, config, options)` classmethod, as blocks name the original notebook's.
+One module per family (gpt2.py, llama.py) says what it is in littlebaby's terms: `SHAPE` (the config keys a run
+must have to be one), `config_of(config.json, vocab_size)` and `hf_config(model, end_id)` both ways, `check`
+for what its config keys cannot say, the model's own tensor names (embeddings, final norm, head), each
+layer's prefix, and tensors it has that a run may lack (`filled`, zeros). Each block names its own tensors in its
+`hugging_face(family, config, options)` classmethod, as blocks name the original notebook's: local name ->
+(their name, stored transposed) or, for a weight littlebaby fuses that the family keeps apart (q, k and v),
+a list of (their name, width): nn.Linear weights (out, in) whose transposes are our tensor's column blocks.
 """
 
 from littlebaby.errors import UserError, shown
+from littlebaby.hf import gpt2, llama
 from littlebaby.nn.block import Block
 
-FAMILIES = ("gpt2",)
-IMPORTED_RECIPE = {"lr": 1e-4, "min_lr": 1e-5, "warmup_steps": 20, "dropout": 0.0}  # a finetune's, not a scratch run's
+FAMILIES = {module.NAME: module for module in (gpt2, llama)}
 
 
-def _whole(hf: dict, key: str, default=None) -> int:
-    value = hf.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UserError(f"config.json gives {key} as {shown(value)}, not a whole number >= 1", "restore config.json")
-    return value
-
-
-def config_of(hf: dict, vocab_size: int) -> dict:
-    """A littlebaby config dict for a Hugging Face config.json (its family checked)."""
-    family = hf.get("model_type")
-    if family not in FAMILIES:
+def family(name: str):
+    """The module of a family by its model_type, or a one-line error naming the ones littlebaby reads."""
+    if name not in FAMILIES:
         raise UserError(
-            f"config.json is a {shown(family)} model; littlebaby imports {', '.join(FAMILIES)}",
-            "import a GPT-2 folder (Llama-family folders are not read yet)",
+            f"config.json is a {shown(name)} model; littlebaby imports {', '.join(FAMILIES)}",
+            "import a GPT-2 or Llama-family folder",
         )
-    width, heads = _whole(hf, "n_embd"), _whole(hf, "n_head")
-    activation = hf.get("activation_function", "gelu_new")
-    if activation not in ("gelu_new", "gelu_pytorch_tanh"):  # both are GELU's tanh form, littlebaby's mlp
-        raise UserError(f"config.json uses activation {shown(activation)}", "littlebaby's mlp is gelu_new only")
-    if hf.get("n_inner") not in (None, 4 * width):
-        raise UserError(f"config.json has n_inner {shown(hf['n_inner'])}, not 4 x n_embd", "mlp is H -> 4H -> H")
-    if hf.get("scale_attn_by_inverse_layer_idx") or hf.get("scale_attn_weights") is False:
-        raise UserError("config.json scales attention otherwise than by 1/sqrt(d)", "mha scales by 1/sqrt(d)")
-    if _whole(hf, "vocab_size") != vocab_size:
+    return FAMILIES[name]
+
+
+def family_of_run(config):
+    """The family a run trained here exports to, by its sequence block, and every key it must have checked."""
+    kin = {"pre": gpt2, "rms": llama}.get(config.c_sequence)
+    if kin is None:
         raise UserError(
-            f"config.json has vocab_size {hf['vocab_size']} but tokenizer.json {vocab_size} tokens",
-            "give the tokenizer that belongs to the model",
+            f"c_sequence {config.c_sequence!r} has no counterpart in GPT-2 (pre) or Llama (rms)",
+            "export a run trained with {c_sequence=}pre (GPT-2) or rms (Llama)",
+            "c_sequence",
         )
-    eps = hf.get("layer_norm_epsilon", 1e-5)
-    return {
-        "c_sequence": "pre",
-        "c_attention": "mha",
-        "c_network": "mlp",
-        "c_tokenizer": "bpe",
-        "vocab_size": vocab_size,
-        "n_ctx": _whole(hf, "n_positions"),
-        "n_emb": width,
-        "head_size": width,
-        "n_heads": heads,
-        "n_layers": _whole(hf, "n_layer"),
-        "pos_emb": True,
-        "bias": True,
-        "qkv_bias": True,
-        "tie_embeddings": bool(hf.get("tie_word_embeddings", True)),
-        "norm_eps": eps,
-        **IMPORTED_RECIPE,
-    }
+    for key, wanted in kin.SHAPE.items():
+        if getattr(config, key) != wanted:
+            raise UserError(
+                f"{kin.NAME} has {key} {wanted!r}; this run has {getattr(config, key)!r}",
+                f"export a run trained with {{{key}=}}{wanted}",
+                key,
+            )
+    if config.logit_softcap:
+        raise UserError(f"{kin.NAME} has no logit soft-cap", "export a run trained with {logit_softcap=}0")
+    return kin
 
 
-def hf_config(config, vocab_size: int, end_id: int | None) -> dict:
-    """The config.json of a GPT-2-shaped littlebaby config."""
-    return {
-        "architectures": ["GPT2LMHeadModel"],
-        "model_type": "gpt2",
-        "vocab_size": vocab_size,
-        "n_positions": config.n_ctx,
-        "n_embd": config.n_emb,
-        "n_head": config.n_heads,
-        "n_layer": config.n_layers,
-        "n_inner": None,
-        "activation_function": "gelu_new",
-        "layer_norm_epsilon": config.norm_eps,
-        "tie_word_embeddings": config.tie_embeddings,
-        "resid_pdrop": config.dropout,
-        "embd_pdrop": config.dropout,
-        "attn_pdrop": config.dropout,
-        "scale_attn_weights": True,
-        "bos_token_id": end_id,
-        "eos_token_id": end_id,
-        "dtype": "float32",
-    }
-
-
-def tensor_names(model, family: str, prefix: str = "transformer.") -> dict:
-    """Our parameter name -> (its name in the family's file, whether stored transposed), for every tensor."""
+def tensor_names(model, kin, start: str) -> dict:
+    """Our parameter name -> its place in the family's file (see the module docstring), for every tensor."""
     config = model.config
-    names = {"wte.weight": (f"{prefix}wte.weight", False), "wpe.weight": (f"{prefix}wpe.weight", False)}
-    names.update({f"ln_f.{part}": (f"{prefix}ln_f.{part}", False) for part in ("weight", "bias")})
-    if model.head is not None:
-        names["head.weight"] = ("lm_head.weight", True)  # nn.Linear: (out, in)
+    names = {ours: theirs for ours, theirs in kin.model_names(model, start).items() if ours in model.parameters.specs}
     blocks = {entry.cls: entry.name for entry in config.selected.values()}
     for i, layer in enumerate(model.layers):
         for path, block in layer.named_layers(f"blocks.{i}."):
             if not isinstance(block, Block):  # a core layer: its owning block names it
                 continue
             method = getattr(type(block), "hugging_face", None)
-            mapped = method(family, config, block.options) if method is not None else None
+            mapped = method(kin.NAME, config, block.options) if method is not None else None
             if mapped is None:
                 raise UserError(
-                    f"the {blocks.get(type(block), type(block).__name__)} block has no counterpart in {family}",
-                    "GPT-2's blocks are c_sequence pre, c_attention mha, c_network mlp",
+                    f"the {blocks.get(type(block), type(block).__name__)} block has no counterpart in {kin.NAME}",
+                    f"{kin.NAME}'s blocks are {', '.join(f'{k} {v}' for k, v in kin.SHAPE.items())}",
                 )
-            names.update({path + ours: (f"{prefix}h.{i}.{theirs}", flip) for ours, (theirs, flip) in mapped.items()})
+            where = kin.layer(start, i)
+            for ours, theirs in mapped.items():
+                placed = (
+                    [(where + t, w) for t, w in theirs] if isinstance(theirs, list) else (where + theirs[0], theirs[1])
+                )
+                names[path + ours] = placed
     return names

@@ -15,12 +15,20 @@ from pathlib import Path
 import numpy as np
 import safetensors.numpy
 
-from littlebaby.errors import UserError, describe_bytes
+from littlebaby.errors import UserError, describe_bytes, shown
 from littlebaby.system import atomic, memory, reading
 
 HEADER_LIMIT = 100 << 20  # bytes of one file's JSON header: the largest real ones hold a few thousand names
 ITEM_BYTES = {"F32": 4, "F16": 2, "BF16": 2}
 SINGLE, INDEX = "model.safetensors", "model.safetensors.index.json"
+
+
+def whole(hf: dict, key: str, default=None) -> int:
+    """config.json's value of key as a whole number >= 1 (default when absent), or a one-line error."""
+    value = hf.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserError(f"config.json gives {key} as {shown(value)}, not a whole number >= 1", "restore config.json")
+    return value
 
 
 def read_config(folder: Path) -> dict:

@@ -22,7 +22,7 @@ from littlebaby.store.weights import copy_tensors, save_model
 from littlebaby.system import arguments, reading
 from littlebaby.training.session import RunResult
 
-IGNORED = (".attn.bias", ".attn.masked_bias")  # GPT-2's causal-mask buffers, in older files: not parameters
+IMPORTED_RECIPE = {"lr": 1e-4, "min_lr": 1e-5, "warmup_steps": 20, "dropout": 0.0}  # a finetune's, not a scratch run's
 
 
 def tokenizer_of(path: Path):
@@ -30,35 +30,52 @@ def tokenizer_of(path: Path):
     return resolve.tokenizer_class("bpe", str(path)).from_dict(reading.read_json(path, "tokenizer.json"), str(path))
 
 
+def _tensor(source, tensors: dict, theirs, ours: str) -> np.ndarray:
+    """Our tensor `ours` from the family's: one (maybe transposed), or column blocks of several (out, in)."""
+    parts = theirs if isinstance(theirs, list) else [theirs]
+    for name, _ in parts:
+        if name not in tensors:
+            raise UserError(f"{source} has no tensor {name!r} (for {ours})", "is the folder whole?")
+    if not isinstance(theirs, list):
+        return tensors[theirs[0]].T if theirs[1] else tensors[theirs[0]]
+    for name, width in parts:
+        if tensors[name].ndim != 2 or tensors[name].shape[0] != width:
+            raise UserError(f"{source}: tensor {name!r} is {tensors[name].shape}, not {width} rows", "is it whole?")
+    return np.concatenate([tensors[name].T for name, _ in parts], axis=1)
+
+
 def convert(source: Path):
     """(config, tokenizer, model, dtypes converted) from a Hugging Face folder; validates all first."""
     hf = folder.read_config(source)
+    kin = families.family(hf.get("model_type"))
     tokenizer = tokenizer_of(source / "tokenizer.json")
-    config = resolve.config(families.config_of(hf, tokenizer.vocab_size))
+    if folder.whole(hf, "vocab_size") != tokenizer.vocab_size:
+        raise UserError(
+            f"config.json has vocab_size {hf['vocab_size']} but tokenizer.json {tokenizer.vocab_size} tokens",
+            "give the tokenizer that belongs to the model",
+        )
+    config = resolve.config({**kin.config_of(hf, tokenizer.vocab_size), **IMPORTED_RECIPE})
     tensors, converted = folder.read_weights(source)
     model = GPT(config, tokenizer.vocab_size, initialize=False)  # every tensor comes from the folder
-    prefix = "transformer." if any(name.startswith("transformer.") for name in tensors) else ""
-    names = families.tensor_names(model, hf["model_type"], prefix)
-    ours = {}
-    for name, (theirs, transposed) in names.items():
-        if theirs not in tensors:
-            raise UserError(f"{source} has no tensor {theirs!r} (for {name})", "is the folder whole?")
-        ours[name] = tensors[theirs].T if transposed else tensors[theirs]
-    unused = sorted(set(tensors) - {theirs for theirs, _ in names.values()})
-    unused = [name for name in unused if not name.endswith(IGNORED)]
+    names = families.tensor_names(model, kin, kin.prefix(tensors))
+    ours = {name: _tensor(source, tensors, theirs, name) for name, theirs in names.items()}
+    used = {t for theirs in names.values() for t, _ in (theirs if isinstance(theirs, list) else [theirs])}
+    unused = [name for name in sorted(set(tensors) - used) if not name.endswith(kin.IGNORED)]
     if unused:
-        raise UserError(f"{source} has a tensor littlebaby has no place for: {unused[0]!r}", "is it a GPT-2 folder?")
+        raise UserError(
+            f"{source} has a tensor littlebaby has no place for: {unused[0]!r}", f"is it a {kin.NAME} folder?"
+        )
     if "head.bias" in model.parameters.specs:  # GPT-2's own head has no bias
         ours["head.bias"] = np.zeros(model.vocab_size, dtype=np.float32)
     for name, array in ours.items():
         if not np.isfinite(array).all():
-            raise UserError(f"{source}: tensor {names[name][0]!r} holds values that are not finite", "re-download it")
+            raise UserError(f"{source}: the tensor for {name} holds values that are not finite", "re-download it")
     copy_tensors(model, ours, f"the weights of {source}")
     return config, tokenizer, model, converted
 
 
 def import_hf(source, home=".", log=None) -> RunResult:
-    """A new run from a Hugging Face model folder (GPT-2)."""
+    """A new run from a Hugging Face model folder (GPT-2 or Llama)."""
     source = arguments.given_path(source, "folder", "gpt2/")
     if not source.is_dir():
         raise UserError(f"{source} is not a folder", "give the folder holding config.json and the weights")

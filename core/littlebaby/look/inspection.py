@@ -42,13 +42,14 @@ def closed_form(model):
     config = model.config
     H, V, L, n_ctx = config.n_emb, model.vocab_size, config.n_layers, config.n_ctx
     terms, per_layer = [], 0
-    for kind in ("sequence", "attention", "network"):
+    for kind in ("sequence", "attention", "network", "position"):  # a position's own tensors sit in each attention
         cls = model.config.chosen(kind)
         stated = cls.parameter_formula(config, block_options(config, cls))
         if stated is None:
             return None
         text, count = stated
-        terms.append(f"{getattr(config, BLOCK_KEYS[kind])}: {text}")
+        if kind != "position" or count:
+            terms.append(f"{getattr(config, BLOCK_KEYS[kind])}: {text}")
         per_layer += count
     # the final norm is the sequence block's choice (LayerNorm: 2H, RMSNorm: H); positions are optional
     final = sum(math.prod(spec.shape) for *_, spec in model.ln_f.named_specs())

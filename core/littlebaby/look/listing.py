@@ -59,8 +59,7 @@ def comparison_row(name: str, report: Report) -> dict:
     """One line of `runs --markdown`: architecture, recipe, speed, size and result; None where unreadable."""
     seen = report.listed()
     config, seconds = seen["config"], seen["step_seconds"]
-    blocks = seen["blocks"] + (" (no wpe)" if config.get("pos_emb") is False else "")
-    values = [name[:8], blocks] + [_number(config, k) for k in COMPARISON[2:7]]
+    values = [name[:8], seen["blocks"]] + [_number(config, k) for k in COMPARISON[2:7]]
     values += [
         _number(config, "batch_size"),
         _number(config, "lr", (int, float)),

@@ -5,14 +5,16 @@ Plugins import this one face:
     from littlebaby.nn import Block, CausalAttention, Dropout, Linear, ops, positive
 
 block.py is the contract (`Block`, `Layer`); layers.py the layers that wrap one op each with its
-parameters; ops/ each op's forward and backward; gpt.py the model; kv_cache.py and generation.py
-what generating a token needs; params.py the flat parameter buffer; sizes.py the memory a model needs.
+parameters; ops/ each op's forward and backward; gpt.py the model; position.py the position contract;
+kv_cache.py and generation.py what generating a token needs; params.py the flat parameter buffer;
+sizes.py the memory a model needs.
 """
 
 from littlebaby.config import non_negative, positive, probability
 from littlebaby.nn import ops
 from littlebaby.nn.block import Block, Layer
 from littlebaby.nn.layers import CausalAttention, Dropout, Embedding, LayerNorm, Linear, RMSNorm
+from littlebaby.nn.position import NoPositions, Position
 
 __all__ = [
     "Block",
@@ -22,6 +24,8 @@ __all__ = [
     "LayerNorm",
     "Layer",
     "Linear",
+    "NoPositions",
+    "Position",
     "RMSNorm",
     "non_negative",
     "ops",

@@ -2,7 +2,7 @@
 
     ids (B, T) -> wte[ids] + wpe[positions] -> blocks -> ln_f -> head -> logits (B, T, V)
 
-wpe (learned absolute positions) is there unless the config says `pos_emb: false`;
+wpe (learned absolute positions) is there when the position encoding asks for it (`c_position: learned`);
 ln_f is the norm the sequence block names (`final_norm`: LayerNorm unless it says otherwise).
 
 The model knows nothing of files, the CLI or the training loop. It owns the
@@ -12,6 +12,8 @@ shares the parameters but has its own gradient buffer, saved activations and
 generator, which is how a batch is split over threads (step.py keeps them).
 Blocks are built by `build_block`, the one builder the testing kit uses too.
 """
+
+import inspect
 
 import numpy as np
 
@@ -30,13 +32,16 @@ BLOCKS = ("sequence", "attention", "network")
 
 
 def build_block(kind: str, config: Config, cls: type | None = None) -> Block:
-    """One block of `kind` ("sequence", "attention", "network") with its options from `config`.
+    """One block of `kind` ("sequence", "attention", "network", "position") with its options from `config`.
 
     cls: the block class; by default the one the (resolved) config selects. A sequence block
-    gets the config's attention and network blocks inside it.
+    gets the config's attention and network blocks inside it, an attention block that takes
+    `position=` the config's position encoding (position.py).
     """
     cls = cls or config.chosen(kind)
     inner = {part: build_block(part, config) for part in ("attention", "network")} if kind == "sequence" else {}
+    if kind == "attention":
+        inner = _position_for(cls, config)
     try:
         return cls(config, block_options(config, cls), **inner)
     except (ValueError, TypeError) as error:  # a plugin's own code: one line naming it, not a traceback
@@ -47,6 +52,22 @@ def build_block(kind: str, config: Config, cls: type | None = None) -> Block:
             f"the {kind} block {cls.__name__}{where} cannot be built ({text})",
             "fix or update the plugin, or choose another block",
         ) from None
+
+
+def _position_for(attention: type, config: Config) -> dict:
+    """{"position": the config's position block} for an attention that takes one; {} for one that does not,
+    which is only right when the position does nothing inside attentions."""
+    position = config.chosen("position")
+    if "position" in inspect.signature(attention).parameters:
+        return {"position": build_block("position", config)}
+    if position.in_attention:
+        raise UserError(
+            f"the attention block {attention.__name__} does not take a position encoding, and "
+            f"c_position {config.c_position!r} acts inside the attention",
+            "choose c_position learned or none, or an attention that takes positions (mha, moh, gqa)",
+            "c_position",
+        )
+    return {}
 
 
 class GPT(Layer):

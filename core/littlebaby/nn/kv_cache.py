@@ -12,7 +12,7 @@ Two context policies, chosen by the model (`GPT.slides`):
   full, generation continues from the last n_ctx // 2 tokens; the cached path
   resets and refills its cache from them once, the uncached path feeds the
   same window, so both see the same tokens at the same positions.
-- slide (no absolute positions, `pos_emb: false`): when the window is full,
+- slide (no learned position table: `c_position` rope or none): when the window is full,
   the oldest position is dropped (`KVCache.slide`) and the new token is
   appended: one token of work per token, the window always n_ctx long. This
   is sliding-window attention (generation.py says why it differs from a fresh

@@ -56,12 +56,20 @@ def register_sequences(register):
 @hookspec
 def register_attentions(register):
     """Register attention blocks: token mixing with an optional KV cache
-    (`mha`, `moh`, `rope`)."""
+    (`mha`, `moh`; `gqa`, `mla`). An attention that takes `position=` in its `__init__` gets the
+    config's position block and applies it to its q and k (see `littlebaby.nn.position`)."""
 
 
 @hookspec
 def register_networks(register):
     """Register network blocks: the per-token feed-forward part (`mlp`, `moe`, `swiglu`)."""
+
+
+@hookspec
+def register_positions(register):
+    """Register position encodings: how tokens know where they are, a `littlebaby.nn.Position`
+    subclass each (`learned` and `none`, built in; `rope`). The contract (a learned table in the
+    model, a map of q and k in every attention) is in `core/littlebaby/nn/position.py`."""
 
 
 @hookspec

@@ -20,6 +20,7 @@ import pluggy
 from littlebaby.config import CORE_KEYS
 from littlebaby.errors import UserError, shown
 from littlebaby.nn.block import Block
+from littlebaby.nn.position import Position
 from littlebaby.optim.optimizer import Optimizer
 from littlebaby.plugins import hookspecs
 
@@ -28,10 +29,15 @@ KINDS = {
     "sequence": "register_sequences",
     "attention": "register_attentions",
     "network": "register_networks",
+    "position": "register_positions",
     "tokenizer": "register_tokenizers",
     "optimizer": "register_optimizers",
 }
-BUILT_IN = ("littlebaby.text.char", "littlebaby.optim.adamw")  # the core's own plugins, registered like any other
+BUILT_IN = (
+    "littlebaby.text.char",
+    "littlebaby.optim.adamw",
+    "littlebaby.nn.position",
+)  # the core's own plugins, registered like any other
 PACKAGE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?")  # PEP 508's name, of a sane length
 
 
@@ -203,8 +209,10 @@ class Registry:
 
 
 def what(kind: str) -> str:
-    """How a message names a plugin of `kind`: 'tokenizer', 'optimizer', 'attention block'."""
-    return kind if kind in ("tokenizer", "optimizer") else f"{kind} block"
+    """How a message names a plugin of `kind`: 'tokenizer', 'optimizer', 'position encoding', 'attention block'."""
+    return {"tokenizer": "tokenizer", "optimizer": "optimizer", "position": "position encoding"}.get(
+        kind, f"{kind} block"
+    )
 
 
 def _check_contract(entry: Entry):
@@ -214,7 +222,7 @@ def _check_contract(entry: Entry):
     it that plugin's own error."""
     from littlebaby.text.tokenizer import Tokenizer  # tokenizer.py imports this module
 
-    base = {"tokenizer": Tokenizer, "optimizer": Optimizer}.get(entry.kind, Block)
+    base = {"tokenizer": Tokenizer, "optimizer": Optimizer, "position": Position}.get(entry.kind, Block)
     if not isinstance(entry.name, str) or not entry.name:
         raise TypeError(f"a {what(entry.kind)} must be registered under a non-empty name, got {entry.name!r}")
     if not (isinstance(entry.cls, type) and issubclass(entry.cls, base)):

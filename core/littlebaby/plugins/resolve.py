@@ -9,7 +9,7 @@ error naming that plugin, a key that no installed plugin declares one with the c
 
 import attrs
 
-from littlebaby.config import CORE_KEYS, PLUGIN_KEYS, Config, converter, structure, to_dict, unknown_key
+from littlebaby.config import CORE_KEYS, PLUGIN_KEYS, Config, converter, migrate, structure, to_dict, unknown_key
 from littlebaby.errors import UserError, shown
 from littlebaby.nn.gpt import GPT
 from littlebaby.plugins.registry import default_registry, what
@@ -24,7 +24,8 @@ def config(data: dict, registry=None) -> Config:
             "see the shipped baby config (littlebaby/configs/baby.json)",
         )
     registry = registry or default_registry()
-    given, data = data, dict(data)
+    given = data = migrate(data)  # the keys of older runs, in today's names
+    data = dict(data)
     core = structure({k: data.pop(k) for k in list(data) if k in CORE_KEYS}, Config)
     if "min_lr" in given and core.min_lr > core.lr:  # the default min_lr is capped at a small lr (schedule.py)
         raise UserError(

@@ -7,6 +7,8 @@ import platform
 import attrs
 import numpy as np
 
+from littlebaby.config import migrate
+from littlebaby.errors import UserError
 from littlebaby.system import memory
 
 LIMIT = 256 << 20  # bytes of a report file read back: about 350,000 steps' records
@@ -133,3 +135,16 @@ def problem(report) -> str | None:
     if not isinstance(val, list) or not all(_numbers(r, ("step", "loss")) for r in val):
         return "a val record lacks step or loss"
     return None
+
+
+def listed_blocks(config: dict) -> str:
+    """sequence/attention/network as `runs` lists a saved config, a position acting in the attention beside it
+    (mha+rope), and "(no wpe)" for a model without a learned position table; older keys read as today's."""
+    try:
+        config = migrate(config)
+    except UserError:
+        pass
+    position = value_of(config, "c_position", str, "learned")
+    attention = str(value_of(config, "c_attention", str)) + ("" if position in ("learned", "none") else f"+{position}")
+    text = f"{value_of(config, 'c_sequence', str)}/{attention}/{value_of(config, 'c_network', str)}"
+    return text if position == "learned" or config.get("rope_with_wpe") is True else text + " (no wpe)"

@@ -25,7 +25,7 @@ import attrs
 import littlebaby
 from littlebaby.config import to_dict
 from littlebaby.errors import UserError, shown
-from littlebaby.store.records import Data, Summary, environment, problem, read_limit, value_of
+from littlebaby.store.records import Data, Summary, environment, listed_blocks, problem, read_limit, value_of
 from littlebaby.store.report_writer import ReportWriter
 from littlebaby.store.weights import plugin_metadata
 from littlebaby.system import memory, processes, reading
@@ -280,7 +280,7 @@ class Report:
             # bits per byte compare across runs when val is the same bytes for every tokenizer
             "bpb_comparable": value_of(value_of(data, "data", dict, {}), "split", str, None) == "bytes",
             "config": config,
-            "blocks": "/".join(str(value_of(config, k, str)) for k in ("c_sequence", "c_attention", "c_network")),
+            "blocks": listed_blocks(config),
             "tokenizer": value_of(config, "c_tokenizer", str, "char"),  # older runs have no key: char
             "status": "killed" if status == "running" and not self.writer_alive() else status,
             "parameters": value_of(data, "parameters", int, None),

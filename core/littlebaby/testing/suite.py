@@ -6,7 +6,8 @@
 
 The class checks, on tiny float64 configs (build.py's TINY sizes, or the
 block's own `sizes`): the block's gradients (with and
-without dropout), a whole model's gradients with the block in it, cached
+without dropout; an attention's with every installed position encoding it
+takes; a position encoding's inside mha), a whole model's gradients with the block in it, cached
 generation against full forwards past n_ctx (the block alone for attention,
 the model for every kind), odd shapes, a save/load round trip, the block's
 `parameter_formula` against the tensors allocated (when it states one), and that the
@@ -16,6 +17,7 @@ beside it in the same file.
 """
 
 import functools
+import inspect
 
 import attrs
 
@@ -34,7 +36,17 @@ MODEL_PARTNERS = {
     "sequence": ({"c_attention": "mha", "c_network": "mlp"}, {"c_attention": "moh", "c_network": "moe"}),
     "attention": ({"c_sequence": "pre", "c_network": "mlp"}, {"c_sequence": "post", "c_network": "moe"}),
     "network": ({"c_sequence": "pre", "c_attention": "mha"}, {"c_sequence": "post", "c_attention": "moh"}),
+    "position": ({"c_sequence": "pre", "c_attention": "mha"}, {"c_sequence": "rms", "c_attention": "moh"}),
 }
+# a position encoding acts inside attentions: its per-block checks run on an attention that applies it
+POSITION_CARRIER = "mha"
+
+
+def positions_to_try(registry, attention) -> tuple:
+    """The installed position encodings an attention is checked with: all when it takes positions, else those
+    that do nothing inside attentions (learned and none)."""
+    takes = "position" in inspect.signature(attention).parameters
+    return tuple(entry.name for entry in registry.blocks["position"].values() if takes or not entry.cls.in_attention)
 
 
 def block_suite(kind: str, name: str, *, plugin=None, options=None, sizes=None, cases=CASES):
@@ -54,6 +66,8 @@ def block_suite(kind: str, name: str, *, plugin=None, options=None, sizes=None, 
         raise ValueError(f"kind must be one of {', '.join(BLOCK_KEYS)}, got {kind!r}")
     selected = {BLOCK_KEYS[kind]: name, **check_sizes(sizes), **(options or {})}
     partners = MODEL_PARTNERS[kind]
+    # the block the per-block checks build: the block itself, or for a position the attention carrying it
+    block_kind, block_name = ("attention", POSITION_CARRIER) if kind == "position" else (kind, name)
 
     def ids(partner):
         return "-".join(partner.values())
@@ -75,7 +89,7 @@ def block_suite(kind: str, name: str, *, plugin=None, options=None, sizes=None, 
         @pytest.mark.parametrize("dropout", [0.0, 0.2])
         def test_gradients(self, dropout):
             config = tiny_config(registry(), dropout=dropout, **selected)
-            check_gradients(set_training(build_block(kind, name, config, registry()), dropout > 0))
+            check_gradients(set_training(build_block(block_kind, block_name, config, registry()), dropout > 0))
 
         @pytest.mark.parametrize("partner", partners, ids=ids)
         def test_model_gradients(self, partner):
@@ -83,12 +97,16 @@ def block_suite(kind: str, name: str, *, plugin=None, options=None, sizes=None, 
 
         @pytest.mark.parametrize("partner", partners, ids=ids)
         def test_model_cache(self, partner):
-            # with learned positions the model refills its cache past n_ctx; without, it slides it
-            for pos_emb in (True, False):
-                check_cache(tiny_model(registry(), **{**partner, "pos_emb": pos_emb, **selected}))
+            # with a learned table the model refills its cache past n_ctx; without, it slides it
+            if kind == "position":
+                check_cache(tiny_model(registry(), **{**partner, **selected}))
+                return
+            attention = tiny_config(registry(), **{**partner, **selected}).chosen("attention")
+            for position in positions_to_try(registry(), attention):
+                check_cache(tiny_model(registry(), **{**partner, "c_position": position, **selected}))
 
         def test_shapes(self):
-            check_shapes(name, kind=kind, registry=registry(), options=selected, cases=cases)
+            check_shapes(block_name, kind=block_kind, registry=registry(), options=selected, cases=cases)
 
         def test_parameter_formula(self):
             cls = registry().resolve(kind, name).cls
@@ -101,16 +119,26 @@ def block_suite(kind: str, name: str, *, plugin=None, options=None, sizes=None, 
             )
 
         def test_roundtrip(self):
-            check_roundtrip(name, tiny_config(registry(), **selected), kind=kind, registry=registry())
+            check_roundtrip(block_name, tiny_config(registry(), **selected), kind=block_kind, registry=registry())
 
-    if kind == "attention":  # the block alone; every kind is checked inside a model above
+    if block_kind == "attention":  # the block alone; every kind is checked inside a model above
 
         def test_cache(self):
             # sliding catches a position taken from the cache's slot instead of cache.position
             for policy in ("refill", "slide"):
-                check_cache(name, tiny_config(registry(), **selected), registry=registry(), policy=policy)
+                check_cache(block_name, tiny_config(registry(), **selected), registry=registry(), policy=policy)
 
         Suite.test_cache = test_cache
+
+    if kind == "attention":  # with every position encoding it can take: rope's rotation in its q and k
+
+        def test_gradients_with_each_position(self):
+            attention = registry().resolve("attention", name).cls
+            for position in positions_to_try(registry(), attention):
+                config = tiny_config(registry(), **{"c_position": position, **selected})
+                check_gradients(build_block(kind, name, config, registry()))
+
+        Suite.test_gradients_with_each_position = test_gradients_with_each_position
 
     Suite.__name__ = Suite.__qualname__ = f"Test{kind.capitalize()}{name.capitalize()}"
     return Suite

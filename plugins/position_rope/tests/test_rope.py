@@ -1,7 +1,7 @@
 """rope through the kit (the tiny config has odd head widths, d_k 3, and an even one below),
-and its own behaviour: relative positions, sliding generation, rope_base."""
+and its own behaviour: relative positions, sliding generation, rope_base, the shared heads of gqa."""
 
-import littlebaby_attention_rope as rope_module
+import littlebaby_position_rope as rope_module
 import numpy as np
 import pytest
 
@@ -11,18 +11,19 @@ from littlebaby.plugins import resolve
 from littlebaby.plugins.resolve import build_model
 from littlebaby.testing import block_suite, build_block, check_cache, randomize, tiny_config, tiny_model
 
-TestRotaryAttention = block_suite("attention", "rope", options={"rope_base": 100.0})
-TestRotaryAttentionEvenHeads = block_suite("attention", "rope", sizes={"head_size": 16})  # d_k 4: every feature rotated
+TestRotaryPositions = block_suite("position", "rope", options={"rope_base": 100.0})
+TestRotaryPositionsEvenHeads = block_suite("position", "rope", sizes={"head_size": 16})  # d_k 4: all rotated
+TestRotaryPositionsWithTable = block_suite("position", "rope", options={"rope_with_wpe": True})
 
 
-def attention(**keys):
-    return build_block("attention", "rope", tiny_config(c_attention="rope", **keys))
+def attention(name="mha", **keys):
+    return build_block("attention", name, tiny_config(c_position="rope", c_attention=name, **keys))
 
 
 def test_width_one_heads_are_mha():
     """d_k 1 leaves the only feature unrotated: the same outputs as mha with the same weights."""
     keys = dict(n_emb=4, head_size=2, n_heads=2)
-    rope, mha = attention(**keys), build_block("attention", "mha", tiny_config(**keys))
+    rope, mha = attention(**keys), build_block("attention", "mha", tiny_config(c_position="none", **keys))
     for name, value in mha.parameters.named().items():
         value[...] = rope.parameters.named()[name]
     x = np.random.default_rng(0).standard_normal((2, 6, 4))
@@ -66,9 +67,12 @@ def test_slide_needs_absolute_positions_for_queries():
         check_cache(block, policy="slide")
 
 
-def test_rope_model_without_positions_generates_the_same_text_cached_and_uncached():
+@pytest.mark.parametrize("attention_name", ["mha", "moh", "gqa"])
+def test_rope_model_generates_the_same_text_cached_and_uncached(attention_name):
+    keys = {"n_kv_heads": 1} if attention_name == "gqa" else {}
     config = resolve.config(
-        dict(c_attention="rope", pos_emb=False, n_ctx=8, n_emb=16, head_size=16, n_heads=2, n_layers=2, dtype="float64")
+        dict(c_position="rope", c_attention=attention_name, n_ctx=8, n_emb=16, head_size=16, n_heads=2, n_layers=2)
+        | dict(dtype="float64", **keys)
     )
     model = build_model(config, vocab_size=11)
     randomize(model.parameters, scale=0.5)
@@ -95,6 +99,20 @@ def test_rope_base_changes_the_outputs():
     assert not np.allclose(*y)
 
 
+def test_gqa_rotates_its_shared_keys_like_mha_when_every_head_has_its_own():
+    """gqa with n_kv_heads = n_heads is mha weight for weight, rotations included."""
+    mha, gqa = attention(head_size=16), attention("gqa", head_size=16, n_kv_heads=4)
+    for name, value in gqa.parameters.named().items():
+        value[...] = mha.parameters.named()[name]
+    x = np.random.default_rng(6).standard_normal((2, 7, 12))
+    np.testing.assert_allclose(gqa.forward(x), mha.forward(x), rtol=1e-12)
+    shared = attention("gqa", head_size=16, n_kv_heads=2)  # and with shared heads, the rotation matters
+    plain = build_block(
+        "attention", "gqa", tiny_config(c_attention="gqa", head_size=16, n_kv_heads=2, c_position="none")
+    )
+    assert not np.allclose(shared.forward(x), plain.forward(x))
+
+
 def test_the_rotation_tables_are_built_once_for_every_step_and_token_within_n_ctx(monkeypatch):
     built = []
     original = rope_module.ops.rotary_tables
@@ -104,13 +122,13 @@ def test_the_rotation_tables_are_built_once_for_every_step_and_token_within_n_ct
         lambda positions, *rest: built.append(len(positions)) or original(positions, *rest),
     )
     block = attention(head_size=16)
-    n_ctx = block.n_ctx
+    n_ctx = block.position.n_ctx
     x = np.random.default_rng(5).standard_normal((2, n_ctx, 12))
     for _ in range(3):  # three training steps
         block.forward(x)
         block.backward(np.ones_like(x))
     block.forward(x[:, :3])  # a shorter window
-    cache = tiny_model(c_attention="rope", head_size=16).new_cache().layers[0]
+    cache = tiny_model(c_position="rope", head_size=16).new_cache().layers[0]
     for t in range(n_ctx):  # a token at a time through the cache
         block.forward(x[:1, t : t + 1], cache)
     assert built == [n_ctx]
@@ -118,7 +136,7 @@ def test_the_rotation_tables_are_built_once_for_every_step_and_token_within_n_ct
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sliced_rotation_tables_are_those_of_their_positions(dtype):
-    block = attention(head_size=16, rope_base=100.0)
+    block = attention(head_size=16, rope_base=100.0).position
     n_ctx, d_k = block.n_ctx, 4
     for start, T in [(0, n_ctx), (2, 3), (n_ctx - 1, 1), (n_ctx - 2, 5), (1000, 1)]:  # the last two: past n_ctx
         expected = rotary_tables(np.arange(start, start + T), d_k, 100.0, dtype)
