@@ -7,6 +7,8 @@ iterations of X <- a X + (b A + c A^2) X with A = X X^T, from X = u / ||u||_F an
 matrix times sqrt(max(1, n_out / n_in)) at rate `muon_lr` (scaled by the schedule as `lr` is), plus
 AdamW's decoupled weight decay. Embeddings, the head, gains and biases take AdamW's step, with the core's
 `lr`, `beta1`, `beta2` and `weight_decay`. littlebaby stores a Linear's weight as (n_in, n_out).
+With `muon_momentum_warmup` N > 0 the momentum rises in a straight line from 0.85 to `muon_momentum` over the
+first N steps (the speedrun's warmup: early gradients are averaged over fewer steps).
 """
 
 import math
@@ -15,7 +17,7 @@ import attrs
 import numpy as np
 
 import littlebaby
-from littlebaby.nn import positive, probability
+from littlebaby.nn import non_negative, positive, probability
 from littlebaby.optim import AdamW, Optimizer
 
 COEFFICIENTS = (3.4445, -4.7750, 2.0315)
@@ -43,6 +45,7 @@ class MuonOptions:
     muon_lr: float = attrs.field(default=0.02, validator=positive)  # peak rate of the hidden matrices
     muon_momentum: float = attrs.field(default=0.95, validator=probability)
     ns_steps: int = attrs.field(default=5, validator=positive)  # Newton-Schulz iterations
+    muon_momentum_warmup: int = attrs.field(default=0, validator=non_negative)  # steps from 0.85 up; 0 = none
 
 
 class Muon(Optimizer):
@@ -63,7 +66,7 @@ class Muon(Optimizer):
 
     def step(self, grad, lr: float):
         self.adamw.step(grad, lr, only=self.rest)
-        rate, mu = self.options.muon_lr * lr / self.peak, self.options.muon_momentum
+        rate, mu = self.options.muon_lr * lr / self.peak, self.momentum_at(self.adamw.t)
         data = self.parameters.data
         for where, shape in self.matrices:
             g, buffer = grad[where].reshape(shape), self.momentum[where].reshape(shape)
@@ -75,6 +78,14 @@ class Muon(Optimizer):
                 change += (lr * self.weight_decay) * data[where].reshape(shape)
             self.update[where] = change.reshape(-1)
             data[where] -= self.update[where]
+
+    def momentum_at(self, step: int) -> float:
+        """The momentum of step (1, 2, ...): muon_momentum, or on its way there from 0.85 during the warmup."""
+        warmup, mu = self.options.muon_momentum_warmup, self.options.muon_momentum
+        if step >= warmup:
+            return mu
+        part = step / warmup
+        return (1.0 - part) * 0.85 + part * mu
 
     def state(self) -> dict:
         return {**self.adamw.state(), "momentum": self.momentum}

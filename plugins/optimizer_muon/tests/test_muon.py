@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
+from littlebaby.config import block_options
 from littlebaby.testing import optimizer_suite, tiny_model
 
 muon = pytest.importorskip("littlebaby_optimizer_muon", reason="littlebaby-optimizer-muon is not installed")
 
 TestMuon = optimizer_suite("muon", plugin=muon)
 TestMuonFewerIterations = optimizer_suite("muon", plugin=muon, options={"ns_steps": 2, "muon_momentum": 0.9})
+TestMuonMomentumWarmup = optimizer_suite("muon", plugin=muon, options={"muon_momentum_warmup": 3})
 TestAdamW = optimizer_suite("adamw")
 
 
@@ -101,3 +103,16 @@ def test_a_muon_run_resumes_keeps_its_optimizer_and_finetunes_with_another(tmp_p
     assert tuned.returncode == 0, tuned.stderr
     config = json.loads(next((tmp_path / "b" / "configs").glob("*_finetuned.json")).read_text())
     assert config["c_optimizer"] == "adamw" and "muon_lr" not in config
+
+
+def test_momentum_warms_up_from_085_in_a_straight_line():
+    model = tiny_model(muon_lr_registry(), c_optimizer="muon", muon_momentum_warmup=4)
+    cls = model.config.chosen("optimizer")
+    optimizer = cls.build(model.parameters, model.config, block_options(model.config, cls), 1)
+    assert [optimizer.momentum_at(t) for t in range(1, 6)] == pytest.approx([0.875, 0.9, 0.925, 0.95, 0.95])
+    grad = np.random.default_rng(4).standard_normal(model.parameters.size)
+    name = next(n for n, v in model.parameters.named().items() if n.startswith("blocks.") and v.ndim == 2)
+    where = model.parameters.offsets[name]
+    optimizer.step(grad, model.config.lr)  # the first step's buffer is g, whatever the momentum
+    optimizer.step(grad, model.config.lr)  # the second: 0.9 g + g
+    np.testing.assert_allclose(optimizer.momentum[where : where + 5], 1.9 * grad[where : where + 5], rtol=1e-12)
