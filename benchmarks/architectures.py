@@ -1,15 +1,14 @@
-"""Every installed attention x network x sequence block, trained for the same wall time: which learns most?
+"""Every installed sequence x attention x network block x position, trained for the same wall time: which learns most?
 
     uv run python benchmarks/architectures.py                    # the baby config, 90 s each, 3 seeds (hours!)
-    uv run python benchmarks/architectures.py --attention mha,rope --network mlp,swiglu --sequence pre,rms
+    uv run python benchmarks/architectures.py --attention mha --position learned,rope --network mlp,swiglu
     uv run python benchmarks/architectures.py --tiny             # a smoke run: config tiny, 2 s each
 
 Equal wall time, not equal steps: a slower block gets fewer steps. Each combination is first
 timed for a few steps (`--calibrate`), then trained with max_steps = seconds / (median step
 time), so its warmup and cosine decay fit the budget; val loss is measured `--evals` times
 over the run and the best one counts. Prints a Markdown table, best first: mean and spread
-(sample standard deviation, min-max) of the best val loss over the seeds. A rope attention
-drops the learned positions (`pos_emb: false`) unless `--rope-with-wpe`.
+(sample standard deviation, min-max) of the best val loss over the seeds.
 
 Timings mean something only on a quiet machine: the README's table needs such a run.
 Runs go through the public API into a temporary home (or `--home`).
@@ -65,14 +64,14 @@ def measure(args, home, blocks: dict) -> dict:
     ]
     losses = [row["best val loss"] for row in rows]
     return {
-        "blocks": "/".join(blocks[BLOCK_KEYS[k]] for k in ("sequence", "attention", "network"))
-        + ("" if blocks.get("pos_emb", True) else " (no wpe)"),
+        "blocks": rows[0]["blocks"],
         "parameters": rows[0]["parameters"],
         "steps": steps,
         "step ms": round(statistics.median(row["step ms"] for row in rows), 1),
         "mean": statistics.mean(losses),
         "std": statistics.stdev(losses) if len(losses) > 1 else 0.0,
         "range": (min(losses), max(losses)),
+        "losses": losses,
     }
 
 
@@ -103,7 +102,6 @@ def main(argv=None):
     parser.add_argument("--calibrate", type=int, default=20, help="steps timed to choose each combination's step count")
     for kind in BLOCK_KEYS:
         parser.add_argument(f"--{kind}", metavar="A,B", help=f"only these {kind} blocks (default: every installed one)")
-    parser.add_argument("--rope-with-wpe", action="store_true", help="keep learned positions beside rope")
     parser.add_argument(
         "--tiny", action="store_true", help="smoke test: config tiny, 2 s, 2 seeds, 4 evals, 5 calibration steps"
     )
@@ -115,10 +113,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as scratch:
         home = args.home or scratch
         results = []
-        for sequence, attention, network in itertools.product(*names):
-            blocks = {"c_sequence": sequence, "c_attention": attention, "c_network": network}
-            if attention == "rope" and not args.rope_with_wpe:
-                blocks["pos_emb"] = False
+        for chosen in itertools.product(*names):
+            blocks = dict(zip(BLOCK_KEYS.values(), chosen))
             results.append(measure(args, home, blocks))
             print(
                 f"{results[-1]['blocks']}: {results[-1]['mean']:.4f} ± {results[-1]['std']:.4f}",

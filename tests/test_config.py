@@ -143,6 +143,7 @@ def test_architecture_keys_are_the_keys_that_shape_the_parameters():
         "qkv_bias",
         "tie_embeddings",
         "norm_eps",
+        "qk_norm",
         "logit_softcap",
         "dtype",
     }

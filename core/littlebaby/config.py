@@ -100,6 +100,8 @@ class Config:
     qkv_bias: bool = attrs.field(default=False, metadata=ARCHITECTURE)
     tie_embeddings: bool = attrs.field(default=False, metadata=ARCHITECTURE)
     norm_eps: float = attrs.field(default=1e-5, validator=[positive, attrs.validators.le(1.0)], metadata=ARCHITECTURE)
+    # q and k of every head RMS-normalised (no gain) before their scores (the speedrun's QK-norm); eps norm_eps
+    qk_norm: bool = attrs.field(default=False, metadata=ARCHITECTURE)
     # logits squashed to (-c, c) by c * tanh(logits / c) (Gemma 2, the speedrun); 0: left as they are
     logit_softcap: float = attrs.field(default=0.0, validator=non_negative, metadata=ARCHITECTURE)
     dropout: float = attrs.field(default=0.0, validator=probability)

@@ -29,7 +29,7 @@ class ALiBiAttention(littlebaby.Block):
         self.n_heads = config.n_heads
         self.slopes = 2.0 ** (-8.0 * np.arange(1, config.n_heads + 1) / config.n_heads)
         self.qkv = self.add("qkv", Linear(config.n_emb, 3 * config.head_size, bias=False))
-        self.attend = self.add("attend", CausalAttention(config.dropout))
+        self.attend = self.add("attend", CausalAttention.of(config))
         self.proj = self.add("proj", Linear(config.head_size, config.n_emb, init="residual"))
         self.dropout = self.add("dropout", Dropout(config.dropout))
 

@@ -30,7 +30,7 @@ class SharedKVAttention(littlebaby.Block):
         super().__init__(config, options or SharedKVOptions())
         self.n_heads = config.n_heads
         self.qk = self.add("qk", Linear(config.n_emb, 2 * config.head_size, bias=False))
-        self.attend = self.add("attend", CausalAttention(config.dropout))
+        self.attend = self.add("attend", CausalAttention.of(config))
         self.proj = self.add("proj", Linear(config.head_size, config.n_emb, init="residual"))
         self.dropout = self.add("dropout", Dropout(config.dropout))
 

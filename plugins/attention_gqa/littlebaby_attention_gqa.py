@@ -50,7 +50,7 @@ class GroupedQueryAttention(littlebaby.Block):
         self.split = (config.head_size, config.head_size + kv_width)  # q | k | v columns, as mha's
         self.qkv = self.add("qkv", Linear(config.n_emb, config.head_size + 2 * kv_width, bias=config.qkv_bias))
         self.position = self.add("position", position or NoPositions(config))  # rope rotates q and the shared k
-        self.attend = self.add("attend", CausalAttention(config.dropout))
+        self.attend = self.add("attend", CausalAttention.of(config))
         self.proj = self.add("proj", Linear(config.head_size, config.n_emb, bias=config.bias, init="residual"))
         self.dropout = self.add("dropout", Dropout(config.dropout))
 

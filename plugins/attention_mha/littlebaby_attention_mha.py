@@ -47,7 +47,7 @@ class MultiHeadAttention(littlebaby.Block):
         self.position = self.add("position", position or NoPositions(config))  # rope rotates q and k
         # one fused q/k/v weight: one larger GEMM runs faster than three smaller ones
         self.qkv = self.add("qkv", Linear(config.n_emb, 3 * config.head_size, bias=config.qkv_bias))
-        self.attend = self.add("attend", CausalAttention(config.dropout))
+        self.attend = self.add("attend", CausalAttention.of(config))
         self.proj = self.add("proj", Linear(config.head_size, config.n_emb, bias=config.bias, init="residual"))
         self.dropout = self.add("dropout", Dropout(config.dropout))
 

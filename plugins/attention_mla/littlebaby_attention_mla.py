@@ -39,7 +39,7 @@ class MultiHeadLatentAttention(littlebaby.Block):
         self.down = self.add("down", Linear(config.n_emb, latent, bias=False))
         self.norm = self.add("norm", LayerNorm(latent))  # DeepSeek-V2 normalises the latent (RMSNorm there)
         self.up = self.add("up", Linear(latent, 2 * config.head_size, bias=False))
-        self.attend = self.add("attend", CausalAttention(config.dropout))
+        self.attend = self.add("attend", CausalAttention.of(config))
         self.proj = self.add("proj", Linear(config.head_size, config.n_emb, init="residual"))
         self.dropout = self.add("dropout", Dropout(config.dropout))
 

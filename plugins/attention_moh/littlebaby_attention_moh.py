@@ -33,7 +33,7 @@ class MixtureOfHeads(littlebaby.Block):
         self.n_heads = config.n_heads
         self.position = self.add("position", position or NoPositions(config))
         self.qkv = self.add("qkv", Linear(config.n_emb, 3 * config.head_size, bias=False))
-        self.attend = self.add("attend", CausalAttention(config.dropout))
+        self.attend = self.add("attend", CausalAttention.of(config))
         self.gate = self.add("gate", Linear(config.n_emb, config.n_heads, bias=False))
         self.proj = self.add("proj", Linear(config.d_k, config.n_emb, init="residual"))
         self.dropout = self.add("dropout", Dropout(config.dropout))

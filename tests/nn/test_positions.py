@@ -113,3 +113,9 @@ def test_an_attention_without_positions_takes_learned_or_none_but_refuses_one_ac
 def test_an_unknown_position_names_what_is_installed():
     with pytest.raises(UserError, match=r"unknown position encoding 'absolute' \(installed: learned, none, rope"):
         tiny_config(c_position="absolute")
+
+
+def test_qk_norm_is_refused_for_an_attention_whose_core_does_not_normalise():
+    with pytest.raises(UserError, match="does not normalise q and k") as error:
+        tiny_model(Registry(plugins=[Plugin]), c_attention="old", qk_norm=True)
+    assert "CausalAttention.of(config)" in str(error.value) and "\n" not in str(error.value)

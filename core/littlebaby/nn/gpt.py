@@ -43,7 +43,7 @@ def build_block(kind: str, config: Config, cls: type | None = None) -> Block:
     if kind == "attention":
         inner = _position_for(cls, config)
     try:
-        return cls(config, block_options(config, cls), **inner)
+        block = cls(config, block_options(config, cls), **inner)
     except (ValueError, TypeError) as error:  # a plugin's own code: one line naming it, not a traceback
         entry = config.selected.get(kind)
         where = f" ({entry.distribution})" if entry is not None and entry.cls is cls else ""
@@ -52,6 +52,13 @@ def build_block(kind: str, config: Config, cls: type | None = None) -> Block:
             f"the {kind} block {cls.__name__}{where} cannot be built ({text})",
             "fix or update the plugin, or choose another block",
         ) from None
+    if kind == "attention" and config.qk_norm and not any(getattr(part, "qk_norm", False) for part in block.walk()):
+        raise UserError(
+            f"the attention block {cls.__name__} does not normalise q and k (qk_norm)",
+            "set {qk_norm=}false, or build the block's CausalAttention with CausalAttention.of(config)",
+            "qk_norm",
+        )
+    return block
 
 
 def _position_for(attention: type, config: Config) -> dict:

@@ -131,27 +131,43 @@ class CausalAttention(Layer):
     in the bias's own shape (None when forward had no bias). No parameters: the
     projections around it are the attention block's. The weights are
     published as the observation "attention" (B, H, T, S).
+    qk_norm: q and k are first divided by their root mean square over d (no gain, eps added), as the
+    speedrun's QK-norm; a rotation keeps that norm, so it does not matter whether positions turned them first.
+    A block builds the core its config asks for with `CausalAttention.of(config)`.
     """
 
-    def __init__(self, dropout):
+    def __init__(self, dropout, qk_norm=False, eps=RMSNORM_EPS):
         super().__init__()
         self.dropout = self.add("dropout", Dropout(dropout))
         self.bias_grad = None
+        self.qk_norm, self.eps = qk_norm, eps
+
+    @classmethod
+    def of(cls, config):
+        """The attention core a config asks for: its dropout, and QK-norm when `qk_norm`."""
+        return cls(config.dropout, config.qk_norm, config.norm_eps)
 
     def forward(self, q, k, v, bias=None):
         """q (B, H, T, d), k, v (B, H, S, d) -> o (B, H, T, d); keeps q, k, v, the weights and the mask."""
+        normed = None
+        if self.qk_norm:  # every key again, cached ones too: the cache keeps them as the block made them
+            (q, q_norm), (k, k_norm) = rmsnorm_forward(q, None, self.eps), rmsnorm_forward(k, None, self.eps)
+            normed = (q_norm, k_norm)
         mask = self.dropout.mask(q.shape[:3] + (k.shape[2],), q.dtype)
         o, weights, used = attention_forward(q, k, v, mask, bias)
-        self.saved = (q, k, v, weights, used, mask, None if bias is None else np.shape(bias))
+        self.saved = (q, k, v, weights, used, mask, None if bias is None else np.shape(bias), normed)
         self.observe("attention", weights)
         return o
 
     def backward(self, do):
         """do (B, H, T, d) -> (dq, dk, dv), shaped as q, k, v; the bias's gradient into `bias_grad`."""
-        q, k, v, weights, used, mask, bias_shape = self.saved
+        q, k, v, weights, used, mask, bias_shape, normed = self.saved
         if bias_shape is None:
             self.bias_grad = None
-            return attention_backward(do, q, k, v, weights, used, mask)
-        dq, dk, dv, dbias = attention_backward(do, q, k, v, weights, used, mask, bias_grad=True)
-        self.bias_grad = unbroadcast(dbias, bias_shape)
+            dq, dk, dv = attention_backward(do, q, k, v, weights, used, mask)
+        else:
+            dq, dk, dv, dbias = attention_backward(do, q, k, v, weights, used, mask, bias_grad=True)
+            self.bias_grad = unbroadcast(dbias, bias_shape)
+        if normed is not None:
+            dq, dk = rmsnorm_backward(dq, normed[0], None), rmsnorm_backward(dk, normed[1], None)
         return dq, dk, dv

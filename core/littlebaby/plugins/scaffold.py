@@ -53,7 +53,7 @@ class {cls}(littlebaby.Block):
         super().__init__(config, options)
         self.n_heads = config.n_heads
         self.qkv = self.add("qkv", Linear(config.n_emb, 3 * config.head_size, bias=False))
-        self.attend = self.add("attend", CausalAttention(config.dropout))
+        self.attend = self.add("attend", CausalAttention.of(config))
         self.proj = self.add("proj", Linear(config.head_size, config.n_emb, init="residual"))
         self.dropout = self.add("dropout", Dropout(config.dropout))
 

@@ -11,6 +11,7 @@ gqa = pytest.importorskip(
 )
 
 TestGroupedQueryAttention = block_suite("attention", "gqa", plugin=gqa)  # n_kv_heads 1: multi-query
+TestGroupedQueryAttentionQKNorm = block_suite("attention", "gqa", plugin=gqa, options={"qk_norm": True})
 
 GROUPS = {"c_attention": "gqa", "n_kv_heads": 2}  # 4 query heads, 2 per key/value head
 

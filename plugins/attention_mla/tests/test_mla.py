@@ -9,6 +9,9 @@ mla = pytest.importorskip(
 )
 
 TestMultiHeadLatentAttention = block_suite("attention", "mla", plugin=mla, options={"kv_latent": 5})
+TestMultiHeadLatentAttentionQKNorm = block_suite(
+    "attention", "mla", plugin=mla, options={"kv_latent": 5, "qk_norm": True}
+)
 
 
 def test_cache_holds_only_the_latent():

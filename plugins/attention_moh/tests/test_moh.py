@@ -5,6 +5,7 @@ import numpy as np
 from littlebaby.testing import block_suite, build_block, tiny_config
 
 TestMixtureOfHeads = block_suite("attention", "moh")
+TestMixtureOfHeadsQKNorm = block_suite("attention", "moh", options={"qk_norm": True})
 
 
 def test_gate_is_observed_and_sums_to_one_over_heads():

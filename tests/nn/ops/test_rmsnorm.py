@@ -28,3 +28,12 @@ def test_weight_gradient_accumulates():
     rmsnorm_backward(np.ones_like(x), saved, w, dw)
     np.testing.assert_allclose(dw, 1 + saved[0].sum(0))
     assert abs(float(np.mean(y))) > 1e-3  # the mean is not removed, unlike layer norm
+
+
+def test_without_a_weight_it_is_the_unit_gain_and_its_backward_matches_finite_differences():
+    x, probe = rng.standard_normal((3, 4, 5)) * 2, rng.standard_normal((3, 4, 5))
+    y, saved = rmsnorm_forward(x, None)
+    np.testing.assert_array_equal(y, rmsnorm_forward(x, np.ones(5))[0])
+    dx = rmsnorm_backward(probe, saved, None)
+    numeric = numerical_gradient(lambda: float(np.sum(rmsnorm_forward(x, None)[0] * probe)), x, np.arange(x.size))
+    np.testing.assert_allclose(dx.reshape(-1), numeric, rtol=1e-7, atol=1e-7)

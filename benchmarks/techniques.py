@@ -1,0 +1,97 @@
+"""The speedrun's techniques, each alone and all together, against a baseline config at equal wall time.
+
+    uv run python benchmarks/techniques.py --config baby-rope --seconds 600   # the question as posed (hours)
+    uv run python benchmarks/techniques.py --config baby --seconds 60         # a smaller one (about 30 min)
+    uv run python benchmarks/techniques.py --tiny                             # a smoke run
+
+Each technique is a set of config overrides on top of `--config` (the baseline). Every row is trained as
+benchmarks/architectures.py trains a block: its step time calibrated, then `--seeds` seeds for the same
+wall time each, so a technique that slows the step gets fewer steps. Tiny Shakespeare overfits: the best val
+loss of each run counts (and the step it was reached at is in its report). Prints a Markdown table: steps,
+step time, best val loss mean ± std, and against the baseline the mean difference with Welch's two-sided
+p-value (littlebaby's own `compare` test; the speedrun accepts a record at p < 0.01).
+
+Timings mean something only on a quiet machine; name the CPU and the load beside the figures.
+"""
+
+import argparse
+import datetime
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from architectures import measure  # noqa: E402
+from bench import machine  # noqa: E402
+
+from littlebaby.look.significance import welch  # noqa: E402
+
+MUON = {"c_optimizer": "muon"}
+TECHNIQUES = {
+    "baseline": {},
+    "muon": MUON,
+    "muon, momentum warmup": {**MUON, "muon_momentum_warmup": 300},
+    "relu2": {"c_network": "relu2"},
+    "zero-init projections": {"zero_init_residual": True},
+    "qk-norm": {"qk_norm": True},
+    "logit soft-cap 15": {"logit_softcap": 15.0},
+    "wsd schedule, cooldown 0.4": {"schedule": "wsd", "cooldown": 0.4},
+    "tied head": {"tie_embeddings": True},
+}
+TECHNIQUES["all but the tied head"] = {
+    key: value
+    for name, keys in TECHNIQUES.items()
+    if name not in ("muon", "tied head", "baseline")
+    for key, value in keys.items()
+}
+
+
+def markdown(rows: dict, args) -> str:
+    base = rows["baseline"]["losses"]
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    lines = [
+        f"config `{args.config}` (baseline), {args.seconds:g} s of training each, {args.seeds} seeds, best val loss",
+        f"Machine: {machine()}; load {load}; {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        "",
+        "| technique | steps | step ms | best val loss: mean ± std | vs baseline | Welch p |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in rows.items():
+        test = welch(base, r["losses"])
+        p = "" if name == "baseline" or test.p is None else f"{test.p:.3g}"
+        versus = "" if name == "baseline" else f"{test.difference:+.4f}"
+        lines.append(
+            f"| {name} | {r['steps']:,} | {r['step ms']} | {r['mean']:.4f} ± {r['std']:.4f} | {versus} | {p} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default="baby-rope", help="the baseline: a shipped config or a JSON path")
+    parser.add_argument("--seconds", type=float, default=600.0, help="training seconds per run (default 600)")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--evals", type=int, default=10, help="val losses per run (the best counts)")
+    parser.add_argument("--calibrate", type=int, default=20, help="steps timed to choose each row's step count")
+    parser.add_argument("--only", metavar="A,B", help="only these techniques (names as in the table), baseline kept")
+    parser.add_argument("--tiny", action="store_true", help="smoke test: config tiny, 2 s, 2 seeds, 4 evals")
+    parser.add_argument("--home", help="keep the runs here (default: a temporary directory)")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.config, args.seconds, args.seeds, args.evals, args.calibrate = "tiny", 2.0, 2, 4, 5
+    chosen = {"baseline"} | set(args.only.split(",") if args.only else TECHNIQUES)
+    unknown = sorted(chosen - set(TECHNIQUES))
+    if unknown:
+        sys.exit(f"unknown technique(s): {', '.join(unknown)}; known: {', '.join(TECHNIQUES)}")
+    with tempfile.TemporaryDirectory() as scratch:
+        rows = {}
+        for name, keys in TECHNIQUES.items():
+            if name in chosen:
+                rows[name] = measure(args, args.home or scratch, keys)
+                print(f"{name}: {rows[name]['mean']:.4f} ± {rows[name]['std']:.4f}", file=sys.stderr, flush=True)
+    print(markdown(rows, args))
+
+
+if __name__ == "__main__":
+    main()
