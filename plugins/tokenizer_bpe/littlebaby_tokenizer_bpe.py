@@ -5,9 +5,11 @@ characters) and the vocabulary never grows: a finetune keeps it. The merges
 are learned on the run's training text up to the `vocab_size` option.
 
 Byte level, exactly: GPT-2's pre-tokenizer shows each byte as a printable
-character (`bytes_to_unicode` below); `add_prefix_space=False` keeps it from
-inventing a leading space, and with no normalizer decode(encode(text)) == text.
-On disk: the tokenizers library's own JSON string, inside the run's tokenizer file.
+character (`bytes_to_unicode`, in littlebaby_tokenizer_bpe_pieces); `add_prefix_space=False`
+keeps it from inventing a leading space, and with no normalizer decode(encode(text)) == text.
+On disk: the tokenizers library's own JSON string, inside the run's tokenizer file. A Hugging
+Face tokenizer.json is taken as it is: byte level, or SentencePiece's layout with byte fallback
+(Llama 2, TinyLlama), whose normalizer may add a leading space (its first token's bytes show it).
 """
 
 import json
@@ -15,26 +17,13 @@ import threading
 
 import attrs
 import numpy as np
+from littlebaby_tokenizer_bpe_pieces import BYTES, token_bytes
 from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
 from tokenizers import Tokenizer as Library
 
 import littlebaby
 from littlebaby import UserError
 from littlebaby.text import Tokenizer
-
-BYTES = 256  # the base vocabulary: every byte is a token before any merge
-
-
-def bytes_to_unicode() -> dict:
-    """byte -> the character GPT-2's byte level shows it as: printable bytes stand for
-    themselves, the others are moved to 256 + n so no token holds a space or control."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    moved = [b for b in range(BYTES) if b not in printable]
-    return {**{b: chr(b) for b in printable}, **{b: chr(BYTES + n) for n, b in enumerate(moved)}}
-
-
-CHAR_TO_BYTE = {char: byte for byte, char in bytes_to_unicode().items()}
-
 
 MAX_VOCAB = 1 << 20  # far past any merge table a text here needs; the library fails (or aborts) on sizes past 2**32
 
@@ -81,7 +70,7 @@ class ByteBPE(Tokenizer):
 
     def __init__(self, library: Library):
         self.library = library
-        self._bytes = [bytes(CHAR_TO_BYTE[c] for c in library.id_to_token(i)) for i in range(library.get_vocab_size())]
+        self._bytes = token_bytes(library, json.loads(library.to_str())["model"].get("byte_fallback", False))
 
     @classmethod
     def train(cls, chunks, options=None) -> "ByteBPE":

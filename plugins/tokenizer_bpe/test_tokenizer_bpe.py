@@ -1,5 +1,7 @@
 """bpe: the tokenizer kit, then what is bpe's own: any text round-trips, the vocabulary is fixed."""
 
+import json
+
 import littlebaby_tokenizer_bpe as bpe
 import numpy as np
 import pytest
@@ -59,3 +61,35 @@ def test_a_damaged_file_is_one_line(tokenizer):
     with pytest.raises(UserError, match="vocab_size"):
         bpe.ByteBPE.from_dict({**data, "vocab_size": 7})
     assert np.array_equal(bpe.ByteBPE.from_dict(data).encode(VARIED), tokenizer.encode(VARIED))
+
+
+def sentencepiece_layout():
+    """A tokenizer.json in Llama 2's layout: ▁ for spaces, a leading one prepended, <0xNN> byte fallback."""
+    from tokenizers import Tokenizer as Library
+    from tokenizers import decoders, models, normalizers, trainers
+
+    library = Library(models.BPE(unk_token="<unk>", byte_fallback=True))
+    library.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    library.decoder = decoders.Sequence(
+        [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)]
+    )
+    specials = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=specials, show_progress=False)
+    library.train_from_iterator(["ROMEO: But soft, what light through yonder window breaks?"] * 50, trainer)
+    return json.loads(library.to_str())
+
+
+def test_a_sentencepiece_layout_with_byte_fallback_is_taken_as_it_is():
+    tokenizer = bpe.ByteBPE.from_dict(sentencepiece_layout(), "tokenizer.json")
+    text = "ROMEO: soft ✓ light"  # ✓ was never seen: its three bytes fall back to <0xNN> tokens
+    ids = tokenizer.encode(text)
+    assert ids.tolist() == tokenizer.library.encode(text).ids and tokenizer.vocab_size > 259
+    assert b"".join(tokenizer.token_bytes(int(i)) for i in ids) == (" " + text).encode()  # the prepended space
+    assert tokenizer.library.decode(ids.tolist(), skip_special_tokens=False) == text
+
+
+def test_a_byte_level_file_keeps_its_special_tokens_text():
+    tokenizer = bpe.ByteBPE.train(["ROMEO: But soft"] * 20, bpe.Options(vocab_size=300))
+    tokenizer.library.add_special_tokens(["<|endoftext|>"])
+    again = bpe.ByteBPE.from_dict(json.loads(tokenizer.library.to_str()), "tokenizer.json")
+    assert again.token_bytes(again.end_id) == b"<|endoftext|>"
