@@ -68,8 +68,8 @@ class ByteBPE(Tokenizer):
     Options = Options
     encodes_any_text = True
 
-    def __init__(self, library: Library):
-        self.library = library
+    def __init__(self, library: Library, end: str | None = None):
+        self.library, self.end = library, end  # end: the end-of-text token's text, when a model file named it
         self._bytes = token_bytes(library, json.loads(library.to_str())["model"].get("byte_fallback", False))
 
     @classmethod
@@ -107,11 +107,16 @@ class ByteBPE(Tokenizer):
 
     @property
     def end_id(self) -> int | None:
-        """The end-of-text token's id (GPT-2's `<|endoftext|>`), when the vocabulary has one."""
-        return self.library.token_to_id("<|endoftext|>")
+        """The end-of-text token's id: the one an imported model names (Llama 2's `</s>`), else GPT-2's
+        `<|endoftext|>` when the vocabulary has it."""
+        return self.library.token_to_id(self.end or "<|endoftext|>")
 
     def to_dict(self) -> dict:
-        return {"vocab_size": self.vocab_size, "library": self.library.to_str()}
+        return {
+            "vocab_size": self.vocab_size,
+            "library": self.library.to_str(),
+            **({"end": self.end} if self.end else {}),
+        }
 
     @classmethod
     def from_dict(cls, data, source: str = "tokenizer") -> "ByteBPE":
@@ -120,7 +125,8 @@ class ByteBPE(Tokenizer):
             data = {"library": json.dumps(data), "vocab_size": None}
         try:
             library = Library.from_str(data["library"])
-            tokenizer = cls(library)
+            end = data.get("end")
+            tokenizer = cls(library, end if isinstance(end, str) and library.token_to_id(end) is not None else None)
         except Exception as error:  # a missing key, or the library's own plain Exception for bad JSON
             raise UserError(
                 f"{source} holds no valid byte-level BPE ({error})", "regenerate the tokenizer file"

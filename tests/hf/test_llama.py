@@ -4,6 +4,7 @@ grouped-query attention with RoPE, RMSNorm, SwiGLU, no biases, an untied head. T
 transformers wrote, tensor for tensor; a run trained here in Llama's shape exports and comes back the same."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -152,3 +153,15 @@ def test_export_names_what_has_no_counterpart(tmp_path, keys, said, cli):
     assert cli("train", "--config", "tiny", "--data", data, "--quiet", *sets, home=tmp_path).returncode == 0
     refused = cli("export-hf", "last", "--out", tmp_path / "out", home=tmp_path)
     assert refused.returncode == 2 and said in refused.stderr and not (tmp_path / "out").exists(), refused.stderr
+
+
+def test_the_models_own_end_token_is_kept_for_generation_to_stop_at(tmp_path, cli):
+    """eos_token_id names the end token (Llama 2's </s>, not GPT-2's <|endoftext|>): kept in the run's tokenizer."""
+    folder = tmp_path / "model"
+    shutil.copytree(FIXTURE, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "eos_token_id": [7, 0]}))
+    assert importing.convert(folder)[1].end_id == 7
+    assert cli("import-hf", folder, home=tmp_path / "home").returncode == 0
+    loaded = littlebaby.load("last", home=tmp_path / "home")
+    assert loaded.tokenizer.end_id == 7

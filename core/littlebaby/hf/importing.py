@@ -54,6 +54,10 @@ def convert(source: Path):
             f"config.json has vocab_size {hf['vocab_size']} but tokenizer.json {tokenizer.vocab_size} tokens",
             "give the tokenizer that belongs to the model",
         )
+    end = hf.get("eos_token_id")
+    end = end[0] if isinstance(end, list) and end else end  # some files list several
+    if isinstance(end, int) and not isinstance(end, bool) and 0 <= end < tokenizer.vocab_size:
+        tokenizer.end = tokenizer.library.id_to_token(end)  # generation stops there
     config = resolve.config({**kin.config_of(hf, tokenizer.vocab_size), **IMPORTED_RECIPE})
     tensors, converted = folder.read_weights(source)
     model = GPT(config, tokenizer.vocab_size, initialize=False)  # every tensor comes from the folder
