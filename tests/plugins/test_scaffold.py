@@ -27,7 +27,7 @@ def module_of(folder, kind, name):
     return module
 
 
-@pytest.mark.parametrize("kind", ["sequence", "attention", "network", "tokenizer"])
+@pytest.mark.parametrize("kind", ["sequence", "attention", "network", "position", "tokenizer"])
 def test_a_new_plugin_passes_the_kit_and_declares_its_entry_point(tmp_path, kind):
     done = new_plugin(kind, "fresh", cwd=tmp_path)
     assert done.returncode == 0 and done.stderr == "", done.stderr

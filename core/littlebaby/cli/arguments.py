@@ -206,7 +206,7 @@ def parser() -> argparse.ArgumentParser:
         "new-plugin",
         "Write a folder for a new plugin: pyproject with its entry point, a module that passes the kit, its test.",
     )
-    new_plugin.add_argument("kind", choices=["sequence", "attention", "network", "tokenizer"])
+    new_plugin.add_argument("kind", choices=["sequence", "attention", "network", "position", "tokenizer"])
     new_plugin.add_argument("name", help="what a config selects it by (c_KIND: NAME), a lowercase identifier")
     new_plugin.add_argument(
         "--out", type=path, metavar="DIR", help="the folder to create (default: ./littlebaby-KIND-NAME)"

@@ -16,6 +16,7 @@ HOOKS = {
     "sequence": "register_sequences",
     "attention": "register_attentions",
     "network": "register_networks",
+    "position": "register_positions",
     "tokenizer": "register_tokenizers",
 }
 
@@ -45,13 +46,14 @@ class {cls}(littlebaby.Block):
     "attention": '''"""{name}: an attention block (causal multi-head attention to start from)."""
 
 import littlebaby
-from littlebaby.nn import CausalAttention, Dropout, Linear, ops
+from littlebaby.nn import CausalAttention, Dropout, Linear, NoPositions, ops
 
 
 class {cls}(littlebaby.Block):
-    def __init__(self, config, options=None):
+    def __init__(self, config, options=None, position=None):
         super().__init__(config, options)
         self.n_heads = config.n_heads
+        self.position = self.add("position", position or NoPositions(config))  # the config's c_position
         self.qkv = self.add("qkv", Linear(config.n_emb, 3 * config.head_size, bias=False))
         self.attend = self.add("attend", CausalAttention.of(config))
         self.proj = self.add("proj", Linear(config.head_size, config.n_emb, init="residual"))
@@ -59,6 +61,7 @@ class {cls}(littlebaby.Block):
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)
         q, k, v = ops.split_qkv(self.qkv.forward(x), self.n_heads)  # (B, H, T, d_k)
+        q, k = self.position.place(q, k, cache)  # rope rotates them; learned and none leave them
         if cache is not None:  # keys and values of earlier positions: (B, H, pos + T, d_k)
             k, v = cache.extend("k", k), cache.extend("v", v)
         o = self.attend.forward(q, k, v)  # (B, H, T, d_k)
@@ -67,7 +70,31 @@ class {cls}(littlebaby.Block):
     def backward(self, dy):  # dy (B, T, n_emb)
         do = ops.split_heads(self.proj.backward(self.dropout.backward(dy)), self.n_heads)
         dq, dk, dv = self.attend.backward(do)
+        dq, dk = self.position.place_backward(dq, dk)
         return self.qkv.backward(ops.merge_qkv(dq, dk, dv))
+''',
+    "position": '''"""{name}: a position encoding mapping each head's q and k by position (the identity to start from).
+
+Every attention that takes positions calls forward on its new tokens' q and k (x (..., T, d) at positions
+start .. start + T - 1) and backward on their gradients; `absolute` asks the model for a learned table too.
+"""
+
+import littlebaby
+from littlebaby.nn import Position
+
+
+class {cls}(Position):
+    in_attention = True  # forward and backward are called on q and k
+
+    @classmethod
+    def absolute(cls, config, options):
+        return False  # True: the model adds a learned table wpe (n_ctx, n_emb) to the token embeddings
+
+    def forward(self, x, start=0):  # x (..., T, d)
+        return x
+
+    def backward(self, dx, start=0):  # dx (..., T, d): the transpose of forward's map
+        return dx
 ''',
     "network": '''"""{name}: a network block (n_emb -> 4 n_emb -> GELU -> n_emb to start from)."""
 
