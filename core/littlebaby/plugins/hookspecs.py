@@ -6,13 +6,16 @@ hook receives a `register(name, block_class)` callback: call it once per block
 the plugin provides. The name is what a config selects (`c_attention: "mha"`).
 Tokenizers are registered the same way (`c_tokenizer: "bpe"`); their contract
 is `littlebaby.text.tokenizer.Tokenizer`. So are optimizers (`c_optimizer:
-"muon"`), whose contract is `littlebaby.optim.Optimizer` (optim/optimizer.py).
+"muon"`), whose contract is `littlebaby.optim.Optimizer` (optim/optimizer.py), and
+position encodings (`c_position: "rope"`), whose contract is `littlebaby.nn.Position`
+(nn/position.py).
 
 A block class subclasses `littlebaby.Block`; `core/littlebaby/block.py` is the
 whole contract:
 
 - `__init__(config, options=None)` declares parameters (`self.parameter`) and
-  sub-layers (`self.add`); a sequence block also gets `attention=`, `network=`.
+  sub-layers (`self.add`); a sequence block also gets `attention=`, `network=`;
+  an attention block that declares `position=None` gets the config's position.
 - `forward(x, cache=None)` and `backward(dy)` on (B, T, n_emb); backward adds
   into `self.grads` and returns dx.
 - `Options` (optional): an attrs class of its own config keys with defaults;
@@ -24,6 +27,10 @@ whole contract:
 - `from_original(weights, prefix, config, options)` (optional classmethod):
   the original notebook's weights for this block, by local parameter name;
   without it, `import-original` says the notebook has no such block.
+- `hugging_face(family, config, options)` (optional classmethod): where this
+  block's tensors sit in a Hugging Face family's files ("gpt2", "llama"), by
+  local name (hf/families.py says the form); without it, `import-hf` and
+  `export-hf` say the family has no such block.
 - `activation_floats(config, options)` (optional classmethod): floats kept
   for backward per token, for the memory check made before allocating;
   without it, a generic estimate from the config's sizes.
