@@ -18,7 +18,6 @@ process of the job (MPI_Abort); a killed rank is ended by the launcher itself.
 
 import hashlib
 import json
-import os
 import socket
 import sys
 import time
@@ -30,43 +29,14 @@ from littlebaby.errors import UserError
 from littlebaby.system import blas
 from littlebaby.system.threads import cores
 from littlebaby.training import joining
+from littlebaby.training.joining import LAUNCHER_VARIABLES, _launcher, launched  # noqa: F401 (the world's own words)
 
-# (size, rank) variables that launchers set in each process they start
-LAUNCHER_VARIABLES = (
-    ("PMI_SIZE", "PMI_RANK"),  # MPICH's hydra mpiexec (the mpich wheel), Intel MPI, srun --mpi=pmi2
-    ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"),  # Open MPI's mpirun
-    ("MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK"),  # MVAPICH
-    ("SLURM_STEP_NUM_TASKS", "SLURM_PROCID"),  # srun with PMIx (set inside a job step only)
-)
 ABORT_GRACE_SECONDS = 0.5
 HOST_BYTES = 256  # a host name's room in the all-gather of host names
 
 
 class SharedError(UserError):
     """A UserError that every rank raised together, from `agree`: each can simply exit 2."""
-
-
-def launched(environ=None) -> tuple[int, int]:
-    """(size, rank) that the launcher's environment announces; (1, 0) without a launcher."""
-    size, rank, _ = _launcher(environ)
-    return size, rank
-
-
-def _launcher(environ=None) -> tuple[int, int, str | None]:
-    """(size, rank, the size variable that said so)."""
-    environ = os.environ if environ is None else environ
-    for size_name, rank_name in LAUNCHER_VARIABLES:
-        size, rank = _count(environ.get(size_name)), _count(environ.get(rank_name, "0"))
-        # a pair no launcher would set (rank 5 of 2, "²", "-1") is stale or hand-made: not a launch
-        if size is not None and rank is not None and rank < size:
-            return size, rank, size_name
-    return 1, 0, None
-
-
-def _count(text: str | None) -> int | None:
-    """A launcher's count: ASCII digits only (str.isdigit also takes "²", which int() refuses,
-    and "٢", which int() reads but MPI_Init aborts on)."""
-    return int(text) if text and text.isascii() and text.isdigit() else None
 
 
 class Solo:
@@ -103,6 +73,25 @@ class Solo:
 
     def hosts(self) -> list[str]:
         return [socket.gethostname()]
+
+    # a flat buffer in parts, one per process: part r is `rows(size)` of rank r (a sharded optimizer's)
+    def reduce_scatter(self, array: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """out (this process's part of array's length) = the sum over processes of that part of `array`."""
+        out[...] = array
+        return out
+
+    def all_gather(self, array: np.ndarray) -> np.ndarray:
+        """Every process's part of `array` from that process, in place."""
+        return array
+
+    def gather_parts(self, part: np.ndarray, size: int) -> np.ndarray | None:
+        """Rank 0: the whole array of `size` elements, from every process's `part`; None elsewhere."""
+        return part.copy()
+
+    def scatter_parts(self, whole: np.ndarray | None, out: np.ndarray) -> np.ndarray:
+        """out = this process's part of rank 0's `whole` (which the other ranks need not have)."""
+        out[...] = whole
+        return out
 
     def abort(self, code: int):
         """Nothing to end but this process, which the caller is already leaving."""
@@ -181,6 +170,32 @@ class MPIWorld(Solo):
         names = np.empty((self.size, HOST_BYTES), dtype=np.uint8)
         self.comm.Allgather(name, names)
         return [bytes(row).rstrip(b"\0").decode(errors="replace") for row in names]
+
+    def _parts(self, size: int) -> tuple[list, list]:
+        """(counts, starts) of every rank's part of a buffer of `size` elements, as `rows` cuts it."""
+        starts = [size * rank // self.size for rank in range(self.size + 1)]
+        return [b - a for a, b in zip(starts[:-1], starts[1:])], starts[:-1]
+
+    def reduce_scatter(self, array, out):
+        started = time.perf_counter()
+        self.comm.Reduce_scatter(array, out, self._parts(array.size)[0], op=self.MPI.SUM)
+        self.reduce_seconds += time.perf_counter() - started
+        return out
+
+    def all_gather(self, array):
+        started = time.perf_counter()
+        self.comm.Allgatherv(self.MPI.IN_PLACE, [array, self._parts(array.size)])
+        self.reduce_seconds += time.perf_counter() - started
+        return array
+
+    def gather_parts(self, part, size):
+        whole = np.empty(size, dtype=part.dtype) if self.is_root else None
+        self.comm.Gatherv(part, [whole, self._parts(size)] if self.is_root else None, root=0)
+        return whole
+
+    def scatter_parts(self, whole, out):
+        self.comm.Scatterv([whole, self._parts(whole.size)] if self.is_root else None, out, root=0)
+        return out
 
     def abort(self, code):
         sys.stdout.flush()
