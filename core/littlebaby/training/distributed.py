@@ -28,7 +28,7 @@ import numpy as np
 from littlebaby.errors import UserError
 from littlebaby.system import blas
 from littlebaby.system.threads import cores
-from littlebaby.training import joining
+from littlebaby.training import deadline, joining
 from littlebaby.training.joining import LAUNCHER_VARIABLES, _launcher, launched  # noqa: F401 (the world's own words)
 
 ABORT_GRACE_SECONDS = 0.5
@@ -47,6 +47,7 @@ class Solo:
 
     def __init__(self):
         self.reduce_seconds = 0.0  # time spent in all-reduces (always 0 here)
+        self.watch = None  # while training: a deadline.Watch, and collectives end the job past its limit
 
     def rows(self, n: int) -> slice:
         return slice(0, n)
@@ -105,6 +106,7 @@ class MPIWorld(Solo):
         self.MPI, self.comm = MPI, MPI.COMM_WORLD
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.is_root = self.rank == 0
+        self.control, self.questions = self.comm.Dup(), 0  # where rank 0 asks who is late (deadline.py)
         # processes on this host share its cores: threads default to cores // local_size
         self.local_size = self.comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
         # and BLAS too, or each process's OpenBLAS would spread its GEMMs over every core of the host
@@ -116,24 +118,24 @@ class MPIWorld(Solo):
 
     def sum(self, array):
         started = time.perf_counter()
-        self.comm.Allreduce(self.MPI.IN_PLACE, array, op=self.MPI.SUM)
+        self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, array, op=self.MPI.SUM))
         self.reduce_seconds += time.perf_counter() - started
         return array
 
     def max(self, value):
         buffer = np.array([value], dtype=np.int64)
-        self.comm.Allreduce(self.MPI.IN_PLACE, buffer, op=self.MPI.MAX)
+        self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, buffer, op=self.MPI.MAX))
         return int(buffer[0])
 
     def broadcast(self, array):
-        self.comm.Bcast(array, root=0)
+        self._wait(self.comm.Ibcast(array, root=0))
         return array
 
     def same(self, array):
         """Whether every rank holds the same array, by its sum and sum of squares (MAX of x and -x)."""
         total, squares = float(np.sum(array, dtype=np.float64)), float(np.vdot(array, array))
         checks = np.array([total, squares, -total, -squares])
-        self.comm.Allreduce(self.MPI.IN_PLACE, checks, op=self.MPI.MAX)
+        self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, checks, op=self.MPI.MAX))
         return bool(checks[0] == -checks[2] and checks[1] == -checks[3])
 
     def agree(self, error=None):
@@ -171,6 +173,10 @@ class MPIWorld(Solo):
         self.comm.Allgather(name, names)
         return [bytes(row).rstrip(b"\0").decode(errors="replace") for row in names]
 
+    def _wait(self, request):
+        """A collective's end: at once outside training, or within the watch's deadline (deadline.py)."""
+        request.Wait() if self.watch is None else deadline.wait(self, request)
+
     def _parts(self, size: int) -> tuple[list, list]:
         """(counts, starts) of every rank's part of a buffer of `size` elements, as `rows` cuts it."""
         starts = [size * rank // self.size for rank in range(self.size + 1)]
@@ -178,23 +184,23 @@ class MPIWorld(Solo):
 
     def reduce_scatter(self, array, out):
         started = time.perf_counter()
-        self.comm.Reduce_scatter(array, out, self._parts(array.size)[0], op=self.MPI.SUM)
+        self._wait(self.comm.Ireduce_scatter(array, out, self._parts(array.size)[0], op=self.MPI.SUM))
         self.reduce_seconds += time.perf_counter() - started
         return out
 
     def all_gather(self, array):
         started = time.perf_counter()
-        self.comm.Allgatherv(self.MPI.IN_PLACE, [array, self._parts(array.size)])
+        self._wait(self.comm.Iallgatherv(self.MPI.IN_PLACE, [array, self._parts(array.size)]))
         self.reduce_seconds += time.perf_counter() - started
         return array
 
     def gather_parts(self, part, size):
         whole = np.empty(size, dtype=part.dtype) if self.is_root else None
-        self.comm.Gatherv(part, [whole, self._parts(size)] if self.is_root else None, root=0)
+        self._wait(self.comm.Igatherv(part, [whole, self._parts(size)] if self.is_root else None, root=0))
         return whole
 
     def scatter_parts(self, whole, out):
-        self.comm.Scatterv([whole, self._parts(whole.size)] if self.is_root else None, out, root=0)
+        self._wait(self.comm.Iscatterv([whole, self._parts(whole.size)] if self.is_root else None, out, root=0))
         return out
 
     def abort(self, code):

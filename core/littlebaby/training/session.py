@@ -29,7 +29,7 @@ from littlebaby.text import batches as text
 from littlebaby.text import tokenizer as tokenizers
 from littlebaby.text.corpus import sampled_digest
 from littlebaby.text.tokenizer import Tokenizer
-from littlebaby.training import distributed, sharding
+from littlebaby.training import deadline, distributed, sharding
 from littlebaby.training.step import thread_count
 from littlebaby.training.stopping import StopRequest, handle_signals
 from littlebaby.training.trainer import Diverged, Trainer, TrainState
@@ -222,10 +222,14 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
             raise distributed.SharedError(
                 error.raw_problem, f"{error.raw_fix}; {saver.resume_hint()}", (*error.keys, "resume")
             ) from None
-        except UserError:  # damaged data met mid-run, a full disk: the run stopped cleanly, it was not killed
+        except UserError as error:  # damaged data met mid-run, a full disk, a late rank: it was not killed
             run.report.stopped("error")
             with contextlib.suppress(UserError):
                 saver.report(run.report)
+            if isinstance(error, deadline.RankTimeout):  # the job ends: say which checkpoint it keeps
+                raise UserError(
+                    error.raw_problem, f"{error.raw_fix}; {saver.resume_hint()}", (*error.keys, "resume")
+                ) from None
             raise
     stop_signal = stop.signal if status == "interrupted" else None
     if not saver.writes:

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from littlebaby.errors import UserError
 from littlebaby.store.records import step_record
 from littlebaby.store.report import Report
-from littlebaby.training import distributed, sharding
+from littlebaby.training import deadline, distributed, sharding
 from littlebaby.training.schedule import learning_rate
 from littlebaby.training.step import compute_loss, step_gradients, thread_count
 from littlebaby.training.stopping import StopRequest
@@ -139,6 +139,7 @@ class Trainer:
         self.on_report = on_report or (lambda report: None)
         self.on_checkpoint = on_checkpoint or (lambda trainer, final: None)  # final: the end's (or a stop's) save
         self.stop = stop or StopRequest()
+        self.watch = deadline.Watch(config.rank_timeout, self.stop)
         self.update = sharding.updater(optimizer, model.parameters, self.world)  # the whole buffer, or a part
         self.total_steps = total_steps(epochs.steps_per_epoch, config)
         self.tokens_per_step = epochs.batch_size * config.n_ctx
@@ -188,6 +189,13 @@ class Trainer:
     # -- the loop -------------------------------------------------------------------
     def run(self, quiet: bool = False) -> str:
         """Train to the end of the schedule or a stop request; returns "finished" or "interrupted"."""
+        self.world.watch = self.watch  # from here collectives end the job past the deadline (deadline.py)
+        try:
+            return self._run(quiet)
+        finally:
+            self.world.watch = None
+
+    def _run(self, quiet: bool) -> str:
         self.model.train()
         report = self.report
         last_write = started = time.monotonic()
@@ -203,6 +211,7 @@ class Trainer:
         try:
             while self.step < self.total_steps and not self.should_stop():
                 record = self.train_step()
+                self.watch.stepped(self.step, record["seconds"])
                 self.train_seconds += record["seconds"]
                 report.add_step(record, self.train_seconds)
                 postfix = {"loss": f"{record['loss']:.3f}", "tok/s": f"{self.tokens_per_second():.0f}"}
