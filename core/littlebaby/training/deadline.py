@@ -23,7 +23,8 @@ from littlebaby.errors import UserError
 from littlebaby.training.stopping import QuitNow
 
 FLOOR_SECONDS, STEPS_FACTOR, RECENT_STEPS = 60.0, 10.0, 20
-FIRST_PAUSE, LAST_PAUSE = 2e-5, 2e-3  # seconds between two tests of a collective
+SPIN_SECONDS = 1e-3  # tests without a pause at first
+FIRST_PAUSE, LAST_PAUSE = 2e-5, 1e-3  # then seconds between two tests of a collective
 GRACE, LATE_FACTOR = 2.0, 3  # seconds a rank has to answer rank 0; how many of them the others add to the limit
 ASK, ANSWER = 1, 2  # message tags on the control communicator
 
@@ -54,6 +55,8 @@ def wait(world, request):
     watch, started, pause, signalled = world.watch, time.monotonic(), FIRST_PAUSE, None
     while not request.Test():
         now = time.monotonic()
+        if now - started < SPIN_SECONDS:  # most collectives end within it: test again at once, as MPI_Wait does
+            continue
         if not world.is_root:
             _answer(world)
         if watch.stop.signal is not None and watch.stop.signal != "request":

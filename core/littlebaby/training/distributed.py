@@ -3,21 +3,22 @@
 `world()` returns one object with the same interface either way, so the
 training code has no MPI branches: `rank`, `size`, `is_root`, `rows(n)`
 (this process's share of n items), `sum(array)` (in-place all-reduce),
-`max(int)`, `broadcast(array)`, `same(array)`, `agree(error)` and `abort(code)`. With one
-process they cost nothing and mpi4py is never imported: whether a launcher
-started several processes is read from the environment it sets (below), and
-only then is mpi4py imported (and MPI initialised).
+`max(int)`, `broadcast(array)`, `same(array)`, `agree(error)`, `abort(code)`, and the part collectives of a
+sharded optimizer. With one process they cost nothing and mpi4py is never imported: whether a launcher
+started several processes is read from the environment it sets (joining.py), and only then is mpi4py
+imported (and MPI initialised).
 
 Faults must never hang a job. A rank the others never meet ends the job at its start (joining.py).
-Every rank validates its inputs, then all call
-`agree(error_or_None)` once, before any other collective: if any rank failed,
-every rank raises the first failing rank's UserError (rank 0 prints it, all
-exit 2). After that, an exception on one rank calls `abort`, which ends every
-process of the job (MPI_Abort); a killed rank is ended by the launcher itself.
+Every rank validates its inputs, then all call `agree(error_or_None)` once, before any other collective:
+if any rank failed, every rank raises the first failing rank's UserError (rank 0 prints it, all exit 2).
+After that, an exception on one rank calls `abort`, which ends every process of the job (MPI_Abort); a
+killed rank is ended by the launcher itself, a stopped one by the deadline of training's collectives
+(deadline.py).
 """
 
 import hashlib
 import json
+import os
 import socket
 import sys
 import time
@@ -78,8 +79,7 @@ class Solo:
     # a flat buffer in parts, one per process: part r is `rows(size)` of rank r (a sharded optimizer's)
     def reduce_scatter(self, array: np.ndarray, out: np.ndarray) -> np.ndarray:
         """out (this process's part of array's length) = the sum over processes of that part of `array`."""
-        out[...] = array
-        return out
+        return np.copyto(out, array) or out
 
     def all_gather(self, array: np.ndarray) -> np.ndarray:
         """Every process's part of `array` from that process, in place."""
@@ -91,8 +91,7 @@ class Solo:
 
     def scatter_parts(self, whole: np.ndarray | None, out: np.ndarray) -> np.ndarray:
         """out = this process's part of rank 0's `whole` (which the other ranks need not have)."""
-        out[...] = whole
-        return out
+        return np.copyto(out, whole) or out
 
     def abort(self, code: int):
         """Nothing to end but this process, which the caller is already leaving."""
@@ -210,6 +209,7 @@ class MPIWorld(Solo):
         # so give it a moment to pass on the message that says why
         time.sleep(ABORT_GRACE_SECONDS)
         self.comm.Abort(code)
+        os._exit(code)  # MPI_Abort may return before the launcher ends this process: nothing more is said
 
 
 _world = None
