@@ -25,11 +25,13 @@ LAUNCHER_NAMES = [name for pair in distributed.LAUNCHER_VARIABLES for name in pa
 
 def test_the_limit_is_the_config_s_or_ten_recent_median_steps_at_least_a_minute():
     assert deadline.Watch(5.0, StopRequest()).limit() == 5.0
+    assert deadline.Watch(5.0, StopRequest()).signal_limit() == deadline.GRACE
     watch = deadline.Watch(0.0, StopRequest())
     assert watch.limit() == deadline.FLOOR_SECONDS  # before any step
     for seconds in (0.5, 0.6, 30.0):
         watch.stepped(1, seconds)
     assert watch.limit() == deadline.FLOOR_SECONDS  # 10 x 0.6 s
+    assert watch.signal_limit() == pytest.approx(6.0)  # after a stop signal: 10 median steps, at least GRACE
     for seconds in (9.0, 9.0, 9.0):
         watch.stepped(2, seconds)
     assert watch.limit() == pytest.approx(90.0)  # 10 x the median, 9 s: one slow step does not move it

@@ -2,15 +2,16 @@
 the others waiting in an all-reduce for ever.
 
 While the trainer runs it sets `world.watch`; every collective then starts non-blocking and `wait` polls it:
-MPI's Test, then a sleep that doubles from FIRST_PAUSE to LAST_PAUSE, so a waiting rank neither spins a core
-nor delays a collective by more than a few milliseconds. Past the limit (`rank_timeout` seconds; 0, the
+MPI's Test at once for SPIN_SECONDS (as MPI_Wait does: most collectives end by then), then a Test and a sleep
+that doubles from FIRST_PAUSE to LAST_PAUSE, so a waiting rank neither spins a core nor delays a collective by
+more than a millisecond. Past the limit (`rank_timeout` seconds; 0, the
 default: 10 x the median of the recent steps, at least FLOOR_SECONDS), rank 0 asks every other rank whether it
 is waiting too (a small message on a communicator of its own, answered from the same loop). Those that do not
 answer within GRACE seconds are late: rank 0 raises `RankTimeout` naming them, and the session adds the last
 checkpoint kept; the CLI prints it in one line and ends the job (exit 2). If rank 0 is the one that stopped,
 another rank gives up LATE_FACTOR GRACE later and ends the job itself. A stop signal (SIGTERM to mpiexec,
-Ctrl-C) that arrives during a wait quits GRACE seconds later if the wait has not ended: a graceful stop needs
-every rank.
+Ctrl-C) that arrives during a wait quits if the wait has not ended 10 x the median step later (at least GRACE
+seconds): a graceful stop needs every rank.
 """
 
 import collections
@@ -44,6 +45,12 @@ class Watch:
         self.step = step
         self.recent.append(seconds)
 
+    def signal_limit(self) -> float:
+        """How long a wait may go on once a stop signal came: 10 x the median step, at least GRACE (a checkpoint
+        rank 0 is writing still ends), at most the limit."""
+        recent = STEPS_FACTOR * statistics.median(self.recent) if self.recent else 0.0
+        return min(self.limit(), max(GRACE, recent))
+
     def limit(self) -> float:
         if self.fixed:
             return self.fixed
@@ -61,7 +68,7 @@ def wait(world, request):
             _answer(world)
         if watch.stop.signal is not None and watch.stop.signal != "request":
             signalled = signalled or now
-            if now - signalled > GRACE:  # the others cannot stop with this rank: quit, the launcher ends them
+            if now - signalled > watch.signal_limit():  # the others cannot stop with this one: quit, ending them
                 raise QuitNow(watch.stop.signal)
         limit = watch.limit()
         if world.is_root and now - started > limit:
