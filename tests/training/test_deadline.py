@@ -79,8 +79,8 @@ def test_a_rank_past_the_limit_without_word_from_rank_0_ends_the_job(monkeypatch
 
 
 # -- under mpiexec ------------------------------------------------------------------------
-def frozen_job(tmp_path, rank_timeout: float) -> subprocess.Popen:
-    """A training job of 2 processes whose rank 1 stops itself (SIGSTOP) before step 4 (checkpoints every 2)."""
+def frozen_job(tmp_path, rank_timeout: float, rank: int = 1) -> subprocess.Popen:
+    """A training job of 2 processes whose `rank` stops itself (SIGSTOP) before step 4 (checkpoints every 2)."""
     job = tmp_path / "job.py"
     job.write_text(
         textwrap.dedent(f"""
@@ -90,7 +90,7 @@ def frozen_job(tmp_path, rank_timeout: float) -> subprocess.Popen:
         from littlebaby.cli import main
         original = training.Trainer.train_step
         def train_step(self):
-            if distributed.launched()[1] == 1 and self.step == 3:
+            if distributed.launched()[1] == {rank} and self.step == 3:
                 open({str(tmp_path / "stopped")!r}, "w").close()
                 os.kill(os.getpid(), signal.SIGSTOP)
             return original(self)
@@ -129,6 +129,20 @@ def test_a_frozen_rank_ends_the_job_naming_it_and_the_checkpoint_kept(tmp_path):
     assert len(ours) == 1 and "rank 1 of 2 did not reach step 4's collective within 3 s" in ours[0], err
     assert "the checkpoint of step 2 is intact: --resume" in ours[0]
     assert (next((tmp_path / "home" / "checkpoints").iterdir()) / "step_000000002" / "manifest.json").exists()
+
+
+@needs_mpi
+def test_a_frozen_rank_0_is_named_by_another_rank_which_ends_the_job(tmp_path):
+    job = frozen_job(tmp_path, rank_timeout=3, rank=0)
+    try:
+        frozen = until_frozen(tmp_path, job)
+        out, err = job.communicate(timeout=TIMEOUT)
+    finally:
+        job.kill()
+    assert job.returncode == 2, err
+    assert time.monotonic() - frozen < 3 + deadline.LATE_FACTOR * deadline.GRACE + 5
+    ours = [line for line in err.splitlines() if line.startswith("littlebaby:")]
+    assert len(ours) == 1 and "rank 0 of 2 neither reached step 4's collective" in ours[0], err
 
 
 @needs_mpi
