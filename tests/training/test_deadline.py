@@ -158,3 +158,12 @@ def test_sigterm_to_mpiexec_ends_a_job_with_a_frozen_rank(tmp_path):
         job.kill()
     assert time.monotonic() - asked < deadline.GRACE + 5  # not the 600 s limit
     assert job.returncode == 143 and "littlebaby: interrupted" in err, err
+
+
+@needs_mpi
+def test_the_polling_benchmark_runs():
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "polling.py"
+    env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_NAMES}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "| a stop flag (1 int64) |" in done.stdout and "| baby-large (4,800,577 float32) |" in done.stdout

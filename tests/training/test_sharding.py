@@ -168,3 +168,15 @@ def test_an_optimizer_of_whole_tensors_is_refused_in_one_line(tmp_path):
     assert "muon" in done.stderr and "--set shard_optimizer=true" in done.stderr
     home = tmp_path / "home"
     assert not home.exists() or not [p for p in home.rglob("*") if p.is_file()]
+
+
+@needs_mpi
+def test_the_optimizer_memory_benchmark_runs():
+    """Smoke test of benchmarks/optimizer_memory.py on the tiny config: 2 processes hold half the state."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "optimizer_memory.py"
+    env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_NAMES}
+    command = [sys.executable, str(script), "--config", "tiny", "--processes", "1", "2"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("|") for line in done.stdout.splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")]
+    assert len(rows) == 2 and float(rows[1][5]) < 0.6  # half the first row's bytes, and a few small arrays
