@@ -4,22 +4,30 @@
     uv run python benchmarks/scaling.py --steps 10 --configs baby
 
 For each config, trains the same short run as 1 process x 2 threads, 2
-processes x 1 thread (under the mpich wheel's mpiexec) and 1 x 1, through the
-CLI as a user would, and reads each run's report: the median step time (the
+processes x 1 thread (under the mpich wheel's mpiexec; once more with
+`shard_optimizer`) and 1 x 1, through the CLI as a user would, and reads each run's report: the median step time (the
 first steps are warm-up and left out), tokens/s, and under MPI the all-reduce
 time per step and its share of the step. That time includes waiting for the
 slower process (the all-reduce is the step's barrier), so the all-reduce of
 the same buffer is also timed alone, after a barrier, on 2 processes. 1 x 1
 also holds OpenBLAS to one thread, so it is one core's speed.
 
-Then the cost model of docs/distributed.md: a ring all-reduce moves
-2 (N - 1) / N x 4 P bytes per node and step (float32 gradients), which at a
-link of B bytes/s takes that / B; with the global batch fixed, N nodes take
-T1 / N + all-reduce per step (no overlap of compute and communication), so
-the efficiency is (T1 / N) / (T1 / N + all-reduce). T1 is the measured 1 x 2
-step time of this machine (one node); the 100M-parameter config's T1 is
-baby-large's scaled by parameters and tokens per step (6 P FLOPs per token),
-an estimate. It prints, it does not assert.
+Then the cost model of docs/distributed.md. A step on N nodes takes
+
+    T(N) = ceil(batch / N) / batch x (T1 - R) + R / (N if sharded else 1) + ring(N)
+
+T1 the one-node step, R the replicated work in it (clipping, statistics and
+the optimizer, measured here alone on random gradients): the rows are cut
+over the nodes, and the busiest node has ceil(batch / N) of them (a node with
+no row waits); R runs on every node, or 1/N of it on each with the sharded
+optimizer. ring(N) is a ring all-reduce of float32 gradients: 2 (N - 1) / N x
+4 P bytes over a link of B bytes/s, plus 2 (N - 1) hops of latency (ALPHA,
+assumed per link). The efficiency is T1 / (N x T(N)). The model is first
+checked on this machine: T1 = the 1 x 1 step, ring(2) = the all-reduce timed
+alone, beside the measured 2 x 1 steps. Past it, T1 is the measured 1 x 2
+step (one node); the 100M-parameter config's T1 and R are baby-large's scaled
+by parameters and tokens per step (6 P FLOPs per token), an estimate. It
+prints, it does not assert.
 """
 
 import argparse
@@ -35,12 +43,15 @@ from pathlib import Path
 import numpy as np
 
 from littlebaby.configs import find
+from littlebaby.optim.adamw import AdamW, clip_grad_norm
 from littlebaby.plugins import resolve
 from littlebaby.plugins.resolve import build_model
+from littlebaby.training.stats import GroupStats
 
-LAYOUTS = [(1, 2), (2, 1), (1, 1)]  # (processes, threads per process)
+LAYOUTS = [(1, 2, False), (2, 1, False), (2, 1, True), (1, 1, False)]  # (processes, threads, shard_optimizer)
 NODES = [2, 8, 64]
 LINKS_GBIT = [10, 100]
+ALPHA = {10: 30e-6, 100: 5e-6}  # seconds of latency per hop of the ring (assumed: TCP over Ethernet, RDMA)
 WARMUP = 3  # steps left out of the medians
 VOCAB = 65  # tiny Shakespeare's characters
 BIG = dict(n_emb=768, n_layers=14, n_ctx=256, batch_size=32)  # about 100M parameters
@@ -50,11 +61,12 @@ def mpiexec() -> str:
     return str(Path(sys.executable).parent / "mpiexec")
 
 
-def measure(config: str, processes: int, threads: int, steps: int) -> dict:
+def measure(config: str, processes: int, threads: int, sharded: bool, steps: int) -> dict:
     """Median step seconds, tokens/s and all-reduce seconds of a short run (a fresh home)."""
     with tempfile.TemporaryDirectory() as home:
         command = [sys.executable, "-m", "littlebaby.cli", "train", "--config", config, "--quiet", "--home", home]
-        for key in (f"max_steps={steps}", f"threads={threads}", "eval_interval=100000", "eval_windows=8"):
+        keys = [f"max_steps={steps}", f"threads={threads}", "eval_interval=100000", "eval_windows=8"]
+        for key in keys + (["shard_optimizer=true"] if sharded else []):
             command += ["--set", key]
         env = dict(os.environ)
         if processes > 1:
@@ -94,6 +106,31 @@ def parameters(config: str) -> int:
     return int(build_model(resolve.config(raw), VOCAB).parameters.size)
 
 
+def replicated_seconds(config: str, threads: int, repeats: int = 7) -> float:
+    """Median seconds of a step's work that does not shrink with the rows: clipping, the statistics, AdamW."""
+    raw, _ = find(config)
+    cfg = resolve.config(raw)
+    model = build_model(cfg, VOCAB)
+    optimizer = AdamW.build(model.parameters, cfg, threads=threads)
+    stats = GroupStats(model.parameters)
+    grad = np.random.default_rng(0).standard_normal(model.parameters.size).astype(model.parameters.dtype)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        clip_grad_norm(grad, cfg.grad_clip)
+        weight_sq = stats.squared_norms(model.parameters.data)
+        optimizer.step(grad, 1e-5)
+        stats.step_stats(grad, weight_sq, optimizer.update)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times[1:])
+
+
+def modelled(t1: float, replicated: float, batch: int, nodes: int, sharded: bool, reduce: float) -> float:
+    """The cost model's step seconds on `nodes` (see the module docstring); reduce: the all-reduce's seconds."""
+    rows = -(-batch // nodes)  # the busiest node's rows
+    return rows / batch * (t1 - replicated) + replicated / (nodes if sharded else 1) + reduce
+
+
 def gpt_parameters(n_emb: int, n_layers: int, n_ctx: int, vocab: int = VOCAB) -> int:
     """pre/mha/mlp with head_size = n_emb: per layer qkv (no bias) + proj + 4x MLP + two norms."""
     C = n_emb
@@ -101,8 +138,8 @@ def gpt_parameters(n_emb: int, n_layers: int, n_ctx: int, vocab: int = VOCAB) ->
 
 
 def ring_seconds(params: int, nodes: int, gbit: float) -> float:
-    """A ring all-reduce of float32 gradients: 2 (N - 1) / N x 4 P bytes over the link."""
-    return 2 * (nodes - 1) / nodes * 4 * params / (gbit * 1e9 / 8)
+    """A ring all-reduce of float32 gradients: 2 (N - 1) / N x 4 P bytes over the link, 2 (N - 1) hops."""
+    return 2 * (nodes - 1) / nodes * 4 * params / (gbit * 1e9 / 8) + 2 * (nodes - 1) * ALPHA[gbit]
 
 
 def main(argv=None):
@@ -115,46 +152,65 @@ def main(argv=None):
         return allreduce_worker(*args.allreduce_worker)
     print(f"# scaling on this machine ({os.cpu_count()} cores), {args.steps} steps per run\n")
     print(
-        "| config | parameters | processes x threads | step ms | tokens/s | all-reduce ms (in the step) | its "
-        "share | all-reduce alone ms | vs 1 x 2 |"
+        "| config | parameters | processes x threads | step ms | modelled ms | tokens/s | all-reduce ms (in the "
+        "step) | its share | all-reduce alone ms | vs 1 x 2 |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    single = {}  # config -> (parameters, tokens per step, T1)
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    single = {}  # config -> (parameters, tokens per step, batch, T1, R)
     for config in args.configs:
         params = parameters(config)
         results = {layout: measure(config, *layout, args.steps) for layout in LAYOUTS}
         alone = allreduce_alone(params)
         raw, _ = find(config)
-        single[config] = (params, raw["batch_size"] * raw["n_ctx"], results[(1, 2)]["seconds"])
-        for (processes, threads), r in results.items():
+        batch = raw["batch_size"]
+        node = results[(1, 2, False)]["seconds"]
+        single[config] = (params, batch * raw["n_ctx"], batch, node, replicated_seconds(config, 2))
+        core, core_replicated = results[(1, 1, False)]["seconds"], replicated_seconds(config, 1)
+        for (processes, threads, sharded), r in results.items():
             mpi = processes > 1
             reduce = (
                 f"{1000 * r['allreduce']:.2f} | {r['allreduce'] / r['seconds']:.1%} | {1000 * alone:.2f}"
                 if mpi
                 else "- | - | -"
             )
-            print(
-                f"| {config} | {params:,} | {processes} x {threads} | {1000 * r['seconds']:.1f} | "
-                f"{r['tokens_per_second']:,.0f} "
-                f"| {reduce} | {results[(1, 2)]['seconds'] / r['seconds']:.2f}x |"
+            model = (
+                f"{1000 * modelled(core, core_replicated, batch, processes, sharded, alone if mpi else 0.0):.1f}"
+                if threads == 1
+                else "-"
             )
+            print(
+                f"| {config} | {params:,} | {processes} x {threads}{' sharded' if sharded else ''} | "
+                f"{1000 * r['seconds']:.1f} | {model} | {r['tokens_per_second']:,.0f} "
+                f"| {reduce} | {node / r['seconds']:.2f}x |"
+            )
+        print(f"| {config} | replicated work (clip, statistics, AdamW) alone | 1 x 1 | {1000 * core_replicated:.1f} |")
     if "baby-large" in single:
-        large_params, large_tokens, large_seconds = single["baby-large"]
+        large_params, large_tokens, _, large_seconds, large_replicated = single["baby-large"]
         big, tokens = gpt_parameters(BIG["n_emb"], BIG["n_layers"], BIG["n_ctx"]), BIG["batch_size"] * BIG["n_ctx"]
         sizes = f"n_emb {BIG['n_emb']}, {BIG['n_layers']} layers, batch {BIG['batch_size']} x {BIG['n_ctx']}"
         label = f"100M ({sizes}; T1 estimated)"
-        single[label] = (big, tokens, large_seconds * big / large_params * tokens / large_tokens)
-    print("\n# the cost model: ring all-reduce, global batch fixed, no overlap (efficiency = speed-up / N)\n")
+        t1 = large_seconds * big / large_params * tokens / large_tokens
+        single[label] = (big, tokens, BIG["batch_size"], t1, large_replicated * big / large_params)
+    print(
+        "\n# the cost model: ring all-reduce with latency per hop, rows per node, replicated work; global batch "
+        "fixed, no overlap (efficiency = speed-up / N)\n"
+    )
     header = " | ".join(f"{n} nodes {g} Gbit/s" for g in LINKS_GBIT for n in NODES)
-    print(f"| config | parameters | T1 ms | {header} |")
-    print("|---|---|---|" + "---|" * len(NODES) * len(LINKS_GBIT))
-    for config, (params, _, t1) in single.items():
-        cells = []
-        for gbit in LINKS_GBIT:
-            for nodes in NODES:
-                compute = t1 / nodes
-                cells.append(f"{compute / (compute + ring_seconds(params, nodes, gbit)):.0%}")
-        print(f"| {config} | {params:,} | {1000 * t1:.0f} | " + " | ".join(cells) + " |")
+    print(f"| config | parameters | batch | T1 ms | replicated ms | optimizer | {header} |")
+    print("|---|---|---|---|---|---|" + "---|" * len(NODES) * len(LINKS_GBIT))
+    for config, (params, _, batch, t1, replicated) in single.items():
+        for sharded in (False, True):
+            cells = []
+            for gbit in LINKS_GBIT:
+                for nodes in NODES:
+                    step = modelled(t1, replicated, batch, nodes, sharded, ring_seconds(params, nodes, gbit))
+                    idle = max(0, nodes - batch)
+                    cells.append(f"{t1 / (nodes * step):.0%}" + (f" ({idle} idle)" if idle else ""))
+            print(
+                f"| {config} | {params:,} | {batch} | {1000 * t1:.0f} | {1000 * replicated:.1f} | "
+                f"{'sharded' if sharded else 'replicated'} | " + " | ".join(cells) + " |"
+            )
+    print("\nrows per node: " + ", ".join(f"{n} nodes need a batch of {8 * n} for 8 rows each" for n in NODES))
 
 
 if __name__ == "__main__":

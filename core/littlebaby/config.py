@@ -133,6 +133,12 @@ class Config:
     seed: int = attrs.field(default=0, validator=non_negative)  # 0 <= seed < 2**63 (numpy takes no negative seeds)
     dtype: str = attrs.field(default="float32", validator=_dtype, metadata=ARCHITECTURE)
     threads: int = attrs.field(default=0, validator=non_negative)  # batch split; 0 = one per core
+    # each MPI process updates its part of the parameters and keeps the optimizer's state for it alone
+    # (ZeRO stage 1: docs/distributed.md); the same run to float rounding, for an elementwise optimizer (adamw)
+    shard_optimizer: bool = False
+    # seconds a process waits in a collective for the others before the job ends naming the late ones (a
+    # stopped rank, a hung machine); 0: 10 x the median of the recent steps, at least 60 (docs/reliability.md)
+    rank_timeout: float = attrs.field(default=0.0, validator=non_negative)
     # plugin keys (e.g. n_experts), flat in the file; validated by `resolve`
     options: dict = attrs.field(factory=dict)
     # the plugins it selects, kind -> registry Entry (name, class, distribution): filled when the config is

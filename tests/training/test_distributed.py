@@ -584,6 +584,8 @@ def test_the_scaling_benchmark_runs(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "| tiny | 5,665 | 2 x 1 |" in done.stdout and "2 nodes 10 Gbit/s" in done.stdout
+    assert "| tiny | 5,665 | 2 x 1 sharded |" in done.stdout and "| modelled ms |" in done.stdout
+    assert "| tiny | 5,665 | 4 | " in done.stdout and "(60 idle)" in done.stdout  # 64 nodes, 4 rows: 60 idle
 
 
 @needs_mpi

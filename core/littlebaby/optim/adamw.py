@@ -22,6 +22,8 @@ PIECE_MIN = 1 << 16
 
 
 class AdamW(Optimizer):
+    elementwise = True  # each element's moments and update are its own: it runs on any part of the buffer
+
     @classmethod
     def build(cls, parameters, config, options=None, threads: int = 1) -> "AdamW":
         return cls(parameters, betas=(config.beta1, config.beta2), weight_decay=config.weight_decay, threads=threads)

@@ -14,6 +14,12 @@ run with `build(parameters, config, options, threads)`:
   checkpoints save exactly these, and `load_state(arrays)` restores them so that resume continues bit for
   bit. The same gradient gives the same update on every process, so N processes stay one run.
 - `Options` (optional): an attrs class of its own config keys, validated like a block's.
+- `elementwise` (default False): True when each element's update reads only that element's gradient and
+  state (AdamW). Only such an optimizer can be sharded over MPI processes (`shard_optimizer`,
+  training/sharding.py): it is then built on a `ParameterPart`, one contiguous part of the buffer with its
+  own `data` view and `decay_size`, and its `state()` holds arrays as long as that part (one value per
+  element) besides arrays that are the same on every part (a step count). An optimizer that needs whole
+  tensors (muon orthogonalises matrices) leaves it False, and a sharded run refuses it.
 """
 
 import numpy as np
@@ -23,6 +29,7 @@ class Optimizer:
     """Base class of every optimizer plugin (see the module docstring for the contract)."""
 
     Options = None
+    elementwise = False
     update: np.ndarray
 
     @classmethod
@@ -38,3 +45,14 @@ class Optimizer:
 
     def load_state(self, state: dict):
         raise NotImplementedError
+
+
+class ParameterPart:
+    """The contiguous part `part` of a model's flat buffer, as an elementwise optimizer sees it when sharded:
+    `data` is a view (an update lands in the model's buffer), `decay_size` ends the decayed elements in it."""
+
+    def __init__(self, parameters, part: slice):
+        self.part = part
+        self.data = parameters.data[part]
+        self.size = self.data.size
+        self.decay_size = min(max(parameters.decay_size - part.start, 0), self.size)

@@ -21,7 +21,7 @@ from littlebaby.store.home import Home, new_guid
 from littlebaby.system import atomic, memory
 from littlebaby.text import tokenizer as tokenizers
 from littlebaby.text.batches import Epochs
-from littlebaby.training import distributed
+from littlebaby.training import distributed, sharding
 from littlebaby.training.step import workers
 
 
@@ -58,6 +58,7 @@ def check_model(model, train_ids):
     """Refuse, before any file is written, a batch that cannot fit in memory (the model was checked when built),
     or blocks that fail on a first tiny batch (probe.py)."""
     cfg = model.config
+    sharding.check(cfg)
     batch = Epochs(train_ids, cfg.n_ctx, cfg.batch_size, cfg.seed).batch_size
     memory.require(sizes.training_needs(model, batch, workers(model, batch)), "training this model")
     probe(model)

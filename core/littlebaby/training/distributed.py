@@ -3,17 +3,17 @@
 `world()` returns one object with the same interface either way, so the
 training code has no MPI branches: `rank`, `size`, `is_root`, `rows(n)`
 (this process's share of n items), `sum(array)` (in-place all-reduce),
-`max(int)`, `broadcast(array)`, `same(array)`, `agree(error)` and `abort(code)`. With one
-process they cost nothing and mpi4py is never imported: whether a launcher
-started several processes is read from the environment it sets (below), and
-only then is mpi4py imported (and MPI initialised).
+`max(int)`, `broadcast(array)`, `same(array)`, `agree(error)`, `abort(code)`, and the part collectives of a
+sharded optimizer. With one process they cost nothing and mpi4py is never imported: whether a launcher
+started several processes is read from the environment it sets (joining.py), and only then is mpi4py
+imported (and MPI initialised).
 
 Faults must never hang a job. A rank the others never meet ends the job at its start (joining.py).
-Every rank validates its inputs, then all call
-`agree(error_or_None)` once, before any other collective: if any rank failed,
-every rank raises the first failing rank's UserError (rank 0 prints it, all
-exit 2). After that, an exception on one rank calls `abort`, which ends every
-process of the job (MPI_Abort); a killed rank is ended by the launcher itself.
+Every rank validates its inputs, then all call `agree(error_or_None)` once, before any other collective:
+if any rank failed, every rank raises the first failing rank's UserError (rank 0 prints it, all exit 2).
+After that, an exception on one rank calls `abort`, which ends every process of the job (MPI_Abort); a
+killed rank is ended by the launcher itself, a stopped one by the deadline of training's collectives
+(deadline.py).
 """
 
 import hashlib
@@ -29,44 +29,15 @@ import numpy as np
 from littlebaby.errors import UserError
 from littlebaby.system import blas
 from littlebaby.system.threads import cores
-from littlebaby.training import joining
+from littlebaby.training import deadline, joining
+from littlebaby.training.joining import LAUNCHER_VARIABLES, _launcher, launched  # noqa: F401 (the world's own words)
 
-# (size, rank) variables that launchers set in each process they start
-LAUNCHER_VARIABLES = (
-    ("PMI_SIZE", "PMI_RANK"),  # MPICH's hydra mpiexec (the mpich wheel), Intel MPI, srun --mpi=pmi2
-    ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"),  # Open MPI's mpirun
-    ("MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK"),  # MVAPICH
-    ("SLURM_STEP_NUM_TASKS", "SLURM_PROCID"),  # srun with PMIx (set inside a job step only)
-)
 ABORT_GRACE_SECONDS = 0.5
 HOST_BYTES = 256  # a host name's room in the all-gather of host names
 
 
 class SharedError(UserError):
     """A UserError that every rank raised together, from `agree`: each can simply exit 2."""
-
-
-def launched(environ=None) -> tuple[int, int]:
-    """(size, rank) that the launcher's environment announces; (1, 0) without a launcher."""
-    size, rank, _ = _launcher(environ)
-    return size, rank
-
-
-def _launcher(environ=None) -> tuple[int, int, str | None]:
-    """(size, rank, the size variable that said so)."""
-    environ = os.environ if environ is None else environ
-    for size_name, rank_name in LAUNCHER_VARIABLES:
-        size, rank = _count(environ.get(size_name)), _count(environ.get(rank_name, "0"))
-        # a pair no launcher would set (rank 5 of 2, "²", "-1") is stale or hand-made: not a launch
-        if size is not None and rank is not None and rank < size:
-            return size, rank, size_name
-    return 1, 0, None
-
-
-def _count(text: str | None) -> int | None:
-    """A launcher's count: ASCII digits only (str.isdigit also takes "²", which int() refuses,
-    and "٢", which int() reads but MPI_Init aborts on)."""
-    return int(text) if text and text.isascii() and text.isdigit() else None
 
 
 class Solo:
@@ -77,6 +48,7 @@ class Solo:
 
     def __init__(self):
         self.reduce_seconds = 0.0  # time spent in all-reduces (always 0 here)
+        self.watch = None  # while training: a deadline.Watch, and collectives end the job past its limit
 
     def rows(self, n: int) -> slice:
         return slice(0, n)
@@ -104,6 +76,23 @@ class Solo:
     def hosts(self) -> list[str]:
         return [socket.gethostname()]
 
+    # a flat buffer in parts, one per process: part r is `rows(size)` of rank r (a sharded optimizer's)
+    def reduce_scatter(self, array: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """out (this process's part of array's length) = the sum over processes of that part of `array`."""
+        return np.copyto(out, array) or out
+
+    def all_gather(self, array: np.ndarray) -> np.ndarray:
+        """Every process's part of `array` from that process, in place."""
+        return array
+
+    def gather_parts(self, part: np.ndarray, size: int) -> np.ndarray | None:
+        """Rank 0: the whole array of `size` elements, from every process's `part`; None elsewhere."""
+        return part.copy()
+
+    def scatter_parts(self, whole: np.ndarray | None, out: np.ndarray) -> np.ndarray:
+        """out = this process's part of rank 0's `whole` (which the other ranks need not have)."""
+        return np.copyto(out, whole) or out
+
     def abort(self, code: int):
         """Nothing to end but this process, which the caller is already leaving."""
 
@@ -116,6 +105,7 @@ class MPIWorld(Solo):
         self.MPI, self.comm = MPI, MPI.COMM_WORLD
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.is_root = self.rank == 0
+        self.control, self.questions = self.comm.Dup(), 0  # where rank 0 asks who is late (deadline.py)
         # processes on this host share its cores: threads default to cores // local_size
         self.local_size = self.comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
         # and BLAS too, or each process's OpenBLAS would spread its GEMMs over every core of the host
@@ -127,24 +117,24 @@ class MPIWorld(Solo):
 
     def sum(self, array):
         started = time.perf_counter()
-        self.comm.Allreduce(self.MPI.IN_PLACE, array, op=self.MPI.SUM)
+        self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, array, op=self.MPI.SUM))
         self.reduce_seconds += time.perf_counter() - started
         return array
 
     def max(self, value):
         buffer = np.array([value], dtype=np.int64)
-        self.comm.Allreduce(self.MPI.IN_PLACE, buffer, op=self.MPI.MAX)
+        self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, buffer, op=self.MPI.MAX))
         return int(buffer[0])
 
     def broadcast(self, array):
-        self.comm.Bcast(array, root=0)
+        self._wait(self.comm.Ibcast(array, root=0))
         return array
 
     def same(self, array):
         """Whether every rank holds the same array, by its sum and sum of squares (MAX of x and -x)."""
         total, squares = float(np.sum(array, dtype=np.float64)), float(np.vdot(array, array))
         checks = np.array([total, squares, -total, -squares])
-        self.comm.Allreduce(self.MPI.IN_PLACE, checks, op=self.MPI.MAX)
+        self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, checks, op=self.MPI.MAX))
         return bool(checks[0] == -checks[2] and checks[1] == -checks[3])
 
     def agree(self, error=None):
@@ -182,6 +172,36 @@ class MPIWorld(Solo):
         self.comm.Allgather(name, names)
         return [bytes(row).rstrip(b"\0").decode(errors="replace") for row in names]
 
+    def _wait(self, request):
+        """A collective's end: at once outside training, or within the watch's deadline (deadline.py)."""
+        request.Wait() if self.watch is None else deadline.wait(self, request)
+
+    def _parts(self, size: int) -> tuple[list, list]:
+        """(counts, starts) of every rank's part of a buffer of `size` elements, as `rows` cuts it."""
+        starts = [size * rank // self.size for rank in range(self.size + 1)]
+        return [b - a for a, b in zip(starts[:-1], starts[1:])], starts[:-1]
+
+    def reduce_scatter(self, array, out):
+        started = time.perf_counter()
+        self._wait(self.comm.Ireduce_scatter(array, out, self._parts(array.size)[0], op=self.MPI.SUM))
+        self.reduce_seconds += time.perf_counter() - started
+        return out
+
+    def all_gather(self, array):
+        started = time.perf_counter()
+        self._wait(self.comm.Iallgatherv(self.MPI.IN_PLACE, [array, self._parts(array.size)]))
+        self.reduce_seconds += time.perf_counter() - started
+        return array
+
+    def gather_parts(self, part, size):
+        whole = np.empty(size, dtype=part.dtype) if self.is_root else None
+        self._wait(self.comm.Igatherv(part, [whole, self._parts(size)] if self.is_root else None, root=0))
+        return whole
+
+    def scatter_parts(self, whole, out):
+        self._wait(self.comm.Iscatterv([whole, self._parts(whole.size)] if self.is_root else None, out, root=0))
+        return out
+
     def abort(self, code):
         sys.stdout.flush()
         sys.stderr.flush()
@@ -189,6 +209,7 @@ class MPIWorld(Solo):
         # so give it a moment to pass on the message that says why
         time.sleep(ABORT_GRACE_SECONDS)
         self.comm.Abort(code)
+        os._exit(code)  # MPI_Abort may return before the launcher ends this process: nothing more is said
 
 
 _world = None

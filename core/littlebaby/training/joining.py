@@ -1,4 +1,5 @@
-"""The start of an MPI job: every rank meets the others, or the job ends with a line saying why.
+"""The start of an MPI job: whether a launcher started this process (`launched`), and every rank meets the
+others, or the job ends with a line saying why.
 
 MPI's start (MPI_Init) waits for every process of the job, holding Python's lock while it waits. A rank that
 never starts training (an MPMD job whose other part is another program, another littlebaby command, a rank
@@ -15,7 +16,37 @@ import sys
 
 from littlebaby.errors import UserError
 
+# (size, rank) variables that launchers set in each process they start
+LAUNCHER_VARIABLES = (
+    ("PMI_SIZE", "PMI_RANK"),  # MPICH's hydra mpiexec (the mpich wheel), Intel MPI, srun --mpi=pmi2
+    ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"),  # Open MPI's mpirun
+    ("MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK"),  # MVAPICH
+    ("SLURM_STEP_NUM_TASKS", "SLURM_PROCID"),  # srun with PMIx (set inside a job step only)
+)
 JOIN_VARIABLE, JOIN_SECONDS = "LITTLEBABY_JOIN_SECONDS", 120.0  # how long a rank waits for the others to start
+
+
+def launched(environ=None) -> tuple[int, int]:
+    """(size, rank) that the launcher's environment announces; (1, 0) without a launcher."""
+    size, rank, _ = _launcher(environ)
+    return size, rank
+
+
+def _launcher(environ=None) -> tuple[int, int, str | None]:
+    """(size, rank, the size variable that said so)."""
+    environ = os.environ if environ is None else environ
+    for size_name, rank_name in LAUNCHER_VARIABLES:
+        size, rank = _count(environ.get(size_name)), _count(environ.get(rank_name, "0"))
+        # a pair no launcher would set (rank 5 of 2, "²", "-1") is stale or hand-made: not a launch
+        if size is not None and rank is not None and rank < size:
+            return size, rank, size_name
+    return 1, 0, None
+
+
+def _count(text: str | None) -> int | None:
+    """A launcher's count: ASCII digits only (str.isdigit also takes "²", which int() refuses,
+    and "٢", which int() reads but MPI_Init aborts on)."""
+    return int(text) if text and text.isascii() and text.isdigit() else None
 
 
 def join_seconds(environ=None) -> float:

@@ -29,7 +29,7 @@ from littlebaby.text import batches as text
 from littlebaby.text import tokenizer as tokenizers
 from littlebaby.text.corpus import sampled_digest
 from littlebaby.text.tokenizer import Tokenizer
-from littlebaby.training import distributed
+from littlebaby.training import deadline, distributed, sharding
 from littlebaby.training.step import thread_count
 from littlebaby.training.stopping import StopRequest, handle_signals
 from littlebaby.training.trainer import Diverged, Trainer, TrainState
@@ -72,9 +72,10 @@ class Run:
 
     def __attrs_post_init__(self):
         if self.optimizer is None:
-            cfg, chosen = self.config, self.config.chosen("optimizer")
-            options = block_options(cfg, chosen)
-            self.optimizer = chosen.build(self.model.parameters, cfg, options, thread_count(cfg))
+            cfg = self.config
+            options = block_options(cfg, cfg.chosen("optimizer"))
+            world = distributed.world()
+            self.optimizer = sharding.build(cfg, self.model.parameters, options, thread_count(cfg), world)
 
 
 def _notice(say):
@@ -106,13 +107,14 @@ class Saver:
     def checkpoint(self, trainer, final: bool):
         """A checkpoint of the trainer's step (and at the end the model file), after the report."""
         run = self.run
+        optimizer = sharding.whole(run.optimizer)  # every process: a sharded state is gathered on rank 0
         if not self.writes:
             return
         self.report(run.report)  # first: the report then holds at least the checkpoint's steps
         state = attrs.asdict(trainer.state())
         with self._failing_write(run.home.checkpoints(run.name)):
             done = checkpoints.write(
-                run.home.checkpoints(run.name), trainer.step, run.model, run.optimizer, state, run.report.position()
+                run.home.checkpoints(run.name), trainer.step, run.model, optimizer, state, run.report.position()
             )
             self.step, self.folder = trainer.step, done.path
             if final:
@@ -171,8 +173,8 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
         if run.state is None and world.is_root:  # a new run no rank can train: rank 0's first files go
             home.forget_new_run(name)
         raise
-    for array in (run.model.parameters.data, *run.optimizer.state().values()):
-        world.broadcast(array)  # rank 0's parameters and optimizer state, whatever the others read
+    world.broadcast(run.model.parameters.data)  # rank 0's parameters and optimizer state, whatever the others read
+    sharding.from_root(run.optimizer, world)
     saver = Saver(run, run.state.step if run.state is not None else None, writes=world.is_root)
     stop = StopRequest()
     trainer = Trainer(
@@ -220,10 +222,14 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
             raise distributed.SharedError(
                 error.raw_problem, f"{error.raw_fix}; {saver.resume_hint()}", (*error.keys, "resume")
             ) from None
-        except UserError:  # damaged data met mid-run, a full disk: the run stopped cleanly, it was not killed
+        except UserError as error:  # damaged data met mid-run, a full disk, a late rank: it was not killed
             run.report.stopped("error")
             with contextlib.suppress(UserError):
                 saver.report(run.report)
+            if isinstance(error, deadline.RankTimeout):  # the job ends: say which checkpoint it keeps
+                raise UserError(
+                    error.raw_problem, f"{error.raw_fix}; {saver.resume_hint()}", (*error.keys, "resume")
+                ) from None
             raise
     stop_signal = stop.signal if status == "interrupted" else None
     if not saver.writes:

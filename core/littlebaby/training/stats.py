@@ -32,7 +32,9 @@ class GroupStats:
     and a small 0/1 matrix sums the runs into groups in float64.
     """
 
-    def __init__(self, parameters):
+    def __init__(self, parameters, part: slice | None = None):
+        """part: the norms are of that part of the buffer alone, given as a buffer of its own (a sharded
+        optimizer's part: summed over the processes, they are the whole buffer's)."""
         names = sorted(parameters.offsets, key=parameters.offsets.get)
         starts = [parameters.offsets[n] for n in names] + [parameters.size]
         runs = []  # [group, start, end] of each run of one group's tensors
@@ -41,7 +43,9 @@ class GroupStats:
                 runs[-1][2] = end
             else:
                 runs.append([group_of(name), start, end])
-        self.runs = [slice(start, end) for _, start, end in runs]
+        part = part or slice(0, parameters.size)
+        within = lambda at: min(max(at - part.start, 0), part.stop - part.start)
+        self.runs = [slice(within(start), within(end)) for _, start, end in runs]
         self.groups = [g for g in GROUPS if any(run[0] == g for run in runs)]
         self.membership = np.array([[run[0] == g for run in runs] for g in self.groups], dtype=np.float64)
 
@@ -55,8 +59,10 @@ class GroupStats:
 
         weight_sq: `squared_norms` of the parameters before the step; update: their change (flat).
         """
-        grad_sq = self.squared_norms(grad)
-        update_sq = self.squared_norms(update)
+        return self.ratios(self.squared_norms(grad), weight_sq, self.squared_norms(update))
+
+    def ratios(self, grad_sq, weight_sq, update_sq) -> dict:
+        """step_stats from the per-group sums of squares of the gradient, the weights and the update."""
         return {
             g: {
                 "grad_norm": float(np.sqrt(grad_sq[i])),

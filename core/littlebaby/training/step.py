@@ -129,9 +129,10 @@ def compute_loss(model, ids, targets) -> float:
     return _split(chunk_models(model, ids.shape[0]), ids, targets, _chunk_loss)
 
 
-def step_gradients(model, ids, targets, step: int, world, accumulation: int = 1) -> float:
+def step_gradients(model, ids, targets, step: int, world, accumulation: int = 1, reduce: bool = True) -> float:
     """The global batch ids, targets (B, T) of training step `step` -> its mean loss, on every
-    process; model.grad holds the batch's gradient (this process's rows, then an all-reduce)."""
+    process; model.grad holds the batch's gradient (this process's rows, then an all-reduce; reduce=False:
+    this process's rows alone, for a sharded optimizer's reduce-scatter)."""
     B = ids.shape[0]
     mine = world.rows(B)
     parts = max(1, min(accumulation, mine.stop - mine.start))
@@ -144,5 +145,6 @@ def step_gradients(model, ids, targets, step: int, world, accumulation: int = 1)
             loss += compute_gradients(model, ids[start:stop], targets[start:stop], B, streams, add=part > 0)
         else:  # a process with no rows (fewer rows than processes) adds nothing
             model.grad[...] = 0.0
-    world.sum(model.grad)
+    if reduce:
+        world.sum(model.grad)
     return float(world.sum(np.array([loss]))[0])

@@ -2,7 +2,8 @@
 
 `Trainer.run()` takes steps until the schedule ends or a stop is requested (a signal: the current step
 finishes first). A step: its batch (reproducible from the seed), the gradient (step.py), global-norm
-clipping, the rate of the schedule, one AdamW update, its record in the report. Every `eval_interval` steps
+clipping, the rate of the schedule, one optimizer update (of every parameter, or with `shard_optimizer` of this
+process's part: sharding.py), its record in the report. Every `eval_interval` steps
 and at the end, the loss on the fixed val windows. `on_report` is called after each eval and at least every
 REPORT_SECONDS; `on_checkpoint` every `checkpoint_interval` steps and at the end, shielded from a second
 signal. A loss or gradient that is not finite stops the run (`Diverged`) before the update, so the last
@@ -20,12 +21,10 @@ import numpy as np
 from tqdm import tqdm
 
 from littlebaby.errors import UserError
-from littlebaby.optim.adamw import clip_grad_norm
 from littlebaby.store.records import step_record
 from littlebaby.store.report import Report
-from littlebaby.training import distributed
+from littlebaby.training import deadline, distributed, sharding
 from littlebaby.training.schedule import learning_rate
-from littlebaby.training.stats import GroupStats
 from littlebaby.training.step import compute_loss, step_gradients, thread_count
 from littlebaby.training.stopping import StopRequest
 
@@ -140,7 +139,8 @@ class Trainer:
         self.on_report = on_report or (lambda report: None)
         self.on_checkpoint = on_checkpoint or (lambda trainer, final: None)  # final: the end's (or a stop's) save
         self.stop = stop or StopRequest()
-        self.group_stats = GroupStats(model.parameters)
+        self.watch = deadline.Watch(config.rank_timeout, self.stop)
+        self.update = sharding.updater(optimizer, model.parameters, self.world)  # the whole buffer, or a part
         self.total_steps = total_steps(epochs.steps_per_epoch, config)
         self.tokens_per_step = epochs.batch_size * config.n_ctx
         self.train_seconds = report.train_seconds  # summed unrounded; the report rounds
@@ -157,21 +157,21 @@ class Trainer:
         started = time.perf_counter()
         inputs, targets = self.epochs.batch(self.step)
         reduced_before = self.world.reduce_seconds
-        loss = step_gradients(self.model, inputs, targets, self.step, self.world, config.grad_accum_steps)
-        reduce_seconds = self.world.reduce_seconds - reduced_before
+        loss = step_gradients(
+            self.model, inputs, targets, self.step, self.world, config.grad_accum_steps, self.update.reduces
+        )
         self.session_steps += 1
-        self.session_reduce_seconds += reduce_seconds
-        grad_norm = clip_grad_norm(self.model.grad, config.grad_clip)
+        grad_norm = self.update.clip(self.model.grad, config.grad_clip)  # sharded: the reduce-scatter, then clip
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             raise Diverged(self.step + 1, float(loss), float(grad_norm), config.lr)
         lr = learning_rate(
             self.step, self.total_steps, config.lr, config.min_lr, config.warmup_steps, config.schedule, config.cooldown
         )
-        weight_sq = self.group_stats.squared_norms(self.model.parameters.data)
-        self.optimizer.step(self.model.grad, lr)
+        groups = self.update.step(lr)
         self.step += 1
         seconds = time.perf_counter() - started
-        groups = self.group_stats.step_stats(self.model.grad, weight_sq, self.optimizer.update)
+        reduce_seconds = self.world.reduce_seconds - reduced_before
+        self.session_reduce_seconds += reduce_seconds
         record = step_record(self.step, loss, lr, grad_norm, seconds, self.tokens_per_step, groups)
         if self.world.size > 1:
             record["allreduce_seconds"] = round(reduce_seconds, 5)
@@ -189,6 +189,13 @@ class Trainer:
     # -- the loop -------------------------------------------------------------------
     def run(self, quiet: bool = False) -> str:
         """Train to the end of the schedule or a stop request; returns "finished" or "interrupted"."""
+        self.world.watch = self.watch  # from here collectives end the job past the deadline (deadline.py)
+        try:
+            return self._run(quiet)
+        finally:
+            self.world.watch = None
+
+    def _run(self, quiet: bool) -> str:
         self.model.train()
         report = self.report
         last_write = started = time.monotonic()
@@ -204,6 +211,7 @@ class Trainer:
         try:
             while self.step < self.total_steps and not self.should_stop():
                 record = self.train_step()
+                self.watch.stepped(self.step, record["seconds"])
                 self.train_seconds += record["seconds"]
                 report.add_step(record, self.train_seconds)
                 postfix = {"loss": f"{record['loss']:.3f}", "tok/s": f"{self.tokens_per_second():.0f}"}
