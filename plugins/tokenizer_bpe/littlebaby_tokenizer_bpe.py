@@ -1,13 +1,10 @@
 """The `bpe` tokenizer: byte-level BPE on Hugging Face `tokenizers`.
 
-Text is split into bytes first, so every byte sequence encodes (no unknown
-characters) and the vocabulary never grows: a finetune keeps it. The merges
-are learned on the run's training text up to the `vocab_size` option.
-
-Byte level, exactly: GPT-2's pre-tokenizer shows each byte as a printable
-character (`bytes_to_unicode` below); `add_prefix_space=False` keeps it from
-inventing a leading space, and with no normalizer decode(encode(text)) == text.
-On disk: the tokenizers library's own JSON string, inside the run's tokenizer file.
+Text is split into bytes first, so every byte sequence encodes (no unknown characters) and the vocabulary
+never grows: a finetune keeps it. The merges are learned on the run's training text up to `vocab_size`.
+Byte level, exactly: GPT-2's pre-tokenizer shows each byte as a printable character (`bytes_to_unicode`);
+`add_prefix_space=False` keeps it from inventing a leading space, and with no normalizer decode(encode(text))
+== text. On disk: the tokenizers library's own JSON string, inside the run's tokenizer file.
 """
 
 import json
@@ -21,21 +18,19 @@ from tokenizers import Tokenizer as Library
 import littlebaby
 from littlebaby import UserError
 from littlebaby.text import Tokenizer
+from littlebaby.text.tokenizer import before_space
 
 BYTES = 256  # the base vocabulary: every byte is a token before any merge
 
 
 def bytes_to_unicode() -> dict:
-    """byte -> the character GPT-2's byte level shows it as: printable bytes stand for
-    themselves, the others are moved to 256 + n so no token holds a space or control."""
+    """byte -> GPT-2's character for it: printable bytes themselves, others 256 + n (no space or control)."""
     printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     moved = [b for b in range(BYTES) if b not in printable]
     return {**{b: chr(b) for b in printable}, **{b: chr(BYTES + n) for n, b in enumerate(moved)}}
 
 
 CHAR_TO_BYTE = {char: byte for byte, char in bytes_to_unicode().items()}
-
-
 MAX_VOCAB = 1 << 20  # far past any merge table a text here needs; the library fails (or aborts) on sizes past 2**32
 
 
@@ -55,23 +50,22 @@ PIECE = 64  # characters of the longest piece BPE learns merges inside
 
 
 def _waiting(work):
-    """work() on a thread of its own while this one waits in short joins: the trainer runs in Rust, and a
-    signal's Python handler (Ctrl-C, SIGTERM) only runs when Python does, so it runs here at once."""
+    """work() on a thread while this one waits in short joins: the trainer runs in Rust, and a signal's
+    Python handler (Ctrl-C, SIGTERM) runs only when Python does, so here at once."""
     failed = []
-    thread = threading.Thread(target=lambda: failed.extend(_failure(work)), daemon=True)
+
+    def run():
+        try:
+            work()
+        except BaseException as error:  # raised again on the waiting thread
+            failed.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     while thread.is_alive():
         thread.join(0.1)
     if failed:
         raise failed[0]
-
-
-def _failure(work) -> list:
-    try:
-        work()
-    except BaseException as error:  # raised again on the waiting thread
-        return [error]
-    return []
 
 
 class ByteBPE(Tokenizer):
@@ -82,6 +76,8 @@ class ByteBPE(Tokenizer):
     def __init__(self, library: Library):
         self.library = library
         self._bytes = [bytes(CHAR_TO_BYTE[c] for c in library.id_to_token(i)) for i in range(library.get_vocab_size())]
+        pieces = library.pre_tokenizer  # GPT-2's own (a tokenizer.json may bring another: cut after newlines)
+        self._gpt2 = isinstance(pieces, pre_tokenizers.ByteLevel) and pieces.use_regex and library.normalizer is None
 
     @classmethod
     def train(cls, chunks, options=None) -> "ByteBPE":
@@ -89,12 +85,8 @@ class ByteBPE(Tokenizer):
         library = Library(models.BPE())
         # while it learns, no piece is longer than PIECE: a text without whitespace (one 1 MB "word") would make
         # every merge rescan the whole word; the file keeps the plain byte level, so encoding is unchanged
-        library.pre_tokenizer = pre_tokenizers.Sequence(
-            [
-                pre_tokenizers.ByteLevel(add_prefix_space=False),
-                pre_tokenizers.Split(Regex(f".{{1,{PIECE}}}"), "isolated"),
-            ]
-        )
+        split = pre_tokenizers.Split(Regex(f".{{1,{PIECE}}}"), "isolated")
+        library.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.ByteLevel(add_prefix_space=False), split])
         library.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(
             vocab_size=options.vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
@@ -112,6 +104,13 @@ class ByteBPE(Tokenizer):
 
     def encode(self, text: str) -> np.ndarray:
         return np.array(self.library.encode(text).ids, dtype=np.int64)
+
+    def encode_batch(self, texts) -> list[np.ndarray]:
+        """On the library's threads: RAYON_NUM_THREADS of them, else one per core."""
+        return [np.array(e.ids, dtype=np.int64) for e in self.library.encode_batch_fast(list(texts))]
+
+    def cut(self, text: str) -> int:
+        return before_space(text) if self._gpt2 else super().cut(text)
 
     def token_bytes(self, token: int) -> bytes:
         return self._bytes[token]

@@ -1,5 +1,7 @@
 """bpe: the tokenizer kit, then what is bpe's own: any text round-trips, the vocabulary is fixed."""
 
+import random
+
 import littlebaby_tokenizer_bpe as bpe
 import numpy as np
 import pytest
@@ -8,7 +10,7 @@ from hypothesis import strategies as st
 
 from littlebaby.errors import UserError
 from littlebaby.testing import registry_with, tiny_config, tokenizer_suite
-from littlebaby.testing.tokenizers import VARIED, check_roundtrip, train_on
+from littlebaby.testing.tokenizers import PIECES, VARIED, check_blocks, check_roundtrip, train_on
 
 TestBpe = tokenizer_suite("bpe", plugin=bpe, options={"vocab_size": 300})
 
@@ -59,3 +61,15 @@ def test_a_damaged_file_is_one_line(tokenizer):
     with pytest.raises(UserError, match="vocab_size"):
         bpe.ByteBPE.from_dict({**data, "vocab_size": 7})
     assert np.array_equal(bpe.ByteBPE.from_dict(data).encode(VARIED), tokenizer.encode(VARIED))
+
+
+@pytest.fixture(scope="module")
+def spaced():  # merges of runs of spaces and line ends: the tokens a cut after a newline would change
+    text = "".join(random.Random(0).choices(PIECES, k=20000))
+    return train_on("bpe", text, registry_with(bpe), {"vocab_size": 400})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=150).map("".join), st.integers(1, 64))
+def test_blocks_cut_before_whitespace_encode_as_the_whole_text(spaced, text, block):
+    check_blocks(spaced, text, block)
