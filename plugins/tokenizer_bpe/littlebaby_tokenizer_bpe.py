@@ -18,7 +18,7 @@ from tokenizers import Tokenizer as Library
 import littlebaby
 from littlebaby import UserError
 from littlebaby.text import Tokenizer
-from littlebaby.text.tokenizer import before_space
+from littlebaby.text.tokenizer import before_space, encode_pieces
 
 BYTES = 256  # the base vocabulary: every byte is a token before any merge
 
@@ -106,8 +106,11 @@ class ByteBPE(Tokenizer):
         return np.array(self.library.encode(text).ids, dtype=np.int64)
 
     def encode_batch(self, texts) -> list[np.ndarray]:
-        """On the library's threads: RAYON_NUM_THREADS of them, else one per core."""
-        return [np.array(e.ids, dtype=np.int64) for e in self.library.encode_batch_fast(list(texts))]
+        """Each distinct piece between before_space places once (GPT-2's pieces), on the library's threads."""
+        return encode_pieces(texts, self._encode_many) if self._gpt2 else self._encode_many(list(texts))
+
+    def _encode_many(self, texts: list) -> list[np.ndarray]:  # RAYON_NUM_THREADS threads, else one per core
+        return [np.array(e.ids, dtype=np.int64) for e in self.library.encode_batch_fast(texts)]
 
     def cut(self, text: str) -> int:
         return before_space(text) if self._gpt2 else super().cut(text)
@@ -116,8 +119,7 @@ class ByteBPE(Tokenizer):
         return self._bytes[token]
 
     @property
-    def end_id(self) -> int | None:
-        """The end-of-text token's id (GPT-2's `<|endoftext|>`), when the vocabulary has one."""
+    def end_id(self) -> int | None:  # GPT-2's `<|endoftext|>`, when the vocabulary has one
         return self.library.token_to_id("<|endoftext|>")
 
     def to_dict(self) -> dict:

@@ -157,6 +157,30 @@ def before_space(text: str, window: int = 1 << 12) -> int:
     return 0
 
 
+_BEFORE_SPACE = re.compile(r"(?<=\S)(?=[\t\n\x0b\x0c\r ])")
+
+
+def encode_pieces(texts, encode_many) -> list[np.ndarray]:
+    """The ids of each text for a tokenizer whose tokens never cross a before_space place: the texts cut at every
+    such place, each distinct piece encoded once (encode_many: a list of texts -> a list of ids), the ids gathered.
+    Text repeats its pieces (" the", " king,\n"), so a large batch encodes a small part of its length."""
+    index, numbered = {}, []
+    for text in texts:
+        pieces = _BEFORE_SPACE.split(text)
+        for piece in dict.fromkeys(pieces):  # the distinct ones, in C; then numbered through a C-level lookup
+            index.setdefault(piece, len(index))
+        numbered.append(np.fromiter(map(index.__getitem__, pieces), np.int64, len(pieces)))
+    encoded = encode_many(list(index))
+    lengths = np.array([len(ids) for ids in encoded], dtype=np.int64)
+    flat, starts = np.concatenate([np.zeros(0, np.int64), *encoded]), np.cumsum(lengths) - lengths
+    gathered = []
+    for numbers in numbered:
+        counts = lengths[numbers]  # output id j of piece m is flat[starts[piece] + j - (where piece m's ids begin)]
+        shift = np.repeat(starts[numbers] - (np.cumsum(counts) - counts), counts)
+        gathered.append(flat[shift + np.arange(len(shift))].astype(np.int64))
+    return gathered
+
+
 # -- the run's tokenizer file ------------------------------------------------------------
 def to_file(tokenizer: Tokenizer) -> dict:
     """The JSON of a tokenizer file: its name, then the tokenizer's own keys (plugins/resolve.py reads it back)."""
