@@ -175,7 +175,7 @@ BAD = {
     "a training key": (lambda tmp, s: ["prepare", "--data", s, "--set", "n_ctx=3", "--out", tmp / "o"], "not n_ctx"),
     "a training key beside bpe's": (
         lambda tmp, s: ["prepare", "--data", s, "--set", "c_tokenizer=bpe", "--set", "lr=1", "--out", tmp / "o"],
-        "its options (vocab_size), not lr",
+        "the tokenizer's options (vocab_size), not lr",
     ),
     "bad tokenizer": (
         lambda tmp, s: ["prepare", "--data", s, "--set", "c_tokenizer=wordpiece", "--out", tmp / "o"],
@@ -480,3 +480,15 @@ def test_ids_prepared_in_small_blocks_and_batches_are_those_of_each_split_encode
     tokenizer, data, _ = open_prepared(tmp_path / "out", n_ctx=4)
     train, val = split_text(text)
     assert np.array_equal(data.train[:], tokenizer.encode(train)) and np.array_equal(data.val[:], tokenizer.encode(val))
+
+
+def test_threads_bound_the_tokenizer_pool_and_change_no_id(tmp_path, sources, monkeypatch):
+    monkeypatch.setenv("RAYON_NUM_THREADS", "2")  # restored after the test: prepare sets it for this process
+    bpe = ["c_tokenizer=bpe", "vocab_size=300"]
+    with pytest.warns(UserWarning, match="picture.png"):
+        preparing.prepare([sources], tmp_path / "one", [*bpe, "threads=1"])
+    assert os.environ["RAYON_NUM_THREADS"] == "1"
+    with pytest.warns(UserWarning, match="picture.png"):
+        preparing.prepare([sources], tmp_path / "all", bpe)
+    for name in (corpus.TRAIN, corpus.VAL):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "all" / name).read_bytes()

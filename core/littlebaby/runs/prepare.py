@@ -69,14 +69,16 @@ def prepare(data, out, overrides=(), quiet: bool = True, log=None) -> dict:
     given = with_overrides({}, overrides)
     config = resolve.config(given)
     options = _tokenizer_options(config)  # a tokenizer that is not installed, or bad options: before any file
-    stray = sorted(set(given) - {"c_tokenizer", *options})
+    stray = sorted(set(given) - {"c_tokenizer", "threads", *options})
     if stray:  # n_ctx, lr, ...: valid config keys, but nothing prepare does depends on them
         raise UserError(
-            "prepare takes only c_tokenizer and its options "
+            "prepare takes only c_tokenizer, threads and the tokenizer's options "
             f"({', '.join(options) or 'none for ' + config.c_tokenizer}), "
             f"not {', '.join(stray)}",
             "give training keys to train --data DIR",
         )
+    if config.threads:  # the tokenizers library's pool, made at its first use in this process (0: one per core)
+        os.environ["RAYON_NUM_THREADS"] = str(config.threads)
     out = arguments.given_path(out, "out", "prepared/")
     if os.path.lexists(out):  # lexists: a dangling link there would make the final rename fail
         raise UserError(f"{{out=}}{out} exists", "give a new directory (prepare never overwrites)", "out")
