@@ -1,17 +1,21 @@
 """Prepared corpora at scale: prepare throughput and peak memory, and train --data DIR memory.
 
-    uv run python benchmarks/prepare_bench.py                     # 1 GB corpus (and 100 MB beside it)
+    uv run python benchmarks/prepare_bench.py                     # 200 MB corpus (and 20 MB beside it), char and bpe
     uv run python benchmarks/prepare_bench.py --size 20M          # a quick run
-    uv run python benchmarks/prepare_bench.py --tokenizer bpe --vocab-size 4096
+    uv run python benchmarks/prepare_bench.py --tokenizer bpe --vocab-size 4096 --text FILE
 
-A corpus of --size bytes is generated under a temporary folder (tiny
-Shakespeare with its lines shuffled, in files of at most 64 MB, so BPE sees
-real words) and deleted afterwards, with a second one a tenth of the size.
-Each is prepared with `littlebaby prepare` (MB/s, peak RSS of that process),
-then trained on with `littlebaby train --data DIR` for --steps steps of the
-baby config (peak RSS of that process, and the report's own peak). Memory
-that does not grow from the small corpus to the large one is the point.
-Each command runs as a child process, so each peak is its own (os.wait4).
+A corpus of --size bytes is generated under a temporary folder (the lines of
+--text, tiny Shakespeare by default, shuffled, in files of at most 64 MB, so
+BPE sees real words) and deleted afterwards, with a second one a tenth of the
+size. Each is prepared with `littlebaby prepare` (MB/s, peak RSS of that
+process), then its text is encoded again as prepare encodes it, without
+training the tokenizer or writing (encode MB/s: what a corpus far larger than
+the tokenizer's sample approaches), then trained on with `littlebaby train
+--data DIR` for --steps steps of the baby config (peak RSS of that process, and
+the report's own peak). Memory that does not grow from the small corpus to the
+large one is the point. Each command runs as a child process, so each peak is
+its own (os.wait4). The CPU and the load average (the machine may be shared)
+are printed with the figures.
 """
 
 import argparse
@@ -36,9 +40,34 @@ def parse_size(text: str) -> int:
     return int(float(text[:-1]) * units[text[-1].upper()]) if text[-1].upper() in units else int(text)
 
 
-def write_corpus(folder: Path, size: int, seed: int = 0):
-    """size bytes of shuffled Shakespeare lines in files of at most FILE_BYTES."""
-    lines = np.array(shipped_text().splitlines(keepends=True), dtype=object)
+# the encoding prepare does (runs/prepare.py), timed alone: blocks cut where the tokenizer says, in batches
+ENCODE_ONLY = """
+import sys, time
+from littlebaby.runs.data import open_prepared
+from littlebaby.runs.prepare import BATCH
+from littlebaby.text.source import blocks, list_sources
+tokenizer = open_prepared(sys.argv[1], n_ctx=1)[0]
+started, batch, tokens = time.perf_counter(), [], 0
+for source in list_sources([sys.argv[2]]):
+    for block in blocks(source, cut=tokenizer.cut):
+        batch.append(block)
+        if sum(map(len, batch)) >= BATCH:
+            tokens += sum(map(len, tokenizer.encode_batch(batch)))
+            batch = []
+tokens += sum(map(len, tokenizer.encode_batch(batch)))
+print(time.perf_counter() - started, tokens)
+"""
+
+
+def cpu_name() -> str:
+    with open("/proc/cpuinfo") as f:
+        names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    return f"{names[0] if names else 'unknown CPU'}, {os.cpu_count()} cores"
+
+
+def write_corpus(folder: Path, size: int, text: str, seed: int = 0):
+    """size bytes of the shuffled lines of text in files of at most FILE_BYTES."""
+    lines = np.array(text.splitlines(keepends=True), dtype=object)
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True)
     written, number = 0, 0
@@ -68,12 +97,13 @@ def run(command) -> tuple[float, float, str]:
 
 def measure(root: Path, size: int, args) -> dict:
     corpus, prepared, home = root / f"text{size}", root / f"prepared{size}", root / f"home{size}"
-    write_corpus(corpus, size)
+    write_corpus(corpus, size, args.text_content)
     cli = [sys.executable, "-m", "littlebaby.cli"]
     tokenizer = ["--set", f"c_tokenizer={args.tokenizer}"] + (
         ["--set", f"vocab_size={args.vocab_size}"] if args.tokenizer == "bpe" else []
     )
     seconds, prepare_rss, _ = run(cli + ["prepare", "--data", corpus, "--out", prepared, "--quiet"] + tokenizer)
+    encode_seconds = float(run([sys.executable, "-c", ENCODE_ONLY, prepared, corpus])[2].split()[0])
     shutil.rmtree(corpus)  # the text is not needed to train: only the ids
     meta = json.loads((prepared / "meta.json").read_text())
     _, train_rss, _ = run(
@@ -97,6 +127,7 @@ def measure(root: Path, size: int, args) -> dict:
         "size": size,
         "seconds": seconds,
         "mb_per_s": size / seconds / 1e6,
+        "encode_mb_per_s": size / encode_seconds / 1e6,
         "prepare_rss": prepare_rss,
         "tokens": tokens,
         "train_rss": train_rss,
@@ -107,31 +138,41 @@ def measure(root: Path, size: int, args) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--size", default="1G", help="bytes of the large corpus, e.g. 1G, 200M (default 1G); the small one is a tenth"
+        "--size", default="200M", help="bytes of the large corpus, e.g. 1G, 200M (default 200M); the small one a tenth"
     )
-    parser.add_argument("--tokenizer", default="char", choices=["char", "bpe"])
+    parser.add_argument("--tokenizer", default="both", choices=["char", "bpe", "both"])
+    parser.add_argument("--text", help="a UTF-8 text whose lines make the corpus (default: the shipped Shakespeare)")
     parser.add_argument("--vocab-size", type=int, default=4096, help="for bpe (default 4096)")
     parser.add_argument("--steps", type=int, default=20, help="train steps on each prepared corpus (default 20)")
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (default: a temporary folder, deleted)")
     args = parser.parse_args(argv)
+    args.text_content = Path(args.text).read_text(encoding="utf-8") if args.text else shipped_text()
     large = parse_size(args.size)
-    root = Path(args.keep or tempfile.mkdtemp(prefix="littlebaby-prepare-bench-"))
-    try:
-        rows = [measure(root, size, args) for size in (large // 10, large)]
-    finally:
-        if not args.keep:
-            shutil.rmtree(root, ignore_errors=True)
+    load = os.getloadavg()
+    print(f"{cpu_name()}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start")
+    print(f"prepare and train --data DIR, {args.steps} baby steps; bpe vocab_size {args.vocab_size}")
     print(
-        f"prepare and train --data DIR, {args.tokenizer} tokenizer, {args.steps} baby steps; CPU count {os.cpu_count()}"
+        "| tokenizer | corpus | tokens | prepare s | prepare MB/s | encode MB/s | prepare peak RSS MB "
+        "| train peak RSS MB | report peak MB |"
     )
-    print("| corpus | tokens | prepare s | prepare MB/s | prepare peak RSS MB | train peak RSS MB | report peak MB |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['size'] / 1e6:,.0f} MB | {r['tokens']:,} | {r['seconds']:.1f} | {r['mb_per_s']:.2f} | "
-            f"{r['prepare_rss']:.0f} "
-            f"| {r['train_rss']:.0f} | {r['report_peak']:.0f} |"
-        )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for tokenizer in ("char", "bpe") if args.tokenizer == "both" else (args.tokenizer,):
+        args.tokenizer = tokenizer
+        root = Path(args.keep or tempfile.mkdtemp(prefix="littlebaby-prepare-bench-")) / tokenizer
+        try:
+            for size in (large // 10, large):
+                r = measure(root, size, args)
+                print(
+                    f"| {tokenizer} | {r['size'] / 1e6:,.1f} MB | {r['tokens']:,} | {r['seconds']:.1f} | "
+                    f"{r['mb_per_s']:.2f} | {r['encode_mb_per_s']:.2f} | {r['prepare_rss']:.0f} "
+                    f"| {r['train_rss']:.0f} | {r['report_peak']:.0f} |",
+                    flush=True,
+                )
+        finally:
+            if not args.keep:
+                shutil.rmtree(root.parent, ignore_errors=True)
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from tokenizers import Tokenizer as Library
 import littlebaby
 from littlebaby import UserError
 from littlebaby.text import Tokenizer
+from littlebaby.text.tokenizer import before_space, encode_pieces
 
 MAX_VOCAB = 1 << 20  # far past any merge table a text here needs; the library fails (or aborts) on sizes past 2**32
 
@@ -44,23 +45,22 @@ PIECE = 64  # characters of the longest piece BPE learns merges inside
 
 
 def _waiting(work):
-    """work() on a thread of its own while this one waits in short joins: the trainer runs in Rust, and a
-    signal's Python handler (Ctrl-C, SIGTERM) only runs when Python does, so it runs here at once."""
+    """work() on a thread while this one waits in short joins: the trainer runs in Rust, and a signal's
+    Python handler (Ctrl-C, SIGTERM) runs only when Python does, so here at once."""
     failed = []
-    thread = threading.Thread(target=lambda: failed.extend(_failure(work)), daemon=True)
+
+    def run():
+        try:
+            work()
+        except BaseException as error:  # raised again on the waiting thread
+            failed.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     while thread.is_alive():
         thread.join(0.1)
     if failed:
         raise failed[0]
-
-
-def _failure(work) -> list:
-    try:
-        work()
-    except BaseException as error:  # raised again on the waiting thread
-        return [error]
-    return []
 
 
 class ByteBPE(Tokenizer):
@@ -71,6 +71,8 @@ class ByteBPE(Tokenizer):
     def __init__(self, library: Library, end: str | None = None):
         self.library, self.end = library, end  # end: the end-of-text token's text, when a model file named it
         self._bytes = token_bytes(library, json.loads(library.to_str())["model"].get("byte_fallback", False))
+        pieces = library.pre_tokenizer  # GPT-2's own (a tokenizer.json may bring another: cut after newlines)
+        self._gpt2 = isinstance(pieces, pre_tokenizers.ByteLevel) and pieces.use_regex and library.normalizer is None
 
     @classmethod
     def train(cls, chunks, options=None) -> "ByteBPE":
@@ -78,12 +80,8 @@ class ByteBPE(Tokenizer):
         library = Library(models.BPE())
         # while it learns, no piece is longer than PIECE: a text without whitespace (one 1 MB "word") would make
         # every merge rescan the whole word; the file keeps the plain byte level, so encoding is unchanged
-        library.pre_tokenizer = pre_tokenizers.Sequence(
-            [
-                pre_tokenizers.ByteLevel(add_prefix_space=False),
-                pre_tokenizers.Split(Regex(f".{{1,{PIECE}}}"), "isolated"),
-            ]
-        )
+        split = pre_tokenizers.Split(Regex(f".{{1,{PIECE}}}"), "isolated")
+        library.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.ByteLevel(add_prefix_space=False), split])
         library.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(
             vocab_size=options.vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
@@ -102,6 +100,16 @@ class ByteBPE(Tokenizer):
     def encode(self, text: str) -> np.ndarray:
         return np.array(self.library.encode(text).ids, dtype=np.int64)
 
+    def encode_batch(self, texts) -> list[np.ndarray]:
+        """Each distinct piece between before_space places once (GPT-2's pieces), on the library's threads."""
+        return encode_pieces(texts, self._encode_many) if self._gpt2 else self._encode_many(list(texts))
+
+    def _encode_many(self, texts: list) -> list[np.ndarray]:  # RAYON_NUM_THREADS threads, else one per core
+        return [np.array(e.ids, dtype=np.int64) for e in self.library.encode_batch_fast(texts)]
+
+    def cut(self, text: str) -> int:
+        return before_space(text) if self._gpt2 else super().cut(text)
+
     def token_bytes(self, token: int) -> bytes:
         return self._bytes[token]
 
@@ -112,11 +120,8 @@ class ByteBPE(Tokenizer):
         return self.library.token_to_id(self.end or "<|endoftext|>")
 
     def to_dict(self) -> dict:
-        return {
-            "vocab_size": self.vocab_size,
-            "library": self.library.to_str(),
-            **({"end": self.end} if self.end else {}),
-        }
+        end = {"end": self.end} if self.end else {}
+        return {"vocab_size": self.vocab_size, "library": self.library.to_str(), **end}
 
     @classmethod
     def from_dict(cls, data, source: str = "tokenizer") -> "ByteBPE":
@@ -128,9 +133,7 @@ class ByteBPE(Tokenizer):
             end = data.get("end")
             tokenizer = cls(library, end if isinstance(end, str) and library.token_to_id(end) is not None else None)
         except Exception as error:  # a missing key, or the library's own plain Exception for bad JSON
-            raise UserError(
-                f"{source} holds no valid byte-level BPE ({error})", "regenerate the tokenizer file"
-            ) from None
+            raise UserError(f"{source} holds no valid BPE ({error})", "regenerate the tokenizer file") from None
         if data.get("vocab_size") not in (None, tokenizer.vocab_size) or "vocab_size" not in data:
             raise UserError(
                 f"{source} says vocab_size {data.get('vocab_size')} but holds {tokenizer.vocab_size} tokens",

@@ -1,6 +1,7 @@
 """bpe: the tokenizer kit, then what is bpe's own: any text round-trips, the vocabulary is fixed."""
 
 import json
+import random
 
 import littlebaby_tokenizer_bpe as bpe
 import numpy as np
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from littlebaby.errors import UserError
 from littlebaby.testing import registry_with, tiny_config, tokenizer_suite
-from littlebaby.testing.tokenizers import VARIED, check_roundtrip, train_on
+from littlebaby.testing.tokenizers import PIECES, VARIED, check_blocks, check_roundtrip, train_on
 
 TestBpe = tokenizer_suite("bpe", plugin=bpe, options={"vocab_size": 300})
 
@@ -56,7 +57,7 @@ def test_vocab_size_has_a_ceiling(value):  # 1e11 aborted inside the Rust librar
 
 def test_a_damaged_file_is_one_line(tokenizer):
     data = tokenizer.to_dict()
-    with pytest.raises(UserError, match="no valid byte-level BPE"):
+    with pytest.raises(UserError, match="no valid BPE"):
         bpe.ByteBPE.from_dict({**data, "library": data["library"][:-10]})
     with pytest.raises(UserError, match="vocab_size"):
         bpe.ByteBPE.from_dict({**data, "vocab_size": 7})
@@ -93,3 +94,15 @@ def test_a_byte_level_file_keeps_its_special_tokens_text():
     tokenizer.library.add_special_tokens(["<|endoftext|>"])
     again = bpe.ByteBPE.from_dict(json.loads(tokenizer.library.to_str()), "tokenizer.json")
     assert again.token_bytes(again.end_id) == b"<|endoftext|>"
+
+
+@pytest.fixture(scope="module")
+def spaced():  # merges of runs of spaces and line ends: the tokens a cut after a newline would change
+    text = "".join(random.Random(0).choices(PIECES, k=20000))
+    return train_on("bpe", text, registry_with(bpe), {"vocab_size": 400})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=150).map("".join), st.integers(1, 64))
+def test_blocks_cut_before_whitespace_encode_as_the_whole_text(spaced, text, block):
+    check_blocks(spaced, text, block)

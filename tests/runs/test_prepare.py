@@ -15,7 +15,8 @@ import pytest
 from littlebaby.errors import UserError
 from littlebaby.runs import prepare as preparing
 from littlebaby.runs.data import open_prepared
-from littlebaby.text import corpus
+from littlebaby.text import corpus, source
+from littlebaby.text.batches import split_text
 from littlebaby.text.source import SNIFF
 
 ENGLISH = "But, soft! what light through yonder window breaks?\n" * 60
@@ -174,7 +175,7 @@ BAD = {
     "a training key": (lambda tmp, s: ["prepare", "--data", s, "--set", "n_ctx=3", "--out", tmp / "o"], "not n_ctx"),
     "a training key beside bpe's": (
         lambda tmp, s: ["prepare", "--data", s, "--set", "c_tokenizer=bpe", "--set", "lr=1", "--out", tmp / "o"],
-        "its options (vocab_size), not lr",
+        "the tokenizer's options (vocab_size), not lr",
     ),
     "bad tokenizer": (
         lambda tmp, s: ["prepare", "--data", s, "--set", "c_tokenizer=wordpiece", "--out", tmp / "o"],
@@ -465,3 +466,29 @@ def test_a_prepare_stopped_by_a_scheduler_leaves_nothing(tmp_path, name):
     assert process.returncode == 128 + getattr(signal, name), err
     assert err == "littlebaby: interrupted\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.txt"]
+
+
+@pytest.mark.parametrize("overrides", [[], ["c_tokenizer=bpe", "vocab_size=300"]], ids=["char", "bpe"])
+def test_ids_prepared_in_small_blocks_and_batches_are_those_of_each_split_encoded_whole(
+    tmp_path, overrides, monkeypatch
+):
+    monkeypatch.setattr(source, "BLOCK", 97)  # many blocks, cut inside lines, encoded a few at a time
+    monkeypatch.setattr(preparing, "BATCH", 300)
+    text = (ENGLISH + "  \n\n" + GREEK.replace("\n", "  ")) * 3  # runs of spaces, and a line of 3,000 characters
+    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
+    preparing.prepare([tmp_path / "a.txt"], tmp_path / "out", overrides)
+    tokenizer, data, _ = open_prepared(tmp_path / "out", n_ctx=4)
+    train, val = split_text(text)
+    assert np.array_equal(data.train[:], tokenizer.encode(train)) and np.array_equal(data.val[:], tokenizer.encode(val))
+
+
+def test_threads_bound_the_tokenizer_pool_and_change_no_id(tmp_path, sources, monkeypatch):
+    monkeypatch.setenv("RAYON_NUM_THREADS", "2")  # restored after the test: prepare sets it for this process
+    bpe = ["c_tokenizer=bpe", "vocab_size=300"]
+    with pytest.warns(UserWarning, match="picture.png"):
+        preparing.prepare([sources], tmp_path / "one", [*bpe, "threads=1"])
+    assert os.environ["RAYON_NUM_THREADS"] == "1"
+    with pytest.warns(UserWarning, match="picture.png"):
+        preparing.prepare([sources], tmp_path / "all", bpe)
+    for name in (corpus.TRAIN, corpus.VAL):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "all" / name).read_bytes()

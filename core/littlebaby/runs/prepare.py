@@ -1,7 +1,10 @@
 """`littlebaby prepare`: text files -> a tokenizer and token ids on disk (corpus.py reads them).
 
-It streams: files are read in blocks of BLOCK bytes, encoded and appended to
-train.bin / val.bin, so memory stays bounded whatever the corpus size. The
+It streams: files are read in blocks of BLOCK bytes, each cut where the tokenizer
+says no token is cut in two (Tokenizer.cut: the ids are those of the whole text
+encoded at once), encoded BATCH bytes at a time (encode_batch: bpe on threads of
+its own) and appended to train.bin / val.bin, so memory stays bounded whatever
+the corpus size. The
 tokenizer learns from all the text, or for a corpus over SAMPLE_BYTES from
 SAMPLE_BYTES of evenly spaced pieces (stated in meta.json); text the sample
 missed still encodes, since `extend` is applied to every block (char appends
@@ -42,8 +45,7 @@ class _Writer:
     def __init__(self, path: Path, dtype: str):
         self.file, self.dtype, self.tokens, self.bytes = open(path, "wb"), np.dtype(dtype), 0, 0
 
-    def write(self, tokenizer, piece: str):
-        ids = tokenizer.encode(piece)
+    def write(self, ids: np.ndarray, piece: str):
         if len(ids) and ids.max() > np.iinfo(self.dtype).max:
             raise UserError(
                 f"the vocabulary outgrew {self.dtype.name} while encoding",
@@ -67,14 +69,16 @@ def prepare(data, out, overrides=(), quiet: bool = True, log=None) -> dict:
     given = with_overrides({}, overrides)
     config = resolve.config(given)
     options = _tokenizer_options(config)  # a tokenizer that is not installed, or bad options: before any file
-    stray = sorted(set(given) - {"c_tokenizer", *options})
+    stray = sorted(set(given) - {"c_tokenizer", "threads", *options})
     if stray:  # n_ctx, lr, ...: valid config keys, but nothing prepare does depends on them
         raise UserError(
-            "prepare takes only c_tokenizer and its options "
+            "prepare takes only c_tokenizer, threads and the tokenizer's options "
             f"({', '.join(options) or 'none for ' + config.c_tokenizer}), "
             f"not {', '.join(stray)}",
             "give training keys to train --data DIR",
         )
+    if config.threads:  # the tokenizers library's pool, made at its first use in this process (0: one per core)
+        os.environ["RAYON_NUM_THREADS"] = str(config.threads)
     out = arguments.given_path(out, "out", "prepared/")
     if os.path.lexists(out):  # lexists: a dangling link there would make the final rename fail
         raise UserError(f"{{out=}}{out} exists", "give a new directory (prepare never overwrites)", "out")
@@ -148,11 +152,20 @@ def _tokenizer_options(config) -> dict:
     return converter.unstructure(options) if options is not None else {}
 
 
+BATCH = 8 << 20  # bytes of text encoded together (each block on a thread of its own where the tokenizer has them)
+
+
 def _encode(sources, total, tokenizer, folder: Path, sampled: bool, quiet: bool):
     dtype = corpus.dtype_for(tokenizer.vocab_size)
     cut = int(batches.TRAIN_FRACTION * total)  # in bytes of the concatenated sources
     writers = {"train": _Writer(folder / corpus.TRAIN, dtype), "val": _Writer(folder / corpus.VAL, dtype)}
-    listed, offset = [], 0
+    listed, offset, pending = [], 0, []  # pending: (writer, text) to encode together
+
+    def flush():  # with the tokenizer as extended so far: it gives every earlier id the same meaning
+        for (writer, piece), ids in zip(pending, tokenizer.encode_batch([piece for _, piece in pending])):
+            writer.write(ids, piece)
+        pending.clear()
+
     with (
         contextlib.ExitStack() as stack,
         tqdm(total=total, disable=quiet, unit="B", unit_scale=True, desc="prepare") as bar,
@@ -161,17 +174,18 @@ def _encode(sources, total, tokenizer, folder: Path, sampled: bool, quiet: bool)
             stack.callback(writer.file.close)
         for source in sources:
             digest = hashlib.sha256()
-            for block in blocks(source, digest):
+            for block in blocks(source, digest, tokenizer.cut):
                 raw_length = len(block.encode("utf-8"))
                 if sampled:
                     tokenizer = tokenizer.extend(block)
                 if offset < cut < offset + raw_length:
                     before, after = split_at(block, cut - offset)
-                    writers["train"].write(tokenizer, before)
-                    writers["val"].write(tokenizer, after)
+                    pending.extend([(writers["train"], before), (writers["val"], after)])
                 else:
-                    writers["train" if offset < cut else "val"].write(tokenizer, block)
+                    pending.append((writers["train" if offset < cut else "val"], block))
                 offset += raw_length
+                if sum(len(piece) for _, piece in pending) >= BATCH:
+                    flush()
                 bar.update(raw_length)
             read = offset - sum(entry["bytes"] for entry in listed)
             if read != source.size:  # the split was cut by the sizes listed: a file that changed moves it
@@ -180,6 +194,7 @@ def _encode(sources, total, tokenizer, folder: Path, sampled: bool, quiet: bool)
                     "prepare again once nothing writes to the sources",
                 )
             listed.append({"path": str(source.path.resolve()), "bytes": source.size, "sha256": digest.hexdigest()})
+        flush()
     meta = {
         "format": corpus.FORMAT,
         "tokenizer": tokenizers.to_file(tokenizer),

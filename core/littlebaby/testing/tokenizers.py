@@ -12,11 +12,15 @@ a saved and loaded tokenizer encodes identically;
 every id is below vocab_size and stands for at least one byte, and the bytes
 of a text's tokens add up to the text's (bits per byte rely on it); training
 twice gives the same tokenizer; `extend` keeps the meaning of old ids; output
-streamed token by token equals decode. The check_* functions work alone too.
+streamed token by token equals decode; a text read in blocks cut where `cut` says
+(as prepare reads a corpus) encodes, with encode_batch, to the ids of the whole
+text. The check_* functions work alone too.
 """
 
 import functools
 import json
+import tempfile
+from pathlib import Path
 
 import attrs
 import numpy as np
@@ -24,6 +28,7 @@ import numpy as np
 from littlebaby.errors import UserError
 from littlebaby.plugins import resolve
 from littlebaby.testing.build import registry_with, tiny_config
+from littlebaby.text import source
 from littlebaby.text.source import shipped_text
 from littlebaby.text.tokenizer import Tokenizer, to_file, train
 
@@ -80,6 +85,31 @@ def check_stream(tokenizer: Tokenizer, text: str):
     assert "".join(stream(i) for i in ids) + stream(None) == tokenizer.decode(ids)
 
 
+# for the blocks: runs of spaces and line ends, words, digits, punctuation, characters of two to four bytes
+PIECES = [*"  \n\n\t\r ab cd ef 12 .,!'s _ é 日 😀 \u00a0\u2003", " the", "\n\n", "  \n"]
+
+
+def in_blocks(text: str, block: int, cut, carry: int = 1 << 20) -> list[str]:
+    """The blocks source.blocks (prepare's reader) gives for a file holding `text`, BLOCK and CARRY set so."""
+    import pytest
+
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(source, "BLOCK", block)
+        patch.setattr(source, "CARRY", carry)
+        path = Path(folder) / "text.txt"
+        path.write_bytes(text.encode("utf-8"))
+        return list(source.blocks(source.Source(path, path.stat().st_size), cut=cut))
+
+
+def check_blocks(tokenizer: Tokenizer, text: str, block: int):
+    """Blocks cut where tokenizer.cut says hold the text, and encode_batch of them is the whole text's ids."""
+    pieces = in_blocks(text, block, tokenizer.cut)
+    assert "".join(pieces) == text
+    ids = tokenizer.encode_batch(pieces)
+    assert len(ids) == len(pieces) and all(np.array_equal(a, tokenizer.encode(p)) for a, p in zip(ids, pieces))
+    assert np.array_equal(np.concatenate([np.zeros(0, np.int64), *ids]), tokenizer.encode(text))
+
+
 def tokenizer_suite(name: str, *, plugin=None, options=None):
     """A pytest test class for the tokenizer registered as `name` (plugin, options: as block_suite)."""
     import pytest  # only test code needs pytest and hypothesis
@@ -131,6 +161,17 @@ def tokenizer_suite(name: str, *, plugin=None, options=None):
 
         def test_streamed_output_equals_decode(self):
             check_stream(trained(), VARIED[-200:])
+
+        @settings(max_examples=150, deadline=None)
+        @given(st.lists(st.sampled_from(PIECES), max_size=150).map("".join), st.integers(1, 64))
+        def test_blocks_encode_as_the_whole_text(self, text, block):
+            tokenizer = trained() if trained().encodes_any_text else train_on(name, text + "x", registry(), options)
+            check_blocks(tokenizer, text, block)
+
+        def test_blocks_of_long_lines_encode_as_the_whole_text(self):
+            text = VARIED.replace("\x00", "")
+            for lines in (text, text.replace("\n", " "), text.replace("\n", "")):  # one long line, then without \n
+                check_blocks(trained(), lines, 4096)
 
     Suite.__name__ = Suite.__qualname__ = f"TestTokenizer{name.capitalize()}"
     return Suite

@@ -45,6 +45,9 @@ class CharTokenizer(Tokenizer):
     def from_text(cls, text: str) -> "CharTokenizer":
         return cls.train([text])
 
+    def cut(self, text: str) -> int:
+        return len(text)  # one token per character: a cut anywhere changes none
+
     def extend(self, text: str) -> "CharTokenizer":
         """This vocabulary plus the characters of `text` it lacks, appended in sorted order."""
         new = set(text) - set(self.ids)

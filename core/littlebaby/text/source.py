@@ -50,6 +50,7 @@ def shipped_text(name: str = "shakespeare") -> str:
 BLOCK = 1 << 20  # bytes read, decoded and encoded at a time
 SAMPLE_BYTES = 64 << 20  # a tokenizer learns from at most this much text
 SNIFF = 1 << 16  # bytes looked at to tell a text file from another file
+CARRY = 16 << 20  # characters a block may grow to while no place to cut it is found
 
 
 @attrs.frozen
@@ -148,9 +149,14 @@ def sample(sources, total: int, size: int = SAMPLE_BYTES):
                 yield f.read(BLOCK).decode("utf-8", errors="ignore")  # a piece may cut a character at each end
 
 
-def blocks(source: Source, digest=None):
-    """The text of a file a block at a time, each ending after a newline when it has one (so
-    that a word is not cut in two tokens); a file that is not UTF-8 after all is a UserError."""
+def after_newline(text: str) -> int:
+    return text.rfind("\n") + 1
+
+
+def blocks(source: Source, digest=None, cut=after_newline):
+    """The text of a file a block at a time, each ending where `cut(text)` says no token is cut in two (a
+    tokenizer's cut: after the last newline by default). Text with no such place is carried into the next
+    block, up to CARRY bytes, then cut where it stands; a file that is not UTF-8 after all is a UserError."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     carried, position = "", 0
     with _reading(source.path):  # around the reads only: what the consumer raises is not thrown in here
@@ -170,7 +176,10 @@ def blocks(source: Source, digest=None):
                     "give UTF-8 text files, or leave it out",
                 )
             position += len(raw)
-            end = block.rfind("\n") + 1 if raw else len(block)
-            block, carried = (block[:end], block[end:]) if end else (block, "")
+            end = cut(block) if raw else len(block)
+            if not end and len(block) < CARRY:
+                carried = block
+                continue
+            block, carried = block[: end or len(block)], block[end or len(block) :]
             if block:
                 yield block
