@@ -118,3 +118,24 @@ def test_a_long_epoch_is_shuffled_in_blocks_and_still_visits_every_window_once(m
     again = Epochs(ids, n_ctx=10, batch_size=3, seed=1)
     np.testing.assert_array_equal(again.batch(7)[0], epochs.batch(7)[0])  # reproducible from (seed, epoch)
     assert not np.array_equal(order, np.concatenate([epochs.starts(1, np.arange(p, p + 1)) for p in range(100)]))
+
+
+def test_the_digest_ranks_compare_reads_a_mapped_corpus_a_block_at_a_time(tmp_path):
+    """sampled_digest of a corpus larger than memory must not copy it whole (np.asarray of a Mapped would)."""
+    import tracemalloc
+
+    path = tmp_path / "train.bin"
+    with open(path, "wb") as f:
+        f.truncate(64 << 20)  # 32 M uint16 ids, sparse on disk
+    mapped = corpus.Mapped(path, "uint16", 32 << 20)
+    tracemalloc.start()
+    digest = corpus.sampled_digest(mapped)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2 << 20, f"{peak / 2**20:.0f} MiB read for a digest of 64 MiB"
+    in_memory = np.zeros(32 << 20, dtype=np.uint16)
+    assert digest == corpus.sampled_digest(in_memory)  # the same blocks, whether mapped or not
+    in_memory[100] = 1  # a change inside the first sampled block
+    assert corpus.sampled_digest(in_memory) != digest
+    small = np.arange(1000, dtype=np.uint16)
+    assert corpus.sampled_digest(small) != corpus.sampled_digest(small[::-1].copy())  # a small one hashed whole

@@ -235,13 +235,15 @@ def fingerprint(directory) -> str:
 
 
 def sampled_digest(ids) -> bytes:
-    """A sha256 of an array of ids: its length and dtype, and all of it when small, else 64 evenly spaced
-    4 KB blocks of its bytes (a memory-mapped corpus larger than memory is not read whole to compare it)."""
-    raw = np.asarray(ids).reshape(-1).view(np.uint8)
-    digest = hashlib.sha256(f"{np.asarray(ids).dtype} {raw.size}".encode())
-    if raw.size <= FINGERPRINT_BLOCKS * FINGERPRINT_BLOCK * 16:
-        digest.update(raw.tobytes())
+    """A sha256 of an array of ids (or a `Mapped` file of them): its length and dtype, and all of it when small,
+    else 64 evenly spaced 4 KB blocks (a memory-mapped corpus larger than memory is read a block at a time, never
+    whole: np.asarray of a `Mapped` would copy all of it)."""
+    dtype, size = np.dtype(ids.dtype), len(ids)
+    block = max(1, FINGERPRINT_BLOCK // dtype.itemsize)  # ids per block
+    digest = hashlib.sha256(f"{dtype} {size}".encode())
+    if size <= FINGERPRINT_BLOCKS * block * 16:
+        digest.update(np.ascontiguousarray(ids[:]).tobytes())
     else:
-        for start in np.linspace(0, raw.size - FINGERPRINT_BLOCK, FINGERPRINT_BLOCKS).astype(np.int64):
-            digest.update(raw[start : start + FINGERPRINT_BLOCK].tobytes())
+        for start in np.linspace(0, size - block, FINGERPRINT_BLOCKS).astype(np.int64):
+            digest.update(np.ascontiguousarray(ids[int(start) : int(start) + block]).tobytes())
     return digest.digest()
