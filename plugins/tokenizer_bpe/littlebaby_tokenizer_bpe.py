@@ -70,7 +70,7 @@ class ByteBPE(Tokenizer):
 
     def __init__(self, library: Library, end: str | None = None):
         self.library, self.end = library, end  # end: the end-of-text token's text, when a model file named it
-        self._bytes = token_bytes(library, json.loads(library.to_str())["model"].get("byte_fallback", False))
+        self._bytes = token_bytes(library, getattr(library.model, "byte_fallback", False))
         pieces = library.pre_tokenizer  # GPT-2's own (a tokenizer.json may bring another: cut after newlines)
         self._gpt2 = isinstance(pieces, pre_tokenizers.ByteLevel) and pieces.use_regex and library.normalizer is None
 
