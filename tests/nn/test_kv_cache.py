@@ -24,3 +24,21 @@ def test_slide_moves_every_buffer_left_and_positions_keep_counting():
     assert (cache.pos, cache.dropped) == (0, 5)
     cache.reset()
     assert (cache.pos, cache.dropped, cache.layers[0].position) == (0, 0, 0)
+
+
+def test_a_cache_is_freed_when_generation_lets_go_of_it_not_at_the_next_collection():
+    import gc
+    import weakref
+
+    from littlebaby.nn.kv_cache import KVCache
+
+    gc.disable()
+    try:
+        cache = KVCache(2, 8)
+        buffers = cache.layers[0].buffers
+        cache.layers[0].extend("k", np.zeros((1, 1, 2, 3)))
+        alive = weakref.ref(cache.layers[0])
+        del cache, buffers
+        assert alive() is None  # no reference cycle between the cache and its layers
+    finally:
+        gc.enable()

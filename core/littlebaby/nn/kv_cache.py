@@ -28,24 +28,33 @@ Two context policies, chosen by the model (`GPT.slides`):
 import numpy as np
 
 
+class Window:
+    """Where a cache stands, shared by the cache and its layers: n_ctx, the slot of the next token (pos) and the
+    tokens slid out (dropped). The layers hold this, not the cache, so no reference cycle keeps a cache's
+    buffers alive after generation lets go of it (until a garbage collection, one cache per call)."""
+
+    def __init__(self, n_ctx: int):
+        self.n_ctx, self.pos, self.dropped = n_ctx, 0, 0
+
+
 class LayerCache:
-    def __init__(self, owner: "KVCache"):
-        self.owner = owner
+    def __init__(self, window: Window):
+        self.window = window
         self.buffers: dict = {}
 
     @property
     def pos(self) -> int:
         """Slot of the first new token: how many entries the buffers hold."""
-        return self.owner.pos
+        return self.window.pos
 
     @property
     def position(self) -> int:
         """Absolute position of the first new token: pos plus the tokens slid out."""
-        return self.owner.dropped + self.owner.pos
+        return self.window.dropped + self.window.pos
 
     def extend(self, name: str, new: np.ndarray) -> np.ndarray:
         """Store new (..., T, d) at positions pos .. pos+T-1; return (..., pos+T, d)."""
-        shape = new.shape[:-2] + (self.owner.n_ctx, new.shape[-1])
+        shape = new.shape[:-2] + (self.window.n_ctx, new.shape[-1])
         buffer = self.buffers.get(name)
         if buffer is None or buffer.shape != shape or buffer.dtype != new.dtype:
             buffer = self.buffers[name] = np.empty(shape, dtype=new.dtype)
@@ -60,10 +69,29 @@ class LayerCache:
 
 class KVCache:
     def __init__(self, n_layers: int, n_ctx: int):
-        self.n_ctx = n_ctx
-        self.pos = 0
-        self.dropped = 0  # tokens slid out of the window so far
-        self.layers = [LayerCache(self) for _ in range(n_layers)]
+        self.window = Window(n_ctx)
+        self.layers = [LayerCache(self.window) for _ in range(n_layers)]
+
+    @property
+    def n_ctx(self) -> int:
+        return self.window.n_ctx
+
+    @property
+    def pos(self) -> int:
+        return self.window.pos
+
+    @pos.setter
+    def pos(self, value: int):
+        self.window.pos = value
+
+    @property
+    def dropped(self) -> int:
+        """Tokens slid out of the window so far."""
+        return self.window.dropped
+
+    @dropped.setter
+    def dropped(self, value: int):
+        self.window.dropped = value
 
     def reset(self):
         self.pos = 0
