@@ -20,6 +20,8 @@ import numpy as np
 import littlebaby
 from littlebaby.nn import Position, ops, positive
 
+TABLE = 1024  # rows of the rotation table built at first
+
 
 @attrs.frozen(kw_only=True)
 class RopeOptions:
@@ -48,12 +50,14 @@ class RotaryPositions(Position):
 
     def rotations(self, start: int, T: int, d_k: int, dtype):
         """cos, sin (T, d_k // 2) of positions start .. start + T - 1. Every step, eval batch and token
-        within n_ctx needs rows of the same table: it is built once and sliced. Positions past n_ctx
-        (a cache sliding on) get their own rows, the same numbers the table would hold."""
+        within n_ctx needs rows of the same table: it is built once and sliced (as far as positions have
+        been asked for, at least TABLE rows: an 8,192-token model generating 100 tokens builds no more).
+        Positions past n_ctx (a cache sliding on) get their own rows, the numbers the table would hold."""
         if start + T > self.n_ctx:
             return ops.rotary_tables(np.arange(start, start + T), d_k, self.options.rope_base, dtype)
-        if self.table_key != (d_k, np.dtype(dtype)):
-            self.table = ops.rotary_tables(np.arange(self.n_ctx), d_k, self.options.rope_base, dtype)
+        if self.table_key != (d_k, np.dtype(dtype)) or len(self.table[0]) < start + T:
+            rows = min(self.n_ctx, max(TABLE, 2 * (start + T)))
+            self.table = ops.rotary_tables(np.arange(rows), d_k, self.options.rope_base, dtype)
             self.table_key = (d_k, np.dtype(dtype))
         cos, sin = self.table
         return cos[start : start + T], sin[start : start + T]

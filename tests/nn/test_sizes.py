@@ -141,3 +141,15 @@ def test_the_data_limit_follows_the_machine(monkeypatch):
     assert memory.data_limit() == 1000 // memory.BYTES_PER_CHARACTER
     monkeypatch.setattr(memory, "available", lambda: None)
     assert memory.data_limit() == memory.DATA_LIMIT
+
+
+def test_a_long_window_loads_and_generates_but_a_text_too_long_for_memory_is_one_line(monkeypatch):
+    """A model whose window is long (rope: no table of n_ctx rows) is built on its weights alone; a forward over
+    more tokens at once than memory holds is refused, naming it, and a token at a time still runs."""
+    model = build_model({**SMALL, "c_position": "rope", "n_ctx": 10**6}, vocab_size=11)
+    assert model.logits(np.arange(5) % 11).shape == (5, 11)
+    monkeypatch.setattr(memory, "available", lambda: 10**6)
+    with pytest.raises(UserError, match=r"a forward pass of this text needs about .*\(activations of 5,000") as error:
+        model.logits(np.arange(5000) % 11)
+    assert str(error.value).endswith("give fewer tokens at once") and "\n" not in str(error.value)
+    assert model.logits(np.array([3]), cache=model.new_cache()).shape == (1, 11)

@@ -200,6 +200,9 @@ class GPT(Layer):
         """Logits in eval mode for ids (T,) or (B, T); restores the previous mode. check: refuse (one line) ids
         that are not whole numbers in range(vocab_size), or none (generation, whose ids are its own, skips it)."""
         ids = arguments.given_ids(ids, self.vocab_size, shapes=(1, 2)) if check else np.asarray(ids)
+        if ids.size > 1:  # a prompt or a text at once (a generated token alone costs little): will it fit?
+            needs = sizes.window_needs(self.config, self.vocab_size, ids.size)
+            memory.require(needs, "a forward pass of this text", "give fewer tokens at once")
         was_training = self.training
         if was_training:  # switching modes walks every block: only when needed (per-token cost in generation)
             self.eval()

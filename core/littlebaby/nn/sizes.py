@@ -10,6 +10,7 @@ block whose activations grow with its own options (moe's experts) states its par
 
 import math
 
+import attrs
 import numpy as np
 
 from littlebaby.config import block_options
@@ -58,17 +59,18 @@ SIZE_KEYS = ("n_emb", "head_size", "n_layers", "n_ctx")  # or a block option suc
 
 
 def model_needs(config, parameters: int, vocab_size: int) -> list:
-    """A model in memory, by part: weights and gradients (every model has both buffers) and
-    one window of activations (what generation and evaluation use)."""
+    """A model in memory: its weights and gradients (every model has both buffers). What a forward pass adds
+    depends on how many tokens it takes (`window_needs`): a model whose window is 8,192 tokens long still loads
+    and generates a token at a time where one full window's attention weights would not fit."""
     size = np.dtype(config.dtype).itemsize
-    return [
-        (f"{parameters:,} parameters (weights and gradients)", 2 * parameters * size, SIZE_KEYS),
-        (
-            f"activations of one {config.n_ctx}-token window",
-            _activations(config, vocab_size, config.n_ctx),
-            ("n_ctx", "n_layers"),
-        ),
-    ]
+    return [(f"{parameters:,} parameters (weights and gradients)", 2 * parameters * size, SIZE_KEYS)]
+
+
+def window_needs(config, vocab_size: int, tokens: int) -> list:
+    """A forward pass over `tokens` tokens at once (a prompt, a text to look at), by part: each sees at most
+    min(tokens, n_ctx) keys."""
+    window = attrs.evolve(config, n_ctx=min(tokens, config.n_ctx))
+    return [(f"activations of {tokens:,} tokens at once", _activations(window, vocab_size, tokens), ())]
 
 
 def training_needs(model, batch: int, workers: int) -> list:

@@ -78,18 +78,21 @@ def data_limit() -> int:
     return DATA_LIMIT if room is None else min(DATA_LIMIT, room // BYTES_PER_CHARACTER)
 
 
-def require(parts: list, what: str):
-    """A one-line UserError when the parts (what, bytes, the keys that shrink it) need more than is available."""
+def require(parts: list, what: str, fix: str | None = None):
+    """A one-line UserError when the parts (what, bytes, the keys that shrink it) need more than is available;
+    the fix names the keys that shrink the largest part, or is `fix` when no key does."""
     room = available()
     needed = sum(part[1] for part in parts)
     if room is None or needed <= room:
         return
     keys = max(parts, key=lambda part: part[1])[2]  # the settings that shrink the largest part
-    lower = ", ".join("{" + key + "}" for key in keys[:-1]) + (" or " if len(keys) > 1 else "") + "{" + keys[-1] + "}"
+    if keys:
+        fix = "lower " + ", ".join("{" + k + "}" for k in keys[:-1]) + (" or " if len(keys) > 1 else "")
+        fix += "{" + keys[-1] + "}"
     details = "; ".join(f"{name}: {describe_bytes(value)}" for name, value, _ in parts)
     raise UserError(
         f"{what} needs about {describe_bytes(needed)} of memory ({details}), "
         f"but this machine has {describe_bytes(room)} available",
-        f"lower {lower}",
+        fix,
         keys,
     )
