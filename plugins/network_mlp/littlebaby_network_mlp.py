@@ -1,17 +1,10 @@
 """Feed-forward network, as the original notebook's `mlp`: n_emb -> 4 n_emb -> GELU -> n_emb."""
 
 import littlebaby
-from littlebaby.nn import Dropout, Linear, ops
+from littlebaby.nn import FeedForward, ops
 
 
-class MLP(littlebaby.Block):
-    @classmethod
-    def parameter_formula(cls, config, options):
-        H = config.n_emb
-        if not config.bias:
-            return "8H^2 (H -> 4H -> H)", 8 * H * H
-        return "8H^2 + 5H (H -> 4H -> H with biases)", 8 * H * H + 5 * H
-
+class MLP(FeedForward):
     @classmethod
     def hugging_face(cls, family, config, options):
         """Our tensors -> (the family's name within a layer, whether it is stored transposed)."""
@@ -29,12 +22,6 @@ class MLP(littlebaby.Block):
             mapped[f"{ours}.weight"] = weights(f"{prefix}mlp_{theirs}_weight")
             mapped[f"{ours}.bias"] = weights.bias(f"{prefix}mlp_{theirs}_bias", sizes[ours])
         return mapped
-
-    def __init__(self, config, options=None):
-        super().__init__(config, options)
-        self.up = self.add("up", Linear(config.n_emb, 4 * config.n_emb, bias=config.bias))
-        self.down = self.add("down", Linear(4 * config.n_emb, config.n_emb, bias=config.bias, init="residual"))
-        self.dropout = self.add("dropout", Dropout(config.dropout))
 
     def forward(self, x, cache=None):  # x (B, T, n_emb)
         gelu_input = self.up.forward(x)  # (B, T, 4 n_emb)

@@ -6,23 +6,10 @@ faster; its derivative is 2 max(x, 0), kept from the forward pass.
 import numpy as np
 
 import littlebaby
-from littlebaby.nn import Dropout, Linear
+from littlebaby.nn import FeedForward
 
 
-class ReLU2(littlebaby.Block):
-    @classmethod
-    def parameter_formula(cls, config, options):
-        H = config.n_emb
-        if not config.bias:
-            return "8H^2 (H -> 4H -> H)", 8 * H * H
-        return "8H^2 + 5H (H -> 4H -> H with biases)", 8 * H * H + 5 * H
-
-    def __init__(self, config, options=None):
-        super().__init__(config, options)
-        self.up = self.add("up", Linear(config.n_emb, 4 * config.n_emb, bias=config.bias))
-        self.down = self.add("down", Linear(4 * config.n_emb, config.n_emb, bias=config.bias, init="residual"))
-        self.dropout = self.add("dropout", Dropout(config.dropout))
-
+class ReLU2(FeedForward):
     def forward(self, x, cache=None):  # x (B, T, n_emb)
         positive = np.maximum(self.up.forward(x), 0.0)  # (B, T, 4 n_emb)
         self.saved = positive

@@ -14,6 +14,8 @@ the model has no learned table (so generation slides its cache past n_ctx).
   positions have (the config migration sets it); off for a new run.
 """
 
+import functools
+
 import attrs
 import numpy as np
 
@@ -21,6 +23,15 @@ import littlebaby
 from littlebaby.nn import Position, ops, positive
 
 TABLE = 1024  # rows of the rotation table built at first
+
+
+@functools.lru_cache(maxsize=8)
+def shared_table(rows: int, d_k: int, base: float, dtype: np.dtype) -> tuple:
+    """cos, sin of positions 0 .. rows - 1, read-only: one copy for every layer and thread replica of a model."""
+    table = ops.rotary_tables(np.arange(rows), d_k, base, dtype)
+    for part in table:
+        part.flags.writeable = False
+    return table
 
 
 @attrs.frozen(kw_only=True)
@@ -57,7 +68,7 @@ class RotaryPositions(Position):
             return ops.rotary_tables(np.arange(start, start + T), d_k, self.options.rope_base, dtype)
         if self.table_key != (d_k, np.dtype(dtype)) or len(self.table[0]) < start + T:
             rows = min(self.n_ctx, max(TABLE, 2 * (start + T)))
-            self.table = ops.rotary_tables(np.arange(rows), d_k, self.options.rope_base, dtype)
+            self.table = shared_table(rows, d_k, self.options.rope_base, np.dtype(dtype))
             self.table_key = (d_k, np.dtype(dtype))
         cos, sin = self.table
         return cos[start : start + T], sin[start : start + T]

@@ -153,3 +153,18 @@ def test_a_long_window_loads_and_generates_but_a_text_too_long_for_memory_is_one
         model.logits(np.arange(5000) % 11)
     assert str(error.value).endswith("give fewer tokens at once") and "\n" not in str(error.value)
     assert model.logits(np.array([3]), cache=model.new_cache()).shape == (1, 11)
+
+
+def test_generation_checks_its_longest_window_once_and_refuses_one_too_long(monkeypatch):
+    """Generation asks memory once for its longest forward (not once per token); too long for memory is one line."""
+    from littlebaby.nn.generation import generate
+
+    model = build_model({**SMALL, "c_position": "rope", "n_ctx": 10**6}, vocab_size=11)
+    asked = []
+    monkeypatch.setattr(memory, "available", lambda: asked.append(1) or 10**12)
+    generate(model, [1, 2, 3], 12, use_cache=False, rng=np.random.default_rng(0))
+    assert len(asked) == 1
+    monkeypatch.setattr(memory, "available", lambda: 10**6)
+    with pytest.raises(UserError, match=r"generating needs about .*\(activations of 5,003 tokens") as error:
+        generate(model, [1, 2, 3], 5000, rng=np.random.default_rng(0))
+    assert str(error.value).endswith("give a shorter prompt or ask fewer tokens")

@@ -13,7 +13,8 @@ import contextlib
 
 import numpy as np
 
-from littlebaby.system import blas
+from littlebaby.nn import sizes
+from littlebaby.system import blas, memory
 
 # Generation's GEMMs are tiny (one token, or one window): BLAS threads cost more than they
 # give there (they spin-wait for work, worst on a busy machine, and a cache refill pays
@@ -93,6 +94,10 @@ def generate(
     keep = window_reach(model.config) if slides else max(1, n_ctx // 2)
     rng = rng if rng is not None else np.random.default_rng()
     history = [int(i) for i in prompt_ids][-n_ctx:]
+    # the longest forward of the loop, checked once (model.logits, told check=False, does not ask per token)
+    longest = min(n_ctx, len(history) + max_tokens)
+    needs = sizes.window_needs(model.config, model.vocab_size, longest)
+    memory.require(needs, "generating", "give a shorter prompt or ask fewer tokens")
     cache = model.new_cache() if use_cache else None
     was_training = model.training
     model.eval()

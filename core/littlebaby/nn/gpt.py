@@ -198,9 +198,10 @@ class GPT(Layer):
 
     def logits(self, ids, cache: KVCache | None = None, check: bool = True):
         """Logits in eval mode for ids (T,) or (B, T); restores the previous mode. check: refuse (one line) ids
-        that are not whole numbers in range(vocab_size), or none (generation, whose ids are its own, skips it)."""
+        that are not whole numbers in range(vocab_size), or more at once than memory holds; or neither
+        (generation, whose ids are its own and whose longest window it checks once, skips both)."""
         ids = arguments.given_ids(ids, self.vocab_size, shapes=(1, 2)) if check else np.asarray(ids)
-        if ids.size > 1:  # a prompt or a text at once (a generated token alone costs little): will it fit?
+        if check and ids.size > 1:  # a prompt or a text at once (a token alone costs little): will it fit?
             needs = sizes.window_needs(self.config, self.vocab_size, ids.size)
             memory.require(needs, "a forward pass of this text", "give fewer tokens at once")
         was_training = self.training

@@ -121,6 +121,7 @@ def test_the_rotation_tables_are_built_once_for_every_step_and_token_within_n_ct
         "rotary_tables",
         lambda positions, *rest: built.append(len(positions)) or original(positions, *rest),
     )
+    rope_module.shared_table.cache_clear()
     block = attention(head_size=16)
     n_ctx = block.position.n_ctx
     x = np.random.default_rng(5).standard_normal((2, n_ctx, 12))
@@ -132,6 +133,22 @@ def test_the_rotation_tables_are_built_once_for_every_step_and_token_within_n_ct
     for t in range(n_ctx):  # a token at a time through the cache
         block.forward(x[:1, t : t + 1], cache)
     assert built == [n_ctx]
+
+
+def test_every_layer_and_thread_replica_of_a_model_reads_one_rotation_table(monkeypatch):
+    rope_module.shared_table.cache_clear()
+    built = []
+    original = rope_module.ops.rotary_tables
+    monkeypatch.setattr(
+        rope_module.ops, "rotary_tables", lambda positions, *rest: built.append(1) or original(positions, *rest)
+    )
+    model = tiny_model(c_position="rope", head_size=16, n_layers=3)
+    twin = model.replica()
+    ids = np.arange(8)[None] % model.vocab_size
+    np.testing.assert_array_equal(model.logits(ids), twin.logits(ids))
+    assert built == [1]
+    tables = {id(layer.attention.position.table[0]) for m in (model, twin) for layer in m.layers}
+    assert len(tables) == 1
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
