@@ -12,13 +12,14 @@ first N steps (the speedrun's warmup: early gradients are averaged over fewer st
 """
 
 import math
+from functools import partial
 
 import attrs
 import numpy as np
 
 import littlebaby
 from littlebaby.nn import non_negative, positive, probability
-from littlebaby.optim import AdamW, Optimizer
+from littlebaby.optim import AdamW, Optimizer, in_parallel
 
 COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
@@ -63,12 +64,23 @@ class Muon(Optimizer):
             where = slice(start, start + math.prod(spec.shape))
             (self.matrices if hidden_matrix(name, spec.shape) else rest).append((where, spec.shape))
         self.rest = [where for where, _ in rest]
+        # the matrices in `threads` groups of about equal work (m n min(m, n) an iteration), one thread each
+        self.groups = [[] for _ in range(max(1, min(threads, len(self.matrices))))]
+        work = [0] * len(self.groups)
+        for matrix in sorted(self.matrices, key=lambda m: -math.prod(m[1]) * min(m[1])):
+            least = work.index(min(work))
+            self.groups[least].append(matrix)
+            work[least] += math.prod(matrix[1]) * min(matrix[1])
 
     def step(self, grad, lr: float):
         self.adamw.step(grad, lr, only=self.rest)
         rate, mu = self.options.muon_lr * lr / self.peak, self.momentum_at(self.adamw.t)
+        in_parallel([partial(self._move, group, grad, rate, mu, lr) for group in self.groups])
+
+    def _move(self, group, grad, rate: float, mu: float, lr: float):
+        """The update of the hidden matrices of `group` (each one alone: any grouping gives the same numbers)."""
         data = self.parameters.data
-        for where, shape in self.matrices:
+        for where, shape in group:
             g, buffer = grad[where].reshape(shape), self.momentum[where].reshape(shape)
             buffer *= mu
             buffer += g

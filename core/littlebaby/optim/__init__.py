@@ -6,6 +6,6 @@ Below training/ and above nn/, so that an optimizer is a thing of its own, as `t
 """
 
 from littlebaby.optim.adamw import AdamW, clip_grad_norm
-from littlebaby.optim.optimizer import Optimizer
+from littlebaby.optim.optimizer import Optimizer, in_parallel
 
-__all__ = ["AdamW", "Optimizer", "clip_grad_norm"]
+__all__ = ["AdamW", "Optimizer", "clip_grad_norm", "in_parallel"]

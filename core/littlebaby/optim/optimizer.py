@@ -24,6 +24,16 @@ run with `build(parameters, config, options, threads)`:
 
 import numpy as np
 
+from littlebaby.system import blas, threads
+
+
+def in_parallel(calls: list) -> list:
+    """Run `calls` (functions of no arguments, each mostly NumPy work on arrays of its own) at once on the step's
+    worker threads, OpenBLAS held to one thread inside each; their results, in order. Each call computes as it
+    would alone on one thread, so an optimizer's result does not depend on how its work is split."""
+    with blas.limit(1):
+        return threads.run(calls)
+
 
 class Optimizer:
     """Base class of every optimizer plugin (see the module docstring for the contract)."""
