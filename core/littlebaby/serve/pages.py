@@ -11,7 +11,6 @@ from starlette.responses import FileResponse, JSONResponse
 
 from littlebaby.errors import UserError
 from littlebaby.look.figures import observations
-from littlebaby.look.inspection import render_table
 from littlebaby.look.listing import runs
 from littlebaby.look.surprise import token_losses
 from littlebaby.serve.openai_api import Refused
@@ -47,9 +46,6 @@ def _run(pool, run: str) -> dict:
     seen = report.listed()
     steps = [s for s in report.data.get("steps", []) if isinstance(s, dict)]
     val_steps, val_seconds, val_losses = report.val_curve() if report.data.get("val") else ([], [], [])
-    _, loaded, lock = pool.get(name)
-    with lock:
-        table = render_table(loaded.model)
     return {
         "guid": name,
         "name": seen["name"],
@@ -57,7 +53,7 @@ def _run(pool, run: str) -> dict:
         "config": seen["config"],
         "steps": [[s.get("step"), s.get("loss"), s.get("lr")] for s in steps],
         "val": [list(v) for v in zip(val_steps, val_seconds, val_losses)],
-        "parameters": table,
+        "parameters": pool.table(name),
     }
 
 
