@@ -157,7 +157,7 @@ def test_architecture_keys_are_the_keys_that_shape_the_parameters():
 
 
 def test_shipped_configs_and_overrides(tmp_path):
-    assert {"tiny", "baby", "baby-large", "baby-rope"} <= set(shipped())
+    assert {"tiny", "baby", "baby-large", "baby-rope", "baby-fast"} <= set(shipped())
     for name in shipped():  # each one names installed blocks and valid keys
         resolve.config(find(name)[0])
     data, name = find("tiny")
