@@ -97,8 +97,8 @@ def write_corpus(folder: Path, size: int, text: str, seed: int = 0):
         number += 1
 
 
-def run(command) -> tuple[float, float, str]:
-    """(seconds, peak RSS in MB, stdout) of one child process."""
+def run(command) -> tuple[float, float, str, float]:
+    """(seconds, peak RSS in MB, stdout, CPU seconds: its own and its children's) of one child process."""
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     out = child.stdout.read()
@@ -106,7 +106,7 @@ def run(command) -> tuple[float, float, str]:
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise SystemExit(f"failed ({child.returncode}): {' '.join(map(str, command))}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024, out
+    return time.perf_counter() - started, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime
 
 
 def measure(root: Path, size: int, args) -> dict:
@@ -117,7 +117,7 @@ def measure(root: Path, size: int, args) -> dict:
         ["--set", f"vocab_size={args.vocab_size}"] if args.tokenizer == "bpe" else []
     )
     threads = ["--set", f"threads={args.threads}"] if args.threads else []
-    seconds, _, out = run(
+    seconds, _, out, cpu = run(
         [sys.executable, "-c", PREPARE, "prepare", "--data", corpus, "--out", prepared, "--quiet"] + tokenizer + threads
     )
     prepare_rss, worker_rss = (int(kb) / 1024 for kb in out.split()[-2:])
@@ -125,7 +125,7 @@ def measure(root: Path, size: int, args) -> dict:
     encode_seconds = float(run([sys.executable, "-c", ENCODE_ONLY, prepared, corpus, workers])[2].split()[0])
     shutil.rmtree(corpus)  # the text is not needed to train: only the ids
     meta = json.loads((prepared / "meta.json").read_text())
-    _, train_rss, _ = run(
+    _, train_rss, _, _ = run(
         cli
         + [
             "train",
@@ -146,6 +146,7 @@ def measure(root: Path, size: int, args) -> dict:
         "size": size,
         "seconds": seconds,
         "mb_per_s": size / seconds / 1e6,
+        "cpu": cpu,
         "encode_mb_per_s": size / encode_seconds / 1e6,
         "prepare_rss": prepare_rss,
         "worker_rss": worker_rss,
@@ -174,10 +175,10 @@ def main(argv=None):
     print(f"{cpu_name()}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start")
     print(f"prepare and train --data DIR, {args.steps} baby steps; bpe vocab_size {args.vocab_size}")
     print(
-        "| tokenizer | corpus | tokens | prepare s | prepare MB/s | encoding processes | encode MB/s "
+        "| tokenizer | corpus | tokens | prepare s | prepare CPU s | prepare MB/s | encoding processes | encode MB/s "
         "| prepare peak RSS MB | largest worker's MB | train peak RSS MB | report peak MB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for tokenizer in ("char", "bpe") if args.tokenizer == "both" else (args.tokenizer,):
         args.tokenizer = tokenizer
         root = Path(args.keep or tempfile.mkdtemp(prefix="littlebaby-prepare-bench-")) / tokenizer
@@ -186,6 +187,7 @@ def main(argv=None):
                 r = measure(root, size, args)
                 print(
                     f"| {tokenizer} | {r['size'] / 1e6:,.1f} MB | {r['tokens']:,} | {r['seconds']:.1f} | "
+                    f"{r['cpu']:.1f} | "
                     f"{r['mb_per_s']:.2f} | {r['workers']} | {r['encode_mb_per_s']:.2f} | {r['prepare_rss']:.0f} "
                     f"| {r['worker_rss']:.0f} | {r['train_rss']:.0f} | {r['report_peak']:.0f} |",
                     flush=True,

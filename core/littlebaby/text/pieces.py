@@ -67,15 +67,21 @@ class PieceCache:
 
     def _encode(self, text: str) -> np.ndarray:
         pieces = _BEFORE_SPACE.split(text)
-        new = dict.fromkeys(pieces).keys() - self.index.keys()  # in C
-        if len(self.index) + len(new) > self.limit:
-            self._forget()
-            new = set(pieces)
-        self._learn(list(new))
-        numbers = np.fromiter(map(self.index.__getitem__, pieces), np.int64, len(pieces))
+        numbers = self._numbers(pieces)
+        unknown = numbers < 0
+        if unknown.any():  # most texts of a corpus hold a few new pieces, or none
+            new = list(dict.fromkeys(itertools.compress(pieces, unknown.tolist())))
+            if len(self.index) + len(new) > self.limit:
+                self._forget()
+                new = list(dict.fromkeys(pieces))
+            self._learn(new)
+            numbers = self._numbers(pieces)
         counts = self.lengths[numbers]  # id j of the text's piece m is flat[starts[that piece] + j - (m's start)]
         shift = np.repeat(self.starts[numbers] - (np.cumsum(counts) - counts), counts)
         return self.flat[shift + np.arange(len(shift))]
+
+    def _numbers(self, pieces: list) -> np.ndarray:  # -1 for a piece not remembered
+        return np.fromiter(map(self.index.get, pieces, itertools.repeat(-1)), np.int64, len(pieces))
 
     def _learn(self, pieces: list):
         if not pieces:
