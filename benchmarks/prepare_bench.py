@@ -7,15 +7,18 @@
 A corpus of --size bytes is generated under a temporary folder (the lines of
 --text, tiny Shakespeare by default, shuffled, in files of at most 64 MB, so
 BPE sees real words) and deleted afterwards, with a second one a tenth of the
-size. Each is prepared with `littlebaby prepare` (MB/s, peak RSS of that
-process), then its text is encoded again as prepare encodes it, without
-training the tokenizer or writing (encode MB/s: what a corpus far larger than
-the tokenizer's sample approaches), then trained on with `littlebaby train
---data DIR` for --steps steps of the baby config (peak RSS of that process, and
-the report's own peak). Memory that does not grow from the small corpus to the
-large one is the point. Each command runs as a child process, so each peak is
-its own (os.wait4). The CPU and the load average (the machine may be shared)
-are printed with the figures.
+size. Each is prepared with `littlebaby prepare` (MB/s; CPU seconds, its
+worker processes' included; peak RSS of that process and of its largest worker:
+all of prepare's memory is at most the first plus the workers times the
+second), then its text is encoded again as prepare encodes it, on as many
+workers, without training the tokenizer or writing (encode MB/s: what a corpus
+far larger than the tokenizer's sample approaches), then trained on with
+`littlebaby train --data DIR` for --steps steps of the baby config (peak RSS of
+that process, and the report's own peak). Memory that does not grow from the
+small corpus to the large one is the point. Each command runs as a child
+process, so each peak is its own (os.wait4). The CPU and the load average (the
+machine may be shared: CPU seconds then say more than wall time) are printed
+with the figures.
 """
 
 import argparse
@@ -122,7 +125,8 @@ def measure(root: Path, size: int, args) -> dict:
     )
     prepare_rss, worker_rss = (int(kb) / 1024 for kb in out.split()[-2:])
     workers = str(args.threads or cores()) if args.tokenizer == "bpe" and size > BATCH else "1"
-    encode_seconds = float(run([sys.executable, "-c", ENCODE_ONLY, prepared, corpus, workers])[2].split()[0])
+    _, _, out, encode_cpu = run([sys.executable, "-c", ENCODE_ONLY, prepared, corpus, workers])
+    encode_seconds = float(out.split()[0])
     shutil.rmtree(corpus)  # the text is not needed to train: only the ids
     meta = json.loads((prepared / "meta.json").read_text())
     _, train_rss, _, _ = run(
@@ -148,6 +152,7 @@ def measure(root: Path, size: int, args) -> dict:
         "mb_per_s": size / seconds / 1e6,
         "cpu": cpu,
         "encode_mb_per_s": size / encode_seconds / 1e6,
+        "encode_cpu": encode_cpu,
         "prepare_rss": prepare_rss,
         "worker_rss": worker_rss,
         "workers": workers,
@@ -176,9 +181,9 @@ def main(argv=None):
     print(f"prepare and train --data DIR, {args.steps} baby steps; bpe vocab_size {args.vocab_size}")
     print(
         "| tokenizer | corpus | tokens | prepare s | prepare CPU s | prepare MB/s | encoding processes | encode MB/s "
-        "| prepare peak RSS MB | largest worker's MB | train peak RSS MB | report peak MB |"
+        "| encode CPU s | prepare peak RSS MB | largest worker's MB | train peak RSS MB | report peak MB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for tokenizer in ("char", "bpe") if args.tokenizer == "both" else (args.tokenizer,):
         args.tokenizer = tokenizer
         root = Path(args.keep or tempfile.mkdtemp(prefix="littlebaby-prepare-bench-")) / tokenizer
@@ -188,7 +193,8 @@ def main(argv=None):
                 print(
                     f"| {tokenizer} | {r['size'] / 1e6:,.1f} MB | {r['tokens']:,} | {r['seconds']:.1f} | "
                     f"{r['cpu']:.1f} | "
-                    f"{r['mb_per_s']:.2f} | {r['workers']} | {r['encode_mb_per_s']:.2f} | {r['prepare_rss']:.0f} "
+                    f"{r['mb_per_s']:.2f} | {r['workers']} | {r['encode_mb_per_s']:.2f} | {r['encode_cpu']:.1f} "
+                    f"| {r['prepare_rss']:.0f} "
                     f"| {r['worker_rss']:.0f} | {r['train_rss']:.0f} | {r['report_peak']:.0f} |",
                     flush=True,
                 )

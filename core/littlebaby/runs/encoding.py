@@ -89,7 +89,8 @@ def _broken():
         yield
     except BrokenProcessPool:
         raise UserError(
-            "a process encoding for prepare ended abruptly (killed, or out of memory?)",
+            "a process encoding for prepare ended abruptly (killed? out of memory? or a script calling prepare at "
+            "its top level, not under if __name__ == '__main__':, which a spawned process runs again)",
             "prepare again, with {threads=}1 to encode in one process",
             "threads",
         ) from None
