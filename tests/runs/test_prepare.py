@@ -522,3 +522,21 @@ def test_a_worker_process_that_fails_is_one_line_and_leaves_nothing(tmp_path, mo
         preparing.prepare([tmp_path / "a.txt"], tmp_path / "out", ["c_tokenizer=bpe", "vocab_size=300", "threads=2"])
     assert "\n" not in str(error.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_the_command_prepares_a_corpus_over_a_batch_on_workers_as_on_one_process(tmp_path):
+    words = np.random.default_rng(1).choice(["alpha", "beta", "gamma", "delta", "omega", "\n"], size=1_800_000)
+    (tmp_path / "big.txt").write_text(" ".join(words))
+    assert (tmp_path / "big.txt").stat().st_size > preparing.BATCH  # so the batches go to worker processes
+    for threads in (2, 1):
+        done = subprocess.run(
+            [sys.executable, "-m", "littlebaby.cli", "prepare", "--data", "big.txt", "--out", f"out{threads}"]
+            + ["--set", "c_tokenizer=bpe", "--set", "vocab_size=300", "--set", f"threads={threads}", "--quiet"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+    for name in (corpus.META, corpus.TRAIN, corpus.VAL):
+        assert (tmp_path / "out2" / name).read_bytes() == (tmp_path / "out1" / name).read_bytes(), name
