@@ -11,7 +11,8 @@ A tokenizer subclasses `Tokenizer` and provides:
                              (streamed: a corpus may not fit in memory)
     encode(text)             -> int64 ids (n,)
     encode_batch(texts)      -> [int64 ids] of each: a loop over encode unless overridden (bpe
-                             encodes them on threads of its own); prepare encodes a corpus so
+                             encodes each distinct piece once, remembered across calls); prepare
+                             encodes a corpus so, on worker processes when `encodes_any_text`
     cut(text)                where text may be cut so that no token crosses the cut (0: nowhere
                              known); prepare cuts its blocks there. By default after the last
                              newline; char cuts anywhere, bpe before whitespace (pieces.before_space)
