@@ -7,15 +7,18 @@
 A corpus of --size bytes is generated under a temporary folder (the lines of
 --text, tiny Shakespeare by default, shuffled, in files of at most 64 MB, so
 BPE sees real words) and deleted afterwards, with a second one a tenth of the
-size. Each is prepared with `littlebaby prepare` (MB/s, peak RSS of that
-process), then its text is encoded again as prepare encodes it, without
-training the tokenizer or writing (encode MB/s: what a corpus far larger than
-the tokenizer's sample approaches), then trained on with `littlebaby train
---data DIR` for --steps steps of the baby config (peak RSS of that process, and
-the report's own peak). Memory that does not grow from the small corpus to the
-large one is the point. Each command runs as a child process, so each peak is
-its own (os.wait4). The CPU and the load average (the machine may be shared)
-are printed with the figures.
+size. Each is prepared with `littlebaby prepare` (MB/s; CPU seconds, its
+worker processes' included; peak RSS of that process and of its largest worker:
+all of prepare's memory is at most the first plus the workers times the
+second), then its text is encoded again as prepare encodes it, on as many
+workers, without training the tokenizer or writing (encode MB/s: what a corpus
+far larger than the tokenizer's sample approaches), then trained on with
+`littlebaby train --data DIR` for --steps steps of the baby config (peak RSS of
+that process, and the report's own peak). Memory that does not grow from the
+small corpus to the large one is the point. Each command runs as a child
+process, so each peak is its own (os.wait4). The CPU and the load average (the
+machine may be shared: CPU seconds then say more than wall time) are printed
+with the figures.
 """
 
 import argparse
@@ -30,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from littlebaby.runs.prepare import BATCH
+from littlebaby.system.threads import cores
 from littlebaby.text.source import shipped_text
 
 FILE_BYTES = 64 << 20
@@ -40,22 +45,34 @@ def parse_size(text: str) -> int:
     return int(float(text[:-1]) * units[text[-1].upper()]) if text[-1].upper() in units else int(text)
 
 
-# the encoding prepare does (runs/prepare.py), timed alone: blocks cut where the tokenizer says, in batches
+# the encoding prepare does (runs/prepare.py), timed alone: blocks cut where the tokenizer says, in batches, on
+# prepare's worker processes (argv[3]: how many; 1: in this process)
 ENCODE_ONLY = """
 import sys, time
 from littlebaby.runs.data import open_prepared
+from littlebaby.runs.encoding import Encoder
 from littlebaby.runs.prepare import BATCH
 from littlebaby.text.source import blocks, list_sources
-tokenizer = open_prepared(sys.argv[1], n_ctx=1)[0]
+tokenizer, _, meta = open_prepared(sys.argv[1], n_ctx=1)
 started, batch, tokens = time.perf_counter(), [], 0
-for source in list_sources([sys.argv[2]]):
-    for block in blocks(source, cut=tokenizer.cut):
-        batch.append(block)
-        if sum(map(len, batch)) >= BATCH:
-            tokens += sum(map(len, tokenizer.encode_batch(batch)))
-            batch = []
-tokens += sum(map(len, tokenizer.encode_batch(batch)))
+with Encoder(tokenizer, meta["dtype"], int(sys.argv[3])) as encoder:
+    for source in list_sources([sys.argv[2]]):
+        for block in blocks(source, cut=tokenizer.cut):
+            batch.append(block)
+            if sum(map(len, batch)) >= BATCH:
+                tokens += sum(len(ids) for done in encoder.send(batch, tokenizer) for ids in done)
+                batch = []
+    tokens += sum(len(ids) for done in encoder.send(batch, tokenizer) + encoder.rest() for ids in done)
 print(time.perf_counter() - started, tokens)
+"""
+
+# prepare as the command runs it, then its own peak RSS and its largest worker's (RUSAGE_CHILDREN), in KB
+PREPARE = """
+import resource, sys
+from littlebaby.cli.main import main
+code = main(sys.argv[1:])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(code)
 """
 
 
@@ -83,8 +100,8 @@ def write_corpus(folder: Path, size: int, text: str, seed: int = 0):
         number += 1
 
 
-def run(command) -> tuple[float, float, str]:
-    """(seconds, peak RSS in MB, stdout) of one child process."""
+def run(command) -> tuple[float, float, str, float]:
+    """(seconds, peak RSS in MB, stdout, CPU seconds: its own and its children's) of one child process."""
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     out = child.stdout.read()
@@ -92,7 +109,7 @@ def run(command) -> tuple[float, float, str]:
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise SystemExit(f"failed ({child.returncode}): {' '.join(map(str, command))}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024, out
+    return time.perf_counter() - started, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime
 
 
 def measure(root: Path, size: int, args) -> dict:
@@ -102,11 +119,17 @@ def measure(root: Path, size: int, args) -> dict:
     tokenizer = ["--set", f"c_tokenizer={args.tokenizer}"] + (
         ["--set", f"vocab_size={args.vocab_size}"] if args.tokenizer == "bpe" else []
     )
-    seconds, prepare_rss, _ = run(cli + ["prepare", "--data", corpus, "--out", prepared, "--quiet"] + tokenizer)
-    encode_seconds = float(run([sys.executable, "-c", ENCODE_ONLY, prepared, corpus])[2].split()[0])
+    threads = ["--set", f"threads={args.threads}"] if args.threads else []
+    seconds, _, out, cpu = run(
+        [sys.executable, "-c", PREPARE, "prepare", "--data", corpus, "--out", prepared, "--quiet"] + tokenizer + threads
+    )
+    prepare_rss, worker_rss = (int(kb) / 1024 for kb in out.split()[-2:])
+    workers = str(args.threads or cores()) if args.tokenizer == "bpe" and size > BATCH else "1"
+    _, _, out, encode_cpu = run([sys.executable, "-c", ENCODE_ONLY, prepared, corpus, workers])
+    encode_seconds = float(out.split()[0])
     shutil.rmtree(corpus)  # the text is not needed to train: only the ids
     meta = json.loads((prepared / "meta.json").read_text())
-    _, train_rss, _ = run(
+    _, train_rss, _, _ = run(
         cli
         + [
             "train",
@@ -127,8 +150,12 @@ def measure(root: Path, size: int, args) -> dict:
         "size": size,
         "seconds": seconds,
         "mb_per_s": size / seconds / 1e6,
+        "cpu": cpu,
         "encode_mb_per_s": size / encode_seconds / 1e6,
+        "encode_cpu": encode_cpu,
         "prepare_rss": prepare_rss,
+        "worker_rss": worker_rss,
+        "workers": workers,
         "tokens": tokens,
         "train_rss": train_rss,
         "report_peak": report["peak_memory_mb"],
@@ -144,6 +171,7 @@ def main(argv=None):
     parser.add_argument("--text", help="a UTF-8 text whose lines make the corpus (default: the shipped Shakespeare)")
     parser.add_argument("--vocab-size", type=int, default=4096, help="for bpe (default 4096)")
     parser.add_argument("--steps", type=int, default=20, help="train steps on each prepared corpus (default 20)")
+    parser.add_argument("--threads", type=int, default=0, help="prepare's threads key (default 0: one per core)")
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (default: a temporary folder, deleted)")
     args = parser.parse_args(argv)
     args.text_content = Path(args.text).read_text(encoding="utf-8") if args.text else shipped_text()
@@ -152,10 +180,10 @@ def main(argv=None):
     print(f"{cpu_name()}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start")
     print(f"prepare and train --data DIR, {args.steps} baby steps; bpe vocab_size {args.vocab_size}")
     print(
-        "| tokenizer | corpus | tokens | prepare s | prepare MB/s | encode MB/s | prepare peak RSS MB "
-        "| train peak RSS MB | report peak MB |"
+        "| tokenizer | corpus | tokens | prepare s | prepare CPU s | prepare MB/s | encoding processes | encode MB/s "
+        "| encode CPU s | prepare peak RSS MB | largest worker's MB | train peak RSS MB | report peak MB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for tokenizer in ("char", "bpe") if args.tokenizer == "both" else (args.tokenizer,):
         args.tokenizer = tokenizer
         root = Path(args.keep or tempfile.mkdtemp(prefix="littlebaby-prepare-bench-")) / tokenizer
@@ -164,8 +192,10 @@ def main(argv=None):
                 r = measure(root, size, args)
                 print(
                     f"| {tokenizer} | {r['size'] / 1e6:,.1f} MB | {r['tokens']:,} | {r['seconds']:.1f} | "
-                    f"{r['mb_per_s']:.2f} | {r['encode_mb_per_s']:.2f} | {r['prepare_rss']:.0f} "
-                    f"| {r['train_rss']:.0f} | {r['report_peak']:.0f} |",
+                    f"{r['cpu']:.1f} | "
+                    f"{r['mb_per_s']:.2f} | {r['workers']} | {r['encode_mb_per_s']:.2f} | {r['encode_cpu']:.1f} "
+                    f"| {r['prepare_rss']:.0f} "
+                    f"| {r['worker_rss']:.0f} | {r['train_rss']:.0f} | {r['report_peak']:.0f} |",
                     flush=True,
                 )
         finally:

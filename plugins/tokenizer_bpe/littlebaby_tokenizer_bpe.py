@@ -24,7 +24,7 @@ from tokenizers import Tokenizer as Library
 import littlebaby
 from littlebaby import UserError
 from littlebaby.text import Tokenizer
-from littlebaby.text.tokenizer import before_space, encode_pieces
+from littlebaby.text.pieces import PieceCache, before_space, shorter
 
 MAX_VOCAB = 1 << 20  # far past any merge table a text here needs; the library fails (or aborts) on sizes past 2**32
 
@@ -73,6 +73,7 @@ class ByteBPE(Tokenizer):
         self._bytes = token_bytes(library, getattr(library.model, "byte_fallback", False))
         pieces = library.pre_tokenizer  # GPT-2's own (a tokenizer.json may bring another: cut after newlines)
         self._gpt2 = isinstance(pieces, pre_tokenizers.ByteLevel) and pieces.use_regex and library.normalizer is None
+        self._pieces = PieceCache(self._encode_many)  # each distinct piece's ids, remembered across batches
 
     @classmethod
     def train(cls, chunks, options=None) -> "ByteBPE":
@@ -86,7 +87,9 @@ class ByteBPE(Tokenizer):
         trainer = trainers.BpeTrainer(
             vocab_size=options.vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
         )
-        _waiting(lambda: library.train_from_iterator(chunks, trainer))
+        # GPT-2's pieces as counted whole; read here: Python code on the library's threads aborts an exit on a signal
+        texts = list(shorter(chunks))
+        _waiting(lambda: library.train_from_iterator(texts, trainer))
         library.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         return cls(library)
 
@@ -102,7 +105,7 @@ class ByteBPE(Tokenizer):
 
     def encode_batch(self, texts) -> list[np.ndarray]:
         """Each distinct piece between before_space places once (GPT-2's pieces), on the library's threads."""
-        return encode_pieces(texts, self._encode_many) if self._gpt2 else self._encode_many(list(texts))
+        return self._pieces(texts) if self._gpt2 else self._encode_many(list(texts))
 
     def _encode_many(self, texts: list) -> list[np.ndarray]:  # RAYON_NUM_THREADS threads, else one per core
         return [np.array(e.ids, dtype=np.int64) for e in self.library.encode_batch_fast(texts)]

@@ -106,3 +106,14 @@ def spaced():  # merges of runs of spaces and line ends: the tokens a cut after 
 @given(st.lists(st.sampled_from(PIECES), max_size=150).map("".join), st.integers(1, 64))
 def test_blocks_cut_before_whitespace_encode_as_the_whole_text(spaced, text, block):
     check_blocks(spaced, text, block)
+
+
+def test_training_on_text_cut_before_spaces_learns_what_the_whole_text_teaches(monkeypatch):
+    from littlebaby.text import pieces
+
+    text = "".join(random.Random(1).choices(PIECES, k=5000)) + VARIED
+    monkeypatch.setattr(pieces, "TRAINING_TEXT", 1 << 30)  # one text: as the library counts it whole
+    whole = bpe.ByteBPE.train([text], bpe.Options(vocab_size=400))
+    monkeypatch.setattr(pieces, "TRAINING_TEXT", 50)  # hundreds of texts
+    cut = bpe.ByteBPE.train([text[:7000], text[7000:]], bpe.Options(vocab_size=400))
+    assert cut.library.to_str() == whole.library.to_str()

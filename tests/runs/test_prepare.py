@@ -492,3 +492,51 @@ def test_threads_bound_the_tokenizer_pool_and_change_no_id(tmp_path, sources, mo
         preparing.prepare([sources], tmp_path / "all", bpe)
     for name in (corpus.TRAIN, corpus.VAL):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "all" / name).read_bytes()
+
+
+def test_the_prepared_folder_is_the_same_whatever_the_number_of_worker_processes(tmp_path, monkeypatch):
+    monkeypatch.setattr(source, "BLOCK", 97)  # many blocks, a few to a batch: every worker gets some
+    monkeypatch.setattr(preparing, "BATCH", 300)
+    text = (ENGLISH + "  \n\n" + GREEK.replace("\n", "  ")) * 3
+    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
+    bpe = ["c_tokenizer=bpe", "vocab_size=300"]
+    for threads in (1, 2, 3):  # 1: in this process
+        preparing.prepare([tmp_path / "a.txt"], tmp_path / f"out{threads}", [*bpe, f"threads={threads}"])
+    files = sorted(p.name for p in (tmp_path / "out1").iterdir())
+    assert files == sorted([corpus.META, corpus.TRAIN, corpus.VAL])
+    for threads in (2, 3):
+        for name in files:
+            assert (tmp_path / f"out{threads}" / name).read_bytes() == (tmp_path / "out1" / name).read_bytes(), name
+    tokenizer, data, _ = open_prepared(tmp_path / "out3", n_ctx=4)
+    train, val = split_text(text)
+    assert np.array_equal(data.train[:], tokenizer.encode(train)) and np.array_equal(data.val[:], tokenizer.encode(val))
+
+
+def test_a_worker_process_that_fails_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    from littlebaby.runs import encoding
+
+    monkeypatch.setattr(preparing, "BATCH", 300)
+    monkeypatch.setattr(encoding.tokenizers, "to_file", lambda _: {"tokenizer": "bpe", "library": "{"})
+    (tmp_path / "a.txt").write_text(ENGLISH * 3, encoding="utf-8")
+    with pytest.raises(UserError, match="holds no valid BPE") as error:
+        preparing.prepare([tmp_path / "a.txt"], tmp_path / "out", ["c_tokenizer=bpe", "vocab_size=300", "threads=2"])
+    assert "\n" not in str(error.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_the_command_prepares_a_corpus_over_a_batch_on_workers_as_on_one_process(tmp_path):
+    words = np.random.default_rng(1).choice(["alpha", "beta", "gamma", "delta", "omega", "\n"], size=1_800_000)
+    (tmp_path / "big.txt").write_text(" ".join(words))
+    assert (tmp_path / "big.txt").stat().st_size > preparing.BATCH  # so the batches go to worker processes
+    for threads in (2, 1):
+        done = subprocess.run(
+            [sys.executable, "-m", "littlebaby.cli", "prepare", "--data", "big.txt", "--out", f"out{threads}"]
+            + ["--set", "c_tokenizer=bpe", "--set", "vocab_size=300", "--set", f"threads={threads}", "--quiet"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+    for name in (corpus.META, corpus.TRAIN, corpus.VAL):
+        assert (tmp_path / "out2" / name).read_bytes() == (tmp_path / "out1" / name).read_bytes(), name

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from littlebaby.testing.tokenizers import PIECES, in_blocks
 from littlebaby.text import source
-from littlebaby.text.tokenizer import before_space
+from littlebaby.text.pieces import before_space
 
 
 @settings(max_examples=300, deadline=None)

@@ -2,9 +2,10 @@
 
 It streams: files are read in blocks of BLOCK bytes, each cut where the tokenizer
 says no token is cut in two (Tokenizer.cut: the ids are those of the whole text
-encoded at once), encoded BATCH bytes at a time (encode_batch: bpe on threads of
-its own) and appended to train.bin / val.bin, so memory stays bounded whatever
-the corpus size. The
+encoded at once), encoded BATCH bytes at a time (encode_batch; on worker
+processes for a tokenizer with a fixed vocabulary, encoding.py) and appended to
+train.bin / val.bin in the order read, so memory stays bounded whatever the
+corpus size. The
 tokenizer learns from all the text, or for a corpus over SAMPLE_BYTES from
 SAMPLE_BYTES of evenly spaced pieces (stated in meta.json); text the sample
 missed still encodes, since `extend` is applied to every block (char appends
@@ -17,6 +18,7 @@ the end, so a failure leaves nothing half-written (and the temporary directory
 of a prepare that was killed is removed by the next prepare of the same out).
 """
 
+import collections
 import contextlib
 import glob
 import hashlib
@@ -32,7 +34,9 @@ from littlebaby.config import block_options, converter
 from littlebaby.configs import with_overrides
 from littlebaby.errors import UserError, shown
 from littlebaby.plugins import resolve
+from littlebaby.runs.encoding import Encoder
 from littlebaby.system import arguments, atomic, processes
+from littlebaby.system import threads as system_threads
 from littlebaby.text import batches, corpus
 from littlebaby.text import tokenizer as tokenizers
 from littlebaby.text.batches import split_at
@@ -40,21 +44,15 @@ from littlebaby.text.source import BLOCK, SAMPLE_BYTES, blocks, list_sources, sa
 
 
 class _Writer:
-    """Appends the ids of blocks of text to one .bin file and counts tokens and bytes."""
+    """Appends ids to one .bin file and counts tokens and bytes."""
 
-    def __init__(self, path: Path, dtype: str):
-        self.file, self.dtype, self.tokens, self.bytes = open(path, "wb"), np.dtype(dtype), 0, 0
+    def __init__(self, path: Path):
+        self.file, self.tokens, self.bytes = open(path, "wb"), 0, 0
 
-    def write(self, ids: np.ndarray, piece: str):
-        if len(ids) and ids.max() > np.iinfo(self.dtype).max:
-            raise UserError(
-                f"the vocabulary outgrew {self.dtype.name} while encoding",
-                "prepare with {c_tokenizer=}bpe",
-                "c_tokenizer",
-            )
-        self.file.write(ids.astype(self.dtype))  # not tofile: its failure names no reason (a full disk)
+    def write(self, ids: np.ndarray, size: int):
+        self.file.write(ids)  # not tofile: its failure names no reason (a full disk)
         self.tokens += len(ids)
-        self.bytes += len(piece.encode("utf-8"))
+        self.bytes += size
 
 
 def prepare(data, out, overrides=(), quiet: bool = True, log=None) -> dict:
@@ -97,7 +95,7 @@ def prepare(data, out, overrides=(), quiet: bool = True, log=None) -> dict:
             raise atomic.WriteError(out, error, kept="nothing was written") from None
         say(f"{len(sources)} text files, {total:,} bytes; training the {config.c_tokenizer} tokenizer on {trained_on}")
         tokenizer = tokenizers.train(config, sample(sources, total), min(total, SAMPLE_BYTES), quiet)
-        tokenizer, meta = _encode(sources, total, tokenizer, temporary, sampled, quiet)
+        tokenizer, meta = _encode(sources, total, tokenizer, temporary, sampled, quiet, config.threads)
         meta.update(tokenizer_trained_on=trained_on, tokenizer_options=options)
         atomic.write_json(temporary / corpus.META, meta)
         temporary.chmod(0o777 & ~atomic.current_umask())  # mkdtemp makes 0700; the corpus is an ordinary directory
@@ -152,18 +150,26 @@ def _tokenizer_options(config) -> dict:
     return converter.unstructure(options) if options is not None else {}
 
 
-BATCH = 8 << 20  # bytes of text encoded together (each block on a thread of its own where the tokenizer has them)
+BATCH = 8 << 20  # bytes of text encoded together (by one worker process, where there are workers)
 
 
-def _encode(sources, total, tokenizer, folder: Path, sampled: bool, quiet: bool):
+def _encode(sources, total, tokenizer, folder: Path, sampled: bool, quiet: bool, threads: int):
     dtype = corpus.dtype_for(tokenizer.vocab_size)
     cut = int(batches.TRAIN_FRACTION * total)  # in bytes of the concatenated sources
-    writers = {"train": _Writer(folder / corpus.TRAIN, dtype), "val": _Writer(folder / corpus.VAL, dtype)}
-    listed, offset, pending = [], 0, []  # pending: (writer, text) to encode together
+    writers = {"train": _Writer(folder / corpus.TRAIN), "val": _Writer(folder / corpus.VAL)}
+    listed, offset, pending, sent = [], 0, [], collections.deque()  # pending: (writer, text); sent: (writer, bytes)
+    # worker processes for a tokenizer with a fixed vocabulary (char's grows as it reads), when there is enough text
+    workers = (threads or system_threads.cores()) if tokenizer.encodes_any_text and total > BATCH else 1
+
+    def write(finished):
+        for ids_of_texts in finished:
+            for (writer, size), ids in zip(sent.popleft(), ids_of_texts):
+                writer.write(ids, size)
 
     def flush():  # with the tokenizer as extended so far: it gives every earlier id the same meaning
-        for (writer, piece), ids in zip(pending, tokenizer.encode_batch([piece for _, piece in pending])):
-            writer.write(ids, piece)
+        if pending:
+            sent.append([(writer, len(text.encode("utf-8"))) for writer, text in pending])
+            write(encoder.send([text for _, text in pending], tokenizer))
         pending.clear()
 
     with (
@@ -172,6 +178,7 @@ def _encode(sources, total, tokenizer, folder: Path, sampled: bool, quiet: bool)
     ):
         for writer in writers.values():
             stack.callback(writer.file.close)
+        encoder = stack.enter_context(Encoder(tokenizer, dtype, workers))
         for source in sources:
             digest = hashlib.sha256()
             for block in blocks(source, digest, tokenizer.cut):
@@ -195,6 +202,7 @@ def _encode(sources, total, tokenizer, folder: Path, sampled: bool, quiet: bool)
                 )
             listed.append({"path": str(source.path.resolve()), "bytes": source.size, "sha256": digest.hexdigest()})
         flush()
+        write(encoder.rest())
     meta = {
         "format": corpus.FORMAT,
         "tokenizer": tokenizers.to_file(tokenizer),

@@ -14,7 +14,7 @@ of a text's tokens add up to the text's (bits per byte rely on it); training
 twice gives the same tokenizer; `extend` keeps the meaning of old ids; output
 streamed token by token equals decode; a text read in blocks cut where `cut` says
 (as prepare reads a corpus) encodes, with encode_batch, to the ids of the whole
-text. The check_* functions work alone too.
+text, and again in other batches. The check_* functions work alone too.
 """
 
 import functools
@@ -108,6 +108,8 @@ def check_blocks(tokenizer: Tokenizer, text: str, block: int):
     ids = tokenizer.encode_batch(pieces)
     assert len(ids) == len(pieces) and all(np.array_equal(a, tokenizer.encode(p)) for a, p in zip(ids, pieces))
     assert np.array_equal(np.concatenate([np.zeros(0, np.int64), *ids]), tokenizer.encode(text))
+    again = tokenizer.encode_batch(pieces[::2]) + tokenizer.encode_batch(pieces[1::2])  # what a batch remembered
+    assert all(np.array_equal(a, b) for a, b in zip(again, ids[::2] + ids[1::2]))
 
 
 def tokenizer_suite(name: str, *, plugin=None, options=None):

@@ -11,10 +11,11 @@ A tokenizer subclasses `Tokenizer` and provides:
                              (streamed: a corpus may not fit in memory)
     encode(text)             -> int64 ids (n,)
     encode_batch(texts)      -> [int64 ids] of each: a loop over encode unless overridden (bpe
-                             encodes them on threads of its own); prepare encodes a corpus so
+                             encodes each distinct piece once, remembered across calls); prepare
+                             encodes a corpus so, on worker processes when `encodes_any_text`
     cut(text)                where text may be cut so that no token crosses the cut (0: nowhere
                              known); prepare cuts its blocks there. By default after the last
-                             newline; char cuts anywhere, bpe before whitespace (before_space)
+                             newline; char cuts anywhere, bpe before whitespace (pieces.before_space)
     token_bytes(id)          the UTF-8 bytes one token stands for; decoding, streamed output
                              and bits per byte are built on it
     vocab_size               every id is in range(vocab_size)
@@ -32,7 +33,6 @@ the text's own bytes (corpus.py), so a lossy tokenizer is charged for what it dr
 """
 
 import codecs
-import re
 
 import numpy as np
 from tqdm import tqdm
@@ -136,49 +136,6 @@ class Tokenizer:
             lengths.flags.writeable = False
             self._byte_lengths = lengths
         return lengths
-
-
-_TEXT_THEN_SPACE = re.compile(r"\S[\t\n\x0b\x0c\r ]")
-
-
-def before_space(text: str, window: int = 1 << 12) -> int:
-    """The last place in text where a character that is not whitespace is followed by an ASCII space, tab or
-    line end; 0 if there is none. GPT-2's pre-tokenizer (byte-level BPE's) never puts the two in one piece, and
-    BPE never merges across pieces, so a cut there changes no token. Looks back from the end in doubling windows."""
-    start = len(text)
-    while start > 0:
-        start = max(0, start - window)
-        found = None
-        for found in _TEXT_THEN_SPACE.finditer(text, start):
-            pass
-        if found is not None:
-            return found.start() + 1
-        window *= 2
-    return 0
-
-
-_BEFORE_SPACE = re.compile(r"(?<=\S)(?=[\t\n\x0b\x0c\r ])")
-
-
-def encode_pieces(texts, encode_many) -> list[np.ndarray]:
-    """The ids of each text for a tokenizer whose tokens never cross a before_space place: the texts cut at every
-    such place, each distinct piece encoded once (encode_many: a list of texts -> a list of ids), the ids gathered.
-    Text repeats its pieces (" the", " king,\n"), so a large batch encodes a small part of its length."""
-    index, numbered = {}, []
-    for text in texts:
-        pieces = _BEFORE_SPACE.split(text)
-        for piece in dict.fromkeys(pieces):  # the distinct ones, in C; then numbered through a C-level lookup
-            index.setdefault(piece, len(index))
-        numbered.append(np.fromiter(map(index.__getitem__, pieces), np.int64, len(pieces)))
-    encoded = encode_many(list(index))
-    lengths = np.array([len(ids) for ids in encoded], dtype=np.int64)
-    flat, starts = np.concatenate([np.zeros(0, np.int64), *encoded]), np.cumsum(lengths) - lengths
-    gathered = []
-    for numbers in numbered:
-        counts = lengths[numbers]  # output id j of piece m is flat[starts[piece] + j - (where piece m's ids begin)]
-        shift = np.repeat(starts[numbers] - (np.cumsum(counts) - counts), counts)
-        gathered.append(flat[shift + np.arange(len(shift))].astype(np.int64))
-    return gathered
 
 
 # -- the run's tokenizer file ------------------------------------------------------------
