@@ -1,7 +1,6 @@
 """prepare's encoding on worker processes: the ids of blocks in order, as one process gives them; a worker
 that fails or dies ends it in one line."""
 
-import multiprocessing
 import os
 import signal
 import time
@@ -62,8 +61,8 @@ def test_a_worker_killed_ends_the_encoding_in_one_line(tokenizer):
     with encoding.Encoder(tokenizer, "uint16", 2) as encoder:
         encoder.send(["ROMEO: soft"], tokenizer)
         encoder.rest()  # the workers are up
-        for child in multiprocessing.active_children():
-            os.kill(child.pid, signal.SIGKILL)
-        time.sleep(0.5)  # the pool sees its workers gone
+        for pid in encoder.pids:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
         with pytest.raises(UserError, match="ended abruptly .* with threads=1 to encode in one process"):
             encoder.send(["ROMEO: soft"], tokenizer) + encoder.rest()
