@@ -254,6 +254,22 @@ def test_two_processes_train_the_same_run_as_one(tmp_path, dropout):
 
 
 @needs_mpi
+@pytest.mark.parametrize(
+    "processes, sets",
+    [(3, ["threads=1"]), (2, ["threads=2", "grad_accum_steps=2"]), (3, ["threads=2", "grad_accum_steps=3"])],
+)
+def test_buckets_summed_during_the_backward_pass_train_the_same_run_as_one(tmp_path, processes, sets):
+    """Every step sums its gradient in buckets as the layers finish (buckets.py): three blocks, so several
+    buckets, each the sum over a process's threads and only that of the last micro-batch."""
+    deeper = ["dropout=0.1", "n_layers=3"]
+    one = littlebaby(tmp_path / "one", *train_args(*deeper))
+    many = littlebaby(tmp_path / "many", *train_args(*deeper, *sets), processes=processes)
+    assert one.returncode == 0 and many.returncode == 0, one.stderr + many.stderr
+    _, report = assert_same_files(tmp_path / "one", tmp_path / "many")
+    assert report["world"]["processes"] == processes
+
+
+@needs_mpi
 @pytest.mark.parametrize("first, then", [(1, 2), (2, 1)])
 def test_resume_on_another_number_of_processes(tmp_path, first, then):
     # min_lr = lr: a constant rate after warmup, so the schedule does not depend on max_steps
