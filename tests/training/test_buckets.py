@@ -57,6 +57,8 @@ def test_buckets_cover_the_gradient_once_in_the_order_backward_ends_them(keys, l
     assert len(plan) >= 2  # a small model has buckets too
     if least == 1:
         assert len(plan) == len(model.stages())  # every stage its own bucket
+    if least == buckets.BUCKET_ELEMENTS:  # a block's norms and biases wait for the last bucket: one range each
+        assert all(len(ranges) == 1 for _, ranges in plan[:-1])
 
 
 @pytest.mark.parametrize("keys", CONFIGS)
@@ -119,3 +121,13 @@ def test_one_process_sends_nothing():
     world = Recording(0, 1, model)
     step_gradients(model, *batch(), 0, world, 2)
     assert world.sent == []
+
+
+def test_overlap_switched_off_sends_one_bucket_after_the_backward_pass(monkeypatch):
+    monkeypatch.setenv(buckets.SWITCH, "0")
+    model = tiny(threads=2)
+    assert buckets.plan(model) == [(len(model.stages()), [(0, model.parameters.size)])]
+    world = Recording(0, 2, model)
+    step_gradients(model, *batch(), 0, world)
+    assert len(world.sent) == 1 and world.sent[0][1]  # the whole gradient, embeddings included
+    np.testing.assert_array_equal(world.sent[0][0], model.grad)

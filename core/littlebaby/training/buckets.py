@@ -21,12 +21,17 @@ of a step sends buckets: the earlier ones add into model.grad.
 
 MPI (MPICH without a progress thread) advances a non-blocking collective only inside MPI calls, so each
 stage end also tests the buckets in flight. One process has nothing to sum: step.py does not use this.
+LITTLEBABY_OVERLAP=0 in the environment makes one bucket of the whole buffer, sent when the backward pass
+ends, as before buckets: benchmarks/scaling.py measures what the overlap gains with it.
 """
 
 import math
+import os
 import weakref
 
 BUCKET_ELEMENTS = 1 << 17  # 512 KiB of float32: small enough that a block of baby makes a bucket of its own
+SMALL = 8  # a range under 1/SMALL of the bucket size waits for the last bucket
+SWITCH = "LITTLEBABY_OVERLAP"
 
 _plans: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> (its parameters, its plan)
 
@@ -69,11 +74,22 @@ def plan(model, least: int = BUCKET_ELEMENTS) -> list[tuple[int, list[tuple[int,
         return kept[2]
     stages, buckets, pending = _stage_ranges(model), [], []
     at_least = min(least, model.parameters.size // len(stages))
+    if os.environ.get(SWITCH) == "0":
+        at_least = model.parameters.size + 1
     for ended, ranges in enumerate(stages, start=1):
         pending += ranges
         if sum(stop - start for start, stop in pending) >= at_least or ended == len(stages):
             buckets.append((ended, _merged(pending)))
             pending = []
+    # a bucket's small ranges (its blocks' norms and biases, beside their matrices) go with the last bucket,
+    # where they meet: one collective per bucket instead of two, each paying its latency
+    deferred = []
+    for i, (ended, ranges) in enumerate(buckets[:-1]):
+        large = [(start, stop) for start, stop in ranges if stop - start >= at_least // SMALL]
+        if large:
+            deferred += [r for r in ranges if r not in large]
+            buckets[i] = (ended, large)
+    buckets[-1] = (buckets[-1][0], _merged(buckets[-1][1] + deferred))
     _plans[model] = (model.parameters, least, buckets)
     return buckets
 
@@ -129,4 +145,18 @@ class Reduction:
 
     def finish(self):
         self.send(math.inf)
-        self.world.finish([request for request in self.requests if request is not None])
+        live = [request for request in self.requests if request is not None]
+        self.world.finish([_Every(live)] if live else [])
+
+
+class _Every:
+    """Requests waited for as one (what deadline.wait tests): every bucket's wait, under one deadline."""
+
+    def __init__(self, requests: list):
+        self.requests, self.kind = requests, type(requests[0])
+
+    def Test(self) -> bool:
+        return self.kind.Testall(self.requests)
+
+    def Wait(self):
+        self.kind.Waitall(self.requests)
