@@ -144,19 +144,8 @@ class Reduction:
         return world.start_sum(grad[start:stop], self.out[at : at + counts[world.rank]], counts)
 
     def finish(self):
+        # one wait per bucket, in order: each starts by polling without a pause (deadline.py), which a large
+        # bucket needs on shared memory (it moves in pieces, each when both processes poll); one wait for all
+        # measured slower (benchmarks/scaling.py --overlap)
         self.send(math.inf)
-        live = [request for request in self.requests if request is not None]
-        self.world.finish([_Every(live)] if live else [])
-
-
-class _Every:
-    """Requests waited for as one (what deadline.wait tests): every bucket's wait, under one deadline."""
-
-    def __init__(self, requests: list):
-        self.requests, self.kind = requests, type(requests[0])
-
-    def Test(self) -> bool:
-        return self.kind.Testall(self.requests)
-
-    def Wait(self):
-        self.kind.Waitall(self.requests)
+        self.world.finish([request for request in self.requests if request is not None])
