@@ -10,7 +10,18 @@ first steps are warm-up and left out), tokens/s, and under MPI the all-reduce
 time per step and its share of the step. That time includes waiting for the
 slower process (the all-reduce is the step's barrier), so the all-reduce of
 the same buffer is also timed alone, after a barrier, on 2 processes. 1 x 1
-also holds OpenBLAS to one thread, so it is one core's speed.
+also holds OpenBLAS to one thread, so it is one core's speed. 2 x 1 runs twice:
+as trained (the gradient summed in buckets while the backward pass runs,
+training/buckets.py) and with LITTLEBABY_OVERLAP=0 (one all-reduce once the
+backward pass has ended); the all-reduce column is the time the step waited
+for its reductions (exposed, not overlapped).
+
+    uv run python benchmarks/scaling.py --overlap --repeats 5 [--two-hosts]
+
+prints only that comparison, alternating the two ways `--repeats` times
+(medians over the runs' medians); --two-hosts also runs both through two
+network namespaces joined by a veth pair, the all-reduce over TCP (the setup
+of tests/training/test_two_hosts.py; needs root and iproute2).
 
 Then the cost model of docs/distributed.md. A step on N nodes takes
 
@@ -31,6 +42,7 @@ prints, it does not assert.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -48,7 +60,8 @@ from littlebaby.plugins import resolve
 from littlebaby.plugins.resolve import build_model
 from littlebaby.training.stats import GroupStats
 
-LAYOUTS = [(1, 2, False), (2, 1, False), (2, 1, True), (1, 1, False)]  # (processes, threads, shard_optimizer)
+# (processes, threads, shard_optimizer, overlap: the gradient's buckets summed during the backward pass)
+LAYOUTS = [(1, 2, False, True), (2, 1, False, False), (2, 1, False, True), (2, 1, True, True), (1, 1, False, True)]
 NODES = [2, 8, 64]
 LINKS_GBIT = [10, 100]
 ALPHA = {10: 30e-6, 100: 5e-6}  # seconds of latency per hop of the ring (assumed: TCP over Ethernet, RDMA)
@@ -61,16 +74,17 @@ def mpiexec() -> str:
     return str(Path(sys.executable).parent / "mpiexec")
 
 
-def measure(config: str, processes: int, threads: int, sharded: bool, steps: int) -> dict:
-    """Median step seconds, tokens/s and all-reduce seconds of a short run (a fresh home)."""
+def measure(config: str, processes: int, threads: int, sharded: bool, overlap: bool, steps: int, launch=None) -> dict:
+    """Median step seconds, tokens/s and all-reduce seconds of a short run (a fresh home).
+    launch: the command that starts the processes (default: the mpich wheel's mpiexec -n processes)."""
     with tempfile.TemporaryDirectory() as home:
         command = [sys.executable, "-m", "littlebaby.cli", "train", "--config", config, "--quiet", "--home", home]
         keys = [f"max_steps={steps}", f"threads={threads}", "eval_interval=100000", "eval_windows=8"]
         for key in keys + (["shard_optimizer=true"] if sharded else []):
             command += ["--set", key]
-        env = dict(os.environ)
+        env = dict(os.environ, LITTLEBABY_OVERLAP="1" if overlap else "0")
         if processes > 1:
-            command = [mpiexec(), "-n", str(processes)] + command
+            command = (launch or [mpiexec(), "-n", str(processes)]) + command
         elif threads == 1:
             env["OPENBLAS_NUM_THREADS"] = "1"  # one core: no BLAS threads either
         subprocess.run(command, check=True, capture_output=True, timeout=3600, env=env)
@@ -99,6 +113,15 @@ def allreduce_worker(params: int, repeats: int):
         times.append(time.perf_counter() - started)
     if comm.Get_rank() == 0:
         print(statistics.median(times[3:]))
+
+
+def processor() -> str:
+    """The CPU's model name and core count, as /proc/cpuinfo says (Linux), for the figures' context."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    return f"{os.cpu_count()} cores"
 
 
 def parameters(config: str) -> int:
@@ -142,18 +165,101 @@ def ring_seconds(params: int, nodes: int, gbit: float) -> float:
     return 2 * (nodes - 1) / nodes * 4 * params / (gbit * 1e9 / 8) + 2 * (nodes - 1) * ALPHA[gbit]
 
 
+def _ip(*args):
+    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10, check=True)
+
+
+@contextlib.contextmanager
+def two_hosts(workdir: Path):
+    """The command that launches 2 processes, 1 per host, on two network namespaces joined by a veth pair
+    (Hydra through an ssh stand-in, UCX over TCP); the namespaces are removed afterwards, whatever happens."""
+    tag = f"lbs{os.getpid() % 100000}"
+    subnet, names, links = (
+        f"10.{250 - os.getpid() % 50}.{os.getpid() // 50 % 250}",
+        (tag + "a", tag + "b"),
+        (tag + "x", tag + "y"),
+    )
+    made = []
+    try:
+        for name in names:
+            _ip("netns", "add", name)
+            made.append(name)
+        _ip("link", "add", links[0], "type", "veth", "peer", "name", links[1])
+        for host, (name, link) in enumerate(zip(names, links), start=1):
+            _ip("link", "set", link, "netns", name)
+            _ip("-n", name, "addr", "add", f"{subnet}.{host}/24", "dev", link)
+            _ip("-n", name, "link", "set", link, "up")
+            _ip("-n", name, "link", "set", "lo", "up")
+        standin = workdir / "ssh-standin"  # Hydra's ssh: [options] host command...
+        standin.write_text(
+            '#!/bin/sh\nwhile [ "${1#-}" != "$1" ]; do shift; done\nhost=$1; shift\n'
+            f'case "$host" in {subnet}.1) ns={names[0]} ;; *) ns={names[1]} ;; esac\n'
+            'exec ip netns exec "$ns" sh -c "$*"\n'
+        )
+        standin.chmod(0o755)
+        yield ["ip", "netns", "exec", names[0], mpiexec(), "-launcher", "ssh", "-launcher-exec", str(standin)] + [
+            "-hosts",
+            f"{subnet}.1,{subnet}.2",
+            "-n",
+            "2",
+            "-ppn",
+            "1",
+            "-genv",
+            "UCX_TLS",
+            "tcp,self",
+        ]
+    finally:
+        for name in made:
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
+        subprocess.run(["ip", "link", "del", links[0]], capture_output=True, timeout=10)
+
+
+def overlap_rows(configs: list, steps: int, repeats: int, launches: dict):
+    """Step and waited all-reduce ms of 2 x 1 without and with the overlap, alternated `repeats` times."""
+    print(f"\n# the all-reduce overlapped with the backward pass: 2 x 1, {steps} steps a run, {repeats} runs each way")
+    print("(medians over the runs of each run's median step; waited: the all-reduce time the step was not computing)\n")
+    print(
+        "| config | parameters | link | step ms, one all-reduce after backward | step ms, buckets during backward "
+        "| waited ms, after | waited ms, buckets | gain |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for config in configs:
+        for link, launch in launches.items():
+            runs = {False: [], True: []}
+            for _ in range(repeats):
+                for overlap in (False, True):
+                    runs[overlap].append(measure(config, 2, 1, False, overlap, steps, launch))
+            step = {o: statistics.median(r["seconds"] for r in runs[o]) for o in runs}
+            wait = {o: statistics.median(r["allreduce"] for r in runs[o]) for o in runs}
+            print(
+                f"| {config} | {parameters(config):,} | {link} | {1000 * step[False]:.1f} | {1000 * step[True]:.1f} "
+                f"| {1000 * wait[False]:.2f} | {1000 * wait[True]:.2f} | {1 - step[True] / step[False]:+.1%} |"
+            )
+    print(f"\nload {Path('/proc/loadavg').read_text().split()[:3]} at the end")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=["baby", "baby-large"])
     parser.add_argument("--steps", type=int, default=15, help="steps per run (the first 3 are warm-up)")
     parser.add_argument("--allreduce-worker", nargs=2, type=int, metavar=("PARAMS", "REPEATS"), help=argparse.SUPPRESS)
+    parser.add_argument("--overlap", action="store_true", help="only the overlap's comparison, on 2 x 1")
+    parser.add_argument("--repeats", type=int, default=3, help="runs each way for --overlap")
+    parser.add_argument("--two-hosts", action="store_true", help="--overlap also over TCP between 2 namespaces")
     args = parser.parse_args(argv)
     if args.allreduce_worker:
         return allreduce_worker(*args.allreduce_worker)
+    if args.overlap:
+        with tempfile.TemporaryDirectory() as workdir, contextlib.ExitStack() as stack:
+            launches = {"one machine (shared memory)": None}
+            if args.two_hosts:
+                launches["2 namespaces, TCP over veth"] = stack.enter_context(two_hosts(Path(workdir)))
+            print(f"# {processor()}, load {Path('/proc/loadavg').read_text().split()[:3]} at the start")
+            return overlap_rows(args.configs, args.steps, args.repeats, launches)
     print(f"# scaling on this machine ({os.cpu_count()} cores), {args.steps} steps per run\n")
     print(
-        "| config | parameters | processes x threads | step ms | modelled ms | tokens/s | all-reduce ms (in the "
-        "step) | its share | all-reduce alone ms | vs 1 x 2 |"
+        "| config | parameters | processes x threads | step ms | modelled ms | tokens/s | all-reduce ms (waited "
+        "in the step) | its share | all-reduce alone ms | vs 1 x 2 |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     single = {}  # config -> (parameters, tokens per step, batch, T1, R)
@@ -163,10 +269,10 @@ def main(argv=None):
         alone = allreduce_alone(params)
         raw, _ = find(config)
         batch = raw["batch_size"]
-        node = results[(1, 2, False)]["seconds"]
+        node = results[(1, 2, False, True)]["seconds"]
         single[config] = (params, batch * raw["n_ctx"], batch, node, replicated_seconds(config, 2))
-        core, core_replicated = results[(1, 1, False)]["seconds"], replicated_seconds(config, 1)
-        for (processes, threads, sharded), r in results.items():
+        core, core_replicated = results[(1, 1, False, True)]["seconds"], replicated_seconds(config, 1)
+        for (processes, threads, sharded, overlap), r in results.items():
             mpi = processes > 1
             reduce = (
                 f"{1000 * r['allreduce']:.2f} | {r['allreduce'] / r['seconds']:.1%} | {1000 * alone:.2f}"
@@ -179,7 +285,8 @@ def main(argv=None):
                 else "-"
             )
             print(
-                f"| {config} | {params:,} | {processes} x {threads}{' sharded' if sharded else ''} | "
+                f"| {config} | {params:,} | {processes} x {threads}{' sharded' if sharded else ''}"
+                f"{'' if overlap else ' no overlap'} | "
                 f"{1000 * r['seconds']:.1f} | {model} | {r['tokens_per_second']:,.0f} "
                 f"| {reduce} | {node / r['seconds']:.2f}x |"
             )

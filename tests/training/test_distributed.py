@@ -254,6 +254,22 @@ def test_two_processes_train_the_same_run_as_one(tmp_path, dropout):
 
 
 @needs_mpi
+@pytest.mark.parametrize(
+    "processes, sets",
+    [(3, ["threads=1"]), (2, ["threads=2", "grad_accum_steps=2"]), (3, ["threads=2", "grad_accum_steps=3"])],
+)
+def test_buckets_summed_during_the_backward_pass_train_the_same_run_as_one(tmp_path, processes, sets):
+    """Every step sums its gradient in buckets as the layers finish (buckets.py): three blocks, so several
+    buckets, each the sum over a process's threads and only that of the last micro-batch."""
+    deeper = ["dropout=0.1", "n_layers=3"]
+    one = littlebaby(tmp_path / "one", *train_args(*deeper))
+    many = littlebaby(tmp_path / "many", *train_args(*deeper, *sets), processes=processes)
+    assert one.returncode == 0 and many.returncode == 0, one.stderr + many.stderr
+    _, report = assert_same_files(tmp_path / "one", tmp_path / "many")
+    assert report["world"]["processes"] == processes
+
+
+@needs_mpi
 @pytest.mark.parametrize("first, then", [(1, 2), (2, 1)])
 def test_resume_on_another_number_of_processes(tmp_path, first, then):
     # min_lr = lr: a constant rate after warmup, so the schedule does not depend on max_steps
@@ -585,7 +601,21 @@ def test_the_scaling_benchmark_runs(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "| tiny | 5,665 | 2 x 1 |" in done.stdout and "2 nodes 10 Gbit/s" in done.stdout
     assert "| tiny | 5,665 | 2 x 1 sharded |" in done.stdout and "| modelled ms |" in done.stdout
+    assert "| tiny | 5,665 | 2 x 1 no overlap |" in done.stdout  # one all-reduce after the backward pass
     assert "| tiny | 5,665 | 4 | " in done.stdout and "(60 idle)" in done.stdout  # 64 nodes, 4 rows: 60 idle
+
+
+@needs_mpi
+def test_the_scaling_benchmark_compares_the_overlap(tmp_path):
+    """benchmarks/scaling.py --overlap: 2 x 1 with one all-reduce after the backward pass, and with buckets."""
+    script_path = Path(__file__).resolve().parents[2] / "benchmarks" / "scaling.py"
+    command = [sys.executable, str(script_path), "--overlap", "--configs", "tiny", "--steps", "4", "--repeats", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, env=clean_env())
+    assert done.returncode == 0, done.stderr
+    (row,) = [line for line in done.stdout.splitlines() if line.startswith("| tiny | 5,665 | one machine")]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert all(float(cell) >= 0 for cell in cells[3:7]) and cells[7].endswith("%")
+    assert "load [" in done.stdout
 
 
 @needs_mpi

@@ -136,6 +136,18 @@ def test_sharded_runs_on_1_2_3_processes_are_the_unsharded_run_on_one(tmp_path, 
 
 
 @needs_mpi
+@pytest.mark.parametrize("processes", [2, 3])
+def test_sharded_buckets_with_threads_and_micro_batches_are_the_run_on_one(tmp_path, processes):
+    """Each bucket of the gradient is reduce-scattered as the backward pass ends it, summed over threads."""
+    deeper = ["n_layers=3"]
+    one = littlebaby(tmp_path / "one", *train_args(*deeper))
+    sets = [*deeper, "shard_optimizer=true", "threads=2", "grad_accum_steps=2"]
+    sharded = littlebaby(tmp_path / "sharded", *train_args(*sets), processes=processes)
+    assert one.returncode == 0 and sharded.returncode == 0, one.stderr + sharded.stderr
+    assert_same_run(tmp_path / "one", tmp_path / "sharded")
+
+
+@needs_mpi
 def test_a_sharded_checkpoint_resumes_on_three_sharded_and_on_one_unsharded(tmp_path):
     constant = ["lr=0.01", "min_lr=0.01"]  # the schedule does not depend on max_steps: 10 + 10 steps are 20
     straight = littlebaby(tmp_path / "straight", *train_args(*constant))

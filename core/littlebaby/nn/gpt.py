@@ -78,7 +78,7 @@ def _position_for(attention: type, config: Config) -> dict:
 
 
 class GPT(Layer):
-    """forward(ids (B, T), cache=None) -> logits (B, T, V); backward(dlogits) fills self.grad."""
+    """forward(ids (B, T), cache=None) -> logits (B, T, V); backward(dlogits, finished=None) fills self.grad."""
 
     def __init__(self, config: Config, vocab_size: int, parameters: Parameters | None = None, initialize=True):
         super().__init__()
@@ -174,17 +174,32 @@ class GPT(Layer):
         self.wte.grads["weight"] += dlogits.reshape(-1, V).T @ h.reshape(-1, C)
         return dlogits @ embedding
 
-    def backward(self, dlogits):
-        """dlogits (B, T, V) -> adds every parameter's gradient into self.grad."""
+    def backward(self, dlogits, finished=None):
+        """dlogits (B, T, V) -> adds every parameter's gradient into self.grad.
+
+        finished(i), if given, is called as soon as the gradients of `stages()[i]` are complete, in order:
+        a caller may start to use them while the rest of the backward pass runs (training sums them over
+        processes then)."""
+        finished = finished or (lambda stage: None)
         dx = self.ln_f.backward(self.head_backward(dlogits))
-        for layer in reversed(self.layers):
+        finished(0)
+        for i, layer in enumerate(reversed(self.layers)):
             dx = layer.backward(dx)
+            finished(i + 1)
         self.wte.backward(dx)
-        if self.wpe is None:
-            return
-        B, T, C = dx.shape
-        # positions are shared by the batch: their gradient is the sum over it
-        self.wpe.backward(column_sum(dx.reshape(B, T * C)).reshape(T, C))
+        if self.wpe is not None:
+            B, T, C = dx.shape
+            # positions are shared by the batch: their gradient is the sum over it
+            self.wpe.backward(column_sum(dx.reshape(B, T * C)).reshape(T, C))
+        finished(len(self.layers) + 1)
+
+    def stages(self) -> list[list[Layer]]:
+        """The layers whose gradients `backward` completes, one list per stage, in the order it completes them:
+        the head and ln_f, the blocks from the last to the first, the embeddings (a tied head adds into wte's)."""
+        ends = [[layer for layer in (self.head, self.ln_f) if layer is not None]]
+        return (
+            ends + [[layer] for layer in reversed(self.layers)] + [[e for e in (self.wte, self.wpe) if e is not None]]
+        )
 
     def loss_and_grad(self, ids, targets) -> float:
         """Forward, mean cross-entropy, backward; gradients accumulate into self.grad."""

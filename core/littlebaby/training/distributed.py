@@ -3,10 +3,10 @@
 `world()` returns one object with the same interface either way, so the
 training code has no MPI branches: `rank`, `size`, `is_root`, `rows(n)`
 (this process's share of n items), `sum(array)` (in-place all-reduce),
-`max(int)`, `broadcast(array)`, `same(array)`, `agree(error)`, `abort(code)`, and the part collectives of a
-sharded optimizer. With one process they cost nothing and mpi4py is never imported: whether a launcher
-started several processes is read from the environment it sets (joining.py), and only then is mpi4py
-imported (and MPI initialised).
+`max(int)`, `broadcast(array)`, `same(array)`, `agree(error)`, `abort(code)`, the part collectives of a
+sharded optimizer, and `start_sum` / `finish` (a step's gradient in buckets, buckets.py). With one process
+they cost nothing and mpi4py is never imported: whether a launcher started several processes is read from
+the environment it sets (joining.py), and only then is mpi4py imported (and MPI initialised).
 
 Faults must never hang a job. A rank the others never meet ends the job at its start (joining.py).
 Every rank validates its inputs, then all call `agree(error_or_None)` once, before any other collective:
@@ -16,7 +16,6 @@ killed rank is ended by the launcher itself, a stopped one by the deadline of tr
 (deadline.py).
 """
 
-import hashlib
 import json
 import os
 import socket
@@ -77,13 +76,19 @@ class Solo:
         return [socket.gethostname()]
 
     # a flat buffer in parts, one per process: part r is `rows(size)` of rank r (a sharded optimizer's)
-    def reduce_scatter(self, array: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """out (this process's part of array's length) = the sum over processes of that part of `array`."""
-        return np.copyto(out, array) or out
-
     def all_gather(self, array: np.ndarray) -> np.ndarray:
         """Every process's part of `array` from that process, in place."""
         return array
+
+    # non-blocking: a bucket of a step's gradient (buckets.py)
+    def start_sum(self, array: np.ndarray, out: np.ndarray | None = None, counts: list | None = None):
+        """Start summing `array` over the processes: in place, or (out) rank r gets counts[r] elements of the sum,
+        in rank order; returns a request for `finish` (None: nothing to wait for)."""
+        if out is not None:
+            np.copyto(out, array[sum(counts[: self.rank]) :][: out.size])
+
+    def finish(self, requests: list):
+        """Wait for the requests of `start_sum`."""
 
     def gather_parts(self, part: np.ndarray, size: int) -> np.ndarray | None:
         """Rank 0: the whole array of `size` elements, from every process's `part`; None elsewhere."""
@@ -116,9 +121,7 @@ class MPIWorld(Solo):
         return slice(n * self.rank // self.size, n * (self.rank + 1) // self.size)
 
     def sum(self, array):
-        started = time.perf_counter()
-        self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, array, op=self.MPI.SUM))
-        self.reduce_seconds += time.perf_counter() - started
+        self.finish([self.start_sum(array)])
         return array
 
     def max(self, value):
@@ -181,11 +184,20 @@ class MPIWorld(Solo):
         starts = [size * rank // self.size for rank in range(self.size + 1)]
         return [b - a for a, b in zip(starts[:-1], starts[1:])], starts[:-1]
 
-    def reduce_scatter(self, array, out):
+    def start_sum(self, array, out=None, counts=None):
         started = time.perf_counter()
-        self._wait(self.comm.Ireduce_scatter(array, out, self._parts(array.size)[0], op=self.MPI.SUM))
+        if out is None:
+            request = self.comm.Iallreduce(self.MPI.IN_PLACE, array, op=self.MPI.SUM)
+        else:
+            request = self.comm.Ireduce_scatter(array, out, counts, op=self.MPI.SUM)
         self.reduce_seconds += time.perf_counter() - started
-        return out
+        return request
+
+    def finish(self, requests):
+        started = time.perf_counter()
+        for request in requests:
+            self._wait(request)
+        self.reduce_seconds += time.perf_counter() - started
 
     def all_gather(self, array):
         started = time.perf_counter()
@@ -272,21 +284,6 @@ def _abort_on_uncaught(world):
         world.abort(130 if issubclass(kind, KeyboardInterrupt) else 1)
 
     sys.excepthook = hook
-
-
-def refuse_differences(world, parts: dict):
-    """Every rank must train on the same inputs: parts (what -> its bytes, or a digest of them) are compared
-    with rank 0's, and the first rank whose part differs is named, on every rank, in one line."""
-    names = list(parts)
-    mine = b"".join(hashlib.sha256(parts[name]).digest() for name in names)
-    everyone = world.gather(mine)
-    for rank, theirs in enumerate(everyone):
-        for i, name in enumerate(names):
-            if theirs[32 * i : 32 * i + 32] != everyone[0][32 * i : 32 * i + 32]:
-                raise SharedError(
-                    f"rank {rank} of {world.size} has other {name} than rank 0: the ranks would train different runs",
-                    "give every rank the same files (copy them to every machine, or one shared copy) and command",
-                )
 
 
 def describe(world, threads: int) -> str:

@@ -7,6 +7,7 @@ sample. Over MPI every process runs the session; rank 0 alone prints and saves.
 """
 
 import contextlib
+import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -161,7 +162,7 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
     # every process has checked its inputs; from here on they meet in collectives
     try:
         world.agree()
-        distributed.refuse_differences(
+        refuse_differences(
             world,
             {
                 "config": json.dumps(configs.to_dict(cfg), sort_keys=True).encode(),
@@ -255,3 +256,18 @@ def _sample(home, name, tokenizer, model, seed) -> str:
     sample = prompt + tokenizer.decode(out)
     atomic.write_text(home.completion(name), sample)
     return sample
+
+
+def refuse_differences(world, parts: dict):
+    """Every rank must train on the same inputs: parts (what -> its bytes, or a digest of them) are compared
+    with rank 0's, and the first rank whose part differs is named, on every rank, in one line."""
+    names = list(parts)
+    mine = b"".join(hashlib.sha256(parts[name]).digest() for name in names)
+    everyone = world.gather(mine)
+    for rank, theirs in enumerate(everyone):
+        for i, name in enumerate(names):
+            if theirs[32 * i : 32 * i + 32] != everyone[0][32 * i : 32 * i + 32]:
+                raise distributed.SharedError(
+                    f"rank {rank} of {world.size} has other {name} than rank 0: the ranks would train different runs",
+                    "give every rank the same files (copy them to every machine, or one shared copy) and command",
+                )

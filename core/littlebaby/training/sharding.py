@@ -136,7 +136,7 @@ def updater(optimizer: Optimizer, parameters, world):
 class Replicated:
     """Every process holds the whole summed gradient (step_gradients all-reduced it) and updates every element."""
 
-    reduces = True  # step_gradients all-reduces the gradient
+    reduced_part = None  # step_gradients all-reduces the whole gradient
 
     def __init__(self, optimizer, parameters, world):
         self.optimizer, self.parameters, self.stats = optimizer, parameters, GroupStats(parameters)
@@ -154,17 +154,16 @@ class Replicated:
 class Sharded:
     """Each process gets its part of the summed gradient, updates that part, and all-gathers the parameters."""
 
-    reduces = False  # the reduce-scatter in `clip` sums the gradient
-
     def __init__(self, optimizer: ShardedOptimizer, parameters, world):
         self.optimizer, self.parameters, self.world = optimizer, parameters, world
         self.part = optimizer.part
         self.stats = GroupStats(parameters, self.part)
         self.grad = np.empty(self.part.stop - self.part.start, dtype=parameters.data.dtype)
+        self.reduced_part = self.grad  # step_gradients reduce-scatters the gradient into it
 
     def clip(self, grad, max_norm: float) -> float:
-        """The summed gradient's part, clipped as clip_grad_norm clips the whole; returns the global norm before."""
-        self.world.reduce_scatter(grad, self.grad)
+        """The summed gradient's part (reduced_part), clipped as clip_grad_norm clips the whole; returns the global
+        norm before."""
         weight_sq = self.stats.squared_norms(self.parameters.data[self.part])
         sums = self.world.sum(np.concatenate([[float(self.grad @ self.grad)], weight_sq]))
         norm, self.weight_sq = float(np.sqrt(sums[0])), sums[1:]

@@ -8,7 +8,8 @@ Each chunk is weighted by its share of the rows, so the sum is the one-thread gr
 dropout draws each row's mask from that row's own stream, so no split changes it.
 
 `step_gradients` is the whole step over the MPI world: this process's rows of the global batch, in
-`grad_accum_steps` micro-batches, then one all-reduce of the flat gradient.
+`grad_accum_steps` micro-batches; the last one's backward starts summing the gradient over the processes in
+buckets as its layers finish (buckets.py), and the step waits for them all.
 """
 
 import contextlib
@@ -21,6 +22,7 @@ from littlebaby.nn.ops.dropout import RowStreams
 from littlebaby.nn.ops.loss import cross_entropy
 from littlebaby.system import blas, threads
 from littlebaby.system.threads import cores
+from littlebaby.training.buckets import Reduction
 from littlebaby.training.distributed import threads_per_process
 
 _replicas_of: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> its replicas, dropped with it
@@ -37,14 +39,15 @@ def replicas(model, n: int) -> list:
     return kept[:n]
 
 
-def _chunk(model, ids, targets, share: float, add: bool = False) -> float:
-    """share * (mean loss over these rows): its gradient into model.grad (zeroed first unless add); returns it."""
+def _chunk(model, ids, targets, share: float, add: bool = False, finished=None) -> float:
+    """share * (mean loss over these rows): its gradient into model.grad (zeroed first unless add); returns it.
+    finished: the backward's callback as each stage of layers ends (GPT.backward)."""
     if not add:
         model.grad[...] = 0.0
     loss, dlogits = cross_entropy(model.forward(ids), targets)
     if share != 1.0:
         dlogits *= share
-    model.backward(dlogits)
+    model.backward(dlogits, finished)
     return share * loss
 
 
@@ -90,7 +93,13 @@ def _split(models, ids, targets, work, total_rows=None, streams=None) -> float:
 
 
 def compute_gradients(
-    model, ids, targets, total_rows: int | None = None, streams: RowStreams | None = None, add: bool = False
+    model,
+    ids,
+    targets,
+    total_rows: int | None = None,
+    streams: RowStreams | None = None,
+    add: bool = False,
+    reduction: Reduction | None = None,
 ) -> float:
     """ids, targets (B, T) -> mean loss; model.grad holds d loss / d parameters.
 
@@ -98,6 +107,8 @@ def compute_gradients(
     the loss and gradient are this part's share of the batch's. streams: the rows' dropout
     streams (step_gradients); without them the model's own generator fixes every mask.
     add: the gradient is added to what model.grad holds (a later micro-batch of a step) instead of replacing it.
+    reduction: the step's buckets (buckets.py), which sum the replicas' gradients into the model's and send
+    them as the layers finish; until its `finish`, model.grad holds only some of the replicas' parts.
     """
     models = chunk_models(model, ids.shape[0])
     helpers = models[1:]
@@ -107,15 +118,19 @@ def compute_gradients(
         for replica in helpers:
             replica.set_rng(np.random.default_rng(model.rng.integers(2**63)))
 
+    callbacks = {id(m): reduction.finished(i) for i, m in enumerate(models)} if reduction is not None else {}
+    if reduction is not None:
+        reduction.workers(helpers)
+
     def work(chunk_model, *rows) -> float:  # replicas start from zero: their gradients are added into the model's below
-        return _chunk(chunk_model, *rows, add=add and chunk_model is model)
+        return _chunk(chunk_model, *rows, add=add and chunk_model is model, finished=callbacks.get(id(chunk_model)))
 
     try:
         loss = _split(models, ids, targets, work, total_rows, streams)
     finally:
         if streams is not None:
             model.set_rng(own)  # forward passes outside a step draw from the model's generator again
-    for replica in helpers:
+    for replica in helpers if reduction is None else ():
         model.grad += replica.grad
     return loss
 
@@ -129,22 +144,27 @@ def compute_loss(model, ids, targets) -> float:
     return _split(chunk_models(model, ids.shape[0]), ids, targets, _chunk_loss)
 
 
-def step_gradients(model, ids, targets, step: int, world, accumulation: int = 1, reduce: bool = True) -> float:
+def step_gradients(model, ids, targets, step: int, world, accumulation: int = 1, out=None) -> float:
     """The global batch ids, targets (B, T) of training step `step` -> its mean loss, on every
-    process; model.grad holds the batch's gradient (this process's rows, then an all-reduce; reduce=False:
-    this process's rows alone, for a sharded optimizer's reduce-scatter)."""
+    process; model.grad holds the batch's gradient (this process's rows, summed over the processes).
+    out: a sharded optimizer's part of the buffer (`world.rows(size)`), which gets this process's part of the
+    sum instead (a reduce-scatter); model.grad then holds no sum over processes."""
     B = ids.shape[0]
     mine = world.rows(B)
     parts = max(1, min(accumulation, mine.stop - mine.start))
     bounds = [mine.start + (mine.stop - mine.start) * i // parts for i in range(parts + 1)]
     dropout = model.config.dropout > 0
+    reduction = Reduction(model, world, out) if world.size > 1 else None  # one process: nothing to sum
     loss = 0.0
     for part, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
         streams = RowStreams(model.config.seed, step, range(start, stop)) if dropout else None
         if stop > start:  # the first micro-batch writes model.grad, later ones add to it: no second buffer
-            loss += compute_gradients(model, ids[start:stop], targets[start:stop], B, streams, add=part > 0)
+            last = reduction if part == parts - 1 else None  # only the last one's gradient is the step's
+            loss += compute_gradients(model, ids[start:stop], targets[start:stop], B, streams, part > 0, last)
         else:  # a process with no rows (fewer rows than processes) adds nothing
             model.grad[...] = 0.0
-    if reduce:
-        world.sum(model.grad)
+    if reduction is not None:
+        reduction.finish()  # every bucket not sent yet (a process without rows: all), then the wait for all
+    elif out is not None:
+        np.copyto(out, model.grad)  # one process's part is the whole buffer
     return float(world.sum(np.array([loss]))[0])

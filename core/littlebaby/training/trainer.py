@@ -158,10 +158,10 @@ class Trainer:
         inputs, targets = self.epochs.batch(self.step)
         reduced_before = self.world.reduce_seconds
         loss = step_gradients(
-            self.model, inputs, targets, self.step, self.world, config.grad_accum_steps, self.update.reduces
+            self.model, inputs, targets, self.step, self.world, config.grad_accum_steps, self.update.reduced_part
         )
         self.session_steps += 1
-        grad_norm = self.update.clip(self.model.grad, config.grad_clip)  # sharded: the reduce-scatter, then clip
+        grad_norm = self.update.clip(self.model.grad, config.grad_clip)
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             raise Diverged(self.step + 1, float(loss), float(grad_norm), config.lr)
         lr = learning_rate(
