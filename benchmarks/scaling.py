@@ -60,6 +60,10 @@ from littlebaby.plugins import resolve
 from littlebaby.plugins.resolve import build_model
 from littlebaby.training.stats import GroupStats
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import namespaces  # noqa: E402
+from namespaces import mpiexec  # noqa: E402
+
 # (processes, threads, shard_optimizer, overlap: the gradient's buckets summed during the backward pass)
 LAYOUTS = [(1, 2, False, True), (2, 1, False, False), (2, 1, False, True), (2, 1, True, True), (1, 1, False, True)]
 NODES = [2, 8, 64]
@@ -68,10 +72,6 @@ ALPHA = {10: 30e-6, 100: 5e-6}  # seconds of latency per hop of the ring (assume
 WARMUP = 3  # steps left out of the medians
 VOCAB = 65  # tiny Shakespeare's characters
 BIG = dict(n_emb=768, n_layers=14, n_ctx=256, batch_size=32)  # about 100M parameters
-
-
-def mpiexec() -> str:
-    return str(Path(sys.executable).parent / "mpiexec")
 
 
 def measure(config: str, processes: int, threads: int, sharded: bool, overlap: bool, steps: int, launch=None) -> dict:
@@ -165,53 +165,12 @@ def ring_seconds(params: int, nodes: int, gbit: float) -> float:
     return 2 * (nodes - 1) / nodes * 4 * params / (gbit * 1e9 / 8) + 2 * (nodes - 1) * ALPHA[gbit]
 
 
-def _ip(*args):
-    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10, check=True)
-
-
 @contextlib.contextmanager
 def two_hosts(workdir: Path):
     """The command that launches 2 processes, 1 per host, on two network namespaces joined by a veth pair
-    (Hydra through an ssh stand-in, UCX over TCP); the namespaces are removed afterwards, whatever happens."""
-    tag = f"lbs{os.getpid() % 100000}"
-    subnet, names, links = (
-        f"10.{250 - os.getpid() % 50}.{os.getpid() // 50 % 250}",
-        (tag + "a", tag + "b"),
-        (tag + "x", tag + "y"),
-    )
-    made = []
-    try:
-        for name in names:
-            _ip("netns", "add", name)
-            made.append(name)
-        _ip("link", "add", links[0], "type", "veth", "peer", "name", links[1])
-        for host, (name, link) in enumerate(zip(names, links), start=1):
-            _ip("link", "set", link, "netns", name)
-            _ip("-n", name, "addr", "add", f"{subnet}.{host}/24", "dev", link)
-            _ip("-n", name, "link", "set", link, "up")
-            _ip("-n", name, "link", "set", "lo", "up")
-        standin = workdir / "ssh-standin"  # Hydra's ssh: [options] host command...
-        standin.write_text(
-            '#!/bin/sh\nwhile [ "${1#-}" != "$1" ]; do shift; done\nhost=$1; shift\n'
-            f'case "$host" in {subnet}.1) ns={names[0]} ;; *) ns={names[1]} ;; esac\n'
-            'exec ip netns exec "$ns" sh -c "$*"\n'
-        )
-        standin.chmod(0o755)
-        yield ["ip", "netns", "exec", names[0], mpiexec(), "-launcher", "ssh", "-launcher-exec", str(standin)] + [
-            "-hosts",
-            f"{subnet}.1,{subnet}.2",
-            "-n",
-            "2",
-            "-ppn",
-            "1",
-            "-genv",
-            "UCX_TLS",
-            "tcp,self",
-        ]
-    finally:
-        for name in made:
-            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
-        subprocess.run(["ip", "link", "del", links[0]], capture_output=True, timeout=10)
+    (Hydra through an ssh stand-in, UCX over TCP: namespaces.py); removed afterwards, whatever happens."""
+    with namespaces.hosts(workdir, "lbs") as (pair, standin):
+        yield namespaces.launch(pair, standin)
 
 
 def overlap_rows(configs: list, steps: int, repeats: int, launches: dict):

@@ -19,62 +19,29 @@ from safetensors.numpy import load_file
 from littlebaby.training import distributed
 
 TIMEOUT = 50  # seconds for one run
-MPIEXEC = str(Path(sys.executable).parent / "mpiexec")
-STANDIN = """#!/bin/sh
-# Hydra's ssh: [options] host command...; the command runs in the host's network namespace
-while [ "${{1#-}}" != "$1" ]; do shift; done
-host=$1; shift
-case "$host" in
-  {a_ip}) ns={a} ;;
-  {b_ip}) ns={b} ;;
-  *) echo "ssh stand-in: no namespace for host $host" >&2; exit 255 ;;
-esac
-exec ip netns exec "$ns" sh -c "$*"
-"""
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+import namespaces  # noqa: E402  (the two hosts, shared with benchmarks/scaling.py --two-hosts)
 
-
-def _ip(*args):
-    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10, check=True)
+MPIEXEC = namespaces.mpiexec()
 
 
 @pytest.fixture
 def hosts(tmp_path):
-    """(namespace, address) of two hosts joined by a veth pair, and the ssh stand-in's path."""
+    """[(namespace, address, veth end)] of two hosts joined by a veth pair, and the ssh stand-in's path."""
     if not os.path.exists(MPIEXEC):
         pytest.skip("no mpiexec beside this Python: install the mpi extra (uv sync --all-extras)")
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.skip("network namespaces need root and the ip command (iproute2)")
-    tag, pid = f"lb{os.getpid() % 100000}", os.getpid()
-    subnet = f"10.{200 + pid % 50}.{pid // 50 % 250}"
-    names, links = (f"{tag}a", f"{tag}b"), (f"{tag}va", f"{tag}vb")
-    made = []
+    made = namespaces.hosts(tmp_path, "lb")
     try:
-        for name in names:
-            _ip("netns", "add", name)
-            made.append(name)
-        _ip("link", "add", links[0], "type", "veth", "peer", "name", links[1])
-        for host, (name, link) in enumerate(zip(names, links), start=1):
-            _ip("link", "set", link, "netns", name)
-            _ip("-n", name, "addr", "add", f"{subnet}.{host}/24", "dev", link)
-            _ip("-n", name, "link", "set", link, "up")
-            _ip("-n", name, "link", "set", "lo", "up")
-        standin = tmp_path / "ssh-standin"
-        standin.write_text(STANDIN.format(a=names[0], b=names[1], a_ip=f"{subnet}.1", b_ip=f"{subnet}.2"))
-        standin.chmod(0o755)
-        made_all = True
+        pair = made.__enter__()
     except subprocess.CalledProcessError as error:
-        made_all, reason = False, error.stderr.strip()
+        pytest.skip(f"cannot make network namespaces here: {error.stderr.strip()}")
     try:
-        if not made_all:
-            pytest.skip(f"cannot make network namespaces here: {reason}")
-        yield (
-            [(name, f"{subnet}.{host}", link) for host, (name, link) in enumerate(zip(names, links), start=1)],
-            standin,
-        )
+        yield pair
     finally:
-        for name in made:
-            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
-        subprocess.run(["ip", "link", "del", links[0]], capture_output=True, timeout=10)  # if never moved
+        made.__exit__(None, None, None)
 
 
 def _ends_with_pytest():
@@ -99,16 +66,14 @@ def _train(home, prefix=()):
 
 
 def _sent(name, link) -> int:
-    return int(_ip("netns", "exec", name, "cat", f"/sys/class/net/{link}/statistics/tx_bytes").stdout)
+    return int(namespaces.ip("netns", "exec", name, "cat", f"/sys/class/net/{link}/statistics/tx_bytes").stdout)
 
 
 def test_two_hosts_over_tcp_train_the_same_run_as_one_process(tmp_path, hosts):
-    ((a, a_ip, a_link), (_, b_ip, _)), standin = hosts
+    ((a, _, a_link), _), standin = hosts
     one, params_one = _train(tmp_path / "one")
     before = _sent(a, a_link)
-    launch = ["ip", "netns", "exec", a, MPIEXEC, "-launcher", "ssh", "-launcher-exec", str(standin)]
-    launch += ["-hosts", f"{a_ip},{b_ip}", "-n", "2", "-ppn", "1", "-genv", "UCX_TLS", "tcp,self"]
-    two, params_two = _train(tmp_path / "two", launch)
+    two, params_two = _train(tmp_path / "two", namespaces.launch(hosts[0], standin))
     assert two["world"]["processes"] == 2
     assert [s["loss"] for s in two["steps"]] == pytest.approx([s["loss"] for s in one["steps"]], abs=1e-5)
     assert [v["loss"] for v in two["val"]] == pytest.approx([v["loss"] for v in one["val"]], abs=1e-5)
