@@ -70,7 +70,9 @@ def hosts(workdir: Path, tag: str):
 
 
 def launch(pair, standin) -> list[str]:
-    """The command prefix that starts 2 ranks, one on each host, talking over TCP."""
-    (a, a_ip, _), (_, b_ip, _) = pair
-    command = ["ip", "netns", "exec", a, mpiexec(), "-launcher", "ssh", "-launcher-exec", str(standin)]
-    return command + ["-hosts", f"{a_ip},{b_ip}", "-n", "2", "-ppn", "1", "-genv", "UCX_TLS", "tcp,self"]
+    """The command prefix that starts 2 ranks, one on each host, talking over TCP: the hosts in a hostfile of
+    `address:1` lines beside the stand-in, given to mpiexec as docs/distributed.md's hostfile recipe does."""
+    hostfile = Path(standin).parent / "hosts"
+    hostfile.write_text("".join(f"{address}:1\n" for _, address, _ in pair))
+    command = ["ip", "netns", "exec", pair[0][0], mpiexec(), "-launcher", "ssh", "-launcher-exec", str(standin)]
+    return command + ["-f", str(hostfile), "-n", "2", "-genv", "UCX_TLS", "tcp,self"]
