@@ -2,6 +2,7 @@
 
     uv run python benchmarks/scaling.py                 # baby and baby-large, a few steps each
     uv run python benchmarks/scaling.py --steps 10 --configs baby
+    uv run python benchmarks/scaling.py --configs baby --two-hosts   # + 2 x 1 over TCP between 2 namespaces
 
 For each config, trains the same short run as 1 process x 2 threads, 2
 processes x 1 thread (under the mpich wheel's mpiexec; once more with
@@ -14,7 +15,9 @@ also holds OpenBLAS to one thread, so it is one core's speed. 2 x 1 runs twice:
 as trained (the gradient summed in buckets while the backward pass runs,
 training/buckets.py) and with LITTLEBABY_OVERLAP=0 (one all-reduce once the
 backward pass has ended); the all-reduce column is the time the step waited
-for its reductions (exposed, not overlapped).
+for its reductions (exposed, not overlapped). With --two-hosts, 2 x 1 runs once
+more between two network namespace hosts (benchmarks/namespaces.py), its all-reduce
+over TCP, modelled with the all-reduce timed alone over that link.
 
     uv run python benchmarks/scaling.py --overlap --repeats 5 [--two-hosts]
 
@@ -70,6 +73,7 @@ NODES = [2, 8, 64]
 LINKS_GBIT = [10, 100]
 ALPHA = {10: 30e-6, 100: 5e-6}  # seconds of latency per hop of the ring (assumed: TCP over Ethernet, RDMA)
 WARMUP = 3  # steps left out of the medians
+TCP = (2, 1, False, True, "tcp")  # the 2 x 1 layout between two namespace hosts (--two-hosts)
 VOCAB = 65  # tiny Shakespeare's characters
 BIG = dict(n_emb=768, n_layers=14, n_ctx=256, batch_size=32)  # about 100M parameters
 
@@ -96,9 +100,10 @@ def measure(config: str, processes: int, threads: int, sharded: bool, overlap: b
     return {"seconds": seconds, "tokens_per_second": tokens / seconds, "allreduce": reduce}
 
 
-def allreduce_alone(params: int, repeats: int = 20) -> float:
+def allreduce_alone(params: int, repeats: int = 20, launch=None) -> float:
     """Median seconds of one in-place all-reduce of params float32 on 2 processes, after a barrier."""
-    command = [mpiexec(), "-n", "2", sys.executable, __file__, "--allreduce-worker", str(params), str(repeats)]
+    command = (launch or [mpiexec(), "-n", "2"]) + [sys.executable, __file__, "--allreduce-worker"]
+    command += [str(params), str(repeats)]
     return float(subprocess.run(command, check=True, capture_output=True, text=True, timeout=600).stdout.split()[-1])
 
 
@@ -204,7 +209,9 @@ def main(argv=None):
     parser.add_argument("--allreduce-worker", nargs=2, type=int, metavar=("PARAMS", "REPEATS"), help=argparse.SUPPRESS)
     parser.add_argument("--overlap", action="store_true", help="only the overlap's comparison, on 2 x 1")
     parser.add_argument("--repeats", type=int, default=3, help="runs each way for --overlap")
-    parser.add_argument("--two-hosts", action="store_true", help="--overlap also over TCP between 2 namespaces")
+    parser.add_argument(
+        "--two-hosts", action="store_true", help="2 x 1 also over TCP between 2 network namespaces (needs root)"
+    )
     args = parser.parse_args(argv)
     if args.allreduce_worker:
         return allreduce_worker(*args.allreduce_worker)
@@ -222,34 +229,52 @@ def main(argv=None):
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     single = {}  # config -> (parameters, tokens per step, batch, T1, R)
-    for config in args.configs:
-        params = parameters(config)
-        results = {layout: measure(config, *layout, args.steps) for layout in LAYOUTS}
-        alone = allreduce_alone(params)
-        raw, _ = find(config)
-        batch = raw["batch_size"]
-        node = results[(1, 2, False, True)]["seconds"]
-        single[config] = (params, batch * raw["n_ctx"], batch, node, replicated_seconds(config, 2))
-        core, core_replicated = results[(1, 1, False, True)]["seconds"], replicated_seconds(config, 1)
-        for (processes, threads, sharded, overlap), r in results.items():
-            mpi = processes > 1
-            reduce = (
-                f"{1000 * r['allreduce']:.2f} | {r['allreduce'] / r['seconds']:.1%} | {1000 * alone:.2f}"
-                if mpi
-                else "- | - | -"
-            )
-            model = (
-                f"{1000 * modelled(core, core_replicated, batch, processes, sharded, alone if mpi else 0.0):.1f}"
-                if threads == 1
-                else "-"
-            )
-            print(
-                f"| {config} | {params:,} | {processes} x {threads}{' sharded' if sharded else ''}"
-                f"{'' if overlap else ' no overlap'} | "
-                f"{1000 * r['seconds']:.1f} | {model} | {r['tokens_per_second']:,.0f} "
-                f"| {reduce} | {node / r['seconds']:.2f}x |"
-            )
-        print(f"| {config} | replicated work (clip, statistics, AdamW) alone | 1 x 1 | {1000 * core_replicated:.1f} |")
+    with tempfile.TemporaryDirectory() as workdir, contextlib.ExitStack() as stack:
+        hosts = stack.enter_context(two_hosts(Path(workdir))) if args.two_hosts else None
+        for config in args.configs:
+            single[config] = measured_rows(config, args.steps, hosts)
+    model_table(single)
+
+
+def measured_rows(config: str, steps: int, hosts=None) -> tuple:
+    """Print one config's measured layouts, each 1-thread one beside the model; returns (parameters, tokens per
+    step, batch, T1, R). hosts: the launch of two namespace hosts, whose 2 x 1 row runs over TCP, modelled with
+    the all-reduce timed alone over the same link."""
+    params, (raw, _) = parameters(config), find(config)
+    results = {layout: measure(config, *layout, steps) for layout in LAYOUTS}
+    alone = {None: allreduce_alone(params)}
+    if hosts:
+        results[TCP] = measure(config, 2, 1, False, True, steps, launch=hosts)
+        alone[TCP] = allreduce_alone(params, launch=hosts)
+    batch = raw["batch_size"]
+    node = results[(1, 2, False, True)]["seconds"]
+    core, core_replicated = results[(1, 1, False, True)]["seconds"], replicated_seconds(config, 1)
+    for layout, r in results.items():
+        (processes, threads, sharded, overlap), link = layout[:4], (TCP if layout == TCP else None)
+        mpi = processes > 1
+        reduce_alone = alone[link] if mpi else 0.0
+        reduce = (
+            f"{1000 * r['allreduce']:.2f} | {r['allreduce'] / r['seconds']:.1%} | {1000 * reduce_alone:.2f}"
+            if mpi
+            else "- | - | -"
+        )
+        model = (
+            f"{1000 * modelled(core, core_replicated, batch, processes, sharded, reduce_alone):.1f}"
+            if threads == 1
+            else "-"
+        )
+        print(
+            f"| {config} | {params:,} | {processes} x {threads}{' sharded' if sharded else ''}"
+            f"{'' if overlap else ' no overlap'}{', 2 namespaces over TCP' if link else ''} | "
+            f"{1000 * r['seconds']:.1f} | {model} | {r['tokens_per_second']:,.0f} "
+            f"| {reduce} | {node / r['seconds']:.2f}x |"
+        )
+    print(f"| {config} | replicated work (clip, statistics, AdamW) alone | 1 x 1 | {1000 * core_replicated:.1f} |")
+    return params, batch * raw["n_ctx"], batch, node, replicated_seconds(config, 2)
+
+
+def model_table(single: dict):
+    """The cost model's efficiencies for each measured config (and a 100M one scaled from baby-large)."""
     if "baby-large" in single:
         large_params, large_tokens, _, large_seconds, large_replicated = single["baby-large"]
         big, tokens = gpt_parameters(BIG["n_emb"], BIG["n_layers"], BIG["n_ctx"]), BIG["batch_size"] * BIG["n_ctx"]
