@@ -151,7 +151,7 @@ def test_a_header_longer_than_any_we_write_is_refused_before_reading_it(saved, l
     _, path = saved
     raw = path.read_bytes()
     path.write_bytes(length.to_bytes(8, "little") + raw[8:])
-    with pytest.raises(UserError, match="declares a header of .* more than any littlebaby writes"):
+    with pytest.raises(UserError, match="declares a header of .* more than any real one holds"):
         checkpoint.load_model(path)
 
 

@@ -66,14 +66,8 @@ def _header(path: Path) -> dict:
     """name -> (dtype, shape, start, end) in bytes from the start of the file; every entry checked."""
     size = reading.size_of(path, "weights file")
     with open(path, "rb") as handle:
-        head = handle.read(8)
-        length = int.from_bytes(head, "little") if len(head) == 8 else -1
-        if not 2 <= length <= min(HEADER_LIMIT, size - 8):
-            raise UserError(f"{path} is not a safetensors file (header length {length})", "restore or re-download it")
-        header = reading.loads(handle.read(length), f"header of {path}")
-    if not isinstance(header, dict):
-        raise UserError(f"{path} has a header that is not a JSON object", "restore or re-download it")
-    start, found = 8 + length, {}
+        header, start = reading.safetensors_header(handle, str(path), HEADER_LIMIT, "restore or re-download it")
+    found = {}
     for name, entry in header.items():
         if name == "__metadata__":
             continue

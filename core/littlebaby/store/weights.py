@@ -21,7 +21,7 @@ import safetensors.numpy
 
 import littlebaby
 from littlebaby.config import to_dict
-from littlebaby.errors import UserError, describe_bytes
+from littlebaby.errors import UserError
 from littlebaby.plugins import resolve
 from littlebaby.system import reading
 from littlebaby.system.atomic import write_bytes
@@ -68,13 +68,8 @@ def _opened(path, what: str):
     refused before opening); safetensors maps it, so opening reads no tensor data."""
     reading.size_of(path, f"{what} file")
     try:
-        with open(path, "rb") as f:  # the header's length, capped before safetensors reads the header
-            length = int.from_bytes(f.read(8), "little")
-        if length > reading.JSON_LIMIT:
-            raise UserError(
-                f"{what} file {path} declares a header of {describe_bytes(length)}, more than any littlebaby writes",
-                "retrain, or restore the file",
-            )
+        with open(path, "rb") as f:  # the header's size checked before safetensors reads it
+            reading.safetensors_header(f, f"{what} file {path}", reading.JSON_LIMIT, "retrain, or restore the file")
         with safetensors.safe_open(str(path), framework="np") as handle:
             yield handle
     except PermissionError as error:
@@ -175,13 +170,14 @@ def _read_into(path, named: dict):
     tensor and no memory map whose pages would count beside the parameters (a GPT-2-sized file is 0.5 GB).
     The header was checked (names, dtypes, shapes) by safetensors and check_tensors before this reads."""
     with open(path, "rb") as f:
-        length = int.from_bytes(f.read(8), "little")
-        header = reading.loads(f.read(length), f"header of model file {path}")
+        header, start = reading.safetensors_header(
+            f, f"model file {path}", reading.JSON_LIMIT, "retrain, or restore the file"
+        )
         for name, target in named.items():
-            start, end = header[name]["data_offsets"]
+            first, end = header[name]["data_offsets"]
             window = target.reshape(-1).view(np.uint8)
-            f.seek(8 + length + start)
-            if end - start != window.size or f.readinto(window) != window.size:
+            f.seek(start + first)
+            if end - first != window.size or f.readinto(window) != window.size:
                 raise UserError(f"model file {path} is truncated in tensor {name}", "retrain, or restore the file")
 
 

@@ -171,6 +171,22 @@ def loads(text: str | bytes, what: str, unique_keys: bool = False):
         raise UserError(f"{what} is not valid JSON ({error})", "fix or restore the file") from None
 
 
+def safetensors_header(handle, what: str, limit: int, fix: str) -> tuple[dict, int]:
+    """The JSON header of the safetensors file open in `handle` (at its start) and the offset its tensors start
+    at. The header's 8-byte length is checked against `limit` and the file's size before the header is read."""
+    size = os.fstat(handle.fileno()).st_size
+    head = handle.read(8)
+    length = int.from_bytes(head, "little") if len(head) == 8 else -1
+    if length > limit:
+        raise UserError(f"{what} declares a header of {describe_bytes(length)}, more than any real one holds", fix)
+    if not 2 <= length <= size - 8:
+        raise UserError(f"{what} is corrupt or truncated, or not a safetensors file (header length {length})", fix)
+    header = loads(handle.read(length), f"header of {what}")
+    if not isinstance(header, dict):
+        raise UserError(f"{what} has a header that is not a JSON object", fix)
+    return header, 8 + length
+
+
 def read_json(path, what: str, limit: int = JSON_LIMIT, fix: str = "is it the right file?", unique_keys: bool = False):
     """A JSON file (regular, at most `limit` bytes, strict JSON), or a one-line UserError (`fix`: over the limit)."""
     return loads(read_bytes(path, what, limit, fix), f"{what} {path}", unique_keys)
