@@ -10,20 +10,14 @@ import numpy as np
 import pytest
 
 from littlebaby.nn.ops.loss import cross_entropy
-from littlebaby.plugins import resolve
-from littlebaby.plugins.resolve import build_model
 from littlebaby.training import buckets, distributed
 from littlebaby.training.step import step_gradients
 
 
-def tiny(**keys):
-    config = dict(n_ctx=8, n_emb=16, head_size=16, n_heads=2, n_layers=3, batch_size=6, dtype="float64", threads=1)
-    return build_model(resolve.config(config | keys), vocab_size=11).train()
-
-
-def batch(rows=6, seed=3):
-    ids = np.random.default_rng(seed).integers(0, 11, size=(rows, 9))
-    return ids[:, :-1], ids[:, 1:]
+@pytest.fixture
+def tiny_model(tiny_model):
+    """Three layers here (the shared fixture has two): more stages than the first buckets."""
+    return lambda **keys: tiny_model(**{"n_layers": 3} | keys)
 
 
 class Recording(distributed.Solo):
@@ -46,8 +40,8 @@ CONFIGS = [{}, {"tie_embeddings": True}, {"c_position": "none", "n_layers": 1}, 
 
 @pytest.mark.parametrize("keys", CONFIGS)
 @pytest.mark.parametrize("least", [1, 2000, buckets.BUCKET_ELEMENTS])
-def test_buckets_cover_the_gradient_once_in_the_order_backward_ends_them(keys, least):
-    model = tiny(**keys)
+def test_buckets_cover_the_gradient_once_in_the_order_backward_ends_them(keys, least, tiny_model):
+    model = tiny_model(**keys)
     plan = buckets.plan(model, least)
     ranges = sorted(r for _, bucket in plan for r in bucket)
     assert ranges[0][0] == 0 and ranges[-1][1] == model.parameters.size
@@ -62,9 +56,9 @@ def test_buckets_cover_the_gradient_once_in_the_order_backward_ends_them(keys, l
 
 
 @pytest.mark.parametrize("keys", CONFIGS)
-def test_a_stage_s_gradient_is_final_when_backward_says_it_ended(keys):
-    model = tiny(**keys)
-    inputs, targets = batch()
+def test_a_stage_s_gradient_is_final_when_backward_says_it_ended(keys, tiny_model, tiny_batch):
+    model = tiny_model(**keys)
+    inputs, targets = tiny_batch()
     snapshots = []
     model.grad[...] = 0.0
     model.backward(model_dlogits(model, inputs, targets), lambda stage: snapshots.append((stage, model.grad.copy())))
@@ -78,21 +72,21 @@ def model_dlogits(model, inputs, targets):
     return cross_entropy(model.forward(inputs), targets)[1]
 
 
-def test_buckets_are_sent_while_the_backward_pass_runs():
-    model = tiny()
+def test_buckets_are_sent_while_the_backward_pass_runs(tiny_model, tiny_batch):
+    model = tiny_model()
     world = Recording(0, 2, model)
-    step_gradients(model, *batch(), 1, world)
+    step_gradients(model, *tiny_batch(), 1, world)
     reached_embeddings = [written for _, written in world.sent]
     assert len(world.sent) >= 4 and not any(reached_embeddings[:3]) and reached_embeddings[-1]
 
 
 @pytest.mark.parametrize("threads, accumulation", [(2, 1), (3, 1), (2, 2), (3, 3)])
 @pytest.mark.parametrize("rank", [0, 1])
-def test_each_bucket_holds_the_sum_over_threads_when_sent(threads, accumulation, rank):
-    inputs, targets = batch()
-    alone = tiny(dropout=0.2)
+def test_each_bucket_holds_the_sum_over_threads_when_sent(threads, accumulation, rank, tiny_model, tiny_batch):
+    inputs, targets = tiny_batch()
+    alone = tiny_model(dropout=0.2)
     step_gradients(alone, inputs, targets, 4, Recording(rank, 2, alone))
-    model = tiny(dropout=0.2, threads=threads)
+    model = tiny_model(dropout=0.2, threads=threads)
     world = Recording(rank, 2, model)
     loss = step_gradients(model, inputs, targets, 4, world, accumulation)
     ranges = [r for _, bucket in buckets.plan(model) for r in bucket]
@@ -104,10 +98,10 @@ def test_each_bucket_holds_the_sum_over_threads_when_sent(threads, accumulation,
 
 
 @pytest.mark.parametrize("size", [2, 3, 7])
-def test_a_sharded_step_gives_each_rank_its_part_of_every_bucket(size):
-    inputs, targets = batch()
+def test_a_sharded_step_gives_each_rank_its_part_of_every_bucket(size, tiny_model, tiny_batch):
+    inputs, targets = tiny_batch()
     for rank in range(size):
-        model = tiny(threads=2)
+        model = tiny_model(threads=2)
         world = Recording(rank, size, model)
         part = world.rows(model.parameters.size)
         out = np.full(part.stop - part.start, np.nan)
@@ -116,18 +110,18 @@ def test_a_sharded_step_gives_each_rank_its_part_of_every_bucket(size):
         assert len(world.sent) == sum(len(bucket) for _, bucket in buckets.plan(model))
 
 
-def test_one_process_sends_nothing():
-    model = tiny(threads=2)
+def test_one_process_sends_nothing(tiny_model, tiny_batch):
+    model = tiny_model(threads=2)
     world = Recording(0, 1, model)
-    step_gradients(model, *batch(), 0, world, 2)
+    step_gradients(model, *tiny_batch(), 0, world, 2)
     assert world.sent == []
 
 
-def test_overlap_switched_off_sends_one_bucket_after_the_backward_pass(monkeypatch):
+def test_overlap_switched_off_sends_one_bucket_after_the_backward_pass(monkeypatch, tiny_model, tiny_batch):
     monkeypatch.setenv(buckets.SWITCH, "0")
-    model = tiny(threads=2)
+    model = tiny_model(threads=2)
     assert buckets.plan(model) == [(len(model.stages()), [(0, model.parameters.size)])]
     world = Recording(0, 2, model)
-    step_gradients(model, *batch(), 0, world)
+    step_gradients(model, *tiny_batch(), 0, world)
     assert len(world.sent) == 1 and world.sent[0][1]  # the whole gradient, embeddings included
     np.testing.assert_array_equal(world.sent[0][0], model.grad)

@@ -31,8 +31,6 @@ from safetensors.numpy import load_file
 
 from littlebaby import api
 from littlebaby.nn.ops.dropout import RowStreams
-from littlebaby.plugins import resolve
-from littlebaby.plugins.resolve import build_model
 from littlebaby.training import distributed, joining
 from littlebaby.training.step import compute_gradients, step_gradients
 
@@ -99,24 +97,14 @@ class Rank(distributed.Solo):
     rows = distributed.MPIWorld.rows
 
 
-def tiny(**keys):
-    config = dict(n_ctx=8, n_emb=16, head_size=16, n_heads=2, n_layers=2, batch_size=6, dtype="float64", threads=1)
-    return build_model(resolve.config(config | keys), vocab_size=11).train()
-
-
-def batch(rows=6, seed=3):
-    ids = np.random.default_rng(seed).integers(0, 11, size=(rows, 9))
-    return ids[:, :-1], ids[:, 1:]
-
-
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
-def test_ranks_parts_sum_to_the_whole_batch(dropout):
+def test_ranks_parts_sum_to_the_whole_batch(dropout, tiny_model, tiny_batch):
     """What the all-reduce sums: every split of a step's rows over ranks gives the one-process gradient."""
-    inputs, targets = batch()
-    whole = tiny(dropout=dropout)
+    inputs, targets = tiny_batch()
+    whole = tiny_model(dropout=dropout)
     loss = step_gradients(whole, inputs, targets, 7, distributed.Solo())
     for size in (2, 3, 4):
-        model = tiny(dropout=dropout)
+        model = tiny_model(dropout=dropout)
         grads, losses = [], []
         for rank in range(size):
             losses.append(step_gradients(model, inputs, targets, 7, Rank(rank, size)))
@@ -126,16 +114,16 @@ def test_ranks_parts_sum_to_the_whole_batch(dropout):
 
 
 @pytest.mark.parametrize("threads", [2, 3])
-def test_dropout_masks_do_not_depend_on_threads_or_micro_batches(threads):
-    inputs, targets = batch()
-    one = tiny(dropout=0.3)
+def test_dropout_masks_do_not_depend_on_threads_or_micro_batches(threads, tiny_model, tiny_batch):
+    inputs, targets = tiny_batch()
+    one = tiny_model(dropout=0.3)
     loss = step_gradients(one, inputs, targets, 2, distributed.Solo())
-    split = tiny(dropout=0.3, threads=threads)
+    split = tiny_model(dropout=0.3, threads=threads)
     assert step_gradients(split, inputs, targets, 2, distributed.Solo(), accumulation=2) == pytest.approx(
         loss, rel=1e-12
     )
     np.testing.assert_allclose(split.grad, one.grad, rtol=1e-10, atol=1e-14)
-    other_step = tiny(dropout=0.3)
+    other_step = tiny_model(dropout=0.3)
     assert step_gradients(other_step, inputs, targets, 3, distributed.Solo()) != pytest.approx(loss, rel=1e-6)
 
 
@@ -149,16 +137,16 @@ def test_row_streams_draw_each_row_from_its_own_stream():
         RowStreams(5, 1, range(2)).random((3, 1))
 
 
-def test_a_rank_without_rows_adds_nothing():
-    inputs, targets = batch(rows=1)
-    model = tiny()
+def test_a_rank_without_rows_adds_nothing(tiny_model, tiny_batch):
+    inputs, targets = tiny_batch(rows=1)
+    model = tiny_model()
     assert step_gradients(model, inputs, targets, 0, Rank(0, 2)) == 0.0 and not model.grad.any()
 
 
-def test_compute_gradients_restores_the_models_own_generator():
-    model = tiny(dropout=0.2)
+def test_compute_gradients_restores_the_models_own_generator(tiny_model, tiny_batch):
+    model = tiny_model(dropout=0.2)
     own = model.rng
-    inputs, targets = batch()
+    inputs, targets = tiny_batch()
     compute_gradients(model, inputs, targets, streams=RowStreams(0, 0, range(6)))
     assert all(block.rng is own for block in model.every_block)
 
