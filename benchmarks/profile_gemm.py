@@ -1,4 +1,4 @@
-"""Where a train step's time goes, on this CPU: the suspects of issue 17, printed.
+"""Where a train step's time goes, on this CPU: each suspect measured and printed.
 
     uv run python benchmarks/profile_gemm.py                 # models A, B, C
     uv run python benchmarks/profile_gemm.py --models B --repeats 5

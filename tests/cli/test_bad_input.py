@@ -1,4 +1,4 @@
-"""Hostile input at the command line (issue 12): every case is exit code 2, one line on
+"""Hostile input at the command line: every case is exit code 2, one line on
 stderr, no traceback, and no file written or changed."""
 
 import contextlib

@@ -326,7 +326,7 @@ def test_runs_lists_a_run_whose_report_is_damaged(damaged_home):
     assert done.stderr == "" and run in done.stdout and "?/?/?" in done.stdout
 
 
-# -- comparing runs (issue 15): the modern blocks through the CLI, runs --markdown, compare --
+# -- comparing runs: the modern blocks through the CLI, runs --markdown, compare --
 MODERN = [
     "--set",
     "c_sequence=rms",
