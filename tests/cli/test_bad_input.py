@@ -27,32 +27,6 @@ from littlebaby.training import distributed
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "original"
 
 
-def littlebaby(*args, cwd, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "littlebaby.cli", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        env=env,
-    )
-
-
-def tree(path: Path) -> dict:
-    return {p: (p.lstat().st_mtime_ns, p.lstat().st_size) for p in path.rglob("*")}
-
-
-def refused(*args, cwd) -> str:
-    """Run a command that must fail as a user mistake; returns its one stderr line."""
-    before = tree(cwd)
-    done = littlebaby(*args, cwd=cwd)
-    assert done.returncode == 2, (done.returncode, done.stderr)
-    assert done.stderr.startswith("littlebaby: error: ") and done.stderr.count("\n") == 1, done.stderr
-    assert tree(cwd) == before, "a refused command wrote or changed files"
-    return done.stderr
-
-
 @pytest.fixture
 def home(tmp_path, tiny_run):
     """A copy of a tiny trained run, as tmp_path/home; returns (tmp_path, run name)."""
@@ -76,11 +50,11 @@ def home(tmp_path, tiny_run):
         ("n_layers=1000000", "of memory"),  # used to hang, then MemoryError
     ],
 )
-def test_values_that_cannot_train(tmp_path, setting, expected):
+def test_values_that_cannot_train(tmp_path, setting, expected, refused):
     assert expected in refused("train", "--config", "tiny", "--set", setting, "--quiet", "--home", "h", cwd=tmp_path)
 
 
-def test_a_batch_that_cannot_fit_leaves_nothing_behind(tmp_path):
+def test_a_batch_that_cannot_fit_leaves_nothing_behind(tmp_path, refused):
     # the batch is capped at the windows in the data: with n_ctx=16384 that is every character
     # of tiny Shakespeare at once, about half a terabyte of attention weights
     line = refused(
@@ -107,12 +81,12 @@ def test_a_batch_that_cannot_fit_leaves_nothing_behind(tmp_path):
         (["--seed", str(2**63)], "seed must be a whole number in [0, 2**63)"),
     ],
 )
-def test_generate_values(home, flags, expected):
+def test_generate_values(home, flags, expected, refused):
     cwd, name = home
     assert expected in refused("generate", name, "--home", "home", "--max-tokens", "3", *flags, cwd=cwd)
 
 
-def test_the_largest_seed_is_a_seed(home):
+def test_the_largest_seed_is_a_seed(home, littlebaby):
     cwd, name = home
     done = littlebaby("generate", name, "--home", "home", "--max-tokens", "3", "--seed", str(2**63 - 1), cwd=cwd)
     assert done.returncode == 0 and done.stderr == "", done.stderr
@@ -120,12 +94,12 @@ def test_the_largest_seed_is_a_seed(home):
 
 # -- unreadable inputs ---------------------------------------------------------------------
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
-def test_data_from_a_device(tmp_path, device):
+def test_data_from_a_device(tmp_path, device, refused):
     assert "character device, not a regular file" in refused("train", "--data", device, "--home", "h", cwd=tmp_path)
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
-def test_data_from_a_fifo_with_no_writer_does_not_hang(tmp_path):
+def test_data_from_a_fifo_with_no_writer_does_not_hang(tmp_path, refused):
     os.mkfifo(tmp_path / "pipe")
     assert "FIFO" in refused("train", "--data", "pipe", "--home", "h", cwd=tmp_path)
 
@@ -156,7 +130,7 @@ def test_data_from_a_pipe_with_a_writer_trains(tmp_path):
     assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
-def test_configs_that_are_not_config_files(tmp_path):
+def test_configs_that_are_not_config_files(tmp_path, refused):
     (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
     (tmp_path / "nan.json").write_text('{"lr": NaN}')
     assert "is a directory" in refused("train", "--config", "/etc", "--home", "h", cwd=tmp_path)
@@ -164,7 +138,7 @@ def test_configs_that_are_not_config_files(tmp_path):
     assert "not valid JSON" in refused("train", "--config", "nan.json", "--home", "h", cwd=tmp_path)
 
 
-def test_import_original_refuses_devices_and_scalars(tmp_path):
+def test_import_original_refuses_devices_and_scalars(tmp_path, refused):
     config, tokenizer, model = (
         FIXTURE / "config_pre_mha_mlp.json",
         FIXTURE / "tokenizer.json",
@@ -224,7 +198,7 @@ def test_import_original_refuses_devices_and_scalars(tmp_path):
         ["attention", "last", "--prompt", "RO"],
     ],
 )  # resume reads checkpoints/, not this file
-def test_a_dangling_model_link(home, command):
+def test_a_dangling_model_link(home, command, littlebaby, refused):
     cwd, name = home
     (cwd / "text.txt").write_text("some text to finetune on " * 20)
     model = cwd / "home" / "models" / f"model_{name}.safetensors"
@@ -236,7 +210,7 @@ def test_a_dangling_model_link(home, command):
     assert listing.returncode == 0 and name in listing.stdout
 
 
-def test_a_model_file_whose_config_cannot_fit(home):
+def test_a_model_file_whose_config_cannot_fit(home, refused):
     cwd, name = home
     path = cwd / "home" / "models" / f"model_{name}.safetensors"
     with safetensors.safe_open(str(path), framework="np") as f:
@@ -266,14 +240,14 @@ def older_layout(cwd, name):
         ({"step": 1, "dropout_rng": {"bit_generator": "PCG64", "state": "nonsense"}}, "dropout generator state"),
     ],
 )
-def test_a_damaged_optimizer_file_cannot_be_resumed(home, state, expected):
+def test_a_damaged_optimizer_file_cannot_be_resumed(home, state, expected, refused):
     cwd, name = home
     path, metadata, tensors = older_layout(cwd, name)
     path.write_bytes(safetensors.numpy.save(tensors, metadata=metadata | {"state": json.dumps(state)}))
     assert expected in refused("train", "--resume", name, "--set", "max_steps=8", "--home", "home", cwd=cwd)
 
 
-def test_an_optimizer_tensor_of_another_dtype_is_refused(home):
+def test_an_optimizer_tensor_of_another_dtype_is_refused(home, refused):
     cwd, name = home
     path, metadata, tensors = older_layout(cwd, name)
     tensors["m"] = tensors["m"].astype(np.float16)
@@ -281,7 +255,7 @@ def test_an_optimizer_tensor_of_another_dtype_is_refused(home):
     assert "tensor m is F16" in refused("train", "--resume", name, "--set", "max_steps=8", "--home", "home", cwd=cwd)
 
 
-def test_a_bad_generator_state_in_a_checkpoint_manifest_is_one_line(home):
+def test_a_bad_generator_state_in_a_checkpoint_manifest_is_one_line(home, refused):
     cwd, name = home
     [manifest] = (cwd / "home" / "checkpoints" / name).glob("step_*/manifest.json")
     data = json.loads(manifest.read_text())
@@ -293,7 +267,7 @@ def test_a_bad_generator_state_in_a_checkpoint_manifest_is_one_line(home):
 
 
 @pytest.mark.parametrize("report", [[1, 2, 3], {"data": "a string", "steps": [], "val": []}, "just a string"])
-def test_damaged_reports_list_and_refuse_in_one_line(home, report):
+def test_damaged_reports_list_and_refuse_in_one_line(home, report, littlebaby, refused):
     cwd, name = home
     (cwd / "home" / "outputs" / f"report_{name}.json").write_text(json.dumps(report))
     listing = littlebaby("runs", "--home", "home", cwd=cwd)
@@ -302,12 +276,12 @@ def test_damaged_reports_list_and_refuse_in_one_line(home, report):
 
 
 # -- homes and outputs ------------------------------------------------------------------------
-def test_an_empty_home_is_refused(tmp_path):
+def test_an_empty_home_is_refused(tmp_path, refused):
     assert "the home is an empty path" in refused("train", "--home", "", cwd=tmp_path)
 
 
 @pytest.mark.parametrize("folder", ["missing", "empty"])
-def test_runs_in_a_home_without_runs_is_one_line(tmp_path, folder):
+def test_runs_in_a_home_without_runs_is_one_line(tmp_path, folder, littlebaby):
     (tmp_path / "empty").mkdir()
     done = littlebaby("runs", "--home", folder, cwd=tmp_path)
     assert (
@@ -325,7 +299,7 @@ def test_runs_in_a_home_without_runs_is_one_line(tmp_path, folder):
         ("/proc/x.png", "cannot write /proc/x.png"),
     ],
 )
-def test_a_figure_that_cannot_be_written(home, out, expected):
+def test_a_figure_that_cannot_be_written(home, out, expected, refused):
     pytest.importorskip("matplotlib", reason="matplotlib, the plot extra, is not installed")
     cwd, name = home
     (cwd / "outdir").mkdir()
@@ -345,7 +319,7 @@ def plugin_dist(tmp_path, name, source):
     return dict(os.environ, PYTHONPATH=str(tmp_path))
 
 
-def test_a_plugin_whose_register_hook_raises_leaves_every_command_working(tmp_path):
+def test_a_plugin_whose_register_hook_raises_leaves_every_command_working(tmp_path, littlebaby):
     env = plugin_dist(
         tmp_path,
         "raising",
@@ -376,7 +350,7 @@ ORIGINAL = [
 
 # -- config keys --------------------------------------------------------------------------------
 @pytest.mark.parametrize("value", ["5", "{}", '{"n_experts": 2}'])
-def test_options_is_not_a_key_a_user_can_set(tmp_path, value):
+def test_options_is_not_a_key_a_user_can_set(tmp_path, value, refused):
     # it used to be dropped without a word, so --set options=... did nothing
     line = refused("train", "--config", "tiny", "--set", f"options={value}", "--home", "h", cwd=tmp_path)
     assert "unknown config key 'options'" in line
@@ -398,12 +372,12 @@ def test_a_config_file_with_nested_options_is_refused_not_emptied():
         ["import-original", "--config", "", "--tokenizer", "t.json", "--model", "m.json"],
     ],
 )
-def test_an_empty_path_is_refused_by_name(tmp_path, command):
+def test_an_empty_path_is_refused_by_name(tmp_path, command, refused):
     (tmp_path / "text.txt").write_text("some text " * 100)
     assert "is an empty path" in refused(*command, cwd=tmp_path)
 
 
-def test_an_empty_figure_path_is_refused_not_replaced_by_the_default(tmp_path, tiny_run):
+def test_an_empty_figure_path_is_refused_not_replaced_by_the_default(tmp_path, tiny_run, refused, tree):
     # `--out ''` used to write the default outputs/plot_<run>.png
     home, name = tiny_run
     before = tree(home)
@@ -413,14 +387,14 @@ def test_an_empty_figure_path_is_refused_not_replaced_by_the_default(tmp_path, t
 
 # -- import-original -----------------------------------------------------------------------------
 @pytest.mark.parametrize("tokenizer", ["bpe", "nosuch"])
-def test_import_original_keeps_the_notebooks_character_tokenizer(tmp_path, tokenizer):
+def test_import_original_keeps_the_notebooks_character_tokenizer(tmp_path, tokenizer, refused):
     # c_tokenizer=bpe used to import a run whose config said bpe and whose tokenizer file said char
     line = refused("import-original", *ORIGINAL, "--set", f"c_tokenizer={tokenizer}", "--home", "h", cwd=tmp_path)
     assert "character tokenizer" in line and "c_tokenizer" in line
 
 
 @pytest.mark.parametrize("override, key", [("n_heads=1", "n_heads"), ("c_sequence=post", "c_sequence")])
-def test_import_original_keeps_the_notebooks_architecture(tmp_path, override, key):
+def test_import_original_keeps_the_notebooks_architecture(tmp_path, override, key, refused):
     # the same arrays load into a model of another head count or norm placement, which computes something else
     line = refused("import-original", *ORIGINAL, "--set", override, "--home", "h", cwd=tmp_path)
     assert f"keeps the notebook's architecture: {key}" in line and not (tmp_path / "h").exists()
@@ -437,7 +411,7 @@ def test_import_original_keeps_the_notebooks_architecture(tmp_path, override, ke
         "'odd', type('Odd', (littlebaby.Block,), {'Options': dict})",
     ],
 )  # not an attrs class
-def test_a_plugin_registering_something_else_than_a_block_costs_only_its_own_blocks(tmp_path, registered):
+def test_a_plugin_registering_something_else_than_a_block_costs_only_its_own_blocks(tmp_path, registered, littlebaby):
     # a non-class used to end every command (even generate) in an AttributeError traceback
     env = plugin_dist(
         tmp_path,
@@ -495,7 +469,7 @@ def without_launcher() -> dict:
 
 
 @pytest.mark.parametrize("size,rank", [("²", "0"), ("2", "5"), ("٢", "0")])
-def test_a_half_set_launcher_environment_trains_as_one_process(tmp_path, size, rank):
+def test_a_half_set_launcher_environment_trains_as_one_process(tmp_path, size, rank, littlebaby):
     env = without_launcher()
     done = littlebaby(
         "train",
@@ -525,7 +499,7 @@ def test_a_half_set_launcher_environment_trains_as_one_process(tmp_path, size, r
         (["generate", "seed"], "no run 'seed'"),
     ],
 )
-def test_a_path_or_run_name_is_named_as_the_user_gave_it(home, command, named):
+def test_a_path_or_run_name_is_named_as_the_user_gave_it(home, command, named, refused):
     cwd, _ = home
     assert named in refused(*command, "--home", "home", cwd=cwd)
 
@@ -545,7 +519,7 @@ def test_only_the_keys_an_error_names_become_flags():
     )
 
 
-def test_a_folder_named_like_a_shipped_config_does_not_hide_it(tmp_path):
+def test_a_folder_named_like_a_shipped_config_does_not_hide_it(tmp_path, littlebaby, refused):
     # `littlebaby train --home tiny`, then `--config tiny` from the same folder, was refused as
     # "config file tiny is a directory"
     (tmp_path / "tiny").mkdir()
@@ -565,7 +539,7 @@ def test_a_folder_named_like_a_shipped_config_does_not_hide_it(tmp_path):
         ["generate", "last", "--max-tokens", "3", "--home", "home"],
     ],
 )
-def test_an_output_that_cannot_be_written_is_one_line(home, command):
+def test_an_output_that_cannot_be_written_is_one_line(home, command, tree):
     # a full disk under `> out.txt` used to end in an OSError traceback
     cwd, _ = home
     before = tree(cwd)
@@ -588,7 +562,7 @@ def test_an_output_that_cannot_be_written_is_one_line(home, command):
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
-def test_a_run_outlives_an_output_that_cannot_be_written(tmp_path):
+def test_a_run_outlives_an_output_that_cannot_be_written(tmp_path, littlebaby):
     # its first line used to end the run (left 'killed'), then a traceback
     with open("/dev/full", "w") as full:
         done = subprocess.run(
@@ -607,7 +581,7 @@ def test_a_run_outlives_an_output_that_cannot_be_written(tmp_path):
     assert listing.stdout.splitlines()[1].endswith("finished"), listing.stdout
 
 
-def test_a_plugin_that_exits_on_import_costs_only_its_own_blocks(tmp_path):
+def test_a_plugin_that_exits_on_import_costs_only_its_own_blocks(tmp_path, littlebaby):
     # a module written as a script (sys.exit at the bottom) used to end every command, silently, with its code
     env = plugin_dist(tmp_path, "script", "import sys\nsys.exit(3)\n")
     done = littlebaby("plugins", cwd=tmp_path, env=env)
@@ -618,7 +592,7 @@ def test_a_plugin_that_exits_on_import_costs_only_its_own_blocks(tmp_path):
     )
 
 
-def test_an_error_before_the_plugins_load_is_still_one_line_with_a_broken_plugin(tmp_path):
+def test_an_error_before_the_plugins_load_is_still_one_line_with_a_broken_plugin(tmp_path, littlebaby):
     env = plugin_dist(tmp_path, "script", "import sys\nsys.exit(3)\n")
     # surprise reads its text before the run, so only the error line's key lookup loads the plugins
     done = littlebaby("surprise", "last", "--file", "missing.txt", "--home", "h", cwd=tmp_path, env=env)
@@ -627,7 +601,7 @@ def test_an_error_before_the_plugins_load_is_still_one_line_with_a_broken_plugin
     )
 
 
-def test_a_launcher_variable_left_over_from_another_job_says_how_to_train_alone(tmp_path):
+def test_a_launcher_variable_left_over_from_another_job_says_how_to_train_alone(tmp_path, littlebaby):
     pytest.importorskip("mpi4py", reason="mpi4py, the mpi extra, is not installed (uv sync --all-extras)")
     env = without_launcher()
     done = littlebaby("train", "--config", "tiny", "--home", "h", cwd=tmp_path, env=env | {"PMI_SIZE": "2"})
@@ -636,7 +610,7 @@ def test_a_launcher_variable_left_over_from_another_job_says_how_to_train_alone(
     assert not (tmp_path / "h").exists()
 
 
-def test_a_config_name_too_long_for_the_system_is_one_line(tmp_path):
+def test_a_config_name_too_long_for_the_system_is_one_line(tmp_path, refused):
     # Path.exists raises ENAMETOOLONG (it ignores only 'not found' errors): was a traceback
     assert "File name too long" in refused("train", "--config", "a" * 300, "--home", "h", cwd=tmp_path)
 
@@ -654,11 +628,11 @@ LONG = "a" * 300  # past NAME_MAX (255): every lookup fails with ENAMETOOLONG
         ["train", "--config", "tiny", "--home", LONG],
     ],
 )
-def test_a_name_too_long_is_one_line(tmp_path, command):  # were OSError tracebacks
+def test_a_name_too_long_is_one_line(tmp_path, command, refused):  # were OSError tracebacks
     assert "File name too long" in refused(*command, cwd=tmp_path)
 
 
-def test_runs_in_a_file_is_not_an_empty_home(tmp_path):  # said "no runs in /etc/passwd" and exit 0
+def test_runs_in_a_file_is_not_an_empty_home(tmp_path, refused):  # said "no runs in /etc/passwd" and exit 0
     (tmp_path / "notes.txt").write_text("x")
     assert "notes.txt is a file, not a directory" in refused("runs", "--home", "notes.txt", cwd=tmp_path)
 
@@ -672,7 +646,7 @@ def test_runs_in_a_file_is_not_an_empty_home(tmp_path):  # said "no runs in /etc
         ["train", "--config", "tiny", "--set", "c_attention=mha\n", "--home", "h"],
     ],
 )
-def test_a_newline_in_a_users_value_stays_inside_the_one_line(home, command):
+def test_a_newline_in_a_users_value_stays_inside_the_one_line(home, command, refused):
     # the value was printed as it was: the error took two lines
     cwd, _ = home
     assert "\\n" in refused(*command, cwd=cwd)
@@ -694,14 +668,14 @@ def test_a_newline_in_a_users_value_stays_inside_the_one_line(home, command):
         ["runs"],
     ],
 )
-def test_a_home_that_is_a_broken_link_is_one_line(tmp_path, obstacle, expected, command):
+def test_a_home_that_is_a_broken_link_is_one_line(tmp_path, obstacle, expected, command, refused):
     # a loop was a RuntimeError traceback (Path.resolve), a dangling link a FileExistsError one (mkdir);
     # then runs listed "no runs" and exited 0, generate and inspect said "no runs with a model in h"
     (tmp_path / "h").symlink_to("h" if obstacle == "symlink loop" else "gone")
     assert expected in refused(*command, "--home", "h", cwd=tmp_path)
 
 
-def test_an_ambiguous_run_prefix_names_the_runs_it_matches(home):
+def test_an_ambiguous_run_prefix_names_the_runs_it_matches(home, refused):
     # said "no run '<prefix>'" while two runs began with it
     cwd, name = home
     twin = name[:-1] + ("0" if name[-1] != "0" else "1")
@@ -722,25 +696,25 @@ def test_an_ambiguous_run_prefix_names_the_runs_it_matches(home):
         (["--top-k", str(10**30)], "--top-k must be a whole number in [0, 2**63)"),  # was taken as "every token"
     ],
 )
-def test_generate_counts_beyond_reach(home, flags, expected):
+def test_generate_counts_beyond_reach(home, flags, expected, refused):
     cwd, name = home
     assert expected in refused("generate", name, "--home", "home", *flags, cwd=cwd)
 
 
-def test_a_huge_seed_is_shown_short(home):
+def test_a_huge_seed_is_shown_short(home, refused):
     cwd, name = home
     line = refused("generate", name, "--home", "home", "--seed", "9" * 500, cwd=cwd)
     assert len(line) < 300 and "seed must be a whole number in [0, 2**63)" in line
 
 
 @pytest.mark.parametrize("block", ["", " mha", "../x", "x" * 100_000])
-def test_a_block_name_that_no_package_can_have_gets_no_pip_advice(tmp_path, block):
+def test_a_block_name_that_no_package_can_have_gets_no_pip_advice(tmp_path, block, refused):
     # was "pip install littlebaby-attention-../x", and a 100 kB name echoed whole
     line = refused("train", "--config", "tiny", "--set", f"c_attention={block}", "--home", "h", cwd=tmp_path)
     assert "unknown attention block" in line and "pip install" not in line and len(line) < 400, line
 
 
-def test_weight_decay_that_overshoots_the_weights_is_refused(tmp_path):
+def test_weight_decay_that_overshoots_the_weights_is_refused(tmp_path, refused):
     # lr * weight_decay >= 1 flips or grows every weight each step: it diverged, blaming lr alone
     line = refused("train", "--config", "tiny", "--set", "weight_decay=1e300", "--home", "h", cwd=tmp_path)
     assert "lr * weight_decay" in line and "weight_decay" in line
@@ -748,7 +722,7 @@ def test_weight_decay_that_overshoots_the_weights_is_refused(tmp_path):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 @pytest.mark.parametrize("command", [["surprise", "last", "--text", "RO"], ["plot", "last"]])
-def test_an_output_onto_a_fifo_is_refused_not_replaced(home, command):
+def test_an_output_onto_a_fifo_is_refused_not_replaced(home, command, refused):
     # the atomic rename put a file in the FIFO's place; as root, `--out /dev/null` replaced the system's /dev/null
     cwd, _ = home
     os.mkfifo(cwd / "pipe")
@@ -760,7 +734,7 @@ def test_an_output_onto_a_fifo_is_refused_not_replaced(home, command):
 @pytest.mark.parametrize(
     "command", [["plot", "RUN", "--out", "p.png"], ["train", "--resume", "RUN", "--set", "max_steps=8"]]
 )
-def test_a_report_of_another_run_is_refused(home, command):
+def test_a_report_of_another_run_is_refused(home, command, refused):
     # plot drew the other run's curves under this run's name; resume read the other run's data and
     # blamed the text ("now holds characters the run's vocabulary lacks")
     cwd, name = home
@@ -771,7 +745,7 @@ def test_a_report_of_another_run_is_refused(home, command):
     assert f"is the report of run '{other}', not of {name}" in line
 
 
-def test_a_folder_in_the_place_of_the_model_file_refuses_resume_before_training(home):
+def test_a_folder_in_the_place_of_the_model_file_refuses_resume_before_training(home, refused):
     # the run trained, saved a checkpoint and the report, then failed to write its model
     cwd, name = home
     model = cwd / "home" / "models" / f"model_{name}.safetensors"
@@ -781,7 +755,7 @@ def test_a_folder_in_the_place_of_the_model_file_refuses_resume_before_training(
     assert f"model_{name}.safetensors" in line and "it is a directory" in line
 
 
-def test_a_usage_error_shows_a_long_value_cut_short(home):  # argparse echoed all 100,000 digits
+def test_a_usage_error_shows_a_long_value_cut_short(home, refused):  # argparse echoed all 100,000 digits
     cwd, name = home
     line = refused("generate", name, "--home", "home", "--max-tokens", "9" * 100_000, cwd=cwd)
     assert "invalid int value" in line and len(line) < 300
@@ -790,7 +764,9 @@ def test_a_usage_error_shows_a_long_value_cut_short(home):  # argparse echoed al
 @pytest.mark.parametrize(
     "link,expected", [("gone", "is a symbolic link to a missing file"), ("mine", "Too many levels of symbolic links")]
 )
-def test_a_config_that_is_a_broken_link_is_named_as_a_link(tmp_path, link, expected):  # was "no shipped config 'mine'"
+def test_a_config_that_is_a_broken_link_is_named_as_a_link(
+    tmp_path, link, expected, refused
+):  # was "no shipped config 'mine'"
     (tmp_path / "mine").symlink_to(link)
     assert expected in refused("train", "--config", "mine", "--home", "h", cwd=tmp_path)
 
@@ -830,7 +806,9 @@ BAD_BLOCKS = {  # a forward and backward of an attention block, each with one fa
 
 
 @pytest.mark.parametrize("fault", BAD_BLOCKS)
-def test_a_block_that_fails_a_first_tiny_batch_is_one_line_naming_its_plugin_and_writes_nothing(tmp_path, fault):
+def test_a_block_that_fails_a_first_tiny_batch_is_one_line_naming_its_plugin_and_writes_nothing(
+    tmp_path, fault, littlebaby
+):
     forward, backward, said = BAD_BLOCKS[fault]
     source = (
         "import numpy as np\nimport littlebaby\n\n"
@@ -864,7 +842,7 @@ def test_a_block_that_fails_a_first_tiny_batch_is_one_line_naming_its_plugin_and
     assert not (tmp_path / "h").exists() or not any((tmp_path / "h").rglob("*.json"))
 
 
-def test_a_block_declaring_a_negative_size_is_one_line_naming_it(tmp_path):
+def test_a_block_declaring_a_negative_size_is_one_line_naming_it(tmp_path, littlebaby):
     source = (
         "import littlebaby\n\n"
         "class Negative(littlebaby.Block):\n"

@@ -1,8 +1,6 @@
 """Messages and statuses that say what happened: each case as the user meets it."""
 
 import builtins
-import subprocess
-import sys
 
 import pytest
 
@@ -13,42 +11,25 @@ from littlebaby.text import corpus
 from littlebaby.training.trainer import Diverged
 
 
-def littlebaby(*args, cwd, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "littlebaby.cli", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-
-
-def refused(*args, cwd) -> str:
-    done = littlebaby(*args, cwd=cwd)
-    assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stdout == "", done.stderr
-    return done.stderr
-
-
 @pytest.mark.parametrize(
     "content,said", [(b"", "is empty"), (b"  \n\t\n", "holds only whitespace"), (b"\r\n" * 50, "holds only whitespace")]
 )
-def test_an_empty_file_and_one_of_whitespace_are_told_apart(tmp_path, content, said):
+def test_an_empty_file_and_one_of_whitespace_are_told_apart(tmp_path, content, said, refused):
     (tmp_path / "data.txt").write_bytes(content)
     assert said in refused("train", "--config", "tiny", "--data", "data.txt", cwd=tmp_path)
 
 
-def test_a_path_of_kilobytes_is_cut_short_in_the_one_line(tmp_path):
+def test_a_path_of_kilobytes_is_cut_short_in_the_one_line(tmp_path, refused):
     line = refused("train", "--config", "tiny", "--data", "x" * 5000, cwd=tmp_path)
     assert len(line) < 400 and "..." in line
 
 
-def test_a_repeated_set_key_is_refused_as_a_config_file_refuses_one(tmp_path):
+def test_a_repeated_set_key_is_refused_as_a_config_file_refuses_one(tmp_path, refused):
     line = refused("train", "--config", "tiny", "--set", "lr=0.1", "--set", "lr=0.2", cwd=tmp_path)
     assert "--set lr is given twice" in line
 
 
-def test_a_min_lr_above_lr_is_refused_when_given_and_capped_when_the_default(tmp_path):
+def test_a_min_lr_above_lr_is_refused_when_given_and_capped_when_the_default(tmp_path, littlebaby, refused):
     line = refused("train", "--config", "tiny", "--set", "lr=0.001", "--set", "min_lr=0.01", cwd=tmp_path)
     assert "the schedule would rise" in line and "--set min_lr=0.001 or less" in line
     (tmp_path / "mine.json").write_text('{"n_layers": 1, "n_ctx": 8, "n_emb": 8, "head_size": 8, "n_heads": 2}')
@@ -56,12 +37,12 @@ def test_a_min_lr_above_lr_is_refused_when_given_and_capped_when_the_default(tmp
     assert done.returncode == 0, done.stderr
 
 
-def test_runs_markdown_in_an_empty_home_says_so_as_runs_does(tmp_path):
+def test_runs_markdown_in_an_empty_home_says_so_as_runs_does(tmp_path, littlebaby):
     done = littlebaby("runs", "--markdown", cwd=tmp_path)
     assert done.returncode == 0 and done.stdout == "" and "no runs in" in done.stderr
 
 
-def test_a_nul_byte_past_the_sniffed_head_is_refused_by_prepare_as_by_train(tmp_path):
+def test_a_nul_byte_past_the_sniffed_head_is_refused_by_prepare_as_by_train(tmp_path, littlebaby, refused):
     (tmp_path / "data.txt").write_bytes(b"to be or not to be\n" * 5000 + b"\x00tail\n")
     done = littlebaby("prepare", "--data", "data.txt", "--out", "o", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "looks binary" in done.stderr
