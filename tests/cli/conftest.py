@@ -7,16 +7,20 @@ from pathlib import Path
 import pytest
 
 
-def run(*args, cwd, env=None):
-    return subprocess.run(
+def run(*args, cwd, env=None, check=False):
+    """`littlebaby args...` in cwd: the finished process; with check, it must have succeeded."""
+    done = subprocess.run(
         [sys.executable, "-m", "littlebaby.cli", *map(str, args)],
         cwd=cwd,
         capture_output=True,
         text=True,
         encoding="utf-8",
-        timeout=120,
+        timeout=180,
         env=env,
     )
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
 
 
 def snapshot(path: Path) -> dict:
@@ -37,7 +41,7 @@ def refuse(*args, cwd) -> str:
 
 @pytest.fixture(scope="session")
 def littlebaby():
-    """littlebaby(*args, cwd, env=None): the finished subprocess (text output)."""
+    """littlebaby(*args, cwd, env=None, check=False): the finished subprocess (text output)."""
     return run
 
 

@@ -1,5 +1,6 @@
 """The `littlebaby` command as a user runs it: subprocesses, files on disk, one-line errors."""
 
+import functools
 import json
 import os
 import re
@@ -33,26 +34,17 @@ COMMANDS = [
 ]
 
 
-def littlebaby(*args, cwd, check=True):
-    """Run `littlebaby args...` in cwd; returns the CompletedProcess."""
-    done = subprocess.run(
-        [sys.executable, "-m", "littlebaby.cli", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-    )
-    if check:
-        assert done.returncode == 0, done.stderr
-    return done
+@pytest.fixture(scope="session")
+def littlebaby(littlebaby):
+    """Here a command must succeed unless the call says check=False."""
+    return functools.partial(littlebaby, check=True)
 
 
 def tree(path: Path) -> dict:
     return {p: p.stat().st_mtime_ns for p in path.rglob("*")} if path.exists() else {}
 
 
-def test_train_generate_finetune_generate(tmp_path, greek_file):
+def test_train_generate_finetune_generate(tmp_path, greek_file, littlebaby):
     train = littlebaby("train", "--config", "tiny", "--set", "max_steps=3", "--quiet", cwd=tmp_path)
     guid = re.search(r"run ([0-9a-f-]{36}):", train.stdout).group(1)
     assert "best val loss" in train.stdout and "sample:\nROMEO:" in train.stdout and "wrote" in train.stdout
@@ -94,7 +86,7 @@ def test_train_generate_finetune_generate(tmp_path, greek_file):
     assert runs[1].startswith(guid) and runs[2].startswith(tuned)
 
 
-def test_config_by_path_and_data_by_path(tmp_path):
+def test_config_by_path_and_data_by_path(tmp_path, littlebaby):
     (tmp_path / "mine.json").write_text(
         json.dumps(
             {
@@ -118,13 +110,13 @@ def test_config_by_path_and_data_by_path(tmp_path):
     assert report["config"]["n_experts"] == 2 and report["config_name"] == "mine" and report["wall_seconds"] > 0
 
 
-def test_plugins_lists_the_built_in_blocks(tmp_path):
+def test_plugins_lists_the_built_in_blocks(tmp_path, littlebaby):
     out = littlebaby("plugins", cwd=tmp_path).stdout
     for name in ["pre", "post", "rms", "mha", "moh", "rope", "mlp", "moe", "swiglu"]:
         assert re.search(rf"\b{name}\s+littlebaby-\w+-{name}\s+\d", out)
 
 
-def test_import_original(tmp_path):
+def test_import_original(tmp_path, littlebaby):
     out = littlebaby(
         "import-original",
         "--config",
@@ -143,7 +135,7 @@ def test_import_original(tmp_path):
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])
-def test_every_help_has_an_example(tmp_path, command):
+def test_every_help_has_an_example(tmp_path, command, littlebaby):
     out = littlebaby(*([command] if command else []), "--help", cwd=tmp_path).stdout
     assert "example" in out and "littlebaby" in out
 
@@ -156,7 +148,7 @@ def damaged_home(tiny_run, tmp_path):
     return tmp_path / "home", name
 
 
-def test_generate_from_a_home_it_cannot_write_says_no_save_which_prints_and_writes_nothing(damaged_home):
+def test_generate_from_a_home_it_cannot_write_says_no_save_which_prints_and_writes_nothing(damaged_home, littlebaby):
     home, name = damaged_home
     shutil.rmtree(home / "outputs", ignore_errors=True)
     (home / "outputs").write_text("not a folder")  # no completion can be saved here (as a read-only home for root)
@@ -235,7 +227,7 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS)
-def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, damaged_home, case):
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, damaged_home, case, littlebaby):
     home, run = damaged_home
     if case == "truncated model":
         model = home / "models" / f"model_{run}.safetensors"
@@ -257,7 +249,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, damaged_home,
     assert tree(tmp_path) == before  # nothing created, nothing rewritten
 
 
-def test_ctrl_c_saves_and_says_how_to_resume(tmp_path):
+def test_ctrl_c_saves_and_says_how_to_resume(tmp_path, littlebaby):
     process = subprocess.Popen(
         [sys.executable, "-m", "littlebaby.cli", "train", "--config", "tiny", "--set", "max_steps=100000"],
         cwd=tmp_path,
@@ -317,7 +309,7 @@ def test_messages_of_the_layers_below_are_said_in_flags():
     assert said(UserError("or {write=False}", None, "write=False")) == "or --no-save"
 
 
-def test_runs_lists_a_run_whose_report_is_damaged(damaged_home):
+def test_runs_lists_a_run_whose_report_is_damaged(damaged_home, littlebaby):
     home, run = damaged_home
     (home / "outputs" / f"report_{run}.json").write_text(
         json.dumps({"config": "pre", "data": "x", "steps_done": "many"})
@@ -340,7 +332,7 @@ MODERN = [
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory):
+def two_runs(tmp_path_factory, littlebaby):
     home = tmp_path_factory.mktemp("compare")
     names = []
     for extra in ([], MODERN):
@@ -349,7 +341,7 @@ def two_runs(tmp_path_factory):
     return home, names
 
 
-def test_modern_blocks_generate_past_n_ctx_the_same_text_with_and_without_the_cache(two_runs):
+def test_modern_blocks_generate_past_n_ctx_the_same_text_with_and_without_the_cache(two_runs, littlebaby):
     home, (_, modern) = two_runs
     texts = [
         littlebaby(
@@ -360,7 +352,7 @@ def test_modern_blocks_generate_past_n_ctx_the_same_text_with_and_without_the_ca
     assert texts[0] == texts[1] and len(texts[0]) == len("ROMEO:") + 40 + 1
 
 
-def test_runs_markdown_has_the_original_columns(two_runs):
+def test_runs_markdown_has_the_original_columns(two_runs, littlebaby):
     home, names = two_runs
     lines = littlebaby("runs", "--markdown", cwd=home).stdout.splitlines()
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
@@ -373,12 +365,12 @@ def test_runs_markdown_has_the_original_columns(two_runs):
         assert float(row[header.index("best val loss")]) > 0 and float(row[header.index("step ms")]) > 0
 
 
-def test_runs_markdown_in_an_empty_home_says_so_and_exits_0(tmp_path):
+def test_runs_markdown_in_an_empty_home_says_so_and_exits_0(tmp_path, littlebaby):
     done = littlebaby("runs", "--markdown", cwd=tmp_path, check=False)
     assert done.returncode == 0 and done.stderr.count("\n") == 1 and done.stdout == ""
 
 
-def test_compare_writes_a_png_and_refuses_an_unknown_run(two_runs, tmp_path):
+def test_compare_writes_a_png_and_refuses_an_unknown_run(two_runs, tmp_path, littlebaby):
     home, names = two_runs
     out = tmp_path / "curves.png"
     said = littlebaby("compare", *names, "--out", out, cwd=home).stdout
@@ -447,13 +439,13 @@ def test_interactive_answers_each_line_until_the_end_of_input(tiny_run):
 
 
 @pytest.mark.parametrize("args", [["--interactive", "--prompt", "a"], ["--num-samples", "0"]])
-def test_generation_options_that_do_not_go_together_are_one_line(tiny_run, args):
+def test_generation_options_that_do_not_go_together_are_one_line(tiny_run, args, littlebaby):
     home, _ = tiny_run
     done = littlebaby("generate", "last", *args, "--home", home, cwd=home, check=False)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stdout == "", done.stderr
 
 
-def test_compare_names_its_figure_after_the_runs_and_says_what_differs(two_runs, tmp_path):
+def test_compare_names_its_figure_after_the_runs_and_says_what_differs(two_runs, tmp_path, littlebaby):
     home, names = two_runs
     first = littlebaby("compare", *names, cwd=home).stdout
     assert f"compare_{'_'.join(sorted(n[:8] for n in names))}.png" in first
@@ -465,7 +457,7 @@ def test_compare_names_its_figure_after_the_runs_and_says_what_differs(two_runs,
     assert legend[0].startswith("tiny max_steps=6 (") and names[0][:8] in legend[0]
 
 
-def test_a_run_has_a_readable_name_runs_show_and_commands_take(tmp_path):
+def test_a_run_has_a_readable_name_runs_show_and_commands_take(tmp_path, littlebaby):
     littlebaby("train", "--config", "tiny", "--set", "max_steps=2", "--quiet", "--name", "my baby", cwd=tmp_path)
     littlebaby("train", "--config", "tiny", "--set", "max_steps=2", "--set", "lr=0.01", "--quiet", cwd=tmp_path)
     listed = littlebaby("runs", cwd=tmp_path).stdout
@@ -479,7 +471,7 @@ def test_a_run_has_a_readable_name_runs_show_and_commands_take(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["", "a\nb", "x" * 81])
-def test_a_name_that_is_no_name_is_one_line_and_writes_nothing(tmp_path, name):
+def test_a_name_that_is_no_name_is_one_line_and_writes_nothing(tmp_path, name, littlebaby):
     done = littlebaby("train", "--config", "tiny", "--name", name, "--quiet", cwd=tmp_path, check=False)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--name must be a text" in done.stderr
     assert not (tmp_path / "configs").exists()

@@ -13,23 +13,12 @@ import pytest
 from littlebaby.store import checkpoints
 
 
-def littlebaby(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "littlebaby.cli", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=180,
-    )
-
-
 def files_in(home):
     return sorted(str(p.relative_to(home)) for p in home.rglob("*"))
 
 
 @pytest.fixture(scope="module")
-def two_checkpoints(tmp_path_factory):
+def two_checkpoints(tmp_path_factory, littlebaby):
     """A tiny finished run with checkpoints at steps 4 and 6."""
     home = tmp_path_factory.mktemp("pristine")
     done = littlebaby(
@@ -69,7 +58,7 @@ def one_line(result, code=2):
     "position",
     [{"steps": "x", "val": -5}, {"steps": 6, "val": 2, "train_seconds": "soon"}, {"steps": True, "val": 2}, [6, 2]],
 )
-def test_a_manifest_with_a_damaged_report_position_is_a_broken_checkpoint(damaged, position):
+def test_a_manifest_with_a_damaged_report_position_is_a_broken_checkpoint(damaged, position, littlebaby):
     home, name, folder = damaged
     manifest = folder / "step_000000006" / checkpoints.MANIFEST
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "report": position}))
@@ -80,7 +69,7 @@ def test_a_manifest_with_a_damaged_report_position_is_a_broken_checkpoint(damage
     assert [s["step"] for s in report["steps"]] == list(range(1, 9))
 
 
-def test_every_checkpoint_broken_is_said_so(damaged):
+def test_every_checkpoint_broken_is_said_so(damaged, littlebaby):
     home, name, folder = damaged
     for manifest in folder.glob("step_*/" + checkpoints.MANIFEST):
         manifest.unlink()
@@ -89,7 +78,7 @@ def test_every_checkpoint_broken_is_said_so(damaged):
 
 
 @pytest.mark.parametrize("obstacle", ["directory", "symlink loop"])
-def test_a_lock_file_that_cannot_be_opened_is_one_line(damaged, obstacle):
+def test_a_lock_file_that_cannot_be_opened_is_one_line(damaged, obstacle, littlebaby):
     home, name, folder = damaged
     (folder / "lock").unlink()
     os.mkdir(folder / "lock") if obstacle == "directory" else os.symlink("lock", folder / "lock")
@@ -98,7 +87,7 @@ def test_a_lock_file_that_cannot_be_opened_is_one_line(damaged, obstacle):
 
 @pytest.mark.parametrize("folder", ["checkpoints", "configs", "outputs"])
 @pytest.mark.parametrize("obstacle", ["file", "symlink loop"])
-def test_a_home_folder_that_is_not_a_directory_refuses_training_before_any_file(tmp_path, folder, obstacle):
+def test_a_home_folder_that_is_not_a_directory_refuses_training_before_any_file(tmp_path, folder, obstacle, littlebaby):
     (tmp_path / folder).write_text("x") if obstacle == "file" else os.symlink(folder, tmp_path / folder)
     before = files_in(tmp_path) if obstacle == "file" else [folder]
     error = one_line(littlebaby("train", "--config", "tiny", "--quiet", "--home", tmp_path, cwd=tmp_path))
@@ -106,7 +95,7 @@ def test_a_home_folder_that_is_not_a_directory_refuses_training_before_any_file(
     assert sorted(os.listdir(tmp_path)) == before  # no config or tokenizer left behind
 
 
-def test_resume_refuses_a_config_it_would_ignore(damaged):
+def test_resume_refuses_a_config_it_would_ignore(damaged, littlebaby):
     home, name, _ = damaged
     before = {p: p.stat().st_mtime_ns for p in home.rglob("*") if p.is_file()}
     error = one_line(littlebaby("train", "--resume", name, "--config", "baby", "--quiet", "--home", home, cwd=home))
@@ -114,7 +103,7 @@ def test_resume_refuses_a_config_it_would_ignore(damaged):
     assert {p: p.stat().st_mtime_ns for p in home.rglob("*") if p.is_file()} == before
 
 
-def test_resume_refuses_max_steps_below_the_steps_done(damaged):
+def test_resume_refuses_max_steps_below_the_steps_done(damaged, littlebaby):
     home, name, _ = damaged
     config = (home / "configs" / f"config_{name}.json").read_text()
     error = one_line(littlebaby("train", "--resume", name, "--set", "max_steps=3", "--quiet", "--home", home, cwd=home))
@@ -123,7 +112,7 @@ def test_resume_refuses_max_steps_below_the_steps_done(damaged):
 
 
 @pytest.mark.parametrize("obstacle", ["file", "symlink loop", "dangling link"])
-def test_a_non_folder_in_a_checkpoints_place_is_replaced_when_that_step_is_saved(damaged, obstacle):
+def test_a_non_folder_in_a_checkpoints_place_is_replaced_when_that_step_is_saved(damaged, obstacle, littlebaby):
     home, name, folder = damaged
     shutil.rmtree(folder / "step_000000006")
     target = folder / "step_000000006"
@@ -139,7 +128,7 @@ def test_a_non_folder_in_a_checkpoints_place_is_replaced_when_that_step_is_saved
 
 
 @pytest.mark.parametrize("command", [["generate", "--max-tokens", "3"], ["inspect"]])
-def test_a_killed_run_whose_checkpoints_are_all_broken_is_said_so(damaged, command):
+def test_a_killed_run_whose_checkpoints_are_all_broken_is_said_so(damaged, command, littlebaby):
     home, name, folder = damaged
     (home / "models" / f"model_{name}.safetensors").unlink()  # killed before its model file
     for manifest in folder.glob("step_*/" + checkpoints.MANIFEST):
@@ -147,7 +136,7 @@ def test_a_killed_run_whose_checkpoints_are_all_broken_is_said_so(damaged, comma
     assert "no intact checkpoint" in one_line(littlebaby(command[0], name, *command[1:], "--home", home, cwd=home))
 
 
-def test_a_resume_beside_a_training_one_is_refused_before_it_writes_or_reads_checkpoints(damaged):
+def test_a_resume_beside_a_training_one_is_refused_before_it_writes_or_reads_checkpoints(damaged, littlebaby):
     home, name, folder = damaged
     env = dict(os.environ, LITTLEBABY_CHECKPOINT_PAUSE="0.5")  # the trainer retires checkpoints slowly, one per step
     argv = [
@@ -194,7 +183,7 @@ def test_ctrl_c_during_the_end_sample_keeps_the_finished_run_and_says_so(tmp_pat
     assert len(list(tmp_path.glob("models/model_*.safetensors"))) == 1
 
 
-def test_a_run_file_that_is_not_a_file_is_said_as_one_of_the_run_s_files(damaged):
+def test_a_run_file_that_is_not_a_file_is_said_as_one_of_the_run_s_files(damaged, littlebaby):
     # the advice was "give the path of a file", to a user who gave no path: the run's tokenizer is a folder
     home, name, _ = damaged
     tokenizer = home / "tokenizers" / f"tokenizer_{name}.json"
