@@ -5,8 +5,17 @@ large arrays really run in parallel on these threads: the row chunks of a
 step's forward and backward (step.py) and the pieces of the optimizer's update
 (optim.py). One pool per process, made on first use and grown when a caller
 needs more threads.
+
+Before the pool's first thread starts, glibc's malloc is asked to keep one heap
+for the whole process (`mallopt(M_ARENA_MAX, 1)`) unless the user chose a
+number (MALLOC_ARENA_MAX, GLIBC_TUNABLES). By default each thread that
+allocates gets a heap of its own, and a step's arrays freed on one thread's
+heap are not reused by the other's: muon's Newton-Schulz temporaries beside
+the step's activations took a 2-thread baby-fast run from 1.4 to 6.0 GB and
+added a third to its step, mostly page faults (AMD EPYC, docs/results.md).
 """
 
+import ctypes
 import os
 from concurrent.futures import ThreadPoolExecutor, wait
 
@@ -21,10 +30,25 @@ def cores() -> int:
     return os.cpu_count() or 1
 
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter: the most heaps malloc keeps
+
+
+def _one_heap():
+    """One malloc heap for every thread (see the module docstring); a no-op off glibc or if the user set one."""
+    if "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
+        return
+    try:
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, 1)
+    except (OSError, AttributeError):  # not glibc: its own allocator decides
+        pass
+
+
 def _executor(workers: int) -> ThreadPoolExecutor:
     """The shared worker threads, grown when a caller needs more."""
     global _pool, _pool_size
     if _pool is None or _pool_size < workers:
+        if _pool is None:
+            _one_heap()
         if _pool is not None:
             _pool.shutdown(wait=True)
         _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="littlebaby-step")
