@@ -13,6 +13,7 @@ from littlebaby.cli.arguments import parser as _parser
 from littlebaby.cli.commands import COMMANDS
 from littlebaby.cli.flags import one_line, said
 from littlebaby.errors import UserError
+from littlebaby.system import threads
 from littlebaby.training import distributed
 from littlebaby.training.stopping import exit_code, quit_on_signals
 
@@ -58,6 +59,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     warnings.showwarning = _warning_line  # a broken plugin: one line, the other plugins keep working
+    threads.one_heap()  # before any thread allocates (system/threads.py)
     world = distributed.Solo()
     try:
         if args.command in TRAINING:

@@ -6,13 +6,14 @@ step's forward and backward (step.py) and the pieces of the optimizer's update
 (optim.py). One pool per process, made on first use and grown when a caller
 needs more threads.
 
-Before the pool's first thread starts, glibc's malloc is asked to keep one heap
-for the whole process (`mallopt(M_ARENA_MAX, 1)`) unless the user chose a
-number (MALLOC_ARENA_MAX, GLIBC_TUNABLES). By default each thread that
-allocates gets a heap of its own, and a step's arrays freed on one thread's
-heap are not reused by the other's: muon's Newton-Schulz temporaries beside
-the step's activations took a 2-thread baby-fast run from 1.4 to 6.0 GB and
-added a third to its step, mostly page faults (AMD EPYC, docs/results.md).
+Before the pool's first thread starts (the command line asks at once), glibc's
+malloc is asked to keep one heap for the whole process (`mallopt(M_ARENA_MAX,
+1)`) unless the user chose a number (MALLOC_ARENA_MAX, GLIBC_TUNABLES). By
+default each thread that allocates gets a heap of its own, and a step's arrays
+freed on one thread's heap are not reused by the other's: muon's Newton-Schulz
+temporaries beside the step's activations took a 2-thread baby-fast run from
+1.4 to 6.0 GB and added a third to its step, mostly page faults (AMD EPYC,
+docs/results.md).
 """
 
 import ctypes
@@ -33,7 +34,7 @@ def cores() -> int:
 M_ARENA_MAX = -8  # glibc's mallopt parameter: the most heaps malloc keeps
 
 
-def _one_heap():
+def one_heap():
     """One malloc heap for every thread (see the module docstring); a no-op off glibc or if the user set one."""
     if "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
         return
@@ -48,7 +49,7 @@ def _executor(workers: int) -> ThreadPoolExecutor:
     global _pool, _pool_size
     if _pool is None or _pool_size < workers:
         if _pool is None:
-            _one_heap()
+            one_heap()
         if _pool is not None:
             _pool.shutdown(wait=True)
         _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="littlebaby-step")
