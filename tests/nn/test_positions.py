@@ -26,11 +26,13 @@ TestNoPositions = block_suite("position", "none")
 
 @pytest.mark.parametrize("label", ["rope", "rope_wpe", "no_positions"])
 def test_older_runs_load_with_the_same_logits(label):
-    """Runs saved with pos_emb and c_attention rope: migrated on load, logits equal to the bit."""
+    """Runs saved with pos_emb and c_attention rope: migrated on load, the same logits. They were computed with
+    OpenBLAS's Haswell kernel; its SkylakeX kernel (AVX-512 CPUs) rounds float32 GEMMs differently in the last
+    place, so "the same" is within float32 rounding (equal to the bit under the same kernel)."""
     made = json.loads((OLD / "runs.json").read_text())
     loaded = littlebaby.load(made["runs"][label], home=OLD / "home")
     expected = load_file(OLD / "expected.safetensors")[label]
-    np.testing.assert_array_equal(loaded.model.logits(np.array(made["ids"])), expected)
+    np.testing.assert_allclose(loaded.model.logits(np.array(made["ids"])), expected, rtol=1e-5, atol=1e-6)
     position = {"rope": "rope", "rope_wpe": "rope", "no_positions": "none"}[label]
     assert loaded.config.c_attention == "mha" and loaded.config.c_position == position
     assert ("wpe.weight" in loaded.model.parameters.named()) == (label == "rope_wpe")
