@@ -63,15 +63,18 @@ DTYPE_NAMES = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64", np.dtyp
 
 @contextlib.contextmanager
 def _opened(path, what: str):
-    """A safetensors file opened for reading its header, tensors later one at a time, or a
-    one-line UserError. It must be a regular file (a dangling link, a FIFO, /dev/zero are
-    refused before opening); safetensors maps it, so opening reads no tensor data."""
+    """(safetensors handle, header, where the tensors start) of a file opened for reading its tensors later
+    one at a time, or a one-line UserError; the header is read once, by us, its size checked first. It must be
+    a regular file (a dangling link, a FIFO, /dev/zero are refused before opening); safetensors maps it, so
+    opening reads no tensor data."""
     reading.size_of(path, f"{what} file")
     try:
         with open(path, "rb") as f:  # the header's size checked before safetensors reads it
-            reading.safetensors_header(f, f"{what} file {path}", reading.JSON_LIMIT, "retrain, or restore the file")
+            header, start = reading.safetensors_header(
+                f, f"{what} file {path}", reading.JSON_LIMIT, "retrain, or restore the file"
+            )
         with safetensors.safe_open(str(path), framework="np") as handle:
-            yield handle
+            yield handle, header, start
     except PermissionError as error:
         raise UserError(f"cannot read {what} file {path} ({error.strerror})", "check its permissions") from None
     except (safetensors.SafetensorError, OSError) as error:
@@ -138,7 +141,7 @@ def load_model(path, vocab_size: int | None = None):
     config's size against memory, BEFORE any tensor data is read; then the tensors are read
     one at a time into the model. vocab_size, when given (the tokenizer's), must match.
     """
-    with _opened(path, "model") as handle:
+    with _opened(path, "model") as (handle, header, start):
         metadata = handle.metadata() or {}
         if metadata.get("format") != FORMAT or "config" not in metadata:
             raise UserError(
@@ -161,18 +164,15 @@ def load_model(path, vocab_size: int | None = None):
         model = resolve.build_model(config, saved_vocab, initialize=False)  # refuses a config too large for memory
         named = model.parameters.named()
         check_tensors(found, _described(named), f"model file {path}")
-    _read_into(path, named)
+    _read_into(path, named, header, start)
     return model
 
 
-def _read_into(path, named: dict):
+def _read_into(path, named: dict, header: dict, start: int):
     """Each tensor's bytes read straight into the model's own array, one after another: no second copy of a
     tensor and no memory map whose pages would count beside the parameters (a GPT-2-sized file is 0.5 GB).
     The header was checked (names, dtypes, shapes) by safetensors and check_tensors before this reads."""
     with open(path, "rb") as f:
-        header, start = reading.safetensors_header(
-            f, f"model file {path}", reading.JSON_LIMIT, "retrain, or restore the file"
-        )
         for name, target in named.items():
             first, end = header[name]["data_offsets"]
             window = target.reshape(-1).view(np.uint8)
@@ -201,7 +201,7 @@ def save_optimizer(path, optimizer, state: dict) -> str:
 def load_optimizer(path, optimizer) -> dict:
     """Restore the optimizer from path (its header checked first); returns the saved training state
     as parsed (training.TrainState.from_dict checks it)."""
-    with _opened(path, "optimizer") as handle:
+    with _opened(path, "optimizer") as (handle, _, _):
         metadata = handle.metadata() or {}
         check_tensors(_header(handle), _described(optimizer.state()), f"optimizer file {path}")
         state = _metadata_json(metadata, "state", path, "optimizer")
