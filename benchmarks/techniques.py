@@ -30,7 +30,7 @@ from littlebaby.look.significance import welch  # noqa: E402
 MUON = {"c_optimizer": "muon"}
 TECHNIQUES = {
     "baseline": {},
-    "muon": MUON,
+    "muon": {**MUON, "muon_momentum_warmup": 0},
     "muon, momentum warmup": {**MUON, "muon_momentum_warmup": 300},
     "relu2": {"c_network": "relu2"},
     "zero-init projections": {"zero_init_residual": True},

@@ -7,8 +7,8 @@ iterations of X <- a X + (b A + c A^2) X with A = X X^T, from X = u / ||u||_F an
 matrix times sqrt(max(1, n_out / n_in)) at rate `muon_lr` (scaled by the schedule as `lr` is), plus
 AdamW's decoupled weight decay. Embeddings, the head, gains and biases take AdamW's step, with the core's
 `lr`, `beta1`, `beta2` and `weight_decay`. littlebaby stores a Linear's weight as (n_in, n_out).
-With `muon_momentum_warmup` N > 0 the momentum rises in a straight line from 0.85 to `muon_momentum` over the
-first N steps (the speedrun's warmup: early gradients are averaged over fewer steps).
+With `muon_momentum_warmup` N > 0 (300 unless set) the momentum rises in a straight line from 0.85 to
+`muon_momentum` over the first N steps (the speedrun's warmup: early gradients are averaged over fewer steps).
 """
 
 import math
@@ -46,7 +46,7 @@ class MuonOptions:
     muon_lr: float = attrs.field(default=0.02, validator=positive)  # peak rate of the hidden matrices
     muon_momentum: float = attrs.field(default=0.95, validator=probability)
     ns_steps: int = attrs.field(default=5, validator=positive)  # Newton-Schulz iterations
-    muon_momentum_warmup: int = attrs.field(default=0, validator=non_negative)  # steps from 0.85 up; 0 = none
+    muon_momentum_warmup: int = attrs.field(default=300, validator=non_negative)  # steps from 0.85 up; 0 = none
 
 
 class Muon(Optimizer):
