@@ -84,13 +84,9 @@ def _opened(path, what: str):
         ) from None
 
 
-def _header(handle) -> dict:
-    """name -> (dtype name, shape) of every tensor in an open file, from its header alone."""
-    found = {}
-    for name in handle.keys():
-        piece = handle.get_slice(name)
-        found[name] = (piece.get_dtype(), tuple(piece.get_shape()))
-    return found
+def _tensors(header: dict) -> dict:
+    """name -> (dtype name, shape) of every tensor a header describes (safetensors has checked its form)."""
+    return {name: (entry["dtype"], tuple(entry["shape"])) for name, entry in header.items() if name != "__metadata__"}
 
 
 def check_tensors(found: dict, expected: dict, source: str):
@@ -160,7 +156,7 @@ def load_model(path, vocab_size: int | None = None):
                 f"the tokenizer has {vocab_size} characters but model file {path} was saved for {saved_vocab}",
                 "use the tokenizer file of the same run",
             )
-        found = _header(handle)
+        found = _tensors(header)
         model = resolve.build_model(config, saved_vocab, initialize=False)  # refuses a config too large for memory
         named = model.parameters.named()
         check_tensors(found, _described(named), f"model file {path}")
@@ -201,9 +197,9 @@ def save_optimizer(path, optimizer, state: dict) -> str:
 def load_optimizer(path, optimizer) -> dict:
     """Restore the optimizer from path (its header checked first); returns the saved training state
     as parsed (training.TrainState.from_dict checks it)."""
-    with _opened(path, "optimizer") as (handle, _, _):
+    with _opened(path, "optimizer") as (handle, header, _):
         metadata = handle.metadata() or {}
-        check_tensors(_header(handle), _described(optimizer.state()), f"optimizer file {path}")
+        check_tensors(_tensors(header), _described(optimizer.state()), f"optimizer file {path}")
         state = _metadata_json(metadata, "state", path, "optimizer")
         arrays = {name: handle.get_tensor(name) for name in optimizer.state()}
     if "t" in arrays and int(arrays["t"][0]) < 0:
