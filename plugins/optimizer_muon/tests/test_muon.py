@@ -44,7 +44,7 @@ def test_the_iteration_pushes_singular_values_towards_one():
 
 
 def test_one_step_is_the_reference():
-    model = tiny_model(muon_lr_registry(), c_optimizer="muon", muon_momentum_warmup=0, seed=0)
+    model = tiny_model(muon_lr_registry(), c_optimizer="muon", muon_momentum_warmup=0, ns_steps=5, seed=0)
     config, parameters = model.config, model.parameters
     cls = config.chosen("optimizer")
     optimizer = cls.build(parameters, config, block_options(config, cls), 1)
