@@ -159,11 +159,12 @@ def test_architecture_keys_are_the_keys_that_shape_the_parameters():
 def test_shipped_configs_and_overrides(tmp_path):
     assert {"tiny", "baby", "baby-large", "baby-rope", "baby-fast"} <= set(shipped())
     for name in shipped():  # each one names installed blocks and valid keys
-        resolve.config(find(name)[0])
+        data = find(name)[0]
+        resolve.config(data)
         # and holds no plugin's keys beyond the core's: a user compares it with another block or optimizer by
         # one --set (a key of a plugin no longer selected would be refused)
         for key, other in {"c_optimizer": "adamw", "c_network": "mlp", "c_attention": "mha"}.items():
-            resolve.config(find(name)[0] | {key: other})
+            resolve.config(data | {key: other})
     data, name = find("tiny")
     assert name == "tiny" and resolve.config(data).n_ctx == data["n_ctx"]
     (tmp_path / "mine.json").write_text(json.dumps({"n_layers": 3}))
