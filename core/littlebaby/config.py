@@ -126,7 +126,8 @@ class Config:
         default=0.02, validator=[positive, attrs.validators.le(1.0)]
     )  # GPT-2's 0.02; above 1 overflows
     eval_interval: int = attrs.field(default=100, validator=positive)  # steps between val losses
-    eval_windows: int = attrs.field(default=256, validator=positive)  # fixed, seeded val windows
+    # fixed, seeded val windows; 0: the whole val split in consecutive windows (every val token once)
+    eval_windows: int = attrs.field(default=256, validator=non_negative)
     # steps between checkpoints (0 = only at the end and at a stop): 250 loses at most a few minutes of
     # baby-large, while a checkpoint (3 x the parameters' bytes, written once) costs far less than 250 steps
     checkpoint_interval: int = attrs.field(default=250, validator=non_negative)

@@ -72,6 +72,13 @@ def test_a_batch_that_cannot_fit_leaves_nothing_behind(tmp_path, refused):
     assert "activations of a batch" in line and "lower --set batch_size or --set n_ctx" in line
 
 
+def test_a_whole_val_split_too_long_to_evaluate_leaves_nothing_behind(tmp_path, refused):
+    # one-token windows of tiny Shakespeare's val split: 111,539 of them at every eval
+    keys = ["--set", "n_ctx=1", "--set", "eval_windows=0"]
+    line = refused("train", "--config", "tiny", *keys, "--quiet", "--home", "h", cwd=tmp_path)
+    assert "111539 windows of 1 tokens" in line and "--set eval_windows=256" in line
+
+
 @pytest.mark.parametrize(
     "flags,expected",
     [

@@ -71,6 +71,21 @@ def test_val_windows_are_fixed_whatever_the_seed():
     assert len(val_windows(np.arange(12), 8, 16)[0]) == 4  # fewer when the split is short
 
 
+def test_val_windows_zero_scores_every_val_token_once():
+    ids = np.arange(1, 38)  # 37 ids: 36 targets, four windows of 8 (the last four targets left out)
+    inputs, targets = val_windows(ids, 8, 0)
+    assert inputs.shape == (4, 8)
+    np.testing.assert_array_equal(targets.ravel(), ids[1:33])
+    np.testing.assert_array_equal(inputs + 1, targets)
+
+
+def test_val_windows_zero_refuses_a_split_too_long_to_evaluate_whole(monkeypatch):
+    monkeypatch.setattr(text, "WHOLE_SPLIT_LIMIT", 3)
+    assert len(val_windows(np.arange(25), 8, 0)[0]) == 3
+    with pytest.raises(UserError, match="holds 4 windows of 8 tokens"):
+        val_windows(np.arange(34), 8, 0)
+
+
 def _visiting_order_the_slow_way(epochs, epoch, block):
     """Every window start of an epoch over blocks of `block` windows, drawn afresh as text.py's
     docstring describes: an offset and a block order from (seed, epoch), each block's own order from

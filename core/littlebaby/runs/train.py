@@ -21,6 +21,7 @@ from littlebaby.runs.setup import (
 )
 from littlebaby.store.report import Report
 from littlebaby.system import arguments
+from littlebaby.text.batches import whole_split_windows
 from littlebaby.training.session import Run, RunResult, train_session
 
 
@@ -67,6 +68,8 @@ def train(
     home.check_writable()
     model = GPT(cfg, tokenizer.vocab_size)
     check_model(model, corpus.train)
+    if cfg.eval_windows == 0:
+        whole_split_windows(len(corpus.val), cfg.n_ctx)
     # everything is valid: from here on, files are created
     run = new_run(home)
     with creating(home, run):
