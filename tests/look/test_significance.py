@@ -46,6 +46,21 @@ def test_runs_group_by_config_without_the_seed():
     assert significance.groups(configs) == [["a", "c"], ["b"]]
 
 
+def test_runs_scored_on_different_val_windows_are_compared_with_a_warning():
+    def result(windows, seed, loss):
+        config = {"lr": 1, "seed": seed} if windows is None else {"lr": 1, "seed": seed, "eval_windows": windows}
+        return {"config": config, "best_val_loss": loss, "best_val_bpb": None}
+
+    sample = {f"s{seed}": result(None, seed, 1.47 + seed / 100) for seed in range(2)}  # older reports: 256
+    whole = {f"w{seed}": result(0, seed, 1.45 + seed / 100) for seed in range(2)}
+    labels = {name: name for name in [*sample, *whole]}
+    said = significance.lines({**sample, **whole}, labels)
+    assert said[-1].startswith("careful: these runs were scored on the whole val split and 256 val windows")
+    other = {"x": {"config": {"lr": 2, "seed": 0, "eval_windows": 0}, "best_val_loss": 1.4, "best_val_bpb": None}}
+    alike = significance.lines({**whole, **other}, {**labels, "x": "x"})
+    assert len(alike) > 2 and not any(line.startswith("careful") for line in alike)
+
+
 def test_compare_says_whether_two_configs_differ_beyond_noise(tmp_path):
     def train(*sets):
         args = ["train", "--config", "tiny", "--quiet", "--home", str(tmp_path), "--set", "max_steps=40"]

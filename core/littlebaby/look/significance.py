@@ -3,7 +3,8 @@
 Runs whose configs agree except for `seed` (and settings that do not change the result: threads, how often
 to checkpoint) form a group. Against the first group (the baseline: the first run named), every other group
 gets the difference of mean best val loss and of mean best bits per byte, its 95% interval, and the two-sided
-p-value of Welch's t-test, which does not assume equal variances. A group of one run has no spread: it is
+p-value of Welch's t-test, which does not assume equal variances. Runs scored on different val windows
+(`eval_windows`) get a warning: a sample's error is part of their difference. A group of one run has no spread: it is
 compared only by its number, and the line says that seeds are needed. The t-distribution's CDF is the
 regularized incomplete beta function, by its continued fraction (Lentz's method).
 """
@@ -128,6 +129,13 @@ def lines(results: dict, labels: dict) -> list[str]:
             after = [results[name][key] for name in group if results[name][key] is not None]
             if before and after:
                 said.append(_line(what, welch(before, after)))
+    scored = sorted({result["config"].get("eval_windows", 256) for result in results.values()})
+    if len(scored) > 1:  # a sample of windows has an error of its own, the same in every run scored on it
+        kinds = " and ".join("the whole val split" if n == 0 else f"{n} val windows" for n in scored)
+        said.append(
+            f"careful: these runs were scored on {kinds}; part of a difference is the sample's error, "
+            "not the runs' (score them alike: --set eval_windows=0 scores the whole split)"
+        )
     if any(len(group) < 2 for group in grouped):
         said.append("for a test of noise, train each config on several seeds (--set seed=1, --set seed=2, ...)")
     return said
