@@ -14,6 +14,8 @@ import math
 import attrs
 import numpy as np
 
+from littlebaby.config import Config
+
 # config keys that do not make two runs different experiments
 SAME_EXPERIMENT = ("seed", "threads", "checkpoint_interval", "eval_interval")
 
@@ -129,7 +131,8 @@ def lines(results: dict, labels: dict) -> list[str]:
             after = [results[name][key] for name in group if results[name][key] is not None]
             if before and after:
                 said.append(_line(what, welch(before, after)))
-    scored = sorted({result["config"].get("eval_windows", 256) for result in results.values()})
+    sampled = attrs.fields(Config).eval_windows.default  # what reports from before the key was written used
+    scored = sorted({result["config"].get("eval_windows", sampled) for result in results.values()})
     if len(scored) > 1:  # a sample of windows has an error of its own, the same in every run scored on it
         kinds = " and ".join("the whole val split" if n == 0 else f"{n} val windows" for n in scored)
         said.append(

@@ -158,9 +158,9 @@ def _train_session(run: Run, quiet: bool, log) -> RunResult:
     say = log if log and world.is_root else (lambda line: None)
     cfg, home, name = run.config, run.home, run.name
     epochs = text.Epochs(run.train_ids, cfg.n_ctx, cfg.batch_size, cfg.seed)
+    val = text.val_windows(run.val_ids, cfg.n_ctx, cfg.eval_windows)
     # every process has checked its inputs; from here on they meet in collectives
     try:
-        val = text.val_windows(run.val_ids, cfg.n_ctx, cfg.eval_windows)  # the same on every rank
         world.agree()
         refuse_differences(
             world,
