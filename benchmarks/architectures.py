@@ -48,20 +48,20 @@ def train(args, home, blocks: dict, overrides: dict) -> dict:
     return comparison_row(result.name, result.report)
 
 
-def measure(args, home, blocks: dict) -> dict:
-    """Calibrate the step time, then train every seed for the same seconds."""
+def calibrate(args, home, blocks: dict) -> int:
+    """The step count that fills `args.seconds` at the median step time of `args.calibrate` timed steps."""
     probe = train(args, home, blocks, {"max_steps": args.calibrate, "eval_interval": args.calibrate, "eval_windows": 1})
-    steps = max(2, int(args.seconds * 1000 / probe["step ms"]))
-    eval_interval = max(1, steps // args.evals)
-    rows = [
-        train(
-            args,
-            home,
-            blocks,
-            {"max_steps": steps, "eval_interval": eval_interval, "seed": seed, "warmup_steps": min(100, steps // 10)},
-        )
-        for seed in range(args.seeds)
-    ]
+    return max(2, int(args.seconds * 1000 / probe["step ms"]))
+
+
+def seed_run(args, home, blocks: dict, steps: int, seed: int) -> dict:
+    """One seed trained for `steps`, val loss measured `args.evals` times; its comparison row."""
+    overrides = {"max_steps": steps, "eval_interval": max(1, steps // args.evals), "seed": seed}
+    return train(args, home, blocks, {**overrides, "warmup_steps": min(100, steps // 10)})
+
+
+def summary(rows: list[dict], steps: int) -> dict:
+    """The seeds' rows as one line of the table: steps, median step time, best val loss mean, spread."""
     losses = [row["best val loss"] for row in rows]
     return {
         "blocks": rows[0]["blocks"],
@@ -73,6 +73,12 @@ def measure(args, home, blocks: dict) -> dict:
         "range": (min(losses), max(losses)),
         "losses": losses,
     }
+
+
+def measure(args, home, blocks: dict) -> dict:
+    """Calibrate the step time, then train every seed for the same seconds."""
+    steps = calibrate(args, home, blocks)
+    return summary([seed_run(args, home, blocks, steps, seed) for seed in range(args.seeds)], steps)
 
 
 def markdown(results: list[dict], args) -> str:

@@ -3,6 +3,12 @@
     uv run python benchmarks/techniques.py --config baby-rope --seconds 600   # the question as posed (hours)
     uv run python benchmarks/techniques.py --config baby --seconds 60         # a smaller one (about 30 min)
     uv run python benchmarks/techniques.py --tiny                             # a smoke run
+    uv run python benchmarks/techniques.py --record techniques.json --only muon,qk-norm   # in parts
+
+With `--record FILE` every finished run is kept in FILE (JSON) as it ends, and a later call with the same
+file skips what it holds: the hours the table takes can be spread over several sittings (the baseline is
+trained once), and a stopped benchmark loses at most the run it was in. The table then names the span of
+dates and the machines its runs came from.
 
 Each technique is a set of config overrides on top of `--config` (the baseline). Every row is trained as
 benchmarks/architectures.py trains a block: its step time calibrated, then `--seeds` seeds for the same
@@ -16,13 +22,14 @@ Timings mean something only on a quiet machine; name the CPU and the load beside
 
 import argparse
 import datetime
+import json
 import os
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from architectures import measure  # noqa: E402
+from architectures import calibrate, measure, seed_run, summary  # noqa: E402
 from bench import machine  # noqa: E402
 
 from littlebaby.look.significance import welch  # noqa: E402
@@ -47,12 +54,63 @@ TECHNIQUES["all but the tied head"] = {
 }
 
 
+SETTINGS = ("config", "seconds", "evals", "calibrate")
+
+
+def now() -> str:
+    return f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
+
+
+class Record:
+    """Finished runs kept in a JSON file, so that the benchmark can stop and go on where it stopped."""
+
+    def __init__(self, path: Path, args):
+        self.path, self.args = path, args
+        settings = {key: getattr(args, key) for key in SETTINGS}
+        self.data = json.loads(path.read_text()) if path.exists() else {**settings, "rows": {}}
+        made = {key: self.data.get(key) for key in SETTINGS}
+        if made != settings:
+            given = " ".join(f"--{key} {value}" for key, value in made.items())
+            sys.exit(f"{path} holds runs made with {given}; give those, or another --record")
+
+    def save(self):
+        spare = self.path.with_name(self.path.name + ".partial")
+        spare.write_text(json.dumps(self.data, indent=1))
+        os.replace(spare, self.path)
+
+    def measure(self, name: str, home, keys: dict) -> dict:
+        row = self.data["rows"].setdefault(name, {"keys": keys, "runs": {}})
+        if row["keys"] != keys:
+            sys.exit(f"{self.path} holds '{name}' with other settings ({row['keys']}); use another --record")
+        if "steps" not in row:
+            row["steps"] = calibrate(self.args, home, keys)
+            self.save()
+        for seed in map(str, range(self.args.seeds)):
+            if seed not in row["runs"]:
+                run = seed_run(self.args, home, keys, row["steps"], int(seed))
+                row["runs"][seed] = {**run, "machine": machine(), "finished": now()}
+                self.save()
+        runs = [row["runs"][seed] for seed in map(str, range(self.args.seeds))]
+        return summary(runs, row["steps"]) | {"runs": runs}
+
+
+def provenance(rows: dict) -> list[str]:
+    """When and where a recorded table's runs were made (nothing for a table made in one sitting)."""
+    runs = [run for r in rows.values() for run in r.get("runs", [])]
+    if not runs:
+        return []
+    finished = sorted(run["finished"] for run in runs)
+    machines = "; ".join(sorted({run["machine"] for run in runs}))
+    return [f"Runs finished {finished[0]} to {finished[-1]} on: {machines}"]
+
+
 def markdown(rows: dict, args) -> str:
     base = rows["baseline"]["losses"]
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     lines = [
         f"config `{args.config}` (baseline), {args.seconds:g} s of training each, {args.seeds} seeds, best val loss",
-        f"Machine: {machine()}; load {load}; {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"Machine: {machine()}; load {load}; {now()}",
+        *provenance(rows),
         "",
         "| technique | steps | step ms | best val loss: mean ± std | vs baseline | Welch p |",
         "|---|---|---|---|---|---|",
@@ -77,6 +135,7 @@ def main(argv=None):
     parser.add_argument("--only", metavar="A,B", help="only these techniques (names as in the table), baseline kept")
     parser.add_argument("--tiny", action="store_true", help="smoke test: config tiny, 2 s, 2 seeds, 4 evals")
     parser.add_argument("--home", help="keep the runs here (default: a temporary directory)")
+    parser.add_argument("--record", type=Path, help="keep each finished run in this JSON file; skip what it holds")
     args = parser.parse_args(argv)
     if args.tiny:
         args.config, args.seconds, args.seeds, args.evals, args.calibrate = "tiny", 2.0, 2, 4, 5
@@ -84,11 +143,13 @@ def main(argv=None):
     unknown = sorted(chosen - set(TECHNIQUES))
     if unknown:
         sys.exit(f"unknown technique(s): {', '.join(unknown)}; known: {', '.join(TECHNIQUES)}")
+    record = args.record and Record(args.record, args)
     with tempfile.TemporaryDirectory() as scratch:
         rows = {}
         for name, keys in TECHNIQUES.items():
             if name in chosen:
-                rows[name] = measure(args, args.home or scratch, keys)
+                home = args.home or scratch
+                rows[name] = record.measure(name, home, keys) if record else measure(args, home, keys)
                 print(f"{name}: {rows[name]['mean']:.4f} ± {rows[name]['std']:.4f}", file=sys.stderr, flush=True)
     print(markdown(rows, args))
 

@@ -1,6 +1,7 @@
 """benchmarks/techniques.py runs (a smoke run): the baseline and the chosen techniques, each a row with its
 difference from the baseline and Welch's p-value; an unknown technique is named."""
 
+import json
 import re
 import subprocess
 import sys
@@ -26,3 +27,32 @@ def test_each_technique_gets_a_row_against_the_baseline(tmp_path):
 def test_an_unknown_technique_is_named():
     done = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--only", "nosuch"], capture_output=True, text=True)
     assert done.returncode == 1 and "unknown technique(s): nosuch" in done.stderr
+
+
+def test_a_record_lets_the_table_be_made_in_parts(tmp_path):
+    record = tmp_path / "techniques.json"
+
+    def run(only, *more):
+        command = [sys.executable, str(SCRIPT), "--tiny", "--seconds", "0.3", "--only", only, "--home", tmp_path]
+        done = subprocess.run(list(map(str, [*command, "--record", record, *more])), capture_output=True, text=True)
+        return done, len(list((tmp_path / "outputs").glob("report_*.json")))
+
+    done, trained = run("qk-norm")
+    assert done.returncode == 0, done.stderr
+    assert trained == 2 * 3 and "Runs finished " in done.stdout
+    first = json.loads(record.read_text())
+    assert set(first["rows"]) == {"baseline", "qk-norm"} and set(first["rows"]["qk-norm"]["runs"]) == {"0", "1"}
+
+    del first["rows"]["qk-norm"]["runs"]["1"]  # as if stopped during qk-norm's second seed
+    record.write_text(json.dumps(first))
+    done, trained = run("qk-norm,relu2")
+    assert done.returncode == 0, done.stderr
+    assert trained == 2 * 3 + 1 + 3  # only the missing seed and the new row were trained
+    rows = {line.split(" | ")[0][2:]: line for line in done.stdout.splitlines() if line.startswith("| ")}
+    assert set(rows) == {"technique", "baseline", "qk-norm", "relu2"}
+    again = json.loads(record.read_text())
+    assert again["rows"]["baseline"] == first["rows"]["baseline"]
+
+    record.write_text(json.dumps({**again, "seconds": 5.0}))  # made with other settings: refused, nothing run
+    done, trained = run("qk-norm")
+    assert done.returncode == 1 and "--seconds 5.0" in done.stderr and trained == 10
