@@ -24,6 +24,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -132,14 +133,18 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--evals", type=int, default=10, help="val losses per run (the best counts)")
     parser.add_argument("--calibrate", type=int, default=20, help="steps timed to choose each row's step count")
-    parser.add_argument("--only", metavar="A,B", help="only these techniques (names as in the table), baseline kept")
+    parser.add_argument(
+        "--only",
+        metavar="A,B",
+        help="only these techniques, baseline kept: names as in the table, split by commas without a space",
+    )
     parser.add_argument("--tiny", action="store_true", help="smoke test: config tiny, 2 s, 2 seeds, 4 evals")
     parser.add_argument("--home", help="keep the runs here (default: a temporary directory)")
     parser.add_argument("--record", type=Path, help="keep each finished run in this JSON file; skip what it holds")
     args = parser.parse_args(argv)
     if args.tiny:
         args.config, args.seconds, args.seeds, args.evals, args.calibrate = "tiny", 2.0, 2, 4, 5
-    chosen = {"baseline"} | set(args.only.split(",") if args.only else TECHNIQUES)
+    chosen = {"baseline"} | set(re.split(r",(?! )", args.only) if args.only else TECHNIQUES)
     unknown = sorted(chosen - set(TECHNIQUES))
     if unknown:
         sys.exit(f"unknown technique(s): {', '.join(unknown)}; known: {', '.join(TECHNIQUES)}")

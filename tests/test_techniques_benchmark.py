@@ -11,12 +11,13 @@ SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "techniques.py"
 
 
 def test_each_technique_gets_a_row_against_the_baseline(tmp_path):
-    command = [sys.executable, str(SCRIPT), "--tiny", "--seconds", "0.3", "--only", "qk-norm,muon", "--home", tmp_path]
+    command = [sys.executable, str(SCRIPT), "--tiny", "--seconds", "0.3", "--only", "qk-norm,muon, momentum warmup"]
+    command += ["--home", tmp_path]
     done = subprocess.run(list(map(str, command)), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     rows = {line.split(" | ")[0][2:]: line for line in done.stdout.splitlines() if line.startswith("| ")}
-    assert set(rows) == {"technique", "baseline", "qk-norm", "muon"}
-    for name in ("qk-norm", "muon"):
+    assert set(rows) == {"technique", "baseline", "qk-norm", "muon, momentum warmup"}
+    for name in ("qk-norm", "muon, momentum warmup"):
         difference, p = rows[name].rstrip(" |").split(" | ")[-2:]
         assert re.fullmatch(r"[+-]\d\.\d{4}", difference) and 0.0 <= float(p) <= 1.0, rows[name]
     reports = list((tmp_path / "outputs").glob("report_*.json"))
