@@ -45,6 +45,8 @@ def installed(kind: str, wanted: str | None) -> list[str]:
 def train(args, home, blocks: dict, overrides: dict) -> dict:
     """One run of `blocks` with overrides; its comparison row (littlebaby.store.report)."""
     result = littlebaby.train(args.config, overrides={**blocks, **overrides}, home=home)
+    if result.status == "interrupted":  # stopped early by a signal: its best val loss is not the run's
+        sys.exit(f"run {result.name} was stopped by {result.stop_signal} before its last step: not counted")
     return comparison_row(result.name, result.report)
 
 

@@ -7,8 +7,8 @@
 
 With `--record FILE` every finished run is kept in FILE (JSON) as it ends, and a later call with the same
 file skips what it holds: the hours the table takes can be spread over several sittings (the baseline is
-trained once), and a stopped benchmark loses at most the run it was in. The table then names the span of
-dates and the machines its runs came from.
+trained once), and a stopped benchmark loses at most the run it was in (a run stopped by a signal is
+not counted). The table then names the span of dates and the machines its runs came from.
 
 Each technique is a set of config overrides on top of `--config` (the baseline). Every row is trained as
 benchmarks/architectures.py trains a block: its step time calibrated, then `--seeds` seeds for the same

@@ -3,8 +3,10 @@ difference from the baseline and Welch's p-value; an unknown technique is named.
 
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "techniques.py"
@@ -57,3 +59,29 @@ def test_a_record_lets_the_table_be_made_in_parts(tmp_path):
     record.write_text(json.dumps({**again, "seconds": 5.0}))  # made with other settings: refused, nothing run
     done, trained = run("qk-norm")
     assert done.returncode == 1 and "--seconds 5.0" in done.stderr and trained == 10
+
+
+def training(report: Path) -> bool:
+    """A run of many steps under way (the timing probe has only a few)."""
+    try:
+        data = json.loads(report.read_text())
+    except (OSError, ValueError):  # not yet written
+        return False
+    return data.get("status") == "running" and data.get("total_steps", 0) > 100 and len(data.get("steps", [])) > 5
+
+
+def test_a_run_stopped_by_a_signal_is_not_kept(tmp_path):
+    record, outputs = tmp_path / "techniques.json", tmp_path / "outputs"
+    command = [sys.executable, str(SCRIPT), "--tiny", "--seconds", "60", "--only", "qk-norm", "--home", tmp_path]
+    bench = subprocess.Popen(list(map(str, [*command, "--record", record])), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not any(map(training, outputs.glob("report_*.json"))):  # the baseline's first seed, after its probe
+        assert bench.poll() is None and time.monotonic() < deadline, bench.stderr.read()
+        time.sleep(0.2)
+    bench.send_signal(signal.SIGTERM)
+    _, err = bench.communicate(timeout=300)
+    stopped = re.search(r"run (\S+) was stopped by SIGTERM before its last step: not counted", err)
+    assert bench.returncode == 1 and stopped, err
+    baseline = json.loads(record.read_text())["rows"]["baseline"]
+    kept = [run["run"] for run in baseline["runs"].values()]
+    assert "steps" in baseline and len(kept) < 2 and stopped[1][:8] not in kept  # finished seeds kept, not it
