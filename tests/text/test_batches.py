@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from littlebaby.config import Config
 from littlebaby.errors import UserError
 from littlebaby.text import batches as text
 from littlebaby.text.batches import Epochs, split, split_text, val_windows
@@ -82,8 +83,9 @@ def test_val_windows_zero_scores_every_val_token_once():
 def test_val_windows_zero_refuses_a_split_too_long_to_evaluate_whole(monkeypatch):
     monkeypatch.setattr(text, "WHOLE_SPLIT_LIMIT", 3)
     assert len(val_windows(np.arange(25), 8, 0)[0]) == 3
-    with pytest.raises(UserError, match="holds 4 windows of 8 tokens"):
+    with pytest.raises(UserError, match="holds 4 windows of 8 tokens") as refused:
         val_windows(np.arange(34), 8, 0)
+    assert refused.value.fix.endswith(f"eval_windows={Config().eval_windows} (the default)")
 
 
 def _visiting_order_the_slow_way(epochs, epoch, block):

@@ -14,8 +14,10 @@ scored once, as an estimate over random windows would in the limit.
 
 import math
 
+import attrs
 import numpy as np
 
+from littlebaby.config import Config
 from littlebaby.errors import UserError
 
 TRAIN_FRACTION = 0.9  # as the original: the first 90% trains, the last 10% validates
@@ -134,7 +136,7 @@ def whole_split_windows(n_ids: int, n_ctx: int) -> int:
         raise UserError(
             f"the val split holds {tiles} windows of {n_ctx} tokens, more than the {WHOLE_SPLIT_LIMIT} "
             "an eval of the whole split may take",
-            "evaluate a sample of it: {eval_windows=}256 (the default)",
+            f"evaluate a sample of it: {{eval_windows=}}{attrs.fields(Config).eval_windows.default} (the default)",
             "eval_windows",
         )
     return tiles
