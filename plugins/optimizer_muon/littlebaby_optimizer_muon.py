@@ -26,8 +26,8 @@ from littlebaby.optim import AdamW, Optimizer, in_parallel
 COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 
-def orthogonalize(u, steps: int = 5):
-    """u (m, n) -> about U V^T of u = U S V^T: its singular values pushed towards 1 (within about 0.7-1.2)."""
+def orthogonalize(u, steps: int):
+    """u (m, n) -> about U V^T of u = U S V^T: its singular values pushed towards 1 (`steps` iterations)."""
     x = u / (np.linalg.norm(u) + 1e-7)
     tall = x.shape[0] > x.shape[1]
     x = x.T if tall else x  # wide: X X^T is the smaller Gram matrix
