@@ -278,7 +278,8 @@ def run_torch(python: str, job: dict, script: str = __file__) -> dict | None:
 # -- the original (float64 by accident, slow) ----------------------------------
 
 
-def original_train(spec: dict, batch: int, steps: int) -> dict:
+def original_model(spec: dict):
+    """(the original's module, its GPT for spec with seed 0, no dropout, the shared vocabulary)."""
     sys.path.insert(0, str(REFERENCE))
     import contextlib
     import io
@@ -299,6 +300,11 @@ def original_train(spec: dict, batch: int, steps: int) -> dict:
     )
     with contextlib.redirect_stdout(io.StringIO()):  # it prints as it grows
         model.expand_embeddings(VOCAB)
+    return original, model
+
+
+def original_train(spec: dict, batch: int, steps: int) -> dict:
+    original, model = original_model(spec)
     model.set(True)
     optimizer = original.AdamW(model.parameters(), learning_rate=1e-4)  # parameters() once: it grows for moe
     ids = np.random.randint(0, VOCAB, (batch, spec["n_ctx"]))
@@ -313,26 +319,7 @@ def original_train(spec: dict, batch: int, steps: int) -> dict:
 
 
 def original_generation(spec: dict, n_tokens: int) -> float:
-    sys.path.insert(0, str(REFERENCE))
-    import contextlib
-    import io
-
-    import original_model as original
-
-    np.random.seed(0)
-    model = original.GPT(
-        spec["c_sequence"],
-        spec["c_attention"],
-        spec["c_network"],
-        spec["n_ctx"],
-        spec["n_emb"],
-        spec["n_layers"],
-        spec["head_size"],
-        spec["n_heads"],
-        0.0,
-    )
-    with contextlib.redirect_stdout(io.StringIO()):
-        model.expand_embeddings(VOCAB)
+    _, model = original_model(spec)
     start = time.perf_counter()
     model.generate(None, None, True, n_tokens)
     return n_tokens / (time.perf_counter() - start)
